@@ -131,3 +131,103 @@ mod tests {
         assert_eq!(der_sig_to_rs384(der.as_bytes()).unwrap()[..], rs[..]);
     }
 }
+
+/// A verifier that remembers the signatures it has already accepted (DESIGN principle 9).
+///
+/// Intermediate certificates, reference manifests and OCSP answers are shared by many reports;
+/// their signatures need checking once. The cache key is SHA-256 over the algorithm, key,
+/// signature and message, so a hit is exactly the same check; only successes are stored, and
+/// time-dependent checks (validity, freshness) are never cached: they run on every call.
+/// Bounded: when full, the cache is cleared.
+#[derive(Debug)]
+pub struct CachingVerifier<V> {
+    inner: V,
+    seen: core::cell::RefCell<alloc::collections::BTreeSet<[u8; 32]>>,
+    capacity: usize,
+    hits: core::cell::Cell<u64>,
+}
+
+impl<V: SignatureVerifier> CachingVerifier<V> {
+    pub fn new(inner: V, capacity: usize) -> Self {
+        CachingVerifier {
+            inner,
+            seen: Default::default(),
+            capacity,
+            hits: Default::default(),
+        }
+    }
+
+    /// How many checks were answered from the cache.
+    pub fn hits(&self) -> u64 {
+        self.hits.get()
+    }
+
+    /// Number of remembered signatures.
+    pub fn len(&self) -> usize {
+        self.seen.borrow().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<V: SignatureVerifier> SignatureVerifier for CachingVerifier<V> {
+    fn verify_p384(
+        &self,
+        hash: HashAlg,
+        public_key: &[u8],
+        msg: &[u8],
+        sig_rs: &[u8],
+    ) -> Result<(), SigFailure> {
+        let mut h = Sha256::new();
+        h.update([hash as u8]);
+        for part in [public_key, sig_rs] {
+            h.update((part.len() as u32).to_be_bytes());
+            h.update(part);
+        }
+        h.update(msg);
+        let key: [u8; 32] = h.finalize().into();
+        if self.seen.borrow().contains(&key) {
+            self.hits.set(self.hits.get() + 1);
+            return Ok(());
+        }
+        self.inner.verify_p384(hash, public_key, msg, sig_rs)?;
+        let mut seen = self.seen.borrow_mut();
+        if seen.len() >= self.capacity {
+            seen.clear();
+        }
+        seen.insert(key);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use p384::ecdsa::{signature::Signer, Signature, SigningKey};
+
+    #[test]
+    fn caches_only_successes() {
+        let sk = SigningKey::from_slice(&[9u8; 48]).unwrap();
+        let pk = sk.verifying_key().to_encoded_point(false);
+        let sig: Signature = sk.sign(b"m");
+        let c = CachingVerifier::new(RustCrypto, 2);
+        let rs = sig.to_bytes();
+        assert!(c
+            .verify_p384(HashAlg::Sha384, pk.as_bytes(), b"m", &rs)
+            .is_ok());
+        assert!(c
+            .verify_p384(HashAlg::Sha384, pk.as_bytes(), b"m", &rs)
+            .is_ok());
+        assert_eq!(c.hits(), 1);
+        assert!(c
+            .verify_p384(HashAlg::Sha384, pk.as_bytes(), b"x", &rs)
+            .is_err());
+        assert!(c
+            .verify_p384(HashAlg::Sha384, pk.as_bytes(), b"x", &rs)
+            .is_err());
+        assert_eq!(c.hits(), 1);
+        assert_eq!(c.len(), 1);
+    }
+}

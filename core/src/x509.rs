@@ -234,6 +234,11 @@ impl Certificate {
             .find_map(|p| p.trim().strip_prefix("CN="))
     }
 
+    /// The DER encoding of the subject name (hashed into OCSP CertIDs, matched by responder IDs).
+    pub fn subject_der(&self) -> &[u8] {
+        &self.subject_der
+    }
+
     /// SEC1 public key bytes when the key is P-384.
     pub fn public_key_p384(&self) -> Option<&[u8]> {
         self.public_key.as_deref()

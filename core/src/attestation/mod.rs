@@ -5,7 +5,7 @@
 
 pub mod evidence;
 pub mod fwid;
-// pub mod gpu;
+pub mod gpu;
 pub mod list;
 pub mod opaque;
 pub mod policy;

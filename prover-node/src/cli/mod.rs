@@ -1,0 +1,58 @@
+//! Command-line definitions.
+
+mod dev;
+mod input;
+mod verify;
+
+use clap::{Parser, Subcommand};
+
+/// OTR: verifiable LLM inference on NVIDIA confidential-computing GPUs, settled on an optimistic rollup.
+#[derive(Debug, Parser)]
+#[command(name = "otr", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify evidence offline: GPU attestation reports, answer bundles.
+    #[command(subcommand)]
+    Verify(verify::VerifyCommand),
+    /// Development tools: dev-signed evidence and fixtures (NOT PRODUCTION).
+    #[command(subcommand)]
+    Dev(dev::DevCommand),
+}
+
+/// A failure to report: `error: CODE: message` on stderr and a non-zero exit status.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: String,
+    pub message: String,
+    /// 1: the evidence was rejected; 2: the command could not run (usage, unreadable input).
+    pub exit: u8,
+}
+
+impl CliError {
+    pub fn usage(code: &str, message: impl Into<String>) -> Self {
+        CliError {
+            code: code.into(),
+            message: message.into(),
+            exit: 2,
+        }
+    }
+    pub fn rejected(e: &dyn otr_core::ErrorCode) -> Self {
+        CliError {
+            code: e.code().into(),
+            message: e.to_string(),
+            exit: 1,
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Verify(v) => verify::run(v),
+        Command::Dev(d) => dev::run(d),
+    }
+}

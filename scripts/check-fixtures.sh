@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Regenerates the self-made fixtures into a temporary folder and fails if any byte differs from
+# the committed ones (generators are deterministic from a fixed seed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+cargo run -q -p otr-node --locked -- dev fixtures --out "$tmp"
+if ! diff -r "$tmp/attestation" fixtures/attestation; then
+    echo "check-fixtures: regenerated fixtures differ from fixtures/attestation (run: cargo run -p otr-node -- dev fixtures)" >&2
+    exit 1
+fi
+echo "check-fixtures: fixtures reproduce byte for byte" >&2

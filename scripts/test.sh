@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Sets up what is missing, then runs every test of the project. Exit 0 only if all pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n==> %s\n' "$*" >&2; }
+start=$(date +%s)
+
+step "setup"
+scripts/setup.sh
+
+step "format (cargo fmt --check)"
+cargo fmt --all -- --check
+
+step "lint (cargo clippy -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "unit and integration tests"
+cargo test --workspace --locked
+
+step "otr-core builds for wasm32-unknown-unknown (no_std: no I/O, no clock, no RNG)"
+cargo build -p otr-core --target wasm32-unknown-unknown --locked
+
+step "self-made fixtures reproduce byte for byte"
+scripts/check-fixtures.sh
+
+step "differential check against NVIDIA's own verifier"
+scripts/differential.sh
+
+printf '\nall tests passed in %ss\n' "$(( $(date +%s) - start ))" >&2

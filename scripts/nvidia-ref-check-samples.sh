@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Run NVIDIA's reference verifier (scripts/nvidia-ref-verify.py) on the /work/shared NVIDIA samples
-# and check the outcomes expected by /work/shared/nvidia-samples/INDEX.md (set A1 + section B negatives).
+# Run NVIDIA's reference verifier (scripts/nvidia-ref-verify.py) on the NVIDIA samples in ../shared
+# and check the outcomes expected by ../shared/nvidia-samples/INDEX.md (set A1 + section B negatives).
 # Prints one line per case; exit 0 iff every case behaves as expected, 2 if venv/samples are missing.
 # Temporary files (a tampered copy of the A1 report) go to a mktemp dir, never into the repo.
 set -uo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
-S="${OTR_NVIDIA_SAMPLES:-/work/shared/nvidia-samples}"
+S="${OTR_NVIDIA_SAMPLES:-$HERE/../../shared/nvidia-samples}"
 V="$HERE/nvidia-ref-verify.py"
 PY="${PYTHON:-python3}"
 

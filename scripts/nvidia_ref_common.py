@@ -24,7 +24,7 @@ PKG = "nv-local-gpu-verifier"
 PKG_VERSION = "2.7.3"
 EXIT_SETUP = 2  # missing venv / missing sample files
 
-SAMPLES_DIR = os.environ.get("OTR_NVIDIA_SAMPLES", "/work/shared/nvidia-samples")
+SAMPLES_DIR = os.environ.get("OTR_NVIDIA_SAMPLES", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "nvidia-samples"))
 
 
 def venv_dir():

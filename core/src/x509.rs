@@ -311,7 +311,7 @@ pub fn parse_chain(ders: &[Vec<u8>]) -> Result<Vec<Certificate>, ChainError> {
 }
 
 /// How a chain is to be checked.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ChainOptions {
     /// Required number of presented certificates (NVIDIA GPU chains: 5), root included.
     pub expected_len: Option<usize>,
@@ -319,16 +319,6 @@ pub struct ChainOptions {
     pub leaf_eku: Option<Oid>,
     /// Require `digitalSignature` in the leaf's key usage when the extension is present.
     pub leaf_digital_signature: bool,
-}
-
-impl Default for ChainOptions {
-    fn default() -> Self {
-        ChainOptions {
-            expected_len: None,
-            leaf_eku: None,
-            leaf_digital_signature: false,
-        }
-    }
 }
 
 /// A chain that passed [`verify_chain`].

@@ -111,6 +111,7 @@ fn section_d_positive_reports() {
         assert_eq!(claims.vbios_version.as_deref(), Some(vbios), "{r}");
         assert_eq!(claims.fwid_verified, fwid, "{r}");
         assert_eq!(claims.measurements.len(), 64, "{r}");
+        assert_eq!(claims.measurements[63].index, 64, "{r}");
         assert_eq!(claims.hwmodel.as_deref(), Some("GH100 A01 GSP BROM"), "{r}");
         assert!(!claims.dev_root);
     }

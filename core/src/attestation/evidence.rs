@@ -45,19 +45,28 @@ pub struct DeviceClaims {
     pub chain_fingerprints: Vec<String>,
     /// True when the chain ends at a development root: not production evidence.
     pub dev_root: bool,
-    /// Every measurement block: (1-based index, hex value).
-    pub measurements: Vec<(u8, String)>,
+    /// Every measurement block.
+    pub measurements: Vec<MeasurementClaim>,
     /// Every opaque record by NVIDIA name, decoded where known.
-    pub opaque: Vec<(String, String)>,
+    pub opaque: alloc::collections::BTreeMap<String, String>,
+}
+
+/// One measurement block of the report.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MeasurementClaim {
+    /// 1-based SPDM block index (RIM index + 1).
+    pub index: u8,
+    /// Hex value (a SHA-384 digest on Hopper).
+    pub value: String,
 }
 
 /// Device evidence that passed [`verify_device_evidence`]; only this module can build it.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct VerifiedDevice {
     pub report: SpdmReport,
     pub chain: VerifiedChain,
     pub claims: DeviceClaims,
-    _private: (),
 }
 
 /// Verifies one GPU's report against its certificate chain.
@@ -177,15 +186,17 @@ pub fn verify_device_evidence(
             .response
             .blocks
             .iter()
-            .map(|b| (b.index, hex::encode(&b.value)))
+            .map(|b| MeasurementClaim {
+                index: b.index,
+                value: hex::encode(&b.value),
+            })
             .collect(),
-        opaque: opaque.describe(),
+        opaque: opaque.describe().into_iter().collect(),
     };
     Ok(VerifiedDevice {
         report: parsed,
         chain,
         claims,
-        _private: (),
     })
 }
 

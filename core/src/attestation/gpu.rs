@@ -83,10 +83,10 @@ pub struct GpuClaims {
 
 /// A GPU whose evidence passed [`verify_gpu`]; only this module builds it.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct VerifiedGpu {
     pub device: VerifiedDevice,
     pub claims: GpuClaims,
-    _private: (),
 }
 
 fn ocsp_options(policy: &Policy) -> OcspOptions {
@@ -302,11 +302,7 @@ pub fn verify_gpu(
         measurements,
         ocsp,
     };
-    Ok(VerifiedGpu {
-        device,
-        claims,
-        _private: (),
-    })
+    Ok(VerifiedGpu { device, claims })
 }
 
 /// Why a GPU's evidence was rejected.

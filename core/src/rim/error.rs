@@ -202,8 +202,7 @@ impl From<XmlError> for RimError {
 }
 
 impl RimError {
-    /// The code of the wrapped error (`CHAIN_EXPIRED` inside `RIM_CHAIN`, the XML code inside
-    /// an XML error), if any.
+    /// The code of the wrapped chain error (`CHAIN_EXPIRED` inside `RIM_CHAIN`), if any.
     pub fn inner_code(&self) -> Option<&'static str> {
         match self {
             RimError::Chain(e) => Some(e.code()),

@@ -2,6 +2,7 @@
 
 mod dev;
 mod input;
+mod inspect;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,9 @@ pub enum Command {
     /// Verify evidence offline: GPU attestation reports, answer bundles.
     #[command(subcommand)]
     Verify(verify::VerifyCommand),
+    /// Show what evidence contains (parse only, nothing verified).
+    #[command(subcommand)]
+    Inspect(inspect::InspectCommand),
     /// Development tools: dev-signed evidence and fixtures (NOT PRODUCTION).
     #[command(subcommand)]
     Dev(dev::DevCommand),
@@ -54,5 +58,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Verify(v) => verify::run(v),
         Command::Dev(d) => dev::run(d),
+        Command::Inspect(i) => inspect::run(i),
     }
 }

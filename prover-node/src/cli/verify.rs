@@ -32,6 +32,10 @@ pub struct TrustArgs {
     /// trailing_bytes (reject | allow), require_fwid, allow_dev_roots.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Check the device evidence only (report, chain, FWID, nonce): no RIMs or OCSP required.
+    /// Applied on top of --policy.
+    #[arg(long)]
+    pub device_only: bool,
     /// Also trust this development root (PEM) for device and RIM chains. Evidence chained to it
     /// is labelled `dev_root: true` and is accepted only if the policy sets allow_dev_roots.
     #[arg(long, value_name = "FILE")]
@@ -91,7 +95,11 @@ fn gpu(a: GpuArgs) -> Result<(), CliError> {
         .collect::<Result<Vec<_>, _>>()?;
     let nonce = a.nonce.as_deref().map(input::nonce).transpose()?;
     let time = input::time(a.trust.time.as_deref())?;
-    let policy = input::policy(a.trust.policy.as_deref())?;
+    let mut policy = input::policy(a.trust.policy.as_deref())?;
+    if a.trust.device_only {
+        policy.require_rims = false;
+        policy.require_ocsp = false;
+    }
     let anchors = anchors(&a.trust)?;
     let evidence = GpuEvidence {
         report: &report,

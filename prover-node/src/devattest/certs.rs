@@ -166,7 +166,7 @@ struct PassThrough(Extension);
 
 impl der::Encode for PassThrough {
     fn encoded_len(&self) -> der::Result<der::Length> {
-        Ok(der::Length::try_from(self.0.extn_value.as_bytes().len())?)
+        der::Length::try_from(self.0.extn_value.as_bytes().len())
     }
     fn encode(&self, w: &mut impl der::Writer) -> der::Result<()> {
         w.write(self.0.extn_value.as_bytes())

@@ -38,7 +38,7 @@ impl DevGpu {
         let fwid: [u8; 48] = Sha384::digest([b"OTR/dev-fwid/v1".as_slice(), seed].concat()).into();
         let mut specs = vec![
             CertSpec::leaf(DEV_NAMES[0], 0x4c45_4146),
-            CertSpec::ca(DEV_NAMES[1], 0x42_524f_4d),
+            CertSpec::ca(DEV_NAMES[1], 0x4252_4f4d),
             CertSpec::ca(DEV_NAMES[2], 3),
             CertSpec::ca(DEV_NAMES[3], 2),
             CertSpec::ca(DEV_NAMES[4], 1),

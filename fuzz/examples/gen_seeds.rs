@@ -1,0 +1,504 @@
+//! Writes the seed corpora under `fuzz/corpus/<target>/` from the repository's own fixtures and
+//! from inputs built here with the otr-core API. Deterministic (RFC 6979 signatures, fixed
+//! keys), so re-running reproduces the committed bytes. No third-party sample files are used.
+//!
+//! Run from the repository root: `cargo run --manifest-path fuzz/Cargo.toml --example gen_seeds`.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ark_serialize::CanonicalSerialize;
+use k256::ecdsa::SigningKey as HeaderKey;
+use otr_core::crypto::{sha384, RustCrypto};
+use otr_core::encoding::{base64_encode, pem_certificates};
+use otr_core::rim::c14n::{canonicalize_document, canonicalize_subtree, C14nVersion};
+use otr_core::rim::xml::{Document, Node, NodeId};
+use otr_core::rim::SignedRim;
+use otr_core::rollup::bundle::AnswerBundle;
+use otr_core::rollup::finality::{ChainStatus, DisputeState};
+use otr_core::rollup::header::HEADER_VERSION;
+use otr_core::rollup::merkle;
+use otr_core::rollup::receipt::RECEIPT_VERSION;
+use otr_core::rollup::{
+    eth_address, GpuEvidence, MicroBatchHeader, Receipt, ReceiptProof, RollupInclusion,
+    SamplingParams, ZkProof,
+};
+use otr_core::time::UnixTime;
+use otr_core::x509::Certificate;
+use otr_core::zk::{Compress, Groth16Proof};
+use p384::ecdsa::{signature::Signer, Signature, SigningKey};
+use sha1::Digest;
+
+/// The seed of `otr dev fixtures` (prover-node/src/devattest/fixtures.rs).
+const FIXTURE_SEED: &[u8] = b"otr-fixtures-v1";
+/// Subjects of the dev hierarchy, leaf first (prover-node/src/devattest/mod.rs).
+const DEV_LEAF: &str = "CN=OTR DEV GSP FMC LF (NOT PRODUCTION),O=OTR Development,C=XX";
+const DEV_BROM: &str = "CN=OTR DEV GSP BROM (NOT PRODUCTION),O=OTR Development,C=XX";
+
+/// The dev hierarchy's key for `label` (same derivation as prover-node's `derive_key`).
+fn derive_key(seed: &[u8], label: &str) -> SigningKey {
+    let mut ctr = 0u32;
+    loop {
+        let mut h = sha2::Sha384::new();
+        h.update(b"OTR/dev-key/v1");
+        h.update(seed);
+        h.update(label.as_bytes());
+        h.update(ctr.to_be_bytes());
+        if let Ok(k) = SigningKey::from_slice(&h.finalize()) {
+            return k;
+        }
+        ctr += 1;
+    }
+}
+
+struct Out {
+    root: PathBuf,
+}
+
+impl Out {
+    fn put(&self, target: &str, name: &str, bytes: &[u8]) {
+        let dir = self.root.join(target);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Fixture case folders under fixtures/attestation, sorted.
+fn cases(fixtures: &Path) -> Vec<(String, PathBuf)> {
+    let mut v: Vec<(String, PathBuf)> = fs::read_dir(fixtures.join("attestation"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("report.hex").exists())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
+    v.sort();
+    v
+}
+
+fn report_of(case: &Path) -> Vec<u8> {
+    otr_core::encoding::hex_decode_lenient(&read(&case.join("report.hex"))).expect("report hex")
+}
+
+fn spdm(out: &Out, fixtures: &Path) {
+    let mut seen = BTreeSet::new();
+    for (name, dir) in cases(fixtures) {
+        let report = report_of(&dir);
+        if seen.insert(report.clone()) {
+            out.put("spdm", &format!("{name}.bin"), &report);
+        }
+    }
+    // The opaque data alone: request (37) + response header (8) + record + nonce (32) + length (2).
+    let report = report_of(&fixtures.join("attestation/ok"));
+    let parsed = otr_core::attestation::SpdmReport::parse(&report).unwrap();
+    let start = 45 + parsed.response.record_length as usize + 34;
+    let len = usize::from(u16::from_le_bytes([report[start - 2], report[start - 1]]));
+    out.put("spdm", "opaque_only.bin", &report[start..start + len]);
+}
+
+fn framed(ders: &[Vec<u8>]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for d in ders {
+        v.extend_from_slice(&(d.len() as u16).to_be_bytes());
+        v.extend_from_slice(d);
+    }
+    v
+}
+
+fn chain(out: &Out, fixtures: &Path) {
+    let mut chains = BTreeSet::new();
+    let mut certs = BTreeSet::new();
+    for (name, dir) in cases(fixtures) {
+        let Ok(ders) = pem_certificates(&read(&dir.join("chain.pem"))) else {
+            continue;
+        };
+        if chains.insert(ders.clone()) {
+            out.put("chain", &format!("{name}.chain"), &framed(&ders));
+        }
+        for (i, d) in ders.iter().enumerate() {
+            if certs.insert(d.clone()) {
+                out.put("chain", &format!("{name}_{i}.der"), d);
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// DER building blocks for OCSP answers
+
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = content.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else if n < 0x100 {
+        out.extend([0x81, n as u8]);
+    } else {
+        out.extend([0x82, (n >> 8) as u8, n as u8]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+fn seq(parts: &[&[u8]]) -> Vec<u8> {
+    tlv(0x30, &parts.concat())
+}
+
+fn oid(arcs: &[u8]) -> Vec<u8> {
+    tlv(0x06, arcs)
+}
+
+// DER contents of the OIDs used below.
+const OID_SHA384: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02];
+const OID_SHA1: &[u8] = &[0x2b, 0x0e, 0x03, 0x02, 0x1a];
+const OID_ECDSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
+const OID_OCSP_BASIC: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01];
+const OID_OCSP_NONCE: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x02];
+
+fn int(bytes: &[u8]) -> Vec<u8> {
+    let mut v = bytes.to_vec();
+    if v.first().is_some_and(|b| b & 0x80 != 0) {
+        v.insert(0, 0);
+    }
+    tlv(0x02, &v)
+}
+
+fn gtime(t: UnixTime) -> Vec<u8> {
+    let s: String = t
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'Z')
+        .collect();
+    tlv(0x18, s.as_bytes())
+}
+
+fn t(s: &str) -> UnixTime {
+    UnixTime::parse_rfc3339(s).unwrap()
+}
+
+struct Answer<'a> {
+    sha1_cert_id: bool,
+    status: Vec<u8>,
+    nonce: Option<&'a [u8]>,
+    next_update: bool,
+    certs: Vec<&'a [u8]>,
+}
+
+/// An OCSP answer about `leaf` signed directly by its issuer (`issuer_key`).
+fn ocsp_answer(leaf: &Certificate, issuer: &Certificate, issuer_key: &SigningKey, a: &Answer) -> Vec<u8> {
+    let key = issuer.public_key_p384().unwrap();
+    let (alg, name_hash, key_hash) = if a.sha1_cert_id {
+        (
+            OID_SHA1,
+            sha1::Sha1::digest(issuer.subject_der()).to_vec(),
+            sha1::Sha1::digest(key).to_vec(),
+        )
+    } else {
+        (OID_SHA384, sha384(issuer.subject_der()).to_vec(), sha384(key).to_vec())
+    };
+    let cert_id = seq(&[
+        &seq(&[&oid(alg), &tlv(0x05, &[])]),
+        &tlv(0x04, &name_hash),
+        &tlv(0x04, &key_hash),
+        &int(&leaf.serial),
+    ]);
+    let next = if a.next_update {
+        tlv(0xa0, &gtime(t("2026-01-02T00:00:00Z")))
+    } else {
+        Vec::new()
+    };
+    let single = seq(&[&cert_id, &a.status, &gtime(t("2025-12-31T23:00:00Z")), &next]);
+    let exts = match a.nonce {
+        Some(n) => tlv(0xa1, &seq(&[&seq(&[&oid(OID_OCSP_NONCE), &tlv(0x04, &tlv(0x04, n))])])),
+        None => Vec::new(),
+    };
+    let responder_id = tlv(0xa2, &tlv(0x04, &sha1::Sha1::digest(key)));
+    let tbs = seq(&[
+        &responder_id,
+        &gtime(t("2025-12-31T23:00:01Z")),
+        &seq(&[&single]),
+        &exts,
+    ]);
+    let sig: Signature = issuer_key.sign(&tbs);
+    let certs = if a.certs.is_empty() {
+        Vec::new()
+    } else {
+        tlv(0xa0, &seq(&a.certs))
+    };
+    let basic = seq(&[
+        &tbs,
+        &seq(&[&oid(OID_ECDSA_SHA384)]),
+        &tlv(0x03, &[&[0u8][..], sig.to_der().as_bytes()].concat()),
+        &certs,
+    ]);
+    let bytes = seq(&[&oid(OID_OCSP_BASIC), &tlv(0x04, &basic)]);
+    seq(&[&tlv(0x0a, &[0]), &tlv(0xa0, &bytes)])
+}
+
+fn ocsp(out: &Out, fixtures: &Path) {
+    let ders = pem_certificates(&read(&fixtures.join("attestation/ok/chain.pem"))).unwrap();
+    let leaf = Certificate::from_der(&ders[0]).unwrap();
+    let issuer = Certificate::from_der(&ders[1]).unwrap();
+    let key = derive_key(FIXTURE_SEED, DEV_BROM);
+    assert_eq!(
+        key.verifying_key().to_encoded_point(false).as_bytes(),
+        issuer.public_key_p384().unwrap(),
+        "the dev BROM key no longer matches fixtures/attestation/ok/chain.pem"
+    );
+    let good = || Answer {
+        sha1_cert_id: false,
+        status: tlv(0x80, &[]),
+        nonce: None,
+        next_update: true,
+        certs: Vec::new(),
+    };
+    let revoked_at = gtime(t("2025-06-01T00:00:00Z"));
+    let cases: Vec<(&str, Answer)> = vec![
+        ("good_sha384.der", good()),
+        ("good_sha1_with_cert.der", Answer { sha1_cert_id: true, certs: vec![&ders[1]], ..good() }),
+        ("good_nonce.der", Answer { nonce: Some(&[0x42; 32]), ..good() }),
+        ("good_no_next_update.der", Answer { next_update: false, ..good() }),
+        ("unknown.der", Answer { status: tlv(0x82, &[]), ..good() }),
+        ("revoked_hold.der", Answer {
+            status: tlv(0xa1, &[revoked_at.clone(), tlv(0xa0, &tlv(0x0a, &[6]))].concat()),
+            ..good()
+        }),
+        ("revoked_no_reason.der", Answer { status: tlv(0xa1, &revoked_at), ..good() }),
+    ];
+    for (name, a) in &cases {
+        out.put("ocsp", name, &ocsp_answer(&leaf, &issuer, &key, a));
+    }
+    let b64 = base64_encode(&ocsp_answer(&leaf, &issuer, &key, &good()));
+    out.put("ocsp", "good_base64.txt", b64.as_bytes());
+    // Non-successful status (tryLater) without responseBytes.
+    out.put("ocsp", "try_later.der", &seq(&[&tlv(0x0a, &[3])]));
+}
+
+// ----------------------------------------------------------------------------------------------
+// Reference manifests
+
+const SWID: &str = r#"<SoftwareIdentity xmlns="http://standards.iso.org/iso/19770/-2/2015/schema.xsd" xmlns:ns0="http://standards.iso.org/iso/19770/-2/2015/schema.xsd" xmlns:ns2="http://www.w3.org/2001/04/xmlenc#sha384" corpus="false" name="GH100" tagId="otr-fuzz-seed" version="96.00.CF.00.02" tagVersion="0">
+    <ns0:Meta xmlns:ns1="https://trustedcomputinggroup.org/resource/tcg-reference-integrity-manifest-rim-information-model/" colloquialVersion="96.00.CF.00.02" product="GH100" ns1:FirmwareManufacturerStr="OTR fuzz seed" ns1:PlatformManufacturerId="5703"/>
+    <ns0:Entity name="OTR (NOT PRODUCTION)" regid="otr.invalid" role="softwareCreator tagCreator"/>
+    <ns0:Payload>
+        <ns0:Resource type="Measurement" index="0" active="True" alternatives="2" ns2:Hash0="000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f" ns2:Hash1="ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f" name="Measurement_0" size="48"/>
+        <ns0:Resource type="Measurement" index="1" active="False" alternatives="1" ns2:Hash0="ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f" name="Measurement_1" size="48"/>
+    </ns0:Payload>
+{SIG}</SoftwareIdentity>"#;
+
+const SIG: &str = r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{C14N}"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"/><ds:Reference URI=""><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="{C14N}"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#sha384"/><ds:DigestValue>{DIGEST}</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>{SIGVAL}</ds:SignatureValue><ds:KeyInfo><ds:X509Data>{CERTS}</ds:X509Data></ds:KeyInfo></ds:Signature>"#;
+
+fn find(doc: &Document, local: &str) -> NodeId {
+    doc.nodes()
+        .iter()
+        .position(|n| matches!(n, Node::Element(e) if e.is(otr_core::rim::dsig::DSIG_NS, local)))
+        .unwrap()
+}
+
+/// A manifest signed the way NVIDIA's tooling does, by the dev leaf key, carrying the dev chain.
+fn signed_rim(ders: &[Vec<u8>], key: &SigningKey, c14n: C14nVersion) -> String {
+    let uri = match c14n {
+        C14nVersion::V10 => C14nVersion::URI_10,
+        C14nVersion::V11 => C14nVersion::URI_11,
+    };
+    let certs: String = ders
+        .iter()
+        .map(|d| format!("<ds:X509Certificate>{}</ds:X509Certificate>", base64_encode(d)))
+        .collect();
+    let xml = SWID.replace("{SIG}", &SIG.replace("{C14N}", uri).replace("{CERTS}", &certs));
+    let doc = Document::parse(xml.replace("{DIGEST}", "").as_bytes()).unwrap();
+    let digest = sha384(&canonicalize_document(&doc, Some(find(&doc, "Signature"))));
+    let xml = xml.replace("{DIGEST}", &base64_encode(&digest));
+    let doc = Document::parse(xml.replace("{SIGVAL}", "").as_bytes()).unwrap();
+    let msg = canonicalize_subtree(&doc, find(&doc, "SignedInfo"), c14n).unwrap();
+    let s: Signature = key.sign(&msg);
+    xml.replace("{SIGVAL}", &base64_encode(&s.to_bytes()))
+}
+
+fn rim_xml(out: &Out, fixtures: &Path) {
+    let ders = pem_certificates(&read(&fixtures.join("attestation/ok/chain.pem"))).unwrap();
+    let key = derive_key(FIXTURE_SEED, DEV_LEAF);
+    for (name, v) in [("signed_c14n10.xml", C14nVersion::V10), ("signed_c14n11.xml", C14nVersion::V11)] {
+        let xml = signed_rim(&ders[..2], &key, v);
+        SignedRim::verify_signature(xml.as_bytes(), &RustCrypto).expect("seed manifest verifies");
+        out.put("rim_xml", name, xml.as_bytes());
+    }
+    let small: [(&str, &str); 6] = [
+        ("prolog_pi_comment.xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- c --><?pi x?><a xmlns=\"urn:a\" xmlns:b=\"urn:b\" b:c=\"1\" xml:lang=\"en\"><b:d>t&amp;&lt;&#x41;&#66;</b:d><![CDATA[<raw>]]></a>\n<?tail?>"),
+        ("attributes.xml", "<r a=\"&quot;x&#9;y&#10;\" b='z' xmlns:p=\"urn:p\" p:a=\"1\"><e p:b=\"2\"/></r>"),
+        ("ns_rebind.xml", "<a xmlns=\"urn:1\"><b xmlns=\"\"><c xmlns=\"urn:2\" xml:space=\"preserve\">  x  </c></b></a>"),
+        ("whitespace.xml", "<a>\r\n  <b>text\r\nmore</b>\r\n</a>\r\n"),
+        ("xml_base.xml", "<a xml:base=\"http://x/\" xml:lang=\"fr\"><ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo/></ds:Signature></a>"),
+        ("deep.xml", "<a><a><a><a><a><a><a><a><a><a><a><a><a><a><a><a></a></a></a></a></a></a></a></a></a></a></a></a></a></a></a></a>"),
+    ];
+    for (name, xml) in small {
+        out.put("rim_xml", name, xml.as_bytes());
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Rollup bundles
+
+fn receipt(i: u8) -> Receipt {
+    Receipt {
+        version: RECEIPT_VERSION,
+        model_id: [0x11; 32],
+        weights_root: [0x22; 32],
+        request_hash: [i; 32],
+        output_hash: [i ^ 0x80; 32],
+        prompt_tokens: 10 + u32::from(i),
+        completion_tokens: 20,
+        sampling: SamplingParams {
+            temperature_milli: 700,
+            top_k: 40,
+            top_p_milli: 950,
+            max_tokens: 32,
+            seed: u64::from(i),
+        },
+        trace_root: [0x44; 32],
+        trace_steps: 999,
+        created_at: 1_767_225_000,
+    }
+}
+
+fn bundle(out: &Out, fixtures: &Path) {
+    let key = HeaderKey::from_slice(&[0x5a; 32]).unwrap();
+    let receipts: Vec<Receipt> = (0..5).map(receipt).collect();
+    let hashes: Vec<[u8; 32]> = receipts.iter().map(Receipt::receipt_hash).collect();
+    let header = MicroBatchHeader {
+        version: HEADER_VERSION,
+        chain_id: 31337,
+        node_address: eth_address(key.verifying_key()),
+        sequence: 9,
+        prev_header_hash: [0x99; 32],
+        receipts_root: merkle::root(&hashes),
+        receipt_count: 5,
+        timestamp: 1_767_225_001,
+    };
+    let header_signature = header.sign(&key).unwrap();
+    let batch_leaves = vec![[1u8; 32], [2u8; 32], header.header_hash()];
+    let ok = fixtures.join("attestation/ok");
+    let zk_proof = {
+        let text = String::from_utf8(read(&fixtures.join("zk/snarkjs_muladd/proof.json"))).unwrap();
+        otr_core::zk::snarkjs::parse_proof(&text).unwrap().to_bytes(Compress::Yes)
+    };
+    let full = AnswerBundle {
+        version: 1,
+        receipt: receipts[3].clone(),
+        receipt_proof: ReceiptProof {
+            leaf_index: 3,
+            path: merkle::prove(&hashes, 3).unwrap().path,
+        },
+        header: header.clone(),
+        header_signature,
+        evidence: GpuEvidence {
+            report: report_of(&ok),
+            cert_chain_pem: String::from_utf8(read(&ok.join("chain.pem"))).unwrap(),
+            rims: vec!["<SoftwareIdentity/>".into()],
+            ocsp: vec![vec![0x30, 0x03, 0x0a, 0x01, 0x03]],
+            arch: "HOPPER".into(),
+        },
+        rollup: Some(RollupInclusion {
+            batch_index: 42,
+            batch_root: merkle::root(&batch_leaves),
+            batch_size: 3,
+            header_index: 2,
+            path: merkle::prove(&batch_leaves, 2).unwrap().path,
+        }),
+        chain_status: Some(ChainStatus {
+            batch_posted_at: 1_767_225_010,
+            challenge_window_secs: 600,
+            dispute: DisputeState::ResolvedNodeLost { slashed_wei: 10u128.pow(18) },
+        }),
+        zk_proofs: vec![ZkProof {
+            circuit_id: [0xcc; 32],
+            proof: zk_proof,
+            public_inputs: vec![[0; 32], [1; 32]],
+        }],
+    };
+    otr_core::rollup::verify_bundle_structure(&full).expect("seed bundle is consistent");
+    let pending = AnswerBundle {
+        rollup: None,
+        chain_status: None,
+        zk_proofs: Vec::new(),
+        evidence: GpuEvidence {
+            report: vec![0x11, 0xe0],
+            cert_chain_pem: String::new(),
+            rims: Vec::new(),
+            ocsp: Vec::new(),
+            arch: "HOPPER".into(),
+        },
+        ..full.clone()
+    };
+    for (name, b) in [("full", &full), ("pending", &pending)] {
+        out.put("bundle", &format!("{name}.bin"), &b.encode_checked().unwrap());
+        out.put("bundle", &format!("{name}.json"), b.to_json().as_bytes());
+    }
+    out.put("bundle", "receipt.bin", &receipts[0].encode());
+    out.put("bundle", "receipt.json", receipts[0].to_json().as_bytes());
+    out.put("bundle", "header.bin", &header.encode());
+    out.put("bundle", "header.json", header.to_json().as_bytes());
+}
+
+// ----------------------------------------------------------------------------------------------
+// Evidence lists and snarkjs
+
+fn evidence_list(out: &Out, fixtures: &Path) {
+    let ok = fixtures.join("attestation/ok");
+    let report = report_of(&ok);
+    let pem = String::from_utf8(read(&ok.join("chain.pem"))).unwrap();
+    let b64_chain = base64_encode(pem.as_bytes());
+    let item = |evidence: String, nonce: bool| {
+        let nonce = if nonce {
+            format!(",\"nonce\":\"{}\"", "42".repeat(32))
+        } else {
+            String::new()
+        };
+        format!(
+            "{{\"arch\":\"HOPPER\",\"certificate\":\"{b64_chain}\",\"evidence\":\"{evidence}\"{nonce}}}"
+        )
+    };
+    let b64 = item(base64_encode(&report), true);
+    let hex = item(hex::encode(&report), false);
+    out.put("evidence_list", "one_base64.json", format!("[{b64}]").as_bytes());
+    out.put("evidence_list", "one_hex.json", format!("[{hex}]").as_bytes());
+    out.put("evidence_list", "two.json", format!("[{b64},\n {hex}]").as_bytes());
+    out.put("evidence_list", "empty.json", b"[]");
+}
+
+fn snarkjs(out: &Out, fixtures: &Path) {
+    let dir = fixtures.join("zk/snarkjs_muladd");
+    for f in ["verification_key.json", "proof.json", "public.json"] {
+        out.put("snarkjs", f, &read(&dir.join(f)));
+    }
+    let vk_text = String::from_utf8(read(&dir.join("verification_key.json"))).unwrap();
+    let vk = otr_core::zk::snarkjs::parse_vk(&vk_text).unwrap();
+    for (name, c) in [("vk_compressed.bin", Compress::Yes), ("vk_uncompressed.bin", Compress::No)] {
+        let mut b = Vec::new();
+        vk.vk().serialize_with_mode(&mut b, c).unwrap();
+        out.put("snarkjs", name, &b);
+    }
+    let proof_text = String::from_utf8(read(&dir.join("proof.json"))).unwrap();
+    let proof: Groth16Proof = otr_core::zk::snarkjs::parse_proof(&proof_text).unwrap();
+    out.put("snarkjs", "proof_compressed.bin", &proof.to_bytes(Compress::Yes));
+}
+
+fn main() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let fixtures = repo.join("fixtures");
+    let out = Out {
+        root: repo.join("fuzz/corpus"),
+    };
+    spdm(&out, &fixtures);
+    chain(&out, &fixtures);
+    ocsp(&out, &fixtures);
+    rim_xml(&out, &fixtures);
+    bundle(&out, &fixtures);
+    evidence_list(&out, &fixtures);
+    snarkjs(&out, &fixtures);
+    println!("seeds written under {}", out.root.display());
+}

@@ -1,0 +1,22 @@
+//! Answer bundles (binary and JSON), receipts and micro-batch headers.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use otr_core::rollup::bundle::AnswerBundle;
+use otr_core::rollup::{verify_bundle_structure, MicroBatchHeader, Receipt};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(b) = AnswerBundle::decode(data) {
+        let _ = verify_bundle_structure(&b);
+        let _ = b.to_json();
+    }
+    let _ = Receipt::decode(data);
+    let _ = MicroBatchHeader::decode(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(b) = AnswerBundle::from_json(text) {
+            let _ = verify_bundle_structure(&b);
+        }
+        let _ = Receipt::from_json(text);
+        let _ = MicroBatchHeader::from_json(text);
+    }
+});

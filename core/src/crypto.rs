@@ -58,6 +58,18 @@ pub trait SignatureVerifier {
     ) -> Result<(), SigFailure>;
 }
 
+impl<T: SignatureVerifier + ?Sized> SignatureVerifier for &T {
+    fn verify_p384(
+        &self,
+        hash: HashAlg,
+        public_key: &[u8],
+        msg: &[u8],
+        sig_rs: &[u8],
+    ) -> Result<(), SigFailure> {
+        (**self).verify_p384(hash, public_key, msg, sig_rs)
+    }
+}
+
 /// The default verifier: pure Rust (`p384` crate), constant verdicts on every platform.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RustCrypto;

@@ -68,7 +68,8 @@ fn read(p: &Path) -> Vec<u8> {
     fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// Fixture case folders under fixtures/attestation, sorted.
+/// Fixture case folders under fixtures/attestation, `ok` first, then by name (so a seed shared
+/// by several cases is named after `ok`).
 fn cases(fixtures: &Path) -> Vec<(String, PathBuf)> {
     let mut v: Vec<(String, PathBuf)> = fs::read_dir(fixtures.join("attestation"))
         .unwrap()
@@ -76,7 +77,7 @@ fn cases(fixtures: &Path) -> Vec<(String, PathBuf)> {
         .filter(|p| p.join("report.hex").exists())
         .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
         .collect();
-    v.sort();
+    v.sort_by_key(|(name, _)| (name != "ok", name.clone()));
     v
 }
 

@@ -1,11 +1,9 @@
 //! `otr`: the OTR command-line tool and (with the node issue) the prover node.
 
-mod cli;
-mod devattest;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use otr_node::cli;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

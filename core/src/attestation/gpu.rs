@@ -193,6 +193,10 @@ pub fn verify_gpu(
             max: MAX_RIMS,
         });
     }
+    // Certificates shared between chains (RIM intermediates) and checked both as chain links and
+    // as OCSP responders are verified once per call.
+    let dedup = crate::crypto::CachingVerifier::new(v, 64);
+    let v: &dyn SignatureVerifier = &dedup;
     let device = verify_device_evidence(
         ev.report,
         ev.chain,

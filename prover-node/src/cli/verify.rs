@@ -40,6 +40,25 @@ pub struct TrustArgs {
     /// is labelled `dev_root: true` and is accepted only if the policy sets allow_dev_roots.
     #[arg(long, value_name = "FILE")]
     pub dev_root: Option<PathBuf>,
+    /// ECDSA P-384 implementation: `openssl` (the system library, fastest here) or `rust`
+    /// (the pure-Rust `p384` crate the WASM verifier uses). Verdicts are identical.
+    #[arg(long, value_enum, default_value_t = Crypto::Openssl)]
+    pub crypto: Crypto,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Crypto {
+    Openssl,
+    Rust,
+}
+
+impl TrustArgs {
+    pub fn verifier(&self) -> Box<dyn otr_core::crypto::SignatureVerifier> {
+        match self.crypto {
+            Crypto::Openssl => Box::new(crate::native_crypto::OpensslVerifier::new()),
+            Crypto::Rust => Box::new(RustCrypto),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

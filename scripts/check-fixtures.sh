@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cargo run -q -p otr-node --locked -- dev fixtures --out "$tmp"
-if ! diff -r "$tmp/attestation" fixtures/attestation; then
+if ! diff -r "$tmp/attestation" fixtures/attestation || ! diff -r "$tmp/bundles" fixtures/bundles; then
     echo "check-fixtures: regenerated fixtures differ from fixtures/attestation (run: cargo run -p otr-node -- dev fixtures)" >&2
     exit 1
 fi

@@ -26,7 +26,7 @@ for t in "${targets[@]}"; do
         -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 -timeout=30 \
         -print_final_stats=1 >"$log" 2>&1
     rc=$?
-    grep -E '^stat::number_of_executed_units|^#[0-9]+ +DONE' "$log" | sed "s/^/   $t: /"
+    grep -E '^stat::number_of_executed_units|^#[0-9]+[[:space:]]+DONE' "$log" | sed "s/^/   $t: /"
     if [ $rc -ne 0 ]; then
         echo "   $t: FAILED (rc $rc), see $log and fuzz/artifacts/$t/"
         status=1

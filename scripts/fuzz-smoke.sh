@@ -29,7 +29,7 @@ for t in $(cargo fuzz list); do
     rc=0
     cargo fuzz run -a "$t" "$work/$t" "corpus/$t" -- "${flags[@]}" \
         -max_total_time="$secs" -print_final_stats=1 >"$work/$t.log" 2>&1 || rc=$?
-    grep -E '^stat::number_of_executed_units|^#[0-9]+ +DONE' "$work/$t.log" || true
+    grep -E '^stat::number_of_executed_units|^#[0-9]+[[:space:]]+DONE' "$work/$t.log" || true
     if [ "$rc" -ne 0 ]; then
         tail -n 60 "$work/$t.log"
         echo "fuzz smoke: $t failed (rc $rc); the input is in fuzz/artifacts/$t/" >&2

@@ -29,6 +29,7 @@ pub mod ocsp;
 pub mod rim;
 pub mod rollup;
 pub mod time;
+pub mod verify;
 pub mod x509;
 pub mod zk;
 

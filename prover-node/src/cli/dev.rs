@@ -21,9 +21,11 @@ pub fn run(cmd: DevCommand) -> Result<(), CliError> {
         DevCommand::Fixtures { out } => {
             let n = crate::devattest::fixtures::generate(&out)
                 .map_err(|e| CliError::usage("OUTPUT", format!("{}: {e}", out.display())))?;
+            let b = crate::devattest::bundle_fixtures::generate(&out)
+                .map_err(|e| CliError::usage("OUTPUT", format!("{}: {e}", out.display())))?;
             eprintln!(
-                "wrote {n} attestation cases under {}",
-                out.join("attestation").display()
+                "wrote {n} attestation and {b} bundle cases under {}",
+                out.display()
             );
             Ok(())
         }

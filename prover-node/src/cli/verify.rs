@@ -18,6 +18,30 @@ pub enum VerifyCommand {
     /// Prints the verified claims as JSON on stdout and exits 0; on failure prints
     /// `error: CODE: message` on stderr and exits 1 (2 when the inputs cannot be read).
     Gpu(GpuArgs),
+    /// Verify an answer bundle: the node's signature over the micro-batch header, the receipt's
+    /// inclusion, rollup inclusion, the GPU attestation with the header hash as its nonce,
+    /// spot-check proofs, and finality.
+    ///
+    /// FILE is the binary form (`OTRB...`) or JSON, or `-` for stdin. Prints the verified claims
+    /// as JSON and exits 0; on failure prints `error: CODE: message` and exits 1.
+    Bundle(BundleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// Bundle file (binary or JSON), or `-` for stdin.
+    pub file: PathBuf,
+    /// The request hash the client computed (64 hex digits); the receipt must carry it.
+    #[arg(long, value_name = "HEX")]
+    pub request_hash: Option<String>,
+    /// The weights root of the model paid for (64 hex digits); the receipt must carry it.
+    #[arg(long, value_name = "HEX")]
+    pub weights_root: Option<String>,
+    /// A spot-check circuit's verifying key (snarkjs JSON). Repeat for several circuits.
+    #[arg(long = "vk", value_name = "FILE")]
+    pub vks: Vec<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 /// Options shared by every verification: time, policy, trust.
@@ -85,6 +109,7 @@ pub struct GpuArgs {
 pub fn run(cmd: VerifyCommand) -> Result<(), CliError> {
     match cmd {
         VerifyCommand::Gpu(a) => gpu(a),
+        VerifyCommand::Bundle(a) => bundle(a),
     }
 }
 
@@ -97,6 +122,93 @@ pub fn anchors(trust: &TrustArgs) -> Result<TrustAnchors, CliError> {
         anchors = anchors.with_dev_root(cert);
     }
     Ok(anchors)
+}
+
+fn hash32(text: &str, flag: &str) -> Result<[u8; 32], CliError> {
+    otr_core::encoding::hex_decode_lenient(text.as_bytes())
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| {
+            CliError::usage(
+                "INPUT_HASH",
+                format!("{flag} must be 32 bytes of hex (64 hex digits)"),
+            )
+        })
+}
+
+/// Reads a bundle in either form, with the protocol's budgets.
+pub fn read_bundle(bytes: &[u8]) -> Result<otr_core::rollup::AnswerBundle, CliError> {
+    use otr_core::rollup::AnswerBundle;
+    let trimmed = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|i| &bytes[i..])
+        .unwrap_or(bytes);
+    if trimmed.first() == Some(&b'{') {
+        let text = std::str::from_utf8(trimmed)
+            .map_err(|_| CliError::usage("BUNDLE_JSON_INVALID", "bundle JSON is not UTF-8"))?;
+        AnswerBundle::from_json(text).map_err(|e| CliError::rejected(&e))
+    } else {
+        AnswerBundle::decode(bytes).map_err(|e| CliError::rejected(&e))
+    }
+}
+
+fn bundle(a: BundleArgs) -> Result<(), CliError> {
+    let bytes = if a.file.as_os_str() == "-" {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)
+            .map_err(|e| CliError::usage("INPUT_READ", format!("stdin: {e}")))?;
+        v
+    } else {
+        input::read(&a.file)?
+    };
+    let bundle = read_bundle(&bytes)?;
+    let time = input::time(a.trust.time.as_deref())?;
+    let mut policy = input::policy(a.trust.policy.as_deref())?;
+    if a.trust.device_only {
+        policy.require_rims = false;
+        policy.require_ocsp = false;
+    }
+    let anchors = anchors(&a.trust)?;
+    let mut vks = Vec::new();
+    for p in &a.vks {
+        let text = String::from_utf8(input::read(p)?)
+            .map_err(|_| CliError::usage("INPUT_VK", format!("{}: not UTF-8", p.display())))?;
+        let vk = otr_core::zk::snarkjs::parse_vk(&text).map_err(|e| {
+            CliError::usage(
+                otr_core::ErrorCode::code(&e),
+                format!("{}: {e}", p.display()),
+            )
+        })?;
+        vks.push(vk);
+    }
+    let keyed: Vec<([u8; 32], &otr_core::zk::PreparedVk)> =
+        vks.iter().map(|v| (v.key_id(), v)).collect();
+    let verifier = a.trust.verifier();
+    let opts = otr_core::verify::VerifyOptions {
+        time,
+        policy: &policy,
+        anchors: &anchors,
+        verifier: verifier.as_ref(),
+        verifying_keys: &keyed,
+        expected_request_hash: a
+            .request_hash
+            .as_deref()
+            .map(|h| hash32(h, "--request-hash"))
+            .transpose()?,
+        expected_weights_root: a
+            .weights_root
+            .as_deref()
+            .map(|h| hash32(h, "--weights-root"))
+            .transpose()?,
+    };
+    let verified =
+        otr_core::verify::verify_bundle(&bundle, &opts).map_err(|e| CliError::rejected(&e))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&verified)
+            .map_err(|e| CliError::usage("OUTPUT", e.to_string()))?
+    );
+    Ok(())
 }
 
 fn gpu(a: GpuArgs) -> Result<(), CliError> {

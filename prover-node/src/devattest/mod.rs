@@ -2,6 +2,8 @@
 //! signed by a locally generated P-384 hierarchy. It proves nothing about hardware. The verifier's
 //! default policy rejects it (`POLICY_DEV_ROOT`), and every surface labels it "dev, not production".
 
+pub mod bundle;
+pub mod bundle_fixtures;
 pub mod certs;
 pub mod fixtures;
 pub mod report;

@@ -1,0 +1,226 @@
+//! Verification of a whole answer bundle: the one call the browser, wallets and the node make.
+//!
+//! Order: decode (done by the caller, with budgets) -> structure (node signature over the
+//! micro-batch header, receipt inclusion, rollup inclusion) -> GPU evidence with the header hash
+//! as the required nonce (so the GPU signed over the receipts) -> optional client checks
+//! (request hash, model) -> ZK spot-check proofs against the caller's verifying keys -> finality.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::attestation::gpu::{verify_gpu, GpuClaims, GpuError, GpuEvidence as GpuInput};
+use crate::attestation::{Policy, TrustAnchors};
+use crate::crypto::SignatureVerifier;
+use crate::encoding::pem_certificates;
+use crate::error::{ErrorCode, GotExpected, Stage};
+use crate::rollup::finality::{
+    evaluate_finality, DisputeState, Finality, FinalityError, FinalityInputs,
+};
+use crate::rollup::{
+    verify_bundle_structure, AnswerBundle, BundleError, Hash, Receipt, VerifiedStructure,
+};
+use crate::time::UnixTime;
+use crate::zk::{PreparedVk, ProofError};
+
+/// Everything a bundle verification needs besides the bundle. No defaults live here: the
+/// outer layers (CLI, WASM) choose them.
+pub struct VerifyOptions<'a> {
+    pub time: UnixTime,
+    pub policy: &'a Policy,
+    pub anchors: &'a TrustAnchors,
+    pub verifier: &'a dyn SignatureVerifier,
+    /// Verifying keys of the spot-check circuits, by circuit id. A proof for another circuit is
+    /// an error.
+    pub verifying_keys: &'a [(Hash, &'a PreparedVk)],
+    /// The client's own request hash (it knows its nonce and body); checked when given.
+    pub expected_request_hash: Option<Hash>,
+    /// The model the client paid for (weights root); checked when given.
+    pub expected_weights_root: Option<Hash>,
+}
+
+impl fmt::Debug for VerifyOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyOptions")
+            .field("time", &self.time)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+/// One spot-check proof that verified.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProofClaim {
+    pub circuit_id: String,
+    pub public_inputs: usize,
+}
+
+/// What a verified bundle proves.
+#[derive(Clone, Debug, serde::Serialize)]
+#[non_exhaustive]
+pub struct VerifiedBundle {
+    pub receipt: Receipt,
+    pub structure: VerifiedStructure,
+    pub gpu: GpuClaims,
+    pub proofs: Vec<ProofClaim>,
+    pub finality: Finality,
+    /// True when the request hash was compared with the client's.
+    pub request_verified: bool,
+    /// True when the weights root was compared with the client's.
+    pub model_verified: bool,
+}
+
+/// Verifies a decoded bundle completely.
+pub fn verify_bundle(
+    bundle: &AnswerBundle,
+    o: &VerifyOptions<'_>,
+) -> Result<VerifiedBundle, VerifyError> {
+    let structure = verify_bundle_structure(bundle)?;
+    if let Some(expected) = o.expected_request_hash {
+        if bundle.receipt.request_hash != expected {
+            return Err(VerifyError::RequestMismatch(GotExpected {
+                got: hex::encode(bundle.receipt.request_hash),
+                expected: hex::encode(expected),
+            }));
+        }
+    }
+    if let Some(expected) = o.expected_weights_root {
+        if bundle.receipt.weights_root != expected {
+            return Err(VerifyError::ModelMismatch(GotExpected {
+                got: hex::encode(bundle.receipt.weights_root),
+                expected: hex::encode(expected),
+            }));
+        }
+    }
+    let ev = &bundle.evidence;
+    let chain = pem_certificates(ev.cert_chain_pem.as_bytes()).map_err(|e| {
+        VerifyError::Gpu(GpuError::Evidence(
+            crate::x509::ChainError::Pem { offset: e.offset }.into(),
+        ))
+    })?;
+    let rims: Vec<Vec<u8>> = ev.rims.iter().map(|r| r.as_bytes().to_vec()).collect();
+    let input = GpuInput {
+        report: &ev.report,
+        chain: &chain,
+        rims: &rims,
+        ocsp: &ev.ocsp,
+    };
+    let gpu = verify_gpu(
+        &input,
+        Some(structure.attestation_nonce()),
+        o.time,
+        o.policy,
+        o.anchors,
+        o.verifier,
+    )?;
+
+    let mut proofs = Vec::new();
+    for (index, p) in bundle.zk_proofs.iter().enumerate() {
+        let vk = o
+            .verifying_keys
+            .iter()
+            .find(|(id, _)| *id == p.circuit_id)
+            .map(|(_, vk)| *vk)
+            .ok_or_else(|| VerifyError::UnknownCircuit {
+                index,
+                circuit_id: hex::encode(p.circuit_id),
+            })?;
+        vk.verify_bytes(&p.proof, &p.public_inputs)
+            .map_err(|error| VerifyError::Proof { index, error })?;
+        proofs.push(ProofClaim {
+            circuit_id: hex::encode(p.circuit_id),
+            public_inputs: p.public_inputs.len(),
+        });
+    }
+
+    let finality = match &bundle.chain_status {
+        None => evaluate_finality(&FinalityInputs {
+            batch_posted_at: None,
+            challenge_window_secs: 1,
+            dispute_state: DisputeState::None,
+            now: o.time,
+        })?,
+        Some(cs) => evaluate_finality(&cs.to_inputs(o.time)?)?,
+    };
+    Ok(VerifiedBundle {
+        receipt: bundle.receipt.clone(),
+        structure,
+        gpu: gpu.claims,
+        proofs,
+        finality,
+        request_verified: o.expected_request_hash.is_some(),
+        model_verified: o.expected_weights_root.is_some(),
+    })
+}
+
+/// Why a bundle was rejected; `code()` and `stage()` come from the stage that failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VerifyError {
+    Bundle(BundleError),
+    Gpu(GpuError),
+    RequestMismatch(GotExpected<String>),
+    ModelMismatch(GotExpected<String>),
+    UnknownCircuit { index: usize, circuit_id: String },
+    Proof { index: usize, error: ProofError },
+    Finality(FinalityError),
+}
+
+impl From<BundleError> for VerifyError {
+    fn from(e: BundleError) -> Self {
+        VerifyError::Bundle(e)
+    }
+}
+impl From<GpuError> for VerifyError {
+    fn from(e: GpuError) -> Self {
+        VerifyError::Gpu(e)
+    }
+}
+impl From<FinalityError> for VerifyError {
+    fn from(e: FinalityError) -> Self {
+        VerifyError::Finality(e)
+    }
+}
+
+impl ErrorCode for VerifyError {
+    fn code(&self) -> &'static str {
+        match self {
+            VerifyError::Bundle(e) => e.code(),
+            VerifyError::Gpu(e) => e.code(),
+            VerifyError::RequestMismatch(_) => "RECEIPT_REQUEST_MISMATCH",
+            VerifyError::ModelMismatch(_) => "RECEIPT_MODEL_MISMATCH",
+            VerifyError::UnknownCircuit { .. } => "PROOF_UNKNOWN_CIRCUIT",
+            VerifyError::Proof { error, .. } => error.code(),
+            VerifyError::Finality(e) => e.code(),
+        }
+    }
+    fn stage(&self) -> Stage {
+        match self {
+            VerifyError::Bundle(e) => e.stage(),
+            VerifyError::Gpu(e) => e.stage(),
+            VerifyError::RequestMismatch(_) | VerifyError::ModelMismatch(_) => Stage::Receipt,
+            VerifyError::UnknownCircuit { .. } => Stage::Proof,
+            VerifyError::Proof { error, .. } => error.stage(),
+            VerifyError::Finality(e) => e.stage(),
+        }
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::Bundle(e) => fmt::Display::fmt(e, f),
+            VerifyError::Gpu(e) => fmt::Display::fmt(e, f),
+            VerifyError::RequestMismatch(ge) => {
+                write!(f, "the receipt answers another request: {ge}")
+            }
+            VerifyError::ModelMismatch(ge) => {
+                write!(f, "the receipt names another model (weights root): {ge}")
+            }
+            VerifyError::UnknownCircuit { index, circuit_id } => {
+                write!(f, "proof {index} is for circuit {circuit_id}, for which no verifying key was given")
+            }
+            VerifyError::Proof { index, error } => write!(f, "proof {index}: {error}"),
+            VerifyError::Finality(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}

@@ -3,3 +3,4 @@
 pub mod cli;
 pub mod devattest;
 pub mod native_crypto;
+pub mod node;

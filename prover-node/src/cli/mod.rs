@@ -3,6 +3,7 @@
 mod dev;
 mod input;
 mod inspect;
+pub mod serve;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +18,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the prover node: OpenAI-compatible API, receipts, attested micro-batches, bundles.
+    Serve(crate::node::config::ServeArgs),
     /// Verify evidence offline: GPU attestation reports, answer bundles.
     #[command(subcommand)]
     Verify(verify::VerifyCommand),
@@ -57,6 +60,7 @@ impl CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Verify(v) => verify::run(v),
+        Command::Serve(a) => serve::run(a),
         Command::Dev(d) => dev::run(d),
         Command::Inspect(i) => inspect::run(i),
     }

@@ -1,0 +1,171 @@
+//! Fixed-point conventions and exact integer helpers.
+//!
+//! - **Wide** values (residual stream and every element-wise intermediate) are `i64` with
+//!   [`W_FRAC`] = 32 fractional bits: about 31 integer bits (the residual outlier channel,
+//!   up to about 1e5, needs 17) and a resolution of 2^-32.
+//! - **Activations** entering a matrix product are `i16` with one power-of-two exponent per
+//!   token (and per head where stated): `real = q * 2^exp`, chosen so that `max |q| <= 32767`.
+//! - Every right shift rounds half to even ([`rshift_rne`]); every conversion saturates.
+
+/// Fractional bits of wide values.
+pub const W_FRAC: u32 = 32;
+/// `1.0` as a wide value.
+pub const W_ONE: i64 = 1 << W_FRAC;
+
+/// `v / 2^s` rounded to nearest, ties to even (`s` may exceed 127: the result is then 0).
+pub fn rshift_rne(v: i128, s: u32) -> i128 {
+    if s == 0 {
+        return v;
+    }
+    if s >= 127 {
+        return 0;
+    }
+    let q = v >> s; // floor
+    let r = v - (q << s); // 0 <= r < 2^s
+    let half = 1i128 << (s - 1);
+    if r > half || (r == half && q & 1 == 1) {
+        q + 1
+    } else {
+        q
+    }
+}
+
+/// `v * 2^s` for any signed `s`, rounding half to even when shifting right, saturating to i64.
+pub fn shift_sat(v: i128, s: i32) -> i64 {
+    let r = if s >= 0 {
+        if s >= 100 || v.unsigned_abs() > (i128::MAX >> s) as u128 {
+            if v == 0 {
+                0
+            } else if v > 0 {
+                i128::MAX
+            } else {
+                i128::MIN
+            }
+        } else {
+            v << s
+        }
+    } else {
+        rshift_rne(v, (-s) as u32)
+    };
+    r.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+/// `round(n / d)` with ties to even, `d > 0`.
+pub fn div_rne(n: i128, d: i128) -> i128 {
+    debug_assert!(d > 0);
+    let q = n.div_euclid(d);
+    let r = n.rem_euclid(d); // 0 <= r < d
+    let twice = 2 * r;
+    if twice > d || (twice == d && q & 1 == 1) {
+        q + 1
+    } else {
+        q
+    }
+}
+
+/// `floor(sqrt(n))`, exactly.
+pub fn isqrt_u128(n: u128) -> u128 {
+    if n < 2 {
+        return n;
+    }
+    // Newton's method from an over-estimate converges monotonically to floor(sqrt(n)).
+    let bits = 128 - n.leading_zeros();
+    let mut x = 1u128 << bits.div_ceil(2);
+    loop {
+        let y = (x + n / x) >> 1;
+        if y >= x {
+            return x;
+        }
+        x = y;
+    }
+}
+
+/// An `i16` vector with one power-of-two scale: `real[i] = q[i] * 2^exp`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Act16 {
+    pub q: Vec<i16>,
+    pub exp: i32,
+}
+
+impl Act16 {
+    /// Quantizes wide values: the smallest shift `s >= 0` with every `|round(v / 2^s)| <= 32767`.
+    pub fn from_wide(v: &[i64]) -> Act16 {
+        let max = v.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0);
+        let mut s = (64 - max.leading_zeros()).saturating_sub(15);
+        while s < 64 && rshift_rne(max as i128, s) > 32767 {
+            s += 1;
+        }
+        let q = v.iter().map(|&x| rshift_rne(x as i128, s) as i16).collect();
+        Act16 {
+            q,
+            exp: s as i32 - W_FRAC as i32,
+        }
+    }
+
+    /// Back to wide values (exact when `exp >= -32`).
+    pub fn to_wide(&self) -> Vec<i64> {
+        self.q
+            .iter()
+            .map(|&x| shift_sat(x as i128, self.exp + W_FRAC as i32))
+            .collect()
+    }
+
+    /// Canonical bytes: `exp` (i32 LE) then the values (i16 LE).
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(4 + 2 * self.q.len());
+        b.extend_from_slice(&self.exp.to_le_bytes());
+        for x in &self.q {
+            b.extend_from_slice(&x.to_le_bytes());
+        }
+        b
+    }
+}
+
+/// Canonical bytes of a wide vector (i64 LE).
+pub fn wide_bytes(v: &[i64]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(8 * v.len());
+    for x in v {
+        b.extend_from_slice(&x.to_le_bytes());
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rne_rounding() {
+        assert_eq!(rshift_rne(5, 1), 2); // 2.5 -> 2
+        assert_eq!(rshift_rne(7, 1), 4); // 3.5 -> 4
+        assert_eq!(rshift_rne(-5, 1), -2);
+        assert_eq!(rshift_rne(-7, 1), -4);
+        assert_eq!(rshift_rne(6, 2), 2); // 1.5 -> 2
+        assert_eq!(rshift_rne(-6, 2), -2);
+        assert_eq!(div_rne(5, 2), 2);
+        assert_eq!(div_rne(7, 2), 4);
+        assert_eq!(div_rne(-5, 2), -2);
+        assert_eq!(div_rne(10, 3), 3);
+    }
+
+    #[test]
+    fn isqrt_exact() {
+        for n in 0u128..5000 {
+            let r = isqrt_u128(n);
+            assert!(r * r <= n && (r + 1) * (r + 1) > n, "{n}");
+        }
+        let big = (1u128 << 100) + 12345;
+        let r = isqrt_u128(big);
+        assert!(r * r <= big && (r + 1) * (r + 1) > big);
+    }
+
+    #[test]
+    fn act16_quantization() {
+        let v = [W_ONE * 3, -W_ONE, 0, W_ONE / 2];
+        let a = Act16::from_wide(&v);
+        assert!(a.q.iter().all(|x| x.unsigned_abs() <= 32767));
+        assert_eq!(a.to_wide(), v.to_vec());
+        let z = Act16::from_wide(&[0, 0]);
+        assert_eq!(z.q, vec![0, 0]);
+    }
+}

@@ -1,0 +1,273 @@
+//! The model: loading (GGUF -> int8 cache -> weights root), generation and step replay.
+
+pub mod config;
+pub mod forward;
+pub mod ops;
+pub mod replay;
+pub mod sampling;
+pub mod trace;
+
+use crate::convert;
+use crate::error::EngineError;
+use crate::gguf::Gguf;
+use crate::kernels::{Exec, Kernel};
+use crate::tokenizer::Tokenizer;
+use crate::weights::{weights_root, QMatrix, Tensor};
+pub use config::{Arch, Config};
+pub use sampling::Sampling;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One transformer block's weights.
+#[derive(Debug)]
+pub struct Layer {
+    pub attn_norm: Vec<i32>,
+    pub wq: QMatrix,
+    pub wk: QMatrix,
+    pub wv: QMatrix,
+    pub wo: QMatrix,
+    pub q_norm: Option<Vec<i32>>,
+    pub k_norm: Option<Vec<i32>>,
+    pub post_attn_norm: Option<Vec<i32>>,
+    pub ffn_norm: Vec<i32>,
+    pub gate: QMatrix,
+    pub up: QMatrix,
+    pub down: QMatrix,
+    pub post_ffn_norm: Option<Vec<i32>>,
+}
+
+/// What a loaded model is.
+#[derive(Clone, Debug)]
+pub struct ModelInfo {
+    pub arch: Arch,
+    pub config: Config,
+    /// Merkle root over the converted tensors ([`crate::weights::weights_root`]).
+    pub weights_root: [u8; 32],
+    /// [`Tokenizer::hash`].
+    pub tokenizer_hash: [u8; 32],
+    /// SHA-256 of the source GGUF file.
+    pub gguf_sha256: [u8; 32],
+    /// The converted-model cache file.
+    pub cache_path: PathBuf,
+}
+
+/// A loaded model, ready to generate.
+#[derive(Debug)]
+pub struct Model {
+    pub(crate) cfg: Config,
+    pub(crate) tok: Tokenizer,
+    pub(crate) embd: QMatrix,
+    pub(crate) output: Option<QMatrix>,
+    pub(crate) output_norm: Vec<i32>,
+    pub(crate) layers: Vec<Layer>,
+    pub(crate) exec: Exec,
+    info: ModelInfo,
+}
+
+/// Load options.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadOptions {
+    /// Worker threads for matrix products (results are identical for any count).
+    pub threads: usize,
+    pub kernel: Kernel,
+    /// Print the weights root (and conversion progress) on stderr.
+    pub verbose: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            kernel: Kernel::best(),
+            verbose: true,
+        }
+    }
+}
+
+impl Model {
+    /// Loads a GGUF file, converting it once into `cache_dir/<gguf-sha256>.otrm`, and prints
+    /// the weights root on stderr.
+    pub fn load(path: &Path, cache_dir: &Path) -> Result<Model, EngineError> {
+        Self::load_with(path, cache_dir, LoadOptions::default())
+    }
+
+    pub fn load_with(path: &Path, cache_dir: &Path, opts: LoadOptions) -> Result<Model, EngineError> {
+        let bytes = std::fs::read(path).map_err(|e| EngineError::io(path, e))?;
+        let gguf_sha256: [u8; 32] = Sha256::digest(&bytes).into();
+        let g = Gguf::parse(&bytes)?;
+        let cfg = Config::from_gguf(&g)?;
+        let tok = Tokenizer::from_gguf(&g)?;
+        let cache_path = cache_dir.join(format!("{}.otrm", hex::encode(gguf_sha256)));
+        let cached = match convert::cache::read(&cache_path, &gguf_sha256) {
+            Ok(c) => c,
+            Err(e) => {
+                if opts.verbose {
+                    eprintln!("otr-engine: {e}; converting again");
+                }
+                None
+            }
+        };
+        let tensors: Vec<(String, Tensor, [u8; 32])> = match cached {
+            Some(t) => {
+                drop(bytes);
+                t
+            }
+            None => {
+                if opts.verbose {
+                    eprintln!(
+                        "otr-engine: converting {} to the int8 format (one time) -> {}",
+                        path.display(),
+                        cache_path.display()
+                    );
+                }
+                let conv = convert::convert_all(&bytes, &g)?;
+                drop(bytes);
+                convert::cache::write(&cache_path, &gguf_sha256, &conv)?;
+                conv.into_iter()
+                    .map(|(n, t)| {
+                        let d = crate::weights::tensor_digest(&t);
+                        (n, t, d)
+                    })
+                    .collect()
+            }
+        };
+        let digests: Vec<(String, [u8; 32])> =
+            tensors.iter().map(|(n, _, d)| (n.clone(), *d)).collect();
+        let root = weights_root(&digests);
+        let map: BTreeMap<String, Tensor> = tensors.into_iter().map(|(n, t, _)| (n, t)).collect();
+        let info = ModelInfo {
+            arch: cfg.arch,
+            config: cfg.clone(),
+            weights_root: root,
+            tokenizer_hash: tok.hash(),
+            gguf_sha256,
+            cache_path,
+        };
+        if opts.verbose {
+            eprintln!(
+                "otr-engine: loaded {} ({} layers, d_model {}), weights root {}",
+                cfg.arch.name(),
+                cfg.n_layers,
+                cfg.d_model,
+                hex::encode(root)
+            );
+        }
+        Self::assemble(cfg, tok, map, Exec::new(opts.kernel, opts.threads), info)
+    }
+
+    fn assemble(
+        cfg: Config,
+        tok: Tokenizer,
+        mut map: BTreeMap<String, Tensor>,
+        exec: Exec,
+        info: ModelInfo,
+    ) -> Result<Model, EngineError> {
+        let d = cfg.d_model;
+        let (qd, kd) = (cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim);
+        let mut mat = |name: &str, rows: usize, cols: usize| -> Result<QMatrix, EngineError> {
+            match map.remove(name) {
+                Some(Tensor::Matrix(m)) if m.rows == rows && m.cols == cols => Ok(m),
+                Some(Tensor::Matrix(m)) => Err(EngineError::shape(
+                    name,
+                    format!("{}x{}, expected {rows}x{cols}", m.rows, m.cols),
+                )),
+                _ => Err(EngineError::shape(name, "missing matrix")),
+            }
+        };
+        let embd = mat("token_embd.weight", cfg.vocab, d)?;
+        let output = if cfg.separate_output {
+            Some(mat("output.weight", cfg.vocab, d)?)
+        } else {
+            None
+        };
+        let mut layers = Vec::with_capacity(cfg.n_layers);
+        for l in 0..cfg.n_layers {
+            let p = format!("blk.{l}.");
+            layers.push((
+                mat(&format!("{p}attn_q.weight"), qd, d)?,
+                mat(&format!("{p}attn_k.weight"), kd, d)?,
+                mat(&format!("{p}attn_v.weight"), kd, d)?,
+                mat(&format!("{p}attn_output.weight"), d, qd)?,
+                mat(&format!("{p}ffn_gate.weight"), cfg.ffn_dim, d)?,
+                mat(&format!("{p}ffn_up.weight"), cfg.ffn_dim, d)?,
+                mat(&format!("{p}ffn_down.weight"), d, cfg.ffn_dim)?,
+            ));
+        }
+        let mut norm = |name: &str, n: usize, required: bool| -> Result<Option<Vec<i32>>, EngineError> {
+            match map.remove(name) {
+                Some(Tensor::Norm(v)) if v.len() == n => Ok(Some(v)),
+                Some(_) => Err(EngineError::shape(name, format!("expected a vector of {n}"))),
+                None if required => Err(EngineError::shape(name, "missing norm vector")),
+                None => Ok(None),
+            }
+        };
+        let gemma = cfg.arch == Arch::Gemma3;
+        let output_norm = norm("output_norm.weight", d, true)?.unwrap_or_default();
+        let mut built = Vec::with_capacity(cfg.n_layers);
+        for (l, (wq, wk, wv, wo, gate, up, down)) in layers.into_iter().enumerate() {
+            let p = format!("blk.{l}.");
+            built.push(Layer {
+                attn_norm: norm(&format!("{p}attn_norm.weight"), d, true)?.unwrap_or_default(),
+                q_norm: norm(&format!("{p}attn_q_norm.weight"), cfg.head_dim, gemma)?,
+                k_norm: norm(&format!("{p}attn_k_norm.weight"), cfg.head_dim, gemma)?,
+                post_attn_norm: norm(&format!("{p}post_attention_norm.weight"), d, gemma)?,
+                ffn_norm: norm(&format!("{p}ffn_norm.weight"), d, true)?.unwrap_or_default(),
+                post_ffn_norm: norm(&format!("{p}post_ffw_norm.weight"), d, gemma)?,
+                wq,
+                wk,
+                wv,
+                wo,
+                gate,
+                up,
+                down,
+            });
+        }
+        Ok(Model {
+            cfg,
+            tok,
+            embd,
+            output,
+            output_norm,
+            layers: built,
+            exec,
+            info,
+        })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tok
+    }
+
+    /// Changes the kernel and thread count (results do not change).
+    pub fn set_exec(&mut self, kernel: Kernel, threads: usize) {
+        self.exec = Exec::new(kernel, threads);
+    }
+
+    /// Worker threads used by matrix products.
+    pub fn exec_threads(&self) -> usize {
+        self.exec.threads()
+    }
+
+    /// The dot-product kernel in use.
+    pub fn exec_kernel(&self) -> Kernel {
+        self.exec.kernel
+    }
+
+    /// The token ids that end a generation: EOS and, for Gemma, `<end_of_turn>`.
+    pub fn stop_tokens(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.tok.eos.into_iter().collect();
+        if let Some(t) = self.tok.token_id("<end_of_turn>") {
+            v.push(t);
+        }
+        v
+    }
+}

@@ -1,0 +1,150 @@
+//! The execution trace: one leaf per operator step, in a fixed order.
+//!
+//! A step is keyed by `(pos, stage, op)`: `pos` the token position fed to the model, `stage`
+//! 0 for the embedding, `1 + l` for layer `l`, `n_layers + 1` for the head (final norm, logits,
+//! sampling). Steps are ordered by that key (position, then stage, then op), which is the order
+//! of a token-by-token execution. The leaf is
+//! `"OTR/trace-step/v1\0" || u32be(pos) || u16be(stage) || u8(op) || SHA-256(output bytes)`
+//! and the trace root is the RFC 6962 Merkle root (otr-core) over the leaves in that order.
+
+use crate::fixed::{wide_bytes, Act16};
+use sha2::{Digest, Sha256};
+
+/// Domain tag of a trace leaf.
+pub const TRACE_LEAF_TAG: &[u8] = b"OTR/trace-step/v1\0";
+
+/// Operators of the embedding stage.
+pub mod embed_op {
+    /// Token embedding, scaled (output: wide `h`).
+    pub const EMBED: u8 = 0;
+}
+
+/// Operators of a layer stage, in execution order.
+pub mod layer_op {
+    /// Pre-attention RMSNorm (output: Act16 `x`).
+    pub const ATTN_NORM: u8 = 0;
+    /// `q = Wq x` (wide).
+    pub const Q: u8 = 1;
+    /// `k = Wk x` (wide).
+    pub const K: u8 = 2;
+    /// `v = Wv x` (wide).
+    pub const V: u8 = 3;
+    /// QK-norm (Gemma) and RoPE of the query, per head Act16.
+    pub const Q_ROPE: u8 = 4;
+    /// QK-norm (Gemma) and RoPE of the key, per kv head Act16 (entered into the KV cache).
+    pub const K_ROPE: u8 = 5;
+    /// The value, per kv head Act16 (entered into the KV cache).
+    pub const V_CACHE: u8 = 6;
+    /// Attention over the visible cache, all heads concatenated (Act16).
+    pub const ATTN: u8 = 7;
+    /// `o = Wo a` (wide).
+    pub const O: u8 = 8;
+    /// `h1 = h + post_attention_norm(o)` (Gemma) or `h + o` (wide).
+    pub const RESID_ATTN: u8 = 9;
+    /// Pre-FFN RMSNorm (Act16).
+    pub const FFN_NORM: u8 = 10;
+    /// `g = Wgate x` (wide).
+    pub const GATE: u8 = 11;
+    /// `u = Wup x` (wide).
+    pub const UP: u8 = 12;
+    /// `act(g) * u` (Act16; GELU-tanh for Gemma, SiLU for Llama).
+    pub const ACT: u8 = 13;
+    /// `d = Wdown a` (wide).
+    pub const DOWN: u8 = 14;
+    /// `h2 = h1 + post_ffw_norm(d)` (Gemma) or `h1 + d` (wide).
+    pub const RESID_FFN: u8 = 15;
+    /// Number of layer operators.
+    pub const COUNT: u8 = 16;
+}
+
+/// Operators of the head stage (only at positions whose next token is sampled).
+pub mod head_op {
+    /// Final RMSNorm (Act16).
+    pub const FINAL_NORM: u8 = 0;
+    /// Logits (wide, one per vocabulary entry).
+    pub const LOGITS: u8 = 1;
+    /// The sampled token (u32 LE).
+    pub const SAMPLE: u8 = 2;
+}
+
+/// Identifies one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StepKey {
+    pub pos: u32,
+    pub stage: u16,
+    pub op: u8,
+}
+
+/// A step's output (or an input) tensor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepTensor {
+    Wide(Vec<i64>),
+    Act(Act16),
+    Acts(Vec<Act16>),
+    Token(u32),
+}
+
+impl StepTensor {
+    /// Canonical bytes: wide as i64 LE; Act16 as `exp` i32 LE then i16 LE values; a list of
+    /// Act16 as their concatenation; a token as u32 LE.
+    pub fn bytes(&self) -> Vec<u8> {
+        match self {
+            StepTensor::Wide(v) => wide_bytes(v),
+            StepTensor::Act(a) => a.bytes(),
+            StepTensor::Acts(v) => v.iter().flat_map(|a| a.bytes()).collect(),
+            StepTensor::Token(t) => t.to_le_bytes().to_vec(),
+        }
+    }
+
+    pub fn digest(&self) -> [u8; 32] {
+        Sha256::digest(self.bytes()).into()
+    }
+}
+
+/// Leaf data of one step.
+pub fn leaf(key: StepKey, digest: &[u8; 32]) -> Vec<u8> {
+    let mut l = Vec::with_capacity(TRACE_LEAF_TAG.len() + 39);
+    l.extend_from_slice(TRACE_LEAF_TAG);
+    l.extend_from_slice(&key.pos.to_be_bytes());
+    l.extend_from_slice(&key.stage.to_be_bytes());
+    l.push(key.op);
+    l.extend_from_slice(digest);
+    l
+}
+
+/// Collected step digests.
+#[derive(Debug, Default)]
+pub struct Trace {
+    steps: Vec<(StepKey, [u8; 32])>,
+}
+
+impl Trace {
+    pub fn record(&mut self, key: StepKey, out: &StepTensor) {
+        self.steps.push((key, out.digest()));
+    }
+
+    fn sorted(&self) -> Vec<(StepKey, [u8; 32])> {
+        let mut s = self.steps.clone();
+        s.sort_by_key(|x| x.0);
+        s
+    }
+
+    /// The steps in trace order.
+    pub fn steps(&self) -> Vec<(StepKey, [u8; 32])> {
+        self.sorted()
+    }
+
+    pub fn len(&self) -> u64 {
+        self.steps.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The trace root.
+    pub fn root(&self) -> [u8; 32] {
+        let leaves: Vec<Vec<u8>> = self.sorted().iter().map(|(k, d)| leaf(*k, d)).collect();
+        otr_core::rollup::merkle::root(&leaves)
+    }
+}

@@ -1,0 +1,400 @@
+//! SentencePiece-style tokenizer from GGUF metadata (`tokenizer.ggml.model = "llama"`).
+//!
+//! Encoding follows the SentencePiece BPE procedure as llama.cpp applies it to GGUF vocabularies:
+//! 1. user-defined tokens (type 4) are split out of the text first, and control tokens (type 3)
+//!    too when `parse_special` is set, longest token first;
+//! 2. in each remaining fragment, spaces become `U+2581` (after a leading space when
+//!    `add_space_prefix` is set), the fragment is split into UTF-8 characters, and adjacent
+//!    symbols are merged repeatedly, always the pair whose concatenation is the vocabulary token
+//!    with the highest score (leftmost on ties);
+//! 3. a final symbol that is not a token is emitted as its `<0xXX>` byte tokens.
+//!
+//! Decoding maps `U+2581` back to spaces and byte tokens to their bytes; control tokens decode
+//! to nothing.
+
+use crate::error::EngineError;
+use crate::gguf::{Gguf, Value};
+use sha2::{Digest, Sha256};
+use std::collections::{BinaryHeap, HashMap};
+
+pub const TYPE_NORMAL: i32 = 1;
+pub const TYPE_UNKNOWN: i32 = 2;
+pub const TYPE_CONTROL: i32 = 3;
+pub const TYPE_USER_DEFINED: i32 = 4;
+pub const TYPE_UNUSED: i32 = 5;
+pub const TYPE_BYTE: i32 = 6;
+/// Domain tag of [`Tokenizer::hash`].
+pub const TOKENIZER_TAG: &[u8] = b"OTR/tokenizer/v1\0";
+
+const SPACE: &str = "\u{2581}";
+
+/// The vocabulary and its rules.
+#[derive(Debug, Clone)]
+pub struct Tokenizer {
+    pub tokens: Vec<String>,
+    pub scores: Vec<f32>,
+    pub types: Vec<i32>,
+    pub bos: Option<u32>,
+    pub eos: Option<u32>,
+    pub add_bos: bool,
+    pub add_space_prefix: bool,
+    index: HashMap<String, u32>,
+    byte_tokens: Vec<Option<u32>>,
+    /// (text, id) of the specially-matched tokens, longest first.
+    specials: Vec<(String, u32, bool)>,
+}
+
+#[derive(PartialEq, Eq)]
+struct Bigram {
+    score: u32, // order-preserving map of the f32 score
+    left: usize,
+    right: usize,
+    size: usize,
+}
+
+impl Ord for Bigram {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        // Max-heap: higher score first, then the leftmost pair.
+        self.score
+            .cmp(&o.score)
+            .then_with(|| o.left.cmp(&self.left))
+    }
+}
+impl PartialOrd for Bigram {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+fn score_key(s: f32) -> u32 {
+    let b = s.to_bits();
+    if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+impl Tokenizer {
+    /// Reads the vocabulary from GGUF metadata.
+    pub fn from_gguf(g: &Gguf) -> Result<Tokenizer, EngineError> {
+        let model = g.str("tokenizer.ggml.model")?;
+        if model != "llama" {
+            return Err(EngineError::Tokenizer(format!(
+                "tokenizer model {model:?} (only the SentencePiece \"llama\" model is supported)"
+            )));
+        }
+        let arr = |k: &str| {
+            g.get(k)
+                .and_then(Value::as_array)
+                .ok_or_else(|| EngineError::MissingMetadata(k.to_string()))
+        };
+        let tokens: Vec<String> = arr("tokenizer.ggml.tokens")?
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or_else(|| EngineError::Tokenizer("tokens are not strings".into()))?;
+        let n = tokens.len();
+        let scores: Vec<f32> = match g.get("tokenizer.ggml.scores") {
+            Some(v) => v
+                .as_array()
+                .and_then(|a| a.iter().map(|x| x.as_f64().map(|f| f as f32)).collect())
+                .ok_or_else(|| EngineError::Tokenizer("scores are not numbers".into()))?,
+            None => vec![0.0; n],
+        };
+        let types: Vec<i32> = match g.get("tokenizer.ggml.token_type") {
+            Some(v) => v
+                .as_array()
+                .and_then(|a| {
+                    a.iter()
+                        .map(|x| match x {
+                            Value::I32(t) => Some(*t),
+                            other => other.as_u64().map(|t| t as i32),
+                        })
+                        .collect()
+                })
+                .ok_or_else(|| EngineError::Tokenizer("token types are not integers".into()))?,
+            None => vec![TYPE_NORMAL; n],
+        };
+        if scores.len() != n || types.len() != n || n == 0 || n > u32::MAX as usize {
+            return Err(EngineError::Tokenizer(format!(
+                "{n} tokens, {} scores, {} types",
+                scores.len(),
+                types.len()
+            )));
+        }
+        let id = |k: &str| -> Result<Option<u32>, EngineError> {
+            match g.get(k).and_then(Value::as_u64) {
+                None => Ok(None),
+                Some(i) if (i as usize) < n => Ok(Some(i as u32)),
+                Some(i) => Err(EngineError::Tokenizer(format!("{k} = {i} is not a token"))),
+            }
+        };
+        let flag = |k: &str, d: bool| g.get(k).and_then(Value::as_bool).unwrap_or(d);
+        Ok(Self::new(
+            tokens,
+            scores,
+            types,
+            id("tokenizer.ggml.bos_token_id")?,
+            id("tokenizer.ggml.eos_token_id")?,
+            flag("tokenizer.ggml.add_bos_token", true),
+            flag("tokenizer.ggml.add_space_prefix", true),
+        ))
+    }
+
+    pub fn new(
+        tokens: Vec<String>,
+        scores: Vec<f32>,
+        types: Vec<i32>,
+        bos: Option<u32>,
+        eos: Option<u32>,
+        add_bos: bool,
+        add_space_prefix: bool,
+    ) -> Tokenizer {
+        let mut index = HashMap::with_capacity(tokens.len());
+        let mut byte_tokens = vec![None; 256];
+        let mut specials = Vec::new();
+        for (i, t) in tokens.iter().enumerate() {
+            let ty = types[i];
+            if ty == TYPE_BYTE {
+                if let Some(b) = parse_byte_token(t) {
+                    byte_tokens[b as usize] = Some(i as u32);
+                }
+                continue;
+            }
+            if (ty == TYPE_CONTROL || ty == TYPE_USER_DEFINED) && !t.is_empty() {
+                specials.push((t.clone(), i as u32, ty == TYPE_CONTROL));
+            }
+            index.entry(t.clone()).or_insert(i as u32);
+        }
+        specials.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
+        Tokenizer {
+            tokens,
+            scores,
+            types,
+            bos,
+            eos,
+            add_bos,
+            add_space_prefix,
+            index,
+            byte_tokens,
+            specials,
+        }
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// A token id by its exact text.
+    pub fn token_id(&self, text: &str) -> Option<u32> {
+        self.index.get(text).copied()
+    }
+
+    /// Encodes `text`; a BOS is prepended when the vocabulary asks for it and `add_bos` is set.
+    pub fn encode(&self, text: &str, add_bos: bool, parse_special: bool) -> Vec<u32> {
+        let mut out = Vec::new();
+        if add_bos && self.add_bos {
+            if let Some(b) = self.bos {
+                out.push(b);
+            }
+        }
+        // Fragments: Ok(text) still to tokenize, Err(id) a matched special token.
+        let mut frags: Vec<Result<&str, u32>> = vec![Ok(text)];
+        for (s, id, control) in &self.specials {
+            if *control && !parse_special {
+                continue;
+            }
+            if !text.contains(s.as_str()) {
+                continue;
+            }
+            let mut next = Vec::with_capacity(frags.len());
+            for f in frags {
+                match f {
+                    Ok(t) if t.contains(s.as_str()) => {
+                        let mut rest = t;
+                        while let Some(p) = rest.find(s.as_str()) {
+                            if p > 0 {
+                                next.push(Ok(&rest[..p]));
+                            }
+                            next.push(Err(*id));
+                            rest = &rest[p + s.len()..];
+                        }
+                        if !rest.is_empty() {
+                            next.push(Ok(rest));
+                        }
+                    }
+                    other => next.push(other),
+                }
+            }
+            frags = next;
+        }
+        for (i, f) in frags.iter().enumerate() {
+            match f {
+                Err(id) => out.push(*id),
+                Ok(t) => {
+                    let mut s = String::with_capacity(t.len() + 3);
+                    if self.add_space_prefix && i == 0 {
+                        s.push_str(SPACE);
+                    }
+                    s.push_str(&t.replace(' ', SPACE));
+                    self.encode_fragment(&s, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    fn encode_fragment(&self, text: &str, out: &mut Vec<u32>) {
+        // Symbols: byte ranges of UTF-8 characters, linked list.
+        let starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+        let n = starts.len();
+        if n == 0 {
+            return;
+        }
+        let mut sym: Vec<(usize, usize)> = (0..n)
+            .map(|k| (starts[k], if k + 1 < n { starts[k + 1] } else { text.len() }))
+            .collect();
+        let mut prev: Vec<isize> = (0..n as isize).map(|k| k - 1).collect();
+        let mut next: Vec<isize> = (0..n as isize)
+            .map(|k| if k + 1 < n as isize { k + 1 } else { -1 })
+            .collect();
+        let mut heap = BinaryHeap::new();
+        let try_add = |heap: &mut BinaryHeap<Bigram>, sym: &[(usize, usize)], l: isize, r: isize| {
+            if l < 0 || r < 0 {
+                return;
+            }
+            let (a, b) = (sym[l as usize], sym[r as usize]);
+            if let Some(&id) = self.index.get(&text[a.0..b.1]) {
+                heap.push(Bigram {
+                    score: score_key(self.scores[id as usize]),
+                    left: l as usize,
+                    right: r as usize,
+                    size: b.1 - a.0,
+                });
+            }
+        };
+        for k in 1..n as isize {
+            try_add(&mut heap, &sym, k - 1, k);
+        }
+        while let Some(bg) = heap.pop() {
+            let (l, r) = (sym[bg.left], sym[bg.right]);
+            if l.1 <= l.0 || r.1 <= r.0 || r.1 - l.0 != bg.size || next[bg.left] != bg.right as isize
+            {
+                continue; // stale
+            }
+            sym[bg.left] = (l.0, r.1);
+            sym[bg.right] = (0, 0);
+            let nr = next[bg.right];
+            next[bg.left] = nr;
+            if nr >= 0 {
+                prev[nr as usize] = bg.left as isize;
+            }
+            try_add(&mut heap, &sym, prev[bg.left], bg.left as isize);
+            try_add(&mut heap, &sym, bg.left as isize, nr);
+        }
+        let mut k: isize = 0;
+        while k >= 0 {
+            let (a, b) = sym[k as usize];
+            let piece = &text[a..b];
+            match self.index.get(piece) {
+                Some(&id) => out.push(id),
+                None => {
+                    for byte in piece.bytes() {
+                        match self.byte_tokens[byte as usize] {
+                            Some(id) => out.push(id),
+                            None => {
+                                if let Some(u) = self.token_id("<unk>") {
+                                    out.push(u)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            k = next[k as usize];
+        }
+    }
+
+    /// The bytes one token decodes to.
+    pub fn token_bytes(&self, id: u32) -> Vec<u8> {
+        let i = id as usize;
+        let Some(t) = self.tokens.get(i) else {
+            return Vec::new();
+        };
+        match self.types[i] {
+            TYPE_BYTE => parse_byte_token(t).map(|b| vec![b]).unwrap_or_default(),
+            TYPE_CONTROL | TYPE_UNKNOWN | TYPE_UNUSED => Vec::new(),
+            _ => t.replace(SPACE, " ").into_bytes(),
+        }
+    }
+
+    /// Decodes a token sequence (invalid UTF-8 replaced).
+    pub fn decode(&self, ids: &[u32]) -> String {
+        let mut b = Vec::new();
+        for &i in ids {
+            b.extend(self.token_bytes(i));
+        }
+        String::from_utf8_lossy(&b).into_owned()
+    }
+
+    /// `SHA-256("OTR/tokenizer/v1\0" || u32le(n) || per token: u32le(len) text f32le(score)
+    /// i32le(type) || bos || eos (u32le, 0xffffffff when absent) || add_bos || add_space_prefix)`.
+    pub fn hash(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(TOKENIZER_TAG);
+        h.update((self.tokens.len() as u32).to_le_bytes());
+        for i in 0..self.tokens.len() {
+            h.update((self.tokens[i].len() as u32).to_le_bytes());
+            h.update(self.tokens[i].as_bytes());
+            h.update(self.scores[i].to_le_bytes());
+            h.update(self.types[i].to_le_bytes());
+        }
+        h.update(self.bos.unwrap_or(u32::MAX).to_le_bytes());
+        h.update(self.eos.unwrap_or(u32::MAX).to_le_bytes());
+        h.update([self.add_bos as u8, self.add_space_prefix as u8]);
+        h.finalize().into()
+    }
+}
+
+fn parse_byte_token(t: &str) -> Option<u8> {
+    let h = t.strip_prefix("<0x")?.strip_suffix('>')?;
+    if h.len() != 2 {
+        return None;
+    }
+    u8::from_str_radix(h, 16).ok()
+}
+
+/// Incremental UTF-8 decoder for streaming: hands out the longest complete prefix.
+#[derive(Debug, Default)]
+pub struct StreamDecoder {
+    pending: Vec<u8>,
+}
+
+impl StreamDecoder {
+    pub fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(_) => self.pending.len(),
+            Err(e) => {
+                if e.error_len().is_some() {
+                    // Invalid (not merely incomplete): flush lossily.
+                    self.pending.len()
+                } else {
+                    e.valid_up_to()
+                }
+            }
+        };
+        let out: Vec<u8> = self.pending.drain(..valid).collect();
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// The Gemma chat template for one user turn, ready for the model's answer.
+pub fn gemma_chat_prompt(user: &str) -> String {
+    format!("<start_of_turn>user\n{user}<end_of_turn>\n<start_of_turn>model\n")
+}
+
+#[cfg(test)]
+#[path = "tokenizer_tests.rs"]
+mod tests;

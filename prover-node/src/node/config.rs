@@ -1,0 +1,106 @@
+//! Node configuration: defaults, then a TOML file (`--config`), then environment (`OTR_*`), then
+//! flags. `otr serve --help` lists every setting.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// `otr serve` settings. Every flag also reads an `OTR_*` environment variable.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (keys as the long flag names, with `_`).
+    #[arg(long, env = "OTR_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on. [default: 127.0.0.1:8080]
+    #[arg(long, env = "OTR_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Where the node keeps its key, store and dev GPU seed. [default: ~/.local/share/otr]
+    #[arg(long, env = "OTR_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Attestation provider: `nvidia` (an H100 in CC mode, through NVML) or `dev` (software,
+    /// NOT PRODUCTION). [default: dev]
+    #[arg(long, env = "OTR_ATTESTATION", value_name = "PROVIDER")]
+    pub attestation: Option<String>,
+    /// Micro-batch window in milliseconds; 0 closes a micro-batch per request. [default: 200]
+    #[arg(long, env = "OTR_BATCH_WINDOW_MS", value_name = "MS")]
+    pub batch_window_ms: Option<u64>,
+    /// Model: a GGUF file, or `gemma3-270m` (downloaded by scripts/fetch-model.sh), or
+    /// `fixture-gemma3` (the tiny test model in fixtures/models). [default: gemma3-270m]
+    #[arg(long, env = "OTR_MODEL", value_name = "MODEL")]
+    pub model: Option<String>,
+    /// EVM chain id written into micro-batch headers. [default: 31337]
+    #[arg(long, env = "OTR_CHAIN_ID", value_name = "ID")]
+    pub chain_id: Option<u64>,
+    /// NVIDIA reference manifests to staple to bundles (nvidia provider). Repeatable.
+    #[arg(long = "rim", value_name = "FILE")]
+    pub rims: Vec<PathBuf>,
+    /// OCSP answers to staple to bundles (nvidia provider). Repeatable.
+    #[arg(long = "ocsp", value_name = "FILE")]
+    pub ocsp: Vec<PathBuf>,
+    /// Folder of the web demo to serve at `/`. [default: web-demo/ next to the binary's workspace, if present]
+    #[arg(long, env = "OTR_WEB_DEMO", value_name = "DIR")]
+    pub web_demo: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    attestation: Option<String>,
+    batch_window_ms: Option<u64>,
+    model: Option<String>,
+    chain_id: Option<u64>,
+    #[serde(default)]
+    rims: Vec<PathBuf>,
+    #[serde(default)]
+    ocsp: Vec<PathBuf>,
+    web_demo: Option<PathBuf>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub attestation: String,
+    pub batch_window_ms: u64,
+    pub model: String,
+    pub chain_id: u64,
+    pub rims: Vec<PathBuf>,
+    pub ocsp: Vec<PathBuf>,
+    pub web_demo: Option<PathBuf>,
+}
+
+impl NodeConfig {
+    pub fn resolve(a: &ServeArgs) -> Result<Self, String> {
+        let file: FileConfig = match &a.config {
+            None => FileConfig::default(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+            }
+        };
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        let attestation = a.attestation.clone().or(file.attestation).unwrap_or_else(|| "dev".into());
+        if attestation != "dev" && attestation != "nvidia" {
+            return Err(format!("--attestation must be `nvidia` or `dev`, not `{attestation}`"));
+        }
+        let web_demo = a.web_demo.clone().or(file.web_demo).or_else(|| {
+            let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web-demo");
+            p.join("index.html").exists().then_some(p)
+        });
+        Ok(NodeConfig {
+            listen: a.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".parse().expect("addr")),
+            data_dir: a.data_dir.clone().or(file.data_dir).unwrap_or_else(|| home.join(".local/share/otr")),
+            attestation,
+            batch_window_ms: a.batch_window_ms.or(file.batch_window_ms).unwrap_or(200),
+            model: a.model.clone().or(file.model).unwrap_or_else(|| "gemma3-270m".into()),
+            chain_id: a.chain_id.or(file.chain_id).unwrap_or(31337),
+            rims: if a.rims.is_empty() { file.rims } else { a.rims.clone() },
+            ocsp: if a.ocsp.is_empty() { file.ocsp } else { a.ocsp.clone() },
+            web_demo,
+        })
+    }
+}

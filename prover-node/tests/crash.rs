@@ -3,57 +3,17 @@
 //! received (its receipt id and hash) must be stored, batched, attested, and its bundle must
 //! verify with otr-core. Uses the tiny fixture model and dev attestation.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{free_port, http, start};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use otr_core::attestation::{Policy, TrustAnchors};
 use otr_core::crypto::RustCrypto;
 use otr_core::rollup::AnswerBundle;
 use otr_core::verify::{verify_bundle, VerifyOptions};
-
-fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let status = out.get(9..12)?.parse().ok()?;
-    let body = out.split_once("\r\n\r\n")?.1.to_string();
-    Some((status, body))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start(data: &std::path::Path, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_otr"))
-        .args(["serve", "--attestation", "dev", "--model", "fixture-gemma3", "--batch-window-ms", "40"])
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--data-dir")
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start otr serve");
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(60) {
-        if http(port, "GET", "/health", "").is_some_and(|(s, _)| s == 200) {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("node did not come up");
-}
 
 /// A tiny deterministic RNG for kill times (xorshift).
 fn rng(state: &mut u64) -> u64 {
@@ -71,7 +31,7 @@ fn sigkill_under_load_loses_no_answered_receipt() {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let port = free_port();
     for round in 0..5 {
-        let mut node = start(&data, port);
+        let mut node = start(&data, port, &[]);
         let stop = Arc::new(AtomicBool::new(false));
         let clients: Vec<_> = (0..3)
             .map(|c| {
@@ -100,20 +60,42 @@ fn sigkill_under_load_loses_no_answered_receipt() {
         }
     }
     let answered = answered.lock().unwrap().clone();
-    assert!(answered.len() >= 10, "too few answers under load: {}", answered.len());
+    assert!(
+        answered.len() >= 10,
+        "too few answers under load: {}",
+        answered.len()
+    );
 
-    let mut node = start(&data, port);
-    let info: serde_json::Value = serde_json::from_str(&http(port, "GET", "/v1/node", "").unwrap().1).unwrap();
+    let mut node = start(&data, port, &[]);
+    let info: serde_json::Value =
+        serde_json::from_str(&http(port, "GET", "/v1/node", "").unwrap().1).unwrap();
     let root_pem = info["dev_root_pem"].as_str().unwrap();
-    let root = otr_core::encoding::pem_certificates(root_pem.as_bytes()).unwrap().remove(0);
-    let anchors = TrustAnchors::nvidia().with_dev_root(otr_core::x509::Certificate::from_der(&root).unwrap());
-    let policy = Policy { require_rims: false, require_ocsp: false, allow_dev_roots: true, ..Policy::default() };
-    let now = otr_core::UnixTime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64);
+    let root = otr_core::encoding::pem_certificates(root_pem.as_bytes())
+        .unwrap()
+        .remove(0);
+    let anchors =
+        TrustAnchors::nvidia().with_dev_root(otr_core::x509::Certificate::from_der(&root).unwrap());
+    let policy = Policy {
+        require_rims: false,
+        require_ocsp: false,
+        allow_dev_roots: true,
+        ..Policy::default()
+    };
+    let now = otr_core::UnixTime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    );
     for (id, hash) in &answered {
         let (status, text) = http(port, "GET", &format!("/v1/receipts/{id}/bundle"), "").unwrap();
         assert_eq!(status, 200, "receipt {id} lost or not attested: {text}");
         let b = AnswerBundle::from_json(&text).unwrap();
-        assert_eq!(&hex::encode(b.receipt.receipt_hash()), hash, "{id}: stored receipt differs from the answer");
+        assert_eq!(
+            &hex::encode(b.receipt.receipt_hash()),
+            hash,
+            "{id}: stored receipt differs from the answer"
+        );
         let opts = VerifyOptions {
             time: now,
             policy: &policy,
@@ -128,5 +110,8 @@ fn sigkill_under_load_loses_no_answered_receipt() {
     node.kill().unwrap();
     let _ = node.wait();
     let _ = std::fs::remove_dir_all(&data);
-    eprintln!("{} answered receipts survived 5 SIGKILLs and verify", answered.len());
+    eprintln!(
+        "{} answered receipts survived 5 SIGKILLs and verify",
+        answered.len()
+    );
 }

@@ -15,16 +15,29 @@ fn fail(code: &str) -> impl Fn(String) -> CliError + '_ {
 
 /// Builds the node from its configuration (shared with tests).
 pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
-    let store = store::Store::open(&config.data_dir.join("node.sqlite3")).map_err(fail("NODE_STORE"))?;
-    let node_key = keys::load_or_create(&config.data_dir.join("node-key.hex")).map_err(fail("NODE_KEY"))?;
+    let store =
+        store::Store::open(&config.data_dir.join("node.sqlite3")).map_err(fail("NODE_STORE"))?;
+    let node_key =
+        keys::load_or_create(&config.data_dir.join("node-key.hex")).map_err(fail("NODE_KEY"))?;
     let attestor: Arc<dyn Attestor> = match config.attestation.as_str() {
         "nvidia" => {
-            let read = |p: &std::path::PathBuf| std::fs::read(p).map_err(|e| CliError::usage("INPUT_READ", format!("{}: {e}", p.display())));
-            let rims = config.rims.iter().map(|p| read(p).map(|b| String::from_utf8_lossy(&b).into_owned())).collect::<Result<_, _>>()?;
+            let read = |p: &std::path::PathBuf| {
+                std::fs::read(p)
+                    .map_err(|e| CliError::usage("INPUT_READ", format!("{}: {e}", p.display())))
+            };
+            let rims = config
+                .rims
+                .iter()
+                .map(|p| read(p).map(|b| String::from_utf8_lossy(&b).into_owned()))
+                .collect::<Result<_, _>>()?;
             let ocsp = config
                 .ocsp
                 .iter()
-                .map(|p| read(p).and_then(|b| otr_core::ocsp::decode_ocsp_input(&b).map_err(|e| CliError::rejected(&e))))
+                .map(|p| {
+                    read(p).and_then(|b| {
+                        otr_core::ocsp::decode_ocsp_input(&b).map_err(|e| CliError::rejected(&e))
+                    })
+                })
                 .collect::<Result<_, _>>()?;
             Arc::new(NvidiaAttestor::open(0, rims, ocsp).map_err(fail("NO_CC_GPU"))?)
         }
@@ -33,8 +46,10 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
     let mut anchors = TrustAnchors::nvidia();
     let mut policy = Policy::default();
     if let Some(root) = attestor.dev_root_pem() {
-        let der = otr_core::encoding::pem_certificates(root.as_bytes()).map_err(|_| CliError::usage("NODE_DEV_GPU", "bad dev root"))?;
-        let cert = otr_core::x509::Certificate::from_der(&der[0]).map_err(|e| CliError::usage("NODE_DEV_GPU", e.reason))?;
+        let der = otr_core::encoding::pem_certificates(root.as_bytes())
+            .map_err(|_| CliError::usage("NODE_DEV_GPU", "bad dev root"))?;
+        let cert = otr_core::x509::Certificate::from_der(&der[0])
+            .map_err(|e| CliError::usage("NODE_DEV_GPU", e.reason))?;
         anchors = anchors.with_dev_root(cert);
         policy.allow_dev_roots = true;
     }
@@ -44,7 +59,8 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
     if config.ocsp.is_empty() {
         policy.require_ocsp = false;
     }
-    let engine = crate::node::engine_impl::load(&config.model, &config.data_dir).map_err(fail("MODEL_LOAD"))?;
+    let engine = crate::node::engine_impl::load(&config.model, &config.data_dir)
+        .map_err(fail("MODEL_LOAD"))?;
     Ok(Node {
         config,
         store,
@@ -59,7 +75,8 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let config = NodeConfig::resolve(&args).map_err(fail("CONFIG"))?;
-    let rt = tokio::runtime::Runtime::new().map_err(|e| CliError::usage("RUNTIME", e.to_string()))?;
+    let rt =
+        tokio::runtime::Runtime::new().map_err(|e| CliError::usage("RUNTIME", e.to_string()))?;
     rt.block_on(async move {
         let listen = config.listen;
         let node = Arc::new(tokio::task::spawn_blocking(move || build_node(config)).await.map_err(|e| CliError::usage("NODE", e.to_string()))??);

@@ -17,7 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::stream::Stream;
-use otr_core::rollup::{request_hash, AnswerBundle, OutputHasher, Receipt, ReceiptProof, SamplingParams};
+use otr_core::rollup::{
+    request_hash, AnswerBundle, OutputHasher, Receipt, ReceiptProof, SamplingParams,
+};
 use serde_json::{json, Value};
 
 use super::Node;
@@ -40,11 +42,17 @@ pub fn router(node: Arc<Node>) -> Router {
 
 /// An API error in OpenAI's shape, with our stable code.
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": { "code": code, "message": message.into(), "type": "otr_error" } }))).into_response()
+    (
+        status,
+        Json(json!({ "error": { "code": code, "message": message.into(), "type": "otr_error" } })),
+    )
+        .into_response()
 }
 
 async fn health(State(node): State<Arc<Node>>) -> Json<Value> {
-    Json(json!({ "status": "ok", "attestation": node.attestor.kind(), "production": node.attestor.kind() == "nvidia" }))
+    Json(
+        json!({ "status": "ok", "attestation": node.attestor.kind(), "production": node.attestor.kind() == "nvidia" }),
+    )
 }
 
 async fn node_info(State(node): State<Arc<Node>>) -> Json<Value> {
@@ -80,13 +88,21 @@ struct Parsed {
 fn parse_request(node: &Node, body: &Value, chat: bool) -> Result<Parsed, Response> {
     let bad = |m: &str| error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", m);
     let prompt = if chat {
-        let msgs = body["messages"].as_array().ok_or_else(|| bad("`messages` must be an array"))?;
+        let msgs = body["messages"]
+            .as_array()
+            .ok_or_else(|| bad("`messages` must be an array"))?;
         let mut v = Vec::new();
         for m in msgs {
-            let role = m["role"].as_str().ok_or_else(|| bad("each message needs a `role`"))?;
+            let role = m["role"]
+                .as_str()
+                .ok_or_else(|| bad("each message needs a `role`"))?;
             let content = match &m["content"] {
                 Value::String(s) => s.clone(),
-                Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join(""),
+                Value::Array(parts) => parts
+                    .iter()
+                    .filter_map(|p| p["text"].as_str())
+                    .collect::<Vec<_>>()
+                    .join(""),
                 _ => return Err(bad("each message needs a string `content`")),
             };
             v.push((role.to_string(), content));
@@ -95,7 +111,9 @@ fn parse_request(node: &Node, body: &Value, chat: bool) -> Result<Parsed, Respon
     } else {
         match &body["prompt"] {
             Value::String(s) => s.clone(),
-            Value::Array(a) if a.len() == 1 && a[0].is_string() => a[0].as_str().unwrap_or_default().to_string(),
+            Value::Array(a) if a.len() == 1 && a[0].is_string() => {
+                a[0].as_str().unwrap_or_default().to_string()
+            }
             _ => return Err(bad("`prompt` must be a string")),
         }
     };
@@ -106,15 +124,27 @@ fn parse_request(node: &Node, body: &Value, chat: bool) -> Result<Parsed, Respon
             _ => Err(bad("temperature must be in 0..=2 and top_p in 0..=1")),
         }
     };
-    let max_tokens = body["max_tokens"].as_u64().or(body["max_completion_tokens"].as_u64()).unwrap_or(64);
+    let max_tokens = body["max_tokens"]
+        .as_u64()
+        .or(body["max_completion_tokens"].as_u64())
+        .unwrap_or(64);
     if max_tokens == 0 || max_tokens > 4096 {
         return Err(bad("max_tokens must be in 1..=4096"));
     }
     let nonce = match body["otr_nonce"].as_str() {
-        Some(h) => hex::decode(h).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| bad("otr_nonce must be 64 hex digits"))?,
+        Some(h) => hex::decode(h)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| bad("otr_nonce must be 64 hex digits"))?,
         None => {
             let mut n = [0u8; 32];
-            getrandom::getrandom(&mut n).map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "NO_RANDOMNESS", "no randomness"))?;
+            getrandom::getrandom(&mut n).map_err(|_| {
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "NO_RANDOMNESS",
+                    "no randomness",
+                )
+            })?;
             n
         }
     };
@@ -144,11 +174,20 @@ fn new_receipt_id() -> String {
 }
 
 fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Runs the engine, then commits the receipt. Returns (text, receipt, finish reason).
-fn answer(node: &Node, p: &Parsed, body: &[u8], id: &str, on_text: &mut dyn FnMut(&str) -> bool) -> Result<(String, Receipt, &'static str), Response> {
+fn answer(
+    node: &Node,
+    p: &Parsed,
+    body: &[u8],
+    id: &str,
+    on_text: &mut dyn FnMut(&str) -> bool,
+) -> Result<(String, Receipt, &'static str), Response> {
     let info = node.engine.info();
     let mut out = OutputHasher::new();
     let g = node
@@ -210,12 +249,20 @@ async fn serve(node: Arc<Node>, body: Bytes, chat: bool) -> Response {
     let info = node.engine.info();
     if let Some(m) = &p.model {
         if m != &info.name && m != "default" {
-            return error(StatusCode::NOT_FOUND, "MODEL_NOT_FOUND", format!("this node serves `{}`, not `{m}`", info.name));
+            return error(
+                StatusCode::NOT_FOUND,
+                "MODEL_NOT_FOUND",
+                format!("this node serves `{}`, not `{m}`", info.name),
+            );
         }
     }
     let id = new_receipt_id();
     let created = now_secs();
-    let object = if chat { "chat.completion" } else { "text_completion" };
+    let object = if chat {
+        "chat.completion"
+    } else {
+        "text_completion"
+    };
     if !p.stream {
         let n = node.clone();
         let (id2, body2) = (id.clone(), body.clone());
@@ -226,7 +273,13 @@ async fn serve(node: Arc<Node>, body: Bytes, chat: bool) -> Response {
         .await;
         let (p, r) = match res {
             Ok(x) => x,
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "ENGINE_PANICKED", e.to_string()),
+            Err(e) => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "ENGINE_PANICKED",
+                    e.to_string(),
+                )
+            }
         };
         let (text, receipt, finish) = match r {
             Ok(x) => x,
@@ -265,10 +318,16 @@ async fn serve(node: Arc<Node>, body: Bytes, chat: bool) -> Response {
                     "created": created, "model": name, "choices": [choice] })
         };
         if chat {
-            let _ = tx.blocking_send(Event::default().data(chunk(json!({"role": "assistant", "content": ""}), Value::Null).to_string()));
+            let _ =
+                tx.blocking_send(Event::default().data(
+                    chunk(json!({"role": "assistant", "content": ""}), Value::Null).to_string(),
+                ));
         }
         let r = answer(&n, &p, &body, &id2, &mut |piece| {
-            tx.blocking_send(Event::default().data(chunk(json!({ "content": piece }), Value::Null).to_string())).is_ok()
+            tx.blocking_send(
+                Event::default().data(chunk(json!({ "content": piece }), Value::Null).to_string()),
+            )
+            .is_ok()
         });
         match r {
             Ok((_, receipt, finish)) => {
@@ -280,7 +339,11 @@ async fn serve(node: Arc<Node>, body: Bytes, chat: bool) -> Response {
                 let _ = tx.blocking_send(Event::default().data("[DONE]"));
             }
             Err(_) => {
-                let _ = tx.blocking_send(Event::default().event("error").data(json!({"error": {"code": "ENGINE_FAILED"}}).to_string()));
+                let _ = tx.blocking_send(
+                    Event::default()
+                        .event("error")
+                        .data(json!({"error": {"code": "ENGINE_FAILED"}}).to_string()),
+                );
             }
         }
     });
@@ -294,7 +357,10 @@ struct ReceiverStream(tokio::sync::mpsc::Receiver<Event>);
 
 impl Stream for ReceiverStream {
     type Item = Result<Event, Infallible>;
-    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
         self.0.poll_recv(cx).map(|o| o.map(Ok))
     }
 }
@@ -326,7 +392,11 @@ async fn receipt(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Respo
             "status": if batch.is_some() { "attested" } else { "pending" },
         }))
         .into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, "RECEIPT_NOT_FOUND", format!("no receipt {id}")),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "RECEIPT_NOT_FOUND",
+            format!("no receipt {id}"),
+        ),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "STORE_FAILED", e),
     }
 }
@@ -338,14 +408,20 @@ struct BundleQuery {
 
 /// Builds the bundle of a batched receipt from the store.
 pub fn build_bundle(node: &Node, id: &str) -> Result<Option<AnswerBundle>, String> {
-    let Some((receipt, Some((leaf, batch)))) = node.store.receipt(id)? else { return Ok(None) };
-    let proof = otr_core::rollup::merkle::prove(&batch.leaves, leaf as u64).map_err(|e| e.to_string())?;
+    let Some((receipt, Some((leaf, batch)))) = node.store.receipt(id)? else {
+        return Ok(None);
+    };
+    let proof =
+        otr_core::rollup::merkle::prove(&batch.leaves, leaf as u64).map_err(|e| e.to_string())?;
     Ok(Some(AnswerBundle {
         version: 1,
         receipt,
         header: batch.header,
         header_signature: batch.signature,
-        receipt_proof: ReceiptProof { leaf_index: leaf, path: proof.path },
+        receipt_proof: ReceiptProof {
+            leaf_index: leaf,
+            path: proof.path,
+        },
         evidence: otr_core::rollup::GpuEvidence {
             report: batch.evidence.report,
             cert_chain_pem: batch.evidence.chain_pem,
@@ -377,9 +453,14 @@ pub fn self_check(node: &Node, b: &AnswerBundle) -> Result<(), (String, String)>
         .map_err(|e| (otr_core::ErrorCode::code(&e).to_string(), e.to_string()))
 }
 
-async fn bundle(State(node): State<Arc<Node>>, Path(id): Path<String>, Query(q): Query<BundleQuery>) -> Response {
+async fn bundle(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+    Query(q): Query<BundleQuery>,
+) -> Response {
     // Wait up to a few windows for the micro-batch holding this receipt.
-    let deadline = std::time::Instant::now() + Duration::from_millis((node.config.batch_window_ms * 4).max(2000));
+    let deadline = std::time::Instant::now()
+        + Duration::from_millis((node.config.batch_window_ms * 4).max(2000));
     loop {
         let n = node.clone();
         let id2 = id.clone();
@@ -391,9 +472,19 @@ async fn bundle(State(node): State<Arc<Node>>, Path(id): Path<String>, Query(q):
                 match tokio::task::spawn_blocking(move || self_check(&n, &b2)).await {
                     Ok(Ok(())) => {}
                     Ok(Err((code, msg))) => {
-                        return error(StatusCode::INTERNAL_SERVER_ERROR, "SELF_CHECK_FAILED", format!("{code}: {msg}"))
+                        return error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "SELF_CHECK_FAILED",
+                            format!("{code}: {msg}"),
+                        )
                     }
-                    Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "SELF_CHECK_FAILED", e.to_string()),
+                    Err(e) => {
+                        return error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "SELF_CHECK_FAILED",
+                            e.to_string(),
+                        )
+                    }
                 }
                 let mut resp = if q.format.as_deref() == Some("binary") {
                     ([("content-type", "application/vnd.otr.bundle")], b.encode()).into_response()
@@ -403,23 +494,38 @@ async fn bundle(State(node): State<Arc<Node>>, Path(id): Path<String>, Query(q):
                 set_receipt_headers(resp.headers_mut(), &id, Some(&b.receipt));
                 return resp;
             }
-            Ok(Ok(None)) => {
-                match node.store.receipt(&id) {
-                    Ok(None) => return error(StatusCode::NOT_FOUND, "RECEIPT_NOT_FOUND", format!("no receipt {id}")),
-                    Ok(Some(_)) if std::time::Instant::now() < deadline => {
-                        node.batch_now.notify_one();
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                    Ok(Some(_)) => {
-                        let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "RECEIPT_PENDING", "the receipt is not in an attested micro-batch yet; retry");
-                        r.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
-                        return r;
-                    }
-                    Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "STORE_FAILED", e),
+            Ok(Ok(None)) => match node.store.receipt(&id) {
+                Ok(None) => {
+                    return error(
+                        StatusCode::NOT_FOUND,
+                        "RECEIPT_NOT_FOUND",
+                        format!("no receipt {id}"),
+                    )
                 }
-            }
+                Ok(Some(_)) if std::time::Instant::now() < deadline => {
+                    node.batch_now.notify_one();
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Ok(Some(_)) => {
+                    let mut r = error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "RECEIPT_PENDING",
+                        "the receipt is not in an attested micro-batch yet; retry",
+                    );
+                    r.headers_mut()
+                        .insert("retry-after", HeaderValue::from_static("1"));
+                    return r;
+                }
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "STORE_FAILED", e),
+            },
             Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, "STORE_FAILED", e),
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "STORE_FAILED", e.to_string()),
+            Err(e) => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "STORE_FAILED",
+                    e.to_string(),
+                )
+            }
         }
     }
 }

@@ -36,19 +36,33 @@ impl DevAttestor {
             Err(_) => {
                 let mut s = [0u8; 32];
                 getrandom::getrandom(&mut s).map_err(|e| e.to_string())?;
-                std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
-                std::fs::write(&path, hex::encode(s)).map_err(|e| format!("{}: {e}", path.display()))?;
+                std::fs::create_dir_all(data_dir)
+                    .map_err(|e| format!("{}: {e}", data_dir.display()))?;
+                std::fs::write(&path, hex::encode(s))
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
                 hex::encode(s).into_bytes()
             }
         };
-        Ok(DevAttestor { gpu: DevGpu::generate(&seed), seed })
+        Ok(DevAttestor {
+            gpu: DevGpu::generate(&seed),
+            seed,
+        })
     }
 }
 
 impl Attestor for DevAttestor {
     fn attest(&self, nonce: [u8; 32]) -> Result<StoredEvidence, String> {
-        let report = build_report(&ReportSpec::new(&self.seed, nonce, self.gpu.fwid), self.gpu.attestation_key());
-        Ok(StoredEvidence { report, chain_pem: self.gpu.chain_pem(), rims: vec![], ocsp: vec![], dev: true })
+        let report = build_report(
+            &ReportSpec::new(&self.seed, nonce, self.gpu.fwid),
+            self.gpu.attestation_key(),
+        );
+        Ok(StoredEvidence {
+            report,
+            chain_pem: self.gpu.chain_pem(),
+            rims: vec![],
+            ocsp: vec![],
+            dev: true,
+        })
     }
     fn kind(&self) -> &'static str {
         "dev"
@@ -120,19 +134,30 @@ impl NvidiaAttestor {
             let get_state: libloading::Symbol<unsafe extern "C" fn(*mut CcSystemState) -> i32> = lib
                 .get(b"nvmlSystemGetConfComputeState")
                 .map_err(|e| format!("this driver has no confidential-computing API ({e}); driver 535 or later is needed"))?;
-            let mut st = CcSystemState { environment: 0, cc_feature: 0, dev_tools_mode: 0 };
+            let mut st = CcSystemState {
+                environment: 0,
+                cc_feature: 0,
+                dev_tools_mode: 0,
+            };
             nvml_check("nvmlSystemGetConfComputeState", get_state(&mut st))?;
             if st.cc_feature != 1 {
                 return Err("the GPU is not in confidential-computing mode (CC feature off); enable CC mode, or use --attestation dev".into());
             }
             if st.dev_tools_mode != 0 {
-                return Err("the GPU is in CC dev-tools mode, which is not a production attestation".into());
+                return Err(
+                    "the GPU is in CC dev-tools mode, which is not a production attestation".into(),
+                );
             }
             let by_index: libloading::Symbol<unsafe extern "C" fn(u32, *mut NvmlDevice) -> i32> =
-                lib.get(b"nvmlDeviceGetHandleByIndex_v2").map_err(|e| format!("NVML: {e}"))?;
+                lib.get(b"nvmlDeviceGetHandleByIndex_v2")
+                    .map_err(|e| format!("NVML: {e}"))?;
             let mut dev: NvmlDevice = std::ptr::null_mut();
             nvml_check("nvmlDeviceGetHandleByIndex", by_index(index, &mut dev))?;
-            Ok(NvidiaAttestor { lib, device: dev as usize, collateral: (rims, ocsp) })
+            Ok(NvidiaAttestor {
+                lib,
+                device: dev as usize,
+                collateral: (rims, ocsp),
+            })
         }
     }
 }
@@ -141,18 +166,35 @@ impl Attestor for NvidiaAttestor {
     fn attest(&self, nonce: [u8; 32]) -> Result<StoredEvidence, String> {
         unsafe {
             let dev = self.device as NvmlDevice;
-            let get_report: libloading::Symbol<unsafe extern "C" fn(NvmlDevice, *mut GpuAttestationReport) -> i32> =
-                self.lib.get(b"nvmlDeviceGetConfComputeGpuAttestationReport").map_err(|e| format!("NVML: {e}"))?;
+            let get_report: libloading::Symbol<
+                unsafe extern "C" fn(NvmlDevice, *mut GpuAttestationReport) -> i32,
+            > = self
+                .lib
+                .get(b"nvmlDeviceGetConfComputeGpuAttestationReport")
+                .map_err(|e| format!("NVML: {e}"))?;
             let mut rep: Box<GpuAttestationReport> = Box::new(std::mem::zeroed());
             rep.nonce = nonce;
-            nvml_check("nvmlDeviceGetConfComputeGpuAttestationReport", get_report(dev, &mut *rep))?;
+            nvml_check(
+                "nvmlDeviceGetConfComputeGpuAttestationReport",
+                get_report(dev, &mut *rep),
+            )?;
             let n = (rep.attestation_report_size as usize).min(rep.attestation_report.len());
-            let get_cert: libloading::Symbol<unsafe extern "C" fn(NvmlDevice, *mut GpuCertificate) -> i32> =
-                self.lib.get(b"nvmlDeviceGetConfComputeGpuCertificate").map_err(|e| format!("NVML: {e}"))?;
+            let get_cert: libloading::Symbol<
+                unsafe extern "C" fn(NvmlDevice, *mut GpuCertificate) -> i32,
+            > = self
+                .lib
+                .get(b"nvmlDeviceGetConfComputeGpuCertificate")
+                .map_err(|e| format!("NVML: {e}"))?;
             let mut cert: Box<GpuCertificate> = Box::new(std::mem::zeroed());
-            nvml_check("nvmlDeviceGetConfComputeGpuCertificate", get_cert(dev, &mut *cert))?;
-            let m = (cert.attestation_cert_chain_size as usize).min(cert.attestation_cert_chain.len());
-            let chain_pem = String::from_utf8_lossy(&cert.attestation_cert_chain[..m]).trim_end_matches('\0').to_string();
+            nvml_check(
+                "nvmlDeviceGetConfComputeGpuCertificate",
+                get_cert(dev, &mut *cert),
+            )?;
+            let m =
+                (cert.attestation_cert_chain_size as usize).min(cert.attestation_cert_chain.len());
+            let chain_pem = String::from_utf8_lossy(&cert.attestation_cert_chain[..m])
+                .trim_end_matches('\0')
+                .to_string();
             Ok(StoredEvidence {
                 report: rep.attestation_report[..n].to_vec(),
                 chain_pem,

@@ -11,7 +11,10 @@ use super::Node;
 pub const MAX_BATCH: usize = 1024;
 
 fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Closes one micro-batch if receipts are pending. Returns how many receipts it batched.
@@ -39,7 +42,8 @@ pub fn close_batch(node: &Node) -> Result<usize, String> {
     // The GPU signs the header hash: this is what binds the receipts to the hardware.
     let evidence = node.attestor.attest(header.header_hash())?;
     let ids: Vec<String> = pending.into_iter().map(|(id, _)| id).collect();
-    node.store.commit_batch(&header, &signature, &evidence, &ids)?;
+    node.store
+        .commit_batch(&header, &signature, &evidence, &ids)?;
     Ok(ids.len())
 }
 

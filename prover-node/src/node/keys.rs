@@ -10,7 +10,10 @@ pub fn load_or_create(path: &Path) -> Result<k256::ecdsa::SigningKey, String> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).map_err(|e| e.to_string())?.permissions().mode();
+            let mode = std::fs::metadata(path)
+                .map_err(|e| e.to_string())?
+                .permissions()
+                .mode();
             if mode & 0o077 != 0 {
                 return Err(format!(
                     "{}: node key is readable by others (mode {:o}); run `chmod 600 {}`",
@@ -21,12 +24,15 @@ pub fn load_or_create(path: &Path) -> Result<k256::ecdsa::SigningKey, String> {
             }
         }
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let bytes = hex::decode(text.trim()).map_err(|_| format!("{}: not a hex secp256k1 key", path.display()))?;
-        return k256::ecdsa::SigningKey::from_slice(&bytes).map_err(|_| format!("{}: invalid secp256k1 key", path.display()));
+        let bytes = hex::decode(text.trim())
+            .map_err(|_| format!("{}: not a hex secp256k1 key", path.display()))?;
+        return k256::ecdsa::SigningKey::from_slice(&bytes)
+            .map_err(|_| format!("{}: invalid secp256k1 key", path.display()));
     }
     let key = loop {
         let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed).map_err(|e| format!("no randomness for the node key: {e}"))?;
+        getrandom::getrandom(&mut seed)
+            .map_err(|e| format!("no randomness for the node key: {e}"))?;
         if let Ok(k) = k256::ecdsa::SigningKey::from_slice(&seed) {
             break k;
         }
@@ -41,8 +47,11 @@ pub fn load_or_create(path: &Path) -> Result<k256::ecdsa::SigningKey, String> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    f.write_all(hex::encode(key.to_bytes()).as_bytes()).map_err(|e| e.to_string())?;
+    let mut f = opts
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(hex::encode(key.to_bytes()).as_bytes())
+        .map_err(|e| e.to_string())?;
     f.sync_all().map_err(|e| e.to_string())?;
     Ok(key)
 }

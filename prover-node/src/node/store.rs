@@ -67,7 +67,9 @@ impl Store {
              CREATE INDEX IF NOT EXISTS receipts_pending ON receipts(batch_seq, n);",
         )
         .map_err(err)?;
-        Ok(Store { conn: Mutex::new(conn) })
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -89,7 +91,9 @@ impl Store {
     pub fn pending(&self, limit: usize) -> Result<Vec<(String, [u8; 32])>, String> {
         let c = self.conn();
         let mut st = c
-            .prepare("SELECT id, receipt_hash FROM receipts WHERE batch_seq IS NULL ORDER BY n LIMIT ?1")
+            .prepare(
+                "SELECT id, receipt_hash FROM receipts WHERE batch_seq IS NULL ORDER BY n LIMIT ?1",
+            )
             .map_err(err)?;
         let rows = st
             .query_map([limit as i64], |row| {
@@ -99,7 +103,10 @@ impl Store {
             .map_err(err)?;
         rows.map(|r| {
             let (id, h) = r.map_err(err)?;
-            Ok((id, h.try_into().map_err(|_| err("bad receipt hash length"))?))
+            Ok((
+                id,
+                h.try_into().map_err(|_| err("bad receipt hash length"))?,
+            ))
         })
         .collect()
     }
@@ -107,10 +114,14 @@ impl Store {
     /// The last committed header's sequence and hash.
     pub fn last_header(&self) -> Result<Option<(u64, [u8; 32])>, String> {
         self.conn()
-            .query_row("SELECT seq, header_hash FROM headers ORDER BY seq DESC LIMIT 1", [], |row| {
-                let h: Vec<u8> = row.get(1)?;
-                Ok((row.get::<_, i64>(0)? as u64, h))
-            })
+            .query_row(
+                "SELECT seq, header_hash FROM headers ORDER BY seq DESC LIMIT 1",
+                [],
+                |row| {
+                    let h: Vec<u8> = row.get(1)?;
+                    Ok((row.get::<_, i64>(0)? as u64, h))
+                },
+            )
             .optional()
             .map_err(err)?
             .map(|(s, h)| Ok((s, h.try_into().map_err(|_| err("bad header hash length"))?)))
@@ -153,27 +164,49 @@ impl Store {
     }
 
     /// The receipt, and its micro-batch once it has one.
-    pub fn receipt(&self, id: &str) -> Result<Option<(Receipt, Option<(u32, StoredBatch)>)>, String> {
+    pub fn receipt(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Receipt, Option<(u32, StoredBatch)>)>, String> {
         let c = self.conn();
         let row = c
-            .query_row("SELECT receipt, batch_seq, leaf_index FROM receipts WHERE id = ?1", [id], |row| {
-                Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Option<i64>>(1)?, row.get::<_, Option<i64>>(2)?))
-            })
+            .query_row(
+                "SELECT receipt, batch_seq, leaf_index FROM receipts WHERE id = ?1",
+                [id],
+                |row| {
+                    Ok((
+                        row.get::<_, Vec<u8>>(0)?,
+                        row.get::<_, Option<i64>>(1)?,
+                        row.get::<_, Option<i64>>(2)?,
+                    ))
+                },
+            )
             .optional()
             .map_err(err)?;
-        let Some((bytes, batch_seq, leaf)) = row else { return Ok(None) };
+        let Some((bytes, batch_seq, leaf)) = row else {
+            return Ok(None);
+        };
         let receipt = Receipt::decode(&bytes).map_err(err)?;
-        let (Some(seq), Some(leaf)) = (batch_seq, leaf) else { return Ok(Some((receipt, None))) };
+        let (Some(seq), Some(leaf)) = (batch_seq, leaf) else {
+            return Ok(Some((receipt, None)));
+        };
         let (hb, sb, eb): (Vec<u8>, Vec<u8>, String) = c
-            .query_row("SELECT header, signature, evidence FROM headers WHERE seq = ?1", [seq], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })
+            .query_row(
+                "SELECT header, signature, evidence FROM headers WHERE seq = ?1",
+                [seq],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
             .map_err(err)?;
-        let mut st = c.prepare("SELECT receipt_hash FROM receipts WHERE batch_seq = ?1 ORDER BY leaf_index").map_err(err)?;
+        let mut st = c
+            .prepare("SELECT receipt_hash FROM receipts WHERE batch_seq = ?1 ORDER BY leaf_index")
+            .map_err(err)?;
         let leaves = st
             .query_map([seq], |row| row.get::<_, Vec<u8>>(0))
             .map_err(err)?
-            .map(|r| r.map_err(err).and_then(|h| h.try_into().map_err(|_| err("bad receipt hash"))))
+            .map(|r| {
+                r.map_err(err)
+                    .and_then(|h| h.try_into().map_err(|_| err("bad receipt hash")))
+            })
             .collect::<Result<Vec<[u8; 32]>, String>>()?;
         let batch = StoredBatch {
             header: MicroBatchHeader::decode(&hb).map_err(err)?,
@@ -187,8 +220,12 @@ impl Store {
     /// All receipt ids (for operators and tests).
     pub fn receipt_ids(&self) -> Result<Vec<String>, String> {
         let c = self.conn();
-        let mut st = c.prepare("SELECT id FROM receipts ORDER BY n").map_err(err)?;
-        let ids = st.query_map([], |row| row.get::<_, String>(0)).map_err(err)?;
+        let mut st = c
+            .prepare("SELECT id FROM receipts ORDER BY n")
+            .map_err(err)?;
+        let ids = st
+            .query_map([], |row| row.get::<_, String>(0))
+            .map_err(err)?;
         ids.map(|r| r.map_err(err)).collect()
     }
 }

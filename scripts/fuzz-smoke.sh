@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# CI smoke test of the fuzz targets: builds them all, replays every input kept under
+# CI smoke test of the fuzz targets: checks that fuzz/examples/gen_seeds.rs reproduces the
+# committed seeds in fuzz/corpus/, builds the targets, replays every input kept under
 # fixtures/fuzz-regressions/<target>/, then fuzzes each target for SECS seconds (default 20)
 # from its committed seeds. Fails on any crash, panic, overflow, timeout or out-of-memory.
 # Needs cargo-fuzz (scripts/fuzz-setup.sh) and a C++ compiler; runs on a stable toolchain.
@@ -13,6 +14,9 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 flags=(-rss_limit_mb=2048 -max_len=65536 -timeout=30)
 
+# The committed seeds must be exactly what the generator writes.
+cargo run -q --example gen_seeds -- "$work/seeds"
+diff -r "$work/seeds" corpus
 cargo fuzz build -a
 for t in $(cargo fuzz list); do
     regressions="$repo/fixtures/fuzz-regressions/$t"

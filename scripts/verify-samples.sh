@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# The main job, for now: verify real NVIDIA H100 evidence offline and a dev-signed report with the
-# release `otr` binary, printing the verified claims. (The prover node `otr serve` and the web demo
-# take this place when they land.)
+# Verifies real NVIDIA H100 evidence offline (set A1 of ../shared/nvidia-samples) and a dev-signed
+# report with the release `otr` binary, printing the verified claims.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OTR=target/release/otr

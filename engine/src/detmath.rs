@@ -60,7 +60,7 @@ pub fn tanh(x: f64) -> f64 {
 
 /// `(sin x, cos x)`: reduction modulo 2 pi in two f64 parts, then Taylor series on `[-pi, pi]`.
 pub fn sin_cos(x: f64) -> (f64, f64) {
-    const TWO_PI_HI: f64 = 6.283_185_307_179_586;
+    const TWO_PI_HI: f64 = std::f64::consts::TAU;
     const TWO_PI_LO: f64 = 2.449_293_598_294_706_4e-16;
     let k = (x / TWO_PI_HI).round_ties_even();
     let r = (x - k * TWO_PI_HI) - k * TWO_PI_LO;

@@ -105,7 +105,10 @@ impl fmt::Display for EngineError {
                 write!(f, "trace step {step} is outside the trace of {steps} steps")
             }
             EngineError::ReplayMismatch { step } => {
-                write!(f, "replaying trace step {step} did not reproduce its output")
+                write!(
+                    f,
+                    "replaying trace step {step} did not reproduce its output"
+                )
             }
         }
     }

@@ -189,7 +189,9 @@ mod tests {
         for i in -1000..1000 {
             let x = i as f64 / 97.0;
             let got = t.gelu.eval((x * W_ONE as f64) as i64) as f64 / W_ONE as f64;
-            let want = 0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh());
+            let want = 0.5
+                * x
+                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh());
             assert!((got - want).abs() < 1e-5, "{x}: {got} {want}");
         }
     }

@@ -253,33 +253,42 @@ impl Tokenizer {
             return;
         }
         let mut sym: Vec<(usize, usize)> = (0..n)
-            .map(|k| (starts[k], if k + 1 < n { starts[k + 1] } else { text.len() }))
+            .map(|k| {
+                (
+                    starts[k],
+                    if k + 1 < n { starts[k + 1] } else { text.len() },
+                )
+            })
             .collect();
         let mut prev: Vec<isize> = (0..n as isize).map(|k| k - 1).collect();
         let mut next: Vec<isize> = (0..n as isize)
             .map(|k| if k + 1 < n as isize { k + 1 } else { -1 })
             .collect();
         let mut heap = BinaryHeap::new();
-        let try_add = |heap: &mut BinaryHeap<Bigram>, sym: &[(usize, usize)], l: isize, r: isize| {
-            if l < 0 || r < 0 {
-                return;
-            }
-            let (a, b) = (sym[l as usize], sym[r as usize]);
-            if let Some(&id) = self.index.get(&text[a.0..b.1]) {
-                heap.push(Bigram {
-                    score: score_key(self.scores[id as usize]),
-                    left: l as usize,
-                    right: r as usize,
-                    size: b.1 - a.0,
-                });
-            }
-        };
+        let try_add =
+            |heap: &mut BinaryHeap<Bigram>, sym: &[(usize, usize)], l: isize, r: isize| {
+                if l < 0 || r < 0 {
+                    return;
+                }
+                let (a, b) = (sym[l as usize], sym[r as usize]);
+                if let Some(&id) = self.index.get(&text[a.0..b.1]) {
+                    heap.push(Bigram {
+                        score: score_key(self.scores[id as usize]),
+                        left: l as usize,
+                        right: r as usize,
+                        size: b.1 - a.0,
+                    });
+                }
+            };
         for k in 1..n as isize {
             try_add(&mut heap, &sym, k - 1, k);
         }
         while let Some(bg) = heap.pop() {
             let (l, r) = (sym[bg.left], sym[bg.right]);
-            if l.1 <= l.0 || r.1 <= r.0 || r.1 - l.0 != bg.size || next[bg.left] != bg.right as isize
+            if l.1 <= l.0
+                || r.1 <= r.0
+                || r.1 - l.0 != bg.size
+                || next[bg.left] != bg.right as isize
             {
                 continue; // stale
             }

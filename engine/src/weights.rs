@@ -74,7 +74,9 @@ pub fn quantize_row(w: &[f64], q: &mut [i8], bs: &mut [u8]) -> (u32, i32) {
             qb.fill(0);
             continue;
         }
-        let sb = (bmax / (Q_MAX as f64 * sq)).ceil().clamp(1.0, BLOCK_SCALE_MAX as f64);
+        let sb = (bmax / (Q_MAX as f64 * sq))
+            .ceil()
+            .clamp(1.0, BLOCK_SCALE_MAX as f64);
         bs[b] = sb as u8;
         let step = sq * sb;
         for (x, o) in wb.iter().zip(qb.iter_mut()) {
@@ -145,7 +147,10 @@ impl Tensor {
                 }
                 let n = rows.checked_mul(cols)?;
                 let nb = n / BLOCK;
-                let want = 16usize.checked_add(rows.checked_mul(8)?)?.checked_add(nb)?.checked_add(n)?;
+                let want = 16usize
+                    .checked_add(rows.checked_mul(8)?)?
+                    .checked_add(nb)?
+                    .checked_add(n)?;
                 if rest.len() != want {
                     return None;
                 }
@@ -219,7 +224,9 @@ mod tests {
 
     #[test]
     fn quantize_roundtrip_error_is_small() {
-        let w: Vec<f64> = (0..64).map(|i| ((i * 37 % 17) as f64 - 8.0) * 0.013).collect();
+        let w: Vec<f64> = (0..64)
+            .map(|i| ((i * 37 % 17) as f64 - 8.0) * 0.013)
+            .collect();
         let mut q = vec![0i8; 64];
         let mut bs = vec![0u8; 2];
         let (m, e) = quantize_row(&w, &mut q, &mut bs);

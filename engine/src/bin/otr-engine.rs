@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "otr-engine", about = "Deterministic integer LLM inference (OTR)")]
+#[command(
+    name = "otr-engine",
+    about = "Deterministic integer LLM inference (OTR)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -141,7 +144,11 @@ fn main() {
         println!("tokens: {:?}", g.tokens);
         println!("finish: {:?}", g.finish_reason);
         println!("weights root: {}", hex::encode(info.weights_root));
-        println!("trace root: {} ({} steps)", hex::encode(g.trace_root), g.trace_steps);
+        println!(
+            "trace root: {} ({} steps)",
+            hex::encode(g.trace_root),
+            g.trace_steps
+        );
     }
     eprintln!(
         "load {load_s:.2}s; prefill {} tokens in {prefill:.2}s ({:.1} tok/s); decode {:.1} tok/s; {} thread(s), {:?} kernel",

@@ -17,7 +17,11 @@ pub const MAGIC: &[u8; 4] = b"OTRM";
 pub const VERSION: u32 = 1;
 
 /// Writes the cache file.
-pub fn write(path: &Path, gguf_sha: &[u8; 32], tensors: &[(String, Tensor)]) -> Result<(), EngineError> {
+pub fn write(
+    path: &Path,
+    gguf_sha: &[u8; 32],
+    tensors: &[(String, Tensor)],
+) -> Result<(), EngineError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
     }
@@ -25,10 +29,11 @@ pub fn write(path: &Path, gguf_sha: &[u8; 32], tensors: &[(String, Tensor)]) -> 
     let f = std::fs::File::create(&tmp).map_err(|e| EngineError::io(&tmp, e))?;
     let mut w = std::io::BufWriter::new(f);
     let mut h = Sha256::new();
-    let mut put = |w: &mut std::io::BufWriter<std::fs::File>, b: &[u8]| -> Result<(), EngineError> {
-        h.update(b);
-        w.write_all(b).map_err(|e| EngineError::io(&tmp, e))
-    };
+    let mut put =
+        |w: &mut std::io::BufWriter<std::fs::File>, b: &[u8]| -> Result<(), EngineError> {
+            h.update(b);
+            w.write_all(b).map_err(|e| EngineError::io(&tmp, e))
+        };
     put(&mut w, MAGIC)?;
     put(&mut w, &VERSION.to_le_bytes())?;
     put(&mut w, gguf_sha)?;
@@ -83,14 +88,20 @@ pub fn read(path: &Path, gguf_sha: &[u8; 32]) -> Result<Option<Vec<CachedTensor>
     let mut out = Vec::with_capacity(n.min(65_536));
     for _ in 0..n {
         let take = |p: &mut usize, k: usize| -> Result<&[u8], EngineError> {
-            let s = body.get(*p..p.checked_add(k).ok_or_else(|| bad("overflow"))?).ok_or_else(|| bad("truncated"))?;
+            let s = body
+                .get(*p..p.checked_add(k).ok_or_else(|| bad("overflow"))?)
+                .ok_or_else(|| bad("truncated"))?;
             *p += k;
             Ok(s)
         };
         let nl = u16::from_le_bytes(take(&mut p, 2)?.try_into().expect("2")) as usize;
-        let name = String::from_utf8(take(&mut p, nl)?.to_vec()).map_err(|_| bad("name not UTF-8"))?;
+        let name =
+            String::from_utf8(take(&mut p, nl)?.to_vec()).map_err(|_| bad("name not UTF-8"))?;
         let pl = u64::from_le_bytes(take(&mut p, 8)?.try_into().expect("8"));
-        let payload = take(&mut p, usize::try_from(pl).map_err(|_| bad("payload length"))?)?;
+        let payload = take(
+            &mut p,
+            usize::try_from(pl).map_err(|_| bad("payload length"))?,
+        )?;
         let t = Tensor::from_canonical(payload).ok_or_else(|| bad("malformed tensor"))?;
         let digest: [u8; 32] = Sha256::digest(payload).into();
         out.push((name, t, digest));

@@ -151,7 +151,11 @@ pub fn encode_row(t: GgmlType, row: &[f64], out: &mut Vec<u8>) {
                 let d = super::f16::f16_to_f64(h);
                 out.extend_from_slice(&h.to_le_bytes());
                 for v in b {
-                    let q = if d == 0.0 { 0 } else { round_clamp(v / d, -127, 127) };
+                    let q = if d == 0.0 {
+                        0
+                    } else {
+                        round_clamp(v / d, -127, 127)
+                    };
                     out.push(q as i8 as u8);
                 }
             }
@@ -163,7 +167,11 @@ pub fn encode_row(t: GgmlType, row: &[f64], out: &mut Vec<u8>) {
                 let q: Vec<u32> = b
                     .iter()
                     .map(|v| {
-                        let x = if d == 0.0 { 0 } else { round_clamp(v / d, -16, 15) };
+                        let x = if d == 0.0 {
+                            0
+                        } else {
+                            round_clamp(v / d, -16, 15)
+                        };
                         (x + 16) as u32
                     })
                     .collect();
@@ -196,8 +204,16 @@ pub fn encode_row(t: GgmlType, row: &[f64], out: &mut Vec<u8>) {
                 let mut sc = [0u8; 8];
                 let mut mn = [0u8; 8];
                 for j in 0..8 {
-                    sc[j] = if d == 0.0 { 0 } else { round_clamp(subs[j].0 / d, 0, 63) as u8 };
-                    mn[j] = if dmin == 0.0 { 0 } else { round_clamp(subs[j].1 / dmin, 0, 63) as u8 };
+                    sc[j] = if d == 0.0 {
+                        0
+                    } else {
+                        round_clamp(subs[j].0 / d, 0, 63) as u8
+                    };
+                    mn[j] = if dmin == 0.0 {
+                        0
+                    } else {
+                        round_clamp(subs[j].1 / dmin, 0, 63) as u8
+                    };
                 }
                 let mut scales = [0u8; 12];
                 for j in 0..4 {
@@ -209,7 +225,11 @@ pub fn encode_row(t: GgmlType, row: &[f64], out: &mut Vec<u8>) {
                 for (j, s) in sb.chunks(32).enumerate() {
                     let (ds, ms) = (d * sc[j] as f64, dmin * mn[j] as f64);
                     for (l, v) in s.iter().enumerate() {
-                        let q = if ds == 0.0 { 0 } else { round_clamp((v + ms) / ds, 0, 15) } as u8;
+                        let q = if ds == 0.0 {
+                            0
+                        } else {
+                            round_clamp((v + ms) / ds, 0, 15)
+                        } as u8;
                         let (g, hi) = (j / 2, j % 2 == 1);
                         qs[32 * g + l] |= if hi { q << 4 } else { q };
                     }
@@ -230,22 +250,32 @@ pub fn encode_row(t: GgmlType, row: &[f64], out: &mut Vec<u8>) {
                 let d = super::f16::f16_to_f64(hd);
                 let mut sc = [0i8; 16];
                 for j in 0..16 {
-                    sc[j] = if d == 0.0 { 0 } else { round_clamp(sub[j] / d, -127, 127) as i8 };
+                    sc[j] = if d == 0.0 {
+                        0
+                    } else {
+                        round_clamp(sub[j] / d, -127, 127) as i8
+                    };
                 }
                 let mut q = [0u8; 256];
                 for (i, v) in sb.iter().enumerate() {
                     let s = d * sc[i / 16] as f64;
-                    q[i] = (if s == 0.0 { 0 } else { round_clamp(v / s, -32, 31) } + 32) as u8;
+                    q[i] = (if s == 0.0 {
+                        0
+                    } else {
+                        round_clamp(v / s, -32, 31)
+                    } + 32) as u8;
                 }
                 let mut ql = [0u8; 128];
                 let mut qh = [0u8; 64];
                 for n in 0..2 {
                     for l in 0..32 {
                         let b = 128 * n;
-                        let (q1, q2, q3, q4) = (q[b + l], q[b + l + 32], q[b + l + 64], q[b + l + 96]);
+                        let (q1, q2, q3, q4) =
+                            (q[b + l], q[b + l + 32], q[b + l + 64], q[b + l + 96]);
                         ql[64 * n + l] = (q1 & 0xf) | ((q3 & 0xf) << 4);
                         ql[64 * n + l + 32] = (q2 & 0xf) | ((q4 & 0xf) << 4);
-                        qh[32 * n + l] = (q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6);
+                        qh[32 * n + l] =
+                            (q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6);
                     }
                 }
                 out.extend_from_slice(&ql);

@@ -8,10 +8,26 @@ fn random_case(r: &mut SplitMix, blocks: usize, extreme: bool) -> (Vec<i8>, Vec<
         .map(|_| if extreme { if r.next() & 1 == 0 { 127 } else { -127 } } else { (r.next() % 255) as i32 - 127 } as i8)
         .collect();
     let bs = (0..blocks)
-        .map(|_| if extreme { BLOCK_SCALE_MAX } else { (r.next() % (BLOCK_SCALE_MAX as u64 + 1)) as u8 })
+        .map(|_| {
+            if extreme {
+                BLOCK_SCALE_MAX
+            } else {
+                (r.next() % (BLOCK_SCALE_MAX as u64 + 1)) as u8
+            }
+        })
         .collect();
     let x = (0..n)
-        .map(|_| if extreme { if r.next() & 1 == 0 { 32767 } else { -32768 } } else { r.next() as i16 })
+        .map(|_| {
+            if extreme {
+                if r.next() & 1 == 0 {
+                    32767
+                } else {
+                    -32768
+                }
+            } else {
+                r.next() as i16
+            }
+        })
         .collect();
     (q, bs, x)
 }
@@ -54,7 +70,9 @@ fn matmul_identical_for_any_thread_count_and_kernel() {
         cols,
         q,
         bscale: bs,
-        rm: (0..rows).map(|_| (1 << 23) + (r.next() % (1 << 23)) as u32).collect(),
+        rm: (0..rows)
+            .map(|_| (1 << 23) + (r.next() % (1 << 23)) as u32)
+            .collect(),
         re: (0..rows).map(|_| -40 + (r.next() % 10) as i32).collect(),
     };
     let xs: Vec<Act16> = (0..3)
@@ -66,7 +84,11 @@ fn matmul_identical_for_any_thread_count_and_kernel() {
     let base = Exec::new(Kernel::Scalar, 1).matmul(&w, &xs);
     for threads in [1, 2, 3] {
         for k in [Kernel::Scalar, Kernel::best()] {
-            assert_eq!(Exec::new(k, threads).matmul(&w, &xs), base, "{k:?} x{threads}");
+            assert_eq!(
+                Exec::new(k, threads).matmul(&w, &xs),
+                base,
+                "{k:?} x{threads}"
+            );
         }
     }
 }

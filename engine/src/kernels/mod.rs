@@ -4,9 +4,9 @@
 //! integer; tests compare them on random inputs. Rows are split over threads; each row is
 //! computed by one thread with one kernel, so any thread count gives identical results.
 
-pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
+pub mod scalar;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
 

@@ -7,7 +7,12 @@ use core::arch::wasm32::*;
 pub fn dot(q: &[i8], bs: &[u8], x: &[i16]) -> i64 {
     let mut acc64 = i64x2_splat(0);
     let mut acc32 = i32x4_splat(0);
-    for (b, ((qb, xb), &s)) in q.chunks_exact(32).zip(x.chunks_exact(32)).zip(bs).enumerate() {
+    for (b, ((qb, xb), &s)) in q
+        .chunks_exact(32)
+        .zip(x.chunks_exact(32))
+        .zip(bs)
+        .enumerate()
+    {
         let s = i16x8_splat(s as i16);
         for h in 0..2 {
             // SAFETY: each chunk holds 32 i8 / 32 i16; unaligned loads are allowed.

@@ -61,7 +61,9 @@ impl Config {
             usize::try_from(v)
                 .ok()
                 .filter(|&v| v <= 1 << 24)
-                .ok_or_else(|| EngineError::MissingMetadata(format!("{a}.{k} = {v} is out of range")))
+                .ok_or_else(|| {
+                    EngineError::MissingMetadata(format!("{a}.{k} = {v} is out of range"))
+                })
         };
         let d_model = u("embedding_length")?;
         let n_heads = u("attention.head_count")?;
@@ -111,14 +113,17 @@ impl Config {
             return bad("zero layers, width or heads".into());
         }
         if self.n_heads % self.n_kv_heads != 0 {
-            return bad(format!("{} heads over {} kv heads", self.n_heads, self.n_kv_heads));
+            return bad(format!(
+                "{} heads over {} kv heads",
+                self.n_heads, self.n_kv_heads
+            ));
         }
         if self.head_dim % 2 != 0 || self.head_dim == 0 {
             return bad(format!("head dim {} is odd", self.head_dim));
         }
-        if !(self.eps > 0.0 && self.eps < 1.0)
-            || !(self.rope_base_global > 1.0 && self.rope_base_global < 1e12)
-        {
+        let eps_ok = self.eps > 0.0 && self.eps < 1.0;
+        let base_ok = self.rope_base_global > 1.0 && self.rope_base_global < 1e12;
+        if !eps_ok || !base_ok {
             return bad("eps or rope base out of range".into());
         }
         Ok(())

@@ -172,8 +172,12 @@ impl Model {
         for (t, &tok) in tokens.iter().enumerate() {
             let h = ops::embed_row(&self.embd, tok as usize, scale);
             let out = StepTensor::Wide(h);
-            ctx.rec(key(pos(t), 0, embed_op::EMBED), &out, || vec![StepTensor::Token(tok)]);
-            let StepTensor::Wide(h) = out else { unreachable!() };
+            ctx.rec(key(pos(t), 0, embed_op::EMBED), &out, || {
+                vec![StepTensor::Token(tok)]
+            });
+            let StepTensor::Wide(h) = out else {
+                unreachable!()
+            };
             hs.push(h);
         }
         for (l, ly) in self.layers.iter().enumerate() {
@@ -204,9 +208,15 @@ impl Model {
                     StepTensor::Acts(kh.clone()),
                     StepTensor::Acts(vh.clone()),
                 );
-                ctx.rec(key(p, st, layer_op::Q_ROPE), &qo, || vec![StepTensor::Wide(q[t].clone())]);
-                ctx.rec(key(p, st, layer_op::K_ROPE), &ko, || vec![StepTensor::Wide(k[t].clone())]);
-                ctx.rec(key(p, st, layer_op::V_CACHE), &vo, || vec![StepTensor::Wide(v[t].clone())]);
+                ctx.rec(key(p, st, layer_op::Q_ROPE), &qo, || {
+                    vec![StepTensor::Wide(q[t].clone())]
+                });
+                ctx.rec(key(p, st, layer_op::K_ROPE), &ko, || {
+                    vec![StepTensor::Wide(k[t].clone())]
+                });
+                ctx.rec(key(p, st, layer_op::V_CACHE), &vo, || {
+                    vec![StepTensor::Wide(v[t].clone())]
+                });
                 cache.k[l].extend(kh);
                 cache.v[l].extend(vh);
                 let lo = self.window_start(l, p as usize) * cfg.n_kv_heads;
@@ -228,9 +238,14 @@ impl Model {
                 let h1 = self.residual(&hs[t], &o[t], ly.post_attn_norm.as_deref());
                 let out = StepTensor::Wide(h1);
                 ctx.rec(key(pos(t), st, layer_op::RESID_ATTN), &out, || {
-                    vec![StepTensor::Wide(hs[t].clone()), StepTensor::Wide(o[t].clone())]
+                    vec![
+                        StepTensor::Wide(hs[t].clone()),
+                        StepTensor::Wide(o[t].clone()),
+                    ]
                 });
-                let StepTensor::Wide(h1) = out else { unreachable!() };
+                let StepTensor::Wide(h1) = out else {
+                    unreachable!()
+                };
                 hs[t] = h1;
             }
             // Feed-forward block.
@@ -251,7 +266,10 @@ impl Model {
                     let a = Act16::from_wide(&ops::gated(&g[t], &u[t], self.act_table()));
                     let out = StepTensor::Act(a.clone());
                     ctx.rec(key(pos(t), st, layer_op::ACT), &out, || {
-                        vec![StepTensor::Wide(g[t].clone()), StepTensor::Wide(u[t].clone())]
+                        vec![
+                            StepTensor::Wide(g[t].clone()),
+                            StepTensor::Wide(u[t].clone()),
+                        ]
                     });
                     a
                 })
@@ -261,9 +279,14 @@ impl Model {
                 let h2 = self.residual(&hs[t], &dn[t], ly.post_ffn_norm.as_deref());
                 let out = StepTensor::Wide(h2);
                 ctx.rec(key(pos(t), st, layer_op::RESID_FFN), &out, || {
-                    vec![StepTensor::Wide(hs[t].clone()), StepTensor::Wide(dn[t].clone())]
+                    vec![
+                        StepTensor::Wide(hs[t].clone()),
+                        StepTensor::Wide(dn[t].clone()),
+                    ]
                 });
-                let StepTensor::Wide(h2) = out else { unreachable!() };
+                let StepTensor::Wide(h2) = out else {
+                    unreachable!()
+                };
                 hs[t] = h2;
             }
         }
@@ -280,8 +303,12 @@ impl Model {
         let w = self.output.as_ref().unwrap_or(&self.embd);
         let logits = self.exec.matmul(w, std::slice::from_ref(&x)).remove(0);
         let out = StepTensor::Wide(logits);
-        ctx.rec(key(pos(t), hst, head_op::LOGITS), &out, || vec![StepTensor::Act(x.clone())]);
-        let StepTensor::Wide(logits) = out else { unreachable!() };
+        ctx.rec(key(pos(t), hst, head_op::LOGITS), &out, || {
+            vec![StepTensor::Act(x.clone())]
+        });
+        let StepTensor::Wide(logits) = out else {
+            unreachable!()
+        };
         Some(logits)
     }
 
@@ -302,7 +329,9 @@ impl Model {
                 ctx.rec(key((start + t) as u32, stage, op), &out, || {
                     vec![StepTensor::Act(xs[t].clone())]
                 });
-                let StepTensor::Wide(y) = out else { unreachable!() };
+                let StepTensor::Wide(y) = out else {
+                    unreachable!()
+                };
                 y
             })
             .collect()
@@ -332,10 +361,14 @@ impl Model {
             return Err(EngineError::InvalidRequest("empty prompt".into()));
         }
         if let Some(&t) = prompt.iter().find(|&&t| t as usize >= self.cfg.vocab) {
-            return Err(EngineError::InvalidRequest(format!("token {t} is not in the vocabulary")));
+            return Err(EngineError::InvalidRequest(format!(
+                "token {t} is not in the vocabulary"
+            )));
         }
         if s.max_tokens == 0 {
-            return Err(EngineError::InvalidRequest("max_tokens must be at least 1".into()));
+            return Err(EngineError::InvalidRequest(
+                "max_tokens must be at least 1".into(),
+            ));
         }
         if s.top_p_milli > 1000 {
             return Err(EngineError::InvalidRequest("top_p_milli above 1000".into()));

@@ -92,13 +92,20 @@ impl Model {
         Self::load_with(path, cache_dir, LoadOptions::default())
     }
 
-    pub fn load_with(path: &Path, cache_dir: &Path, opts: LoadOptions) -> Result<Model, EngineError> {
+    pub fn load_with(
+        path: &Path,
+        cache_dir: &Path,
+        opts: LoadOptions,
+    ) -> Result<Model, EngineError> {
         let bytes = std::fs::read(path).map_err(|e| EngineError::io(path, e))?;
         let gguf_sha256: [u8; 32] = Sha256::digest(&bytes).into();
         let g = Gguf::parse(&bytes)?;
         let cfg = Config::from_gguf(&g)?;
         let tok = Tokenizer::from_gguf(&g)?;
         let cache_path = cache_dir.join(format!("{}.otrm", hex::encode(gguf_sha256)));
+        // The GGUF bytes are not needed once parsed unless the cache must be (re)built: drop
+        // them before reading the cache to keep peak memory down.
+        drop(bytes);
         let cached = match convert::cache::read(&cache_path, &gguf_sha256) {
             Ok(c) => c,
             Err(e) => {
@@ -109,10 +116,7 @@ impl Model {
             }
         };
         let tensors: Vec<(String, Tensor, [u8; 32])> = match cached {
-            Some(t) => {
-                drop(bytes);
-                t
-            }
+            Some(t) => t,
             None => {
                 if opts.verbose {
                     eprintln!(
@@ -120,6 +124,11 @@ impl Model {
                         path.display(),
                         cache_path.display()
                     );
+                }
+                let bytes = std::fs::read(path).map_err(|e| EngineError::io(path, e))?;
+                let sha: [u8; 32] = Sha256::digest(&bytes).into();
+                if sha != gguf_sha256 {
+                    return Err(EngineError::io(path, "the file changed while loading"));
                 }
                 let conv = convert::convert_all(&bytes, &g)?;
                 drop(bytes);
@@ -194,14 +203,18 @@ impl Model {
                 mat(&format!("{p}ffn_down.weight"), d, cfg.ffn_dim)?,
             ));
         }
-        let mut norm = |name: &str, n: usize, required: bool| -> Result<Option<Vec<i32>>, EngineError> {
-            match map.remove(name) {
-                Some(Tensor::Norm(v)) if v.len() == n => Ok(Some(v)),
-                Some(_) => Err(EngineError::shape(name, format!("expected a vector of {n}"))),
-                None if required => Err(EngineError::shape(name, "missing norm vector")),
-                None => Ok(None),
-            }
-        };
+        let mut norm =
+            |name: &str, n: usize, required: bool| -> Result<Option<Vec<i32>>, EngineError> {
+                match map.remove(name) {
+                    Some(Tensor::Norm(v)) if v.len() == n => Ok(Some(v)),
+                    Some(_) => Err(EngineError::shape(
+                        name,
+                        format!("expected a vector of {n}"),
+                    )),
+                    None if required => Err(EngineError::shape(name, "missing norm vector")),
+                    None => Ok(None),
+                }
+            };
         let gemma = cfg.arch == Arch::Gemma3;
         let output_norm = norm("output_norm.weight", d, true)?.unwrap_or_default();
         let mut built = Vec::with_capacity(cfg.n_layers);

@@ -76,7 +76,13 @@ pub fn dot16(a: &[i16], b: &[i16]) -> i64 {
 fn scaled_div(v: i128, shift: i32, den: i128) -> i64 {
     let r = if shift >= 0 {
         if shift > 60 {
-            return if v == 0 { 0 } else if v > 0 { i64::MAX } else { i64::MIN };
+            return if v == 0 {
+                0
+            } else if v > 0 {
+                i64::MAX
+            } else {
+                i64::MIN
+            };
         }
         div_rne(v << shift, den)
     } else {
@@ -133,10 +139,15 @@ pub fn gated(gate: &[i64], up: &[i64], f: &InterpTable) -> Vec<i64> {
 
 /// Saturating element-wise sum.
 pub fn add(a: &[i64], b: &[i64]) -> Vec<i64> {
-    a.iter().zip(b).map(|(&x, &y)| x.saturating_add(y)).collect()
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| x.saturating_add(y))
+        .collect()
 }
 
 /// Splits a wide vector into `heads` equal heads, each quantized to its own [`Act16`].
 pub fn per_head_act(v: &[i64], heads: usize) -> Vec<Act16> {
-    v.chunks(v.len() / heads.max(1)).map(Act16::from_wide).collect()
+    v.chunks(v.len() / heads.max(1))
+        .map(Act16::from_wide)
+        .collect()
 }

@@ -89,7 +89,9 @@ impl Model {
             if x.q.len() != w.cols {
                 return Err(bad(key, "input length"));
             }
-            Ok(StepTensor::Wide(self.exec.matmul(w, std::slice::from_ref(x)).remove(0)))
+            Ok(StepTensor::Wide(
+                self.exec.matmul(w, std::slice::from_ref(x)).remove(0),
+            ))
         };
         if key.stage == 0 {
             return match (key.op, inputs.first()) {
@@ -119,14 +121,27 @@ impl Model {
             };
         }
         let l = (key.stage - 1) as usize;
-        let ly = self.layers.get(l).ok_or_else(|| bad(key, "no such layer"))?;
+        let ly = self
+            .layers
+            .get(l)
+            .ok_or_else(|| bad(key, "no such layer"))?;
         let d = self.cfg.d_model;
-        let len_ok = |v: &[i64], n: usize| if v.len() == n { Ok(()) } else { Err(bad(key, "input length")) };
+        let len_ok = |v: &[i64], n: usize| {
+            if v.len() == n {
+                Ok(())
+            } else {
+                Err(bad(key, "input length"))
+            }
+        };
         Ok(match key.op {
             layer_op::ATTN_NORM | layer_op::FFN_NORM => {
                 let h = wide(0)?;
                 len_ok(h, d)?;
-                let g = if key.op == layer_op::ATTN_NORM { &ly.attn_norm } else { &ly.ffn_norm };
+                let g = if key.op == layer_op::ATTN_NORM {
+                    &ly.attn_norm
+                } else {
+                    &ly.ffn_norm
+                };
                 StepTensor::Act(Act16::from_wide(&ops::rms_norm(h, g, eps)))
             }
             layer_op::Q => mm(&ly.wq, act(0)?)?,

@@ -84,7 +84,11 @@ pub fn sample(logits: &[i64], s: &Sampling, index: u64) -> u32 {
         })
         .collect();
     let order = |a: &(i64, u32, i64), b: &(i64, u32, i64)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
-    let k = if s.top_k == 0 { cand.len() } else { (s.top_k as usize).min(cand.len()) };
+    let k = if s.top_k == 0 {
+        cand.len()
+    } else {
+        (s.top_k as usize).min(cand.len())
+    };
     if k < cand.len() {
         cand.select_nth_unstable_by(k, order);
         cand.truncate(k);

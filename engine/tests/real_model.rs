@@ -1,0 +1,79 @@
+//! Gemma 3 270M (the real model). Runs whenever the model file is present; when it is absent
+//! the test is SKIPPED WITH A LOUD MESSAGE (run `scripts/fetch-model.sh` first; the README's
+//! test command does). Set `OTR_MODEL_PATH` to use another copy of the same file.
+
+use otr_engine::{default_cache_dir, Kernel, LoadOptions, Model, Sampling};
+use std::path::PathBuf;
+
+const WEIGHTS_ROOT: &str = "561e865be8832478a057c5ab6a0b480fb898d2223d0ef2b074ec9f8ee4a675dc";
+/// Greedy continuation of the prompt, 8 tokens: " Paris, France. It is the tallest".
+const EXPECTED: [u32; 8] = [9079, 236764, 7001, 236761, 1030, 563, 506, 92900];
+const TRACE_ROOT: &str = "0e764ccdf9116d84b355382dd42a2f047ef7719a1ccebb8fb09e0e221e7d1f9e";
+const TRACE_STEPS: u64 = 4937;
+
+fn model_path() -> PathBuf {
+    std::env::var_os("OTR_MODEL_PATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| default_cache_dir().join("gemma-3-270m-q4_k_m.gguf"))
+}
+
+#[test]
+fn gemma3_270m_says_paris_deterministically() {
+    let path = model_path();
+    if !path.exists() {
+        eprintln!();
+        eprintln!(
+            "################################################################################"
+        );
+        eprintln!("## SKIPPED gemma3_270m_says_paris_deterministically: model file not found at");
+        eprintln!("##   {}", path.display());
+        eprintln!("## Run scripts/fetch-model.sh (Gemma terms of use apply) and test again.");
+        eprintln!(
+            "################################################################################"
+        );
+        return;
+    }
+    let t0 = std::time::Instant::now();
+    let mut m = Model::load_with(&path, &default_cache_dir(), LoadOptions::default()).unwrap();
+    eprintln!("loaded in {:.2}s", t0.elapsed().as_secs_f64());
+    let info = m.info().clone();
+    println!("weights root {}", hex::encode(info.weights_root));
+    assert_eq!(hex::encode(info.weights_root), WEIGHTS_ROOT);
+    assert_eq!(info.config.n_layers, 18);
+    assert!(info.config.is_global(5) && info.config.is_global(17) && !info.config.is_global(4));
+
+    let tok = m.tokenizer();
+    let ids = tok.encode("The Eiffel Tower is located in the city of", true, false);
+    assert_eq!(ids[0], 2, "BOS first");
+    let s = Sampling::greedy(EXPECTED.len() as u32);
+    let t1 = std::time::Instant::now();
+    let mut text = String::new();
+    let a = m
+        .generate(&ids, &s, &mut |_, p| {
+            text.push_str(p);
+            true
+        })
+        .unwrap();
+    let secs = t1.elapsed().as_secs_f64();
+    eprintln!(
+        "generated {:?} ({} tokens) in {secs:.2}s",
+        text,
+        a.tokens.len()
+    );
+    assert!(text.starts_with(" Paris"), "got {text:?}");
+    assert_eq!(m.tokenizer().decode(&a.tokens[..1]), " Paris");
+    assert_eq!(a.tokens, EXPECTED);
+    assert_eq!(hex::encode(a.trace_root), TRACE_ROOT);
+    assert_eq!(a.trace_steps, TRACE_STEPS);
+
+    // Same request again, and on one thread with the scalar kernel: identical.
+    let b = m.generate(&ids, &s, &mut |_, _| true).unwrap();
+    assert_eq!(a, b);
+    m.set_exec(Kernel::Scalar, 1);
+    let short = Sampling::greedy(2);
+    let c = m.generate(&ids, &short, &mut |_, _| true).unwrap();
+    m.set_exec(Kernel::best(), 2);
+    let d = m.generate(&ids, &short, &mut |_, _| true).unwrap();
+    assert_eq!(c, d);
+    assert_eq!(c.tokens, EXPECTED[..2]);
+}

@@ -82,3 +82,56 @@ pub fn policy(path: Option<&Path>) -> Result<otr_core::attestation::Policy, CliE
             .map_err(|e| CliError::usage("INPUT_POLICY", format!("{}: {e}", p.display()))),
     }
 }
+
+/// GET over plain HTTP/1.1 (for a node on this machine or a local network). HTTPS is refused with
+/// a clear message: download the bundle with a TLS client and pass the file.
+pub fn http_get(url: &str) -> Result<Vec<u8>, CliError> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        CliError::usage("INPUT_URL", format!("{url}: only http:// URLs are fetched; for https, download the bundle and pass the file"))
+    })?;
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let addr = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:80")
+    };
+    let fail = |e: std::io::Error| CliError::usage("INPUT_URL", format!("{url}: {e}"));
+    let mut s = std::net::TcpStream::connect(&addr).map_err(fail)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .map_err(fail)?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n").map_err(fail)?;
+    let mut raw = Vec::new();
+    s.take(8 * 1024 * 1024)
+        .read_to_end(&mut raw)
+        .map_err(fail)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| CliError::usage("INPUT_URL", format!("{url}: not an HTTP response")))?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_lowercase();
+    let body = raw[split + 4..].to_vec();
+    let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    if head.contains("transfer-encoding: chunked") {
+        return Err(CliError::usage(
+            "INPUT_URL",
+            format!("{url}: chunked responses are not supported"),
+        ));
+    }
+    if status != 200 {
+        return Err(CliError::usage(
+            "INPUT_URL",
+            format!(
+                "{url}: HTTP {status}: {}",
+                String::from_utf8_lossy(&body)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            ),
+        ));
+    }
+    Ok(body)
+}

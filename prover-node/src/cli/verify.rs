@@ -29,7 +29,8 @@ pub enum VerifyCommand {
 
 #[derive(Debug, Args)]
 pub struct BundleArgs {
-    /// Bundle file (binary or JSON), or `-` for stdin.
+    /// Bundle file (binary or JSON), `-` for stdin, or an http:// URL (e.g. a node's
+    /// `/v1/receipts/{id}/bundle`).
     pub file: PathBuf,
     /// The request hash the client computed (64 hex digits); the receipt must carry it.
     #[arg(long, value_name = "HEX")]
@@ -153,7 +154,10 @@ pub fn read_bundle(bytes: &[u8]) -> Result<otr_core::rollup::AnswerBundle, CliEr
 }
 
 fn bundle(a: BundleArgs) -> Result<(), CliError> {
-    let bytes = if a.file.as_os_str() == "-" {
+    let src = a.file.to_string_lossy().to_string();
+    let bytes = if src.starts_with("http://") || src.starts_with("https://") {
+        input::http_get(&src)?
+    } else if a.file.as_os_str() == "-" {
         let mut v = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)
             .map_err(|e| CliError::usage("INPUT_READ", format!("stdin: {e}")))?;

@@ -26,4 +26,12 @@ scripts/check-fixtures.sh
 step "differential check against NVIDIA's own verifier"
 scripts/differential.sh
 
+step "npm package @otr/verifier (WASM build, Node ESM/CJS and Chromium tests)"
+scripts/npm-test.sh
+
+step "web demo in Chromium against a real node"
+scripts/build-web-demo.sh
+cargo build -p otr-node --locked
+(cd web-demo && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && OTR_BIN="$PWD/../target/debug/otr" npm test)
+
 printf '\nall tests passed in %ss\n' "$(( $(date +%s) - start ))" >&2

@@ -144,6 +144,19 @@ mod tests {
     }
 }
 
+/// Identifies one signature check by content: SHA-256 over the algorithm, the length-prefixed
+/// key and signature, and the message. Equal ids mean exactly the same check.
+pub fn signature_check_id(hash: HashAlg, public_key: &[u8], msg: &[u8], sig_rs: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([hash as u8]);
+    for part in [public_key, sig_rs] {
+        h.update((part.len() as u32).to_be_bytes());
+        h.update(part);
+    }
+    h.update(msg);
+    h.finalize().into()
+}
+
 /// A verifier that remembers the signatures it has already accepted (DESIGN principle 9).
 ///
 /// Intermediate certificates, reference manifests and OCSP answers are shared by many reports;
@@ -192,14 +205,7 @@ impl<V: SignatureVerifier> SignatureVerifier for CachingVerifier<V> {
         msg: &[u8],
         sig_rs: &[u8],
     ) -> Result<(), SigFailure> {
-        let mut h = Sha256::new();
-        h.update([hash as u8]);
-        for part in [public_key, sig_rs] {
-            h.update((part.len() as u32).to_be_bytes());
-            h.update(part);
-        }
-        h.update(msg);
-        let key: [u8; 32] = h.finalize().into();
+        let key = signature_check_id(hash, public_key, msg, sig_rs);
         if self.seen.borrow().contains(&key) {
             self.hits.set(self.hits.get() + 1);
             return Ok(());

@@ -15,21 +15,13 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use otr_core::crypto::{HashAlg, RustCrypto, SigFailure, SignatureVerifier};
-use sha2::{Digest, Sha256};
 
 /// Names one signature check: SHA-256 over the hash algorithm, the key, the signature and the
 /// message (the key scheme of `otr_core::crypto::CachingVerifier`).
 pub type CheckId = [u8; 32];
 
 pub fn check_id(hash: HashAlg, key: &[u8], msg: &[u8], sig: &[u8]) -> CheckId {
-    let mut h = Sha256::new();
-    h.update([hash as u8]);
-    for part in [key, sig] {
-        h.update((part.len() as u32).to_be_bytes());
-        h.update(part);
-    }
-    h.update(msg);
-    h.finalize().into()
+    otr_core::crypto::signature_check_id(hash, key, msg, sig)
 }
 
 /// One check for the platform.

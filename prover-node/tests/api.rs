@@ -4,7 +4,7 @@
 mod common;
 
 use common::{free_port, request, start};
-use otr_core::attestation::{Policy, TrustAnchors};
+use otr_core::attestation::Policy;
 use otr_core::crypto::RustCrypto;
 use otr_core::rollup::AnswerBundle;
 use otr_core::verify::{verify_bundle, VerifyOptions};
@@ -54,26 +54,7 @@ fn openai_compatible_api_with_verifiable_receipts() {
     assert_eq!(s, 200, "{b}");
     let bundle = AnswerBundle::from_json(&b).unwrap();
     let node_info = json(&request(port, "GET", "/v1/node", "").unwrap().2);
-    assert_eq!(node_info["production"], false);
-    let root = otr_core::encoding::pem_certificates(
-        node_info["dev_root_pem"].as_str().unwrap().as_bytes(),
-    )
-    .unwrap()
-    .remove(0);
-    let anchors =
-        TrustAnchors::nvidia().with_dev_root(otr_core::x509::Certificate::from_der(&root).unwrap());
-    let policy = Policy {
-        require_rims: false,
-        require_ocsp: false,
-        allow_dev_roots: true,
-        ..Policy::default()
-    };
-    let now = otr_core::UnixTime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64,
-    );
+    let (anchors, policy, now) = common::dev_trust(port);
     let wr: [u8; 32] = hex::decode(&weights_root).unwrap().try_into().unwrap();
     let opts = VerifyOptions {
         time: now,
@@ -112,6 +93,37 @@ fn openai_compatible_api_with_verifiable_receipts() {
     )
     .unwrap();
     assert_eq!(bin.0, 200);
+    // `otr verify bundle URL` fetches and verifies the same bundle.
+    let root_file = data.join("dev-root.pem");
+    std::fs::write(&root_file, node_info["dev_root_pem"].as_str().unwrap()).unwrap();
+    let policy_file = data.join("dev-policy.json");
+    std::fs::write(
+        &policy_file,
+        r#"{"allow_dev_roots": true, "require_rims": false, "require_ocsp": false}"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_otr"))
+        .args([
+            "verify",
+            "bundle",
+            &format!("http://127.0.0.1:{port}/v1/receipts/{id}/bundle"),
+        ])
+        .args(["--request-hash", &hex::encode(expected_request)])
+        .arg("--dev-root")
+        .arg(&root_file)
+        .arg("--policy")
+        .arg(&policy_file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        json(&String::from_utf8_lossy(&out.stdout))["request_verified"],
+        true
+    );
 
     // Streaming chat: deltas, then a final event with the receipt, then [DONE].
     let req = r#"{"model":"fixture-gemma3","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"max_tokens":4,"stream":true,"seed":3}"#;

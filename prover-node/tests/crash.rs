@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use otr_core::attestation::{Policy, TrustAnchors};
 use otr_core::crypto::RustCrypto;
 use otr_core::rollup::AnswerBundle;
 use otr_core::verify::{verify_bundle, VerifyOptions};
@@ -67,26 +66,7 @@ fn sigkill_under_load_loses_no_answered_receipt() {
     );
 
     let mut node = start(&data, port, &[]);
-    let info: serde_json::Value =
-        serde_json::from_str(&http(port, "GET", "/v1/node", "").unwrap().1).unwrap();
-    let root_pem = info["dev_root_pem"].as_str().unwrap();
-    let root = otr_core::encoding::pem_certificates(root_pem.as_bytes())
-        .unwrap()
-        .remove(0);
-    let anchors =
-        TrustAnchors::nvidia().with_dev_root(otr_core::x509::Certificate::from_der(&root).unwrap());
-    let policy = Policy {
-        require_rims: false,
-        require_ocsp: false,
-        allow_dev_roots: true,
-        ..Policy::default()
-    };
-    let now = otr_core::UnixTime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64,
-    );
+    let (anchors, policy, now) = common::dev_trust(port);
     for (id, hash) in &answered {
         let (status, text) = http(port, "GET", &format!("/v1/receipts/{id}/bundle"), "").unwrap();
         assert_eq!(status, 200, "receipt {id} lost or not attested: {text}");

@@ -63,3 +63,35 @@ pub fn start(data: &std::path::Path, port: u16, extra: &[&str]) -> Child {
     }
     panic!("node did not come up");
 }
+
+/// What a client needs to verify a dev node's bundles: NVIDIA's roots plus the node's dev root
+/// (fetched from `/v1/node`), a policy that allows dev roots and needs no manifests or OCSP, and
+/// the current time.
+pub fn dev_trust(
+    port: u16,
+) -> (
+    otr_core::attestation::TrustAnchors,
+    otr_core::attestation::Policy,
+    otr_core::UnixTime,
+) {
+    let info: serde_json::Value =
+        serde_json::from_str(&http(port, "GET", "/v1/node", "").unwrap().1).unwrap();
+    assert_eq!(info["production"], false);
+    let pem = info["dev_root_pem"].as_str().unwrap();
+    let root = otr_core::encoding::pem_certificates(pem.as_bytes())
+        .unwrap()
+        .remove(0);
+    let anchors = otr_core::attestation::TrustAnchors::nvidia()
+        .with_dev_root(otr_core::x509::Certificate::from_der(&root).unwrap());
+    let policy = otr_core::attestation::Policy {
+        require_rims: false,
+        require_ocsp: false,
+        allow_dev_roots: true,
+        ..otr_core::attestation::Policy::default()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    (anchors, policy, otr_core::UnixTime(now))
+}

@@ -89,11 +89,21 @@ impl TrustArgs {
 #[derive(Debug, Args)]
 pub struct GpuArgs {
     /// The attestation report: hex text (as NVIDIA's tools write it) or raw bytes.
-    #[arg(long, value_name = "FILE")]
-    pub report: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "evidence_list",
+        requires = "chain"
+    )]
+    pub report: Option<PathBuf>,
     /// The GPU certificate chain, PEM, leaf first (as NVML returns it).
-    #[arg(long, value_name = "FILE")]
-    pub chain: PathBuf,
+    #[arg(long, value_name = "FILE", conflicts_with = "evidence_list")]
+    pub chain: Option<PathBuf>,
+    /// Instead of --report/--chain: NVIDIA's multi-GPU evidence list (JSON
+    /// `[{arch, certificate, evidence, nonce}]`); every GPU must verify. Each item's nonce is
+    /// checked against --nonce when given, else against the list's own `nonce`.
+    #[arg(long, value_name = "FILE", conflicts_with = "report")]
+    pub evidence_list: Option<PathBuf>,
     /// A reference integrity manifest (NVIDIA SWID XML); give the driver and the VBIOS RIM.
     #[arg(long = "rim", value_name = "FILE")]
     pub rims: Vec<PathBuf>,
@@ -215,9 +225,10 @@ fn bundle(a: BundleArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// One GPU's report, certificate chain (DER) and the nonce it must carry.
+type OneGpu = (Vec<u8>, Vec<Vec<u8>>, Option<[u8; 32]>);
+
 fn gpu(a: GpuArgs) -> Result<(), CliError> {
-    let report = input::report(&a.report)?;
-    let chain = input::chain(&a.chain)?;
     let rims = a
         .rims
         .iter()
@@ -236,23 +247,53 @@ fn gpu(a: GpuArgs) -> Result<(), CliError> {
         policy.require_ocsp = false;
     }
     let anchors = anchors(&a.trust)?;
-    let evidence = GpuEvidence {
-        report: &report,
-        chain: &chain,
-        rims: &rims,
-        ocsp: &ocsp,
+    let verifier = a.trust.verifier();
+    // (report, chain, nonce to require) for each GPU.
+    let gpus: Vec<OneGpu> = match (&a.evidence_list, &a.report, &a.chain) {
+        (Some(list), _, _) => otr_core::attestation::list::parse_evidence_list(&input::read(list)?)
+            .map_err(|e| CliError::rejected(&e))?
+            .into_iter()
+            .map(|it| (it.report, it.chain, nonce.or(it.nonce)))
+            .collect(),
+        (None, Some(r), Some(c)) => vec![(input::report(r)?, input::chain(c)?, nonce)],
+        _ => {
+            return Err(CliError::usage(
+                "INPUT_MISSING",
+                "give --report and --chain, or --evidence-list",
+            ))
+        }
     };
-    let verified = verify_gpu(
-        &evidence,
-        nonce.as_ref(),
-        time,
-        &policy,
-        &anchors,
-        &RustCrypto,
-    )
-    .map_err(|e| CliError::rejected(&e))?;
-    let out = serde_json::to_string_pretty(&verified.claims)
-        .map_err(|e| CliError::usage("OUTPUT", e.to_string()))?;
+    let mut claims = Vec::new();
+    for (i, (report, chain, n)) in gpus.iter().enumerate() {
+        let evidence = GpuEvidence {
+            report,
+            chain,
+            rims: &rims,
+            ocsp: &ocsp,
+        };
+        let verified = verify_gpu(
+            &evidence,
+            n.as_ref(),
+            time,
+            &policy,
+            &anchors,
+            verifier.as_ref(),
+        )
+        .map_err(|e| {
+            let mut err = CliError::rejected(&e);
+            if gpus.len() > 1 {
+                err.message = format!("GPU {i}: {}", err.message);
+            }
+            err
+        })?;
+        claims.push(verified.claims);
+    }
+    let out = if a.evidence_list.is_some() {
+        serde_json::to_string_pretty(&claims)
+    } else {
+        serde_json::to_string_pretty(&claims[0])
+    }
+    .map_err(|e| CliError::usage("OUTPUT", e.to_string()))?;
     println!("{out}");
     Ok(())
 }

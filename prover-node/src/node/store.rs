@@ -31,6 +31,9 @@ pub struct StoredBatch {
     pub leaves: Vec<[u8; 32]>,
 }
 
+/// A receipt's leaf index in its micro-batch, and the micro-batch.
+pub type Batched = (u32, StoredBatch);
+
 pub struct Store {
     conn: Mutex<Connection>,
 }
@@ -164,10 +167,7 @@ impl Store {
     }
 
     /// The receipt, and its micro-batch once it has one.
-    pub fn receipt(
-        &self,
-        id: &str,
-    ) -> Result<Option<(Receipt, Option<(u32, StoredBatch)>)>, String> {
+    pub fn receipt(&self, id: &str) -> Result<Option<(Receipt, Option<Batched>)>, String> {
         let c = self.conn();
         let row = c
             .query_row(

@@ -38,7 +38,7 @@ pub fn free_port() -> u16 {
 
 /// Starts `otr serve` with the tiny fixture model and dev attestation; waits until healthy.
 pub fn start(data: &std::path::Path, port: u16, extra: &[&str]) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_otr"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otr"))
         .args(["serve", "--attestation", "dev", "--model", "fixture-gemma3"])
         .args(if extra.contains(&"--batch-window-ms") {
             &[][..]
@@ -61,6 +61,8 @@ pub fn start(data: &std::path::Path, port: u16, extra: &[&str]) -> Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("node did not come up");
 }
 

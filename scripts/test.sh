@@ -23,11 +23,20 @@ cargo build -p otr-core --target wasm32-unknown-unknown --locked
 step "self-made fixtures reproduce byte for byte"
 scripts/check-fixtures.sh
 
+step "settlement contract artifacts reproduce byte for byte (solcjs)"
+scripts/build-contracts.sh --check
+
+step "the same contract bytecode deploys to anvil"
+scripts/anvil-smoke.sh
+
 step "differential check against NVIDIA's own verifier"
 scripts/differential.sh
 
 step "npm package @otr/verifier (WASM build, Node ESM/CJS and Chromium tests)"
 scripts/npm-test.sh
+
+step "the official openai npm and Python clients against a real node"
+scripts/openai-clients-test.sh
 
 step "web demo in Chromium against a real node"
 scripts/build-web-demo.sh

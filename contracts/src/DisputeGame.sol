@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {Owned} from "./Owned.sol";
+import {NodeStaking} from "./NodeStaking.sol";
+import {Settlement} from "./Settlement.sol";
+import {ModelRegistry} from "./ModelRegistry.sol";
+import {IStepVerifier} from "./IStepVerifier.sol";
+import {BatchProof} from "./lib/BatchProof.sol";
+import {Codec} from "./lib/Codec.sol";
+import {Rfc6962} from "./lib/Rfc6962.sol";
+import {StepOpening} from "./lib/StepOpening.sol";
+
+/// @title The dispute game: bisection over a receipt's trace, one-step adjudication, slashing.
+/// @notice A challenger posts `bond` and one receipt of a batch still in its challenge window.
+///         The game keeps two trace prefixes of the node's trace (RFC 6962 roots): one of
+///         `agreeSize` leaves the challenger agrees with (initially the empty prefix) and one of
+///         `disagreeSize` leaves it disputes (initially the whole trace, the receipt's
+///         `trace_root`). Rounds:
+///         - node: `bisect` reveals the root of the prefix of `mid = agree + (disagree-agree)/2`
+///           leaves with an RFC 9162 consistency proof into the disputed prefix;
+///         - challenger: `respond(agree)` moves one end of the interval to `mid`.
+///         Prefix roots commit to every earlier leaf, so agreement is monotone and the game ends
+///         at the first leaf the parties disagree on (`disagreeSize = agreeSize + 1`). The node
+///         then proves that leaf (`proveStep`): the leaf opened as the last leaf of the disputed
+///         prefix, its inputs opened in the agreed prefix, and the model's step verifier for the
+///         operator accepting the witness. Every move has `moveTimeout` seconds; `timeout`
+///         decides for the side that moved last. A node that loses is slashed `slashAmount`
+///         (`winnerBps` of it to the challenger, who also gets the bond back); a challenger that
+///         loses forfeits the bond (`winnerBps` of it to the node, the rest to the treasury).
+///         `challengeModel` settles a downgraded or unregistered model at once, without a game.
+contract DisputeGame is Owned {
+    enum Phase {
+        None,
+        NodeToMove,
+        ChallengerToMove,
+        NodeWon,
+        ChallengerWon
+    }
+
+    struct Dispute {
+        address node; // slot +0
+        uint64 batchIndex; // slot +0
+        Phase phase; // slot +0
+        address challenger; // slot +1
+        uint64 lastMoveAt; // slot +1
+        uint128 bond; // slot +2
+        uint64 agreeSize; // slot +2
+        uint64 disagreeSize; // slot +2
+        bytes32 agreeRoot; // slot +3
+        bytes32 disagreeRoot; // slot +4
+        bytes32 midRoot; // slot +5: root revealed by the last `bisect`
+        bytes32 receiptHash; // slot +6
+        bytes32 modelId; // slot +7
+        bytes32 weightsRoot; // slot +8
+    }
+
+    Settlement public immutable settlement;
+    NodeStaking public immutable staking;
+    ModelRegistry public immutable registry;
+    uint256 public immutable minBond;
+    uint256 public immutable moveTimeout;
+    uint256 public immutable slashAmount;
+    uint256 public immutable winnerBps;
+
+    uint256 public disputeCount;
+    /// Dispute id => dispute. Slot of disputes[id] = keccak256(abi.encode(id, DISPUTES_SLOT)).
+    mapping(uint256 => Dispute) public disputes;
+    /// Receipt hash => id + 1 of its open dispute (one open dispute per receipt).
+    mapping(bytes32 => uint256) public openDisputeOf;
+    /// Receipt hash => fraud proven against it (no further disputes, no reward).
+    mapping(bytes32 => bool) public fraudProven;
+
+    error BondTooSmall(uint256 got, uint256 min);
+    error AlreadyDisputed(bytes32 receiptHash, uint256 id);
+    error AlreadyProven(bytes32 receiptHash);
+    error WrongPhase(uint256 id, Phase phase);
+    error NotYourMove(address caller);
+    error MoveTooLate(uint256 deadline);
+    error TooEarly(uint256 deadline);
+    error NotOneStep(uint64 agreeSize, uint64 disagreeSize);
+    error OneStepReached();
+    error NoStepVerifier(uint16 stage, uint8 op);
+    error StepNotProven();
+    error ModelMatches(bytes32 modelId);
+    error WindowClosed(uint256 batchIndex);
+
+    event DisputeOpened(uint256 indexed id, uint256 indexed batchIndex, bytes32 receiptHash, address challenger);
+    event Bisected(uint256 indexed id, uint64 midSize, bytes32 midRoot);
+    event Responded(uint256 indexed id, bool agree, uint64 agreeSize, uint64 disagreeSize);
+    event Resolved(uint256 indexed id, bool nodeWon, uint256 slashed);
+    event ModelFraud(uint256 indexed batchIndex, bytes32 receiptHash, uint256 slashed);
+
+    constructor(
+        address owner_,
+        Settlement settlement_,
+        NodeStaking staking_,
+        ModelRegistry registry_,
+        uint256 minBond_,
+        uint256 moveTimeout_,
+        uint256 slashAmount_,
+        uint256 winnerBps_
+    ) Owned(owner_) {
+        settlement = settlement_;
+        staking = staking_;
+        registry = registry_;
+        minBond = minBond_;
+        moveTimeout = moveTimeout_;
+        slashAmount = slashAmount_;
+        winnerBps = winnerBps_;
+    }
+
+    /// @notice Opens a dispute over one receipt of a batch in its challenge window.
+    function openDispute(BatchProof.ReceiptRef calldata r) external payable returns (uint256 id) {
+        if (msg.value < minBond) revert BondTooSmall(msg.value, minBond);
+        BatchProof.Included memory inc = _include(r);
+        uint256 open = openDisputeOf[inc.receiptHash];
+        if (open != 0) revert AlreadyDisputed(inc.receiptHash, open - 1);
+        if (fraudProven[inc.receiptHash]) revert AlreadyProven(inc.receiptHash);
+
+        id = disputeCount++;
+        Dispute storage d = disputes[id];
+        d.node = inc.header.node;
+        d.batchIndex = r.batchIndex;
+        d.challenger = msg.sender;
+        d.lastMoveAt = uint64(block.timestamp);
+        d.bond = uint128(msg.value);
+        d.receiptHash = inc.receiptHash;
+        d.modelId = inc.receipt.modelId;
+        d.weightsRoot = inc.receipt.weightsRoot;
+        openDisputeOf[inc.receiptHash] = id + 1;
+        settlement.onDisputeOpened(r.batchIndex);
+        staking.lockDispute(d.node);
+        emit DisputeOpened(id, r.batchIndex, inc.receiptHash, msg.sender);
+        if (inc.receipt.traceSteps == 0) {
+            // A receipt without a trace cannot be defended.
+            _challengerWins(id, d);
+            return id;
+        }
+        d.phase = Phase.NodeToMove;
+        d.agreeSize = 0;
+        d.agreeRoot = Rfc6962.EMPTY_ROOT;
+        d.disagreeSize = inc.receipt.traceSteps;
+        d.disagreeRoot = inc.receipt.traceRoot;
+    }
+
+    /// @notice The prefix size the next `bisect` must reveal.
+    function midpoint(uint256 id) public view returns (uint64) {
+        Dispute storage d = disputes[id];
+        return d.agreeSize + (d.disagreeSize - d.agreeSize) / 2;
+    }
+
+    /// @notice Until when the side to move may move.
+    function deadline(uint256 id) public view returns (uint256) {
+        return uint256(disputes[id].lastMoveAt) + moveTimeout;
+    }
+
+    function dispute(uint256 id) external view returns (Dispute memory) {
+        return disputes[id];
+    }
+
+    /// @notice Node's move: the root of its trace prefix of `midpoint(id)` leaves.
+    function bisect(uint256 id, bytes32 midRoot, bytes32[] calldata consistency) external {
+        Dispute storage d = _move(id, Phase.NodeToMove, true);
+        if (d.disagreeSize - d.agreeSize <= 1) revert OneStepReached();
+        uint64 mid = midpoint(id);
+        Rfc6962.verifyConsistency(mid, d.disagreeSize, midRoot, d.disagreeRoot, consistency);
+        d.midRoot = midRoot;
+        d.phase = Phase.ChallengerToMove;
+        emit Bisected(id, mid, midRoot);
+    }
+
+    /// @notice Challenger's move: does it agree with the node's prefix of `midpoint(id)` leaves?
+    function respond(uint256 id, bool agree) external {
+        Dispute storage d = _move(id, Phase.ChallengerToMove, false);
+        uint64 mid = midpoint(id);
+        if (agree) {
+            d.agreeSize = mid;
+            d.agreeRoot = d.midRoot;
+        } else {
+            d.disagreeSize = mid;
+            d.disagreeRoot = d.midRoot;
+        }
+        d.phase = Phase.NodeToMove;
+        emit Responded(id, agree, d.agreeSize, d.disagreeSize);
+    }
+
+    /// @notice Node's last move: proves the one disputed step. `outLeaf` is leaf `agreeSize` of
+    ///         the disputed prefix; `inputs` are opened in the agreed prefix. Reverts (and can be
+    ///         retried until the deadline) when the step verifier rejects it.
+    function proveStep(
+        uint256 id,
+        bytes calldata outLeaf,
+        bytes32[] calldata outPath,
+        StepOpening.Leaf[] calldata inputs,
+        bytes calldata witness
+    ) external {
+        Dispute storage d = _move(id, Phase.NodeToMove, true);
+        if (d.disagreeSize != d.agreeSize + 1) revert NotOneStep(d.agreeSize, d.disagreeSize);
+        Codec.TraceKey memory k = Codec.traceKey(outLeaf);
+        Rfc6962.verifyInclusion(Rfc6962.leafHashOf(outLeaf), d.agreeSize, d.disagreeSize, outPath, d.disagreeRoot);
+        bytes[] memory ins = StepOpening.openInputs(inputs, d.agreeSize, d.agreeRoot, d.agreeSize);
+        address v = registry.stepVerifier(d.modelId, k.stage, k.op);
+        if (v == address(0)) revert NoStepVerifier(k.stage, k.op);
+        if (!IStepVerifier(v).verifyStep(d.modelId, d.weightsRoot, outLeaf, ins, witness)) revert StepNotProven();
+        _nodeWins(id, d);
+    }
+
+    /// @notice After a missed move deadline: the side that moved last wins.
+    function timeout(uint256 id) external {
+        Dispute storage d = disputes[id];
+        if (d.phase != Phase.NodeToMove && d.phase != Phase.ChallengerToMove) revert WrongPhase(id, d.phase);
+        uint256 dl = deadline(id);
+        if (block.timestamp < dl) revert TooEarly(dl);
+        if (d.phase == Phase.NodeToMove) _challengerWins(id, d);
+        else _nodeWins(id, d);
+    }
+
+    /// @notice Settles a receipt whose model is not registered, inactive, or whose weights root
+    ///         is not the registered one (a downgraded model), with no game: the node is slashed
+    ///         and the bond returned. Reverts if the model matches.
+    function challengeModel(BatchProof.ReceiptRef calldata r) external payable returns (uint256 slashed) {
+        if (msg.value < minBond) revert BondTooSmall(msg.value, minBond);
+        BatchProof.Included memory inc = _include(r);
+        if (registry.attributes(inc.receipt.modelId, inc.receipt.weightsRoot)) revert ModelMatches(inc.receipt.modelId);
+        if (fraudProven[inc.receiptHash]) revert AlreadyProven(inc.receiptHash);
+        if (!settlement.inWindow(r.batchIndex)) revert WindowClosed(r.batchIndex);
+        fraudProven[inc.receiptHash] = true;
+        slashed = staking.slash(inc.header.node, slashAmount, msg.sender, winnerBps);
+        settlement.onFraudProven(r.batchIndex, slashed);
+        staking.creditTo{value: msg.value}(msg.sender);
+        emit ModelFraud(r.batchIndex, inc.receiptHash, slashed);
+    }
+
+    function _include(BatchProof.ReceiptRef calldata r) private view returns (BatchProof.Included memory) {
+        Settlement.Batch memory b = settlement.batch(r.batchIndex);
+        return BatchProof.check(r, b.root, b.headerCount);
+    }
+
+    function _move(uint256 id, Phase phase, bool byNode) private view returns (Dispute storage d) {
+        d = disputes[id];
+        if (d.phase != phase) revert WrongPhase(id, d.phase);
+        if (msg.sender != (byNode ? d.node : d.challenger)) revert NotYourMove(msg.sender);
+        uint256 dl = deadline(id);
+        if (block.timestamp >= dl) revert MoveTooLate(dl);
+    }
+
+    function _nodeWins(uint256 id, Dispute storage d) private {
+        d.phase = Phase.NodeWon;
+        openDisputeOf[d.receiptHash] = 0;
+        staking.unlockDispute(d.node);
+        settlement.onDisputeResolved(d.batchIndex, true, 0);
+        uint256 toNode = uint256(d.bond) * winnerBps / 10_000;
+        staking.creditTo{value: toNode}(d.node);
+        staking.toTreasury{value: d.bond - toNode}();
+        emit Resolved(id, true, 0);
+    }
+
+    function _challengerWins(uint256 id, Dispute storage d) private {
+        d.phase = Phase.ChallengerWon;
+        openDisputeOf[d.receiptHash] = 0;
+        fraudProven[d.receiptHash] = true;
+        staking.unlockDispute(d.node);
+        uint256 slashed = staking.slash(d.node, slashAmount, d.challenger, winnerBps);
+        settlement.onDisputeResolved(d.batchIndex, false, slashed);
+        staking.creditTo{value: d.bond}(d.challenger);
+        emit Resolved(id, false, slashed);
+    }
+}

@@ -1,0 +1,94 @@
+//! ABI bindings generated at compile time from the committed artifacts
+//! (`contracts/artifacts/*.json`, written by `scripts/build-contracts.sh`). Each module holds the
+//! contract's calls, events, errors, structs and its creation `BYTECODE`.
+
+#![allow(missing_docs, clippy::too_many_arguments)]
+
+use alloy_sol_types::SolInterface;
+
+pub mod model_registry {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        ModelRegistry,
+        "artifacts/ModelRegistry.json"
+    );
+}
+pub mod node_staking {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        NodeStaking,
+        "artifacts/NodeStaking.json"
+    );
+}
+pub mod settlement {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        Settlement,
+        "artifacts/Settlement.json"
+    );
+}
+pub mod dispute_game {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        DisputeGame,
+        "artifacts/DisputeGame.json"
+    );
+}
+pub mod spot_checks {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        SpotChecks,
+        "artifacts/SpotChecks.json"
+    );
+}
+pub mod rewards {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        Rewards,
+        "artifacts/Rewards.json"
+    );
+}
+pub mod wide_add {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        WideAddStepVerifier,
+        "artifacts/WideAddStepVerifier.json"
+    );
+}
+pub mod groth16_step {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        Groth16StepVerifier,
+        "artifacts/Groth16StepVerifier.json"
+    );
+}
+pub mod groth16_muladd {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        Groth16VerifierMulAdd,
+        "artifacts/Groth16VerifierMulAdd.json"
+    );
+}
+
+/// Names a revert of one of our contracts (`Name { fields }`), or `Error(string)` / `Panic`.
+pub fn decode_revert(data: &[u8]) -> Option<String> {
+    macro_rules! try_errors {
+        ($($t:ty),*) => {$(
+            if let Ok(e) = <$t>::abi_decode(data) {
+                return Some(format!("{e:?}").split_once('(').map(|(_, r)| r.trim_end_matches(')').to_string()).unwrap_or_default());
+            }
+        )*};
+    }
+    try_errors!(
+        settlement::Settlement::SettlementErrors,
+        dispute_game::DisputeGame::DisputeGameErrors,
+        spot_checks::SpotChecks::SpotChecksErrors,
+        rewards::Rewards::RewardsErrors,
+        node_staking::NodeStaking::NodeStakingErrors,
+        model_registry::ModelRegistry::ModelRegistryErrors
+    );
+    if let Ok(e) = alloy_sol_types::GenericContractError::abi_decode(data) {
+        return Some(format!("{e:?}"));
+    }
+    None
+}

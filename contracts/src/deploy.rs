@@ -1,0 +1,475 @@
+//! Deploying and wiring the settlement contracts, and the typed calls the node and the
+//! challenger make. Works on any [`Host`]: the embedded revm chain or an RPC node.
+
+use crate::bindings::{
+    dispute_game::DisputeGame, model_registry::ModelRegistry, node_staking::NodeStaking,
+    rewards::Rewards, settlement::Settlement, spot_checks::SpotChecks,
+};
+use crate::host::{self, CallError, Host, TxOutcome};
+use crate::proofs::{self, ReceiptRef};
+use alloy_primitives::{Address, Bytes, FixedBytes, U256};
+use alloy_sol_types::SolConstructor;
+use otr_core::rollup::merkle::Hash;
+use otr_core::rollup::{ChainStatus, DisputeState, MicroBatchHeader};
+
+/// Protocol parameters fixed at deployment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// Least stake to post batches (wei).
+    pub min_stake: U256,
+    /// Seconds between a withdrawal request and the payout.
+    pub withdrawal_delay: u64,
+    /// Seconds a batch can be challenged (PROTOCOL §8).
+    pub challenge_window: u64,
+    /// Seconds past the window a node's stake stays locked after it posts.
+    pub lock_extension: u64,
+    /// Least challenger bond (wei).
+    pub min_bond: U256,
+    /// Seconds each side has for a dispute move.
+    pub move_timeout: u64,
+    /// Slashed from a node that loses a dispute (wei, capped at its stake).
+    pub slash_amount: U256,
+    /// Share of the slashed stake (or forfeited bond) paid to the winner, in basis points.
+    pub winner_bps: u64,
+    /// The spot-check seed is the hash of block `postedBlock + seed_delay_blocks`.
+    pub seed_delay_blocks: u64,
+    /// Spot-check rate, parts per million (10_000 = 1%).
+    pub rho_ppm: u64,
+    /// Seconds after posting by which selected receipts must be proved.
+    pub proof_window: u64,
+    /// Slashed for a missed spot-check proof (wei).
+    pub spot_slash: U256,
+    /// Share of it paid to the reporter, in basis points.
+    pub reporter_bps: u64,
+    /// Reward epoch length (seconds) and the delay after an epoch before claims open.
+    pub epoch_length: u64,
+    pub claim_delay: u64,
+}
+
+impl Params {
+    /// The devnet defaults: windows of minutes, 1 ETH stake, 0.1 ETH bond, 1% spot checks.
+    pub fn devnet() -> Self {
+        let eth = U256::from(10u64).pow(U256::from(18u64));
+        Params {
+            min_stake: eth,
+            withdrawal_delay: 600,
+            challenge_window: 300,
+            lock_extension: 600,
+            min_bond: eth / U256::from(10u64),
+            move_timeout: 120,
+            slash_amount: eth / U256::from(2u64),
+            winner_bps: 5_000,
+            seed_delay_blocks: 2,
+            rho_ppm: 10_000,
+            proof_window: 600,
+            spot_slash: eth / U256::from(2u64),
+            reporter_bps: 5_000,
+            epoch_length: 3_600,
+            claim_delay: 1_800,
+        }
+    }
+}
+
+/// Addresses of one deployment, and the typed calls on them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deployment {
+    pub owner: Address,
+    pub registry: Address,
+    pub staking: Address,
+    pub settlement: Address,
+    pub dispute_game: Address,
+    pub spot_checks: Address,
+    pub rewards: Address,
+}
+
+/// The finality of a batch as the settlement contract reports it (PROTOCOL §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchFinality {
+    Unknown,
+    InWindow { posted_at: u64, ends_at: u64 },
+    Disputed { posted_at: u64, ends_at: u64 },
+    Slashed { posted_at: u64, slashed_wei: u128 },
+    Final { since: u64 },
+}
+
+/// Deploys a contract from its creation code and ABI-encoded constructor arguments.
+pub fn deploy_code<H: Host + ?Sized>(
+    host: &mut H,
+    from: Address,
+    code: &[u8],
+    args: Vec<u8>,
+) -> Result<(Address, TxOutcome), CallError> {
+    let mut data = code.to_vec();
+    data.extend_from_slice(&args);
+    let out = host.send(from, None, data.into(), U256::ZERO)?;
+    let addr = out
+        .created
+        .ok_or_else(|| CallError::Rejected("creation returned no address".into()))?;
+    Ok((addr, out))
+}
+
+impl Deployment {
+    /// Deploys all six contracts from `owner`, wires them (slashers, adjudicators, the
+    /// settlement's time lock) and returns their addresses. `genesis` starts reward epoch 0.
+    pub fn deploy<H: Host + ?Sized>(
+        host: &mut H,
+        owner: Address,
+        p: &Params,
+        genesis: u64,
+    ) -> Result<Self, CallError> {
+        let (registry, _) = deploy_code(
+            host,
+            owner,
+            &ModelRegistry::BYTECODE,
+            ModelRegistry::constructorCall { owner_: owner }.abi_encode(),
+        )?;
+        let (staking, _) = deploy_code(
+            host,
+            owner,
+            &NodeStaking::BYTECODE,
+            NodeStaking::constructorCall {
+                owner_: owner,
+                minStake_: p.min_stake,
+                withdrawalDelay_: U256::from(p.withdrawal_delay),
+            }
+            .abi_encode(),
+        )?;
+        let (settlement, _) = deploy_code(
+            host,
+            owner,
+            &Settlement::BYTECODE,
+            Settlement::constructorCall {
+                owner_: owner,
+                staking_: staking,
+                challengeWindow_: U256::from(p.challenge_window),
+                lockExtension_: U256::from(p.lock_extension),
+            }
+            .abi_encode(),
+        )?;
+        let (dispute_game, _) = deploy_code(
+            host,
+            owner,
+            &DisputeGame::BYTECODE,
+            DisputeGame::constructorCall {
+                owner_: owner,
+                settlement_: settlement,
+                staking_: staking,
+                registry_: registry,
+                minBond_: p.min_bond,
+                moveTimeout_: U256::from(p.move_timeout),
+                slashAmount_: p.slash_amount,
+                winnerBps_: U256::from(p.winner_bps),
+            }
+            .abi_encode(),
+        )?;
+        let (spot_checks, _) = deploy_code(
+            host,
+            owner,
+            &SpotChecks::BYTECODE,
+            SpotChecks::constructorCall {
+                owner_: owner,
+                settlement_: settlement,
+                staking_: staking,
+                registry_: registry,
+                seedDelayBlocks_: U256::from(p.seed_delay_blocks),
+                rhoPpm_: U256::from(p.rho_ppm),
+                proofWindow_: U256::from(p.proof_window),
+                slashAmount_: p.spot_slash,
+                reporterBps_: U256::from(p.reporter_bps),
+            }
+            .abi_encode(),
+        )?;
+        let (rewards, _) = deploy_code(
+            host,
+            owner,
+            &Rewards::BYTECODE,
+            Rewards::constructorCall {
+                settlement_: settlement,
+                spotChecks_: spot_checks,
+                registry_: registry,
+                genesis_: U256::from(genesis),
+                epochLength_: U256::from(p.epoch_length),
+                claimDelay_: U256::from(p.claim_delay),
+            }
+            .abi_encode(),
+        )?;
+        let z = U256::ZERO;
+        host::send(
+            host,
+            owner,
+            staking,
+            &NodeStaking::setSlasherCall {
+                who: dispute_game,
+                allowed: true,
+            },
+            z,
+        )?;
+        host::send(
+            host,
+            owner,
+            staking,
+            &NodeStaking::setSlasherCall {
+                who: spot_checks,
+                allowed: true,
+            },
+            z,
+        )?;
+        host::send(
+            host,
+            owner,
+            staking,
+            &NodeStaking::setSettlementCall { s: settlement },
+            z,
+        )?;
+        host::send(
+            host,
+            owner,
+            settlement,
+            &Settlement::setAdjudicatorCall {
+                who: dispute_game,
+                allowed: true,
+            },
+            z,
+        )?;
+        host::send(
+            host,
+            owner,
+            settlement,
+            &Settlement::setAdjudicatorCall {
+                who: spot_checks,
+                allowed: true,
+            },
+            z,
+        )?;
+        Ok(Deployment {
+            owner,
+            registry,
+            staking,
+            settlement,
+            dispute_game,
+            spot_checks,
+            rewards,
+        })
+    }
+
+    /// Stakes `wei` for `node`.
+    pub fn stake<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        node: Address,
+        wei: U256,
+    ) -> Result<TxOutcome, CallError> {
+        host::send(host, node, self.staking, &NodeStaking::stakeCall {}, wei).map(|r| r.1)
+    }
+
+    /// Posts `headers` (consecutive headers of `node`'s chain) as one batch; returns its index.
+    pub fn post_batch<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        node: Address,
+        headers: &[MicroBatchHeader],
+    ) -> Result<(u64, TxOutcome), CallError> {
+        let call = Settlement::postBatchCall {
+            root: FixedBytes(proofs::batch_root(headers)),
+            headers: Bytes::from(proofs::headers_calldata(headers)),
+        };
+        let (index, out) = host::send(host, node, self.settlement, &call, U256::ZERO)?;
+        Ok((index.saturating_to(), out))
+    }
+
+    pub fn batch<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        index: u64,
+    ) -> Result<Settlement::Batch, CallError> {
+        host::view(
+            host,
+            self.settlement,
+            &Settlement::batchCall {
+                index: U256::from(index),
+            },
+        )
+    }
+
+    /// The batch's finality, evaluated by the contract at the chain's current time.
+    pub fn finality<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        index: u64,
+    ) -> Result<BatchFinality, CallError> {
+        let f = host::view(
+            host,
+            self.settlement,
+            &Settlement::finalityCall {
+                index: U256::from(index),
+            },
+        )?;
+        Ok(match f.status {
+            1 => BatchFinality::InWindow {
+                posted_at: f.postedAt,
+                ends_at: f.endsAt,
+            },
+            2 => BatchFinality::Disputed {
+                posted_at: f.postedAt,
+                ends_at: f.endsAt,
+            },
+            3 => BatchFinality::Slashed {
+                posted_at: f.postedAt,
+                slashed_wei: f.slashedWei,
+            },
+            4 => BatchFinality::Final { since: f.endsAt },
+            _ => BatchFinality::Unknown,
+        })
+    }
+
+    /// The `ChainStatus` of a bundle (PROTOCOL §2.3) for a posted batch.
+    pub fn chain_status<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        index: u64,
+    ) -> Result<ChainStatus, CallError> {
+        let b = self.batch(host, index)?;
+        let window: U256 = host::view(host, self.settlement, &Settlement::challengeWindowCall {})?;
+        let dispute = match b.disputeState {
+            1 => DisputeState::Open,
+            2 => DisputeState::ResolvedNodeWon,
+            3 => DisputeState::ResolvedNodeLost {
+                slashed_wei: b.slashedWei,
+            },
+            _ => DisputeState::None,
+        };
+        Ok(ChainStatus {
+            batch_posted_at: b.postedAt,
+            challenge_window_secs: window.saturating_to(),
+            dispute,
+        })
+    }
+
+    /// Opens a dispute over one receipt; returns the dispute id.
+    pub fn open_dispute<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        challenger: Address,
+        r: &ReceiptRef,
+        bond: U256,
+    ) -> Result<(u64, TxOutcome), CallError> {
+        let call = DisputeGame::openDisputeCall { r: r.into() };
+        let (id, out) = host::send(host, challenger, self.dispute_game, &call, bond)?;
+        Ok((id.saturating_to(), out))
+    }
+
+    pub fn dispute<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        id: u64,
+    ) -> Result<DisputeGame::Dispute, CallError> {
+        host::view(
+            host,
+            self.dispute_game,
+            &DisputeGame::disputeCall { id: U256::from(id) },
+        )
+    }
+
+    /// The node's bisection move, computed from its trace.
+    pub fn bisect<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        node: Address,
+        id: u64,
+        trace: &proofs::Trace,
+    ) -> Result<TxOutcome, CallError> {
+        let d = self.dispute(host, id)?;
+        let mid = d.agreeSize + (d.disagreeSize - d.agreeSize) / 2;
+        let call = DisputeGame::bisectCall {
+            id: U256::from(id),
+            midRoot: FixedBytes(trace.prefix_root(mid)),
+            consistency: proofs::words(&trace.consistency(mid, d.disagreeSize)),
+        };
+        host::send(host, node, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
+    }
+
+    /// The challenger's move: compares the node's revealed prefix root with its own trace.
+    pub fn respond<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        challenger: Address,
+        id: u64,
+        own: &proofs::Trace,
+    ) -> Result<(bool, TxOutcome), CallError> {
+        let d = self.dispute(host, id)?;
+        let mid = d.agreeSize + (d.disagreeSize - d.agreeSize) / 2;
+        let agree = mid <= own.len() && own.prefix_root(mid) == d.midRoot.0;
+        let call = DisputeGame::respondCall {
+            id: U256::from(id),
+            agree,
+        };
+        host::send(host, challenger, self.dispute_game, &call, U256::ZERO).map(|r| (agree, r.1))
+    }
+
+    /// The node's one-step proof of leaf `agreeSize` with inputs at `input_indices` (opened in
+    /// the agreed prefix) and the operator's `witness`.
+    pub fn prove_step<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        node: Address,
+        id: u64,
+        trace: &proofs::Trace,
+        input_indices: &[u64],
+        witness: Vec<u8>,
+    ) -> Result<TxOutcome, CallError> {
+        let d = self.dispute(host, id)?;
+        let (a, b) = (d.agreeSize, d.disagreeSize);
+        let inputs = input_indices
+            .iter()
+            .map(|&i| crate::bindings::dispute_game::StepOpening::Leaf {
+                index: i,
+                leaf: Bytes::from(trace.leaf(i).to_vec()),
+                path: proofs::words(&trace.path(i, a)),
+            })
+            .collect();
+        let call = DisputeGame::proveStepCall {
+            id: U256::from(id),
+            outLeaf: Bytes::from(trace.leaf(a).to_vec()),
+            outPath: proofs::words(&trace.path(a, b)),
+            inputs,
+            witness: witness.into(),
+        };
+        host::send(host, node, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
+    }
+
+    /// Ends a dispute whose side to move missed its deadline.
+    pub fn timeout<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        from: Address,
+        id: u64,
+    ) -> Result<TxOutcome, CallError> {
+        host::send(
+            host,
+            from,
+            self.dispute_game,
+            &DisputeGame::timeoutCall { id: U256::from(id) },
+            U256::ZERO,
+        )
+        .map(|r| r.1)
+    }
+
+    /// Records the spot-check seed of a batch (anyone, once the seed block exists).
+    pub fn record_seed<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        from: Address,
+        index: u64,
+    ) -> Result<Hash, CallError> {
+        let (seed, _) = host::send(
+            host,
+            from,
+            self.spot_checks,
+            &SpotChecks::recordSeedCall {
+                batchIndex: U256::from(index),
+            },
+            U256::ZERO,
+        )?;
+        Ok(seed.0)
+    }
+}

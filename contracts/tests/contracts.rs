@@ -1,0 +1,16 @@
+//! Contract tests on the embedded revm chain (one test binary: revm links once).
+
+#[path = "suite/common.rs"]
+mod common;
+#[path = "suite/disputes.rs"]
+mod disputes;
+#[path = "suite/gas.rs"]
+mod gas;
+#[path = "suite/groth16.rs"]
+mod groth16;
+#[path = "suite/lifecycle.rs"]
+mod lifecycle;
+#[path = "suite/rewards.rs"]
+mod rewards;
+#[path = "suite/spot_checks.rs"]
+mod spot_checks;

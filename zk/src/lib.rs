@@ -1,0 +1,27 @@
+//! # otr-zk
+//!
+//! Groth16/BN254 spot-check proofs for OTR (DESIGN principle 7, `docs/PROTOCOL.md` §7.5): one
+//! sampled unit (a block of rows) of an int8 matrix-vector product of the engine, proven
+//! exactly, with the weights opened against a Poseidon Merkle commitment of the matrix and
+//! the input vector and output slice bound by Poseidon commitments of their bytes.
+//!
+//! - [`poseidon`], [`pack`], [`commit`]: the hash, the 31-byte packing, the commitments;
+//! - [`unit`]: shapes, the native reference (the engine's own kernel), statements, witnesses;
+//! - [`circuit`]: the R1CS circuit and its gadgets;
+//! - [`ceremony`]: the phase-2 setup ceremony and its transcript;
+//! - [`prove`]: keys, `prove_unit`, verification through `otr_core::zk::PreparedVk`.
+//!
+//! See `zk/README.md` for what is proven, what is public and what is trusted.
+
+pub mod ceremony;
+pub mod circuit;
+pub mod commit;
+pub mod error;
+pub mod pack;
+pub mod poseidon;
+pub mod prove;
+pub mod testdata;
+pub mod unit;
+
+pub use error::ZkError;
+pub use unit::{UnitShape, UnitStatement, UnitWitness};

@@ -5,6 +5,7 @@ mod input;
 mod inspect;
 pub mod serve;
 mod verify;
+mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +27,8 @@ pub enum Command {
     /// Show what evidence contains (parse only, nothing verified).
     #[command(subcommand)]
     Inspect(inspect::InspectCommand),
+    /// Challenger: follow a node's embedded chain and re-check every posted receipt's bundle.
+    Watch(watch::WatchArgs),
     /// Development tools: dev-signed evidence and fixtures (NOT PRODUCTION).
     #[command(subcommand)]
     Dev(dev::DevCommand),
@@ -63,5 +66,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(a) => serve::run(a),
         Command::Dev(d) => dev::run(d),
         Command::Inspect(i) => inspect::run(i),
+        Command::Watch(w) => watch::run(w),
     }
 }

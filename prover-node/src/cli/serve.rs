@@ -61,6 +61,19 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
     }
     let engine = crate::node::engine_impl::load(&config.model, &config.data_dir)
         .map_err(fail("MODEL_LOAD"))?;
+    let settlement = match config.chain.as_str() {
+        "embedded" => Some(
+            crate::node::settlement::Settlement::open_embedded(
+                &config.data_dir,
+                config.chain_id,
+                otr_core::rollup::eth_address(node_key.verifying_key()),
+                &engine.info(),
+                config.challenge_window_secs,
+            )
+            .map_err(fail("NODE_CHAIN"))?,
+        ),
+        _ => None,
+    };
     Ok(Node {
         config,
         store,
@@ -70,6 +83,7 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
         batch_now: tokio::sync::Notify::new(),
         anchors,
         policy,
+        settlement,
     })
 }
 
@@ -92,6 +106,24 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         if recovered > 0 {
             eprintln!("otr: batched {recovered} receipt(s) answered before the last stop");
         }
+        // Headers closed before the last stop and not yet posted are posted now.
+        let n = node.clone();
+        let posted = tokio::task::spawn_blocking(move || batcher::post_pending(&n))
+            .await
+            .map_err(|e| CliError::usage("NODE", e.to_string()))?
+            .map_err(fail("NODE_CHAIN"))?;
+        if posted > 0 {
+            eprintln!("otr: posted {posted} micro-batch header(s) closed before the last stop");
+        }
+        if let Some(s) = &node.settlement {
+            eprintln!(
+                "otr: settlement: embedded chain {} (settlement contract 0x{}, challenge window {} s, posting every {} ms)",
+                s.chain_path().display(),
+                hex::encode(s.deployment.settlement),
+                s.challenge_window_secs,
+                node.config.post_interval_ms
+            );
+        }
         let info = node.engine.info();
         eprintln!(
             "otr: serving {} (weights root {}) on http://{listen}  node 0x{}  attestation {}  window {} ms",
@@ -105,6 +137,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             eprintln!("otr: web demo at http://{listen}/ (from {})", d.display());
         }
         tokio::spawn(batcher::run(node.clone()));
+        tokio::spawn(batcher::run_poster(node.clone()));
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| CliError::usage("LISTEN", format!("{listen}: {e}")))?;
         axum::serve(listener, api::router(node.clone()))
             .with_graceful_shutdown(async {
@@ -113,7 +146,11 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::usage("SERVE", e.to_string()))?;
         let n = node.clone();
-        let _ = tokio::task::spawn_blocking(move || batcher::close_batch(&n)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            batcher::close_batch(&n)?;
+            batcher::post_pending(&n)
+        })
+        .await;
         eprintln!("otr: stopped; every answered receipt is stored and batched");
         Ok(())
     })

@@ -21,7 +21,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::stream::Stream;
 use otr_core::rollup::{
-    request_hash, AnswerBundle, OutputHasher, Receipt, ReceiptProof, SamplingParams,
+    request_hash, AnswerBundle, OutputHasher, Receipt, ReceiptProof, RollupInclusion,
+    SamplingParams,
 };
 use serde_json::{json, Value};
 
@@ -416,6 +417,30 @@ pub fn build_bundle(node: &Node, id: &str) -> Result<Option<AnswerBundle>, Strin
     };
     let proof =
         otr_core::rollup::merkle::prove(&batch.leaves, leaf as u64).map_err(|e| e.to_string())?;
+    // Rollup inclusion once the header's batch is posted: the audit path over the batch's header
+    // hashes in the order posted (what the contract hashed), and the chain's status of the batch.
+    let (rollup, chain_status) = match &node.settlement {
+        None => (None, None),
+        Some(s) => match node.store.rollup_of(batch.header.sequence)? {
+            None => (None, None),
+            Some(pos) => {
+                let path = otr_core::rollup::merkle::prove(&pos.header_hashes, pos.position as u64)
+                    .map_err(|e| e.to_string())?
+                    .path;
+                let status = s.chain_status(pos.batch.index)?;
+                (
+                    Some(RollupInclusion {
+                        batch_index: pos.batch.index,
+                        batch_root: pos.batch.root,
+                        batch_size: pos.batch.size,
+                        header_index: pos.position,
+                        path,
+                    }),
+                    Some(status),
+                )
+            }
+        },
+    };
     Ok(Some(AnswerBundle {
         version: 1,
         receipt,
@@ -432,8 +457,8 @@ pub fn build_bundle(node: &Node, id: &str) -> Result<Option<AnswerBundle>, Strin
             ocsp: batch.evidence.ocsp,
             arch: "HOPPER".into(),
         },
-        rollup: None,
-        chain_status: None,
+        rollup,
+        chain_status,
         zk_proofs: vec![],
     }))
 }
@@ -451,9 +476,19 @@ pub fn self_check(node: &Node, b: &AnswerBundle) -> Result<(), (String, String)>
         expected_request_hash: None,
         expected_weights_root: Some(node.engine.info().weights_root),
     };
-    otr_core::verify::verify_bundle(b, &opts)
-        .map(|_| ())
-        .map_err(|e| (otr_core::ErrorCode::code(&e).to_string(), e.to_string()))
+    let verified = otr_core::verify::verify_bundle(b, &opts)
+        .map_err(|e| (otr_core::ErrorCode::code(&e).to_string(), e.to_string()))?;
+    // A posted bundle's batch must be the one the settlement contract holds.
+    if let (Some(r), Some(s)) = (&b.rollup, &node.settlement) {
+        let root = s
+            .batch_root(r.batch_index)
+            .map_err(|e| ("CHAIN_READ".to_string(), e))?;
+        verified
+            .structure
+            .check_batch(r.batch_index, &root)
+            .map_err(|e| (otr_core::ErrorCode::code(&e).to_string(), e.to_string()))?;
+    }
+    Ok(())
 }
 
 async fn bundle(

@@ -1,4 +1,6 @@
-//! Micro-batching: every window, the pending receipts become one signed, attested header.
+//! Micro-batching: every window, the pending receipts become one signed, attested header. The
+//! poster ([`run_poster`]) posts the closed headers not yet on-chain as one rollup batch every
+//! `--post-interval-ms`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +66,87 @@ pub async fn run(node: Arc<Node>) {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => eprintln!("otr: micro-batch failed, will retry: {e}"),
             Err(e) => eprintln!("otr: micro-batch task panicked: {e}"),
+        }
+    }
+}
+
+/// Brings the store's record of posted headers in line with the chain (the chain is the truth):
+/// batches in the chain file but not in the store (a crash after the chain was saved) are
+/// recorded; store rows the chain does not have are forgotten, so those headers are posted again.
+pub fn reconcile(node: &Node) -> Result<(), String> {
+    let Some(s) = &node.settlement else {
+        return Ok(());
+    };
+    let (chain_next, _) = s.head()?;
+    let store_next = node.store.next_unposted()?;
+    if chain_next > store_next {
+        let batches = s.node_batches_from(store_next)?;
+        for b in batches {
+            eprintln!(
+                "otr: recovered rollup batch {} (headers {}..{}) from the chain file",
+                b.index,
+                b.first_sequence,
+                b.first_sequence + b.header_count as u64
+            );
+            node.store.record_rollup(&b.into())?;
+        }
+        let now = node.store.next_unposted()?;
+        if now != chain_next {
+            return Err(format!(
+                "the chain has this node's headers up to {chain_next}, the store could recover only up to {now}"
+            ));
+        }
+    } else if chain_next < store_next {
+        eprintln!(
+            "otr: WARNING: the chain file has this node's headers only up to sequence {chain_next}, \
+             the store recorded posts up to {store_next}; posting them again"
+        );
+        node.store.forget_rollup_from(chain_next)?;
+    }
+    Ok(())
+}
+
+/// Posts the closed micro-batch headers not yet on-chain as one rollup batch (at most
+/// `MAX_HEADERS_PER_BATCH`). Returns how many headers it posted. A header is recorded as posted
+/// only after the chain holding the batch was saved.
+pub fn post_pending(node: &Node) -> Result<usize, String> {
+    let Some(s) = &node.settlement else {
+        return Ok(0);
+    };
+    reconcile(node)?;
+    let (next, last_hash) = s.head()?;
+    let headers = node
+        .store
+        .headers_from(next, super::settlement::MAX_HEADERS_PER_BATCH)?;
+    let Some(first) = headers.first() else {
+        return Ok(0);
+    };
+    if first.sequence != next || first.prev_header_hash != last_hash {
+        return Err(format!(
+            "the store's header {} does not continue the on-chain header chain (next sequence {next}); \
+             the store and {} belong to different histories",
+            first.sequence,
+            s.chain_path().display()
+        ));
+    }
+    let posted = s.post(&headers)?;
+    node.store.record_rollup(&posted)?;
+    Ok(headers.len())
+}
+
+/// Runs forever: posts a rollup batch every `post_interval_ms` when headers are waiting.
+pub async fn run_poster(node: Arc<Node>) {
+    if node.settlement.is_none() {
+        return;
+    }
+    let interval = Duration::from_millis(node.config.post_interval_ms.max(1));
+    loop {
+        tokio::time::sleep(interval).await;
+        let n = node.clone();
+        match tokio::task::spawn_blocking(move || post_pending(&n)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => eprintln!("otr: rollup post failed, will retry: {e}"),
+            Err(e) => eprintln!("otr: rollup post task panicked: {e}"),
         }
     }
 }

@@ -41,6 +41,17 @@ pub struct ServeArgs {
     /// Folder of the web demo to serve at `/`. [default: web-demo/ next to the binary's workspace, if present]
     #[arg(long, env = "OTR_WEB_DEMO", value_name = "DIR")]
     pub web_demo: Option<PathBuf>,
+    /// Settlement chain: `embedded` (the settlement contracts run in-process on revm, persisted
+    /// at `<data dir>/chain.json`) or `none` (no rollup posting; bundles stay provisional).
+    /// [default: embedded]
+    #[arg(long, env = "OTR_CHAIN", value_name = "CHAIN")]
+    pub chain: Option<String>,
+    /// Challenge window of a newly deployed embedded chain, in seconds. [default: 120]
+    #[arg(long, env = "OTR_CHALLENGE_WINDOW_SECS", value_name = "SECS")]
+    pub challenge_window_secs: Option<u64>,
+    /// How often the node posts its closed micro-batch headers as a rollup batch. [default: 2000]
+    #[arg(long, env = "OTR_POST_INTERVAL_MS", value_name = "MS")]
+    pub post_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -57,6 +68,9 @@ struct FileConfig {
     #[serde(default)]
     ocsp: Vec<PathBuf>,
     web_demo: Option<PathBuf>,
+    chain: Option<String>,
+    challenge_window_secs: Option<u64>,
+    post_interval_ms: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -71,6 +85,10 @@ pub struct NodeConfig {
     pub rims: Vec<PathBuf>,
     pub ocsp: Vec<PathBuf>,
     pub web_demo: Option<PathBuf>,
+    /// `embedded` or `none`.
+    pub chain: String,
+    pub challenge_window_secs: u64,
+    pub post_interval_ms: u64,
 }
 
 impl NodeConfig {
@@ -95,6 +113,23 @@ impl NodeConfig {
             return Err(format!(
                 "--attestation must be `nvidia` or `dev`, not `{attestation}`"
             ));
+        }
+        let chain = a
+            .chain
+            .clone()
+            .or(file.chain)
+            .unwrap_or_else(|| "embedded".into());
+        if chain != "embedded" && chain != "none" {
+            return Err(format!(
+                "--chain must be `embedded` or `none`, not `{chain}` (an RPC chain is not supported yet)"
+            ));
+        }
+        let challenge_window_secs = a
+            .challenge_window_secs
+            .or(file.challenge_window_secs)
+            .unwrap_or(120);
+        if challenge_window_secs == 0 {
+            return Err("--challenge-window-secs must be at least 1".into());
         }
         let web_demo = a.web_demo.clone().or(file.web_demo).or_else(|| {
             let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web-demo");
@@ -129,6 +164,13 @@ impl NodeConfig {
                 a.ocsp.clone()
             },
             web_demo,
+            chain,
+            challenge_window_secs,
+            post_interval_ms: a
+                .post_interval_ms
+                .or(file.post_interval_ms)
+                .unwrap_or(2000)
+                .max(1),
         })
     }
 }

@@ -5,7 +5,8 @@
 //! response. The batcher closes a micro-batch every window: it takes the pending receipts in
 //! order, builds and signs the header (sequence, previous hash, receipts root), asks the GPU for
 //! an attestation whose nonce is the header hash, and commits header, signature and evidence in
-//! one transaction. A bundle is served only after `otr-core` verified it inside the node.
+//! one transaction. The poster posts closed micro-batch headers as rollup batches to the settlement
+//! contracts (`settlement`). A bundle is served only after `otr-core` verified it inside the node.
 
 pub mod api;
 pub mod attest;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod engine_impl;
 pub mod inference;
 pub mod keys;
+pub mod settlement;
 pub mod store;
 
 use std::sync::Arc;
@@ -32,4 +34,7 @@ pub struct Node {
     /// Trust anchors that accept this node's own evidence (NVIDIA roots, plus the dev root in dev mode).
     pub anchors: otr_core::attestation::TrustAnchors,
     pub policy: otr_core::attestation::Policy,
+    /// The settlement chain the node posts rollup batches to (`--chain embedded`); `None` with
+    /// `--chain none`.
+    pub settlement: Option<settlement::Settlement>,
 }

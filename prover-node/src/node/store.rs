@@ -9,6 +9,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use otr_core::rollup::{HeaderSignature, MicroBatchHeader, Receipt};
+
+use super::settlement::PostedBatch;
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// GPU evidence stored with a micro-batch header.
@@ -33,6 +35,16 @@ pub struct StoredBatch {
 
 /// A receipt's leaf index in its micro-batch, and the micro-batch.
 pub type Batched = (u32, StoredBatch);
+
+/// Where a micro-batch header sits in a posted rollup batch.
+#[derive(Clone, Debug)]
+pub struct RollupPosition {
+    pub batch: PostedBatch,
+    /// The header's index in the batch.
+    pub position: u32,
+    /// Header hashes of the whole batch, in the order posted.
+    pub header_hashes: Vec<[u8; 32]>,
+}
 
 pub struct Store {
     conn: Mutex<Connection>,
@@ -67,7 +79,19 @@ impl Store {
                  batch_seq INTEGER REFERENCES headers(seq),
                  leaf_index INTEGER
              );
-             CREATE INDEX IF NOT EXISTS receipts_pending ON receipts(batch_seq, n);",
+             CREATE INDEX IF NOT EXISTS receipts_pending ON receipts(batch_seq, n);
+             CREATE TABLE IF NOT EXISTS rollup_batches (
+                 batch_index INTEGER PRIMARY KEY,
+                 root BLOB NOT NULL,
+                 first_seq INTEGER NOT NULL,
+                 size INTEGER NOT NULL,
+                 posted_at INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS rollup (
+                 seq INTEGER PRIMARY KEY REFERENCES headers(seq),
+                 batch_index INTEGER NOT NULL REFERENCES rollup_batches(batch_index),
+                 position INTEGER NOT NULL
+             );",
         )
         .map_err(err)?;
         Ok(Store {
@@ -227,5 +251,127 @@ impl Store {
             .query_map([], |row| row.get::<_, String>(0))
             .map_err(err)?;
         ids.map(|r| r.map_err(err)).collect()
+    }
+
+    /// The next header sequence not yet recorded as posted (0 when none is).
+    pub fn next_unposted(&self) -> Result<u64, String> {
+        self.conn()
+            .query_row("SELECT MAX(seq) FROM rollup", [], |row| {
+                row.get::<_, Option<i64>>(0)
+            })
+            .map(|m| m.map(|s| s as u64 + 1).unwrap_or(0))
+            .map_err(err)
+    }
+
+    /// Up to `limit` headers from sequence `from` on, in order.
+    pub fn headers_from(&self, from: u64, limit: usize) -> Result<Vec<MicroBatchHeader>, String> {
+        let c = self.conn();
+        let mut st = c
+            .prepare("SELECT header FROM headers WHERE seq >= ?1 ORDER BY seq LIMIT ?2")
+            .map_err(err)?;
+        let rows = st
+            .query_map(params![from as i64, limit as i64], |row| {
+                row.get::<_, Vec<u8>>(0)
+            })
+            .map_err(err)?;
+        rows.map(|r| {
+            r.map_err(err)
+                .and_then(|b| MicroBatchHeader::decode(&b).map_err(err))
+        })
+        .collect()
+    }
+
+    /// Records a posted batch: its headers `first_seq .. first_seq + size` in one transaction.
+    /// Call only once the chain holding the batch is saved.
+    pub fn record_rollup(&self, b: &PostedBatch) -> Result<(), String> {
+        let mut c = self.conn();
+        let tx = c.transaction().map_err(err)?;
+        tx.execute(
+            "INSERT INTO rollup_batches (batch_index, root, first_seq, size, posted_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                b.index as i64,
+                b.root.to_vec(),
+                b.first_seq as i64,
+                b.size as i64,
+                b.posted_at as i64
+            ],
+        )
+        .map_err(err)?;
+        for i in 0..b.size as u64 {
+            tx.execute(
+                "INSERT INTO rollup (seq, batch_index, position) VALUES (?1, ?2, ?3)",
+                params![(b.first_seq + i) as i64, b.index as i64, i as i64],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Forgets the posts of headers from sequence `from` on (the chain does not have them).
+    pub fn forget_rollup_from(&self, from: u64) -> Result<(), String> {
+        let mut c = self.conn();
+        let tx = c.transaction().map_err(err)?;
+        tx.execute("DELETE FROM rollup WHERE seq >= ?1", [from as i64])
+            .map_err(err)?;
+        tx.execute(
+            "DELETE FROM rollup_batches WHERE batch_index NOT IN (SELECT DISTINCT batch_index FROM rollup)",
+            [],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Where header `seq` was posted, if it was.
+    pub fn rollup_of(&self, seq: u64) -> Result<Option<RollupPosition>, String> {
+        let c = self.conn();
+        let row = c
+            .query_row(
+                "SELECT b.batch_index, b.root, b.first_seq, b.size, b.posted_at, r.position
+                 FROM rollup r JOIN rollup_batches b ON b.batch_index = r.batch_index WHERE r.seq = ?1",
+                [seq as i64],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, Vec<u8>>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, i64>(4)?,
+                        row.get::<_, i64>(5)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(err)?;
+        let Some((index, root, first, size, posted_at, position)) = row else {
+            return Ok(None);
+        };
+        let mut st = c
+            .prepare("SELECT header_hash FROM headers WHERE seq >= ?1 AND seq < ?2 ORDER BY seq")
+            .map_err(err)?;
+        let header_hashes = st
+            .query_map(params![first, first + size], |row| row.get::<_, Vec<u8>>(0))
+            .map_err(err)?
+            .map(|r| {
+                r.map_err(err)
+                    .and_then(|h| h.try_into().map_err(|_| err("bad header hash")))
+            })
+            .collect::<Result<Vec<[u8; 32]>, String>>()?;
+        if header_hashes.len() != size as usize {
+            return Err(err(format!(
+                "rollup batch {index}: {} of its {size} headers are stored",
+                header_hashes.len()
+            )));
+        }
+        Ok(Some(RollupPosition {
+            batch: PostedBatch {
+                index: index as u64,
+                root: root.try_into().map_err(|_| err("bad batch root"))?,
+                first_seq: first as u64,
+                size: size as u32,
+                posted_at: posted_at as u64,
+            },
+            position: position as u32,
+            header_hashes,
+        }))
     }
 }

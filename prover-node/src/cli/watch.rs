@@ -1,0 +1,245 @@
+//! `otr watch`: the challenger ("fisherman"), first stage.
+//!
+//! Follows the embedded chain of a node (`<data dir>/chain.json`, read-only: the node is its only
+//! writer) and, for every batch the node posted, fetches the bundles of its receipts from the
+//! node's HTTP API, verifies each one with `otr-core` (the same code the browser runs) and checks
+//! that its rollup inclusion names the batch root the contract holds. It reports, per batch, how
+//! many of the receipts the contract counts it could check, and every failure.
+//!
+//! Not done yet (docs/NODE.md, "Settlement"): re-executing receipts (the node does not publish
+//! request bodies, so a challenger can re-execute only requests it has itself), and sending
+//! dispute transactions: the embedded chain has one writer (the node), so a challenger needs a
+//! shared chain (`--chain-rpc`, not written yet). The dispute call it would make is
+//! [`crate::node::settlement::open_dispute_for`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use otr_contracts::Chain;
+use otr_core::rollup::AnswerBundle;
+
+use super::{input, CliError};
+use crate::node::settlement::{self, SavedDeployment, CHAIN_FILE};
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The data dir of the node whose embedded chain to follow (holds chain.json).
+    #[arg(long, env = "OTR_DATA_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// The node's HTTP API, for bundles.
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
+    pub node: String,
+    /// Check once and exit (status 1 if anything failed); otherwise follow the chain.
+    #[arg(long)]
+    pub once: bool,
+    /// How often to re-read the chain when following.
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    pub interval_ms: u64,
+    /// Trust the node's dev attestation root (from `/v1/node`): NOT PRODUCTION.
+    #[arg(long)]
+    pub allow_dev_root: bool,
+}
+
+/// What one round found about one batch.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct BatchReport {
+    pub index: u64,
+    pub root: String,
+    pub node: String,
+    pub headers: u32,
+    pub receipts_on_chain: u64,
+    pub receipts_verified: u64,
+    pub finality: String,
+    pub problems: Vec<String>,
+}
+
+struct Watcher {
+    args: WatchArgs,
+    anchors: otr_core::attestation::TrustAnchors,
+    policy: otr_core::attestation::Policy,
+    /// receipt id -> (batch index, problem or none), once its bundle was posted and checked.
+    checked: BTreeMap<String, (u64, Option<String>)>,
+    reported: BTreeSet<(u64, String)>,
+}
+
+fn fail(code: &'static str) -> impl Fn(String) -> CliError {
+    move |m| CliError::usage(code, m)
+}
+
+impl Watcher {
+    fn new(args: WatchArgs) -> Result<Self, CliError> {
+        let mut anchors = otr_core::attestation::TrustAnchors::nvidia();
+        let mut policy = otr_core::attestation::Policy::default();
+        if args.allow_dev_root {
+            let info: serde_json::Value =
+                serde_json::from_slice(&input::http_get(&format!("{}/v1/node", args.node))?)
+                    .map_err(|e| CliError::usage("WATCH_NODE", e.to_string()))?;
+            if let Some(pem) = info["dev_root_pem"].as_str() {
+                let der = otr_core::encoding::pem_certificates(pem.as_bytes())
+                    .map_err(|_| CliError::usage("WATCH_NODE", "bad dev root"))?;
+                let cert = otr_core::x509::Certificate::from_der(&der[0])
+                    .map_err(|e| CliError::usage("WATCH_NODE", e.reason))?;
+                anchors = anchors.with_dev_root(cert);
+                policy.allow_dev_roots = true;
+                policy.require_rims = false;
+                policy.require_ocsp = false;
+            }
+        }
+        Ok(Watcher {
+            args,
+            anchors,
+            policy,
+            checked: BTreeMap::new(),
+            reported: BTreeSet::new(),
+        })
+    }
+
+    fn verify(&self, b: &AnswerBundle, onchain_root: &[u8; 32]) -> Result<String, String> {
+        let v = crate::native_crypto::OpensslVerifier::new();
+        let time = input::time(None).map_err(|e| e.message)?;
+        let opts = otr_core::verify::VerifyOptions {
+            time,
+            policy: &self.policy,
+            anchors: &self.anchors,
+            verifier: &v,
+            verifying_keys: &[],
+            expected_request_hash: None,
+            expected_weights_root: None,
+        };
+        let verified = otr_core::verify::verify_bundle(b, &opts)
+            .map_err(|e| format!("{}: {e}", otr_core::ErrorCode::code(&e)))?;
+        let r = b.rollup.as_ref().ok_or("no rollup section")?;
+        verified
+            .structure
+            .check_batch(r.batch_index, onchain_root)
+            .map_err(|e| format!("{}: {e}", otr_core::ErrorCode::code(&e)))?;
+        Ok(format!("{:?}", verified.finality))
+    }
+
+    /// One pass over the chain and the node's receipts.
+    fn round(&mut self) -> Result<Vec<BatchReport>, CliError> {
+        let dir = &self.args.data_dir;
+        let saved = SavedDeployment::read(dir).map_err(fail("WATCH_CHAIN"))?;
+        let d = saved.deployment();
+        let path = dir.join(CHAIN_FILE);
+        let mut chain = Chain::load(&path)
+            .map_err(|e| CliError::usage("WATCH_CHAIN", format!("{}: {e}", path.display())))?;
+        // Finality is evaluated at the wall clock (on this read-only copy of the chain).
+        let now = input::time(None)?.0.max(0) as u64;
+        let ahead = now.saturating_sub(chain.timestamp());
+        chain.advance(ahead, 0);
+        let n = settlement::batch_count(&mut chain, &d).map_err(fail("WATCH_CHAIN"))?;
+        let mut batches = Vec::new();
+        for i in 0..n {
+            batches.push(settlement::read_batch(&mut chain, &d, i).map_err(fail("WATCH_CHAIN"))?);
+        }
+        // Bundles of receipts not yet seen in a posted batch.
+        let list: serde_json::Value = serde_json::from_slice(&input::http_get(&format!(
+            "{}/v1/receipts",
+            self.args.node
+        ))?)
+        .map_err(|e| CliError::usage("WATCH_NODE", e.to_string()))?;
+        let ids: Vec<String> = list["receipts"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in ids {
+            if self.checked.contains_key(&id) {
+                continue;
+            }
+            let url = format!("{}/v1/receipts/{id}/bundle", self.args.node);
+            let Ok(bytes) = input::http_get(&url) else {
+                continue; // not batched yet, or the node is busy: next round
+            };
+            let b = match super::verify::read_bundle(&bytes) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("otr watch: {id}: unreadable bundle: {}", e.message);
+                    continue;
+                }
+            };
+            let Some(r) = &b.rollup else {
+                continue; // not posted yet
+            };
+            let problem = match batches.get(r.batch_index as usize) {
+                None => Some(format!(
+                    "bundle names batch {} but the chain has {n} batches",
+                    r.batch_index
+                )),
+                Some(onchain) => self.verify(&b, &onchain.root).err(),
+            };
+            self.checked.insert(id, (r.batch_index, problem));
+        }
+        let mut out = Vec::new();
+        for b in &batches {
+            let mut rep = BatchReport {
+                index: b.index,
+                root: hex::encode(b.root),
+                node: format!("0x{}", hex::encode(b.node)),
+                headers: b.header_count,
+                receipts_on_chain: b.receipt_count,
+                ..Default::default()
+            };
+            for (id, (idx, problem)) in &self.checked {
+                if *idx != b.index {
+                    continue;
+                }
+                match problem {
+                    None => rep.receipts_verified += 1,
+                    Some(p) => rep.problems.push(format!("{id}: {p}")),
+                }
+            }
+            if rep.receipts_verified + (rep.problems.len() as u64) < rep.receipts_on_chain {
+                rep.problems.push(format!(
+                    "{} receipt(s) counted on-chain have no bundle from the node (cannot be checked)",
+                    rep.receipts_on_chain - rep.receipts_verified - rep.problems.len() as u64
+                ));
+            }
+            rep.finality = match d.finality(&mut chain, b.index) {
+                Ok(f) => format!("{f:?}"),
+                Err(e) => format!("unknown ({e})"),
+            };
+            out.push(rep);
+        }
+        Ok(out)
+    }
+}
+
+pub fn run(args: WatchArgs) -> Result<(), CliError> {
+    let once = args.once;
+    let interval = Duration::from_millis(args.interval_ms.max(100));
+    let mut w = Watcher::new(args)?;
+    loop {
+        let reports = w.round()?;
+        let mut bad = false;
+        for r in &reports {
+            bad |= !r.problems.is_empty();
+            let line =
+                serde_json::to_string(r).map_err(|e| CliError::usage("OUTPUT", e.to_string()))?;
+            // Following: print a batch again only when what we know about it changed.
+            let key = (r.index, line.clone());
+            if once || w.reported.insert(key) {
+                println!("{line}");
+            }
+        }
+        if once {
+            return if bad {
+                Err(CliError {
+                    code: "WATCH_PROBLEMS".into(),
+                    message: "some posted receipts failed their checks or could not be checked"
+                        .into(),
+                    exit: 1,
+                })
+            } else {
+                Ok(())
+            };
+        }
+        std::thread::sleep(interval);
+    }
+}

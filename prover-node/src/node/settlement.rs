@@ -1,0 +1,495 @@
+//! Settlement (DESIGN principle 5): the node posts its micro-batch headers as rollup batches to
+//! the settlement contracts and reads back what bundles report (inclusion, chain status).
+//!
+//! The embedded default (`--chain embedded`) runs the contracts of `otr-contracts` in-process on
+//! revm, persisted at `<data dir>/chain.json` ([`CHAIN_FILE`]) with the contract addresses in
+//! `<data dir>/chain-deployment.json` ([`DEPLOYMENT_FILE`]). On first start the node deploys the
+//! contracts with the devnet parameters (challenge window from `--challenge-window-secs`),
+//! registers the served model, funds its own EVM account (the address of its secp256k1 key) and
+//! stakes it. Block time follows the wall clock: before each transaction the chain is moved to
+//! `max(chain time, now)` and one block on.
+//!
+//! Crash safety: a batch is posted to the in-memory chain, the chain is saved (temporary file,
+//! rename, fsync), and only then does the store record its headers as posted. The chain is the
+//! truth: [`Settlement::reconcile`] compares the contract's head of the node's header chain
+//! (`chains(node).nextSequence`) with the store before each post, records batches that reached
+//! the chain file but not the store (a crash between the two), and forgets store rows the chain
+//! does not have (a chain file from before the post). The contract refuses to take a header twice
+//! (its sequence must continue the node's chain, and a root posted before is rejected with
+//! `BatchAlreadyPosted`), so re-posting after a restart cannot double-post.
+
+use std::path::{Path, PathBuf};
+
+use otr_contracts::bindings::model_registry::ModelRegistry;
+use otr_contracts::bindings::settlement::Settlement as SettlementAbi;
+use otr_contracts::deploy::{Deployment, Params};
+use otr_contracts::host::{self, Host};
+use otr_contracts::proofs::{self, ReceiptRef};
+use otr_contracts::{Address, Chain, U256};
+use otr_core::rollup::merkle::Hash;
+use otr_core::rollup::{AnswerBundle, ChainStatus, MicroBatchHeader};
+
+use super::inference::ModelInfo;
+
+/// The embedded chain's state file in the data dir.
+pub const CHAIN_FILE: &str = "chain.json";
+/// The deployment's addresses, next to the chain file.
+pub const DEPLOYMENT_FILE: &str = "chain-deployment.json";
+/// Most headers in one rollup batch (the contract's `MAX_HEADERS`).
+pub const MAX_HEADERS_PER_BATCH: usize = 1024;
+
+/// The devnet governance account of the embedded chain (transactions are not signed there; this
+/// account deploys the contracts and registers the model).
+pub fn devnet_owner() -> Address {
+    Address::repeat_byte(0x0e)
+}
+
+fn eth(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+/// Balance given to the node's account on the embedded chain, and the stake it puts up.
+const NODE_BALANCE_ETH: u64 = 100;
+const NODE_STAKE_ETH: u64 = 10;
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The addresses of a deployment as saved in [`DEPLOYMENT_FILE`].
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedDeployment {
+    pub chain_id: u64,
+    pub challenge_window_secs: u64,
+    pub owner: Address,
+    pub registry: Address,
+    pub staking: Address,
+    pub settlement: Address,
+    pub dispute_game: Address,
+    pub spot_checks: Address,
+    pub rewards: Address,
+}
+
+impl SavedDeployment {
+    fn new(chain_id: u64, window: u64, d: &Deployment) -> Self {
+        SavedDeployment {
+            chain_id,
+            challenge_window_secs: window,
+            owner: d.owner,
+            registry: d.registry,
+            staking: d.staking,
+            settlement: d.settlement,
+            dispute_game: d.dispute_game,
+            spot_checks: d.spot_checks,
+            rewards: d.rewards,
+        }
+    }
+
+    pub fn deployment(&self) -> Deployment {
+        Deployment {
+            owner: self.owner,
+            registry: self.registry,
+            staking: self.staking,
+            settlement: self.settlement,
+            dispute_game: self.dispute_game,
+            spot_checks: self.spot_checks,
+            rewards: self.rewards,
+        }
+    }
+
+    pub fn read(data_dir: &Path) -> Result<Self, String> {
+        let p = data_dir.join(DEPLOYMENT_FILE);
+        let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+    }
+
+    fn write(&self, data_dir: &Path) -> Result<(), String> {
+        let p = data_dir.join(DEPLOYMENT_FILE);
+        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        write_atomic(&p, text.as_bytes())
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file, fsync and rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp-write");
+    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut f = std::fs::File::create(&tmp).map_err(fail)?;
+    f.write_all(bytes).map_err(fail)?;
+    f.sync_all().map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)?;
+    sync_dir(path);
+    Ok(())
+}
+
+fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+}
+
+/// Saves the chain atomically (`Chain::save` writes a temporary file and renames it), then
+/// flushes the file and its directory to disk.
+fn save_chain(chain: &Chain, path: &Path) -> Result<(), String> {
+    chain
+        .save(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.sync_all();
+    }
+    sync_dir(path);
+    Ok(())
+}
+
+/// A batch as the contract stores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OnChainBatch {
+    pub index: u64,
+    pub root: Hash,
+    pub node: [u8; 20],
+    pub posted_at: u64,
+    pub header_count: u32,
+    pub first_sequence: u64,
+    pub receipt_count: u64,
+}
+
+/// What the store records for a posted batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostedBatch {
+    pub index: u64,
+    pub root: Hash,
+    pub first_seq: u64,
+    pub size: u32,
+    pub posted_at: u64,
+}
+
+impl From<OnChainBatch> for PostedBatch {
+    fn from(b: OnChainBatch) -> Self {
+        PostedBatch {
+            index: b.index,
+            root: b.root,
+            first_seq: b.first_sequence,
+            size: b.header_count,
+            posted_at: b.posted_at,
+        }
+    }
+}
+
+/// Read-only queries on a chain and deployment (shared by the node and `otr watch`).
+pub fn read_batch<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    index: u64,
+) -> Result<OnChainBatch, String> {
+    let b = d.batch(host, index).map_err(|e| e.to_string())?;
+    Ok(OnChainBatch {
+        index,
+        root: b.root.0,
+        node: b.node.0 .0,
+        posted_at: b.postedAt,
+        header_count: b.headerCount,
+        first_sequence: b.firstSequence,
+        receipt_count: b.receiptCount,
+    })
+}
+
+pub fn batch_count<H: Host + ?Sized>(host: &mut H, d: &Deployment) -> Result<u64, String> {
+    let n: U256 = host::view(host, d.settlement, &SettlementAbi::batchCountCall {})
+        .map_err(|e| e.to_string())?;
+    Ok(n.saturating_to())
+}
+
+/// The contract's head of `node`'s header chain: (next sequence, last header hash).
+pub fn node_head<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    node: Address,
+) -> Result<(u64, Hash), String> {
+    let c = host::view(host, d.settlement, &SettlementAbi::chainsCall(node))
+        .map_err(|e| e.to_string())?;
+    Ok((c.nextSequence, c.lastHeaderHash.0))
+}
+
+/// The dispute-game argument for the receipt of a bundle that carries a rollup inclusion.
+pub fn receipt_ref(b: &AnswerBundle) -> Option<ReceiptRef> {
+    let r = b.rollup.as_ref()?;
+    Some(ReceiptRef {
+        batch_index: r.batch_index,
+        header_index: r.header_index,
+        header: b.header.encode(),
+        header_path: r.path.clone(),
+        receipt_index: b.receipt_proof.leaf_index,
+        receipt: b.receipt.encode(),
+        receipt_path: b.receipt_proof.path.clone(),
+    })
+}
+
+/// Opens a dispute over the bundle's receipt (the challenger's first move, DESIGN principle 6):
+/// posts `bond` and the receipt reference. Returns the dispute id.
+pub fn open_dispute_for<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    challenger: Address,
+    b: &AnswerBundle,
+    bond: U256,
+) -> Result<u64, String> {
+    let r = receipt_ref(b).ok_or("the bundle is not posted on-chain yet (no rollup section)")?;
+    d.open_dispute(host, challenger, &r, bond)
+        .map(|(id, _)| id)
+        .map_err(|e| e.to_string())
+}
+
+type Job = Box<dyn FnOnce(&mut Chain) + Send>;
+
+/// The node's settlement client over the embedded chain. The revm chain is not `Send`, so one
+/// thread owns it and runs the jobs the node's tasks send it, one at a time (which is also what
+/// makes the embedded chain single-writer).
+pub struct Settlement {
+    jobs: std::sync::mpsc::Sender<Job>,
+    path: PathBuf,
+    pub deployment: Deployment,
+    pub node: Address,
+    pub challenge_window_secs: u64,
+}
+
+impl Settlement {
+    /// Opens the embedded chain in `data_dir`, or creates it: deploys the contracts, registers
+    /// `model`, funds and stakes `node`. On an existing chain, registers the model and stakes
+    /// when that is missing (a new model or a new node key).
+    pub fn open_embedded(
+        data_dir: &Path,
+        chain_id: u64,
+        node: [u8; 20],
+        model: &ModelInfo,
+        challenge_window_secs: u64,
+    ) -> Result<Self, String> {
+        if challenge_window_secs == 0 {
+            return Err("--challenge-window-secs must be at least 1".into());
+        }
+        std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        let path = data_dir.join(CHAIN_FILE);
+        let node = Address::from(node);
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let (dir, p2, model) = (data_dir.to_path_buf(), path.clone(), model.clone());
+        std::thread::Builder::new()
+            .name("otr-chain".into())
+            .spawn(move || {
+                let opened = open_chain(&dir, &p2, chain_id, node, &model, challenge_window_secs);
+                let mut chain = match opened {
+                    Ok((chain, saved)) => {
+                        let _ = ready_tx.send(Ok(saved));
+                        chain
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                while let Ok(job) = rx.recv() {
+                    job(&mut chain);
+                }
+            })
+            .map_err(|e| format!("starting the chain thread: {e}"))?;
+        let saved = ready_rx
+            .recv()
+            .map_err(|_| "the chain thread stopped".to_string())??;
+        Ok(Settlement {
+            jobs,
+            path,
+            deployment: saved.deployment(),
+            node,
+            challenge_window_secs: saved.challenge_window_secs,
+        })
+    }
+
+    /// Runs `f` on the chain (in the chain thread) and returns its result.
+    pub fn with_chain<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Chain) -> R + Send + 'static,
+    ) -> Result<R, String> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.jobs
+            .send(Box::new(move |c| {
+                let _ = tx.send(f(c));
+            }))
+            .map_err(|_| "the chain thread stopped".to_string())?;
+        rx.recv()
+            .map_err(|_| "the chain thread stopped (a chain call panicked)".to_string())
+    }
+
+    pub fn chain_path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The contract's head of this node's header chain: (next sequence, last header hash).
+    pub fn head(&self) -> Result<(u64, Hash), String> {
+        let (d, node) = (self.deployment.clone(), self.node);
+        self.with_chain(move |c| node_head(c, &d, node))?
+    }
+
+    /// This node's batches whose first sequence is at least `from_seq`, in index order.
+    pub fn node_batches_from(&self, from_seq: u64) -> Result<Vec<OnChainBatch>, String> {
+        let (d, node) = (self.deployment.clone(), self.node);
+        self.with_chain(move |chain| {
+            let n = batch_count(chain, &d)?;
+            let mut out = Vec::new();
+            for i in (0..n).rev() {
+                let b = read_batch(chain, &d, i)?;
+                if b.node != node.0 .0 {
+                    continue;
+                }
+                if b.first_sequence < from_seq {
+                    break;
+                }
+                out.push(b);
+            }
+            out.reverse();
+            Ok(out)
+        })?
+    }
+
+    /// Posts `headers` (consecutive, continuing the node's on-chain header chain) as one batch
+    /// and saves the chain. When this returns `Ok`, the batch is in the chain file.
+    pub fn post(&self, headers: &[MicroBatchHeader]) -> Result<PostedBatch, String> {
+        let (d, node, path) = (self.deployment.clone(), self.node, self.path.clone());
+        let headers = headers.to_vec();
+        self.with_chain(move |chain| {
+            let ahead = now_secs().saturating_sub(Chain::timestamp(chain));
+            Chain::advance(chain, ahead, 1);
+            let (index, _) = d
+                .post_batch(chain, node, &headers)
+                .map_err(|e| format!("postBatch: {e}"))?;
+            let b = read_batch(chain, &d, index)?;
+            if let Err(e) = save_chain(chain, &path) {
+                // The post is not durable: forget it, so the store never records it.
+                match Chain::load(&path) {
+                    Ok(c) => *chain = c,
+                    Err(le) => return Err(format!("{e}; and reloading the chain failed: {le}")),
+                }
+                return Err(e);
+            }
+            debug_assert_eq!(b.root, proofs::batch_root(&headers));
+            Ok(b.into())
+        })?
+    }
+
+    /// The bundle's chain status for batch `index`, as the contract reports it now.
+    pub fn chain_status(&self, index: u64) -> Result<ChainStatus, String> {
+        let d = self.deployment.clone();
+        self.with_chain(move |c| d.chain_status(c, index).map_err(|e| e.to_string()))?
+    }
+
+    /// The on-chain root of batch `index`.
+    pub fn batch_root(&self, index: u64) -> Result<Hash, String> {
+        let d = self.deployment.clone();
+        self.with_chain(move |c| read_batch(c, &d, index).map(|b| b.root))?
+    }
+}
+
+/// Opens or creates the embedded chain (see [`Settlement::open_embedded`]).
+fn open_chain(
+    data_dir: &Path,
+    path: &Path,
+    chain_id: u64,
+    node: Address,
+    model: &ModelInfo,
+    challenge_window_secs: u64,
+) -> Result<(Chain, SavedDeployment), String> {
+    let existed = path.exists();
+    let (mut chain, saved) = if existed {
+        let chain = Chain::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let saved = SavedDeployment::read(data_dir)?;
+        if chain.chain_id() != chain_id || saved.chain_id != chain_id {
+            return Err(format!(
+                "{} is a chain with id {}, the node is configured for {chain_id}",
+                path.display(),
+                chain.chain_id()
+            ));
+        }
+        if saved.challenge_window_secs != challenge_window_secs {
+            eprintln!(
+                "otr: note: the embedded chain was deployed with a {} s challenge window; \
+                 --challenge-window-secs {challenge_window_secs} applies only to a new chain \
+                 (delete {} to redeploy)",
+                saved.challenge_window_secs,
+                path.display()
+            );
+        }
+        (chain, saved)
+    } else {
+        let t = now_secs();
+        let mut chain = Chain::new(chain_id, t);
+        let owner = devnet_owner();
+        let params = Params {
+            challenge_window: challenge_window_secs,
+            ..Params::devnet()
+        };
+        let d = Deployment::deploy(&mut chain, owner, &params, t)
+            .map_err(|e| format!("deploying the settlement contracts: {e}"))?;
+        let saved = SavedDeployment::new(chain_id, challenge_window_secs, &d);
+        // The addresses first: a chain file never exists without them.
+        saved.write(data_dir)?;
+        (chain, saved)
+    };
+    let d = saved.deployment();
+    let mut changed = !existed;
+    let registered: bool = host::view(
+        &mut chain,
+        d.registry,
+        &ModelRegistry::attributesCall {
+            modelId: model.model_id.into(),
+            weightsRoot: model.weights_root.into(),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    if !registered {
+        // ModelInfo carries the model id and weights root; the config and tokenizer hashes, the
+        // layer count and the Poseidon root are not known here (placeholders: zero).
+        let m = ModelRegistry::Model {
+            configHash: [0u8; 32].into(),
+            tokenizerHash: [0u8; 32].into(),
+            weightsRoot: model.weights_root.into(),
+            poseidonRoot: [0u8; 32].into(),
+            costWeight: 1,
+            numLayers: 0,
+            active: true,
+        };
+        host::send(
+            &mut chain,
+            d.owner,
+            d.registry,
+            &ModelRegistry::registerModelCall {
+                modelId: model.model_id.into(),
+                m,
+                vks: vec![],
+            },
+            U256::ZERO,
+        )
+        .map_err(|e| format!("registering the model: {e}"))?;
+        changed = true;
+    }
+    let can_post: bool = host::view(
+        &mut chain,
+        d.staking,
+        &otr_contracts::bindings::node_staking::NodeStaking::canPostCall { node },
+    )
+    .map_err(|e| e.to_string())?;
+    if !can_post {
+        chain.set_balance(node, eth(NODE_BALANCE_ETH));
+        d.stake(&mut chain, node, eth(NODE_STAKE_ETH))
+            .map_err(|e| format!("staking the node: {e}"))?;
+        changed = true;
+    }
+    if changed {
+        save_chain(&chain, path)?;
+    }
+    Ok((chain, saved))
+}

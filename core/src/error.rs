@@ -35,6 +35,9 @@ pub enum Stage {
     Finality,
     /// Zero-knowledge proofs.
     Proof,
+    /// The EVM chain light client: RLP, block headers, the trusted header chain, Merkle-Patricia
+    /// account and storage proofs, the settlement contract's storage layout (`chain` module).
+    LightClient,
 }
 
 impl Stage {
@@ -52,6 +55,7 @@ impl Stage {
             Stage::Inclusion => "inclusion",
             Stage::Finality => "finality",
             Stage::Proof => "proof",
+            Stage::LightClient => "light_client",
         }
     }
 }

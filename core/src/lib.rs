@@ -11,6 +11,8 @@
 //! - [`ocsp`]: stapled OCSP answers checked offline.
 //! - [`rollup`]: receipts, micro-batch headers, answer bundles, Merkle inclusion, finality.
 //! - [`zk`]: Groth16 (BN254) verification.
+//! - [`chain`]: the EVM light client: headers, Merkle-Patricia proofs, the settlement contract's
+//!   batch record proven against a trusted block hash.
 //!
 //! `no_std + alloc`: no I/O, no clock, no randomness. Time, trust anchors and policy are inputs.
 #![no_std]
@@ -22,6 +24,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod attestation;
+pub mod chain;
 pub mod crypto;
 pub mod encoding;
 pub mod error;

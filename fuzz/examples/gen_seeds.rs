@@ -2,7 +2,9 @@
 //! from inputs built here with the otr-core API. Deterministic (RFC 6979 signatures, fixed
 //! keys), so re-running reproduces the committed bytes. No third-party sample files are used.
 //!
-//! Run from the repository root: `cargo run --manifest-path fuzz/Cargo.toml --example gen_seeds`.
+//! Run from the repository root: `cargo run --manifest-path fuzz/Cargo.toml --example gen_seeds`
+//! (writes `fuzz/corpus/`), or with a folder argument to write there instead (scripts/fuzz-smoke.sh
+//! does so and compares the result with the committed seeds).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -488,11 +490,53 @@ fn snarkjs(out: &Out, fixtures: &Path) {
     out.put("snarkjs", "proof_compressed.bin", &proof.to_bytes(Compress::Yes));
 }
 
+// ----------------------------------------------------------------------------------------------
+// Light client (RLP, trie proofs): from the anvil fixture
+
+#[path = "../../core/tests/support/anvil_fixture.rs"]
+mod anvil_fixture;
+
+/// `rlp`: a Prague header, a branch and a leaf node, an account and a storage value.
+/// `trie_proof`: the path then the 2-byte-framed nodes, for the account proof, a present and an
+/// absent storage slot.
+fn light_client(out: &Out) {
+    use otr_core::chain::{keccak256, rlp};
+    let f = anvil_fixture::AnvilFixture::load();
+    let p = &f.canonical;
+    let storage = f.storage_for(p, 0);
+    let absent = f.storage_for(p, 2);
+    out.put("rlp", "header_prague.rlp", &f.canonical_headers[0]);
+    out.put("rlp", "account_branch.rlp", &p.account.proof[0]);
+    let leaf = p.account.proof.last().unwrap();
+    out.put("rlp", "account_leaf.rlp", leaf);
+    let item = rlp::decode_exact(leaf).unwrap();
+    let value = item.list_items(2).unwrap().unwrap()[1].bytes().unwrap();
+    out.put("rlp", "account_value.rlp", value);
+    out.put("rlp", "storage_leaf.rlp", storage[0].proof.last().unwrap());
+    let frame = |path: &[u8], nodes: &[Vec<u8>]| {
+        let mut b = path.to_vec();
+        for n in nodes {
+            b.extend_from_slice(&(n.len() as u16).to_be_bytes());
+            b.extend_from_slice(n);
+        }
+        b
+    };
+    let account = frame(&keccak256(&p.account.address), &p.account.proof);
+    out.put("trie_proof", "account.bin", &account);
+    let root_slot = frame(&keccak256(&storage[0].key), &storage[0].proof);
+    out.put("trie_proof", "storage_root_slot.bin", &root_slot);
+    let absent_slot = frame(&keccak256(&absent[0].key), &absent[0].proof);
+    out.put("trie_proof", "storage_absent.bin", &absent_slot);
+}
+
 fn main() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
     let fixtures = repo.join("fixtures");
     let out = Out {
-        root: repo.join("fuzz/corpus"),
+        root: std::env::args_os()
+            .nth(1)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo.join("fuzz/corpus")),
     };
     spdm(&out, &fixtures);
     chain(&out, &fixtures);
@@ -501,5 +545,6 @@ fn main() {
     bundle(&out, &fixtures);
     evidence_list(&out, &fixtures);
     snarkjs(&out, &fixtures);
+    light_client(&out);
     println!("seeds written under {}", out.root.display());
 }

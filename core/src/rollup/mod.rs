@@ -16,7 +16,7 @@ pub mod finality;
 pub mod header;
 pub mod merkle;
 pub mod receipt;
-mod serde_forms;
+pub(crate) mod serde_forms;
 pub mod verify;
 
 pub use bundle::{

@@ -30,7 +30,7 @@ pub struct TinySpec {
     pub seed: u64,
 }
 
-/// The two committed fixtures.
+/// The two fixtures (their manifests are committed; the GGUF bytes are generated).
 pub fn specs() -> [(&'static str, TinySpec); 2] {
     [
         (
@@ -303,4 +303,43 @@ pub fn make_tiny(spec: &TinySpec) -> Vec<u8> {
         );
     }
     w.finish()
+}
+
+/// The path of fixture `name`'s GGUF under `fixtures_dir` (normally `<repo>/fixtures/models`),
+/// generating it first when it is missing. The GGUF files are not committed: they are made here,
+/// deterministically, and must hash to the `gguf_sha256` their committed manifest names.
+pub fn ensure(fixtures_dir: &std::path::Path, name: &str) -> Result<std::path::PathBuf, String> {
+    use sha2::{Digest, Sha256};
+    let spec = specs()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| s)
+        .ok_or_else(|| format!("no fixture model named {name}"))?;
+    let dir = fixtures_dir.join(name);
+    let path = dir.join("model.gguf");
+    let manifest = std::fs::read_to_string(dir.join("manifest.json"))
+        .map_err(|e| format!("{}: {e}", dir.join("manifest.json").display()))?;
+    let want = manifest
+        .split("\"gguf_sha256\":")
+        .nth(1)
+        .and_then(|r| r.split('"').nth(1))
+        .ok_or_else(|| format!("{name}: manifest has no gguf_sha256"))?
+        .to_string();
+    let have = std::fs::read(&path)
+        .ok()
+        .map(|b| hex::encode(Sha256::digest(&b)));
+    if have.as_deref() != Some(want.as_str()) {
+        let bytes = make_tiny(&spec);
+        let got = hex::encode(Sha256::digest(&bytes));
+        if got != want {
+            return Err(format!(
+                "{name}: the generator made sha256 {got}, the manifest says {want}"
+            ));
+        }
+        // Write to a temporary name first: concurrent tests may ask for the same file.
+        let tmp = dir.join(format!("model.gguf.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, &bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(path)
 }

@@ -15,18 +15,11 @@ pub fn gemma_path() -> PathBuf {
 }
 
 fn fixture_model(name: &str) -> Result<PathBuf, String> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/models")
-        .join(name)
-        .join("model.gguf");
-    if p.exists() {
-        Ok(p)
-    } else {
-        Err(format!(
-            "{} not found (made by `cargo run -p otr-engine --bin make-fixture-model`)",
-            p.display()
-        ))
-    }
+    // Generated deterministically on first use; the manifest (committed) pins its SHA-256.
+    otr_engine::fixture::ensure(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models"),
+        name,
+    )
 }
 
 /// Resolves a model name or path and loads it (converting once into the cache).

@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cargo run -q -p otr-node --locked -- dev fixtures --out "$tmp"
-if ! diff -r "$tmp/attestation" fixtures/attestation || ! diff -r "$tmp/bundles" fixtures/bundles; then
-    echo "check-fixtures: regenerated fixtures differ from fixtures/attestation (run: cargo run -p otr-node -- dev fixtures)" >&2
+if ! diff -r "$tmp/attestation" fixtures/attestation || ! diff -r "$tmp/bundles" fixtures/bundles \
+    || ! diff -r "$tmp/gpu" fixtures/gpu; then
+    echo "check-fixtures: regenerated fixtures differ from fixtures/{attestation,bundles,gpu} (run: cargo run -p otr-node -- dev fixtures)" >&2
     exit 1
 fi
 echo "check-fixtures: fixtures reproduce byte for byte" >&2

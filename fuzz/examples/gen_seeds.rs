@@ -12,10 +12,9 @@ use std::path::{Path, PathBuf};
 
 use ark_serialize::CanonicalSerialize;
 use k256::ecdsa::SigningKey as HeaderKey;
-use otr_core::crypto::{sha384, RustCrypto};
+use otr_core::crypto::RustCrypto;
 use otr_core::encoding::{base64_encode, pem_certificates};
-use otr_core::rim::c14n::{canonicalize_document, canonicalize_subtree, C14nVersion};
-use otr_core::rim::xml::{Document, Node, NodeId};
+use otr_core::rim::c14n::C14nVersion;
 use otr_core::rim::SignedRim;
 use otr_core::rollup::bundle::AnswerBundle;
 use otr_core::rollup::finality::{ChainStatus, DisputeState};
@@ -29,7 +28,7 @@ use otr_core::rollup::{
 use otr_core::time::UnixTime;
 use otr_core::x509::Certificate;
 use otr_core::zk::{Compress, Groth16Proof};
-use p384::ecdsa::{signature::Signer, Signature, SigningKey};
+use p384::ecdsa::SigningKey;
 use sha1::Digest;
 
 /// The seed of `otr dev fixtures` (prover-node/src/devattest/fixtures.rs).
@@ -131,115 +130,20 @@ fn chain(out: &Out, fixtures: &Path) {
 }
 
 // ----------------------------------------------------------------------------------------------
-// DER building blocks for OCSP answers
+// OCSP answers and signed manifests: the dev builders of `otr dev fixtures`, shared by path
+// (this crate does not depend on otr-node, whose dependency tree is the whole node).
 
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else if n < 0x100 {
-        out.extend([0x81, n as u8]);
-    } else {
-        out.extend([0x82, (n >> 8) as u8, n as u8]);
-    }
-    out.extend_from_slice(content);
-    out
-}
+#[allow(dead_code)]
+#[path = "../../prover-node/src/devattest/ocsp.rs"]
+mod dev_ocsp;
+#[allow(dead_code)]
+#[path = "../../prover-node/src/devattest/rim.rs"]
+mod dev_rim;
 
-fn seq(parts: &[&[u8]]) -> Vec<u8> {
-    tlv(0x30, &parts.concat())
-}
-
-fn oid(arcs: &[u8]) -> Vec<u8> {
-    tlv(0x06, arcs)
-}
-
-// DER contents of the OIDs used below.
-const OID_SHA384: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02];
-const OID_SHA1: &[u8] = &[0x2b, 0x0e, 0x03, 0x02, 0x1a];
-const OID_ECDSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
-const OID_OCSP_BASIC: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01];
-const OID_OCSP_NONCE: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x02];
-
-fn int(bytes: &[u8]) -> Vec<u8> {
-    let mut v = bytes.to_vec();
-    if v.first().is_some_and(|b| b & 0x80 != 0) {
-        v.insert(0, 0);
-    }
-    tlv(0x02, &v)
-}
-
-fn gtime(t: UnixTime) -> Vec<u8> {
-    let s: String = t
-        .to_string()
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == 'Z')
-        .collect();
-    tlv(0x18, s.as_bytes())
-}
+use dev_ocsp::{ocsp_answer, Answer, Status};
 
 fn t(s: &str) -> UnixTime {
     UnixTime::parse_rfc3339(s).unwrap()
-}
-
-struct Answer<'a> {
-    sha1_cert_id: bool,
-    status: Vec<u8>,
-    nonce: Option<&'a [u8]>,
-    next_update: bool,
-    certs: Vec<&'a [u8]>,
-}
-
-/// An OCSP answer about `leaf` signed directly by its issuer (`issuer_key`).
-fn ocsp_answer(leaf: &Certificate, issuer: &Certificate, issuer_key: &SigningKey, a: &Answer) -> Vec<u8> {
-    let key = issuer.public_key_p384().unwrap();
-    let (alg, name_hash, key_hash) = if a.sha1_cert_id {
-        (
-            OID_SHA1,
-            sha1::Sha1::digest(issuer.subject_der()).to_vec(),
-            sha1::Sha1::digest(key).to_vec(),
-        )
-    } else {
-        (OID_SHA384, sha384(issuer.subject_der()).to_vec(), sha384(key).to_vec())
-    };
-    let cert_id = seq(&[
-        &seq(&[&oid(alg), &tlv(0x05, &[])]),
-        &tlv(0x04, &name_hash),
-        &tlv(0x04, &key_hash),
-        &int(&leaf.serial),
-    ]);
-    let next = if a.next_update {
-        tlv(0xa0, &gtime(t("2026-01-02T00:00:00Z")))
-    } else {
-        Vec::new()
-    };
-    let single = seq(&[&cert_id, &a.status, &gtime(t("2025-12-31T23:00:00Z")), &next]);
-    let exts = match a.nonce {
-        Some(n) => tlv(0xa1, &seq(&[&seq(&[&oid(OID_OCSP_NONCE), &tlv(0x04, &tlv(0x04, n))])])),
-        None => Vec::new(),
-    };
-    let responder_id = tlv(0xa2, &tlv(0x04, &sha1::Sha1::digest(key)));
-    let tbs = seq(&[
-        &responder_id,
-        &gtime(t("2025-12-31T23:00:01Z")),
-        &seq(&[&single]),
-        &exts,
-    ]);
-    let sig: Signature = issuer_key.sign(&tbs);
-    let certs = if a.certs.is_empty() {
-        Vec::new()
-    } else {
-        tlv(0xa0, &seq(&a.certs))
-    };
-    let basic = seq(&[
-        &tbs,
-        &seq(&[&oid(OID_ECDSA_SHA384)]),
-        &tlv(0x03, &[&[0u8][..], sig.to_der().as_bytes()].concat()),
-        &certs,
-    ]);
-    let bytes = seq(&[&oid(OID_OCSP_BASIC), &tlv(0x04, &basic)]);
-    seq(&[&tlv(0x0a, &[0]), &tlv(0xa0, &bytes)])
 }
 
 fn ocsp(out: &Out, fixtures: &Path) {
@@ -254,31 +158,34 @@ fn ocsp(out: &Out, fixtures: &Path) {
     );
     let good = || Answer {
         sha1_cert_id: false,
-        status: tlv(0x80, &[]),
+        status: Status::Good,
         nonce: None,
-        next_update: true,
+        this_update: t("2025-12-31T23:00:00Z"),
+        next_update: Some(t("2026-01-02T00:00:00Z")),
+        produced_at: t("2025-12-31T23:00:01Z"),
         certs: Vec::new(),
     };
-    let revoked_at = gtime(t("2025-06-01T00:00:00Z"));
+    let revoked_at = t("2025-06-01T00:00:00Z");
     let cases: Vec<(&str, Answer)> = vec![
         ("good_sha384.der", good()),
         ("good_sha1_with_cert.der", Answer { sha1_cert_id: true, certs: vec![&ders[1]], ..good() }),
         ("good_nonce.der", Answer { nonce: Some(&[0x42; 32]), ..good() }),
-        ("good_no_next_update.der", Answer { next_update: false, ..good() }),
-        ("unknown.der", Answer { status: tlv(0x82, &[]), ..good() }),
+        ("good_no_next_update.der", Answer { next_update: None, ..good() }),
+        ("unknown.der", Answer { status: Status::Unknown, ..good() }),
         ("revoked_hold.der", Answer {
-            status: tlv(0xa1, &[revoked_at.clone(), tlv(0xa0, &tlv(0x0a, &[6]))].concat()),
+            status: Status::Revoked { at: revoked_at, reason: Some(6) },
             ..good()
         }),
-        ("revoked_no_reason.der", Answer { status: tlv(0xa1, &revoked_at), ..good() }),
+        ("revoked_no_reason.der", Answer { status: Status::Revoked { at: revoked_at, reason: None }, ..good() }),
     ];
+    // Answered by the issuer itself.
     for (name, a) in &cases {
-        out.put("ocsp", name, &ocsp_answer(&leaf, &issuer, &key, a));
+        out.put("ocsp", name, &ocsp_answer(&leaf, &issuer, &issuer, &key, a));
     }
-    let b64 = base64_encode(&ocsp_answer(&leaf, &issuer, &key, &good()));
+    let b64 = base64_encode(&ocsp_answer(&leaf, &issuer, &issuer, &key, &good()));
     out.put("ocsp", "good_base64.txt", b64.as_bytes());
     // Non-successful status (tryLater) without responseBytes.
-    out.put("ocsp", "try_later.der", &seq(&[&tlv(0x0a, &[3])]));
+    out.put("ocsp", "try_later.der", &dev_ocsp::unsuccessful(3));
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -293,40 +200,11 @@ const SWID: &str = r#"<SoftwareIdentity xmlns="http://standards.iso.org/iso/1977
     </ns0:Payload>
 {SIG}</SoftwareIdentity>"#;
 
-const SIG: &str = r#"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{C14N}"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"/><ds:Reference URI=""><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="{C14N}"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#sha384"/><ds:DigestValue>{DIGEST}</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>{SIGVAL}</ds:SignatureValue><ds:KeyInfo><ds:X509Data>{CERTS}</ds:X509Data></ds:KeyInfo></ds:Signature>"#;
-
-fn find(doc: &Document, local: &str) -> NodeId {
-    doc.nodes()
-        .iter()
-        .position(|n| matches!(n, Node::Element(e) if e.is(otr_core::rim::dsig::DSIG_NS, local)))
-        .unwrap()
-}
-
-/// A manifest signed the way NVIDIA's tooling does, by the dev leaf key, carrying the dev chain.
-fn signed_rim(ders: &[Vec<u8>], key: &SigningKey, c14n: C14nVersion) -> String {
-    let uri = match c14n {
-        C14nVersion::V10 => C14nVersion::URI_10,
-        C14nVersion::V11 => C14nVersion::URI_11,
-    };
-    let certs: String = ders
-        .iter()
-        .map(|d| format!("<ds:X509Certificate>{}</ds:X509Certificate>", base64_encode(d)))
-        .collect();
-    let xml = SWID.replace("{SIG}", &SIG.replace("{C14N}", uri).replace("{CERTS}", &certs));
-    let doc = Document::parse(xml.replace("{DIGEST}", "").as_bytes()).unwrap();
-    let digest = sha384(&canonicalize_document(&doc, Some(find(&doc, "Signature"))));
-    let xml = xml.replace("{DIGEST}", &base64_encode(&digest));
-    let doc = Document::parse(xml.replace("{SIGVAL}", "").as_bytes()).unwrap();
-    let msg = canonicalize_subtree(&doc, find(&doc, "SignedInfo"), c14n).unwrap();
-    let s: Signature = key.sign(&msg);
-    xml.replace("{SIGVAL}", &base64_encode(&s.to_bytes()))
-}
-
 fn rim_xml(out: &Out, fixtures: &Path) {
     let ders = pem_certificates(&read(&fixtures.join("attestation/ok/chain.pem"))).unwrap();
     let key = derive_key(FIXTURE_SEED, DEV_LEAF);
     for (name, v) in [("signed_c14n10.xml", C14nVersion::V10), ("signed_c14n11.xml", C14nVersion::V11)] {
-        let xml = signed_rim(&ders[..2], &key, v);
+        let xml = dev_rim::sign_enveloped(SWID, &ders[..2], &key, v);
         SignedRim::verify_signature(xml.as_bytes(), &RustCrypto).expect("seed manifest verifies");
         out.put("rim_xml", name, xml.as_bytes());
     }

@@ -23,8 +23,10 @@ pub fn run(cmd: DevCommand) -> Result<(), CliError> {
                 .map_err(|e| CliError::usage("OUTPUT", format!("{}: {e}", out.display())))?;
             let b = crate::devattest::bundle_fixtures::generate(&out)
                 .map_err(|e| CliError::usage("OUTPUT", format!("{}: {e}", out.display())))?;
+            let g = crate::devattest::gpu_fixtures::generate(&out)
+                .map_err(|e| CliError::usage("OUTPUT", format!("{}: {e}", out.display())))?;
             eprintln!(
-                "wrote {n} attestation and {b} bundle cases under {}",
+                "wrote {n} attestation, {b} bundle and {g} GPU cases under {}",
                 out.display()
             );
             Ok(())

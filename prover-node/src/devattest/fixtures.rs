@@ -332,7 +332,7 @@ pub fn generate(out: &Path) -> std::io::Result<usize> {
     std::fs::write(dir.join("dev-root.pem"), root)?;
     std::fs::write(
         dir.join("README.md"),
-        "# Attestation fixtures\n\nMade by `otr dev fixtures --out fixtures` from a fixed seed with a locally generated\nP-384 hierarchy (NOT PRODUCTION). Each folder holds `report.hex`, `chain.pem` and `case.json`\n(description, expected verdict or error code, nonce, time, policy, whether `dev-root.pem` is\ntrusted). `core/tests/fixtures.rs` checks every case; `scripts/check-fixtures.sh` regenerates\nthem and fails if a byte differs.\n",
+        "# Attestation fixtures\n\nMade by `otr dev fixtures --out fixtures` from a fixed seed with a locally generated\nP-384 hierarchy (NOT PRODUCTION). Each folder holds `report.hex`, `chain.pem` and `case.json`\n(description, expected verdict or error code, nonce, time, policy, whether `dev-root.pem` is\ntrusted). `core/tests/attestation_fixtures.rs` checks every case; `scripts/check-fixtures.sh`\nregenerates them and fails if a byte differs. Full-GPU cases (dev-signed reference manifests\nand OCSP answers on top of this evidence) are in `fixtures/gpu/`.\n",
     )?;
     Ok(cases.len())
 }

@@ -325,6 +325,10 @@ pub fn ensure(fixtures_dir: &std::path::Path, name: &str) -> Result<std::path::P
         .and_then(|r| r.split('"').nth(1))
         .ok_or_else(|| format!("{name}: manifest has no gguf_sha256"))?
         .to_string();
+    // One writer at a time in this process; across processes, each writes its own temporary file
+    // and renames it into place atomically.
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let have = std::fs::read(&path)
         .ok()
         .map(|b| hex::encode(Sha256::digest(&b)));

@@ -29,6 +29,10 @@ scripts/build-contracts.sh --check
 step "the same contract bytecode deploys to anvil"
 scripts/anvil-smoke.sh
 
+step "fuzz targets: seeds reproduce, regressions replay, 20 s of fuzzing each (cargo fuzz)"
+scripts/fuzz-setup.sh
+scripts/fuzz-smoke.sh
+
 step "differential check against NVIDIA's own verifier"
 scripts/differential.sh
 

@@ -287,6 +287,12 @@ impl Certificate {
     }
 }
 
+impl AsRef<Certificate> for Certificate {
+    fn as_ref(&self) -> &Certificate {
+        self
+    }
+}
+
 /// Parses a list of DER certificates, reporting which one failed.
 pub fn parse_chain(ders: &[Vec<u8>]) -> Result<Vec<Certificate>, ChainError> {
     if ders.is_empty() {
@@ -343,9 +349,9 @@ impl VerifiedChain {
 /// Like NVIDIA's verifiers, a self-issued certificate at the end of the presented chain is the
 /// presented root and is replaced by the pinned anchor; the certificate before it must then be
 /// signed by the anchor.
-pub fn verify_chain(
+pub fn verify_chain<A: AsRef<Certificate>>(
     presented: &[Certificate],
-    anchors: &[Certificate],
+    anchors: &[A],
     time: UnixTime,
     v: &dyn SignatureVerifier,
     opts: &ChainOptions,
@@ -376,7 +382,7 @@ pub fn verify_chain(
     let mut top_is_anchor = false;
     let mut anchor_index = None;
     let mut anchor_sig_error = None;
-    for (i, a) in anchors.iter().enumerate() {
+    for (i, a) in anchors.iter().map(AsRef::as_ref).enumerate() {
         if top.der == a.der {
             // The top itself is an anchor (a one-certificate chain ending at the root).
             anchor_index = Some(i);
@@ -406,7 +412,7 @@ pub fn verify_chain(
     if top_is_anchor {
         path.pop();
     }
-    path.push(anchors[anchor_index].clone());
+    path.push(anchors[anchor_index].as_ref().clone());
     let n = path.len();
     for (i, c) in path.iter().enumerate() {
         if c.public_key.is_none() || (i + 1 < n && c.sig_hash.is_none()) {

@@ -97,7 +97,7 @@ pub fn verify_device_evidence(
         leaf_digital_signature: true,
         ..Default::default()
     };
-    let chain = verify_chain(&certs, &anchors.device_certs(), time, v, &opts)?;
+    let chain = verify_chain(&certs, &anchors.device, time, v, &opts)?;
     let dev_root = anchors.device[chain.anchor_index].dev;
     if dev_root && !policy.allow_dev_roots {
         return Err(PolicyError::DevRoot.into());

@@ -232,7 +232,6 @@ pub fn verify_gpu(
         &mut ocsp,
     )?;
 
-    let rim_anchors = anchors.rim_certs();
     let mut verified: Vec<(RimKind, VerifiedRim)> = Vec::new();
     let mut rim_claims = Vec::new();
     for xml in ev.rims {
@@ -241,7 +240,7 @@ pub fn verify_gpu(
         if verified.iter().any(|(k, _)| *k == kind) {
             return Err(GpuError::DuplicateRim { kind });
         }
-        let rim = signed.verify_chain(&rim_anchors, time, v)?;
+        let rim = signed.verify_chain(&anchors.rim, time, v)?;
         let dev_root = anchors.rim[rim.chain().anchor_index].dev;
         if dev_root && !policy.allow_dev_roots {
             return Err(PolicyError::DevRoot.into());

@@ -93,6 +93,12 @@ pub struct Anchor {
     pub dev: bool,
 }
 
+impl AsRef<Certificate> for Anchor {
+    fn as_ref(&self) -> &Certificate {
+        &self.cert
+    }
+}
+
 /// The roots a verification trusts.
 #[derive(Clone, Debug, Default)]
 pub struct TrustAnchors {
@@ -128,13 +134,5 @@ impl TrustAnchors {
         });
         self.rim.push(Anchor { cert, dev: true });
         self
-    }
-
-    pub(crate) fn device_certs(&self) -> Vec<Certificate> {
-        self.device.iter().map(|a| a.cert.clone()).collect()
-    }
-
-    pub(crate) fn rim_certs(&self) -> Vec<Certificate> {
-        self.rim.iter().map(|a| a.cert.clone()).collect()
     }
 }

@@ -83,9 +83,9 @@ impl SignedRim {
 
     /// Validates the KeyInfo chain (signer first) to one of `anchors` at `time`. A self-issued
     /// last certificate is replaced by the anchor, as NVIDIA does.
-    pub fn verify_chain(
+    pub fn verify_chain<A: AsRef<Certificate>>(
         self,
-        anchors: &[Certificate],
+        anchors: &[A],
         time: UnixTime,
         verifier: &dyn SignatureVerifier,
     ) -> Result<VerifiedRim, RimError> {

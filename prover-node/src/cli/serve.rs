@@ -83,6 +83,10 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
         batch_now: tokio::sync::Notify::new(),
         anchors,
         policy,
+        verifier: std::sync::Mutex::new(otr_core::crypto::CachingVerifier::new(
+            crate::native_crypto::OpensslVerifier::new(),
+            4096,
+        )),
         settlement,
     })
 }

@@ -59,6 +59,9 @@ struct Watcher {
     args: WatchArgs,
     anchors: otr_core::attestation::TrustAnchors,
     policy: otr_core::attestation::Policy,
+    /// One verifier for the watch's life: the report and chain of a micro-batch are shared by all
+    /// its receipts, so their signatures are checked once.
+    verifier: otr_core::crypto::CachingVerifier<crate::native_crypto::OpensslVerifier>,
     /// receipt id -> (batch index, problem or none), once its bundle was posted and checked.
     checked: BTreeMap<String, (u64, Option<String>)>,
     reported: BTreeSet<(u64, String)>,
@@ -91,19 +94,23 @@ impl Watcher {
             args,
             anchors,
             policy,
+            verifier: otr_core::crypto::CachingVerifier::new(
+                crate::native_crypto::OpensslVerifier::new(),
+                4096,
+            ),
             checked: BTreeMap::new(),
             reported: BTreeSet::new(),
         })
     }
 
     fn verify(&self, b: &AnswerBundle, onchain_root: &[u8; 32]) -> Result<String, String> {
-        let v = crate::native_crypto::OpensslVerifier::new();
+        let v = &self.verifier;
         let time = input::time(None).map_err(|e| e.message)?;
         let opts = otr_core::verify::VerifyOptions {
             time,
             policy: &self.policy,
             anchors: &self.anchors,
-            verifier: &v,
+            verifier: v,
             verifying_keys: &[],
             expected_request_hash: None,
             expected_weights_root: None,

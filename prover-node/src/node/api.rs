@@ -466,12 +466,12 @@ pub fn build_bundle(node: &Node, id: &str) -> Result<Option<AnswerBundle>, Strin
 /// The node's own check of a bundle, with the same core code the browser runs.
 pub fn self_check(node: &Node, b: &AnswerBundle) -> Result<(), (String, String)> {
     let time = otr_core::UnixTime(now_secs() as i64);
-    let v = crate::native_crypto::OpensslVerifier::new();
+    let v = node.verifier.lock().unwrap_or_else(|p| p.into_inner());
     let opts = otr_core::verify::VerifyOptions {
         time,
         policy: &node.policy,
         anchors: &node.anchors,
-        verifier: &v,
+        verifier: &*v,
         verifying_keys: &[],
         expected_request_hash: None,
         expected_weights_root: Some(node.engine.info().weights_root),

@@ -34,6 +34,10 @@ pub struct Node {
     /// Trust anchors that accept this node's own evidence (NVIDIA roots, plus the dev root in dev mode).
     pub anchors: otr_core::attestation::TrustAnchors,
     pub policy: otr_core::attestation::Policy,
+    /// Verifies the node's own bundles; signatures already checked (the micro-batch's report and
+    /// chain, shared by all its receipts) are remembered, so a self-check costs one pass each.
+    pub verifier:
+        std::sync::Mutex<otr_core::crypto::CachingVerifier<crate::native_crypto::OpensslVerifier>>,
     /// The settlement chain the node posts rollup batches to (`--chain embedded`); `None` with
     /// `--chain none`.
     pub settlement: Option<settlement::Settlement>,

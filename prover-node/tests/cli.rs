@@ -148,3 +148,183 @@ fn evidence_list_of_real_gpus() {
     assert_eq!(code, 1);
     assert!(err.starts_with("error: REPORT_NONCE_MISMATCH: "), "{err}");
 }
+
+/// `otr params suggest` prints what otr-sim's closed forms give: the chosen (rho, stake) makes
+/// every deterred cheating strategy's expected profit negative with the stated margin, and the
+/// stake is the least that does (at 99% of it the binding strategy pays).
+#[test]
+fn params_suggest_matches_closed_forms() {
+    use otr_sim::model::{deterrence, Params, Scenario, CHEATERS};
+    let (code, out, err) = otr(&[
+        "params",
+        "suggest",
+        "--value-at-risk",
+        "100",
+        "--gas-price",
+        "30",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = otr_sim::CostModel::embedded();
+    let want = otr_sim::suggest::suggest(&c, &otr_sim::suggest::Inputs::new(100.0, 30.0));
+    let p: Params = serde_json::from_value(v["params"].clone()).unwrap();
+    assert_eq!(p, want.params);
+    assert_eq!(v["chosen"]["rho"].as_f64().unwrap(), want.chosen.rho);
+    assert_eq!(p.stake_eth, want.chosen.stake_eth);
+    assert_eq!(p.gas_price_gwei, 30.0);
+    // The scenario `suggest` evaluates: one node, its defaults.
+    let s = Scenario {
+        nodes: 1,
+        request_rate: 0.1,
+        value_at_risk_usd: 100.0,
+        challenger_presence: 0.0,
+        audit_fraction: 0.05,
+        challengers: 3,
+        ..Scenario::default()
+    };
+    let skipped: Vec<String> = v["not_deterred"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x[0].as_str().unwrap().to_string())
+        .collect();
+    let binding = v["chosen"]["binding_strategy"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut checked = 0;
+    for st in CHEATERS {
+        if skipped.iter().any(|n| n == st.name()) {
+            continue;
+        }
+        let d = deterrence(st, &c, &p, &s);
+        assert!(
+            d.penalty_usd >= 1.5 * d.expected_gain_usd * (1.0 - 1e-9),
+            "{}: penalty {} < 1.5 x gain {}",
+            st.name(),
+            d.penalty_usd,
+            d.expected_gain_usd
+        );
+        assert!(d.expected_profit_usd < 0.0 || d.expected_gain_usd == 0.0);
+        if st.name() == binding {
+            let mut lower = p.clone();
+            lower.stake_eth *= 0.99;
+            lower.min_stake_eth = lower.stake_eth;
+            let dl = deterrence(st, &c, &lower, &s);
+            assert!(
+                dl.penalty_usd < 1.5 * dl.expected_gain_usd,
+                "{binding}: the stake is not the least that deters"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 0);
+
+    // The text form states the same rho and stake.
+    let (code, text, err) = otr(&[
+        "params",
+        "suggest",
+        "--value-at-risk",
+        "100",
+        "--gas-price",
+        "30",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains(&format!("rho (spot-check rate)     {:.3}", want.chosen.rho)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{:.3} ETH", want.chosen.stake_eth)),
+        "{text}"
+    );
+
+    // Bad input is a usage error with a code, not a panic.
+    let (code, _, err) = otr(&[
+        "params",
+        "suggest",
+        "--value-at-risk=-1",
+        "--gas-price",
+        "30",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("SIM_INPUT"), "{err}");
+    let (code, _, err) = otr(&["params", "suggest", "--gas-price", "30"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--value-at-risk"), "{err}");
+}
+
+/// `otr simulate` runs otr-sim's simulator: the same seed gives the library's report, and the
+/// report's accounting holds (served + dropped = arrivals, throughput = completed / time).
+#[test]
+fn simulate_matches_library_and_closed_forms() {
+    use otr_sim::model::{detect_within, Params, Scenario, Strategy};
+    let args = [
+        "simulate",
+        "--seed",
+        "7",
+        "--hours",
+        "2",
+        "--nodes",
+        "3",
+        "--rate",
+        "0.05",
+        "--rho",
+        "0.05",
+        "--byzantine",
+        "skip-work",
+        "--fraction",
+        "0.34",
+        "--presence",
+        "1",
+        "--json",
+    ];
+    let (code, out, err) = otr(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = otr_sim::CostModel::embedded();
+    let p = Params {
+        rho: 0.05,
+        ..Params::default()
+    };
+    let s = Scenario {
+        seed: 7,
+        duration_s: 7200.0,
+        nodes: 3,
+        request_rate: 0.05,
+        byzantine: vec![Strategy::SkipWork],
+        byzantine_fraction: 0.34,
+        challenger_presence: 1.0,
+        ..Scenario::default()
+    };
+    let r = otr_sim::simulate(&c, &p, &s);
+    assert_eq!(v["arrivals"].as_u64().unwrap(), r.arrivals);
+    assert_eq!(v["served"].as_u64().unwrap(), r.served);
+    assert_eq!(v["completed"].as_u64().unwrap(), r.completed);
+    assert!(r.arrivals > 100, "{} arrivals", r.arrivals);
+    assert_eq!(r.served + r.dropped, r.arrivals);
+    let qps = v["throughput_qps"].as_f64().unwrap();
+    assert!((qps - r.completed as f64 / 7200.0).abs() < 1e-9, "{qps}");
+    // One skip-work node among three (round(0.34 * 3) = 1).
+    assert_eq!(v["by_strategy"]["skip-work"]["nodes"].as_u64(), Some(1));
+    // Detection within k receipts: 1 - (1 - p)^k.
+    assert!((detect_within(0.05, 20.0) - (1.0 - 0.95f64.powi(20))).abs() < 1e-12);
+
+    // The text form carries the same counts.
+    let (code, text, err) = otr(&args[..args.len() - 1]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains(&format!("{} requests, {} served", r.arrivals, r.served)),
+        "{text}"
+    );
+    let (code, _, err) = otr(&["simulate", "--rho", "2"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("SIM_INPUT"), "{err}");
+    let (code, help, _) = otr(&["simulate", "--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        help.contains("--value-at-risk") && help.contains("skip-work"),
+        "{help}"
+    );
+}

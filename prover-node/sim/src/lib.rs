@@ -5,6 +5,7 @@
 //! - [`model`]: protocol parameters, scenarios, strategies and the closed-form economics.
 //! - [`des`]: the deterministic discrete-event simulation.
 //! - [`suggest`]: parameter guidance (`otr-sim params suggest`).
+//! - [`summary`]: the text summary of one run (`otr simulate`).
 //! - [`report`]: the tables and SVG plots of `docs/ECONOMICS.md`.
 
 pub mod costs;
@@ -13,6 +14,7 @@ pub mod model;
 pub mod report;
 pub mod rng;
 pub mod suggest;
+pub mod summary;
 pub mod svg;
 
 pub use costs::CostModel;

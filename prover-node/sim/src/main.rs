@@ -192,43 +192,7 @@ fn run(argv: &[String]) -> Result<(), String> {
                 );
                 return Ok(());
             }
-            println!(
-                "seed {}, {} nodes, {:.1} h: {} requests, {} served, {} dropped, {:.4} q/s",
-                r.seed,
-                s.nodes,
-                r.duration_s / 3600.0,
-                r.arrivals,
-                r.served,
-                r.dropped,
-                r.throughput_qps
-            );
-            println!(
-                "latency: provisional mean {:.2} s p99 {:.2} s; final mean {:.0} s",
-                r.provisional_latency_s.mean, r.provisional_latency_s.p99, r.final_latency_s.mean
-            );
-            println!(
-                "bad answers: {:.2}% served, {:.2}% finalized undetected; gas per query {:.0}",
-                r.bad_served_fraction * 100.0,
-                r.bad_finalized_fraction * 100.0,
-                r.gas_per_query
-            );
-            for (name, st) in &r.by_strategy {
-                println!(
-                    "  {name:>16}: {} nodes, {} served, {} cheated, {} caught, {} finalized bad, {} ejected{}, slashed {:.3} ETH, cheat net ${:.4}/node",
-                    st.nodes, st.served, st.cheated, st.bad_detected, st.bad_finalized, st.ejected,
-                    st.mean_ejection_s.map(|t| format!(" (mean {:.0} s)", t)).unwrap_or_default(),
-                    st.slashed_eth, st.cheat_net_usd_per_node
-                );
-            }
-            println!(
-                "challengers: {} audits (${:.4}), {} disputes won, {:.3} ETH rewards; reporters {:.3} ETH",
-                r.challengers.audits,
-                r.challengers.audit_cost_usd,
-                r.challengers.disputes_won,
-                r.challengers.rewards_eth,
-                r.reporter_rewards_eth
-            );
-            println!("{}", c.assumed_line());
+            print!("{}", otr_sim::summary::run_summary(&c, &s, &r));
         }
         "costs" => {
             let rate = s.request_rate / s.nodes as f64;
@@ -287,18 +251,15 @@ fn run(argv: &[String]) -> Result<(), String> {
             let g = a
                 .f("gas-price")?
                 .ok_or("--gas-price Y (gwei) is required")?;
-            let i = Inputs {
-                value_at_risk_usd: x,
-                gas_price_gwei: g,
-                margin: a.f("margin")?.unwrap_or(0.5),
-                challenger_presence: a.f("presence")?.unwrap_or(0.0),
-                audit_fraction: a.f("audit")?.unwrap_or(0.05),
-                challengers: a.f("challengers")?.unwrap_or(3.0) as usize,
-                rate_per_node: a.f("rate-per-node")?.unwrap_or(0.1),
-                block_time_s: a.f("block-time")?.unwrap_or(12.0),
-                safety_blocks: a.f("safety-blocks")?.unwrap_or(25.0),
-                max_stake_eth: a.f("max-stake")?.unwrap_or(1000.0),
-            };
+            let mut i = Inputs::new(x, g);
+            i.margin = a.f("margin")?.unwrap_or(i.margin);
+            i.challenger_presence = a.f("presence")?.unwrap_or(i.challenger_presence);
+            i.audit_fraction = a.f("audit")?.unwrap_or(i.audit_fraction);
+            i.challengers = a.f("challengers")?.map_or(i.challengers, |v| v as usize);
+            i.rate_per_node = a.f("rate-per-node")?.unwrap_or(i.rate_per_node);
+            i.block_time_s = a.f("block-time")?.unwrap_or(i.block_time_s);
+            i.safety_blocks = a.f("safety-blocks")?.unwrap_or(i.safety_blocks);
+            i.max_stake_eth = a.f("max-stake")?.unwrap_or(i.max_stake_eth);
             let sg = suggest(&c, &i);
             if a.has("json") {
                 println!(

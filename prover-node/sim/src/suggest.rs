@@ -54,6 +54,26 @@ pub struct Inputs {
     pub max_stake_eth: f64,
 }
 
+impl Inputs {
+    /// The two required inputs, every other one at its documented default: margin 0.5, no
+    /// challenger presence, audit fraction 0.05, 3 challengers, 0.1 requests/s per node,
+    /// 12 s blocks, 25 safety blocks, stakes up to 1000 ETH.
+    pub fn new(value_at_risk_usd: f64, gas_price_gwei: f64) -> Self {
+        Inputs {
+            value_at_risk_usd,
+            gas_price_gwei,
+            margin: 0.5,
+            challenger_presence: 0.0,
+            audit_fraction: 0.05,
+            challengers: 3,
+            rate_per_node: 0.1,
+            block_time_s: 12.0,
+            safety_blocks: 25.0,
+            max_stake_eth: 1000.0,
+        }
+    }
+}
+
 pub fn suggest(c: &CostModel, i: &Inputs) -> Suggestion {
     let s = Scenario {
         nodes: 1,

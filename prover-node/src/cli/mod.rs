@@ -4,6 +4,7 @@ mod dev;
 mod input;
 mod inspect;
 pub mod serve;
+pub mod simulate;
 mod verify;
 mod watch;
 
@@ -32,6 +33,11 @@ pub enum Command {
     /// Development tools: dev-signed evidence and fixtures (NOT PRODUCTION).
     #[command(subcommand)]
     Dev(dev::DevCommand),
+    /// Simulate the protocol's economics (deterministic from a seed; crate otr-sim).
+    Simulate(simulate::SimulateArgs),
+    /// Protocol parameters: `otr params suggest --value-at-risk X --gas-price Y`.
+    #[command(subcommand)]
+    Params(simulate::ParamsCommand),
 }
 
 /// A failure to report: `error: CODE: message` on stderr and a non-zero exit status.
@@ -67,5 +73,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Dev(d) => dev::run(d),
         Command::Inspect(i) => inspect::run(i),
         Command::Watch(w) => watch::run(w),
+        Command::Simulate(a) => simulate::run_simulate(a),
+        Command::Params(p) => simulate::run_params(p),
     }
 }

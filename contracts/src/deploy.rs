@@ -454,6 +454,126 @@ impl Deployment {
         .map(|r| r.1)
     }
 
+    /// Number of disputes ever opened (ids are `0..count`).
+    pub fn dispute_count<H: Host + ?Sized>(&self, host: &mut H) -> Result<u64, CallError> {
+        let n: U256 = host::view(host, self.dispute_game, &DisputeGame::disputeCountCall {})?;
+        Ok(n.saturating_to())
+    }
+
+    /// Until when (chain time) the side to move in dispute `id` may move.
+    pub fn move_deadline<H: Host + ?Sized>(&self, host: &mut H, id: u64) -> Result<u64, CallError> {
+        let t: U256 = host::view(
+            host,
+            self.dispute_game,
+            &DisputeGame::deadlineCall { id: U256::from(id) },
+        )?;
+        Ok(t.saturating_to())
+    }
+
+    /// The step verifier the registry names for operator `op` at trace stage `stage` of
+    /// `model_id` (`Address::ZERO` when there is none: such a step cannot be proved).
+    pub fn step_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        stage: u16,
+        op: u8,
+    ) -> Result<Address, CallError> {
+        host::view(
+            host,
+            self.registry,
+            &ModelRegistry::stepVerifierCall {
+                modelId: FixedBytes(model_id),
+                stage,
+                op,
+            },
+        )
+    }
+
+    /// Registers (or replaces) `model_id` with its weights root, layer count (which maps trace
+    /// stages to the registry's stage classes) and PoEA cost weight; from the owner. The config,
+    /// tokenizer and Poseidon commitments are zero here.
+    pub fn register_model<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        weights_root: Hash,
+        num_layers: u16,
+        cost_weight: u64,
+    ) -> Result<TxOutcome, CallError> {
+        let m = ModelRegistry::Model {
+            configHash: FixedBytes([0u8; 32]),
+            tokenizerHash: FixedBytes([0u8; 32]),
+            weightsRoot: FixedBytes(weights_root),
+            poseidonRoot: FixedBytes([0u8; 32]),
+            costWeight: cost_weight,
+            numLayers: num_layers,
+            active: true,
+        };
+        host::send(
+            host,
+            self.owner,
+            self.registry,
+            &ModelRegistry::registerModelCall {
+                modelId: FixedBytes(model_id),
+                m,
+                vks: vec![],
+            },
+            U256::ZERO,
+        )
+        .map(|r| r.1)
+    }
+
+    /// Deploys the residual-add step verifier (`verifiers/WideAddStepVerifier.sol`) and names
+    /// it, from the owner, for `RESID_ATTN` (9) and `RESID_FFN` (15) of `model_id`'s layers.
+    /// Right for models whose residual is a plain add (Llama; not Gemma's post norms).
+    pub fn set_wide_add_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+    ) -> Result<Address, CallError> {
+        let (v, _) = deploy_code(
+            host,
+            self.owner,
+            &crate::bindings::wide_add::WideAddStepVerifier::BYTECODE,
+            vec![],
+        )?;
+        for op in [9u8, 15u8] {
+            host::send(
+                host,
+                self.owner,
+                self.registry,
+                &ModelRegistry::setStepVerifierCall {
+                    modelId: FixedBytes(model_id),
+                    class_: 1,
+                    op,
+                    verifier: v,
+                },
+                U256::ZERO,
+            )?;
+        }
+        Ok(v)
+    }
+
+    /// The stake of `node` (wei).
+    pub fn stake_of<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        node: Address,
+    ) -> Result<U256, CallError> {
+        let s = host::view(host, self.staking, &NodeStaking::stakesCall(node))?;
+        Ok(U256::from(s.amount))
+    }
+
+    /// The credit `who` may claim from the staking contract (payouts of disputes, rewards).
+    pub fn credit_of<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        who: Address,
+    ) -> Result<U256, CallError> {
+        host::view(host, self.staking, &NodeStaking::creditCall(who))
+    }
+
     /// Records the spot-check seed of a batch (anyone, once the seed block exists).
     pub fn record_seed<H: Host + ?Sized>(
         &self,

@@ -23,7 +23,23 @@ fn bad(key: StepKey, m: &str) -> EngineError {
     EngineError::InvalidRequest(format!("step {key:?}: {m}"))
 }
 
+/// Trace steps in trace order: each step's key and output digest.
+pub type TraceSteps = Vec<(StepKey, [u8; 32])>;
+
 impl Model {
+    /// Runs the request like [`Model::generate`] and also returns every trace step (key and
+    /// output digest) in trace order: the leaves behind `trace_root`, for the dispute bisection.
+    pub fn trace_steps(
+        &self,
+        prompt: &[u32],
+        sampling: &Sampling,
+        on_token: &mut dyn FnMut(u32, &str) -> bool,
+    ) -> Result<(super::forward::Generation, TraceSteps), EngineError> {
+        let mut ctx = Ctx::default();
+        let g = self.run(prompt, sampling, on_token, &mut ctx)?;
+        Ok((g, ctx.trace.steps()))
+    }
+
     /// Runs the request again and returns step `index` (in trace order) with its inputs.
     pub fn step_input(
         &self,

@@ -7,7 +7,7 @@ use otr_core::rollup::SamplingParams;
 use otr_engine::{FinishReason, Model, Sampling};
 use sha2::{Digest, Sha256};
 
-use super::inference::{Generation, Inference, ModelInfo};
+use super::inference::{Generation, Inference, ModelInfo, RunKind, TracedRun};
 
 /// Where `scripts/fetch-model.sh` puts Gemma 3 270M.
 pub fn gemma_path() -> PathBuf {
@@ -106,33 +106,101 @@ impl Inference for EngineModel {
         s: &SamplingParams,
         on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Generation, String> {
-        let tokens = self.model.tokenizer().encode(prompt, true, true);
-        let sampling = Sampling {
-            temperature_milli: s.temperature_milli,
-            top_k: s.top_k,
-            top_p_milli: s.top_p_milli,
-            max_tokens: s.max_tokens,
-            seed: s.seed,
-        };
+        self.generate_run(prompt, s, RunKind::Honest, on_text)
+    }
+
+    fn generate_run(
+        &self,
+        prompt: &str,
+        s: &SamplingParams,
+        run: RunKind,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Generation, String> {
+        let tokens = self.tokens(prompt, run);
         let mut text = String::new();
         let g = self
             .model
-            .generate(&tokens, &sampling, &mut |_, piece| {
+            .generate(&tokens, &sampling(s), &mut |_, piece| {
                 text.push_str(piece);
                 on_text(piece)
             })
             .map_err(|e| e.to_string())?;
-        Ok(Generation {
-            text,
-            prompt_tokens: g.prompt_tokens,
-            completion_tokens: g.completion_tokens,
-            finish_reason: match g.finish_reason {
-                FinishReason::Stop => "stop",
-                FinishReason::Length => "length",
-                FinishReason::Cancelled => "stop",
-            },
-            trace_root: g.trace_root,
-            trace_steps: g.trace_steps,
+        Ok(generation(text, &g))
+    }
+
+    fn trace(&self, prompt: &str, s: &SamplingParams, run: RunKind) -> Result<TracedRun, String> {
+        let tokens = self.tokens(prompt, run);
+        let mut text = String::new();
+        let mut out = otr_core::rollup::OutputHasher::new();
+        let (g, steps) = self
+            .model
+            .trace_steps(&tokens, &sampling(s), &mut |_, piece| {
+                text.push_str(piece);
+                out.update(piece.as_bytes());
+                true
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(TracedRun {
+            generation: generation(text, &g),
+            output_hash: out.finalize(),
+            leaves: steps
+                .iter()
+                .map(|(k, d)| otr_engine::model::trace::leaf(*k, d))
+                .collect(),
         })
+    }
+
+    fn step_inputs(
+        &self,
+        prompt: &str,
+        s: &SamplingParams,
+        run: RunKind,
+        index: u64,
+    ) -> Result<Vec<Vec<u8>>, String> {
+        let tokens = self.tokens(prompt, run);
+        let rec = self
+            .model
+            .step_input(&tokens, &sampling(s), index)
+            .map_err(|e| e.to_string())?;
+        Ok(rec.inputs.iter().map(|t| t.bytes()).collect())
+    }
+}
+
+impl EngineModel {
+    /// The prompt's tokens; for the dev cheat, the last one replaced by the next vocabulary id.
+    fn tokens(&self, prompt: &str, run: RunKind) -> Vec<u32> {
+        let mut tokens = self.model.tokenizer().encode(prompt, true, true);
+        if run == RunKind::Cheat {
+            let vocab = self.model.config().vocab as u32;
+            if let Some(t) = tokens.last_mut() {
+                *t = (*t + 1) % vocab.max(1);
+            }
+        }
+        tokens
+    }
+}
+
+fn sampling(s: &SamplingParams) -> Sampling {
+    Sampling {
+        temperature_milli: s.temperature_milli,
+        top_k: s.top_k,
+        top_p_milli: s.top_p_milli,
+        max_tokens: s.max_tokens,
+        seed: s.seed,
+    }
+}
+
+fn generation(text: String, g: &otr_engine::Generation) -> Generation {
+    Generation {
+        text,
+        prompt_tokens: g.prompt_tokens,
+        completion_tokens: g.completion_tokens,
+        finish_reason: match g.finish_reason {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::Cancelled => "stop",
+        },
+        trace_root: g.trace_root,
+        trace_steps: g.trace_steps,
     }
 }

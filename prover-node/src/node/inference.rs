@@ -40,6 +40,69 @@ pub trait Inference: Send + Sync {
         sampling: &SamplingParams,
         on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Generation, String>;
+
+    /// Runs `prompt` like [`Inference::generate`] and returns, with the generation, the hash of
+    /// the text produced (the receipt's `output_hash`) and every trace leaf in trace order (the
+    /// leaves behind `trace_root`): what a challenger and a disputed node bisect over.
+    /// `run` selects the honest run or the dev cheat (`--dev-cheat-every`).
+    fn trace(
+        &self,
+        _prompt: &str,
+        _sampling: &SamplingParams,
+        _run: RunKind,
+    ) -> Result<TracedRun, String> {
+        Err("this engine cannot re-execute a trace".into())
+    }
+
+    /// The input tensors (canonical bytes, engine `replay.rs` order) of trace step `index` of
+    /// the run: the witness of a one-step proof.
+    fn step_inputs(
+        &self,
+        _prompt: &str,
+        _sampling: &SamplingParams,
+        _run: RunKind,
+        _index: u64,
+    ) -> Result<Vec<Vec<u8>>, String> {
+        Err("this engine cannot replay a step".into())
+    }
+
+    /// [`Inference::generate`] with a chosen run: `RunKind::Cheat` answers wrongly on purpose
+    /// (dev only, `otr serve --dev-cheat-every`).
+    fn generate_run(
+        &self,
+        prompt: &str,
+        sampling: &SamplingParams,
+        run: RunKind,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Generation, String> {
+        match run {
+            RunKind::Honest => self.generate(prompt, sampling, on_text),
+            RunKind::Cheat => Err("this engine has no cheat mode".into()),
+        }
+    }
+}
+
+/// Which computation answered a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// The model on the request, as the receipt claims.
+    Honest,
+    /// Dev only (`--dev-cheat-every`): the model on the request with its last prompt token
+    /// replaced by the next vocabulary id. The answer, the trace and so the receipt's
+    /// `trace_root` differ from what the request commits to, from the last prompt position's
+    /// embedding step on.
+    Cheat,
+}
+
+/// A re-execution with its trace.
+#[derive(Clone, Debug)]
+pub struct TracedRun {
+    pub generation: Generation,
+    /// `SHA-256("OTR/output/v1\0" || text)`, the receipt's `output_hash`.
+    pub output_hash: [u8; 32],
+    /// The 57-byte trace leaves in trace order (engine `trace::leaf`).
+    pub leaves: Vec<Vec<u8>>,
 }
 
 pub(crate) mod hex32 {

@@ -12,6 +12,7 @@ pub mod api;
 pub mod attest;
 pub mod batcher;
 pub mod config;
+pub mod dispute;
 pub mod engine_impl;
 pub mod inference;
 pub mod keys;

@@ -1,0 +1,434 @@
+//! The dispute game as both sides play it (DESIGN principle 6), over any [`Host`]: the embedded
+//! revm chain or an RPC node.
+//!
+//! A challenger that re-executed a posted receipt and got another `trace_root` opens a dispute
+//! ([`open`]) with a bond. Then, move by move (contract `DisputeGame.sol`):
+//! - the node ([`node_move`]) reveals the root of its trace prefix at the game's midpoint
+//!   (`bisect`), computed from the trace it re-executes from its stored request;
+//! - the challenger ([`challenger_move`]) compares it with the prefix root of its own
+//!   re-execution and answers `respond(agree)`;
+//! - at one step (`disagreeSize = agreeSize + 1`) the node proves the disputed leaf with the
+//!   model's registered step verifier for that operator (`proveStep`). Today only the residual
+//!   adds of models whose residual is a plain add (Llama) have one (`WideAddStepVerifier`); for
+//!   any other operator the node cannot prove and loses when its move deadline passes;
+//! - a side whose opponent missed the move deadline calls `timeout` and wins.
+//!
+//! Each function makes at most one transaction and says what it did ([`Move`]); callers loop
+//! until [`Move::Resolved`]. Errors are typed ([`DisputeError`], stable codes).
+
+use otr_contracts::bindings::dispute_game::DisputeGame;
+use otr_contracts::deploy::Deployment;
+use otr_contracts::host::{CallError, Host};
+use otr_contracts::proofs::{ReceiptRef, Trace};
+use otr_contracts::{Address, U256};
+
+/// Trace-leaf layout (engine `trace::leaf`): tag (18 bytes), u32be pos, u16be stage, u8 op,
+/// SHA-256 of the output.
+pub const LEAF_LEN: usize = 57;
+const TAG_LEN: usize = 18;
+
+/// Engine operator codes of a layer stage used by the residual-add verifier.
+pub mod op {
+    pub const EMBED: u8 = 0;
+    pub const O: u8 = 8;
+    pub const RESID_ATTN: u8 = 9;
+    pub const DOWN: u8 = 14;
+    pub const RESID_FFN: u8 = 15;
+}
+
+/// A step key read from a trace leaf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct LeafKey {
+    pub pos: u32,
+    pub stage: u16,
+    pub op: u8,
+}
+
+/// The key of a 57-byte trace leaf.
+pub fn leaf_key(leaf: &[u8]) -> Option<LeafKey> {
+    if leaf.len() != LEAF_LEN {
+        return None;
+    }
+    Some(LeafKey {
+        pos: u32::from_be_bytes(leaf[TAG_LEN..TAG_LEN + 4].try_into().ok()?),
+        stage: u16::from_be_bytes(leaf[TAG_LEN + 4..TAG_LEN + 6].try_into().ok()?),
+        op: leaf[TAG_LEN + 6],
+    })
+}
+
+/// Why a dispute move could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisputeError {
+    /// A chain call or transaction failed.
+    Chain(String),
+    /// The dispute does not exist.
+    UnknownDispute(u64),
+    /// The node's re-executed trace is not the one its receipt committed to: it cannot bisect.
+    TraceMismatch { id: u64 },
+    /// Re-execution or the step witness failed.
+    Engine(String),
+    /// The caller is not a party to the dispute.
+    NotAParty { id: u64 },
+}
+
+impl DisputeError {
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DisputeError::Chain(_) => "DISPUTE_CHAIN",
+            DisputeError::UnknownDispute(_) => "DISPUTE_UNKNOWN",
+            DisputeError::TraceMismatch { .. } => "DISPUTE_TRACE_MISMATCH",
+            DisputeError::Engine(_) => "DISPUTE_ENGINE",
+            DisputeError::NotAParty { .. } => "DISPUTE_NOT_A_PARTY",
+        }
+    }
+}
+
+impl std::fmt::Display for DisputeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DisputeError::Chain(m) => write!(f, "chain: {m}"),
+            DisputeError::UnknownDispute(id) => write!(f, "no dispute {id}"),
+            DisputeError::TraceMismatch { id } => write!(
+                f,
+                "dispute {id}: the re-executed trace is not the one the receipt commits to"
+            ),
+            DisputeError::Engine(m) => write!(f, "engine: {m}"),
+            DisputeError::NotAParty { id } => write!(f, "not a party to dispute {id}"),
+        }
+    }
+}
+
+impl std::error::Error for DisputeError {}
+
+impl From<CallError> for DisputeError {
+    fn from(e: CallError) -> Self {
+        DisputeError::Chain(e.to_string())
+    }
+}
+
+/// How a dispute ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    NodeWon,
+    ChallengerWon,
+}
+
+/// The dispute's phase (contract `DisputeGame.Phase`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    None,
+    NodeToMove,
+    ChallengerToMove,
+    Resolved(Outcome),
+}
+
+/// A dispute as the contract holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisputeView {
+    pub id: u64,
+    pub node: Address,
+    pub challenger: Address,
+    pub batch_index: u64,
+    pub phase: Phase,
+    pub agree_size: u64,
+    pub disagree_size: u64,
+    pub receipt_hash: [u8; 32],
+    pub model_id: [u8; 32],
+    pub bond: u128,
+    /// Chain time until which the side to move may move.
+    pub deadline: u64,
+}
+
+fn phase_of(p: u8) -> Phase {
+    match p {
+        1 => Phase::NodeToMove,
+        2 => Phase::ChallengerToMove,
+        3 => Phase::Resolved(Outcome::NodeWon),
+        4 => Phase::Resolved(Outcome::ChallengerWon),
+        _ => Phase::None,
+    }
+}
+
+/// Reads dispute `id`.
+pub fn view<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    id: u64,
+) -> Result<DisputeView, DisputeError> {
+    let x: DisputeGame::Dispute = d.dispute(host, id)?;
+    let phase = phase_of(x.phase);
+    if phase == Phase::None {
+        return Err(DisputeError::UnknownDispute(id));
+    }
+    Ok(DisputeView {
+        id,
+        node: x.node,
+        challenger: x.challenger,
+        batch_index: x.batchIndex,
+        phase,
+        agree_size: x.agreeSize,
+        disagree_size: x.disagreeSize,
+        receipt_hash: x.receiptHash.0,
+        model_id: x.modelId.0,
+        bond: x.bond,
+        deadline: d.move_deadline(host, id)?,
+    })
+}
+
+/// Disputes with ids `from..` whose node is `node` (all nodes when `None`).
+pub fn disputes_from<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    from: u64,
+    node: Option<Address>,
+) -> Result<Vec<DisputeView>, DisputeError> {
+    let n = d.dispute_count(host)?;
+    let mut out = Vec::new();
+    for id in from..n {
+        let v = view(host, d, id)?;
+        if node.is_none_or(|a| a == v.node) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// What one call did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "move")]
+pub enum Move {
+    /// The other side is to move and its deadline has not passed (or ours passed: we lost the
+    /// right to move and the other side may call `timeout`).
+    Waiting { deadline: u64 },
+    /// The node revealed its prefix root of `mid` leaves.
+    Bisected { mid: u64 },
+    /// The challenger answered whether it agrees with the prefix of `mid` leaves.
+    Responded { mid: u64, agree: bool },
+    /// The node proved the disputed step (and so won).
+    ProvedStep { index: u64, key: LeafKey },
+    /// The node is at one step it cannot prove: no step verifier for the operator, or no
+    /// witness for it. It will lose when its deadline passes.
+    CannotProve {
+        index: u64,
+        key: Option<LeafKey>,
+        reason: String,
+    },
+    /// The caller ended the dispute: the other side missed its deadline.
+    TimedOut,
+    /// The dispute is over.
+    Resolved { outcome: Outcome },
+}
+
+/// Opens a dispute over one receipt; returns its id.
+pub fn open<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    challenger: Address,
+    r: &ReceiptRef,
+    bond: U256,
+) -> Result<u64, DisputeError> {
+    Ok(d.open_dispute(host, challenger, r, bond)?.0)
+}
+
+/// The challenger's move in dispute `id`, given its own re-executed trace of the receipt.
+pub fn challenger_move<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    me: Address,
+    id: u64,
+    own: &Trace,
+) -> Result<Move, DisputeError> {
+    let v = view(host, d, id)?;
+    if v.challenger != me {
+        return Err(DisputeError::NotAParty { id });
+    }
+    let now = host.timestamp()?;
+    match v.phase {
+        Phase::Resolved(outcome) => Ok(Move::Resolved { outcome }),
+        Phase::ChallengerToMove if now < v.deadline => {
+            let mid = v.agree_size + (v.disagree_size - v.agree_size) / 2;
+            let (agree, _) = d.respond(host, me, id, own)?;
+            Ok(Move::Responded { mid, agree })
+        }
+        Phase::NodeToMove if now >= v.deadline => {
+            d.timeout(host, me, id)?;
+            Ok(Move::TimedOut)
+        }
+        _ => Ok(Move::Waiting {
+            deadline: v.deadline,
+        }),
+    }
+}
+
+/// Gives the input tensors (canonical bytes) of a trace step by index: the node's replay.
+pub type WitnessFn<'a> = &'a mut dyn FnMut(u64) -> Result<Vec<Vec<u8>>, String>;
+
+/// The one-step proof material of the node: leaf indices of the inputs (opened in the agreed
+/// prefix) and the step verifier's witness.
+pub type StepProof = (Vec<u64>, Vec<u8>);
+
+/// The node's move in dispute `id`, given its trace (re-executed from its stored request).
+/// `witness(index, key)` gives the input tensors (canonical bytes, engine `replay.rs` order) of
+/// step `index`; it is called only at one step, for an operator that has a step verifier.
+pub fn node_move<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    me: Address,
+    id: u64,
+    trace: &Trace,
+    witness: WitnessFn<'_>,
+) -> Result<Move, DisputeError> {
+    let v = view(host, d, id)?;
+    if v.node != me {
+        return Err(DisputeError::NotAParty { id });
+    }
+    let now = host.timestamp()?;
+    match v.phase {
+        Phase::Resolved(outcome) => Ok(Move::Resolved { outcome }),
+        Phase::ChallengerToMove if now >= v.deadline => {
+            d.timeout(host, me, id)?;
+            Ok(Move::TimedOut)
+        }
+        Phase::NodeToMove if now < v.deadline => {
+            let x = d.dispute(host, id)?;
+            if v.disagree_size > trace.len()
+                || trace.prefix_root(v.disagree_size) != x.disagreeRoot.0
+            {
+                return Err(DisputeError::TraceMismatch { id });
+            }
+            if v.disagree_size - v.agree_size > 1 {
+                let mid = v.agree_size + (v.disagree_size - v.agree_size) / 2;
+                d.bisect(host, me, id, trace)?;
+                return Ok(Move::Bisected { mid });
+            }
+            let index = v.agree_size;
+            let Some(key) = leaf_key(trace.leaf(index)) else {
+                return Ok(Move::CannotProve {
+                    index,
+                    key: None,
+                    reason: "malformed trace leaf".into(),
+                });
+            };
+            let verifier = d.step_verifier(host, v.model_id, key.stage, key.op)?;
+            if verifier == Address::ZERO {
+                return Ok(Move::CannotProve {
+                    index,
+                    key: Some(key),
+                    reason: format!(
+                        "no step verifier is registered for operator {} at stage {}",
+                        key.op, key.stage
+                    ),
+                });
+            }
+            let proof = match residual_add_proof(trace, index, key, witness) {
+                Ok(p) => p,
+                Err(reason) => {
+                    return Ok(Move::CannotProve {
+                        index,
+                        key: Some(key),
+                        reason,
+                    })
+                }
+            };
+            d.prove_step(host, me, id, trace, &proof.0, proof.1)?;
+            Ok(Move::ProvedStep { index, key })
+        }
+        _ => Ok(Move::Waiting {
+            deadline: v.deadline,
+        }),
+    }
+}
+
+/// The inputs and witness of a residual add (`verifiers/WideAddStepVerifier.sol`): leaf 0 is
+/// the residual stream `h` (stage 1: the embedding; later: the previous layer's `RESID_FFN`),
+/// leaf 1 the block output (`O` or `DOWN`); the witness is `abi.encode(bytes h, bytes x)`.
+pub fn residual_add_proof(
+    trace: &Trace,
+    index: u64,
+    key: LeafKey,
+    witness: WitnessFn<'_>,
+) -> Result<StepProof, String> {
+    let (p, s) = (key.pos, key.stage);
+    let (h, x) = match key.op {
+        op::RESID_ATTN if s == 1 => ((p, 0, op::EMBED), (p, s, op::O)),
+        op::RESID_ATTN if s > 1 => ((p, s - 1, op::RESID_FFN), (p, s, op::O)),
+        op::RESID_FFN if s >= 1 => ((p, s, op::RESID_ATTN), (p, s, op::DOWN)),
+        _ => {
+            return Err(format!(
+                "no witness builder for operator {} at stage {s}",
+                key.op
+            ))
+        }
+    };
+    let find = |(pos, stage, op): (u32, u16, u8)| -> Result<u64, String> {
+        (0..index)
+            .rev()
+            .find(|&i| leaf_key(trace.leaf(i)) == Some(LeafKey { pos, stage, op }))
+            .ok_or_else(|| format!("input step ({pos}, {stage}, {op}) not in the agreed prefix"))
+    };
+    let (hi, xi) = (find(h)?, find(x)?);
+    let inputs = witness(index)?;
+    if inputs.len() != 2 {
+        return Err(format!("expected 2 inputs, got {}", inputs.len()));
+    }
+    Ok((vec![hi, xi], abi_encode_two_bytes(&inputs[0], &inputs[1])))
+}
+
+/// `abi.encode(bytes a, bytes b)`.
+pub fn abi_encode_two_bytes(a: &[u8], b: &[u8]) -> Vec<u8> {
+    fn word(n: usize) -> [u8; 32] {
+        let mut w = [0u8; 32];
+        w[24..].copy_from_slice(&(n as u64).to_be_bytes());
+        w
+    }
+    fn padded(v: &[u8]) -> Vec<u8> {
+        let mut o = v.to_vec();
+        o.resize(v.len().div_ceil(32) * 32, 0);
+        o
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&word(64));
+    out.extend_from_slice(&word(64 + 32 + a.len().div_ceil(32) * 32));
+    out.extend_from_slice(&word(a.len()));
+    out.extend(padded(a));
+    out.extend_from_slice(&word(b.len()));
+    out.extend(padded(b));
+    out
+}
+
+/// One dispute played to the end by both sides in-process (tests, `otr dev`), advancing a dev
+/// chain's clock by `step_secs` whenever neither side can move. Returns every move made.
+pub fn play_both<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    id: u64,
+    node: (Address, &Trace, WitnessFn<'_>),
+    challenger: (Address, &Trace),
+    step_secs: u64,
+) -> Result<(Outcome, Vec<Move>), DisputeError> {
+    let (node_addr, node_trace, witness) = node;
+    let mut moves = Vec::new();
+    for _ in 0..1000 {
+        let a = node_move(host, d, node_addr, id, node_trace, witness)?;
+        let b = challenger_move(host, d, challenger.0, id, challenger.1)?;
+        let idle = matches!(a, Move::Waiting { .. } | Move::CannotProve { .. })
+            && matches!(b, Move::Waiting { .. });
+        for m in [a, b] {
+            if let Move::Resolved { outcome } = m {
+                return Ok((outcome, moves));
+            }
+            if !matches!(m, Move::Waiting { .. }) && !moves.contains(&m) {
+                moves.push(m);
+            }
+        }
+        if idle {
+            host.advance(step_secs, 1)?;
+        }
+    }
+    Err(DisputeError::Chain(format!(
+        "dispute {id} did not end in 1000 rounds"
+    )))
+}

@@ -1,0 +1,403 @@
+//! The dispute game played by both sides in-process on the embedded revm chain, with real
+//! traces of the tiny Llama fixture model: a frivolous challenger loses its bond against an
+//! honest node that proves a residual add on-chain, a cheating node is found by bisection and
+//! slashed when it cannot prove the step, and an honest node disputed at an operator without a
+//! step verifier loses (the known limit, docs/PROTOCOL.md).
+
+use std::sync::{Arc, OnceLock};
+
+use otr_contracts::deploy::{BatchFinality, Deployment, Params};
+use otr_contracts::proofs::{ReceiptRef, Trace};
+use otr_contracts::{Address, Chain, U256};
+use otr_core::rollup::{DisputeState, MicroBatchHeader, Receipt, SamplingParams};
+use otr_node::node::dispute::{self, leaf_key, op, LeafKey, Move, Outcome};
+use otr_node::node::inference::{Inference, RunKind, TracedRun};
+
+const CHAIN_ID: u64 = 31337;
+const T0: u64 = 1_764_140_000;
+
+fn engine() -> Arc<dyn Inference> {
+    static E: OnceLock<Arc<dyn Inference>> = OnceLock::new();
+    E.get_or_init(|| {
+        otr_node::node::engine_impl::load("fixture-llama", std::path::Path::new("."))
+            .expect("load fixture-llama")
+    })
+    .clone()
+}
+
+fn sampling() -> SamplingParams {
+    SamplingParams {
+        temperature_milli: 0,
+        top_k: 0,
+        top_p_milli: 1000,
+        max_tokens: 4,
+        seed: 7,
+    }
+}
+
+const PROMPT: &str = "The quick brown fox";
+
+fn eth(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+struct World {
+    chain: Chain,
+    d: Deployment,
+    params: Params,
+    node: Address,
+    challenger: Address,
+    model_id: [u8; 32],
+    weights_root: [u8; 32],
+    seq: u64,
+    prev: [u8; 32],
+}
+
+impl World {
+    fn new(num_layers: u16) -> Self {
+        let mut chain = Chain::new(CHAIN_ID, T0);
+        let (owner, node, challenger) = (
+            Address::repeat_byte(0xa0),
+            Address::repeat_byte(0xb0),
+            Address::repeat_byte(0xc0),
+        );
+        for a in [owner, node, challenger] {
+            chain.set_balance(a, eth(100));
+        }
+        let params = Params::devnet();
+        let d = Deployment::deploy(&mut chain, owner, &params, T0).expect("deploy");
+        let info = engine().info();
+        d.register_model(&mut chain, info.model_id, info.weights_root, num_layers, 1)
+            .expect("register");
+        d.set_wide_add_verifier(&mut chain, info.model_id)
+            .expect("verifier");
+        d.stake(&mut chain, node, eth(2)).expect("stake");
+        World {
+            chain,
+            d,
+            params,
+            node,
+            challenger,
+            model_id: info.model_id,
+            weights_root: info.weights_root,
+            seq: 0,
+            prev: [0; 32],
+        }
+    }
+
+    fn receipt(&self, run: &TracedRun, nonce: u8) -> Receipt {
+        Receipt {
+            version: 1,
+            model_id: self.model_id,
+            weights_root: self.weights_root,
+            request_hash: [nonce; 32],
+            output_hash: run.output_hash,
+            prompt_tokens: run.generation.prompt_tokens,
+            completion_tokens: run.generation.completion_tokens,
+            sampling: sampling(),
+            trace_root: run.generation.trace_root,
+            trace_steps: run.generation.trace_steps,
+            created_at: T0,
+        }
+    }
+
+    /// Posts one batch of one header holding `receipts`; returns a reference per receipt.
+    fn post(&mut self, receipts: Vec<Receipt>) -> Vec<ReceiptRef> {
+        let hashes: Vec<[u8; 32]> = receipts.iter().map(|r| r.receipt_hash()).collect();
+        let h = MicroBatchHeader {
+            version: 1,
+            chain_id: CHAIN_ID,
+            node_address: self.node.0 .0,
+            sequence: self.seq,
+            prev_header_hash: self.prev,
+            receipts_root: otr_core::rollup::merkle::root(&hashes),
+            receipt_count: receipts.len() as u32,
+            timestamp: self.chain.timestamp(),
+        };
+        self.seq += 1;
+        self.prev = h.header_hash();
+        let headers = vec![h];
+        let (index, _) = self
+            .d
+            .post_batch(&mut self.chain, self.node, &headers)
+            .expect("post");
+        (0..receipts.len())
+            .map(|i| ReceiptRef::new(index, &headers, 0, &receipts, i).expect("ref"))
+            .collect()
+    }
+
+    fn open(&mut self, r: &ReceiptRef) -> u64 {
+        dispute::open(
+            &mut self.chain,
+            &self.d,
+            self.challenger,
+            r,
+            self.params.min_bond,
+        )
+        .expect("open dispute")
+    }
+}
+
+fn run(kind: RunKind) -> TracedRun {
+    engine().trace(PROMPT, &sampling(), kind).expect("trace")
+}
+
+fn num_layers(run: &TracedRun) -> u16 {
+    run.leaves
+        .iter()
+        .filter_map(|l| leaf_key(l))
+        .map(|k| k.stage)
+        .max()
+        .expect("leaves")
+        - 1
+}
+
+/// The node's witness source: the engine's replay of its own run.
+fn witness(kind: RunKind) -> impl FnMut(u64) -> Result<Vec<Vec<u8>>, String> {
+    move |i| engine().step_inputs(PROMPT, &sampling(), kind, i)
+}
+
+fn index_of(run: &TracedRun, key: LeafKey) -> u64 {
+    run.leaves
+        .iter()
+        .position(|l| leaf_key(l) == Some(key))
+        .expect("key in trace") as u64
+}
+
+/// A challenger whose own trace is wrong at one leaf (a frivolous or buggy challenger).
+fn tampered(run: &TracedRun, at: u64) -> Trace {
+    let mut leaves = run.leaves.clone();
+    let last = leaves[at as usize].len() - 1;
+    leaves[at as usize][last] ^= 1;
+    Trace::new(leaves)
+}
+
+#[test]
+fn the_trace_leaves_are_the_receipts_trace() {
+    let honest = run(RunKind::Honest);
+    let t = Trace::new(honest.leaves.clone());
+    assert_eq!(t.root(), honest.generation.trace_root);
+    assert_eq!(t.len(), honest.generation.trace_steps);
+    // The same text and output hash as a plain answer.
+    let mut text = String::new();
+    let g = engine()
+        .generate(PROMPT, &sampling(), &mut |p| {
+            text.push_str(p);
+            true
+        })
+        .unwrap();
+    assert_eq!(g.trace_root, honest.generation.trace_root);
+    assert_eq!(text, honest.generation.text);
+    // The cheat changes the trace (from the last prompt position's embedding on).
+    let cheat = run(RunKind::Cheat);
+    assert_ne!(cheat.generation.trace_root, honest.generation.trace_root);
+    let first = honest
+        .leaves
+        .iter()
+        .zip(&cheat.leaves)
+        .position(|(a, b)| a != b)
+        .unwrap();
+    let k = leaf_key(&honest.leaves[first]).unwrap();
+    assert_eq!(
+        (k.pos, k.stage, k.op),
+        (honest.generation.prompt_tokens - 1, 0, op::EMBED)
+    );
+}
+
+#[test]
+fn a_frivolous_challenger_loses_its_bond_to_an_honest_node_proving_residual_adds() {
+    let honest = run(RunKind::Honest);
+    let mut w = World::new(num_layers(&honest));
+    let nl = num_layers(&honest);
+    // Three residual adds of different shapes: layer 1 after attention (input: the embedding),
+    // layer 1 after the FFN, and the last layer after attention (input: the previous layer).
+    let pos = 1;
+    let targets = [
+        LeafKey {
+            pos,
+            stage: 1,
+            op: op::RESID_ATTN,
+        },
+        LeafKey {
+            pos,
+            stage: 1,
+            op: op::RESID_FFN,
+        },
+        LeafKey {
+            pos,
+            stage: nl,
+            op: if nl > 1 {
+                op::RESID_ATTN
+            } else {
+                op::RESID_FFN
+            },
+        },
+    ];
+    let receipts: Vec<Receipt> = (0..targets.len())
+        .map(|i| w.receipt(&honest, i as u8 + 1))
+        .collect();
+    let refs = w.post(receipts);
+    let node_trace = Trace::new(honest.leaves.clone());
+    for (i, key) in targets.iter().enumerate() {
+        let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
+        let credit0 = w.d.credit_of(&mut w.chain, w.node).unwrap();
+        let at = index_of(&honest, *key);
+        let theirs = tampered(&honest, at);
+        let id = w.open(&refs[i]);
+        let mut wit = witness(RunKind::Honest);
+        let (outcome, moves) = dispute::play_both(
+            &mut w.chain,
+            &w.d,
+            id,
+            (w.node, &node_trace, &mut wit),
+            (w.challenger, &theirs),
+            w.params.move_timeout,
+        )
+        .unwrap();
+        assert_eq!(outcome, Outcome::NodeWon, "{key:?}: {moves:?}");
+        assert!(
+            moves.contains(&Move::ProvedStep {
+                index: at,
+                key: *key
+            }),
+            "{key:?}: {moves:?}"
+        );
+        let rounds = moves
+            .iter()
+            .filter(|m| matches!(m, Move::Bisected { .. }))
+            .count();
+        let n = honest.generation.trace_steps;
+        let (lo, hi) = (63 - n.leading_zeros(), 64 - (n - 1).leading_zeros());
+        assert!(
+            (lo..=hi).contains(&(rounds as u32)),
+            "{rounds} bisection rounds for {n} steps: between floor and ceil of log2"
+        );
+        assert_eq!(w.d.stake_of(&mut w.chain, w.node).unwrap(), stake0);
+        assert_eq!(
+            w.d.credit_of(&mut w.chain, w.node).unwrap() - credit0,
+            w.params.min_bond * U256::from(w.params.winner_bps) / U256::from(10_000u64)
+        );
+    }
+    assert_eq!(
+        w.d.credit_of(&mut w.chain, w.challenger).unwrap(),
+        U256::ZERO
+    );
+    assert_eq!(
+        w.d.chain_status(&mut w.chain, 0).unwrap().dispute,
+        DisputeState::ResolvedNodeWon
+    );
+}
+
+#[test]
+fn a_cheating_node_is_found_by_bisection_and_slashed_when_it_cannot_prove() {
+    let honest = run(RunKind::Honest);
+    let cheat = run(RunKind::Cheat);
+    let mut w = World::new(num_layers(&honest));
+    let refs = w.post(vec![w.receipt(&cheat, 1)]);
+    let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
+    // The challenger re-executes the request and disagrees.
+    assert_ne!(honest.generation.trace_root, cheat.generation.trace_root);
+    let id = w.open(&refs[0]);
+    assert!(matches!(
+        w.d.finality(&mut w.chain, 0).unwrap(),
+        BatchFinality::Disputed { .. }
+    ));
+    // The node defends with the trace its receipt commits to (its cheat run, re-executed).
+    let node_trace = Trace::new(cheat.leaves.clone());
+    let own = Trace::new(honest.leaves.clone());
+    let mut wit = witness(RunKind::Cheat);
+    let (outcome, moves) = dispute::play_both(
+        &mut w.chain,
+        &w.d,
+        id,
+        (w.node, &node_trace, &mut wit),
+        (w.challenger, &own),
+        w.params.move_timeout,
+    )
+    .unwrap();
+    assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
+    let first = honest
+        .leaves
+        .iter()
+        .zip(&cheat.leaves)
+        .position(|(a, b)| a != b)
+        .unwrap() as u64;
+    assert!(
+        moves
+            .iter()
+            .any(|m| matches!(m, Move::CannotProve { index, .. } if *index == first)),
+        "{moves:?}"
+    );
+    assert!(moves.contains(&Move::TimedOut), "{moves:?}");
+    let slash = w.params.slash_amount;
+    assert_eq!(w.d.stake_of(&mut w.chain, w.node).unwrap(), stake0 - slash);
+    assert_eq!(
+        w.d.credit_of(&mut w.chain, w.challenger).unwrap(),
+        w.params.min_bond + slash * U256::from(w.params.winner_bps) / U256::from(10_000u64)
+    );
+    assert!(matches!(
+        w.d.finality(&mut w.chain, 0).unwrap(),
+        BatchFinality::Slashed { .. }
+    ));
+    // An honest re-execution cannot rescue the cheater: its trace is not the committed one.
+    let v = dispute::view(&mut w.chain, &w.d, id).unwrap();
+    assert_eq!(v.phase, dispute::Phase::Resolved(Outcome::ChallengerWon));
+}
+
+#[test]
+fn the_node_cannot_bisect_with_a_trace_other_than_the_committed_one() {
+    let honest = run(RunKind::Honest);
+    let cheat = run(RunKind::Cheat);
+    let mut w = World::new(num_layers(&honest));
+    let refs = w.post(vec![w.receipt(&cheat, 1)]);
+    let id = w.open(&refs[0]);
+    let e = dispute::node_move(
+        &mut w.chain,
+        &w.d,
+        w.node,
+        id,
+        &Trace::new(honest.leaves.clone()),
+        &mut witness(RunKind::Honest),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "DISPUTE_TRACE_MISMATCH", "{e}");
+    // Only the parties move.
+    let e = dispute::challenger_move(
+        &mut w.chain,
+        &w.d,
+        w.node,
+        id,
+        &Trace::new(honest.leaves.clone()),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "DISPUTE_NOT_A_PARTY", "{e}");
+}
+
+#[test]
+fn known_limit_an_honest_node_disputed_at_an_operator_without_a_verifier_loses() {
+    let honest = run(RunKind::Honest);
+    let mut w = World::new(num_layers(&honest));
+    let refs = w.post(vec![w.receipt(&honest, 1)]);
+    let key = LeafKey {
+        pos: 0,
+        stage: 1,
+        op: 1, // Q projection: no on-chain step verifier registered
+    };
+    let at = index_of(&honest, key);
+    let id = w.open(&refs[0]);
+    let node_trace = Trace::new(honest.leaves.clone());
+    let mut wit = witness(RunKind::Honest);
+    let (outcome, moves) = dispute::play_both(
+        &mut w.chain,
+        &w.d,
+        id,
+        (w.node, &node_trace, &mut wit),
+        (w.challenger, &tampered(&honest, at)),
+        w.params.move_timeout,
+    )
+    .unwrap();
+    assert_eq!(outcome, Outcome::ChallengerWon);
+    assert!(moves.iter().any(
+        |m| matches!(m, Move::CannotProve { index, key: Some(k), .. } if *index == at && *k == key)
+    ));
+}

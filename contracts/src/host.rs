@@ -1,6 +1,6 @@
 //! One contract, two hosts: the [`Host`] trait is what the typed helpers need from a chain. The
-//! embedded [`crate::evm::Chain`] (revm) implements it; a JSON-RPC client for any EVM node
-//! (anvil, `--chain-rpc URL`) is to implement it too.
+//! embedded [`crate::evm::Chain`] (revm) implements it, and so does [`crate::rpc::RpcHost`], a
+//! JSON-RPC client for any EVM node (anvil, `--chain-rpc URL`).
 
 use crate::bindings;
 use alloy_primitives::{Address, Bytes, Log, U256};

@@ -4,8 +4,8 @@
 //!   the RLP list `[nonce, balance, storageRoot, codeHash]` (integers canonical, roots 32 bytes).
 //! - Storage: the path is keccak-256 of the 32-byte slot in the account's storage trie
 //!   (root `storageRoot`); the leaf value is the RLP of the slot's value as a canonical integer
-//!   (big-endian, no leading zero byte). Zero values are never stored: a proof of absence
-//!   proves the value 0, and a stored empty or zero-led value is invalid.
+//!   (big-endian, no leading zero byte). A proof of absence proves the value 0; so does a
+//!   stored empty value (anvil keeps slots written with zero); a zero-led value is invalid.
 
 use alloc::vec::Vec;
 
@@ -154,7 +154,7 @@ impl StorageProof {
     }
 }
 
-/// Decodes a storage leaf value (the RLP of a nonzero canonical integer) as a 32-byte word;
+/// Decodes a storage leaf value (the RLP of a canonical integer) as a 32-byte word;
 /// `index` labels errors.
 pub fn decode_storage_value(value: &[u8], index: usize) -> Result<[u8; 32], LightError> {
     let e = |error| LightError::Rlp {
@@ -162,13 +162,8 @@ pub fn decode_storage_value(value: &[u8], index: usize) -> Result<[u8; 32], Ligh
         error,
     };
     let item = rlp::decode_exact(value).map_err(e)?;
-    let word = item.as_word().map_err(e)?;
-    if word == [0u8; 32] {
-        return Err(LightError::StorageValueInvalid {
-            index,
-            offset: 0,
-            what: "a stored zero (zero slots are deleted from the trie)",
-        });
-    }
-    Ok(word)
+    // A stored zero (the RLP `0x80`) proves 0, as an absence does: mainnet clients delete
+    // slots written with zero, but anvil keeps them in its trie (its state root commits to the
+    // empty value), so refusing them would refuse every struct member written as zero there.
+    item.as_word().map_err(e)
 }

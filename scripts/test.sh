@@ -20,6 +20,8 @@ cargo test --workspace --locked
 step "otr-core builds for wasm32-unknown-unknown (no_std: no I/O, no clock, no RNG)"
 cargo build -p otr-core --target wasm32-unknown-unknown --locked
 
+step "the engine on wasm32 under Node: same tokens and trace roots as native (tiny models)"; scripts/test-engine-wasm.sh
+
 step "self-made fixtures reproduce byte for byte"
 scripts/check-fixtures.sh
 

@@ -76,3 +76,12 @@ pub fn convert_all(bytes: &[u8], g: &Gguf) -> Result<Vec<(String, Tensor)>, Engi
     pb.finish_and_clear();
     Ok(out)
 }
+
+/// [`convert_all`] without the progress bar (same output): for targets without a clock or a
+/// terminal, such as wasm32.
+pub fn convert_all_quiet(bytes: &[u8], g: &Gguf) -> Result<Vec<(String, Tensor)>, EngineError> {
+    g.tensors
+        .iter()
+        .map(|t| Ok((t.name.clone(), convert_tensor(bytes, t)?)))
+        .collect()
+}

@@ -350,6 +350,38 @@ impl Model {
         self.run(prompt, sampling, on_token, &mut ctx)
     }
 
+    /// Teacher forcing: runs `tokens` from position 0 and returns, for every position `i`, the
+    /// logits of the token after `tokens[..=i]` (wide values, 32 fractional bits), computed one
+    /// position at a time exactly as during generation (same bits as the logits `generate`
+    /// samples from). For quality measurements against a float reference.
+    pub fn teacher_forced_logits(&self, tokens: &[u32]) -> Result<Vec<Vec<i64>>, EngineError> {
+        if tokens.is_empty() {
+            return Err(EngineError::InvalidRequest("empty prompt".into()));
+        }
+        if let Some(&t) = tokens.iter().find(|&&t| t as usize >= self.cfg.vocab) {
+            return Err(EngineError::InvalidRequest(format!(
+                "token {t} is not in the vocabulary"
+            )));
+        }
+        if tokens.len() > self.cfg.context_len {
+            return Err(EngineError::InvalidRequest(format!(
+                "{} tokens exceed the context of {}",
+                tokens.len(),
+                self.cfg.context_len
+            )));
+        }
+        let mut cache = KvCache::default();
+        let mut ctx = Ctx::default();
+        Ok(tokens
+            .iter()
+            .enumerate()
+            .map(|(p, &t)| {
+                self.forward(&[t], p, &mut cache, true, &mut ctx)
+                    .expect("logits requested")
+            })
+            .collect())
+    }
+
     pub(crate) fn run(
         &self,
         prompt: &[u32],

@@ -165,6 +165,32 @@ impl Model {
         Self::assemble(cfg, tok, map, Exec::new(opts.kernel, opts.threads), info)
     }
 
+    /// Loads a GGUF file held in memory, converting it without a disk cache (for targets
+    /// without a file system, such as wasm32). The weights root and every result equal those
+    /// of [`Model::load_with`] on the same bytes. `opts.verbose` is ignored (nothing printed).
+    pub fn from_gguf_bytes(bytes: &[u8], opts: LoadOptions) -> Result<Model, EngineError> {
+        let gguf_sha256: [u8; 32] = Sha256::digest(bytes).into();
+        let g = Gguf::parse(bytes)?;
+        let cfg = Config::from_gguf(&g)?;
+        let tok = Tokenizer::from_gguf(&g)?;
+        let conv = convert::convert_all_quiet(bytes, &g)?;
+        let digests: Vec<(String, [u8; 32])> = conv
+            .iter()
+            .map(|(n, t)| (n.clone(), crate::weights::tensor_digest(t)))
+            .collect();
+        let root = weights_root(&digests);
+        let map: BTreeMap<String, Tensor> = conv.into_iter().collect();
+        let info = ModelInfo {
+            arch: cfg.arch,
+            config: cfg.clone(),
+            weights_root: root,
+            tokenizer_hash: tok.hash(),
+            gguf_sha256,
+            cache_path: PathBuf::new(),
+        };
+        Self::assemble(cfg, tok, map, Exec::new(opts.kernel, opts.threads), info)
+    }
+
     fn assemble(
         cfg: Config,
         tok: Tokenizer,

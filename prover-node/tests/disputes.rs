@@ -401,3 +401,180 @@ fn known_limit_an_honest_node_disputed_at_an_operator_without_a_verifier_loses()
         |m| matches!(m, Move::CannotProve { index, key: Some(k), .. } if *index == at && *k == key)
     ));
 }
+
+/// What the node does when it answers: runs the request (or the dev cheat), builds the receipt
+/// and stores it with the request in one transaction.
+fn answer(
+    w: &World,
+    store: &otr_node::node::store::Store,
+    id: &str,
+    body: &str,
+    nonce: [u8; 32],
+    run: RunKind,
+) -> Receipt {
+    let e = engine();
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    let (prompt, sampling) =
+        otr_node::node::api::prompt_and_sampling(e.as_ref(), &v, false, &nonce).unwrap();
+    let mut out = otr_core::rollup::OutputHasher::new();
+    let g = e
+        .generate_run(&prompt, &sampling, run, &mut |p| {
+            out.update(p.as_bytes());
+            true
+        })
+        .unwrap();
+    let r = Receipt {
+        version: 1,
+        model_id: w.model_id,
+        weights_root: w.weights_root,
+        request_hash: otr_core::rollup::request_hash(&nonce, body.as_bytes()),
+        output_hash: out.finalize(),
+        prompt_tokens: g.prompt_tokens,
+        completion_tokens: g.completion_tokens,
+        sampling,
+        trace_root: g.trace_root,
+        trace_steps: g.trace_steps,
+        created_at: T0,
+    };
+    store
+        .insert_receipt_with_request(
+            id,
+            &r,
+            &otr_node::node::store::StoredRequest {
+                chat: false,
+                nonce,
+                body: body.as_bytes().to_vec(),
+                run,
+            },
+        )
+        .unwrap();
+    r
+}
+
+/// What `GET /v1/receipts/{id}/request` publishes.
+fn published(
+    store: &otr_node::node::store::Store,
+    id: &str,
+) -> otr_node::node::challenge::PublishedRequest {
+    let q = store.request(id).unwrap().unwrap();
+    otr_node::node::challenge::PublishedRequest {
+        endpoint: if q.chat { "chat" } else { "completions" }.into(),
+        nonce: hex::encode(q.nonce),
+        body: String::from_utf8(q.body).unwrap(),
+    }
+}
+
+#[test]
+fn node_defender_and_challenger_play_their_disputes_to_the_end_by_themselves() {
+    use otr_node::node::challenge::{self, ChallengeWhat, Challenger};
+    use otr_node::node::defend::{DefenceWhat, Defender};
+    let honest = run(RunKind::Honest);
+    let mut w = World::new(num_layers(&honest));
+    let dir = std::env::temp_dir().join(format!("otr-disputes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = otr_node::node::store::Store::open(&dir.join("node.sqlite3")).unwrap();
+    let body = |n: u32| {
+        format!(r#"{{"prompt":"The quick brown fox {n}","max_tokens":4,"temperature":0}}"#)
+    };
+    // Answers: honest, cheat, honest.
+    let kinds = [RunKind::Honest, RunKind::Cheat, RunKind::Honest];
+    let ids = ["r0", "r1", "r2"];
+    let receipts: Vec<Receipt> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| answer(&w, &store, ids[i], &body(i as u32), [i as u8 + 1; 32], *k))
+        .collect();
+    let refs = w.post(receipts.clone());
+    let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
+
+    // The challenger re-executes every published request; only the cheat disagrees.
+    let mut ch = Challenger::new(w.challenger, w.params.min_bond);
+    let mut opened = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let re =
+            challenge::reexecute(engine().as_ref(), &receipts[i], &published(&store, id)).unwrap();
+        assert_eq!(re.agrees(), kinds[i] == RunKind::Honest, "{id}");
+        if !re.agrees() {
+            opened.push(
+                ch.open(&mut w.chain, &w.d, &refs[i], Trace::new(re.run.leaves), id)
+                    .unwrap(),
+            );
+        }
+    }
+    assert_eq!(opened.len(), 1);
+    // A request that is not the receipt's is refused before any re-execution.
+    let mut other = published(&store, "r0");
+    other.body = body(9);
+    let e = challenge::reexecute(engine().as_ref(), &receipts[0], &other).unwrap_err();
+    assert_eq!(e.code(), "REEXEC_REQUEST_HASH");
+    // And a frivolous dispute over honest r2, from a trace wrong at a residual add.
+    let r2 = run_body(&body(2), [3; 32]);
+    let at = index_of(
+        &r2,
+        LeafKey {
+            pos: 0,
+            stage: 1,
+            op: op::RESID_FFN,
+        },
+    );
+    ch.open(&mut w.chain, &w.d, &refs[2], tampered(&r2, at), "r2")
+        .unwrap();
+
+    let mut def = Defender::new(w.node);
+    let mut node_events = Vec::new();
+    let mut challenger_events = Vec::new();
+    for _ in 0..200 {
+        let a = def
+            .round(&mut w.chain, &w.d, &store, engine().as_ref())
+            .unwrap();
+        let b = ch.round(&mut w.chain, &w.d).unwrap();
+        let idle = a
+            .iter()
+            .all(|e| matches!(e.what, DefenceWhat::Move(Move::CannotProve { .. })))
+            && b.is_empty();
+        node_events.extend(a);
+        challenger_events.extend(b);
+        if ch.active() == 0 && def.active() == 0 {
+            break;
+        }
+        if idle {
+            w.chain.advance(w.params.move_timeout, 1);
+        }
+    }
+    assert_eq!(ch.active(), 0, "{challenger_events:?}");
+    let outcome = |label: &str| {
+        ch.finished
+            .values()
+            .find(|f| f.0 == label)
+            .map(|f| (f.1, f.3))
+            .unwrap()
+    };
+    let slash = w.params.slash_amount;
+    assert_eq!(outcome("r1"), (Outcome::ChallengerWon, slash));
+    assert_eq!(outcome("r2"), (Outcome::NodeWon, U256::ZERO));
+    assert!(node_events
+        .iter()
+        .any(|e| e.receipt_id.as_deref() == Some("r2")
+            && matches!(e.what, DefenceWhat::Move(Move::ProvedStep { index, .. }) if index == at)));
+    assert!(node_events
+        .iter()
+        .any(|e| e.receipt_id.as_deref() == Some("r1")
+            && matches!(e.what, DefenceWhat::Move(Move::CannotProve { .. }))));
+    assert!(challenger_events
+        .iter()
+        .any(|e| e.receipt == "r1" && e.what == ChallengeWhat::Move(Move::TimedOut)));
+    assert_eq!(w.d.stake_of(&mut w.chain, w.node).unwrap(), stake0 - slash);
+    assert!(matches!(
+        w.d.finality(&mut w.chain, 0).unwrap(),
+        BatchFinality::Slashed { .. }
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The honest run of a completions body.
+fn run_body(body: &str, nonce: [u8; 32]) -> TracedRun {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    let (prompt, sampling) =
+        otr_node::node::api::prompt_and_sampling(engine().as_ref(), &v, false, &nonce).unwrap();
+    engine().trace(&prompt, &sampling, RunKind::Honest).unwrap()
+}

@@ -26,6 +26,8 @@ use otr_core::rollup::{
 };
 use serde_json::{json, Value};
 
+use super::inference::RunKind;
+use super::store::StoredRequest;
 use super::Node;
 
 pub fn router(node: Arc<Node>) -> Router {
@@ -37,6 +39,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/receipts", get(list_receipts))
         .route("/v1/receipts/{id}", get(receipt))
         .route("/v1/receipts/{id}/bundle", get(bundle))
+        .route("/v1/receipts/{id}/request", get(published_request))
         .route("/v1/node", get(node_info));
     if let Some(dir) = &node.config.web_demo {
         r = r.fallback_service(tower_http::services::ServeDir::new(dir));
@@ -87,10 +90,50 @@ struct Parsed {
     stream: bool,
     nonce: [u8; 32],
     model: Option<String>,
+    chat: bool,
 }
 
 fn parse_request(node: &Node, body: &Value, chat: bool) -> Result<Parsed, Response> {
     let bad = |m: &str| error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", m);
+    let nonce = match body["otr_nonce"].as_str() {
+        Some(h) => hex::decode(h)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| bad("otr_nonce must be 64 hex digits"))?,
+        None => {
+            let mut n = [0u8; 32];
+            getrandom::getrandom(&mut n).map_err(|_| {
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "NO_RANDOMNESS",
+                    "no randomness",
+                )
+            })?;
+            n
+        }
+    };
+    let (prompt, sampling) =
+        prompt_and_sampling(node.engine.as_ref(), body, chat, &nonce).map_err(|m| bad(&m))?;
+    Ok(Parsed {
+        prompt,
+        sampling,
+        stream: body["stream"].as_bool().unwrap_or(false),
+        nonce,
+        model: body["model"].as_str().map(String::from),
+        chat,
+    })
+}
+
+/// The prompt (chat template applied) and sampling parameters the node runs for a request
+/// body; `nonce` is the one its receipt's `request_hash` commits to (it seeds sampling when the
+/// body has no `seed`). Shared with `otr watch`, which re-executes published requests.
+pub fn prompt_and_sampling(
+    engine: &dyn super::inference::Inference,
+    body: &Value,
+    chat: bool,
+    nonce: &[u8; 32],
+) -> Result<(String, SamplingParams), String> {
+    let bad = |m: &str| m.to_string();
     let prompt = if chat {
         let msgs = body["messages"]
             .as_array()
@@ -111,7 +154,7 @@ fn parse_request(node: &Node, body: &Value, chat: bool) -> Result<Parsed, Respon
             };
             v.push((role.to_string(), content));
         }
-        node.engine.chat_prompt(&v)
+        engine.chat_prompt(&v)
     } else {
         match &body["prompt"] {
             Value::String(s) => s.clone(),
@@ -121,7 +164,7 @@ fn parse_request(node: &Node, body: &Value, chat: bool) -> Result<Parsed, Respon
             _ => return Err(bad("`prompt` must be a string")),
         }
     };
-    let milli = |v: &Value, default: u32, max: f64| -> Result<u32, Response> {
+    let milli = |v: &Value, default: u32, max: f64| -> Result<u32, String> {
         match v.as_f64() {
             None if v.is_null() => Ok(default),
             Some(x) if (0.0..=max).contains(&x) => Ok((x * 1000.0).round() as u32),
@@ -135,40 +178,20 @@ fn parse_request(node: &Node, body: &Value, chat: bool) -> Result<Parsed, Respon
     if max_tokens == 0 || max_tokens > 4096 {
         return Err(bad("max_tokens must be in 1..=4096"));
     }
-    let nonce = match body["otr_nonce"].as_str() {
-        Some(h) => hex::decode(h)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| bad("otr_nonce must be 64 hex digits"))?,
-        None => {
-            let mut n = [0u8; 32];
-            getrandom::getrandom(&mut n).map_err(|_| {
-                error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "NO_RANDOMNESS",
-                    "no randomness",
-                )
-            })?;
-            n
-        }
-    };
     let seed = match body["seed"].as_u64() {
         Some(s) => s,
         None => u64::from_le_bytes(nonce[..8].try_into().unwrap_or_default()),
     };
-    Ok(Parsed {
+    Ok((
         prompt,
-        sampling: SamplingParams {
+        SamplingParams {
             temperature_milli: milli(&body["temperature"], 1000, 2.0)?,
             top_k: body["top_k"].as_u64().unwrap_or(0).min(u32::MAX as u64) as u32,
             top_p_milli: milli(&body["top_p"], 1000, 1.0)?,
             max_tokens: max_tokens as u32,
             seed,
         },
-        stream: body["stream"].as_bool().unwrap_or(false),
-        nonce,
-        model: body["model"].as_str().map(String::from),
-    })
+    ))
 }
 
 fn new_receipt_id() -> String {
@@ -194,9 +217,18 @@ fn answer(
 ) -> Result<(String, Receipt, &'static str), Response> {
     let info = node.engine.info();
     let mut out = OutputHasher::new();
+    let every = node.config.dev_cheat_every;
+    let run = if every > 0 && node.store.next_answer() % every == 0 {
+        eprintln!(
+            "otr: DEV CHEAT: answering receipt {id} wrongly on purpose (--dev-cheat-every {every})"
+        );
+        RunKind::Cheat
+    } else {
+        RunKind::Honest
+    };
     let g = node
         .engine
-        .generate(&p.prompt, &p.sampling, &mut |piece| {
+        .generate_run(&p.prompt, &p.sampling, run, &mut |piece| {
             out.update(piece.as_bytes());
             on_text(piece)
         })
@@ -214,8 +246,14 @@ fn answer(
         trace_steps: g.trace_steps,
         created_at: now_secs(),
     };
+    let req = StoredRequest {
+        chat: p.chat,
+        nonce: p.nonce,
+        body: body.to_vec(),
+        run,
+    };
     node.store
-        .insert_receipt(id, &receipt)
+        .insert_receipt_with_request(id, &receipt, &req)
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, "STORE_FAILED", e))?;
     if node.config.batch_window_ms == 0 {
         node.batch_now.notify_one();
@@ -402,6 +440,58 @@ async fn receipt(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Respo
             format!("no receipt {id}"),
         ),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "STORE_FAILED", e),
+    }
+}
+
+/// `GET /v1/receipts/{id}/request` (`--publish-requests`): the request the receipt's
+/// `request_hash` commits to, for re-execution by challengers. `body` is the exact request body
+/// (UTF-8 JSON text); `request_hash = SHA-256("OTR/request/v1\0" || nonce || u64be(len) || body)`.
+async fn published_request(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Response {
+    if !node.config.publish_requests {
+        return error(
+            StatusCode::NOT_FOUND,
+            "REQUESTS_NOT_PUBLISHED",
+            "this node does not publish requests (otr serve --publish-requests)",
+        );
+    }
+    let n = node.clone();
+    let id2 = id.clone();
+    let got = tokio::task::spawn_blocking(move || {
+        let r = n.store.receipt(&id2)?;
+        let q = n.store.request(&id2)?;
+        Ok::<_, String>(r.zip(q))
+    })
+    .await;
+    match got {
+        Ok(Ok(Some(((r, _), q)))) => {
+            let Ok(body) = String::from_utf8(q.body) else {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "STORE_FAILED",
+                    "stored request body is not UTF-8",
+                );
+            };
+            Json(json!({
+                "receipt_id": id,
+                "receipt_hash": hex::encode(r.receipt_hash()),
+                "request_hash": hex::encode(r.request_hash),
+                "endpoint": if q.chat { "chat" } else { "completions" },
+                "nonce": hex::encode(q.nonce),
+                "body": body,
+            }))
+            .into_response()
+        }
+        Ok(Ok(None)) => error(
+            StatusCode::NOT_FOUND,
+            "REQUEST_NOT_FOUND",
+            format!("no stored request for receipt {id}"),
+        ),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "STORE_FAILED", e),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "STORE_FAILED",
+            e.to_string(),
+        ),
     }
 }
 

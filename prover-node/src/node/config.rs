@@ -52,6 +52,17 @@ pub struct ServeArgs {
     /// How often the node posts its closed micro-batch headers as a rollup batch. [default: 2000]
     #[arg(long, env = "OTR_POST_INTERVAL_MS", value_name = "MS")]
     pub post_interval_ms: Option<u64>,
+    /// Publish each answer's request (the exact body and nonce its receipt's `request_hash`
+    /// commits to) at `GET /v1/receipts/{id}/request`, so that anyone can re-execute it and
+    /// dispute a wrong receipt. Off by default: requests are private to the client and node
+    /// (docs/NODE.md, "Requests for re-execution").
+    #[arg(long, env = "OTR_PUBLISH_REQUESTS")]
+    pub publish_requests: bool,
+    /// DEV ONLY, for dispute tests: answer every Nth request wrongly (the model runs on the
+    /// prompt with its last token altered, so the answer and the trace the receipt commits to
+    /// are not those of the request). Refused with `--attestation nvidia`. [default: off]
+    #[arg(long, env = "OTR_DEV_CHEAT_EVERY", value_name = "N")]
+    pub dev_cheat_every: Option<u64>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -71,6 +82,8 @@ struct FileConfig {
     chain: Option<String>,
     challenge_window_secs: Option<u64>,
     post_interval_ms: Option<u64>,
+    publish_requests: Option<bool>,
+    dev_cheat_every: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -89,6 +102,10 @@ pub struct NodeConfig {
     pub chain: String,
     pub challenge_window_secs: u64,
     pub post_interval_ms: u64,
+    /// Serve `GET /v1/receipts/{id}/request`.
+    pub publish_requests: bool,
+    /// Dev only: every Nth answer is wrong on purpose (0: never).
+    pub dev_cheat_every: u64,
 }
 
 impl NodeConfig {
@@ -131,6 +148,13 @@ impl NodeConfig {
         if challenge_window_secs == 0 {
             return Err("--challenge-window-secs must be at least 1".into());
         }
+        let dev_cheat_every = a.dev_cheat_every.or(file.dev_cheat_every).unwrap_or(0);
+        if dev_cheat_every > 0 && attestation == "nvidia" {
+            return Err(
+                "--dev-cheat-every is a dev tool for dispute tests and is refused with --attestation nvidia"
+                    .into(),
+            );
+        }
         let web_demo = a.web_demo.clone().or(file.web_demo).or_else(|| {
             let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web-demo");
             p.join("index.html").exists().then_some(p)
@@ -171,6 +195,8 @@ impl NodeConfig {
                 .or(file.post_interval_ms)
                 .unwrap_or(2000)
                 .max(1),
+            publish_requests: a.publish_requests || file.publish_requests.unwrap_or(false),
+            dev_cheat_every,
         })
     }
 }

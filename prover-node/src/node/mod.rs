@@ -11,12 +11,15 @@
 pub mod api;
 pub mod attest;
 pub mod batcher;
+pub mod challenge;
 pub mod config;
+pub mod defend;
 pub mod dispute;
 pub mod engine_impl;
 pub mod inference;
 pub mod keys;
 pub mod settlement;
+pub mod spotcheck;
 pub mod store;
 
 use std::sync::Arc;
@@ -42,4 +45,6 @@ pub struct Node {
     /// The settlement chain the node posts rollup batches to (`--chain embedded`); `None` with
     /// `--chain none`.
     pub settlement: Option<settlement::Settlement>,
+    /// ZK spot-checks (`--zk-params DIR`); `None` when off.
+    pub spotcheck: Option<spotcheck::SpotChecker>,
 }

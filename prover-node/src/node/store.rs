@@ -10,8 +10,10 @@ use std::sync::Mutex;
 
 use otr_core::rollup::{HeaderSignature, MicroBatchHeader, Receipt};
 
+use super::inference::RunKind;
 use super::settlement::PostedBatch;
 use rusqlite::{params, Connection, OptionalExtension};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// GPU evidence stored with a micro-batch header.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -46,8 +48,25 @@ pub struct RollupPosition {
     pub header_hashes: Vec<[u8; 32]>,
 }
 
+/// The request behind a receipt, kept at answer time (in the receipt's transaction) so the node
+/// can re-execute it to defend a dispute, and publish it with `--publish-requests`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRequest {
+    /// `/v1/chat/completions` (true) or `/v1/completions`.
+    pub chat: bool,
+    /// The nonce the receipt's `request_hash` commits to (the client's `otr_nonce`, or the
+    /// node's random one).
+    pub nonce: [u8; 32],
+    /// The exact request body bytes.
+    pub body: Vec<u8>,
+    /// How the node ran it (dev cheat runs are `RunKind::Cheat`).
+    pub run: RunKind,
+}
+
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Answers counted so far (receipts stored), for `--dev-cheat-every`.
+    answers: AtomicU64,
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -91,12 +110,108 @@ impl Store {
                  seq INTEGER PRIMARY KEY REFERENCES headers(seq),
                  batch_index INTEGER NOT NULL REFERENCES rollup_batches(batch_index),
                  position INTEGER NOT NULL
-             );",
+             );
+             CREATE TABLE IF NOT EXISTS requests (
+                 id TEXT PRIMARY KEY REFERENCES receipts(id),
+                 chat INTEGER NOT NULL,
+                 nonce BLOB NOT NULL,
+                 body BLOB NOT NULL,
+                 run TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS receipts_by_hash ON receipts(receipt_hash);",
         )
         .map_err(err)?;
+        let answers: i64 = conn
+            .query_row("SELECT COUNT(*) FROM receipts", [], |row| row.get(0))
+            .map_err(err)?;
         Ok(Store {
             conn: Mutex::new(conn),
+            answers: AtomicU64::new(answers as u64),
         })
+    }
+
+    /// Counts one more answer and returns its number (1 for the first answer ever stored).
+    pub fn next_answer(&self) -> u64 {
+        self.answers.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Commits a receipt and the request it answers in one transaction.
+    pub fn insert_receipt_with_request(
+        &self,
+        id: &str,
+        r: &Receipt,
+        req: &StoredRequest,
+    ) -> Result<(), String> {
+        let mut c = self.conn();
+        let tx = c.transaction().map_err(err)?;
+        tx.execute(
+            "INSERT INTO receipts (id, receipt, receipt_hash) VALUES (?1, ?2, ?3)",
+            params![id, r.encode(), r.receipt_hash().to_vec()],
+        )
+        .map_err(err)?;
+        let run = match req.run {
+            RunKind::Honest => "honest",
+            RunKind::Cheat => "cheat",
+        };
+        tx.execute(
+            "INSERT INTO requests (id, chat, nonce, body, run) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, req.chat as i64, req.nonce.to_vec(), req.body, run],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// The request behind receipt `id`, if the node kept it.
+    pub fn request(&self, id: &str) -> Result<Option<StoredRequest>, String> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT chat, nonce, body, run FROM requests WHERE id = ?1",
+                [id],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, Vec<u8>>(1)?,
+                        row.get::<_, Vec<u8>>(2)?,
+                        row.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(err)?;
+        let Some((chat, nonce, body, run)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(StoredRequest {
+            chat: chat != 0,
+            nonce: nonce.try_into().map_err(|_| err("bad nonce length"))?,
+            body,
+            run: match run.as_str() {
+                "honest" => RunKind::Honest,
+                "cheat" => RunKind::Cheat,
+                other => return Err(err(format!("unknown run kind {other}"))),
+            },
+        }))
+    }
+
+    /// The id and receipt whose receipt hash is `hash`.
+    pub fn receipt_by_hash(&self, hash: &[u8; 32]) -> Result<Option<(String, Receipt)>, String> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT id, receipt FROM receipts WHERE receipt_hash = ?1",
+                [hash.to_vec()],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        row.map(|(id, b)| Ok((id, Receipt::decode(&b).map_err(err)?)))
+            .transpose()
+    }
+
+    /// Runs `f` on the connection (for modules that keep tables of their own: spot-checks).
+    pub fn with_conn<R>(&self, f: impl FnOnce(&Connection) -> R) -> R {
+        f(&self.conn())
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {

@@ -1,0 +1,262 @@
+//! The challenger's side of disputes (`otr watch`): re-execute a posted receipt from its
+//! request, compare `output_hash` and `trace_root`, open a dispute on a mismatch and play it to
+//! the end ([`super::dispute::challenger_move`]): answer each bisection from its own trace, and
+//! call `timeout` when the node misses its deadline.
+//!
+//! Requests come from the node (`otr serve --publish-requests`, `GET
+//! /v1/receipts/{id}/request`) or from the user who made them; either way the request is first
+//! checked against the receipt's `request_hash`. Generic over [`Host`].
+
+use std::collections::BTreeMap;
+
+use otr_contracts::deploy::Deployment;
+use otr_contracts::host::Host;
+use otr_contracts::proofs::{ReceiptRef, Trace};
+use otr_contracts::{Address, U256};
+use otr_core::rollup::{request_hash, Receipt};
+
+use super::dispute::{self, DisputeError, Move, Outcome};
+use super::inference::{Inference, RunKind, TracedRun};
+
+/// A request as published (`GET /v1/receipts/{id}/request`) or kept by its client.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PublishedRequest {
+    /// `chat` (`/v1/chat/completions`) or `completions`.
+    pub endpoint: String,
+    /// 64 hex digits.
+    pub nonce: String,
+    /// The exact request body.
+    pub body: String,
+}
+
+/// Why a receipt could not be re-executed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReexecError {
+    /// The request does not hash to the receipt's `request_hash`.
+    RequestHashMismatch,
+    /// The request cannot be parsed (bad nonce, body, endpoint).
+    BadRequest(String),
+    /// The receipt is for another model than the one loaded.
+    OtherModel,
+    Engine(String),
+}
+
+impl ReexecError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReexecError::RequestHashMismatch => "REEXEC_REQUEST_HASH",
+            ReexecError::BadRequest(_) => "REEXEC_BAD_REQUEST",
+            ReexecError::OtherModel => "REEXEC_OTHER_MODEL",
+            ReexecError::Engine(_) => "REEXEC_ENGINE",
+        }
+    }
+}
+
+impl std::fmt::Display for ReexecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReexecError::RequestHashMismatch => {
+                write!(f, "the request does not hash to the receipt's request_hash")
+            }
+            ReexecError::BadRequest(m) => write!(f, "bad request: {m}"),
+            ReexecError::OtherModel => write!(f, "the receipt names another model or weights"),
+            ReexecError::Engine(m) => write!(f, "engine: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ReexecError {}
+
+/// What re-executing a receipt found.
+#[derive(Clone, Debug)]
+pub struct Reexecution {
+    pub run: TracedRun,
+    pub output_matches: bool,
+    pub trace_matches: bool,
+}
+
+impl Reexecution {
+    pub fn agrees(&self) -> bool {
+        self.output_matches && self.trace_matches
+    }
+}
+
+/// Checks `req` against `receipt.request_hash` and re-executes it with `engine`.
+pub fn reexecute(
+    engine: &dyn Inference,
+    receipt: &Receipt,
+    req: &PublishedRequest,
+) -> Result<Reexecution, ReexecError> {
+    let nonce: [u8; 32] = hex::decode(&req.nonce)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| ReexecError::BadRequest("nonce must be 64 hex digits".into()))?;
+    if request_hash(&nonce, req.body.as_bytes()) != receipt.request_hash {
+        return Err(ReexecError::RequestHashMismatch);
+    }
+    let info = engine.info();
+    if info.model_id != receipt.model_id || info.weights_root != receipt.weights_root {
+        return Err(ReexecError::OtherModel);
+    }
+    let chat = match req.endpoint.as_str() {
+        "chat" => true,
+        "completions" => false,
+        e => return Err(ReexecError::BadRequest(format!("unknown endpoint `{e}`"))),
+    };
+    let body: serde_json::Value = serde_json::from_str(&req.body)
+        .map_err(|e| ReexecError::BadRequest(format!("body: {e}")))?;
+    let (prompt, sampling) = super::api::prompt_and_sampling(engine, &body, chat, &nonce)
+        .map_err(ReexecError::BadRequest)?;
+    if sampling != receipt.sampling {
+        return Err(ReexecError::BadRequest(
+            "the request's sampling parameters are not the receipt's".into(),
+        ));
+    }
+    let run = engine
+        .trace(&prompt, &sampling, RunKind::Honest)
+        .map_err(ReexecError::Engine)?;
+    Ok(Reexecution {
+        output_matches: run.output_hash == receipt.output_hash,
+        trace_matches: run.generation.trace_root == receipt.trace_root
+            && run.generation.trace_steps == receipt.trace_steps,
+        run,
+    })
+}
+
+/// One thing the challenger did or saw.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ChallengeEvent {
+    pub dispute: u64,
+    pub receipt: String,
+    #[serde(flatten)]
+    pub what: ChallengeWhat,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum ChallengeWhat {
+    Opened {
+        bond_wei: String,
+        batch: u64,
+    },
+    Move(Move),
+    Resolved {
+        outcome: Outcome,
+        /// Bisection rounds played (node `bisect` + challenger `respond` pairs).
+        rounds: u32,
+        /// Wei slashed from the node (0 when the node won).
+        slashed_wei: String,
+    },
+}
+
+struct Game {
+    receipt: String,
+    batch: u64,
+    own: Trace,
+    rounds: u32,
+}
+
+/// The challenger's state across rounds.
+pub struct Challenger {
+    pub me: Address,
+    pub bond: U256,
+    games: BTreeMap<u64, Game>,
+    /// Disputes ended, with their outcome.
+    pub finished: BTreeMap<u64, (String, Outcome, u32, U256)>,
+}
+
+impl Challenger {
+    pub fn new(me: Address, bond: U256) -> Self {
+        Challenger {
+            me,
+            bond,
+            games: BTreeMap::new(),
+            finished: BTreeMap::new(),
+        }
+    }
+
+    /// Disputes being played.
+    pub fn active(&self) -> usize {
+        self.games.len()
+    }
+
+    /// Opens a dispute over `r` with `own` (the challenger's trace of the receipt) and keeps
+    /// playing it in [`Challenger::round`]. `label` names the receipt in events.
+    pub fn open<H: Host + ?Sized>(
+        &mut self,
+        host: &mut H,
+        d: &Deployment,
+        r: &ReceiptRef,
+        own: Trace,
+        label: &str,
+    ) -> Result<ChallengeEvent, DisputeError> {
+        let id = dispute::open(host, d, self.me, r, self.bond)?;
+        self.games.insert(
+            id,
+            Game {
+                receipt: label.into(),
+                batch: r.batch_index,
+                own,
+                rounds: 0,
+            },
+        );
+        Ok(ChallengeEvent {
+            dispute: id,
+            receipt: label.into(),
+            what: ChallengeWhat::Opened {
+                bond_wei: self.bond.to_string(),
+                batch: r.batch_index,
+            },
+        })
+    }
+
+    /// One move in every open dispute.
+    pub fn round<H: Host + ?Sized>(
+        &mut self,
+        host: &mut H,
+        d: &Deployment,
+    ) -> Result<Vec<ChallengeEvent>, DisputeError> {
+        let mut events = Vec::new();
+        let ids: Vec<u64> = self.games.keys().copied().collect();
+        for id in ids {
+            let g = self.games.get_mut(&id).expect("game");
+            let m = dispute::challenger_move(host, d, self.me, id, &g.own)?;
+            match m {
+                Move::Resolved { outcome } => {
+                    let g = self.games.remove(&id).expect("game");
+                    let slashed = match d.chain_status(host, g.batch)?.dispute {
+                        otr_core::rollup::DisputeState::ResolvedNodeLost { slashed_wei }
+                            if outcome == Outcome::ChallengerWon =>
+                        {
+                            U256::from(slashed_wei)
+                        }
+                        _ => U256::ZERO,
+                    };
+                    events.push(ChallengeEvent {
+                        dispute: id,
+                        receipt: g.receipt.clone(),
+                        what: ChallengeWhat::Resolved {
+                            outcome,
+                            rounds: g.rounds,
+                            slashed_wei: slashed.to_string(),
+                        },
+                    });
+                    self.finished
+                        .insert(id, (g.receipt, outcome, g.rounds, slashed));
+                }
+                Move::Waiting { .. } => {}
+                m => {
+                    if matches!(m, Move::Responded { .. }) {
+                        g.rounds += 1;
+                    }
+                    events.push(ChallengeEvent {
+                        dispute: id,
+                        receipt: g.receipt.clone(),
+                        what: ChallengeWhat::Move(m),
+                    });
+                }
+            }
+        }
+        Ok(events)
+    }
+}

@@ -1,0 +1,232 @@
+//! The node's side of disputes: it watches the dispute game for disputes against its own
+//! address, re-executes the disputed receipt from the request it stored at answer time
+//! (`requests` table, same transaction as the receipt) and plays the game
+//! ([`super::dispute::node_move`]): bisect, then prove the one step when the model has a step
+//! verifier for its operator, and call `timeout` when the challenger stops answering.
+//!
+//! Generic over [`Host`]: the embedded chain (in the chain thread) or an RPC node.
+
+use std::collections::BTreeMap;
+
+use otr_contracts::deploy::Deployment;
+use otr_contracts::host::Host;
+use otr_contracts::proofs::Trace;
+use otr_contracts::Address;
+use otr_core::rollup::SamplingParams;
+
+use super::dispute::{self, DisputeError, Move, Outcome, Phase};
+use super::inference::{Inference, RunKind};
+use super::store::Store;
+
+/// One thing that happened in a defence round, for the log.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DefenceEvent {
+    pub dispute: u64,
+    pub receipt_id: Option<String>,
+    #[serde(flatten)]
+    pub what: DefenceWhat,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum DefenceWhat {
+    /// A new dispute against this node; `steps` leaves re-executed.
+    Opened {
+        steps: u64,
+    },
+    Move(Move),
+    /// The node cannot play: no stored request, re-execution failed, or its trace is not the
+    /// committed one.
+    CannotDefend {
+        code: String,
+        reason: String,
+    },
+    Resolved {
+        outcome: Outcome,
+    },
+}
+
+struct Game {
+    receipt_id: String,
+    prompt: String,
+    sampling: SamplingParams,
+    run: RunKind,
+    trace: Trace,
+}
+
+/// State of the node's defence across rounds.
+pub struct Defender {
+    me: Address,
+    /// Disputes below this id are all resolved (or not ours).
+    scan_from: u64,
+    games: BTreeMap<u64, Game>,
+    /// Disputes the node cannot play, with the reason reported once.
+    hopeless: BTreeMap<u64, String>,
+}
+
+impl Defender {
+    pub fn new(me: Address) -> Self {
+        Defender {
+            me,
+            scan_from: 0,
+            games: BTreeMap::new(),
+            hopeless: BTreeMap::new(),
+        }
+    }
+
+    /// Number of disputes being played.
+    pub fn active(&self) -> usize {
+        self.games.len()
+    }
+
+    /// One pass: new disputes against this node are prepared (re-execution), every open one
+    /// gets at most one move. Chain errors end the round early (retried next round).
+    pub fn round<H: Host + ?Sized>(
+        &mut self,
+        host: &mut H,
+        d: &Deployment,
+        store: &Store,
+        engine: &dyn Inference,
+    ) -> Result<Vec<DefenceEvent>, DisputeError> {
+        let mut events = Vec::new();
+        let list = dispute::disputes_from(host, d, self.scan_from, Some(self.me))?;
+        let mut lowest_open = None;
+        for v in list {
+            if let Phase::Resolved(outcome) = v.phase {
+                if let Some(g) = self.games.remove(&v.id) {
+                    events.push(DefenceEvent {
+                        dispute: v.id,
+                        receipt_id: Some(g.receipt_id),
+                        what: DefenceWhat::Resolved { outcome },
+                    });
+                } else if self.hopeless.remove(&v.id).is_some() {
+                    events.push(DefenceEvent {
+                        dispute: v.id,
+                        receipt_id: None,
+                        what: DefenceWhat::Resolved { outcome },
+                    });
+                }
+                continue;
+            }
+            lowest_open.get_or_insert(v.id);
+            if self.hopeless.contains_key(&v.id) {
+                continue;
+            }
+            if !self.games.contains_key(&v.id) {
+                match prepare(store, engine, &v.receipt_hash) {
+                    Ok(g) => {
+                        events.push(DefenceEvent {
+                            dispute: v.id,
+                            receipt_id: Some(g.receipt_id.clone()),
+                            what: DefenceWhat::Opened {
+                                steps: g.trace.len(),
+                            },
+                        });
+                        self.games.insert(v.id, g);
+                    }
+                    Err((code, reason)) => {
+                        events.push(DefenceEvent {
+                            dispute: v.id,
+                            receipt_id: None,
+                            what: DefenceWhat::CannotDefend {
+                                code: code.into(),
+                                reason: reason.clone(),
+                            },
+                        });
+                        self.hopeless.insert(v.id, reason);
+                        continue;
+                    }
+                }
+            }
+            let g = &self.games[&v.id];
+            let mut witness = |i: u64| engine.step_inputs(&g.prompt, &g.sampling, g.run, i);
+            let m = match dispute::node_move(host, d, self.me, v.id, &g.trace, &mut witness) {
+                Ok(m) => m,
+                Err(e @ DisputeError::TraceMismatch { .. }) => {
+                    let rid = g.receipt_id.clone();
+                    self.games.remove(&v.id);
+                    self.hopeless.insert(v.id, e.to_string());
+                    events.push(DefenceEvent {
+                        dispute: v.id,
+                        receipt_id: Some(rid),
+                        what: DefenceWhat::CannotDefend {
+                            code: e.code().into(),
+                            reason: e.to_string(),
+                        },
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if let Move::Resolved { outcome } = m {
+                let g = self.games.remove(&v.id);
+                events.push(DefenceEvent {
+                    dispute: v.id,
+                    receipt_id: g.map(|g| g.receipt_id),
+                    what: DefenceWhat::Resolved { outcome },
+                });
+                continue;
+            }
+            if !matches!(m, Move::Waiting { .. }) {
+                events.push(DefenceEvent {
+                    dispute: v.id,
+                    receipt_id: Some(g.receipt_id.clone()),
+                    what: DefenceWhat::Move(m),
+                });
+            }
+        }
+        if let Some(l) = lowest_open {
+            self.scan_from = self.scan_from.max(l);
+        } else {
+            self.scan_from = d.dispute_count(host)?;
+        }
+        Ok(events)
+    }
+}
+
+/// Finds the disputed receipt and its stored request, and re-executes it.
+fn prepare(
+    store: &Store,
+    engine: &dyn Inference,
+    receipt_hash: &[u8; 32],
+) -> Result<Game, (&'static str, String)> {
+    let (receipt_id, receipt) = store
+        .receipt_by_hash(receipt_hash)
+        .map_err(|e| ("DEFEND_STORE", e))?
+        .ok_or((
+            "DEFEND_NO_RECEIPT",
+            format!(
+                "receipt {} is not in this node's store",
+                hex::encode(receipt_hash)
+            ),
+        ))?;
+    let req = store
+        .request(&receipt_id)
+        .map_err(|e| ("DEFEND_STORE", e))?
+        .ok_or((
+            "DEFEND_NO_REQUEST",
+            format!(
+                "no stored request for receipt {receipt_id} (answered before requests were kept)"
+            ),
+        ))?;
+    let body: serde_json::Value = serde_json::from_slice(&req.body)
+        .map_err(|e| ("DEFEND_REQUEST", format!("stored body: {e}")))?;
+    let (prompt, sampling) = super::api::prompt_and_sampling(engine, &body, req.chat, &req.nonce)
+        .map_err(|e| ("DEFEND_REQUEST", e))?;
+    let run = engine
+        .trace(&prompt, &sampling, req.run)
+        .map_err(|e| ("DEFEND_ENGINE", e))?;
+    if run.generation.trace_root != receipt.trace_root {
+        return Err((
+            "DEFEND_TRACE_MISMATCH",
+            format!("re-executing receipt {receipt_id} does not give its trace root"),
+        ));
+    }
+    Ok(Game {
+        receipt_id,
+        prompt,
+        sampling,
+        run: req.run,
+        trace: Trace::new(run.leaves),
+    })
+}

@@ -9,17 +9,23 @@
 //! - [`unit`]: shapes, the native reference (the engine's own kernel), statements, witnesses;
 //! - [`circuit`]: the R1CS circuit and its gadgets;
 //! - [`ceremony`]: the phase-2 setup ceremony and its transcript;
-//! - [`prove`]: keys, `prove_unit`, verification through `otr_core::zk::PreparedVk`.
+//! - [`prove`]: keys, `prove_unit`, verification through `otr_core::zk::PreparedVk`;
+//! - [`keys`]: a finalized ceremony's keys loaded from its output directory;
+//! - [`step`]: units of the engine's trace steps (which matrix a step uses, proving a unit);
+//! - [`cli`]: the ceremony and proof-file commands (`otr zk`, `otr-zk`).
 //!
 //! See `zk/README.md` for what is proven, what is public and what is trusted.
 
 pub mod ceremony;
 pub mod circuit;
+pub mod cli;
 pub mod commit;
 pub mod error;
+pub mod keys;
 pub mod pack;
 pub mod poseidon;
 pub mod prove;
+pub mod step;
 pub mod testdata;
 pub mod unit;
 

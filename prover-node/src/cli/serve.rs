@@ -74,6 +74,9 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
         ),
         _ => None,
     };
+    let spotcheck =
+        crate::node::spotcheck::open(&config, &store, &engine.info(), settlement.is_some())
+            .map_err(fail("ZK_PARAMS"))?;
     Ok(Node {
         config,
         store,
@@ -88,6 +91,7 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
             4096,
         )),
         settlement,
+        spotcheck,
     })
 }
 
@@ -142,6 +146,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         }
         tokio::spawn(batcher::run(node.clone()));
         tokio::spawn(batcher::run_poster(node.clone()));
+        crate::node::spotcheck::start(node.clone());
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| CliError::usage("LISTEN", format!("{listen}: {e}")))?;
         axum::serve(listener, api::router(node.clone()))
             .with_graceful_shutdown(async {

@@ -549,7 +549,7 @@ pub fn build_bundle(node: &Node, id: &str) -> Result<Option<AnswerBundle>, Strin
         },
         rollup,
         chain_status,
-        zk_proofs: vec![],
+        zk_proofs: super::spotcheck::proofs_for(node, id)?,
     }))
 }
 
@@ -562,7 +562,7 @@ pub fn self_check(node: &Node, b: &AnswerBundle) -> Result<(), (String, String)>
         policy: &node.policy,
         anchors: &node.anchors,
         verifier: &*v,
-        verifying_keys: &[],
+        verifying_keys: &super::spotcheck::verifying_keys(node),
         expected_request_hash: None,
         expected_weights_root: Some(node.engine.info().weights_root),
     };

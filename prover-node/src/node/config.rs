@@ -63,6 +63,15 @@ pub struct ServeArgs {
     /// are not those of the request). Refused with `--attestation nvidia`. [default: off]
     #[arg(long, env = "OTR_DEV_CHEAT_EVERY", value_name = "N")]
     pub dev_cheat_every: Option<u64>,
+    /// ZK spot-checks: a finalized setup directory (`otr zk ceremony finalize --out-dir DIR`).
+    /// Without it spot-checks are off. [default: off]
+    #[arg(long, env = "OTR_ZK_PARAMS", value_name = "DIR")]
+    pub zk_params: Option<PathBuf>,
+    /// ZK spot-check rate rho: the probability that a posted receipt is proved (selected by
+    /// the batch's seed, docs/PROTOCOL.md §7.8); at least the SpotChecks contract's rate.
+    /// [default: 0.01]
+    #[arg(long, env = "OTR_SPOT_CHECK_RATE", value_name = "RHO")]
+    pub spot_check_rate: Option<f64>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -84,6 +93,8 @@ struct FileConfig {
     post_interval_ms: Option<u64>,
     publish_requests: Option<bool>,
     dev_cheat_every: Option<u64>,
+    zk_params: Option<PathBuf>,
+    spot_check_rate: Option<f64>,
 }
 
 /// The resolved configuration.
@@ -106,6 +117,9 @@ pub struct NodeConfig {
     pub publish_requests: bool,
     /// Dev only: every Nth answer is wrong on purpose (0: never).
     pub dev_cheat_every: u64,
+    /// `--zk-params`: spot-checks on when set.
+    pub zk_params: Option<PathBuf>,
+    pub spot_check_rate: f64,
 }
 
 impl NodeConfig {
@@ -197,6 +211,17 @@ impl NodeConfig {
                 .max(1),
             publish_requests: a.publish_requests || file.publish_requests.unwrap_or(false),
             dev_cheat_every,
+            zk_params: a.zk_params.clone().or(file.zk_params),
+            spot_check_rate: {
+                let r = a
+                    .spot_check_rate
+                    .or(file.spot_check_rate)
+                    .unwrap_or(super::spotcheck::DEFAULT_RATE);
+                if !(0.0..=1.0).contains(&r) {
+                    return Err(format!("--spot-check-rate must be in [0, 1], not {r}"));
+                }
+                r
+            },
         })
     }
 }

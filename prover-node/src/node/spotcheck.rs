@@ -1,0 +1,614 @@
+//! ZK spot-checks (DESIGN principle 7, `docs/PROTOCOL.md` §7.8): after a rollup batch is
+//! posted and its seed block exists, the node derives from the seed which of the batch's
+//! receipts are sampled and, for each, which matrix-vector step of its trace and which unit
+//! (block of `R` rows) of that step; it proves the unit in a background thread at the lowest
+//! CPU priority, one proof at a time, never on the answer path; and it attaches the proof to
+//! the receipt's bundle (`zk_proofs`), which the node verifies with `otr-core` before serving.
+//!
+//! Durability: the request of every answered receipt is kept with it (`Store::request`), and
+//! each batch's seed and each selected receipt's state (`queued`, `proved`, `failed`,
+//! `skipped`) live in the node's store, so a restart resumes the queue where it stopped.
+//!
+//! Keys: a finalized setup directory (`otr zk ceremony finalize --out-dir DIR`, given as
+//! `--zk-params DIR`). One setup is for one matrix shape; the steps a receipt can be sampled
+//! from are those whose matrix has that shape. Without `--zk-params` spot-checks are off.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use otr_core::rollup::{Hash, ZkProof};
+use otr_core::zk::PreparedVk;
+use otr_engine::weights::{QMatrix, Tensor};
+use otr_engine::StepKey;
+use otr_zk::commit::MatrixTree;
+use otr_zk::keys::Keys;
+use rusqlite::{params, OptionalExtension};
+
+use super::Node;
+
+/// Default `--spot-check-rate` (the devnet contract samples 1%).
+pub const DEFAULT_RATE: f64 = 0.01;
+/// Most selected receipts waiting for a proof; beyond it new selections are recorded as
+/// `skipped` (and logged) instead of growing the queue without bound.
+pub const MAX_QUEUED: usize = 256;
+/// Domain of the step choice in `keccak256(abi.encode(seed, receiptHash, DOMAIN))`.
+pub const STEP_DOMAIN: u8 = 2;
+/// Domain of the unit choice.
+pub const UNIT_DOMAIN: u8 = 3;
+
+/// The spot-check prover of a node: keys, rate, and the matrices of the keys' shape.
+pub struct SpotChecker {
+    pub keys: Keys,
+    /// Selection threshold in parts per million (`rate * 1e6`).
+    pub rate_ppm: u64,
+    /// Matrices of the keys' shape by engine tensor name, with their Poseidon trees.
+    matrices: BTreeMap<String, (QMatrix, MatrixTree)>,
+    n_layers: u16,
+    separate_output: bool,
+}
+
+fn keccak(parts: &[&[u8]]) -> [u8; 32] {
+    let mut v = Vec::new();
+    for p in parts {
+        v.extend_from_slice(p);
+    }
+    otr_core::chain::keccak256(&v)
+}
+
+fn word(x: u64) -> [u8; 32] {
+    let mut w = [0u8; 32];
+    w[24..].copy_from_slice(&x.to_be_bytes());
+    w
+}
+
+/// `uint256(h) mod m` for a 32-byte big-endian `h`.
+fn mod_u256(h: &[u8; 32], m: u64) -> u64 {
+    let mut r: u128 = 0;
+    for b in h {
+        r = ((r << 8) | *b as u128) % m as u128;
+    }
+    r as u64
+}
+
+/// Is a receipt selected: `uint256(keccak256(abi.encode(seed, receiptHash))) mod 1e6 < ppm`
+/// (the rule of `SpotChecks.isSelected`; a higher rate selects a superset).
+pub fn selected(seed: &Hash, receipt_hash: &Hash, rate_ppm: u64) -> bool {
+    mod_u256(&keccak(&[seed, receipt_hash]), 1_000_000) < rate_ppm
+}
+
+/// `uint256(keccak256(abi.encode(seed, receiptHash, domain))) mod n` (`n > 0`).
+pub fn draw(seed: &Hash, receipt_hash: &Hash, domain: u8, n: u64) -> u64 {
+    mod_u256(
+        &keccak(&[seed, receipt_hash, &word(domain as u64)]),
+        n.max(1),
+    )
+}
+
+/// Resolves a model argument to its GGUF path the way `engine_impl::load` does.
+fn model_path(model: &str) -> Result<std::path::PathBuf, String> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models");
+    match model {
+        "gemma3-270m" => Ok(super::engine_impl::gemma_path()),
+        "fixture-gemma3" => otr_engine::fixture::ensure(&fixtures, "tiny-gemma3"),
+        "fixture-llama" => otr_engine::fixture::ensure(&fixtures, "tiny-llama"),
+        other => Ok(other.into()),
+    }
+}
+
+impl SpotChecker {
+    /// Loads the keys from `dir` and, from the engine's converted weights of `model`, every
+    /// matrix of the keys' shape (with its Poseidon tree). `weights_root` must be the served
+    /// model's.
+    pub fn open(dir: &Path, model: &str, weights_root: &Hash, rate: f64) -> Result<Self, String> {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(format!("--spot-check-rate must be in [0, 1], not {rate}"));
+        }
+        let keys =
+            Keys::load(dir).map_err(|e| format!("{}: {} ({})", dir.display(), e, e.code()))?;
+        let path = model_path(model)?;
+        let m = otr_engine::Model::load(&path, &otr_engine::default_cache_dir())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let info = m.info().clone();
+        drop(m);
+        if &info.weights_root != weights_root {
+            return Err("the spot-check weights are not the served model's".into());
+        }
+        let tensors = otr_engine::convert::cache::read(&info.cache_path, &info.gguf_sha256)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{}: no converted weights", info.cache_path.display()))?;
+        let s = keys.shape;
+        let mut matrices = BTreeMap::new();
+        for (name, t, _) in tensors {
+            if let Tensor::Matrix(w) = t {
+                if w.rows == s.matrix_rows && w.cols == s.cols {
+                    let tree = MatrixTree::new(&w);
+                    matrices.insert(name, (w, tree));
+                }
+            }
+        }
+        Ok(SpotChecker {
+            keys,
+            rate_ppm: (rate * 1e6).round() as u64,
+            matrices,
+            n_layers: info.config.n_layers as u16,
+            separate_output: info.config.separate_output,
+        })
+    }
+
+    /// How many of the model's matrices the keys can prove units of.
+    pub fn matrix_count(&self) -> usize {
+        self.matrices.len()
+    }
+
+    /// The matrix of step `key`, when it has the keys' shape.
+    fn matrix_of(&self, key: StepKey) -> Option<&(QMatrix, MatrixTree)> {
+        otr_zk::step::matrix_name(key, self.n_layers, self.separate_output)
+            .and_then(|n| self.matrices.get(&n))
+    }
+
+    /// The sampled (step index, unit) of a selected receipt whose trace has the step keys
+    /// `keys` (trace order): the eligible steps are those whose matrix has the keys' shape;
+    /// the step is eligible[draw(STEP_DOMAIN) mod len], the unit draw(UNIT_DOMAIN) mod units.
+    pub fn sample(&self, seed: &Hash, receipt_hash: &Hash, keys: &[StepKey]) -> Option<(u64, u64)> {
+        let eligible: Vec<u64> = keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| self.matrix_of(**k).is_some())
+            .map(|(i, _)| i as u64)
+            .collect();
+        if eligible.is_empty() {
+            return None;
+        }
+        let step = eligible[draw(seed, receipt_hash, STEP_DOMAIN, eligible.len() as u64) as usize];
+        let unit = draw(
+            seed,
+            receipt_hash,
+            UNIT_DOMAIN,
+            self.keys.shape.units() as u64,
+        );
+        Some((step, unit))
+    }
+
+    /// The verifying keys a bundle check needs.
+    pub fn verifying_keys(&self) -> Vec<(Hash, &PreparedVk)> {
+        vec![(self.keys.key_id, &self.keys.vk)]
+    }
+}
+
+/// The spot-checker `otr serve` runs: `None` (with a line saying why) without `--zk-params` or
+/// without a settlement chain (no batches, no seeds); else the keys, the model's matrices of
+/// their shape, and the store's spot-check tables.
+pub fn open(
+    config: &super::NodeConfig,
+    store: &super::store::Store,
+    model: &super::inference::ModelInfo,
+    chain: bool,
+) -> Result<Option<SpotChecker>, String> {
+    let Some(dir) = &config.zk_params else {
+        eprintln!("otr: ZK spot-checks: off (no --zk-params DIR; make one with `otr zk ceremony`)");
+        return Ok(None);
+    };
+    if !chain {
+        eprintln!("otr: ZK spot-checks: off (--chain none: no posted batches, no seeds)");
+        return Ok(None);
+    }
+    let sc = SpotChecker::open(
+        dir,
+        &config.model,
+        &model.weights_root,
+        config.spot_check_rate,
+    )?;
+    init_store(store)?;
+    let s = sc.keys.shape;
+    eprintln!(
+        "otr: ZK spot-checks: on, rate {} ({} ppm), keys {} for {} x {} matrices (R = {}, {} of the model's matrices), proving in the background at the lowest priority",
+        config.spot_check_rate,
+        sc.rate_ppm,
+        hex::encode(sc.keys.key_id),
+        s.matrix_rows,
+        s.cols,
+        s.rows_per_unit,
+        sc.matrix_count()
+    );
+    if sc.matrix_count() == 0 {
+        eprintln!("otr: WARNING: ZK spot-checks: no matrix of the model has the keys' shape; nothing can be proved");
+    }
+    Ok(Some(sc))
+}
+
+/// Creates the spot-check tables (idempotent).
+pub fn init_store(store: &super::store::Store) -> Result<(), String> {
+    store.with_conn(|c| {
+        c.execute_batch(
+            "CREATE TABLE IF NOT EXISTS spot_batches (
+                 batch_index INTEGER PRIMARY KEY,
+                 seed BLOB NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS spot_checks (
+                 receipt_id TEXT PRIMARY KEY,
+                 batch_index INTEGER NOT NULL,
+                 status TEXT NOT NULL,
+                 step INTEGER,
+                 unit INTEGER,
+                 circuit_id BLOB,
+                 proof BLOB,
+                 public_inputs BLOB,
+                 note TEXT
+             );
+             CREATE INDEX IF NOT EXISTS spot_checks_status ON spot_checks(status, batch_index);",
+        )
+        .map_err(|e| format!("store: {e}"))
+    })
+}
+
+/// The proofs to attach to the bundle of receipt `id` (hook in `build_bundle`).
+pub fn proofs_for(node: &Node, id: &str) -> Result<Vec<ZkProof>, String> {
+    if node.spotcheck.is_none() {
+        return Ok(vec![]);
+    }
+    let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>)> = node
+        .store
+        .with_conn(|c| {
+            c.query_row(
+                "SELECT circuit_id, proof, public_inputs FROM spot_checks
+                 WHERE receipt_id = ?1 AND status = 'proved'",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+        })
+        .map_err(|e| format!("store: {e}"))?;
+    let Some((cid, proof, inputs)) = row else {
+        return Ok(vec![]);
+    };
+    let circuit_id: Hash = cid
+        .try_into()
+        .map_err(|_| "store: bad circuit id".to_string())?;
+    Ok(vec![ZkProof {
+        circuit_id,
+        proof,
+        public_inputs: inputs
+            .chunks_exact(32)
+            .map(|c| c.try_into().unwrap_or([0u8; 32]))
+            .collect(),
+    }])
+}
+
+/// The verifying keys for the node's own bundle check (hook in `self_check`).
+pub fn verifying_keys(node: &Node) -> Vec<(Hash, &PreparedVk)> {
+    node.spotcheck
+        .as_ref()
+        .map(|s| s.verifying_keys())
+        .unwrap_or_default()
+}
+
+/// The seed of batch `index` from the SpotChecks contract: read it, or record it once the
+/// seed block exists. On the embedded chain (the node is its only block producer) blocks are
+/// advanced up to the seed block; on a chain that refuses that, `None` until it exists.
+fn seed_of(node: &Node, index: u64) -> Result<Option<Hash>, String> {
+    use otr_contracts::bindings::spot_checks::SpotChecks;
+    use otr_contracts::host::{self, Host};
+    let Some(s) = &node.settlement else {
+        return Ok(None);
+    };
+    let (d, from) = (s.deployment.clone(), s.node);
+    s.with_chain(move |chain| -> Result<Option<Hash>, String> {
+        let read = |chain: &mut otr_contracts::Chain| {
+            host::view(
+                chain,
+                d.spot_checks,
+                &SpotChecks::seedOfCall(otr_contracts::U256::from(index)),
+            )
+            .map(|s| s.0)
+            .map_err(|e| e.to_string())
+        };
+        let seed = read(chain)?;
+        if seed != [0u8; 32] {
+            return Ok(Some(seed));
+        }
+        for _ in 0..8 {
+            match d.record_seed(chain, from, index) {
+                Ok(seed) => return Ok(Some(seed)),
+                Err(e) if e.to_string().contains("SeedNotYet") => {
+                    if Host::advance(chain, 0, 1).is_err() {
+                        return Ok(None);
+                    }
+                }
+                Err(e) => return Err(format!("recordSeed({index}): {e}")),
+            }
+        }
+        Ok(None)
+    })?
+}
+
+/// One pass: records seeds and selections of newly posted batches, then proves at most one
+/// queued unit. Returns whether it proved (or failed) one, so the caller loops at once.
+pub fn step_once(node: &Node) -> Result<bool, String> {
+    let Some(sc) = &node.spotcheck else {
+        return Ok(false);
+    };
+    select_new_batches(node, sc)?;
+    prove_next(node, sc)
+}
+
+fn select_new_batches(node: &Node, sc: &SpotChecker) -> Result<(), String> {
+    let todo: Vec<(u64, u64, u64)> = node
+        .store
+        .with_conn(|c| {
+            let mut st = c.prepare(
+                "SELECT batch_index, first_seq, size FROM rollup_batches
+                 WHERE batch_index NOT IN (SELECT batch_index FROM spot_batches)
+                 ORDER BY batch_index",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| format!("store: {e}"))?;
+    for (index, first, size) in todo {
+        let Some(seed) = seed_of(node, index)? else {
+            return Ok(()); // later batches' seeds come later still
+        };
+        let receipts: Vec<(String, Vec<u8>)> = node
+            .store
+            .with_conn(|c| {
+                let mut st = c.prepare(
+                    "SELECT id, receipt_hash FROM receipts WHERE batch_seq >= ?1 AND batch_seq < ?2
+                     ORDER BY n",
+                )?;
+                let rows =
+                    st.query_map(params![first, first + size], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| format!("store: {e}"))?;
+        let queued: usize = node
+            .store
+            .with_conn(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM spot_checks WHERE status = 'queued'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+            })
+            .map_err(|e| format!("store: {e}"))? as usize;
+        let mut picked = Vec::new();
+        for (id, h) in receipts {
+            let h: Hash = h
+                .try_into()
+                .map_err(|_| "store: bad receipt hash".to_string())?;
+            if selected(&seed, &h, sc.rate_ppm) {
+                picked.push(id);
+            }
+        }
+        node.store
+            .with_conn(|c| -> rusqlite::Result<()> {
+                let tx = c.unchecked_transaction()?;
+                for (i, id) in picked.iter().enumerate() {
+                    let (status, note) = if queued + i < MAX_QUEUED {
+                        ("queued", None)
+                    } else {
+                        ("skipped", Some("proof queue full"))
+                    };
+                    tx.execute(
+                        "INSERT OR IGNORE INTO spot_checks (receipt_id, batch_index, status, note)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![id, index, status, note],
+                    )?;
+                }
+                tx.execute(
+                    "INSERT INTO spot_batches (batch_index, seed) VALUES (?1, ?2)",
+                    params![index, seed.to_vec()],
+                )?;
+                tx.commit()
+            })
+            .map_err(|e| format!("store: {e}"))?;
+        if !picked.is_empty() {
+            eprintln!(
+                "otr: spot-check: batch {index}: {} receipt(s) selected (seed {})",
+                picked.len(),
+                hex::encode(seed)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn set_status(node: &Node, id: &str, status: &str, note: &str) -> Result<(), String> {
+    node.store
+        .with_conn(|c| {
+            c.execute(
+                "UPDATE spot_checks SET status = ?2, note = ?3 WHERE receipt_id = ?1",
+                params![id, status, note],
+            )
+        })
+        .map(|_| ())
+        .map_err(|e| format!("store: {e}"))
+}
+
+fn prove_next(node: &Node, sc: &SpotChecker) -> Result<bool, String> {
+    let next: Option<(String, u64, Vec<u8>)> = node
+        .store
+        .with_conn(|c| {
+            c.query_row(
+                "SELECT s.receipt_id, s.batch_index, b.seed FROM spot_checks s
+                 JOIN spot_batches b ON b.batch_index = s.batch_index
+                 WHERE s.status = 'queued' ORDER BY s.batch_index, s.receipt_id LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+        })
+        .map_err(|e| format!("store: {e}"))?;
+    let Some((id, index, seed)) = next else {
+        return Ok(false);
+    };
+    let seed: Hash = seed.try_into().map_err(|_| "store: bad seed".to_string())?;
+    match prove_receipt(node, sc, &id, &seed) {
+        Ok((step, unit, proof)) => {
+            node.store
+                .with_conn(|c| {
+                    c.execute(
+                        "UPDATE spot_checks SET status = 'proved', step = ?2, unit = ?3,
+                         circuit_id = ?4, proof = ?5, public_inputs = ?6, note = NULL
+                         WHERE receipt_id = ?1",
+                        params![
+                            id,
+                            step,
+                            unit,
+                            proof.circuit_id.to_vec(),
+                            proof.proof,
+                            proof.public_inputs.concat()
+                        ],
+                    )
+                })
+                .map_err(|e| format!("store: {e}"))?;
+            eprintln!("otr: spot-check: {id} (batch {index}) step {step} unit {unit} proved");
+        }
+        Err((status, why)) => {
+            eprintln!("otr: spot-check: {id} (batch {index}) {status}: {why}");
+            set_status(node, &id, status, &why)?;
+        }
+    }
+    Ok(true)
+}
+
+/// Re-runs the receipt's request, checks the re-run against the receipt's trace root, derives
+/// the sampled step and unit, proves the unit and verifies the proof with the core verifier.
+fn prove_receipt(
+    node: &Node,
+    sc: &SpotChecker,
+    id: &str,
+    seed: &Hash,
+) -> Result<(u64, u64, ZkProof), (&'static str, String)> {
+    let fail = |e: String| ("failed", e);
+    let (receipt, _) = node
+        .store
+        .receipt(id)
+        .map_err(fail)?
+        .ok_or_else(|| fail("no such receipt".into()))?;
+    let req = node
+        .store
+        .request(id)
+        .map_err(fail)?
+        .ok_or_else(|| ("skipped", "the request was not kept".to_string()))?;
+    let body: serde_json::Value =
+        serde_json::from_slice(&req.body).map_err(|e| fail(format!("stored request: {e}")))?;
+    let (prompt, sampling) =
+        super::api::prompt_and_sampling(node.engine.as_ref(), &body, req.chat, &req.nonce)
+            .map_err(fail)?;
+    let run = node
+        .engine
+        .trace(&prompt, &sampling, req.run)
+        .map_err(fail)?;
+    if run.generation.trace_root != receipt.trace_root {
+        return Err(fail("the re-run's trace root is not the receipt's".into()));
+    }
+    let keys: Vec<StepKey> = run
+        .leaves
+        .iter()
+        .map(|l| leaf_key(l).ok_or_else(|| fail("malformed trace leaf".into())))
+        .collect::<Result<_, _>>()?;
+    let rh = receipt.receipt_hash();
+    let Some((step, unit)) = sc.sample(seed, &rh, &keys) else {
+        return Err(("skipped", "no step of the keys' shape in this trace".into()));
+    };
+    let key = keys[step as usize];
+    let (w, tree) = sc
+        .matrix_of(key)
+        .ok_or_else(|| fail("the sampled step has no matrix".into()))?;
+    let inputs = node
+        .engine
+        .step_inputs(&prompt, &sampling, req.run, step)
+        .map_err(fail)?;
+    let x = inputs
+        .first()
+        .ok_or_else(|| fail("the step has no input".into()))?;
+    let leaf = &run.leaves[step as usize];
+    let digest: [u8; 32] = leaf[leaf.len() - 32..]
+        .try_into()
+        .map_err(|_| fail("malformed trace leaf".into()))?;
+    let mut rng = rand_core_rng();
+    let p = otr_zk::step::prove_step_unit(&sc.keys, w, tree, x, Some(digest), unit, &mut rng)
+        .map_err(|e| fail(format!("{} ({})", e, e.code())))?;
+    let zk = ZkProof {
+        circuit_id: sc.keys.key_id,
+        proof: p.proof.proof.to_vec(),
+        public_inputs: p.public_inputs,
+    };
+    // The same check every client runs on the bundle.
+    sc.keys
+        .vk
+        .verify_bytes(&zk.proof, &zk.public_inputs)
+        .map_err(|e| fail(format!("{} ({})", e, otr_core::ErrorCode::code(&e))))?;
+    Ok((step, unit, zk))
+}
+
+/// The step key of a trace leaf (engine `trace::leaf`: tag, u32be pos, u16be stage, u8 op,
+/// SHA-256 of the output).
+fn leaf_key(leaf: &[u8]) -> Option<StepKey> {
+    let t = otr_engine::model::trace::TRACE_LEAF_TAG.len();
+    if leaf.len() != t + 39 || !leaf.starts_with(otr_engine::model::trace::TRACE_LEAF_TAG) {
+        return None;
+    }
+    Some(StepKey {
+        pos: u32::from_be_bytes(leaf[t..t + 4].try_into().ok()?),
+        stage: u16::from_be_bytes(leaf[t + 4..t + 6].try_into().ok()?),
+        op: leaf[t + 6],
+    })
+}
+
+fn rand_core_rng() -> rand_chacha::ChaCha20Rng {
+    use rand_chacha::rand_core::SeedableRng;
+    let mut seed = [0u8; 32];
+    let _ = getrandom::getrandom(&mut seed);
+    rand_chacha::ChaCha20Rng::from_seed(seed)
+}
+
+/// Lowers the calling thread's CPU priority to the minimum (nice 19; Linux: per thread).
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on the calling thread's id only changes its scheduling priority.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, 19);
+    }
+}
+
+/// Starts the background prover thread (nothing when spot-checks are off). It polls every
+/// `post_interval_ms` and proves one unit at a time; proving runs in a one-thread rayon pool of
+/// its own, at the lowest priority, so it never takes a core from answering.
+pub fn start(node: Arc<Node>) {
+    if node.spotcheck.is_none() {
+        return;
+    }
+    let interval = Duration::from_millis(node.config.post_interval_ms.clamp(50, 5000));
+    let spawned = std::thread::Builder::new()
+        .name("otr-spotcheck".into())
+        .spawn(move || {
+            lowest_priority();
+            let pool = match rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .thread_name(|_| "otr-spotcheck-prover".into())
+                .start_handler(|_| lowest_priority())
+                .build()
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("otr: spot-check: no prover thread: {e}");
+                    return;
+                }
+            };
+            loop {
+                match pool.install(|| step_once(&node)) {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => eprintln!("otr: spot-check: {e}"),
+                }
+                std::thread::sleep(interval);
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("otr: spot-check: could not start the prover thread: {e}");
+    }
+}

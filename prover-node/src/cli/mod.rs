@@ -7,6 +7,7 @@ pub mod serve;
 pub mod simulate;
 mod verify;
 mod watch;
+pub mod zk;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +39,9 @@ pub enum Command {
     /// Protocol parameters: `otr params suggest --value-at-risk X --gas-price Y`.
     #[command(subcommand)]
     Params(simulate::ParamsCommand),
+    /// ZK spot-checks: setup ceremony, verifying-key export, proving a unit, verifying a proof.
+    #[command(subcommand)]
+    Zk(zk::ZkCommand),
 }
 
 /// A failure to report: `error: CODE: message` on stderr and a non-zero exit status.
@@ -75,5 +79,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Watch(w) => watch::run(w),
         Command::Simulate(a) => simulate::run_simulate(a),
         Command::Params(p) => simulate::run_params(p),
+        Command::Zk(z) => zk::run(z),
     }
 }

@@ -152,12 +152,7 @@ impl SpotChecker {
     /// `keys` (trace order): the eligible steps are those whose matrix has the keys' shape;
     /// the step is eligible[draw(STEP_DOMAIN) mod len], the unit draw(UNIT_DOMAIN) mod units.
     pub fn sample(&self, seed: &Hash, receipt_hash: &Hash, keys: &[StepKey]) -> Option<(u64, u64)> {
-        let eligible: Vec<u64> = keys
-            .iter()
-            .enumerate()
-            .filter(|(_, k)| self.matrix_of(**k).is_some())
-            .map(|(i, _)| i as u64)
-            .collect();
+        let eligible = eligible_steps(self, keys);
         if eligible.is_empty() {
             return None;
         }
@@ -504,44 +499,83 @@ fn prove_receipt(
     if run.generation.trace_root != receipt.trace_root {
         return Err(fail("the re-run's trace root is not the receipt's".into()));
     }
-    let keys: Vec<StepKey> = run
-        .leaves
-        .iter()
-        .map(|l| leaf_key(l).ok_or_else(|| fail("malformed trace leaf".into())))
-        .collect::<Result<_, _>>()?;
+    let keys = trace_keys(&run.leaves).map_err(fail)?;
     let rh = receipt.receipt_hash();
     let Some((step, unit)) = sc.sample(seed, &rh, &keys) else {
         return Err(("skipped", "no step of the keys' shape in this trace".into()));
     };
-    let key = keys[step as usize];
-    let (w, tree) = sc
-        .matrix_of(key)
-        .ok_or_else(|| fail("the sampled step has no matrix".into()))?;
-    let inputs = node
-        .engine
-        .step_inputs(&prompt, &sampling, req.run, step)
-        .map_err(fail)?;
-    let x = inputs
-        .first()
-        .ok_or_else(|| fail("the step has no input".into()))?;
-    let leaf = &run.leaves[step as usize];
+    let zk = prove_step(
+        sc,
+        node.engine.as_ref(),
+        &prompt,
+        &sampling,
+        req.run,
+        &run.leaves,
+        step,
+        unit,
+    )
+    .map_err(fail)?;
+    Ok((step, unit, zk))
+}
+
+/// The step keys of trace leaves (trace order).
+pub fn trace_keys(leaves: &[Vec<u8>]) -> Result<Vec<StepKey>, String> {
+    leaves
+        .iter()
+        .map(|l| leaf_key(l).ok_or_else(|| "malformed trace leaf".to_string()))
+        .collect()
+}
+
+/// Proves unit `unit` of trace step `step` of the run (`leaves`: its trace), and verifies the
+/// proof with the core verifier (the check every client runs on the bundle).
+#[allow(clippy::too_many_arguments)]
+pub fn prove_step(
+    sc: &SpotChecker,
+    engine: &dyn super::inference::Inference,
+    prompt: &str,
+    sampling: &otr_core::rollup::SamplingParams,
+    run: super::inference::RunKind,
+    leaves: &[Vec<u8>],
+    step: u64,
+    unit: u64,
+) -> Result<ZkProof, String> {
+    let leaf = leaves
+        .get(step as usize)
+        .ok_or_else(|| format!("step {step} of a {}-step trace", leaves.len()))?;
+    let key = leaf_key(leaf).ok_or("malformed trace leaf")?;
+    let (w, tree) = sc.matrix_of(key).ok_or_else(|| {
+        format!(
+            "step {step} ({key:?}) is not a matrix-vector product with a {} x {} matrix",
+            sc.keys.shape.matrix_rows, sc.keys.shape.cols
+        )
+    })?;
+    let inputs = engine.step_inputs(prompt, sampling, run, step)?;
+    let x = inputs.first().ok_or("the step has no input")?;
     let digest: [u8; 32] = leaf[leaf.len() - 32..]
         .try_into()
-        .map_err(|_| fail("malformed trace leaf".into()))?;
+        .map_err(|_| "malformed trace leaf")?;
     let mut rng = rand_core_rng();
     let p = otr_zk::step::prove_step_unit(&sc.keys, w, tree, x, Some(digest), unit, &mut rng)
-        .map_err(|e| fail(format!("{} ({})", e, e.code())))?;
+        .map_err(|e| format!("{} ({})", e, e.code()))?;
     let zk = ZkProof {
         circuit_id: sc.keys.key_id,
         proof: p.proof.proof.to_vec(),
         public_inputs: p.public_inputs,
     };
-    // The same check every client runs on the bundle.
     sc.keys
         .vk
         .verify_bytes(&zk.proof, &zk.public_inputs)
-        .map_err(|e| fail(format!("{} ({})", e, otr_core::ErrorCode::code(&e))))?;
-    Ok((step, unit, zk))
+        .map_err(|e| format!("{} ({})", e, otr_core::ErrorCode::code(&e)))?;
+    Ok(zk)
+}
+
+/// The eligible steps of a trace: those whose matrix has the keys' shape.
+pub fn eligible_steps(sc: &SpotChecker, keys: &[StepKey]) -> Vec<u64> {
+    keys.iter()
+        .enumerate()
+        .filter(|(_, k)| sc.matrix_of(**k).is_some())
+        .map(|(i, _)| i as u64)
+        .collect()
 }
 
 /// The step key of a trace leaf (engine `trace::leaf`: tag, u32be pos, u16be stage, u8 op,

@@ -1,0 +1,252 @@
+//! ZK spot-checks end to end on the tiny fixture model: a two-contributor ceremony with
+//! `otr zk ceremony`, `otr zk prove` / `otr zk verify` on snarkjs JSON, then a node with
+//! `--zk-params` and `--spot-check-rate 1`: a posted receipt's bundle gains a proof that
+//! verifies in otr-core, and a tampered proof or public input is rejected with its code.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{free_port, request, start};
+use otr_core::crypto::RustCrypto;
+use otr_core::rollup::AnswerBundle;
+use otr_core::verify::{verify_bundle, VerifyOptions};
+use otr_core::ErrorCode;
+
+fn otr(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_otr"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn p(d: &Path, f: &str) -> String {
+    d.join(f).to_string_lossy().into()
+}
+
+/// The fixture's attention projections are 64 x 64: a setup for them with R = 4.
+fn ceremony(dir: &Path) -> String {
+    let steps: [Vec<String>; 4] = [
+        [
+            "zk",
+            "ceremony",
+            "init",
+            "--rows",
+            "64",
+            "--cols",
+            "64",
+            "--rows-per-unit",
+            "4",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([p(dir, "c0.bin")])
+        .collect(),
+        vec![
+            "zk".into(),
+            "ceremony".into(),
+            "contribute".into(),
+            "--in".into(),
+            p(dir, "c0.bin"),
+            "--out".into(),
+            p(dir, "c1.bin"),
+            "--name".into(),
+            "alice".into(),
+        ],
+        vec![
+            "zk".into(),
+            "ceremony".into(),
+            "contribute".into(),
+            "--in".into(),
+            p(dir, "c1.bin"),
+            "--out".into(),
+            p(dir, "c2.bin"),
+            "--name".into(),
+            "bob".into(),
+        ],
+        vec![
+            "zk".into(),
+            "ceremony".into(),
+            "finalize".into(),
+            "--in".into(),
+            p(dir, "c2.bin"),
+            "--out-dir".into(),
+            p(dir, "keys"),
+        ],
+    ];
+    for s in &steps {
+        let (code, out, err) = otr(&s.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 0, "{s:?}: {out}{err}");
+    }
+    p(dir, "keys")
+}
+
+#[test]
+fn node_attaches_verified_spot_check_proofs() {
+    let dir = std::env::temp_dir().join(format!("otr-spotcheck-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let keys = ceremony(&dir);
+
+    // The verifying key in snarkjs JSON; a proof of one unit; verification of the JSON forms.
+    let vk_json = p(&dir, "vk.json");
+    let (code, _, err) = otr(&["zk", "export-vk", "--params", &keys, "--out", &vk_json]);
+    assert_eq!(code, 0, "{err}");
+    let out = p(&dir, "proof");
+    let (code, stdout, err) = otr(&[
+        "zk",
+        "prove",
+        "--params",
+        &keys,
+        "--unit",
+        "3",
+        "--out-dir",
+        &out,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let proved: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let public = p(&dir, "proof/public.json");
+    let proof_json = p(&dir, "proof/proof.json");
+    let (code, stdout, err) = otr(&[
+        "zk",
+        "verify",
+        "--vk",
+        &vk_json,
+        "--proof",
+        &proof_json,
+        "--public",
+        &public,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        stdout.contains(proved["circuit_id"].as_str().unwrap()),
+        "{stdout}"
+    );
+    // The unit's first row (public input 1) is 3 * R = 12; claiming row 8 is rejected.
+    let inputs: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(&public).unwrap()).unwrap();
+    assert_eq!(inputs[1], "12");
+    let mut moved = inputs.clone();
+    moved[1] = "8".into();
+    let bad = p(&dir, "proof/public-moved.json");
+    std::fs::write(&bad, serde_json::to_string(&moved).unwrap()).unwrap();
+    let (code, _, err) = otr(&[
+        "zk",
+        "verify",
+        "--vk",
+        &vk_json,
+        "--proof",
+        &proof_json,
+        "--public",
+        &bad,
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("PROOF_INVALID"), "{err}");
+
+    // A node that proves every posted receipt.
+    let data = dir.join("node");
+    let port = free_port();
+    let mut node = start(
+        &data,
+        port,
+        &[
+            "--zk-params",
+            &keys,
+            "--spot-check-rate",
+            "1",
+            "--post-interval-ms",
+            "200",
+        ],
+    );
+    let (s, _, body) = request(
+        port,
+        "POST",
+        "/v1/completions",
+        r#"{"prompt":"the tower is in","max_tokens":2,"temperature":0}"#,
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = v["otr"]["receipt_id"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    let bundle = loop {
+        let (s, _, b) = request(port, "GET", &format!("/v1/receipts/{id}/bundle"), "").unwrap();
+        if s == 200 {
+            let bundle = AnswerBundle::from_json(&b).unwrap();
+            if !bundle.zk_proofs.is_empty() {
+                break bundle;
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "no spot-check proof: {s} {b}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (anchors, policy, now) = common::dev_trust(port);
+    let _ = node.kill();
+    let _ = node.wait();
+
+    let vk = otr_core::zk::snarkjs::parse_vk(&std::fs::read_to_string(&vk_json).unwrap()).unwrap();
+    let key_id = vk.key_id();
+    assert_eq!(bundle.zk_proofs.len(), 1);
+    let zp = &bundle.zk_proofs[0];
+    assert_eq!(zp.circuit_id, key_id);
+    assert_eq!(zp.proof.len(), 128);
+    assert_eq!(zp.public_inputs.len(), 4);
+    // The sampled unit starts at a multiple of R = 4 below 64.
+    let row = u64::from_be_bytes(zp.public_inputs[1][24..].try_into().unwrap());
+    assert!(zp.public_inputs[1][..24].iter().all(|&b| b == 0) && row % 4 == 0 && row < 64);
+
+    let keys_list = [(key_id, &vk)];
+    let opts = VerifyOptions {
+        time: now,
+        policy: &policy,
+        anchors: &anchors,
+        verifier: &RustCrypto,
+        verifying_keys: &keys_list,
+        expected_request_hash: None,
+        expected_weights_root: None,
+    };
+    let verified = verify_bundle(&bundle, &opts).unwrap();
+    assert_eq!(verified.proofs.len(), 1);
+    assert_eq!(verified.proofs[0].circuit_id, hex::encode(key_id));
+
+    // Without the key the proof's circuit is unknown.
+    let e = verify_bundle(
+        &bundle,
+        &VerifyOptions {
+            verifying_keys: &[],
+            ..opts
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "PROOF_UNKNOWN_CIRCUIT");
+    // A changed byte of the proof: a point off the curve or a proof that does not verify.
+    for i in [0usize, 40, 100] {
+        let mut t = bundle.clone();
+        t.zk_proofs[0].proof[i] ^= 0x01;
+        let e = verify_bundle(&t, &opts).unwrap_err();
+        assert!(
+            ["PROOF_INVALID", "PROOF_POINT_INVALID"].contains(&e.code()),
+            "byte {i}: {}",
+            e.code()
+        );
+    }
+    // Another unit's row for the same proof: PROOF_INVALID.
+    let mut t = bundle.clone();
+    t.zk_proofs[0].public_inputs[1][31] ^= 4;
+    assert_eq!(
+        verify_bundle(&t, &opts).unwrap_err().code(),
+        "PROOF_INVALID"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

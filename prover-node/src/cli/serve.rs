@@ -105,6 +105,15 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         if node.attestor.kind() == "dev" {
             eprintln!("otr: WARNING: dev attestation (software-signed evidence): NOT PRODUCTION, proves nothing about hardware");
         }
+        if node.config.dev_cheat_every > 0 {
+            eprintln!(
+                "otr: WARNING: DEV CHEAT MODE (--dev-cheat-every {}): every {}th answer is WRONG ON PURPOSE; for dispute tests only",
+                node.config.dev_cheat_every, node.config.dev_cheat_every
+            );
+        }
+        if node.config.publish_requests {
+            eprintln!("otr: publishing request bodies at /v1/receipts/{{id}}/request (--publish-requests): anyone can read every prompt");
+        }
         // Receipts answered before a crash and not yet batched are batched now.
         let n = node.clone();
         let recovered = tokio::task::spawn_blocking(move || batcher::close_batch(&n))
@@ -147,6 +156,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         tokio::spawn(batcher::run(node.clone()));
         tokio::spawn(batcher::run_poster(node.clone()));
         crate::node::spotcheck::start(node.clone());
+        tokio::spawn(crate::node::defend::run(node.clone()));
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| CliError::usage("LISTEN", format!("{listen}: {e}")))?;
         axum::serve(listener, api::router(node.clone()))
             .with_graceful_shutdown(async {

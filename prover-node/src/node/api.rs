@@ -218,7 +218,7 @@ fn answer(
     let info = node.engine.info();
     let mut out = OutputHasher::new();
     let every = node.config.dev_cheat_every;
-    let run = if every > 0 && node.store.next_answer() % every == 0 {
+    let run = if every > 0 && node.store.next_answer().is_multiple_of(every) {
         eprintln!(
             "otr: DEV CHEAT: answering receipt {id} wrongly on purpose (--dev-cheat-every {every})"
         );

@@ -230,3 +230,43 @@ fn prepare(
         trace: Trace::new(run.leaves),
     })
 }
+
+/// The node's defence loop (`otr serve` with a settlement chain): a round every post interval,
+/// each event logged as one JSON line on stderr. The round runs in the chain thread. (On the
+/// embedded chain only the node itself writes, so nobody else can open a dispute there; its
+/// state is saved with the next post.)
+pub async fn run(node: std::sync::Arc<super::Node>) {
+    let Some(s) = &node.settlement else {
+        return;
+    };
+    let me = s.node;
+    let state = std::sync::Arc::new(std::sync::Mutex::new(Defender::new(me)));
+    let period = std::time::Duration::from_millis(node.config.post_interval_ms.max(200));
+    loop {
+        tokio::time::sleep(period).await;
+        let (n, st) = (node.clone(), state.clone());
+        let res = tokio::task::spawn_blocking(move || {
+            let Some(s) = &n.settlement else {
+                return Ok(Vec::new());
+            };
+            let (d, n2) = (s.deployment.clone(), n.clone());
+            s.with_chain(move |chain| {
+                let mut def = st.lock().unwrap_or_else(|p| p.into_inner());
+                def.round(chain, &d, &n2.store, n2.engine.as_ref())
+                    .map_err(|e| format!("{}: {e}", e.code()))
+            })?
+        })
+        .await;
+        match res {
+            Ok(Ok(events)) => {
+                for e in events {
+                    if let Ok(line) = serde_json::to_string(&e) {
+                        eprintln!("otr: dispute: {line}");
+                    }
+                }
+            }
+            Ok(Err(e)) => eprintln!("otr: dispute defence round failed: {e}"),
+            Err(e) => eprintln!("otr: dispute defence round panicked: {e}"),
+        }
+    }
+}

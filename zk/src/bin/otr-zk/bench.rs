@@ -238,6 +238,9 @@ fn section(rows: usize, cols: usize, source: &str, commit_s: f64, out: &[Row], a
     s
 }
 
+/// The subsection of the ZK section that `bench --write` keeps as it is.
+pub const KEEP_HEAD: &str = "### Verification elsewhere";
+
 /// Replaces the `## ZK spot-checks` section (up to the next `## ` heading) or appends it.
 fn replace_section(old: &str, new: &str) -> String {
     let head = "## ZK spot-checks";
@@ -258,10 +261,16 @@ fn replace_section(old: &str, new: &str) -> String {
         .find("\n## ")
         .map(|i| start + head.len() + i + 1)
         .unwrap_or(old.len());
+    // Measurements made elsewhere (EVM gas, WASM, snarkjs) sit under KEEP_HEAD and are kept.
+    let kept = old[start..end]
+        .find(KEEP_HEAD)
+        .map(|i| format!("\n{}", old[start + i..end].trim_end()))
+        .unwrap_or_default();
     format!(
-        "{}{}{}{}",
+        "{}{}{}{}{}",
         &old[..start],
         new,
+        kept,
         if end < old.len() { "\n" } else { "" },
         &old[end..]
     )

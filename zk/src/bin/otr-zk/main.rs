@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 use otr_zk::{cli, ZkError};
 
 mod bench;
+mod fixture;
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +40,8 @@ enum Cmd {
     /// Measures constraints, proving and verification for one unit; optionally writes the
     /// "## ZK spot-checks" section of a BENCHMARKS.md.
     Bench(bench::Args),
+    /// Writes a real proof of one unit in snarkjs JSON (fixtures/zk/matvec_r4).
+    Fixture(fixture::Args),
 }
 
 fn run(cli: Cli) -> Result<(), ZkError> {
@@ -49,6 +52,7 @@ fn run(cli: Cli) -> Result<(), ZkError> {
             cli::run_verify(a)?;
         }
         Cmd::Bench(args) => bench::run(args)?,
+        Cmd::Fixture(args) => fixture::run(args)?,
     }
     Ok(())
 }

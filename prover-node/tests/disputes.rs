@@ -487,21 +487,33 @@ fn node_defender_and_challenger_play_their_disputes_to_the_end_by_themselves() {
     let refs = w.post(receipts.clone());
     let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
 
-    // The challenger re-executes every published request; only the cheat disagrees.
-    let mut ch = Challenger::new(w.challenger, w.params.min_bond);
+    // The watcher re-executes every published request; only the cheat disagrees, and only it
+    // is disputed.
+    let mut watch = challenge::Watch::new(
+        engine(),
+        Some(Challenger::new(w.challenger, w.params.min_bond)),
+    );
     let mut opened = Vec::new();
     for (i, id) in ids.iter().enumerate() {
-        let re =
-            challenge::reexecute(engine().as_ref(), &receipts[i], &published(&store, id)).unwrap();
-        assert_eq!(re.agrees(), kinds[i] == RunKind::Honest, "{id}");
-        if !re.agrees() {
-            opened.push(
-                ch.open(&mut w.chain, &w.d, &refs[i], Trace::new(re.run.leaves), id)
-                    .unwrap(),
-            );
-        }
+        let (c, ev) = watch.check(
+            &mut w.chain,
+            &w.d,
+            id,
+            &receipts[i],
+            &refs[i],
+            Some(published(&store, id)),
+        );
+        let want = if kinds[i] == RunKind::Honest {
+            "agrees"
+        } else {
+            "disagrees"
+        };
+        assert_eq!(c.status, want, "{c:?}");
+        opened.extend(ev);
     }
     assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0].receipt, "r1");
+    let mut ch = watch.challenger.take().unwrap();
     // A request that is not the receipt's is refused before any re-execution.
     let mut other = published(&store, "r0");
     other.body = body(9);
@@ -568,6 +580,10 @@ fn node_defender_and_challenger_play_their_disputes_to_the_end_by_themselves() {
         w.d.finality(&mut w.chain, 0).unwrap(),
         BatchFinality::Slashed { .. }
     ));
+    watch.challenger = Some(ch);
+    let sum = watch.summary();
+    assert_eq!((sum.agreed, sum.disagreed, sum.disputes_open), (2, 1, 0));
+    assert_eq!(sum.disputes.len(), 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -260,3 +260,171 @@ impl Challenger {
         Ok(events)
     }
 }
+
+/// What `otr watch` found about one receipt it re-executed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ReceiptCheck {
+    pub receipt_id: String,
+    pub batch: u64,
+    /// `agrees`, `disagrees`, `no_request` (not published and not supplied) or `error`.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The dispute opened over it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispute: Option<u64>,
+}
+
+/// The end-of-run summary of `otr watch`'s re-execution and disputes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub receipts_reexecuted: u64,
+    pub agreed: u64,
+    pub disagreed: u64,
+    pub no_request: u64,
+    pub errors: u64,
+    pub disputes_open: u64,
+    pub disputes: Vec<DisputeSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DisputeSummary {
+    pub id: u64,
+    pub receipt_id: String,
+    pub outcome: Outcome,
+    pub rounds: u32,
+    pub slashed_wei: String,
+}
+
+/// `otr watch`'s re-execution: checks posted receipts against their requests with the engine
+/// and, given a challenger account on a writable chain, disputes the ones that disagree.
+pub struct Watch {
+    engine: std::sync::Arc<dyn Inference>,
+    /// `None`: the chain is read-only here (a node's chain file): mismatches are reported only.
+    pub challenger: Option<Challenger>,
+    pub checks: BTreeMap<String, ReceiptCheck>,
+}
+
+impl Watch {
+    pub fn new(engine: std::sync::Arc<dyn Inference>, challenger: Option<Challenger>) -> Self {
+        Watch {
+            engine,
+            challenger,
+            checks: BTreeMap::new(),
+        }
+    }
+
+    /// Whether receipt `id` was checked already.
+    pub fn seen(&self, id: &str) -> bool {
+        self.checks.contains_key(id)
+    }
+
+    /// Re-executes one posted receipt (`r`, from its bundle) with its request, and opens a
+    /// dispute when it disagrees and a challenger is configured. Returns the check and, if one
+    /// was opened, the dispute event.
+    pub fn check<H: Host + ?Sized>(
+        &mut self,
+        host: &mut H,
+        d: &Deployment,
+        id: &str,
+        receipt: &Receipt,
+        r: &ReceiptRef,
+        request: Option<PublishedRequest>,
+    ) -> (ReceiptCheck, Option<ChallengeEvent>) {
+        let mut c = ReceiptCheck {
+            receipt_id: id.into(),
+            batch: r.batch_index,
+            status: "no_request".into(),
+            detail: None,
+            dispute: None,
+        };
+        let mut event = None;
+        if let Some(req) = request {
+            match reexecute(self.engine.as_ref(), receipt, &req) {
+                Err(e) => {
+                    c.status = "error".into();
+                    c.detail = Some(format!("{}: {e}", e.code()));
+                }
+                Ok(re) if re.agrees() => c.status = "agrees".into(),
+                Ok(re) => {
+                    c.status = "disagrees".into();
+                    c.detail = Some(format!(
+                        "output_hash {}, trace_root {}",
+                        if re.output_matches {
+                            "matches"
+                        } else {
+                            "differs"
+                        },
+                        if re.trace_matches {
+                            "matches"
+                        } else {
+                            "differs"
+                        },
+                    ));
+                    if let Some(ch) = self.challenger.as_mut() {
+                        match ch.open(host, d, r, Trace::new(re.run.leaves), id) {
+                            Ok(ev) => {
+                                c.dispute = Some(ev.dispute);
+                                event = Some(ev);
+                            }
+                            Err(e) => {
+                                c.detail = Some(format!(
+                                    "{}; opening a dispute failed: {}: {e}",
+                                    c.detail.unwrap_or_default(),
+                                    e.code()
+                                ))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.checks.insert(id.into(), c.clone());
+        (c, event)
+    }
+
+    /// One move in every open dispute.
+    pub fn play<H: Host + ?Sized>(
+        &mut self,
+        host: &mut H,
+        d: &Deployment,
+    ) -> Result<Vec<ChallengeEvent>, DisputeError> {
+        match self.challenger.as_mut() {
+            Some(ch) => ch.round(host, d),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Disputes still being played.
+    pub fn open_disputes(&self) -> usize {
+        self.challenger.as_ref().map_or(0, |c| c.active())
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in self.checks.values() {
+            match c.status.as_str() {
+                "agrees" => s.agreed += 1,
+                "disagrees" => s.disagreed += 1,
+                "no_request" => s.no_request += 1,
+                _ => s.errors += 1,
+            }
+        }
+        s.receipts_reexecuted = s.agreed + s.disagreed;
+        if let Some(ch) = &self.challenger {
+            s.disputes_open = ch.active() as u64;
+            s.disputes = ch
+                .finished
+                .iter()
+                .map(|(id, (rid, outcome, rounds, slashed))| DisputeSummary {
+                    id: *id,
+                    receipt_id: rid.clone(),
+                    outcome: *outcome,
+                    rounds: *rounds,
+                    slashed_wei: slashed.to_string(),
+                })
+                .collect();
+        }
+        s
+    }
+}

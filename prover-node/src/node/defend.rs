@@ -112,7 +112,7 @@ impl Defender {
             if self.hopeless.contains_key(&v.id) {
                 continue;
             }
-            if !self.games.contains_key(&v.id) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.games.entry(v.id) {
                 match prepare(store, engine, &v.receipt_hash) {
                     Ok(g) => {
                         events.push(DefenceEvent {
@@ -122,7 +122,7 @@ impl Defender {
                                 steps: g.trace.len(),
                             },
                         });
-                        self.games.insert(v.id, g);
+                        slot.insert(g);
                     }
                     Err((code, reason)) => {
                         events.push(DefenceEvent {

@@ -574,6 +574,79 @@ impl Deployment {
         host::view(host, self.staking, &NodeStaking::creditCall(who))
     }
 
+    /// Registers the PoEA work of one micro-batch of a final batch (`Rewards.registerWork`):
+    /// header `header_index` of batch `batch_index`, its audit path over the batch's header
+    /// hashes, and all its receipts in leaf order. Returns the attributed work.
+    #[allow(clippy::too_many_arguments)]
+    pub fn register_work<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        from: Address,
+        batch_index: u64,
+        header_index: u32,
+        header: &MicroBatchHeader,
+        header_path: &[Hash],
+        receipts: &[otr_core::rollup::Receipt],
+    ) -> Result<U256, CallError> {
+        let call = Rewards::registerWorkCall {
+            batchIndex: batch_index,
+            headerIndex: header_index,
+            header: Bytes::from(header.encode()),
+            headerPath: proofs::words(header_path),
+            receipts: Bytes::from(
+                receipts
+                    .iter()
+                    .flat_map(|r| r.encode())
+                    .collect::<Vec<u8>>(),
+            ),
+        };
+        host::send(host, from, self.rewards, &call, U256::ZERO).map(|r| r.0)
+    }
+
+    /// The reward epoch of chain time `t`, and when its claims open.
+    pub fn reward_epoch<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        t: u64,
+    ) -> Result<(u64, u64), CallError> {
+        let e: U256 = host::view(
+            host,
+            self.rewards,
+            &Rewards::epochOfCall {
+                timestamp: U256::from(t),
+            },
+        )?;
+        let opens: U256 = host::view(host, self.rewards, &Rewards::claimOpensAtCall { epoch: e })?;
+        Ok((e.saturating_to(), opens.saturating_to()))
+    }
+
+    /// Adds `wei` to the reward pool of `epoch`.
+    pub fn fund_epoch<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        from: Address,
+        epoch: u64,
+        wei: U256,
+    ) -> Result<TxOutcome, CallError> {
+        let call = Rewards::fundCall {
+            epoch: U256::from(epoch),
+        };
+        host::send(host, from, self.rewards, &call, wei).map(|r| r.1)
+    }
+
+    /// `node`'s claim of its share of `epoch`'s pool; returns the amount paid.
+    pub fn claim_reward<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        node: Address,
+        epoch: u64,
+    ) -> Result<U256, CallError> {
+        let call = Rewards::claimCall {
+            epoch: U256::from(epoch),
+        };
+        host::send(host, node, self.rewards, &call, U256::ZERO).map(|r| r.0)
+    }
+
     /// Records the spot-check seed of a batch (anyone, once the seed block exists).
     pub fn record_seed<H: Host + ?Sized>(
         &self,

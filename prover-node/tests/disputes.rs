@@ -4,6 +4,8 @@
 //! slashed when it cannot prove the step, and an honest node disputed at an operator without a
 //! step verifier loses (the known limit, docs/PROTOCOL.md).
 
+mod common;
+
 use std::sync::{Arc, OnceLock};
 
 use otr_contracts::deploy::{BatchFinality, Deployment, Params};
@@ -593,4 +595,80 @@ fn run_body(body: &str, nonce: [u8; 32]) -> TracedRun {
     let (prompt, sampling) =
         otr_node::node::api::prompt_and_sampling(engine().as_ref(), &v, false, &nonce).unwrap();
     engine().trace(&prompt, &sampling, RunKind::Honest).unwrap()
+}
+
+#[test]
+fn serve_publishes_requests_only_when_asked_and_the_dev_cheat_answers_wrongly() {
+    use common::{free_port, http, start};
+    let base = std::env::temp_dir().join(format!("otr-pubreq-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let port = free_port();
+    let mut node = start(
+        &base.join("a"),
+        port,
+        &[
+            "--chain",
+            "none",
+            "--publish-requests",
+            "--dev-cheat-every",
+            "2",
+        ],
+    );
+    let body = r#"{"prompt":"Once upon a time","max_tokens":4,"temperature":0}"#;
+    let mut texts = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (s, t) = http(port, "POST", "/v1/completions", body).unwrap();
+        assert_eq!(s, 200, "{t}");
+        let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        texts.push(v["choices"][0]["text"].as_str().unwrap().to_string());
+        ids.push(v["otr"]["receipt_id"].as_str().unwrap().to_string());
+    }
+    let mut published = Vec::new();
+    for id in &ids {
+        let (s, t) = http(port, "GET", &format!("/v1/receipts/{id}/request"), "").unwrap();
+        assert_eq!(s, 200, "{t}");
+        let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        assert_eq!(v["body"], body);
+        assert_eq!(v["endpoint"], "completions");
+        let nonce: [u8; 32] = hex::decode(v["nonce"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        assert_eq!(
+            hex::encode(otr_core::rollup::request_hash(&nonce, body.as_bytes())),
+            v["request_hash"].as_str().unwrap()
+        );
+        published.push(v);
+    }
+    // Same prompt, greedy: the honest first answer and the cheat second answer differ.
+    assert_ne!(texts[0], texts[1]);
+    let (s, t) = http(port, "GET", "/v1/receipts/rcpt_nope/request", "").unwrap();
+    assert_eq!(s, 404);
+    assert!(t.contains("REQUEST_NOT_FOUND"), "{t}");
+    let _ = node.kill();
+    let _ = node.wait();
+    // Not published by default.
+    let port = free_port();
+    let mut node = start(&base.join("b"), port, &["--chain", "none"]);
+    let (s, t) = http(port, "POST", "/v1/completions", body).unwrap();
+    assert_eq!(s, 200);
+    let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+    let id = v["otr"]["receipt_id"].as_str().unwrap();
+    let (s, t) = http(port, "GET", &format!("/v1/receipts/{id}/request"), "").unwrap();
+    assert_eq!(s, 404);
+    assert!(t.contains("REQUESTS_NOT_PUBLISHED"), "{t}");
+    let _ = node.kill();
+    let _ = node.wait();
+    // The cheat is refused with the production attestation provider.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_otr"))
+        .args(["serve", "--attestation", "nvidia", "--dev-cheat-every", "2"])
+        .arg("--data-dir")
+        .arg(base.join("c"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--dev-cheat-every"), "{err}");
+    let _ = std::fs::remove_dir_all(&base);
 }

@@ -147,6 +147,11 @@ pub enum ChallengeWhat {
         /// Wei slashed from the node (0 when the node won).
         slashed_wei: String,
     },
+    /// A move failed (retried next round).
+    Failed {
+        code: String,
+        reason: String,
+    },
 }
 
 struct Game {
@@ -220,7 +225,20 @@ impl Challenger {
         let ids: Vec<u64> = self.games.keys().copied().collect();
         for id in ids {
             let g = self.games.get_mut(&id).expect("game");
-            let m = dispute::challenger_move(host, d, self.me, id, &g.own)?;
+            let m = match dispute::challenger_move(host, d, self.me, id, &g.own) {
+                Ok(m) => m,
+                Err(e) => {
+                    events.push(ChallengeEvent {
+                        dispute: id,
+                        receipt: g.receipt.clone(),
+                        what: ChallengeWhat::Failed {
+                            code: e.code().into(),
+                            reason: e.to_string(),
+                        },
+                    });
+                    continue;
+                }
+            };
             match m {
                 Move::Resolved { outcome } => {
                     let g = self.games.remove(&id).expect("game");

@@ -17,6 +17,7 @@ use otr_zk::{cli, ZkError};
 
 mod bench;
 mod fixture;
+mod r1cs;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +43,8 @@ enum Cmd {
     Bench(bench::Args),
     /// Writes a real proof of one unit in snarkjs JSON (fixtures/zk/matvec_r4).
     Fixture(fixture::Args),
+    /// Writes the circuit of a shape as .r1cs and an honest witness as .wtns (for snarkjs).
+    ExportR1cs(r1cs::Args),
 }
 
 fn run(cli: Cli) -> Result<(), ZkError> {
@@ -53,6 +56,7 @@ fn run(cli: Cli) -> Result<(), ZkError> {
         }
         Cmd::Bench(args) => bench::run(args)?,
         Cmd::Fixture(args) => fixture::run(args)?,
+        Cmd::ExportR1cs(args) => r1cs::run(args)?,
     }
     Ok(())
 }

@@ -44,6 +44,7 @@ pub fn key_address(key: &SigningKey) -> Address {
 }
 
 /// A JSON-RPC client for one EVM node, with the keys it signs with.
+#[derive(Clone)]
 pub struct RpcHost {
     url: String,
     agent: ureq::Agent,

@@ -3,7 +3,13 @@
 //! Order: decode (done by the caller, with budgets) -> structure (node signature over the
 //! micro-batch header, receipt inclusion, rollup inclusion) -> GPU evidence with the header hash
 //! as the required nonce (so the GPU signed over the receipts) -> optional client checks
-//! (request hash, model) -> ZK spot-check proofs against the caller's verifying keys -> finality.
+//! (request hash, model) -> ZK spot-check proofs against the caller's verifying keys -> the
+//! stapled light-client section (`chain_proof`), when the caller trusts a checkpoint ->
+//! finality (from the proven chain status when the section was verified).
+//!
+//! [`verify_bundle`] trusts no checkpoint: a stapled section is reported as
+//! [`ChainCheck::Unverified`], never silently accepted. [`verify_bundle_with_chain`] checks it
+//! against a [`ChainTrust`] and reports the proven [`VerifiedChainClaims`].
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -11,6 +17,7 @@ use core::fmt;
 
 use crate::attestation::gpu::{verify_gpu, GpuClaims, GpuError, GpuEvidence as GpuInput};
 use crate::attestation::{Policy, TrustAnchors};
+use crate::chain::{ChainTrust, LightError, VerifiedChainClaims};
 use crate::crypto::SignatureVerifier;
 use crate::encoding::pem_certificates;
 use crate::error::{ErrorCode, GotExpected, Stage};
@@ -68,6 +75,44 @@ pub struct VerifiedBundle {
     pub request_verified: bool,
     /// True when the weights root was compared with the client's.
     pub model_verified: bool,
+    /// What became of the light-client section.
+    pub chain: ChainCheck,
+}
+
+/// The outcome of the stapled light-client section.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "claims")]
+pub enum ChainCheck {
+    /// The bundle carries no chain proof (embedded chain, or not posted yet).
+    Absent,
+    /// The bundle carries one, but no checkpoint was trusted: nothing of it is proven.
+    Unverified,
+    /// Proven against the trusted checkpoint: these are the chain's claims.
+    Verified(alloc::boxed::Box<VerifiedChainClaims>),
+}
+
+/// [`verify_bundle`], then the stapled light-client section against `trust` when given.
+/// With a trust and no section, the bundle fails (`LIGHT_NO_CHAIN_PROOF`): the caller asked
+/// for a chain-proven answer.
+pub fn verify_bundle_with_chain(
+    bundle: &AnswerBundle,
+    o: &VerifyOptions<'_>,
+    trust: Option<&ChainTrust>,
+) -> Result<VerifiedBundle, VerifyError> {
+    let mut v = verify_bundle(bundle, o)?;
+    let Some(trust) = trust else {
+        return Ok(v);
+    };
+    let cp = bundle
+        .chain_proof
+        .as_ref()
+        .ok_or(VerifyError::NoChainProof)?;
+    let rollup = bundle.rollup.as_ref().ok_or(BundleError::NotPosted)?;
+    let claims = cp.verify(trust, rollup.batch_index)?;
+    claims.check_inclusion(rollup)?;
+    v.finality = evaluate_finality(&claims.chain_status().to_inputs(o.time)?)?;
+    v.chain = ChainCheck::Verified(alloc::boxed::Box::new(claims));
+    Ok(v)
 }
 
 /// Verifies a decoded bundle completely.
@@ -150,6 +195,10 @@ pub fn verify_bundle(
         finality,
         request_verified: o.expected_request_hash.is_some(),
         model_verified: o.expected_weights_root.is_some(),
+        chain: match bundle.chain_proof {
+            None => ChainCheck::Absent,
+            Some(_) => ChainCheck::Unverified,
+        },
     })
 }
 
@@ -160,9 +209,25 @@ pub enum VerifyError {
     Gpu(GpuError),
     RequestMismatch(GotExpected<String>),
     ModelMismatch(GotExpected<String>),
-    UnknownCircuit { index: usize, circuit_id: String },
-    Proof { index: usize, error: ProofError },
+    UnknownCircuit {
+        index: usize,
+        circuit_id: String,
+    },
+    Proof {
+        index: usize,
+        error: ProofError,
+    },
     Finality(FinalityError),
+    /// The stapled light-client section does not prove the bundle's batch.
+    Light(LightError),
+    /// A checkpoint was trusted but the bundle carries no light-client section.
+    NoChainProof,
+}
+
+impl From<LightError> for VerifyError {
+    fn from(e: LightError) -> Self {
+        VerifyError::Light(e)
+    }
 }
 
 impl From<BundleError> for VerifyError {
@@ -191,6 +256,8 @@ impl ErrorCode for VerifyError {
             VerifyError::UnknownCircuit { .. } => "PROOF_UNKNOWN_CIRCUIT",
             VerifyError::Proof { error, .. } => error.code(),
             VerifyError::Finality(e) => e.code(),
+            VerifyError::Light(e) => e.code(),
+            VerifyError::NoChainProof => "LIGHT_NO_CHAIN_PROOF",
         }
     }
     fn stage(&self) -> Stage {
@@ -201,6 +268,8 @@ impl ErrorCode for VerifyError {
             VerifyError::UnknownCircuit { .. } => Stage::Proof,
             VerifyError::Proof { error, .. } => error.stage(),
             VerifyError::Finality(e) => e.stage(),
+            VerifyError::Light(e) => e.stage(),
+            VerifyError::NoChainProof => Stage::LightClient,
         }
     }
 }
@@ -221,6 +290,10 @@ impl fmt::Display for VerifyError {
             }
             VerifyError::Proof { index, error } => write!(f, "proof {index}: {error}"),
             VerifyError::Finality(e) => fmt::Display::fmt(e, f),
+            VerifyError::Light(e) => write!(f, "chain proof: {e}"),
+            VerifyError::NoChainProof => f.write_str(
+                "a checkpoint is trusted, but the bundle carries no chain proof (light-client section)",
+            ),
         }
     }
 }

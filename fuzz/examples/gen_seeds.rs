@@ -300,12 +300,14 @@ fn bundle(out: &Out, fixtures: &Path) {
             proof: zk_proof,
             public_inputs: vec![[0; 32], [1; 32]],
         }],
+        chain_proof: None,
     };
     otr_core::rollup::verify_bundle_structure(&full).expect("seed bundle is consistent");
     let pending = AnswerBundle {
         rollup: None,
         chain_status: None,
         zk_proofs: Vec::new(),
+        chain_proof: None,
         evidence: GpuEvidence {
             report: vec![0x11, 0xe0],
             cert_chain_pem: String::new(),

@@ -146,8 +146,12 @@ pub enum LightError {
         got: Hash,
         expected: Hash,
     },
-    /// The account proof is for another address.
+    /// The account proof is for another address (or the stapled contract is not the pinned one).
     AddressMismatch(GotExpected<Address>),
+    /// The stapled section is for another network than the trusted checkpoint's.
+    ChainIdMismatch(GotExpected<u64>),
+    /// The stapled challenge window is not the pinned one.
+    WindowMismatch(GotExpected<u64>),
     /// The state proves that no account exists at the contract's address.
     AccountAbsent {
         address: Address,
@@ -219,6 +223,8 @@ impl ErrorCode for LightError {
             LightError::HeaderNumberGap { .. } => "LIGHT_HEADER_NUMBER_GAP",
             LightError::Reorged { .. } => "LIGHT_REORGED",
             LightError::AddressMismatch(_) => "LIGHT_ADDRESS_MISMATCH",
+            LightError::ChainIdMismatch(_) => "LIGHT_CHAIN_ID_MISMATCH",
+            LightError::WindowMismatch(_) => "LIGHT_WINDOW_MISMATCH",
             LightError::AccountAbsent { .. } => "LIGHT_ACCOUNT_ABSENT",
             LightError::AccountInvalid { .. } => "LIGHT_ACCOUNT_INVALID",
             LightError::AccountMismatch { .. } => "LIGHT_ACCOUNT_MISMATCH",
@@ -305,6 +311,13 @@ impl fmt::Display for LightError {
                 "the account proof is for {}, not the settlement contract {}",
                 Hex(&ge.got),
                 Hex(&ge.expected)
+            ),
+            LightError::ChainIdMismatch(ge) => {
+                write!(f, "the chain proof is for another network (chain id): {ge}")
+            }
+            LightError::WindowMismatch(ge) => write!(
+                f,
+                "the chain proof's challenge window is not the trusted one (seconds): {ge}"
             ),
             LightError::AccountAbsent { address } => {
                 write!(f, "no account exists at {} in the proven state", Hex(address))

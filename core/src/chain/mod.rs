@@ -6,6 +6,8 @@
 //! - [`trie`]: Merkle-Patricia trie proof verification (membership and absence).
 //! - [`proof`]: EIP-1186 `eth_getProof` account and storage proofs.
 //! - [`layout`]: Solidity storage-slot math and the settlement contract's `Batch` layout.
+//! - [`staple`]: [`ChainProof`], the section a bundle staples (headers and proofs), checked
+//!   against a [`ChainTrust`].
 //! - [`lightclient`]: the trusted header chain and [`verify_batch_inclusion`], which returns
 //!   [`VerifiedChainClaims`]; [`HeaderSource`], the interface for a consensus light client.
 //!
@@ -18,6 +20,7 @@ pub mod layout;
 pub mod lightclient;
 pub mod proof;
 pub mod rlp;
+pub mod staple;
 pub mod trie;
 
 #[cfg(test)]
@@ -32,6 +35,7 @@ pub use lightclient::{
 };
 pub use proof::{Account, AccountProof, StorageProof};
 pub use rlp::RlpError;
+pub use staple::{ChainProof, ChainTrust, StapledAccount, StapledSlot};
 
 use crate::rollup::Hash;
 

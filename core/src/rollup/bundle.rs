@@ -4,18 +4,25 @@
 //! canonical encoding of [`super::codec`]. JSON form: serde, with hashes and signatures as
 //! `0x` hex, binary blobs (report, OCSP answers, ZK proofs) as base64, text as JSON strings.
 //! Both forms pass through the one bounded decoder, so they accept exactly the same bundles.
+//!
+//! The light-client section (`chain_proof`, [`crate::chain::ChainProof`]) came after version 1
+//! was in use: it is the last field, written only when present (binary: tag `0x01` and the
+//! section after the ZK proofs; JSON: the key is left out when absent), so bundles without it
+//! encode exactly as before and older bundles decode unchanged. A `0x00` tag there is refused
+//! (absence has one encoding: no bytes).
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use super::codec::{Reader, Writer};
+use super::codec::{CodecError, Reader, Writer};
 use super::finality::ChainStatus;
 use super::header::{HeaderSignature, MicroBatchHeader};
 use super::merkle::MAX_DEPTH;
 use super::receipt::Receipt;
 use super::serde_forms::{base64_bytes, base64_vec, hex_array, hex_hash_vec};
 use super::Hash;
+use crate::chain::ChainProof;
 
 pub use super::bundle_error::BundleError;
 
@@ -138,6 +145,10 @@ pub struct AnswerBundle {
     pub chain_status: Option<ChainStatus>,
     #[serde(default)]
     pub zk_proofs: Vec<ZkProof>,
+    /// Light-client evidence for `rollup` and `chain_status` (nodes on RPC chains staple it);
+    /// present only with `rollup`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_proof: Option<ChainProof>,
 }
 
 fn write_path(w: &mut Writer, path: &[Hash]) {
@@ -198,6 +209,10 @@ impl AnswerBundle {
             for x in &p.public_inputs {
                 w.array(x);
             }
+        }
+        if let Some(cp) = &self.chain_proof {
+            w.option_tag(true);
+            cp.write(&mut w);
         }
         w.into_bytes()
     }
@@ -297,6 +312,25 @@ impl AnswerBundle {
                 public_inputs,
             });
         }
+        let proof_offset = r.offset();
+        let chain_proof = if r.remaining() == 0 {
+            None
+        } else {
+            if !r.option_tag("chain proof tag")? {
+                return Err(CodecError::NonCanonical {
+                    offset: proof_offset,
+                    what: "chain proof tag (absence is written as no bytes)",
+                    byte: 0,
+                }
+                .into());
+            }
+            if rollup.is_none() {
+                return Err(BundleError::ChainStatusWithoutRollup {
+                    offset: proof_offset,
+                });
+            }
+            Some(ChainProof::read(&mut r)?)
+        };
         r.finish()?;
         Ok(AnswerBundle {
             version,
@@ -314,6 +348,7 @@ impl AnswerBundle {
             rollup,
             chain_status,
             zk_proofs,
+            chain_proof,
         })
     }
 

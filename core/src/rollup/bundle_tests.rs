@@ -89,6 +89,7 @@ fn sample() -> (AnswerBundle, SigningKey) {
             proof: vec![7; 128],
             public_inputs: vec![[0; 32], [1; 32]],
         }],
+        chain_proof: None,
     };
     (bundle, key)
 }

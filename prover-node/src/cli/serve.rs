@@ -72,6 +72,18 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
             )
             .map_err(fail("NODE_CHAIN"))?,
         ),
+        "rpc" => Some(
+            crate::node::settlement::Settlement::open_rpc(
+                config.chain_rpc.as_deref().unwrap_or_default(),
+                config.chain_deployment.as_deref(),
+                &config.data_dir,
+                config.chain_id,
+                node_key.clone(),
+                &engine.info(),
+                config.challenge_window_secs,
+            )
+            .map_err(fail("NODE_CHAIN"))?,
+        ),
         _ => None,
     };
     let spotcheck =
@@ -134,8 +146,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         }
         if let Some(s) = &node.settlement {
             eprintln!(
-                "otr: settlement: embedded chain {} (settlement contract 0x{}, challenge window {} s, posting every {} ms)",
-                s.chain_path().display(),
+                "otr: settlement: {} (settlement contract 0x{}, challenge window {} s, posting every {} ms)",
+                s.describe(),
                 hex::encode(s.deployment.settlement),
                 s.challenge_window_secs,
                 node.config.post_interval_ms

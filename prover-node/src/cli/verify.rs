@@ -41,6 +41,16 @@ pub struct BundleArgs {
     /// A spot-check circuit's verifying key (snarkjs JSON). Repeat for several circuits.
     #[arg(long = "vk", value_name = "FILE")]
     pub vks: Vec<PathBuf>,
+    /// A block hash you trust (64 hex digits): the bundle's stapled light-client section must
+    /// prove its batch under it. Without it, a stapled section is reported as unverified.
+    #[arg(long, value_name = "HASH")]
+    pub trusted_checkpoint: Option<String>,
+    /// The network of the trusted checkpoint. [default: the bundle header's chain id]
+    #[arg(long, value_name = "ID", requires = "trusted_checkpoint")]
+    pub checkpoint_chain_id: Option<u64>,
+    /// The settlement contract you trust (40 hex digits); the stapled proof must be about it.
+    #[arg(long, value_name = "ADDRESS", requires = "trusted_checkpoint")]
+    pub settlement: Option<String>,
     #[command(flatten)]
     pub trust: TrustArgs,
 }
@@ -215,8 +225,25 @@ fn bundle(a: BundleArgs) -> Result<(), CliError> {
             .map(|h| hash32(h, "--weights-root"))
             .transpose()?,
     };
-    let verified =
-        otr_core::verify::verify_bundle(&bundle, &opts).map_err(|e| CliError::rejected(&e))?;
+    let chain_trust = match &a.trusted_checkpoint {
+        None => None,
+        Some(h) => {
+            let mut t = otr_core::chain::ChainTrust::checkpoint(
+                a.checkpoint_chain_id.unwrap_or(bundle.header.chain_id),
+                hash32(h, "--trusted-checkpoint")?,
+            );
+            if let Some(s) = &a.settlement {
+                let b = hex::decode(s.trim_start_matches("0x"))
+                    .ok()
+                    .and_then(|b| <[u8; 20]>::try_from(b).ok())
+                    .ok_or_else(|| CliError::usage("INPUT_HEX", "--settlement: 40 hex digits"))?;
+                t.contract = Some(b);
+            }
+            Some(t)
+        }
+    };
+    let verified = otr_core::verify::verify_bundle_with_chain(&bundle, &opts, chain_trust.as_ref())
+        .map_err(|e| CliError::rejected(&e))?;
     println!(
         "{}",
         serde_json::to_string_pretty(&verified)

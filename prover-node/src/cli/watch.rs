@@ -1,7 +1,7 @@
 //! `otr watch`: the challenger ("fisherman"), first stage.
 //!
 //! Follows the embedded chain of a node (`<data dir>/chain.json`, read-only: the node is its only
-//! writer) and, for every batch the node posted, fetches the bundles of its receipts from the
+//! writer), or the chain on any EVM node (`--chain-rpc URL --chain-deployment FILE`), and, for every batch the node posted, fetches the bundles of its receipts from the
 //! node's HTTP API, verifies each one with `otr-core` (the same code the browser runs) and checks
 //! that its rollup inclusion names the batch root the contract holds. It reports, per batch, how
 //! many of the receipts the contract counts it could check, and every failure.
@@ -17,7 +17,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use otr_contracts::Chain;
+use otr_contracts::rpc::RpcHost;
+use otr_contracts::{Chain, Host};
 use otr_core::rollup::AnswerBundle;
 
 use super::{input, CliError};
@@ -26,8 +27,19 @@ use crate::node::settlement::{self, SavedDeployment, CHAIN_FILE};
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// The data dir of the node whose embedded chain to follow (holds chain.json).
-    #[arg(long, env = "OTR_DATA_DIR", value_name = "DIR")]
-    pub data_dir: PathBuf,
+    #[arg(
+        long,
+        env = "OTR_DATA_DIR",
+        value_name = "DIR",
+        required_unless_present = "chain_rpc"
+    )]
+    pub data_dir: Option<PathBuf>,
+    /// Follow the chain on this EVM node (JSON-RPC) instead of an embedded chain file.
+    #[arg(long, value_name = "URL", requires = "chain_deployment")]
+    pub chain_rpc: Option<String>,
+    /// The deployment's addresses (the JSON of `chain-deployment.json`), with `--chain-rpc`.
+    #[arg(long, value_name = "FILE")]
+    pub chain_deployment: Option<PathBuf>,
     /// The node's HTTP API, for bundles.
     #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
     pub node: String,
@@ -55,8 +67,73 @@ pub struct BatchReport {
     pub problems: Vec<String>,
 }
 
+/// Where the watcher reads the chain from.
+// One value per process: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum ChainSource {
+    /// A node's embedded chain (`<data dir>/chain.json`), loaded read-only each round.
+    File(PathBuf),
+    /// Any EVM node over JSON-RPC, with the deployment's addresses.
+    Rpc(RpcHost, SavedDeployment),
+}
+
+/// One round's view of the chain.
+// One value per process: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum RoundChain {
+    File(Chain),
+    Rpc(RpcHost),
+}
+
+impl RoundChain {
+    fn host(&mut self) -> &mut dyn Host {
+        match self {
+            RoundChain::File(c) => c,
+            RoundChain::Rpc(h) => h,
+        }
+    }
+}
+
+impl ChainSource {
+    fn from_args(args: &WatchArgs) -> Result<Self, CliError> {
+        match (&args.chain_rpc, &args.chain_deployment, &args.data_dir) {
+            (Some(url), Some(file), _) => {
+                let saved = SavedDeployment::read_file(file).map_err(fail("WATCH_CHAIN"))?;
+                let host = RpcHost::connect(url)
+                    .map_err(|e| CliError::usage("WATCH_CHAIN", format!("{url}: {e}")))?;
+                Ok(ChainSource::Rpc(host, saved))
+            }
+            (None, _, Some(dir)) => Ok(ChainSource::File(dir.clone())),
+            _ => Err(CliError::usage(
+                "WATCH_CHAIN",
+                "give --data-dir, or --chain-rpc with --chain-deployment",
+            )),
+        }
+    }
+
+    /// The deployment and the chain as of now. A chain file is a private copy whose time is
+    /// moved to the wall clock (finality is evaluated then); an RPC chain is read at its head.
+    fn open(&self) -> Result<(SavedDeployment, RoundChain), CliError> {
+        match self {
+            ChainSource::File(dir) => {
+                let saved = SavedDeployment::read(dir).map_err(fail("WATCH_CHAIN"))?;
+                let path = dir.join(CHAIN_FILE);
+                let mut chain = Chain::load(&path).map_err(|e| {
+                    CliError::usage("WATCH_CHAIN", format!("{}: {e}", path.display()))
+                })?;
+                let now = input::time(None)?.0.max(0) as u64;
+                let ahead = now.saturating_sub(chain.timestamp());
+                chain.advance(ahead, 0);
+                Ok((saved, RoundChain::File(chain)))
+            }
+            ChainSource::Rpc(host, saved) => Ok((saved.clone(), RoundChain::Rpc(host.clone()))),
+        }
+    }
+}
+
 struct Watcher {
     args: WatchArgs,
+    source: ChainSource,
     anchors: otr_core::attestation::TrustAnchors,
     policy: otr_core::attestation::Policy,
     /// One verifier for the watch's life: the report and chain of a micro-batch are shared by all
@@ -91,6 +168,7 @@ impl Watcher {
             }
         }
         Ok(Watcher {
+            source: ChainSource::from_args(&args)?,
             args,
             anchors,
             policy,
@@ -127,20 +205,13 @@ impl Watcher {
 
     /// One pass over the chain and the node's receipts.
     fn round(&mut self) -> Result<Vec<BatchReport>, CliError> {
-        let dir = &self.args.data_dir;
-        let saved = SavedDeployment::read(dir).map_err(fail("WATCH_CHAIN"))?;
+        let (saved, mut round_chain) = self.source.open()?;
         let d = saved.deployment();
-        let path = dir.join(CHAIN_FILE);
-        let mut chain = Chain::load(&path)
-            .map_err(|e| CliError::usage("WATCH_CHAIN", format!("{}: {e}", path.display())))?;
-        // Finality is evaluated at the wall clock (on this read-only copy of the chain).
-        let now = input::time(None)?.0.max(0) as u64;
-        let ahead = now.saturating_sub(chain.timestamp());
-        chain.advance(ahead, 0);
-        let n = settlement::batch_count(&mut chain, &d).map_err(fail("WATCH_CHAIN"))?;
+        let chain = round_chain.host();
+        let n = settlement::batch_count(chain, &d).map_err(fail("WATCH_CHAIN"))?;
         let mut batches = Vec::new();
         for i in 0..n {
-            batches.push(settlement::read_batch(&mut chain, &d, i).map_err(fail("WATCH_CHAIN"))?);
+            batches.push(settlement::read_batch(chain, &d, i).map_err(fail("WATCH_CHAIN"))?);
         }
         // Bundles of receipts not yet seen in a posted batch.
         let list: serde_json::Value = serde_json::from_slice(&input::http_get(&format!(
@@ -208,7 +279,7 @@ impl Watcher {
                     rep.receipts_on_chain - rep.receipts_verified - rep.problems.len() as u64
                 ));
             }
-            rep.finality = match d.finality(&mut chain, b.index) {
+            rep.finality = match d.finality(chain, b.index) {
                 Ok(f) => format!("{f:?}"),
                 Err(e) => format!("unknown ({e})"),
             };

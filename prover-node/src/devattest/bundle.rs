@@ -115,5 +115,6 @@ pub fn build_bundle(s: &BundleSpec<'_>) -> AnswerBundle {
         rollup,
         chain_status: s.chain_status,
         zk_proofs: vec![],
+        chain_proof: None,
     }
 }

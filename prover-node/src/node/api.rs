@@ -531,6 +531,15 @@ pub fn build_bundle(node: &Node, id: &str) -> Result<Option<AnswerBundle>, Strin
             }
         },
     };
+    // The light-client section on RPC chains (a failure to fetch it leaves it out: the bundle
+    // is still complete without it).
+    let chain_proof = match (&node.settlement, &rollup) {
+        (Some(s), Some(r)) => s.staple(r.batch_index).unwrap_or_else(|e| {
+            eprintln!("otr: chain proof for batch {}: {e}", r.batch_index);
+            None
+        }),
+        _ => None,
+    };
     Ok(Some(AnswerBundle {
         version: 1,
         receipt,
@@ -550,6 +559,7 @@ pub fn build_bundle(node: &Node, id: &str) -> Result<Option<AnswerBundle>, Strin
         rollup,
         chain_status,
         zk_proofs: super::spotcheck::proofs_for(node, id)?,
+        chain_proof,
     }))
 }
 

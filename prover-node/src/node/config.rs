@@ -46,6 +46,14 @@ pub struct ServeArgs {
     /// [default: embedded]
     #[arg(long, env = "OTR_CHAIN", value_name = "CHAIN")]
     pub chain: Option<String>,
+    /// Settle on the EVM node at this JSON-RPC URL instead of the embedded chain: the node
+    /// signs with its key (its EVM account), uses `--chain-deployment` or, on a dev chain
+    /// (anvil), deploys the contracts itself, and staples light-client proofs to bundles.
+    #[arg(long, env = "OTR_CHAIN_RPC", value_name = "URL")]
+    pub chain_rpc: Option<String>,
+    /// With `--chain-rpc`: the deployment to use (the JSON of `chain-deployment.json`).
+    #[arg(long, env = "OTR_CHAIN_DEPLOYMENT", value_name = "FILE")]
+    pub chain_deployment: Option<PathBuf>,
     /// Challenge window of a newly deployed embedded chain, in seconds. [default: 120]
     #[arg(long, env = "OTR_CHALLENGE_WINDOW_SECS", value_name = "SECS")]
     pub challenge_window_secs: Option<u64>,
@@ -89,6 +97,8 @@ struct FileConfig {
     ocsp: Vec<PathBuf>,
     web_demo: Option<PathBuf>,
     chain: Option<String>,
+    chain_rpc: Option<String>,
+    chain_deployment: Option<PathBuf>,
     challenge_window_secs: Option<u64>,
     post_interval_ms: Option<u64>,
     publish_requests: Option<bool>,
@@ -109,8 +119,10 @@ pub struct NodeConfig {
     pub rims: Vec<PathBuf>,
     pub ocsp: Vec<PathBuf>,
     pub web_demo: Option<PathBuf>,
-    /// `embedded` or `none`.
+    /// `embedded`, `rpc` (with `chain_rpc`) or `none`.
     pub chain: String,
+    pub chain_rpc: Option<String>,
+    pub chain_deployment: Option<PathBuf>,
     pub challenge_window_secs: u64,
     pub post_interval_ms: u64,
     /// Serve `GET /v1/receipts/{id}/request`.
@@ -150,10 +162,21 @@ impl NodeConfig {
             .clone()
             .or(file.chain)
             .unwrap_or_else(|| "embedded".into());
-        if chain != "embedded" && chain != "none" {
-            return Err(format!(
-                "--chain must be `embedded` or `none`, not `{chain}` (an RPC chain is not supported yet)"
-            ));
+        let chain_rpc = a.chain_rpc.clone().or(file.chain_rpc);
+        let chain_deployment = a.chain_deployment.clone().or(file.chain_deployment);
+        let chain = match (chain.as_str(), &chain_rpc) {
+            ("embedded" | "rpc", Some(_)) => "rpc".to_string(),
+            ("rpc", None) => return Err("--chain rpc needs --chain-rpc URL".into()),
+            ("none", Some(_)) => {
+                return Err("--chain none and --chain-rpc exclude each other".into())
+            }
+            ("embedded" | "none", None) => chain,
+            _ => return Err(format!(
+                "--chain must be `embedded`, `rpc` (with --chain-rpc URL) or `none`, not `{chain}`"
+            )),
+        };
+        if chain_deployment.is_some() && chain_rpc.is_none() {
+            return Err("--chain-deployment applies only with --chain-rpc".into());
         }
         let challenge_window_secs = a
             .challenge_window_secs
@@ -203,6 +226,8 @@ impl NodeConfig {
             },
             web_demo,
             chain,
+            chain_rpc,
+            chain_deployment,
             challenge_window_secs,
             post_interval_ms: a
                 .post_interval_ms

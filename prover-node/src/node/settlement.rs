@@ -1,6 +1,16 @@
 //! Settlement (DESIGN principle 5): the node posts its micro-batch headers as rollup batches to
 //! the settlement contracts and reads back what bundles report (inclusion, chain status).
 //!
+//! Two chains: the embedded default below, or any EVM node over JSON-RPC (`--chain-rpc URL`,
+//! [`Settlement::open_rpc`]): the node signs its transactions with its secp256k1 key (its EVM
+//! account), uses the deployment named by `--chain-deployment FILE` or, on a dev chain (anvil),
+//! deploys one itself and keeps its addresses in `<data dir>/rpc-deployment.json`
+//! ([`RPC_DEPLOYMENT_FILE`]), and staples light-client proofs to bundles ([`Settlement::staple`]).
+//! Crash safety there is the same rule: the chain is the truth, and [`reconcile`] runs before
+//! every post (docs/NODE.md, "Settlement").
+//!
+//! [`reconcile`]: super::batcher::reconcile
+//!
 //! The embedded default (`--chain embedded`) runs the contracts of `otr-contracts` in-process on
 //! revm, persisted at `<data dir>/chain.json` ([`CHAIN_FILE`]) with the contract addresses in
 //! `<data dir>/chain-deployment.json` ([`DEPLOYMENT_FILE`]). On first start the node deploys the
@@ -25,7 +35,9 @@ use otr_contracts::bindings::settlement::Settlement as SettlementAbi;
 use otr_contracts::deploy::{Deployment, Params};
 use otr_contracts::host::{self, Host};
 use otr_contracts::proofs::{self, ReceiptRef};
+use otr_contracts::rpc::RpcHost;
 use otr_contracts::{Address, Chain, U256};
+use otr_core::chain::{keccak256, BatchLayout, ChainProof};
 use otr_core::rollup::merkle::Hash;
 use otr_core::rollup::{AnswerBundle, ChainStatus, MicroBatchHeader};
 
@@ -35,6 +47,10 @@ use super::inference::ModelInfo;
 pub const CHAIN_FILE: &str = "chain.json";
 /// The deployment's addresses, next to the chain file.
 pub const DEPLOYMENT_FILE: &str = "chain-deployment.json";
+/// On an RPC chain: the addresses of the deployment the node made itself (dev chains).
+pub const RPC_DEPLOYMENT_FILE: &str = "rpc-deployment.json";
+/// Longest header chain stapled to a bundle before the proof is taken again at the head.
+pub const STAPLE_SPAN: u64 = 64;
 /// Most headers in one rollup batch (the contract's `MAX_HEADERS`).
 pub const MAX_HEADERS_PER_BATCH: usize = 1024;
 
@@ -102,15 +118,22 @@ impl SavedDeployment {
     }
 
     pub fn read(data_dir: &Path) -> Result<Self, String> {
-        let p = data_dir.join(DEPLOYMENT_FILE);
-        let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        Self::read_file(&data_dir.join(DEPLOYMENT_FILE))
+    }
+
+    /// Reads a deployment file (the JSON of [`DEPLOYMENT_FILE`]) at `p`.
+    pub fn read_file(p: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
     }
 
     fn write(&self, data_dir: &Path) -> Result<(), String> {
-        let p = data_dir.join(DEPLOYMENT_FILE);
+        self.write_file(&data_dir.join(DEPLOYMENT_FILE))
+    }
+
+    pub fn write_file(&self, p: &Path) -> Result<(), String> {
         let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        write_atomic(&p, text.as_bytes())
+        write_atomic(p, text.as_bytes())
     }
 }
 
@@ -246,17 +269,46 @@ pub fn open_dispute_for<H: Host + ?Sized>(
         .map_err(|e| e.to_string())
 }
 
-type Job = Box<dyn FnOnce(&mut Chain) + Send>;
+/// The chain the chain thread owns.
+// One value per process: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum Backend {
+    /// The embedded revm chain (saved to the chain file after each change).
+    Embedded(Chain),
+    /// An EVM node over JSON-RPC, with the node's key as a signer.
+    Rpc(RpcHost),
+}
 
-/// The node's settlement client over the embedded chain. The revm chain is not `Send`, so one
-/// thread owns it and runs the jobs the node's tasks send it, one at a time (which is also what
-/// makes the embedded chain single-writer).
+impl Backend {
+    pub fn host(&mut self) -> &mut dyn Host {
+        match self {
+            Backend::Embedded(c) => c,
+            Backend::Rpc(h) => h,
+        }
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Backend) + Send>;
+
+/// A stapled light-client section, per batch: the proof at `block` and the headers from there.
+struct Staple {
+    block: u64,
+    proof: ChainProof,
+}
+
+/// The node's settlement client. The revm chain is not `Send`, so one thread owns the chain
+/// (embedded or RPC) and runs the jobs the node's tasks send it, one at a time (which is also
+/// what makes the node's transactions single-writer and their nonces sequential).
 pub struct Settlement {
     jobs: std::sync::mpsc::Sender<Job>,
     path: PathBuf,
     pub deployment: Deployment,
     pub node: Address,
     pub challenge_window_secs: u64,
+    /// `Some(url)` on an RPC chain.
+    pub rpc_url: Option<String>,
+    pub chain_id: u64,
+    staples: std::sync::Mutex<std::collections::BTreeMap<u64, Staple>>,
 }
 
 impl Settlement {
@@ -283,10 +335,10 @@ impl Settlement {
             .name("otr-chain".into())
             .spawn(move || {
                 let opened = open_chain(&dir, &p2, chain_id, node, &model, challenge_window_secs);
-                let mut chain = match opened {
+                let mut backend = match opened {
                     Ok((chain, saved)) => {
                         let _ = ready_tx.send(Ok(saved));
-                        chain
+                        Backend::Embedded(chain)
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -294,7 +346,7 @@ impl Settlement {
                     }
                 };
                 while let Ok(job) = rx.recv() {
-                    job(&mut chain);
+                    job(&mut backend);
                 }
             })
             .map_err(|e| format!("starting the chain thread: {e}"))?;
@@ -307,38 +359,120 @@ impl Settlement {
             deployment: saved.deployment(),
             node,
             challenge_window_secs: saved.challenge_window_secs,
+            rpc_url: None,
+            chain_id,
+            staples: Default::default(),
         })
     }
 
-    /// Runs `f` on the chain (in the chain thread) and returns its result.
-    pub fn with_chain<R: Send + 'static>(
+    /// Uses the settlement contracts on the EVM node at `url` (JSON-RPC): the deployment in
+    /// `deployment_file`, else the one this node deployed before on this chain
+    /// ([`RPC_DEPLOYMENT_FILE`]), else (dev chains only) a new one, deployed from anvil's
+    /// account 0 with the devnet parameters. Registers `model` when the owner's key is known
+    /// (dev deployments), funds the node's account from anvil's account 0 on dev chains when
+    /// it cannot pay the stake, and stakes it.
+    pub fn open_rpc(
+        url: &str,
+        deployment_file: Option<&Path>,
+        data_dir: &Path,
+        chain_id: u64,
+        node_key: k256::ecdsa::SigningKey,
+        model: &ModelInfo,
+        challenge_window_secs: u64,
+    ) -> Result<Self, String> {
+        std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        let mut host = RpcHost::connect(url).map_err(|e| format!("--chain-rpc {url}: {e}"))?;
+        let node = host.add_signer(node_key);
+        let saved = open_rpc_chain(
+            &mut host,
+            deployment_file,
+            data_dir,
+            chain_id,
+            node,
+            model,
+            challenge_window_secs,
+        )?;
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("otr-chain".into())
+            .spawn(move || {
+                let mut backend = Backend::Rpc(host);
+                while let Ok(job) = rx.recv() {
+                    job(&mut backend);
+                }
+            })
+            .map_err(|e| format!("starting the chain thread: {e}"))?;
+        Ok(Settlement {
+            jobs,
+            path: PathBuf::from(url),
+            deployment: saved.deployment(),
+            node,
+            challenge_window_secs: saved.challenge_window_secs,
+            rpc_url: Some(url.to_string()),
+            chain_id,
+            staples: Default::default(),
+        })
+    }
+
+    /// Runs `f` on the chain backend (in the chain thread) and returns its result.
+    pub fn with_backend<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Chain) -> R + Send + 'static,
+        f: impl FnOnce(&mut Backend) -> R + Send + 'static,
     ) -> Result<R, String> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.jobs
-            .send(Box::new(move |c| {
-                let _ = tx.send(f(c));
+            .send(Box::new(move |b| {
+                let _ = tx.send(f(b));
             }))
             .map_err(|_| "the chain thread stopped".to_string())?;
         rx.recv()
             .map_err(|_| "the chain thread stopped (a chain call panicked)".to_string())
     }
 
+    /// Runs `f` on the chain, embedded or RPC, as a [`Host`].
+    pub fn with_host<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Host) -> R + Send + 'static,
+    ) -> Result<R, String> {
+        self.with_backend(move |b| f(b.host()))
+    }
+
+    /// Runs `f` on the embedded chain; an error on an RPC chain (use [`Self::with_host`]).
+    pub fn with_chain<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Chain) -> R + Send + 'static,
+    ) -> Result<R, String> {
+        self.with_backend(move |b| match b {
+            Backend::Embedded(c) => Ok(f(c)),
+            Backend::Rpc(_) => {
+                Err("this node settles on an RPC chain, not the embedded one".into())
+            }
+        })?
+    }
+
+    /// The embedded chain's file; on an RPC chain, the URL.
     pub fn chain_path(&self) -> &Path {
         &self.path
+    }
+
+    /// The chain, in words, for logs.
+    pub fn describe(&self) -> String {
+        match &self.rpc_url {
+            Some(u) => format!("RPC chain {u} (chain id {})", self.chain_id),
+            None => format!("embedded chain {}", self.path.display()),
+        }
     }
 
     /// The contract's head of this node's header chain: (next sequence, last header hash).
     pub fn head(&self) -> Result<(u64, Hash), String> {
         let (d, node) = (self.deployment.clone(), self.node);
-        self.with_chain(move |c| node_head(c, &d, node))?
+        self.with_host(move |c| node_head(c, &d, node))?
     }
 
     /// This node's batches whose first sequence is at least `from_seq`, in index order.
     pub fn node_batches_from(&self, from_seq: u64) -> Result<Vec<OnChainBatch>, String> {
         let (d, node) = (self.deployment.clone(), self.node);
-        self.with_chain(move |chain| {
+        self.with_host(move |chain| {
             let n = batch_count(chain, &d)?;
             let mut out = Vec::new();
             for i in (0..n).rev() {
@@ -357,10 +491,25 @@ impl Settlement {
     }
 
     /// Posts `headers` (consecutive, continuing the node's on-chain header chain) as one batch
-    /// and saves the chain. When this returns `Ok`, the batch is in the chain file.
+    /// and saves the chain. When this returns `Ok`, the batch is in the chain file (embedded)
+    /// or mined (RPC: the receipt was received).
     pub fn post(&self, headers: &[MicroBatchHeader]) -> Result<PostedBatch, String> {
         let (d, node, path) = (self.deployment.clone(), self.node, self.path.clone());
         let headers = headers.to_vec();
+        if self.rpc_url.is_some() {
+            return self.with_host(move |h| {
+                let (index, _) = d
+                    .post_batch(h, node, &headers)
+                    .map_err(|e| format!("postBatch: {e}"))?;
+                let b = read_batch(h, &d, index)?;
+                if b.root != proofs::batch_root(&headers) {
+                    return Err(format!(
+                        "batch {index} on-chain has another root than the one posted"
+                    ));
+                }
+                Ok(b.into())
+            })?;
+        }
         self.with_chain(move |chain| {
             let ahead = now_secs().saturating_sub(Chain::timestamp(chain));
             Chain::advance(chain, ahead, 1);
@@ -384,13 +533,84 @@ impl Settlement {
     /// The bundle's chain status for batch `index`, as the contract reports it now.
     pub fn chain_status(&self, index: u64) -> Result<ChainStatus, String> {
         let d = self.deployment.clone();
-        self.with_chain(move |c| d.chain_status(c, index).map_err(|e| e.to_string()))?
+        self.with_host(move |c| d.chain_status(c, index).map_err(|e| e.to_string()))?
     }
 
     /// The on-chain root of batch `index`.
     pub fn batch_root(&self, index: u64) -> Result<Hash, String> {
         let d = self.deployment.clone();
-        self.with_chain(move |c| read_batch(c, &d, index).map(|b| b.root))?
+        self.with_host(move |c| read_batch(c, &d, index).map(|b| b.root))?
+    }
+
+    /// The light-client section for batch `index` (RPC chains; `None` on the embedded chain,
+    /// which has no state trie). Cached per batch: the proof is taken at the head once, and the
+    /// header chain above it grows with the chain; when it would exceed [`STAPLE_SPAN`]
+    /// headers, or the chain reorganised under it, the proof is taken again at the head.
+    pub fn staple(&self, index: u64) -> Result<Option<ChainProof>, String> {
+        if self.rpc_url.is_none() {
+            return Ok(None);
+        }
+        let cached = {
+            let m = self.staples.lock().unwrap_or_else(|p| p.into_inner());
+            m.get(&index).map(|s| (s.block, s.proof.clone()))
+        };
+        let (d, chain_id, window) = (
+            self.deployment.clone(),
+            self.chain_id,
+            self.challenge_window_secs,
+        );
+        let (block, proof) =
+            self.with_backend(move |b| -> Result<(u64, ChainProof), String> {
+                let Backend::Rpc(h) = b else {
+                    return Err("not an RPC chain".into());
+                };
+                let e = |e: otr_contracts::CallError| e.to_string();
+                let head = h.block_number().map_err(e)?;
+                if let Some((block, mut proof)) = cached {
+                    let have = block + proof.headers.len() as u64 - 1;
+                    if head < block + STAPLE_SPAN && head >= have {
+                        if head == have {
+                            return Ok((block, proof));
+                        }
+                        let more = h.header_chain(have + 1, head).map_err(e)?;
+                        let top = proof.headers.last().map(|t| keccak256(t));
+                        let parent = more
+                            .first()
+                            .and_then(|m| otr_core::chain::EthHeader::decode(m, 0).ok())
+                            .map(|h| h.parent_hash);
+                        if top.is_some() && parent == top {
+                            proof.headers.extend(more);
+                            return Ok((block, proof));
+                        }
+                    }
+                }
+                let layout = BatchLayout::settlement(window, None);
+                let slots = layout.required_slots(index);
+                let (account, storage) = h.get_proof(d.settlement, &slots, head).map_err(e)?;
+                let headers = h.header_chain(head, head).map_err(e)?;
+                Ok((
+                    head,
+                    ChainProof::new(
+                        chain_id,
+                        d.settlement.0 .0,
+                        window,
+                        headers,
+                        &account,
+                        &storage,
+                    ),
+                ))
+            })??;
+        self.staples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                index,
+                Staple {
+                    block,
+                    proof: proof.clone(),
+                },
+            );
+        Ok(Some(proof))
     }
 }
 
@@ -492,4 +712,136 @@ fn open_chain(
         save_chain(&chain, path)?;
     }
     Ok((chain, saved))
+}
+
+/// Finds or makes the deployment on an RPC chain, registers the model and stakes the node (see
+/// [`Settlement::open_rpc`]).
+fn open_rpc_chain(
+    host: &mut RpcHost,
+    deployment_file: Option<&Path>,
+    data_dir: &Path,
+    chain_id: u64,
+    node: Address,
+    model: &ModelInfo,
+    challenge_window_secs: u64,
+) -> Result<SavedDeployment, String> {
+    let e = |e: otr_contracts::CallError| e.to_string();
+    let got = host.chain_id().map_err(e)?;
+    if got != chain_id {
+        return Err(format!(
+            "the RPC chain has chain id {got}, the node is configured for {chain_id} (--chain-id)"
+        ));
+    }
+    let dev = host.is_dev();
+    let dev_owner = if dev {
+        let key = k256::ecdsa::SigningKey::from_slice(
+            &hex::decode(otr_contracts::rpc::ANVIL_DEV_KEY).unwrap_or_default(),
+        )
+        .map_err(|_| "the dev key".to_string())?;
+        Some(host.add_signer(key))
+    } else {
+        None
+    };
+    let own = data_dir.join(RPC_DEPLOYMENT_FILE);
+    let usable = |host: &mut RpcHost, s: &SavedDeployment| -> Result<bool, String> {
+        Ok(s.chain_id == chain_id && !host.code(s.settlement).map_err(e)?.is_empty())
+    };
+    let saved = if let Some(f) = deployment_file {
+        let s = SavedDeployment::read_file(f)?;
+        if !usable(host, &s)? {
+            return Err(format!(
+                "{}: no settlement contract at 0x{} on chain {chain_id}",
+                f.display(),
+                hex::encode(s.settlement)
+            ));
+        }
+        s
+    } else if own.exists() && usable(host, &SavedDeployment::read_file(&own)?)? {
+        SavedDeployment::read_file(&own)?
+    } else if let Some(owner) = dev_owner {
+        let t = host.timestamp().map_err(e)?;
+        let params = Params {
+            challenge_window: challenge_window_secs,
+            ..Params::devnet()
+        };
+        let d = Deployment::deploy(host, owner, &params, t)
+            .map_err(|e| format!("deploying the settlement contracts: {e}"))?;
+        let s = SavedDeployment::new(chain_id, challenge_window_secs, &d);
+        s.write_file(&own)?;
+        eprintln!(
+            "otr: deployed the settlement contracts on the dev chain (addresses in {})",
+            own.display()
+        );
+        s
+    } else {
+        return Err(format!(
+            "no settlement deployment for chain {chain_id}: give --chain-deployment FILE \
+             (the JSON of chain-deployment.json); the node deploys one itself only on dev chains"
+        ));
+    };
+    let d = saved.deployment();
+    let registered: bool = host::view(
+        host,
+        d.registry,
+        &ModelRegistry::attributesCall {
+            modelId: model.model_id.into(),
+            weightsRoot: model.weights_root.into(),
+        },
+    )
+    .map_err(e)?;
+    if !registered {
+        if dev_owner == Some(d.owner) {
+            let m = ModelRegistry::Model {
+                configHash: [0u8; 32].into(),
+                tokenizerHash: [0u8; 32].into(),
+                weightsRoot: model.weights_root.into(),
+                poseidonRoot: [0u8; 32].into(),
+                costWeight: 1,
+                numLayers: 0,
+                active: true,
+            };
+            host::send(
+                host,
+                d.owner,
+                d.registry,
+                &ModelRegistry::registerModelCall {
+                    modelId: model.model_id.into(),
+                    m,
+                    vks: vec![],
+                },
+                U256::ZERO,
+            )
+            .map_err(|e| format!("registering the model: {e}"))?;
+        } else {
+            eprintln!(
+                "otr: note: the served model is not in the registry at 0x{}; its owner must register it",
+                hex::encode(d.registry)
+            );
+        }
+    }
+    let can_post: bool = host::view(
+        host,
+        d.staking,
+        &otr_contracts::bindings::node_staking::NodeStaking::canPostCall { node },
+    )
+    .map_err(e)?;
+    if !can_post {
+        let need = eth(NODE_STAKE_ETH + 1);
+        let balance = host.balance(node).map_err(e)?;
+        if balance < need {
+            if dev {
+                host.dev_fund(node, eth(NODE_BALANCE_ETH))
+                    .map_err(|e| format!("funding the node from the dev account: {e}"))?;
+            } else {
+                return Err(format!(
+                    "the node's account 0x{} holds {balance} wei: fund it with at least {need} wei \
+                     to stake {NODE_STAKE_ETH} ETH and pay gas",
+                    hex::encode(node)
+                ));
+            }
+        }
+        d.stake(host, node, eth(NODE_STAKE_ETH))
+            .map_err(|e| format!("staking the node: {e}"))?;
+    }
+    Ok(saved)
 }

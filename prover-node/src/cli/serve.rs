@@ -119,7 +119,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         }
         if node.config.dev_cheat_every > 0 {
             eprintln!(
-                "otr: WARNING: DEV CHEAT MODE (--dev-cheat-every {}): every {}th answer is WRONG ON PURPOSE; for dispute tests only",
+                "otr: WARNING: DEV CHEAT MODE (--dev-cheat-every {}): one answer in {} is WRONG ON PURPOSE; for dispute tests only",
                 node.config.dev_cheat_every, node.config.dev_cheat_every
             );
         }

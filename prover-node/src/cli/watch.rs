@@ -52,7 +52,31 @@ pub struct WatchArgs {
     /// Trust the node's dev attestation root (from `/v1/node`): NOT PRODUCTION.
     #[arg(long)]
     pub allow_dev_root: bool,
+    /// Re-execute every posted receipt whose request is available with this model (as
+    /// `otr serve --model`), compare `output_hash` and `trace_root`, and dispute mismatches.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Requests you made yourself: a folder of `<receipt id>.json` files
+    /// (`{"endpoint": "chat"|"completions", "nonce": "<64 hex>", "body": "<exact body>"}`),
+    /// used before the node's `GET /v1/receipts/{id}/request` (`otr serve --publish-requests`).
+    #[arg(long, value_name = "DIR")]
+    pub requests: Option<PathBuf>,
+    /// The challenger's secp256k1 key (a file of 64 hex digits): its account posts the bonds
+    /// and plays the disputes (with `--chain-rpc`; a node's chain file is read-only).
+    #[arg(long, value_name = "FILE", conflicts_with = "dev_key")]
+    pub key: Option<PathBuf>,
+    /// DEV: use anvil's prefunded account #1 as the challenger (dev chains only).
+    #[arg(long)]
+    pub dev_key: bool,
+    /// Bond per dispute, in wei. [default: the contract's minimum bond]
+    #[arg(long, value_name = "WEI")]
+    pub bond_wei: Option<String>,
 }
+
+/// Anvil's (and Hardhat's) prefunded account #1: `otr watch --dev-key`. Account #0 is the one
+/// a node deploying on a dev chain uses, and two processes must not share a nonce sequence.
+pub const ANVIL_ACCOUNT1_KEY: &str =
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
 /// What one round found about one batch.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -142,6 +166,88 @@ struct Watcher {
     /// receipt id -> (batch index, problem or none), once its bundle was posted and checked.
     checked: BTreeMap<String, (u64, Option<String>)>,
     reported: BTreeSet<(u64, String)>,
+    /// Re-execution and disputes (`--model`).
+    reexec: Option<crate::node::challenge::Watch>,
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    if let Ok(line) = serde_json::to_string(v) {
+        println!("{line}");
+    }
+}
+
+/// The request of receipt `id`: from `--requests DIR`, else from the node.
+fn request_of(args: &WatchArgs, id: &str) -> Option<crate::node::challenge::PublishedRequest> {
+    if let Some(dir) = &args.requests {
+        if let Ok(text) = std::fs::read_to_string(dir.join(format!("{id}.json"))) {
+            return serde_json::from_str(&text).ok();
+        }
+    }
+    let bytes = input::http_get(&format!("{}/v1/receipts/{id}/request", args.node)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Loads `--model` and the challenger account (a signer on the RPC host) for re-execution.
+fn reexec_setup(
+    args: &WatchArgs,
+    source: &mut ChainSource,
+) -> Result<Option<crate::node::challenge::Watch>, CliError> {
+    let Some(model) = &args.model else {
+        if args.key.is_some() || args.dev_key {
+            return Err(CliError::usage(
+                "WATCH_ARGS",
+                "--key/--dev-key need --model (disputes follow re-execution)",
+            ));
+        }
+        return Ok(None);
+    };
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("otr-watch"));
+    let engine = crate::node::engine_impl::load(model, &dir)
+        .map_err(|e| CliError::usage("MODEL_LOAD", e))?;
+    let key_hex = match (&args.key, args.dev_key) {
+        (Some(p), _) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| CliError::usage("WATCH_KEY", format!("{}: {e}", p.display())))?,
+        ),
+        (None, true) => Some(ANVIL_ACCOUNT1_KEY.to_string()),
+        (None, false) => None,
+    };
+    let challenger = match (key_hex, source) {
+        (None, _) => None,
+        (Some(_), ChainSource::File(_)) => {
+            return Err(CliError::usage(
+                "WATCH_ARGS",
+                "disputes need a shared chain (--chain-rpc): a node's chain file is read-only",
+            ))
+        }
+        (Some(hex_key), ChainSource::Rpc(host, saved)) => {
+            let key = hex::decode(hex_key.trim().trim_start_matches("0x"))
+                .ok()
+                .and_then(|b| k256::ecdsa::SigningKey::from_slice(&b).ok())
+                .ok_or_else(|| CliError::usage("WATCH_KEY", "the key must be 64 hex digits"))?;
+            let me = host.add_signer(key);
+            let bond = match &args.bond_wei {
+                Some(w) => w
+                    .parse::<otr_contracts::U256>()
+                    .map_err(|e| CliError::usage("WATCH_ARGS", format!("--bond-wei: {e}")))?,
+                None => otr_contracts::host::view(
+                    host,
+                    saved.dispute_game,
+                    &otr_contracts::bindings::dispute_game::DisputeGame::minBondCall {},
+                )
+                .map_err(|e| CliError::usage("WATCH_CHAIN", e.to_string()))?,
+            };
+            eprintln!(
+                "otr watch: challenger 0x{} (bond {bond} wei per dispute)",
+                hex::encode(me)
+            );
+            Some(crate::node::challenge::Challenger::new(me, bond))
+        }
+    };
+    Ok(Some(crate::node::challenge::Watch::new(engine, challenger)))
 }
 
 fn fail(code: &'static str) -> impl Fn(String) -> CliError {
@@ -167,8 +273,11 @@ impl Watcher {
                 policy.require_ocsp = false;
             }
         }
+        let mut source = ChainSource::from_args(&args)?;
+        let reexec = reexec_setup(&args, &mut source)?;
         Ok(Watcher {
-            source: ChainSource::from_args(&args)?,
+            reexec,
+            source,
             args,
             anchors,
             policy,
@@ -252,7 +361,27 @@ impl Watcher {
                 )),
                 Some(onchain) => self.verify(&b, &onchain.root).err(),
             };
+            if let (Some(rx), None) = (self.reexec.as_mut(), &problem) {
+                if !rx.seen(&id) {
+                    if let Some(rref) = settlement::receipt_ref(&b) {
+                        let req = request_of(&self.args, &id);
+                        let (check, opened) = rx.check(chain, &d, &id, &b.receipt, &rref, req);
+                        print_json(&serde_json::json!({ "reexecution": check }));
+                        if let Some(ev) = opened {
+                            print_json(&serde_json::json!({ "dispute": ev }));
+                        }
+                    }
+                }
+            }
             self.checked.insert(id, (r.batch_index, problem));
+        }
+        if let Some(rx) = self.reexec.as_mut() {
+            for ev in rx
+                .play(chain, &d)
+                .map_err(|e| CliError::usage(e.code(), e.to_string()))?
+            {
+                print_json(&serde_json::json!({ "dispute": ev }));
+            }
         }
         let mut out = Vec::new();
         for b in &batches {
@@ -307,6 +436,27 @@ pub fn run(args: WatchArgs) -> Result<(), CliError> {
             }
         }
         if once {
+            // Disputes opened in this pass are played to the end before the summary.
+            let mut open = w.reexec.as_ref().map_or(0, |r| r.open_disputes());
+            while open > 0 {
+                std::thread::sleep(interval);
+                let (saved, mut rc) = w.source.open()?;
+                let d = saved.deployment();
+                if let Some(rx) = w.reexec.as_mut() {
+                    for ev in rx
+                        .play(rc.host(), &d)
+                        .map_err(|e| CliError::usage(e.code(), e.to_string()))?
+                    {
+                        print_json(&serde_json::json!({ "dispute": ev }));
+                    }
+                    open = rx.open_disputes();
+                }
+            }
+            if let Some(rx) = &w.reexec {
+                let s = rx.summary();
+                bad |= s.disagreed > 0 || s.errors > 0;
+                print_json(&serde_json::json!({ "summary": s }));
+            }
             return if bad {
                 Err(CliError {
                     code: "WATCH_PROBLEMS".into(),

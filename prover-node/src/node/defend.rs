@@ -47,6 +47,8 @@ pub enum DefenceWhat {
 }
 
 struct Game {
+    /// The last move reported (a node stuck at an unprovable step reports it once).
+    last: Option<Move>,
     receipt_id: String,
     prompt: String,
     sampling: SamplingParams,
@@ -167,7 +169,9 @@ impl Defender {
                 });
                 continue;
             }
-            if !matches!(m, Move::Waiting { .. }) {
+            let g = self.games.get_mut(&v.id).expect("game");
+            if !matches!(m, Move::Waiting { .. }) && g.last.as_ref() != Some(&m) {
+                g.last = Some(m.clone());
                 events.push(DefenceEvent {
                     dispute: v.id,
                     receipt_id: Some(g.receipt_id.clone()),
@@ -223,6 +227,7 @@ fn prepare(
         ));
     }
     Ok(Game {
+        last: None,
         receipt_id,
         prompt,
         sampling,
@@ -232,9 +237,9 @@ fn prepare(
 }
 
 /// The node's defence loop (`otr serve` with a settlement chain): a round every post interval,
-/// each event logged as one JSON line on stderr. The round runs in the chain thread. (On the
-/// embedded chain only the node itself writes, so nobody else can open a dispute there; its
-/// state is saved with the next post.)
+/// each event logged as one JSON line on stderr. The round runs in the chain thread, on the
+/// embedded chain or over JSON-RPC. (On the embedded chain only the node itself writes, so
+/// nobody else can open a dispute there.)
 pub async fn run(node: std::sync::Arc<super::Node>) {
     let Some(s) = &node.settlement else {
         return;
@@ -250,9 +255,9 @@ pub async fn run(node: std::sync::Arc<super::Node>) {
                 return Ok(Vec::new());
             };
             let (d, n2) = (s.deployment.clone(), n.clone());
-            s.with_chain(move |chain| {
+            s.with_host(move |host| {
                 let mut def = st.lock().unwrap_or_else(|p| p.into_inner());
-                def.round(chain, &d, &n2.store, n2.engine.as_ref())
+                def.round(host, &d, &n2.store, n2.engine.as_ref())
                     .map_err(|e| format!("{}: {e}", e.code()))
             })?
         })

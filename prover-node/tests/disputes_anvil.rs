@@ -1,0 +1,370 @@
+//! End to end on anvil (issue 5): two `otr serve` nodes settling on one anvil chain (tiny
+//! fixture model, dev attestation, `--publish-requests`), one of them cheating on every second
+//! answer (`--dev-cheat-every 2`), and `otr watch` re-executing every posted receipt. The cheater
+//! is slashed by the dispute game played to the end by the watcher and the node's own defence;
+//! the honest node's batches finalize, it is paid its reward epoch, and the bundles report each
+//! finality. Starts anvil itself (`scripts/anvil.sh`) and stops everything it started.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, http, start};
+use otr_contracts::deploy::BatchFinality;
+use otr_contracts::rpc::RpcHost;
+use otr_contracts::{Address, Host, U256};
+use otr_core::rollup::{evaluate_finality, AnswerBundle, DisputeState, Finality};
+use otr_node::node::dispute::{self, Outcome, Phase};
+use otr_node::node::settlement::SavedDeployment;
+
+/// Kills a process this test started when dropped.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Stops the anvil started by `scripts/anvil.sh` (it prints the PID) when dropped.
+struct Anvil(u32);
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.to_string()).status();
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn start_anvil(port: u16) -> Anvil {
+    let out = Command::new("bash")
+        .arg(repo().join("scripts/anvil.sh"))
+        .arg(port.to_string())
+        .env(
+            "ANVIL_LOG",
+            std::env::temp_dir().join(format!("otr-anvil-e2e-{port}.log")),
+        )
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/anvil.sh");
+    assert!(out.status.success(), "scripts/anvil.sh failed");
+    let pid = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("anvil pid");
+    Anvil(pid)
+}
+
+fn ask(port: u16, n: u32) -> String {
+    let body = format!(
+        r#"{{"prompt":"Settle dispute number {n}","max_tokens":4,"temperature":0,"otr_nonce":"{}"}}"#,
+        hex::encode([n as u8 + 1; 32])
+    );
+    let (status, text) = http(port, "POST", "/v1/completions", &body).expect("node answers");
+    assert_eq!(status, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["otr"]["receipt_id"].as_str().unwrap().to_string()
+}
+
+/// The bundle once its batch is posted (it carries a rollup section).
+fn posted_bundle(port: u16, id: &str) -> AnswerBundle {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(60) {
+        if let Some((200, text)) = http(port, "GET", &format!("/v1/receipts/{id}/bundle"), "") {
+            let b = AnswerBundle::from_json(&text).expect("bundle json");
+            if b.rollup.is_some() {
+                return b;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("receipt {id} was not posted within 60 s");
+}
+
+fn finality_at(b: &AnswerBundle, now: u64) -> Finality {
+    let s = b.chain_status.expect("chain status");
+    evaluate_finality(&s.to_inputs(otr_core::UnixTime(now as i64)).unwrap()).unwrap()
+}
+
+fn node_address(port: u16) -> Address {
+    let info: serde_json::Value =
+        serde_json::from_str(&http(port, "GET", "/v1/node", "").unwrap().1).unwrap();
+    info["node_address"].as_str().unwrap().parse().unwrap()
+}
+
+fn watch(url: &str, deployment: &Path, node_port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_otr"))
+        .args(["watch", "--once", "--allow-dev-root", "--dev-key"])
+        .args(["--model", "fixture-gemma3", "--interval-ms", "200"])
+        .args(["--chain-rpc", url])
+        .arg("--chain-deployment")
+        .arg(deployment)
+        .args(["--node", &format!("http://127.0.0.1:{node_port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start otr watch")
+}
+
+#[test]
+fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
+    let t0 = Instant::now();
+    let anvil_port = free_port();
+    let _anvil = start_anvil(anvil_port);
+    let url = format!("http://127.0.0.1:{anvil_port}");
+    let base = std::env::temp_dir().join(format!("otr-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (dir_a, dir_b) = (base.join("cheater"), base.join("honest"));
+    let window = "20";
+    let common_args = [
+        "--chain-rpc",
+        url.as_str(),
+        "--publish-requests",
+        "--challenge-window-secs",
+        window,
+        "--post-interval-ms",
+        "300",
+    ];
+    // The cheater deploys the contracts on anvil (dev chain) and writes the deployment file;
+    // the honest node joins that deployment.
+    let (port_a, port_b) = (free_port(), free_port());
+    let mut args_a = common_args.to_vec();
+    args_a.extend(["--dev-cheat-every", "2"]);
+    let _node_a = Reap(start(&dir_a, port_a, &args_a));
+    let deployment = dir_a.join("rpc-deployment.json");
+    let mut args_b = common_args.to_vec();
+    let dep = deployment.to_string_lossy().to_string();
+    args_b.extend(["--chain-deployment", dep.as_str()]);
+    let _node_b = Reap(start(&dir_b, port_b, &args_b));
+    let (addr_a, addr_b) = (node_address(port_a), node_address(port_b));
+
+    let saved = SavedDeployment::read_file(&deployment).expect("deployment file");
+    let d = saved.deployment();
+    let mut host = RpcHost::connect(&url).unwrap();
+    let stake_a0 = d.stake_of(&mut host, addr_a).unwrap();
+    let stake_b0 = d.stake_of(&mut host, addr_b).unwrap();
+
+    // Four answers from each node; the cheater's 2nd and 4th are wrong.
+    let ids_a: Vec<String> = (0..4).map(|n| ask(port_a, n)).collect();
+    let ids_b: Vec<String> = (10..14).map(|n| ask(port_b, n)).collect();
+    let bundles_b: Vec<AnswerBundle> = ids_b.iter().map(|id| posted_bundle(port_b, id)).collect();
+    let bundles_a: Vec<AnswerBundle> = ids_a.iter().map(|id| posted_bundle(port_a, id)).collect();
+    // A request is published only as the receipt committed to it.
+    let (s, text) = http(
+        port_a,
+        "GET",
+        &format!("/v1/receipts/{}/request", ids_a[1]),
+        "",
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{text}");
+
+    // The watchers: one per node (bundles come from the node's API).
+    let mut watch_a = watch(&url, &deployment, port_a);
+    let watch_b = watch(&url, &deployment, port_b);
+    // The honest node's receipts all agree: its watcher opens nothing and exits 0.
+    let out_b = watch_b.wait_with_output().unwrap();
+    let text_b = String::from_utf8_lossy(&out_b.stdout).to_string();
+    // (Its exit status also counts the other node's batches, whose bundles it cannot fetch.)
+    let node_b_hex = format!("{addr_b:#x}");
+    for line in text_b.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        if v["node"].as_str() == Some(node_b_hex.as_str()) {
+            assert_eq!(v["problems"].as_array().map(|a| a.len()), Some(0), "{line}");
+        }
+    }
+    let sum_b = summary(&text_b);
+    assert_eq!(sum_b["agreed"], 4, "{text_b}");
+    assert_eq!(sum_b["disputes"].as_array().unwrap().len(), 0, "{text_b}");
+
+    // The cheater's watcher opens two disputes and plays them; the node bisects each down to
+    // one step it cannot prove. Time on anvil is moved past the move deadline once both games
+    // are at one step with the node to move.
+    let t = Instant::now();
+    loop {
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "disputes did not reach one step"
+        );
+        let v = dispute::disputes_from(&mut host, &d, 0, Some(addr_a)).unwrap();
+        let at_one_step = |x: &dispute::DisputeView| {
+            x.phase == Phase::NodeToMove && x.disagree_size == x.agree_size + 1
+        };
+        if v.len() == 2 && v.iter().all(at_one_step) {
+            std::thread::sleep(Duration::from_secs(1));
+            let secs = saved_move_timeout(&mut host, &d);
+            host.advance(secs, 1).unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out_a = wait_with_timeout(&mut watch_a, Duration::from_secs(60));
+    let sum_a = summary(&out_a);
+    assert_eq!(sum_a["agreed"], 2, "{out_a}");
+    assert_eq!(sum_a["disagreed"], 2, "{out_a}");
+    let disputes = sum_a["disputes"].as_array().unwrap();
+    assert_eq!(disputes.len(), 2, "{out_a}");
+    for x in disputes {
+        assert_eq!(x["outcome"], "challenger_won", "{out_a}");
+        assert!(x["rounds"].as_u64().unwrap() >= 1, "{out_a}");
+        let rid = x["receipt_id"].as_str().unwrap();
+        assert!(rid == ids_a[1] || rid == ids_a[3], "{rid}");
+    }
+    // On-chain: both disputes ChallengerWon, the cheater slashed twice, the honest node not.
+    let slash = U256::from(10u64).pow(U256::from(18u64)) / U256::from(2u64);
+    for v in dispute::disputes_from(&mut host, &d, 0, None).unwrap() {
+        assert_eq!(v.node, addr_a);
+        assert_eq!(v.phase, Phase::Resolved(Outcome::ChallengerWon));
+    }
+    assert_eq!(
+        d.stake_of(&mut host, addr_a).unwrap(),
+        stake_a0 - slash * U256::from(2u64)
+    );
+    assert_eq!(d.stake_of(&mut host, addr_b).unwrap(), stake_b0);
+
+    // Bundles: the cheat receipts' batches report Slashed; the honest node's are final once the
+    // window has passed (evaluated at chain time).
+    host.advance(60, 1).unwrap();
+    let now = host.timestamp().unwrap();
+    for (i, id) in ids_a.iter().enumerate() {
+        let b = posted_bundle(port_a, id);
+        let idx = b.rollup.as_ref().unwrap().batch_index;
+        let f = d.finality(&mut host, idx).unwrap();
+        if i % 2 == 1 {
+            assert!(
+                matches!(
+                    b.chain_status.unwrap().dispute,
+                    DisputeState::ResolvedNodeLost { .. }
+                ),
+                "{id}"
+            );
+            assert!(matches!(finality_at(&b, now), Finality::Slashed { .. }));
+            assert!(matches!(f, BatchFinality::Slashed { .. }));
+        }
+    }
+    for (id, b0) in ids_b.iter().zip(&bundles_b) {
+        let b = posted_bundle(port_b, id);
+        assert!(
+            matches!(finality_at(&b, now), Finality::Final { .. }),
+            "{id}"
+        );
+        let idx = b.rollup.as_ref().unwrap().batch_index;
+        assert!(matches!(
+            d.finality(&mut host, idx).unwrap(),
+            BatchFinality::Final { .. }
+        ));
+        assert_eq!(b.receipt, b0.receipt);
+    }
+    let _ = bundles_a;
+
+    // The honest node is paid: its micro-batches' work is registered once final, seeded and
+    // past the spot-check proof deadline; the epoch is funded and claimed when claims open.
+    let owner = host.add_signer(
+        k256::ecdsa::SigningKey::from_slice(
+            &hex::decode(otr_contracts::rpc::ANVIL_DEV_KEY).unwrap(),
+        )
+        .unwrap(),
+    );
+    let batches: std::collections::BTreeSet<u64> = bundles_b
+        .iter()
+        .map(|b| b.rollup.as_ref().unwrap().batch_index)
+        .collect();
+    for &i in &batches {
+        d.record_seed(&mut host, owner, i).unwrap();
+    }
+    host.advance(700, 1).unwrap();
+    let mut work = U256::ZERO;
+    let mut done = std::collections::BTreeSet::new();
+    for b in &bundles_b {
+        let r = b.rollup.as_ref().unwrap();
+        if !done.insert(b.header.header_hash()) {
+            continue;
+        }
+        // All receipts of this micro-batch, in leaf order, from the node's bundles.
+        let mut rs: Vec<(u32, otr_core::rollup::Receipt)> = bundles_b
+            .iter()
+            .filter(|x| x.header.header_hash() == b.header.header_hash())
+            .map(|x| (x.receipt_proof.leaf_index, x.receipt.clone()))
+            .collect();
+        rs.sort_by_key(|x| x.0);
+        assert_eq!(rs.len() as u32, b.header.receipt_count);
+        let receipts: Vec<_> = rs.into_iter().map(|x| x.1).collect();
+        work += d
+            .register_work(
+                &mut host,
+                owner,
+                r.batch_index,
+                r.header_index,
+                &b.header,
+                &r.path,
+                &receipts,
+            )
+            .unwrap();
+    }
+    assert!(work > U256::ZERO);
+    let posted_at = b_posted_at(&bundles_b[0]);
+    let (epoch, opens) = d.reward_epoch(&mut host, posted_at).unwrap();
+    let pool = U256::from(10u64).pow(U256::from(18u64));
+    d.fund_epoch(&mut host, owner, epoch, pool).unwrap();
+    let now = host.timestamp().unwrap();
+    host.advance(opens.saturating_sub(now) + 1, 1).unwrap();
+    let mut node_b_host = RpcHost::connect(&url).unwrap();
+    let key_b = std::fs::read_to_string(dir_b.join("node-key.hex")).unwrap();
+    let key_b = k256::ecdsa::SigningKey::from_slice(&hex::decode(key_b.trim()).unwrap()).unwrap();
+    assert_eq!(node_b_host.add_signer(key_b), addr_b);
+    let before = node_b_host.balance(addr_b).unwrap();
+    let paid = d.claim_reward(&mut node_b_host, addr_b, epoch).unwrap();
+    assert_eq!(
+        paid, pool,
+        "the only node with registered work takes the whole pool"
+    );
+    assert!(node_b_host.balance(addr_b).unwrap() > before);
+    let e = d.claim_reward(&mut node_b_host, addr_b, epoch).unwrap_err();
+    assert!(e.is("AlreadyPaid"), "{e}");
+    eprintln!("e2e on anvil: {:.1} s", t0.elapsed().as_secs_f64());
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+fn b_posted_at(b: &AnswerBundle) -> u64 {
+    b.chain_status.unwrap().batch_posted_at
+}
+
+fn saved_move_timeout(host: &mut RpcHost, d: &otr_contracts::deploy::Deployment) -> u64 {
+    use otr_contracts::bindings::dispute_game::DisputeGame;
+    let t: U256 =
+        otr_contracts::host::view(host, d.dispute_game, &DisputeGame::moveTimeoutCall {}).unwrap();
+    t.saturating_to()
+}
+
+fn summary(stdout: &str) -> serde_json::Value {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| v.get("summary").cloned())
+        .unwrap_or_else(|| panic!("no summary line in:\n{stdout}"))
+}
+
+fn wait_with_timeout(c: &mut Child, limit: Duration) -> String {
+    use std::io::Read;
+    let t = Instant::now();
+    loop {
+        if let Some(_status) = c.try_wait().unwrap() {
+            let mut s = String::new();
+            c.stdout.take().unwrap().read_to_string(&mut s).unwrap();
+            return s;
+        }
+        if t.elapsed() > limit {
+            let _ = c.kill();
+            let mut s = String::new();
+            let _ = c.stdout.take().unwrap().read_to_string(&mut s);
+            panic!("otr watch did not finish in {limit:?}:\n{s}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

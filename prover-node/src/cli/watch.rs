@@ -1,16 +1,18 @@
-//! `otr watch`: the challenger ("fisherman"), first stage.
+//! `otr watch`: the challenger ("fisherman").
 //!
 //! Follows the embedded chain of a node (`<data dir>/chain.json`, read-only: the node is its only
-//! writer), or the chain on any EVM node (`--chain-rpc URL --chain-deployment FILE`), and, for every batch the node posted, fetches the bundles of its receipts from the
-//! node's HTTP API, verifies each one with `otr-core` (the same code the browser runs) and checks
-//! that its rollup inclusion names the batch root the contract holds. It reports, per batch, how
-//! many of the receipts the contract counts it could check, and every failure.
+//! writer), or the chain on any EVM node (`--chain-rpc URL --chain-deployment FILE`), and, for
+//! every batch the node posted, fetches the bundles of its receipts from the node's HTTP API,
+//! verifies each one with `otr-core` (the same code the browser runs) and checks that its rollup
+//! inclusion names the batch root the contract holds. It reports, per batch, how many of the
+//! receipts the contract counts it could check, and every failure.
 //!
-//! Not done yet (docs/NODE.md, "Settlement"): re-executing receipts (the node does not publish
-//! request bodies, so a challenger can re-execute only requests it has itself), and sending
-//! dispute transactions: the embedded chain has one writer (the node), so a challenger needs a
-//! shared chain (`--chain-rpc`, not written yet). The dispute call it would make is
-//! [`crate::node::settlement::open_dispute_for`].
+//! With `--model`, it also re-executes every posted receipt whose request it has (`--requests
+//! DIR`, or the node's `GET /v1/receipts/{id}/request` under `otr serve --publish-requests`)
+//! and compares `output_hash` and `trace_root` ([`crate::node::challenge`]). With a key
+//! (`--key FILE`, `--dev-key`) on a shared chain (`--chain-rpc`) it disputes each mismatch and
+//! plays the game to the end: a response per bisection, `timeout` when the node misses its
+//! deadline (docs/NODE.md, "Disputes").
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -14,6 +14,10 @@ cargo fmt --all -- --check
 step "lint (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "anvil for the JSON-RPC tests (contracts/tests/rpc_anvil.rs, prover-node/tests/chain_rpc.rs)"
+# Installs npm @foundry-rs/anvil once here, so the tests' parallel scripts/anvil.sh calls find it.
+kill "$(scripts/anvil.sh "$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')")"
+
 step "unit and integration tests"
 cargo test --workspace --locked
 

@@ -384,7 +384,7 @@ fn write_fixture(
             "challenge_window_secs": saved.challenge_window_secs,
             "expected_claims": {
                 "batch_index": r.batch_index,
-                "batch_root": hex::encode(r.batch_root),
+                "batch_root": format!("0x{}", hex::encode(r.batch_root)),
                 "block_number": proven,
                 "checkpoint_number": proven + 63,
                 "confirmations": 63,
@@ -397,4 +397,53 @@ fn write_fixture(
         serde_json::to_string_pretty(&case).unwrap() + "\n",
     )
     .unwrap();
+}
+
+/// The committed stapled fixture (fixtures/bundles/stapled) verifies offline, with no chain:
+/// the trusted checkpoint, contract and window come from its case.json.
+#[test]
+fn committed_stapled_fixture_verifies_offline_against_its_checkpoint() {
+    use otr_core::attestation::{Policy, TrustAnchors};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bundles/stapled");
+    let case: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("case.json")).unwrap()).unwrap();
+    let bin = std::fs::read(dir.join("bundle.otrb")).unwrap();
+    let b = AnswerBundle::decode(&bin).unwrap();
+    let json = std::fs::read_to_string(dir.join("bundle.json")).unwrap();
+    assert_eq!(AnswerBundle::from_json(&json).unwrap(), b);
+    assert_eq!(b.chain_proof.as_ref().unwrap().headers.len(), 64);
+    let pem = std::fs::read(dir.join("dev-root.pem")).unwrap();
+    let root = otr_core::encoding::pem_certificates(&pem)
+        .unwrap()
+        .remove(0);
+    let anchors =
+        TrustAnchors::nvidia().with_dev_root(otr_core::x509::Certificate::from_der(&root).unwrap());
+    let policy: Policy = serde_json::from_value(case["policy"].clone()).unwrap();
+    let v = otr_node::native_crypto::OpensslVerifier::new();
+    let opts = VerifyOptions {
+        time: otr_core::UnixTime::parse_rfc3339(case["time"].as_str().unwrap()).unwrap(),
+        policy: &policy,
+        anchors: &anchors,
+        verifier: &v,
+        verifying_keys: &[],
+        expected_request_hash: None,
+        expected_weights_root: None,
+    };
+    let c = &case["chain"];
+    let h = |k: &str| hex::decode(c[k].as_str().unwrap()).unwrap();
+    let mut trust = ChainTrust::checkpoint(
+        c["chain_id"].as_u64().unwrap(),
+        h("trusted_checkpoint").try_into().unwrap(),
+    );
+    trust.contract = Some(h("settlement").try_into().unwrap());
+    trust.challenge_window_secs = c["challenge_window_secs"].as_u64();
+    let got = verify_bundle_with_chain(&b, &opts, Some(&trust)).unwrap();
+    let ChainCheck::Verified(claims) = &got.chain else {
+        panic!("not verified");
+    };
+    let claims = serde_json::to_value(claims).unwrap();
+    for (k, expected) in c["expected_claims"].as_object().unwrap() {
+        assert_eq!(&claims[k], expected, "claim {k}");
+    }
+    assert!(matches!(got.finality, Finality::InWindow { .. }));
 }

@@ -81,6 +81,58 @@ impl Defender {
         self.games.len()
     }
 
+    /// Open disputes against this node not prepared yet: (id, receipt hash). The caller may
+    /// prepare them ([`Defender::prepare_dispute`], a re-execution) away from the chain thread.
+    pub fn unprepared<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        d: &Deployment,
+    ) -> Result<Vec<(u64, [u8; 32])>, DisputeError> {
+        Ok(
+            dispute::disputes_from(host, d, self.scan_from, Some(self.me))?
+                .into_iter()
+                .filter(|v| !matches!(v.phase, Phase::Resolved(_)))
+                .filter(|v| !self.games.contains_key(&v.id) && !self.hopeless.contains_key(&v.id))
+                .map(|v| (v.id, v.receipt_hash))
+                .collect(),
+        )
+    }
+
+    /// Finds the receipt of dispute `id` and its stored request, and re-executes it; the game is
+    /// then played by [`Defender::round`]. Reports the outcome of the preparation.
+    pub fn prepare_dispute(
+        &mut self,
+        id: u64,
+        receipt_hash: &[u8; 32],
+        store: &Store,
+        engine: &dyn Inference,
+    ) -> DefenceEvent {
+        match prepare(store, engine, receipt_hash) {
+            Ok(g) => {
+                let ev = DefenceEvent {
+                    dispute: id,
+                    receipt_id: Some(g.receipt_id.clone()),
+                    what: DefenceWhat::Opened {
+                        steps: g.trace.len(),
+                    },
+                };
+                self.games.insert(id, g);
+                ev
+            }
+            Err((code, reason)) => {
+                self.hopeless.insert(id, reason.clone());
+                DefenceEvent {
+                    dispute: id,
+                    receipt_id: None,
+                    what: DefenceWhat::CannotDefend {
+                        code: code.into(),
+                        reason,
+                    },
+                }
+            }
+        }
+    }
+
     /// One pass: new disputes against this node are prepared (re-execution), every open one
     /// gets at most one move. Chain errors end the round early (retried next round).
     pub fn round<H: Host + ?Sized>(
@@ -114,30 +166,11 @@ impl Defender {
             if self.hopeless.contains_key(&v.id) {
                 continue;
             }
-            if let std::collections::btree_map::Entry::Vacant(slot) = self.games.entry(v.id) {
-                match prepare(store, engine, &v.receipt_hash) {
-                    Ok(g) => {
-                        events.push(DefenceEvent {
-                            dispute: v.id,
-                            receipt_id: Some(g.receipt_id.clone()),
-                            what: DefenceWhat::Opened {
-                                steps: g.trace.len(),
-                            },
-                        });
-                        slot.insert(g);
-                    }
-                    Err((code, reason)) => {
-                        events.push(DefenceEvent {
-                            dispute: v.id,
-                            receipt_id: None,
-                            what: DefenceWhat::CannotDefend {
-                                code: code.into(),
-                                reason: reason.clone(),
-                            },
-                        });
-                        self.hopeless.insert(v.id, reason);
-                        continue;
-                    }
+            if !self.games.contains_key(&v.id) {
+                let ev = self.prepare_dispute(v.id, &v.receipt_hash, store, engine);
+                events.push(ev);
+                if !self.games.contains_key(&v.id) {
+                    continue;
                 }
             }
             let g = &self.games[&v.id];
@@ -254,12 +287,32 @@ pub async fn run(node: std::sync::Arc<super::Node>) {
             let Some(s) = &n.settlement else {
                 return Ok(Vec::new());
             };
+            // New disputes are re-executed here, not in the chain thread (which also serves
+            // posts and the bundles' chain reads).
+            let (d, st2) = (s.deployment.clone(), st.clone());
+            let todo = s.with_host(move |host| {
+                let def = st2.lock().unwrap_or_else(|p| p.into_inner());
+                def.unprepared(host, &d)
+                    .map_err(|e| format!("{}: {e}", e.code()))
+            })??;
+            let mut events = Vec::new();
+            for (id, rh) in todo {
+                let ev = st
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .prepare_dispute(id, &rh, &n.store, n.engine.as_ref());
+                events.push(ev);
+            }
             let (d, n2) = (s.deployment.clone(), n.clone());
             s.with_host(move |host| {
                 let mut def = st.lock().unwrap_or_else(|p| p.into_inner());
                 def.round(host, &d, &n2.store, n2.engine.as_ref())
                     .map_err(|e| format!("{}: {e}", e.code()))
             })?
+            .map(|more| {
+                events.extend(more);
+                events
+            })
         })
         .await;
         match res {

@@ -231,8 +231,7 @@ fn section(rows: usize, cols: usize, source: &str, commit_s: f64, out: &[Row], a
          - Whole step, *extrapolated* (not measured; units are independent proofs): {}.\n\
          - Native verification = `otr_core::zk::PreparedVk::verify_bytes` (decode + 4 public \
          inputs + pairing check), mean of 200.\n\
-         - Not measured here yet: WASM verification, EVM gas, snarkjs proving of a comparable \
-         circuit.\n",
+         - WASM verification, EVM gas and snarkjs proving: \"Verification elsewhere\" below.\n",
         whole.join("; ")
     ));
     s

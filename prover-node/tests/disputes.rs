@@ -672,3 +672,100 @@ fn serve_publishes_requests_only_when_asked_and_the_dev_cheat_answers_wrongly() 
     assert!(err.contains("--dev-cheat-every"), "{err}");
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn watch_on_a_node_chain_file_reports_a_wrong_receipt_but_cannot_dispute_it() {
+    use common::{free_port, http, start};
+    let base = std::env::temp_dir().join(format!("otr-watch-reexec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let port = free_port();
+    let mut node = start(
+        &base,
+        port,
+        &[
+            "--publish-requests",
+            "--dev-cheat-every",
+            "2",
+            "--post-interval-ms",
+            "200",
+        ],
+    );
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let body = format!(r#"{{"prompt":"Watch me {n}","max_tokens":3,"temperature":0}}"#);
+        let (s, t) = http(port, "POST", "/v1/completions", &body).unwrap();
+        assert_eq!(s, 200, "{t}");
+        let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        ids.push(v["otr"]["receipt_id"].as_str().unwrap().to_string());
+    }
+    // Both posted.
+    let t = std::time::Instant::now();
+    for id in &ids {
+        loop {
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(60),
+                "not posted"
+            );
+            if let Some((200, b)) = http(port, "GET", &format!("/v1/receipts/{id}/bundle"), "") {
+                if b.contains("\"rollup\":{") {
+                    break;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    let node_url = format!("http://127.0.0.1:{port}");
+    let watch = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_otr"))
+            .args([
+                "watch",
+                "--once",
+                "--allow-dev-root",
+                "--model",
+                "fixture-gemma3",
+            ])
+            .arg("--data-dir")
+            .arg(&base)
+            .args(["--node", &node_url])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = watch(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a wrong receipt fails the check: {stdout}"
+    );
+    let statuses: std::collections::BTreeMap<String, String> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| {
+            let c = v.get("reexecution")?;
+            Some((
+                c["receipt_id"].as_str()?.to_string(),
+                c["status"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    assert_eq!(
+        statuses.get(&ids[0]).map(|s| s.as_str()),
+        Some("agrees"),
+        "{stdout}"
+    );
+    assert_eq!(
+        statuses.get(&ids[1]).map(|s| s.as_str()),
+        Some("disagrees"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(r#""disputes":[]"#), "{stdout}");
+    // A chain file is read-only: no challenger key there.
+    let out = watch(&["--dev-key"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("WATCH_ARGS"), "{err}");
+    let _ = node.kill();
+    let _ = node.wait();
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -194,6 +194,28 @@ fn node_attaches_verified_spot_check_proofs() {
     let (anchors, policy, now) = common::dev_trust(port);
     let _ = node.kill();
     let _ = node.wait();
+    // The proof is durable: after a restart the bundle carries the same proof.
+    let port = free_port();
+    let mut node = start(
+        &data,
+        port,
+        &[
+            "--zk-params",
+            &keys,
+            "--spot-check-rate",
+            "1",
+            "--post-interval-ms",
+            "200",
+        ],
+    );
+    let (s, _, b) = request(port, "GET", &format!("/v1/receipts/{id}/bundle"), "").unwrap();
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        AnswerBundle::from_json(&b).unwrap().zk_proofs,
+        bundle.zk_proofs
+    );
+    let _ = node.kill();
+    let _ = node.wait();
 
     let vk = otr_core::zk::snarkjs::parse_vk(&std::fs::read_to_string(&vk_json).unwrap()).unwrap();
     let key_id = vk.key_id();

@@ -633,11 +633,18 @@ pub fn start(node: Arc<Node>) {
                     return;
                 }
             };
+            // An error that repeats (a chain that cannot give seeds) is reported once.
+            let mut last_error = String::new();
             loop {
                 match pool.install(|| step_once(&node)) {
                     Ok(true) => continue,
-                    Ok(false) => {}
-                    Err(e) => eprintln!("otr: spot-check: {e}"),
+                    Ok(false) => last_error.clear(),
+                    Err(e) => {
+                        if e != last_error {
+                            eprintln!("otr: spot-check: {e} (retrying)");
+                            last_error = e;
+                        }
+                    }
                 }
                 std::thread::sleep(interval);
             }

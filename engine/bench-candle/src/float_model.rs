@@ -22,6 +22,73 @@ use std::path::Path;
 pub enum Mode {
     F32,
     Q8,
+    /// f32 activations with the engine's converted weights (int8 blocks `q b m 2^e`, norms with
+    /// 16 fractional bits), dequantized exactly: separates the engine's weight conversion from
+    /// its integer activations.
+    Int8,
+}
+
+/// The engine's conversion of every tensor of `path`, dequantized to f32, with the relative L2
+/// error of each matrix against the GGUF's own dequantization, summed per GGUF block type:
+/// `(type, sum err^2, sum ref^2)`.
+pub struct Int8Weights {
+    pub tensors: std::collections::HashMap<String, Tensor>,
+    pub error_by_type: Vec<(String, f64, f64)>,
+}
+
+pub fn engine_weights(path: &Path) -> Result<Int8Weights> {
+    use otr_engine::weights::Tensor as ET;
+    let bytes = std::fs::read(path)?;
+    let g = otr_engine::gguf::Gguf::parse(&bytes).map_err(candle_core::Error::wrap)?;
+    let dev = Device::Cpu;
+    let mut f = std::fs::File::open(path)?;
+    let ct = gguf_file::Content::read(&mut f)?;
+    let mut tensors = std::collections::HashMap::new();
+    let mut by_type: Vec<(String, f64, f64)> = Vec::new();
+    for t in &g.tensors {
+        let conv =
+            otr_engine::convert::convert_tensor(&bytes, t).map_err(candle_core::Error::wrap)?;
+        let x = match conv {
+            ET::Norm(v) => {
+                let v: Vec<f32> = v.iter().map(|&x| x as f32 / 65536.0).collect();
+                let n = v.len();
+                Tensor::from_vec(v, n, &dev)?
+            }
+            ET::Matrix(m) => {
+                let mut w = vec![0f32; m.rows * m.cols];
+                let nb = m.cols / otr_engine::weights::BLOCK;
+                for r in 0..m.rows {
+                    let rs = m.rm[r] as f64 * 2f64.powi(m.re[r]);
+                    for k in 0..nb {
+                        let s = rs * m.bscale[r * nb + k] as f64;
+                        for i in 0..otr_engine::weights::BLOCK {
+                            let j = r * m.cols + k * otr_engine::weights::BLOCK + i;
+                            w[j] = (m.q[j] as f64 * s) as f32;
+                        }
+                    }
+                }
+                let x = Tensor::from_vec(w, (m.rows, m.cols), &dev)?;
+                let qt = ct.tensor(&mut f, &t.name, &dev)?;
+                let reference = qt.dequantize(&dev)?.reshape((m.rows, m.cols))?;
+                let err = (&x - &reference)?.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+                let den = reference.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+                let ty = format!("{:?}", qt.dtype());
+                match by_type.iter_mut().find(|e| e.0 == ty) {
+                    Some(e) => {
+                        e.1 += err;
+                        e.2 += den;
+                    }
+                    None => by_type.push((ty, err, den)),
+                }
+                x
+            }
+        };
+        tensors.insert(t.name.clone(), x);
+    }
+    Ok(Int8Weights {
+        tensors,
+        error_by_type: by_type,
+    })
 }
 
 struct Layer {
@@ -74,22 +141,41 @@ fn rope_tables(base: f64, head_dim: usize, n: usize, dev: &Device) -> Result<(Te
 impl FloatGemma {
     /// Loads `path` for sequences of at most `max_len` tokens; `cfg` is the engine's reading of the
     /// same file (shapes, eps, RoPE bases, window, layer pattern).
-    pub fn load(path: &Path, mode: Mode, cfg: &Config, max_len: usize) -> Result<FloatGemma> {
+    /// `int8` holds the engine's weights for [`Mode::Int8`].
+    pub fn load(
+        path: &Path,
+        mode: Mode,
+        cfg: &Config,
+        max_len: usize,
+        int8: Option<&Int8Weights>,
+    ) -> Result<FloatGemma> {
         let dev = Device::Cpu;
         let mut f = std::fs::File::open(path)?;
         let ct = gguf_file::Content::read(&mut f)?;
-        let mut get = |name: &str| ct.tensor(&mut f, name, &dev);
+        let mut get = |name: &str| -> Result<candle_core::quantized::QTensor> {
+            if let (Mode::Int8, Some(w)) = (mode, int8) {
+                let t = w
+                    .tensors
+                    .get(name)
+                    .ok_or_else(|| candle_core::Error::Msg(format!("{name} missing")))?;
+                return candle_core::quantized::QTensor::quantize(
+                    t,
+                    candle_core::quantized::GgmlDType::F32,
+                );
+            }
+            ct.tensor(&mut f, name, &dev)
+        };
         let embd_q = get("token_embd.weight")?;
         let embd = embd_q.dequantize(&dev)?;
         let mm = |qt: candle_core::quantized::QTensor| -> Result<QMatMul> {
             match mode {
-                Mode::F32 => Ok(QMatMul::Tensor(qt.dequantize(&Device::Cpu)?)),
+                Mode::F32 | Mode::Int8 => Ok(QMatMul::Tensor(qt.dequantize(&Device::Cpu)?)),
                 Mode::Q8 => QMatMul::from_qtensor(qt),
             }
         };
         let output = if cfg.separate_output {
             mm(get("output.weight")?)?
-        } else if mode == Mode::F32 {
+        } else if mode != Mode::Q8 {
             QMatMul::Tensor(embd.clone())
         } else {
             QMatMul::from_qtensor(embd_q)?

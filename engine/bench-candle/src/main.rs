@@ -27,6 +27,7 @@ struct Opts {
     prompt_tokens: usize,
     decode_tokens: usize,
     reps: usize,
+    rounds: usize,
     doc: Option<PathBuf>,
     data: PathBuf,
 }
@@ -40,6 +41,7 @@ fn parse() -> Res<(String, Vec<String>, Opts)> {
         prompt_tokens: 128,
         decode_tokens: 64,
         reps: 3,
+        rounds: 3,
         doc: None,
         data: Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
     };
@@ -52,6 +54,7 @@ fn parse() -> Res<(String, Vec<String>, Opts)> {
             "--prompt-tokens" => o.prompt_tokens = val()?.parse()?,
             "--decode-tokens" => o.decode_tokens = val()?.parse()?,
             "--reps" => o.reps = val()?.parse()?,
+            "--rounds" => o.rounds = val()?.parse()?,
             "--doc" => o.doc = Some(val()?.into()),
             "--data" => o.data = val()?.into(),
             _ => rest.push(a),
@@ -182,12 +185,16 @@ struct Quality {
     ours_q8: Agree,
     q8_f32: Agree,
     ours_f32_clear: Agree,
+    w8_f32: Agree,
+    ours_w8: Agree,
+    weight_error: Vec<(String, f64, f64)>,
     clear_threshold: f64,
     /// Float-reference margins at the engine's disagreements.
     disagree_margins: Vec<f64>,
     text_tokens: usize,
-    ppl: [f64; 3],
-    prompt_ppl: [f64; 3],
+    /// engine, f32, q8, w8 (f32 activations, engine weights).
+    ppl: [f64; 4],
+    prompt_ppl: [f64; 4],
     examples: Vec<String>,
 }
 
@@ -207,8 +214,13 @@ fn quality(o: &Opts) -> Res<Quality> {
         .unwrap_or(0)
         .max(text.len());
     eprintln!("quality: loading candle f32 (dequantized) and candle quantized");
-    let f32m = FloatGemma::load(&o.model, Mode::F32, &cfg, max_len)?;
-    let q8m = FloatGemma::load(&o.model, Mode::Q8, &cfg, max_len)?;
+    let f32m = FloatGemma::load(&o.model, Mode::F32, &cfg, max_len, None)?;
+    let q8m = FloatGemma::load(&o.model, Mode::Q8, &cfg, max_len, None)?;
+    eprintln!("quality: f32 activations with the engine's int8 weights");
+    let iw = float_model::engine_weights(&o.model)?;
+    let w8m = FloatGemma::load(&o.model, Mode::Int8, &cfg, max_len, Some(&iw))?;
+    let weight_error = iw.error_by_type.clone();
+    drop(iw);
     let clear_threshold = 0.5;
     let mut q = Quality {
         prompts: prompts.len(),
@@ -217,24 +229,30 @@ fn quality(o: &Opts) -> Res<Quality> {
         ours_q8: Agree::default(),
         q8_f32: Agree::default(),
         ours_f32_clear: Agree::default(),
+        w8_f32: Agree::default(),
+        ours_w8: Agree::default(),
+        weight_error,
         clear_threshold,
         disagree_margins: Vec::new(),
         text_tokens: text.len(),
-        ppl: [0.0; 3],
-        prompt_ppl: [0.0; 3],
+        ppl: [0.0; 4],
+        prompt_ppl: [0.0; 4],
         examples: Vec::new(),
     };
-    let mut all: [Vec<Pos>; 3] = Default::default();
+    let mut all: [Vec<Pos>; 4] = Default::default();
     for (pi, p) in prompts.iter().enumerate() {
         let a = summarize_ours(&ours, p)?;
         let f = summarize_candle(&f32m, p)?;
         let b = summarize_candle(&q8m, p)?;
+        let w = summarize_candle(&w8m, p)?;
         // Position 0 (BOS alone) is the same for every prompt: counted once, not 50 times.
         for i in 1..p.len() {
             q.positions += 1;
             q.ours_f32.add(a[i].top1, f[i].top1);
             q.ours_q8.add(a[i].top1, b[i].top1);
             q.q8_f32.add(b[i].top1, f[i].top1);
+            q.w8_f32.add(w[i].top1, f[i].top1);
+            q.ours_w8.add(a[i].top1, w[i].top1);
             if f[i].margin >= clear_threshold {
                 q.ours_f32_clear.add(a[i].top1, f[i].top1);
             }
@@ -256,19 +274,23 @@ fn quality(o: &Opts) -> Res<Quality> {
             q.ours_f32.add(a[0].top1, f[0].top1);
             q.ours_q8.add(a[0].top1, b[0].top1);
             q.q8_f32.add(b[0].top1, f[0].top1);
+            q.w8_f32.add(w[0].top1, f[0].top1);
+            q.ours_w8.add(a[0].top1, w[0].top1);
         }
         all[0].extend_from_slice(&a);
         all[1].extend_from_slice(&f);
         all[2].extend_from_slice(&b);
+        all[3].extend_from_slice(&w);
         eprint!("\rquality: prompt {}/{}", pi + 1, prompts.len());
     }
     eprintln!();
-    q.prompt_ppl = [ppl(&all[0]), ppl(&all[1]), ppl(&all[2])];
+    q.prompt_ppl = [ppl(&all[0]), ppl(&all[1]), ppl(&all[2]), ppl(&all[3])];
     eprintln!("quality: perplexity text ({} tokens)", text.len());
     q.ppl = [
         ppl(&summarize_ours(&ours, &text)?),
         ppl(&summarize_candle(&f32m, &text)?),
         ppl(&summarize_candle(&q8m, &text)?),
+        ppl(&summarize_candle(&w8m, &text)?),
     ];
     Ok(q)
 }
@@ -283,7 +305,7 @@ fn layers(o: &Opts, prompt: &str) -> Res<Vec<(String, f64, f64)>> {
     let ours = load_ours(o)?;
     let cfg = ours.config().clone();
     let toks = ours.tokenizer().encode(prompt, true, false);
-    let f32m = FloatGemma::load(&o.model, Mode::F32, &cfg, toks.len())?;
+    let f32m = FloatGemma::load(&o.model, Mode::F32, &cfg, toks.len(), None)?;
     let (logits, hs) = f32m.forward(&toks, true)?;
     let last = toks.len() - 1;
     let s = Sampling::greedy(1);
@@ -541,6 +563,18 @@ fn report(o: &Opts, q: &Quality, sp: &[Speed], ly: &[(String, f64, f64)]) -> Str
         q.q8_f32.n
     );
     r += &format!(
+        "| w8 (f32 activations, the engine's int8 weights) vs f32 | {} ({}/{}) | |\n",
+        pc(q.w8_f32.pct()),
+        q.w8_f32.same,
+        q.w8_f32.n
+    );
+    r += &format!(
+        "| engine vs w8 (integer activations vs f32 activations, same weights) | {} ({}/{}) | |\n",
+        pc(q.ours_w8.pct()),
+        q.ours_w8.same,
+        q.ours_w8.n
+    );
+    r += &format!(
         "| engine vs f32 where f32's top-1 leads its top-2 by >= {} logit | {} ({}/{}) | |\n\n",
         q.clear_threshold,
         pc(q.ours_f32_clear.pct()),
@@ -568,13 +602,19 @@ fn report(o: &Opts, q: &Quality, sp: &[Speed], ly: &[(String, f64, f64)]) -> Str
         q.text_tokens
     );
     r += "| model | perplexity (text) | vs f32 | perplexity (all prompt positions) |\n|---|---|---|---|\n";
-    for (i, n) in ["engine", "f32", "q8"].iter().enumerate() {
+    for (i, n) in ["engine", "f32", "q8", "w8"].iter().enumerate() {
         r += &format!(
             "| {n} | {:.4} | {:+.2}% | {:.3} |\n",
             q.ppl[i],
             rel(q.ppl[i]),
             q.prompt_ppl[i]
         );
+    }
+    r += "\n";
+    r += "Weight conversion alone: relative L2 error ||engine int8 weights - GGUF dequantized|| / ||GGUF dequantized||, \
+          per GGUF block type (all matrices of that type):\n\n| GGUF type | rel. error |\n|---|---|\n";
+    for (t, e, d) in &q.weight_error {
+        r += &format!("| {t} | {:.5} |\n", (e / d).sqrt());
     }
     r += "\n";
     if !ly.is_empty() {
@@ -590,10 +630,10 @@ fn report(o: &Opts, q: &Quality, sp: &[Speed], ly: &[(String, f64, f64)]) -> Str
     let get = |w: &str| sp.iter().find(|s| s.which == w);
     r += &format!(
         "### Speed\n\nPrefill of a {}-token prompt and greedy decode of {} tokens, {} threads (`RAYON_NUM_THREADS` for candle), \
-         median of {} runs after a warm-up, each engine in its own process (peak RSS = `VmHWM`). candle rows use candle's own \
+         median over {} rounds (each the median of {} runs after a warm-up; rounds alternate the engines), each engine in its own process (peak RSS = `VmHWM`). candle rows use candle's own \
          `quantized_gemma3::ModelWeights` (q8: quantized weights, 8-bit activations; f32: the same with \
          `CANDLE_DEQUANTIZE_ALL=1`). The engine's time includes its trace (one SHA-256 per operator output).\n\n",
-        o.prompt_tokens, o.decode_tokens, o.threads, o.reps
+        o.prompt_tokens, o.decode_tokens, o.threads, o.rounds, o.reps
     );
     r += "| engine | prefill tok/s | decode tok/s | peak RSS | load s | first tokens |\n|---|---|---|---|---|---|\n";
     for s in sp {
@@ -654,22 +694,42 @@ fn main() -> Res<()> {
             Ok(())
         }
         "quality" | "all" => {
-            let mut sp = Vec::new();
+            let mut sp: Vec<Speed> = Vec::new();
+            let load_before = sh("cat", &["/proc/loadavg"]);
             if cmd == "all" {
-                for w in ["ours", "candle-q8", "candle-f32"] {
-                    eprintln!("speed: {w}");
-                    let s = run_speed_child(w, &o)?;
-                    eprintln!(
-                        "  prefill {:.1} tok/s, decode {:.1} tok/s, peak {} KiB",
-                        s.prefill, s.decode, s.hwm_kib
-                    );
+                // Rounds alternate the three engines (the machine is shared: load drifts).
+                let mut runs: Vec<Vec<Speed>> = vec![Vec::new(), Vec::new(), Vec::new()];
+                for round in 0..o.rounds {
+                    for (i, w) in ["ours", "candle-q8", "candle-f32"].iter().enumerate() {
+                        eprintln!("speed: round {} {w}", round + 1);
+                        let s = run_speed_child(w, &o)?;
+                        eprintln!(
+                            "  prefill {:.1} tok/s, decode {:.1} tok/s, peak {} KiB",
+                            s.prefill, s.decode, s.hwm_kib
+                        );
+                        runs[i].push(s);
+                    }
+                }
+                for mut r in runs {
+                    let mut p: Vec<f64> = r.iter().map(|s| s.prefill).collect();
+                    let mut d: Vec<f64> = r.iter().map(|s| s.decode).collect();
+                    let (p, d) = (median(&mut p), median(&mut d));
+                    let hwm = r.iter().map(|s| s.hwm_kib).max().unwrap_or(0);
+                    let mut s = r.remove(0);
+                    s.prefill = p;
+                    s.decode = d;
+                    s.hwm_kib = hwm;
                     sp.push(s);
                 }
             }
             let q = quality(&o)?;
             eprintln!("layers: engine vs f32 residual stream");
             let ly = layers(&o, "The Eiffel Tower is located in the city of")?;
-            let section = report(&o, &q, &sp, &ly);
+            let load_after = sh("cat", &["/proc/loadavg"]);
+            let mut section = report(&o, &q, &sp, &ly);
+            section += &format!(
+                "\n`/proc/loadavg` before / after the run: `{load_before}` / `{load_after}` (other work shares the 2 cores).\n\n"
+            );
             print!("{section}");
             if let Some(doc) = &o.doc {
                 write_doc(doc, &section)?;

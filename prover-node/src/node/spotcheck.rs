@@ -653,3 +653,46 @@ pub fn start(node: Arc<Node>) {
         eprintln!("otr: spot-check: could not start the prover thread: {e}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otr_contracts::U256;
+
+    /// `mod_u256` is `uint256(h) % m`, and the draws hash `abi.encode` of 32-byte words.
+    #[test]
+    fn draws_match_uint256_arithmetic() {
+        for i in 0..64u8 {
+            let seed = keccak(&[&[i]]);
+            let h = keccak(&[&[i, 1]]);
+            for m in [1u64, 7, 1_000_000, 160, u64::MAX] {
+                let want = U256::from_be_bytes(keccak(&[&seed, &h])) % U256::from(m);
+                assert_eq!(U256::from(mod_u256(&keccak(&[&seed, &h]), m)), want);
+                let mut enc = seed.to_vec();
+                enc.extend_from_slice(&h);
+                enc.extend_from_slice(&U256::from(3u64).to_be_bytes::<32>());
+                let want = U256::from_be_bytes(otr_core::chain::keccak256(&enc)) % U256::from(m);
+                assert_eq!(U256::from(draw(&seed, &h, 3, m)), want);
+            }
+            // Selection is monotone in the rate: a higher rate selects a superset.
+            let (lo, hi) = (10_000, 20_000);
+            assert!(!selected(&seed, &h, lo) || selected(&seed, &h, hi));
+            assert!(selected(&seed, &h, 1_000_000) && !selected(&seed, &h, 0));
+        }
+    }
+
+    #[test]
+    fn leaf_keys_parse_engine_leaves() {
+        let k = StepKey {
+            pos: 7,
+            stage: 3,
+            op: 11,
+        };
+        let leaf = otr_engine::model::trace::leaf(k, &[9u8; 32]);
+        assert_eq!(leaf_key(&leaf), Some(k));
+        assert_eq!(leaf_key(&leaf[1..]), None);
+        let mut other = leaf.clone();
+        other[0] ^= 1;
+        assert_eq!(leaf_key(&other), None);
+    }
+}

@@ -330,7 +330,12 @@ fn a_cheating_node_is_found_by_bisection_and_slashed_when_it_cannot_prove() {
             .any(|m| matches!(m, Move::CannotProve { index, .. } if *index == first)),
         "{moves:?}"
     );
-    assert!(moves.contains(&Move::TimedOut), "{moves:?}");
+    assert!(
+        moves.contains(&Move::TimedOut {
+            slashed_wei: w.params.slash_amount.to_string()
+        }),
+        "{moves:?}"
+    );
     let slash = w.params.slash_amount;
     assert_eq!(w.d.stake_of(&mut w.chain, w.node).unwrap(), stake0 - slash);
     assert_eq!(
@@ -574,9 +579,11 @@ fn node_defender_and_challenger_play_their_disputes_to_the_end_by_themselves() {
         .iter()
         .any(|e| e.receipt_id.as_deref() == Some("r1")
             && matches!(e.what, DefenceWhat::Move(Move::CannotProve { .. }))));
-    assert!(challenger_events
-        .iter()
-        .any(|e| e.receipt == "r1" && e.what == ChallengeWhat::Move(Move::TimedOut)));
+    assert!(challenger_events.iter().any(|e| e.receipt == "r1"
+        && e.what
+            == ChallengeWhat::Move(Move::TimedOut {
+                slashed_wei: slash.to_string()
+            })));
     assert_eq!(w.d.stake_of(&mut w.chain, w.node).unwrap(), stake0 - slash);
     assert!(matches!(
         w.d.finality(&mut w.chain, 0).unwrap(),

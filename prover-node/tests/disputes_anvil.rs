@@ -206,6 +206,7 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     }
     let out_a = wait_with_timeout(&mut watch_a, Duration::from_secs(60));
     let sum_a = summary(&out_a);
+    eprintln!("cheater's watcher: {sum_a}");
     assert_eq!(sum_a["agreed"], 2, "{out_a}");
     assert_eq!(sum_a["disagreed"], 2, "{out_a}");
     let disputes = sum_a["disputes"].as_array().unwrap();
@@ -213,6 +214,7 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     for x in disputes {
         assert_eq!(x["outcome"], "challenger_won", "{out_a}");
         assert!(x["rounds"].as_u64().unwrap() >= 1, "{out_a}");
+        assert_eq!(x["slashed_wei"], "500000000000000000", "{out_a}");
         let rid = x["receipt_id"].as_str().unwrap();
         assert!(rid == ids_a[1] || rid == ids_a[3], "{rid}");
     }

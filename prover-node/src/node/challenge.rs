@@ -155,6 +155,8 @@ pub enum ChallengeWhat {
 }
 
 struct Game {
+    /// Slashed by our own `timeout` (from its `Resolved` event).
+    slashed: Option<U256>,
     receipt: String,
     batch: u64,
     own: Trace,
@@ -199,6 +201,7 @@ impl Challenger {
         self.games.insert(
             id,
             Game {
+                slashed: None,
                 receipt: label.into(),
                 batch: r.batch_index,
                 own,
@@ -242,13 +245,26 @@ impl Challenger {
             match m {
                 Move::Resolved { outcome } => {
                     let g = self.games.remove(&id).expect("game");
-                    let slashed = match d.chain_status(host, g.batch)?.dispute {
-                        otr_core::rollup::DisputeState::ResolvedNodeLost { slashed_wei }
-                            if outcome == Outcome::ChallengerWon =>
-                        {
-                            U256::from(slashed_wei)
+                    // Our own `timeout` knows the amount; a game ended by someone else's
+                    // transaction falls back to the contract's slash amount, capped by what
+                    // the batch records as slashed.
+                    let slashed = match (outcome, g.slashed) {
+                        (Outcome::NodeWon, _) => U256::ZERO,
+                        (Outcome::ChallengerWon, Some(s)) => s,
+                        (Outcome::ChallengerWon, None) => {
+                            let batch = match d.chain_status(host, g.batch)?.dispute {
+                                otr_core::rollup::DisputeState::ResolvedNodeLost {
+                                    slashed_wei,
+                                } => U256::from(slashed_wei),
+                                _ => U256::ZERO,
+                            };
+                            let per: U256 = otr_contracts::host::view(
+                                host,
+                                d.dispute_game,
+                                &otr_contracts::bindings::dispute_game::DisputeGame::slashAmountCall {},
+                            )?;
+                            batch.min(per)
                         }
-                        _ => U256::ZERO,
                     };
                     events.push(ChallengeEvent {
                         dispute: id,
@@ -266,6 +282,9 @@ impl Challenger {
                 m => {
                     if matches!(m, Move::Responded { .. }) {
                         g.rounds += 1;
+                    }
+                    if let Move::TimedOut { slashed_wei } = &m {
+                        g.slashed = slashed_wei.parse().ok();
                     }
                     events.push(ChallengeEvent {
                         dispute: id,

@@ -216,10 +216,27 @@ pub enum Move {
         key: Option<LeafKey>,
         reason: String,
     },
-    /// The caller ended the dispute: the other side missed its deadline.
-    TimedOut,
+    /// The caller ended the dispute: the other side missed its deadline. `slashed_wei`: what
+    /// the contract's `Resolved` event says was slashed from the node (0 when the node won).
+    TimedOut { slashed_wei: String },
     /// The dispute is over.
     Resolved { outcome: Outcome },
+}
+
+/// The amount slashed according to the `Resolved(id, nodeWon, slashed)` event of dispute `id`
+/// in a transaction's logs (0 when absent).
+pub fn resolved_slash(out: &otr_contracts::TxOutcome, d: &Deployment, id: u64) -> U256 {
+    out.logs
+        .iter()
+        .filter(|l| l.address == d.dispute_game)
+        .filter(|l| {
+            let t = l.data.topics();
+            t.len() == 2 && U256::from_be_bytes(t[1].0) == U256::from(id)
+        })
+        .filter(|l| l.data.data.len() == 64)
+        .map(|l| U256::from_be_slice(&l.data.data[32..64]))
+        .next()
+        .unwrap_or(U256::ZERO)
 }
 
 /// Opens a dispute over one receipt; returns its id.
@@ -254,8 +271,10 @@ pub fn challenger_move<H: Host + ?Sized>(
             Ok(Move::Responded { mid, agree })
         }
         Phase::NodeToMove if now >= v.deadline => {
-            d.timeout(host, me, id)?;
-            Ok(Move::TimedOut)
+            let out = d.timeout(host, me, id)?;
+            Ok(Move::TimedOut {
+                slashed_wei: resolved_slash(&out, d, id).to_string(),
+            })
         }
         _ => Ok(Move::Waiting {
             deadline: v.deadline,
@@ -289,8 +308,10 @@ pub fn node_move<H: Host + ?Sized>(
     match v.phase {
         Phase::Resolved(outcome) => Ok(Move::Resolved { outcome }),
         Phase::ChallengerToMove if now >= v.deadline => {
-            d.timeout(host, me, id)?;
-            Ok(Move::TimedOut)
+            let out = d.timeout(host, me, id)?;
+            Ok(Move::TimedOut {
+                slashed_wei: resolved_slash(&out, d, id).to_string(),
+            })
         }
         Phase::NodeToMove if now < v.deadline => {
             let x = d.dispute(host, id)?;

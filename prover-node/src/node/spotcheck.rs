@@ -280,8 +280,9 @@ pub fn verifying_keys(node: &Node) -> Vec<(Hash, &PreparedVk)> {
 }
 
 /// The seed of batch `index` from the SpotChecks contract: read it, or record it once the
-/// seed block exists. On the embedded chain (the node is its only block producer) blocks are
-/// advanced up to the seed block; on a chain that refuses that, `None` until it exists.
+/// seed block exists. On a dev chain (the embedded one, where the node is the only block
+/// producer, or a dev RPC node) blocks are mined up to the seed block; on a chain that refuses
+/// that, `None` until it exists.
 fn seed_of(node: &Node, index: u64) -> Result<Option<Hash>, String> {
     use otr_contracts::bindings::spot_checks::SpotChecks;
     use otr_contracts::host::{self, Host};
@@ -289,33 +290,33 @@ fn seed_of(node: &Node, index: u64) -> Result<Option<Hash>, String> {
         return Ok(None);
     };
     let (d, from) = (s.deployment.clone(), s.node);
-    s.with_chain(move |chain| -> Result<Option<Hash>, String> {
-        let read = |chain: &mut otr_contracts::Chain| {
-            host::view(
+    s.with_host(
+        move |chain: &mut dyn Host| -> Result<Option<Hash>, String> {
+            let seed = host::view(
                 chain,
                 d.spot_checks,
                 &SpotChecks::seedOfCall(otr_contracts::U256::from(index)),
             )
             .map(|s| s.0)
-            .map_err(|e| e.to_string())
-        };
-        let seed = read(chain)?;
-        if seed != [0u8; 32] {
-            return Ok(Some(seed));
-        }
-        for _ in 0..8 {
-            match d.record_seed(chain, from, index) {
-                Ok(seed) => return Ok(Some(seed)),
-                Err(e) if e.to_string().contains("SeedNotYet") => {
-                    if Host::advance(chain, 0, 1).is_err() {
-                        return Ok(None);
-                    }
-                }
-                Err(e) => return Err(format!("recordSeed({index}): {e}")),
+            .map_err(|e| e.to_string())?;
+            if seed != [0u8; 32] {
+                return Ok(Some(seed));
             }
-        }
-        Ok(None)
-    })?
+            for _ in 0..8 {
+                match d.record_seed(chain, from, index) {
+                    Ok(seed) => return Ok(Some(seed)),
+                    Err(e) if e.to_string().contains("SeedNotYet") => {
+                        // A dev chain mines on request; a public chain refuses: wait for its blocks.
+                        if chain.advance(0, 1).is_err() {
+                            return Ok(None);
+                        }
+                    }
+                    Err(e) => return Err(format!("recordSeed({index}): {e}")),
+                }
+            }
+            Ok(None)
+        },
+    )?
 }
 
 /// One pass: records seeds and selections of newly posted batches, then proves at most one

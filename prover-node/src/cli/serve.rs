@@ -109,6 +109,9 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let config = NodeConfig::resolve(&args).map_err(fail("CONFIG"))?;
+    if !config.receipts {
+        return crate::node::plain::run(config).map_err(|(code, m)| CliError::usage(code, m));
+    }
     let rt =
         tokio::runtime::Runtime::new().map_err(|e| CliError::usage("RUNTIME", e.to_string()))?;
     rt.block_on(async move {

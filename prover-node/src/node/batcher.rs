@@ -49,9 +49,98 @@ pub fn close_batch(node: &Node) -> Result<usize, String> {
     Ok(ids.len())
 }
 
-/// Runs forever: closes a micro-batch every window, or at once when woken (window 0).
+/// Nice increment of the micro-batch thread (closing a batch: store reads, header signature,
+/// attestation, one commit). Lower than the engine's threads, which run at the process's own
+/// priority, but not so low that provisional finality waits long under full load.
+pub const BATCHER_NICE: i32 = 5;
+/// Nice increment of the rollup poster thread (EVM execution and the chain file's save).
+pub const POSTER_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority by `delta` nice steps (Linux: per thread). Returns the
+/// thread's nice value after the change, or `None` where it could not be changed. Only ever
+/// lowers: an unprivileged process cannot raise a thread's priority back, which is why the
+/// background work gets threads of its own instead of the blocking pool the engine runs on.
+pub fn lower_thread_priority(delta: i32) -> Option<i32> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain syscalls on the calling thread's id; no memory is passed.
+        unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+            let want = (now + delta.max(0)).min(19);
+            (libc::setpriority(libc::PRIO_PROCESS, tid, want) == 0).then_some(want)
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = delta;
+        None
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A dedicated OS thread at lowered priority that runs jobs one at a time, so background work
+/// (batch closing, posting) neither takes a thread of the blocking pool the engine's requests
+/// run on nor competes with them at equal priority.
+pub struct Background {
+    tx: std::sync::mpsc::Sender<Job>,
+}
+
+impl Background {
+    pub fn spawn(name: &str, nice: i32) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                lower_thread_priority(nice);
+                for job in rx {
+                    // A panicking job drops its reply sender: the caller sees it, the thread lives on.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            })?;
+        Ok(Background { tx })
+    }
+
+    /// Runs `f` on the thread and waits for its result; `Err` if it panicked.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .map_err(|_| "background thread is gone".to_string())?;
+        rx.await.map_err(|_| "background job panicked".to_string())
+    }
+}
+
+/// Runs `f` on `bg`, or on the blocking pool when the dedicated thread could not be started.
+async fn off_runtime<R: Send + 'static>(
+    bg: &Option<Background>,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, String> {
+    match bg {
+        Some(b) => b.run(f).await,
+        None => tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| e.to_string()),
+    }
+}
+
+fn background(name: &str, nice: i32) -> Option<Background> {
+    Background::spawn(name, nice)
+        .map_err(|e| eprintln!("otr: no {name} thread ({e}); using the blocking pool"))
+        .ok()
+}
+
+/// Runs forever: closes a micro-batch every window, or at once when woken (window 0). The
+/// closing runs on the dedicated `otr-batcher` thread at nice +[`BATCHER_NICE`].
 pub async fn run(node: Arc<Node>) {
     let window = Duration::from_millis(node.config.batch_window_ms.max(1));
+    let bg = background("otr-batcher", BATCHER_NICE);
     loop {
         if node.config.batch_window_ms == 0 {
             node.batch_now.notified().await;
@@ -62,10 +151,10 @@ pub async fn run(node: Arc<Node>) {
             }
         }
         let n = node.clone();
-        match tokio::task::spawn_blocking(move || close_batch(&n)).await {
+        match off_runtime(&bg, move || close_batch(&n)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => eprintln!("otr: micro-batch failed, will retry: {e}"),
-            Err(e) => eprintln!("otr: micro-batch task panicked: {e}"),
+            Err(e) => eprintln!("otr: micro-batch task failed: {e}"),
         }
     }
 }
@@ -134,19 +223,21 @@ pub fn post_pending(node: &Node) -> Result<usize, String> {
     Ok(headers.len())
 }
 
-/// Runs forever: posts a rollup batch every `post_interval_ms` when headers are waiting.
+/// Runs forever: posts a rollup batch every `post_interval_ms` when headers are waiting, on the
+/// dedicated `otr-poster` thread at nice +[`POSTER_NICE`].
 pub async fn run_poster(node: Arc<Node>) {
     if node.settlement.is_none() {
         return;
     }
     let interval = Duration::from_millis(node.config.post_interval_ms.max(1));
+    let bg = background("otr-poster", POSTER_NICE);
     loop {
         tokio::time::sleep(interval).await;
         let n = node.clone();
-        match tokio::task::spawn_blocking(move || post_pending(&n)).await {
+        match off_runtime(&bg, move || post_pending(&n)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => eprintln!("otr: rollup post failed, will retry: {e}"),
-            Err(e) => eprintln!("otr: rollup post task panicked: {e}"),
+            Err(e) => eprintln!("otr: rollup post task failed: {e}"),
         }
     }
 }

@@ -80,6 +80,13 @@ pub struct ServeArgs {
     /// [default: 0.01]
     #[arg(long, env = "OTR_SPOT_CHECK_RATE", value_name = "RHO")]
     pub spot_check_rate: Option<f64>,
+    /// `on`: every answer gets a receipt, attested micro-batches, a bundle. `off`: plain
+    /// OpenAI serving of the same engine with NO receipt, NO attestation, no store, no
+    /// micro-batches and no chain: answers are UNVERIFIABLE (for measuring what receipts cost;
+    /// refused with `--attestation nvidia`, `--chain embedded|rpc`, `--chain-rpc`,
+    /// `--zk-params`, `--publish-requests`, `--dev-cheat-every`, `--rim`, `--ocsp`). [default: on]
+    #[arg(long, env = "OTR_RECEIPTS", value_name = "on|off")]
+    pub receipts: Option<String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -105,6 +112,7 @@ struct FileConfig {
     dev_cheat_every: Option<u64>,
     zk_params: Option<PathBuf>,
     spot_check_rate: Option<f64>,
+    receipts: Option<String>,
 }
 
 /// The resolved configuration.
@@ -132,6 +140,8 @@ pub struct NodeConfig {
     /// `--zk-params`: spot-checks on when set.
     pub zk_params: Option<PathBuf>,
     pub spot_check_rate: f64,
+    /// `--receipts`: false serves plain, unverifiable answers (`node::plain`).
+    pub receipts: bool,
 }
 
 impl NodeConfig {
@@ -157,6 +167,12 @@ impl NodeConfig {
                 "--attestation must be `nvidia` or `dev`, not `{attestation}`"
             ));
         }
+        let receipts = match a.receipts.as_deref().or(file.receipts.as_deref()) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => return Err(format!("--receipts must be `on` or `off`, not `{other}`")),
+        };
+        let chain_given = a.chain.is_some() || file.chain.is_some();
         let chain = a
             .chain
             .clone()
@@ -177,6 +193,23 @@ impl NodeConfig {
         };
         if chain_deployment.is_some() && chain_rpc.is_none() {
             return Err("--chain-deployment applies only with --chain-rpc".into());
+        }
+        if !receipts {
+            // Nothing may suggest that the answers of a receipts-off node are attested.
+            let refused = [
+                (attestation == "nvidia", "--attestation nvidia"),
+                (chain == "rpc" || (chain_given && chain != "none"), "a settlement chain"),
+                (a.zk_params.is_some() || file.zk_params.is_some(), "--zk-params"),
+                (a.publish_requests || file.publish_requests == Some(true), "--publish-requests"),
+                (a.dev_cheat_every.or(file.dev_cheat_every).unwrap_or(0) > 0, "--dev-cheat-every"),
+                (!a.rims.is_empty() || !file.rims.is_empty(), "--rim"),
+                (!a.ocsp.is_empty() || !file.ocsp.is_empty(), "--ocsp"),
+            ];
+            if let Some((_, what)) = refused.iter().find(|(on, _)| *on) {
+                return Err(format!(
+                    "--receipts off serves unverifiable answers and is refused with {what}"
+                ));
+            }
         }
         let challenge_window_secs = a
             .challenge_window_secs
@@ -225,7 +258,7 @@ impl NodeConfig {
                 a.ocsp.clone()
             },
             web_demo,
-            chain,
+            chain: if receipts { chain } else { "none".into() },
             chain_rpc,
             chain_deployment,
             challenge_window_secs,
@@ -237,6 +270,7 @@ impl NodeConfig {
             publish_requests: a.publish_requests || file.publish_requests.unwrap_or(false),
             dev_cheat_every,
             zk_params: a.zk_params.clone().or(file.zk_params),
+            receipts,
             spot_check_rate: {
                 let r = a
                     .spot_check_rate

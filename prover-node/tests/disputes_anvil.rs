@@ -278,7 +278,12 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
         .map(|b| b.rollup.as_ref().unwrap().batch_index)
         .collect();
     for &i in &batches {
-        d.record_seed(&mut host, owner, i).unwrap();
+        // (A node running spot checks records its batches' seeds itself.)
+        match d.record_seed(&mut host, owner, i) {
+            Ok(_) => {}
+            Err(e) if e.is("SeedAlreadyRecorded") => {}
+            Err(e) => panic!("recordSeed({i}): {e}"),
+        }
     }
     host.advance(700, 1).unwrap();
     let mut work = U256::ZERO;

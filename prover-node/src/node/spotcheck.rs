@@ -43,8 +43,9 @@ pub struct SpotChecker {
     pub keys: Keys,
     /// Selection threshold in parts per million (`rate * 1e6`).
     pub rate_ppm: u64,
-    /// Matrices of the keys' shape by engine tensor name, with their Poseidon trees.
-    matrices: BTreeMap<String, (QMatrix, MatrixTree)>,
+    /// Matrices of the keys' shape by engine tensor name, with their Poseidon trees (built on
+    /// first use: about a second each for a 640 x 2048 matrix).
+    matrices: BTreeMap<String, (QMatrix, std::sync::OnceLock<MatrixTree>)>,
     n_layers: u16,
     separate_output: bool,
 }
@@ -123,8 +124,7 @@ impl SpotChecker {
         for (name, t, _) in tensors {
             if let Tensor::Matrix(w) = t {
                 if w.rows == s.matrix_rows && w.cols == s.cols {
-                    let tree = MatrixTree::new(&w);
-                    matrices.insert(name, (w, tree));
+                    matrices.insert(name, (w, std::sync::OnceLock::new()));
                 }
             }
         }
@@ -143,9 +143,16 @@ impl SpotChecker {
     }
 
     /// The matrix of step `key`, when it has the keys' shape.
-    fn matrix_of(&self, key: StepKey) -> Option<&(QMatrix, MatrixTree)> {
+    fn matrix_of(&self, key: StepKey) -> Option<(&QMatrix, &MatrixTree)> {
+        let (w, tree) = otr_zk::step::matrix_name(key, self.n_layers, self.separate_output)
+            .and_then(|n| self.matrices.get(&n))?;
+        Some((w, tree.get_or_init(|| MatrixTree::new(w))))
+    }
+
+    /// Whether step `key` multiplies by a matrix of the keys' shape (builds no tree).
+    fn eligible(&self, key: StepKey) -> bool {
         otr_zk::step::matrix_name(key, self.n_layers, self.separate_output)
-            .and_then(|n| self.matrices.get(&n))
+            .is_some_and(|n| self.matrices.contains_key(&n))
     }
 
     /// The sampled (step index, unit) of a selected receipt whose trace has the step keys
@@ -574,7 +581,7 @@ pub fn prove_step(
 pub fn eligible_steps(sc: &SpotChecker, keys: &[StepKey]) -> Vec<u64> {
     keys.iter()
         .enumerate()
-        .filter(|(_, k)| sc.matrix_of(**k).is_some())
+        .filter(|(_, k)| sc.eligible(**k))
         .map(|(i, _)| i as u64)
         .collect()
 }

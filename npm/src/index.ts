@@ -7,13 +7,14 @@ import initWasm, * as raw from "../wasm/otr_verifier_wasm.js";
 import type { ErrorCode, Stage } from "./codes.js";
 import type {
   BundleOptions,
+  ChainProofInput,
   EvidenceOptions,
   GpuEvidence,
   InclusionInput,
   ProofInput,
   TimeInput,
 } from "./options.js";
-import type { GpuClaims, InclusionClaims, ProofClaims, VerifiedBundle } from "./types.js";
+import type { ChainClaims, GpuClaims, InclusionClaims, ProofClaims, VerifiedBundle } from "./types.js";
 
 export { ERROR_CODES, STAGES } from "./codes.js";
 export type { ErrorCode, Stage } from "./codes.js";
@@ -221,6 +222,15 @@ export async function verifyGpuEvidence(
 export async function verifyInclusion(proof: InclusionInput): Promise<InclusionClaims> {
   await init();
   return call(() => raw.verifyInclusion(proof));
+}
+
+/**
+ * Verifies a bundle's stapled light-client section alone (its `chain_proof`) for batch
+ * `batchIndex` against `trustedCheckpoint`; resolves to the proven chain claims.
+ */
+export async function verifyChainProof(input: ChainProofInput): Promise<ChainClaims> {
+  await init();
+  return call(() => raw.verifyChainProof(input));
 }
 
 /** Verifies a Groth16 (BN254) proof given in snarkjs JSON forms. */

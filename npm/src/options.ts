@@ -83,6 +83,27 @@ export interface BundleOptions extends EvidenceOptions {
   expectedRequestHash?: string | Uint8Array;
   /** The weights root of the model paid for (32 bytes); the receipt must carry it. */
   expectedWeightsRoot?: string | Uint8Array;
+  /**
+   * A block you trust: the bundle's stapled light-client section (`chain_proof`) must prove its
+   * batch under it, and the result's `chain` then holds the proven claims. Without it a stapled
+   * section is reported as `unverified`; with it, a bundle without one fails
+   * (`LIGHT_NO_CHAIN_PROOF`).
+   */
+  trustedCheckpoint?: TrustedCheckpoint;
+}
+
+/** What the verifier trusts about the settlement chain. */
+export interface TrustedCheckpoint {
+  /** The network (EIP-155 chain id) the block is on. */
+  chainId: number | bigint;
+  /** The trusted block's hash (32 bytes: hex or Uint8Array); any stapled header may be it. */
+  blockHash: string | Uint8Array;
+  /** The settlement contract (20 bytes: hex or Uint8Array); the proof must be about it. */
+  settlement?: string | Uint8Array;
+  /** The contract's challenge window in seconds; the stapled one must equal it. */
+  challengeWindowSecs?: number | bigint;
+  /** The contract's runtime-code hash; the proven account must have it. */
+  codeHash?: string | Uint8Array;
 }
 
 /** One GPU's evidence, in the forms NVIDIA's tools write it. */
@@ -108,6 +129,14 @@ export interface InclusionInput {
   /** Sibling hashes, nearest the leaf first (hex or 32-byte Uint8Array each). */
   path: Array<string | Uint8Array>;
   root: string | Uint8Array;
+}
+
+/** A bundle's light-client section and what to check it against (`verifyChainProof`). */
+export interface ChainProofInput {
+  /** The bundle's `chain_proof` (parsed object or JSON text). */
+  chainProof: string | object;
+  batchIndex: number | bigint;
+  trustedCheckpoint: TrustedCheckpoint;
 }
 
 /** A Groth16 proof in snarkjs JSON forms (text or parsed objects). */

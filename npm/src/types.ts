@@ -171,6 +171,43 @@ export interface VerifiedBundle {
   request_verified: boolean;
   /** True when the weights root was compared with `expectedWeightsRoot`. */
   model_verified: boolean;
+  /** The stapled light-client section: absent, unverified (no `trustedCheckpoint`), or verified. */
+  chain: ChainCheck;
+}
+
+export type ChainCheck =
+  | { status: "absent" }
+  | { status: "unverified" }
+  | { status: "verified"; claims: ChainClaims };
+
+/** What a stapled light-client section proved against the trusted checkpoint. */
+export interface ChainClaims {
+  chain_id: number;
+  checkpoint_hash: Hex;
+  checkpoint_number: number;
+  /** The block whose state the storage proofs are against. */
+  block_number: number;
+  block_hash: Hex;
+  block_timestamp: number;
+  /** How many blocks the checkpoint is above the proven block. */
+  confirmations: number;
+  contract: Hex;
+  batch_index: number;
+  batch_root: Hex;
+  /** Unix seconds of the posting block. */
+  posted_at: number;
+  posted_block: number | null;
+  node?: Hex;
+  header_count: number | null;
+  challenge_window_secs: number;
+  /** `posted_at + challenge_window_secs`. */
+  window_end: number;
+  /** The dispute state at the proven block. */
+  dispute_state:
+    | { state: "none" }
+    | { state: "open" }
+    | { state: "resolved_node_won" }
+    | { state: "resolved_node_lost"; slashed_wei: string };
 }
 
 /** What a verified inclusion proof proves (`verifyInclusion`). */

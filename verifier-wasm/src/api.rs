@@ -24,6 +24,8 @@ pub struct Settings {
     pub verifying_keys: Vec<PreparedVk>,
     pub expected_request_hash: Option<Hash>,
     pub expected_weights_root: Option<Hash>,
+    /// The checkpoint (and contract facts) the stapled light-client section is checked against.
+    pub chain_trust: Option<otr_core::chain::ChainTrust>,
 }
 
 impl Settings {
@@ -36,6 +38,7 @@ impl Settings {
             verifying_keys: Vec::new(),
             expected_request_hash: None,
             expected_weights_root: None,
+            chain_trust: None,
         }
     }
 }
@@ -200,7 +203,34 @@ pub fn verify_bundle(
         expected_request_hash: s.expected_request_hash,
         expected_weights_root: s.expected_weights_root,
     };
-    otr_core::verify::verify_bundle(bundle, &opts)
+    otr_core::verify::verify_bundle_with_chain(bundle, &opts, s.chain_trust.as_ref())
+}
+
+/// A light-client section from its JSON form, through its binary codec (so the same caps apply
+/// as inside a bundle).
+pub fn read_chain_proof(text: &str) -> Result<otr_core::chain::ChainProof, BundleError> {
+    if text.len() > 4 * 1024 * 1024 {
+        return Err(BundleError::TooLarge {
+            size: text.len(),
+            max: 4 * 1024 * 1024,
+        });
+    }
+    let parsed: otr_core::chain::ChainProof =
+        serde_json::from_str(text).map_err(|e| BundleError::Json(e.to_string()))?;
+    let mut w = otr_core::rollup::codec::Writer::new();
+    parsed.write(&mut w);
+    let bytes = w.into_bytes();
+    let mut r = otr_core::rollup::codec::Reader::new(&bytes);
+    let proof = otr_core::chain::ChainProof::read(&mut r)?;
+    r.finish()?;
+    Ok(proof)
+}
+
+/// A 20-byte address: 40 hex digits (optional `0x`) or 20 bytes.
+pub fn address_from_text(text: &str, what: &'static str) -> Result<[u8; 20], InputError> {
+    hex_decode_lenient(text.as_bytes())
+        .and_then(|b| <[u8; 20]>::try_from(b).ok())
+        .ok_or(InputError::Address { what })
 }
 
 /// One GPU's evidence as the caller holds it.

@@ -25,6 +25,8 @@ pub enum InputError {
     Anchor { what: &'static str, reason: String },
     /// A 32-byte value (hash, root, nonce) is not 64 hex digits.
     Hash { what: &'static str },
+    /// A 20-byte address is not 40 hex digits.
+    Address { what: &'static str },
     /// The report is neither raw SPDM bytes nor hex text.
     ReportEncoding,
     /// Bytes that must be text (UTF-8) or hex are not.
@@ -40,6 +42,7 @@ impl ErrorCode for InputError {
             InputError::Policy(_) => "INPUT_POLICY",
             InputError::Anchor { .. } => "INPUT_ANCHOR",
             InputError::Hash { .. } => "INPUT_HASH",
+            InputError::Address { .. } => "INPUT_ADDRESS",
             InputError::ReportEncoding => "INPUT_REPORT_ENCODING",
             InputError::Encoding { .. } => "INPUT_ENCODING",
         }
@@ -60,6 +63,10 @@ impl fmt::Display for InputError {
             InputError::Time(m) => write!(f, "time: {m}"),
             InputError::Policy(m) => write!(f, "policy: {m}"),
             InputError::Anchor { what, reason } => write!(f, "trust anchor in {what}: {reason}"),
+            InputError::Address { what } => write!(
+                f,
+                "{what} must be 20 bytes: 40 hex digits (optional 0x) or a Uint8Array"
+            ),
             InputError::Hash { what } => {
                 write!(
                     f,
@@ -115,4 +122,5 @@ failure_from!(
     otr_core::rollup::BundleError,
     otr_core::rollup::InclusionError,
     otr_core::zk::ProofError,
+    otr_core::chain::LightError,
 );

@@ -27,12 +27,21 @@ pub const BUNDLE_OPTIONS: &[&str] = &[
     "verifyingKeys",
     "expectedRequestHash",
     "expectedWeightsRoot",
+    "trustedCheckpoint",
+];
+pub const CHECKPOINT_FIELDS: &[&str] = &[
+    "chainId",
+    "blockHash",
+    "settlement",
+    "challengeWindowSecs",
+    "codeHash",
 ];
 pub const GPU_OPTIONS: &[&str] = &["time", "policy", "trustAnchors"];
 pub const ANCHOR_FIELDS: &[&str] = &["deviceRoots", "rimRoots", "devRoots"];
 pub const GPU_FIELDS: &[&str] = &["report", "chain", "rims", "ocsp", "nonce"];
 pub const INCLUSION_FIELDS: &[&str] = &["leaf", "index", "size", "path", "root"];
 pub const PROOF_FIELDS: &[&str] = &["vk", "proof", "publicInputs"];
+pub const CHAIN_PROOF_FIELDS: &[&str] = &["chainProof", "batchIndex", "trustedCheckpoint"];
 pub const PLATFORM_FIELDS: &[&str] = &["verified"];
 
 /// Most signatures remembered across calls before the set starts over.
@@ -202,7 +211,35 @@ mod exports {
         if let Some(h) = field(&options, "expectedWeightsRoot") {
             s.expected_weights_root = Some(js::hash(&h, "options.expectedWeightsRoot")?);
         }
+        if let Some(c) = field(&options, "trustedCheckpoint") {
+            s.chain_trust = Some(chain_trust(&c)?);
+        }
         Ok(s)
+    }
+
+    /// `options.trustedCheckpoint`: `{ chainId, blockHash, settlement?, challengeWindowSecs?,
+    /// codeHash? }`.
+    fn chain_trust(value: &JsValue) -> Result<otr_core::chain::ChainTrust, InputError> {
+        let o = js::object(value, "options.trustedCheckpoint", crate::CHECKPOINT_FIELDS)?;
+        let mut t = otr_core::chain::ChainTrust::checkpoint(
+            js::uint(&required(&o, "chainId")?, "trustedCheckpoint.chainId")?,
+            js::hash(&required(&o, "blockHash")?, "trustedCheckpoint.blockHash")?,
+        );
+        if let Some(a) = field(&o, "settlement") {
+            let what = "trustedCheckpoint.settlement";
+            t.contract = Some(match a.as_string() {
+                Some(s) => api::address_from_text(&s, what)?,
+                None => <[u8; 20]>::try_from(js::bytes(&a, what)?)
+                    .map_err(|_| InputError::Address { what })?,
+            });
+        }
+        if let Some(w) = field(&o, "challengeWindowSecs") {
+            t.challenge_window_secs = Some(js::uint(&w, "trustedCheckpoint.challengeWindowSecs")?);
+        }
+        if let Some(c) = field(&o, "codeHash") {
+            t.code_hash = Some(js::hash(&c, "trustedCheckpoint.codeHash")?);
+        }
+        Ok(t)
     }
 
     /// Verifies an answer bundle (binary `OTRB` bytes, JSON text or the JSON object) completely.
@@ -280,6 +317,21 @@ mod exports {
             };
             let root = js::hash(&required(&a, "root")?, "root")?;
             Ok(api::verify_inclusion(&leaf, index, size, &path, &root)?)
+        };
+        run().map_err(throw).and_then(|v| to_js(&v))
+    }
+
+    /// Verifies a bundle's light-client section alone: `chainProof` (the bundle's `chain_proof`,
+    /// object or JSON text), `batchIndex`, `trustedCheckpoint` (as in the bundle options).
+    #[wasm_bindgen(js_name = verifyChainProof)]
+    pub fn verify_chain_proof(args: JsValue) -> Result<JsValue, JsValue> {
+        let run = || -> Result<_, Failure> {
+            let a = js::object(&args, "chain proof arguments", crate::CHAIN_PROOF_FIELDS)?;
+            let text = js::text_or_json(&required(&a, "chainProof")?, "chainProof")?;
+            let proof = api::read_chain_proof(&text)?;
+            let index = js::uint(&required(&a, "batchIndex")?, "batchIndex")?;
+            let trust = chain_trust(&required(&a, "trustedCheckpoint")?)?;
+            Ok(proof.verify(&trust, index)?)
         };
         run().map_err(throw).and_then(|v| to_js(&v))
     }

@@ -8,14 +8,14 @@
 //! The light-client section (`chain_proof`, [`crate::chain::ChainProof`]) came after version 1
 //! was in use: it is the last field, written only when present (binary: tag `0x01` and the
 //! section after the ZK proofs; JSON: the key is left out when absent), so bundles without it
-//! encode exactly as before and older bundles decode unchanged. A `0x00` tag there is refused
-//! (absence has one encoding: no bytes).
+//! encode exactly as before and older bundles decode unchanged. Any other byte there is
+//! refused as trailing bytes (absence has one encoding: no bytes).
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use super::codec::{CodecError, Reader, Writer};
+use super::codec::{Reader, Writer};
 use super::finality::ChainStatus;
 use super::header::{HeaderSignature, MicroBatchHeader};
 use super::merkle::MAX_DEPTH;
@@ -312,24 +312,19 @@ impl AnswerBundle {
                 public_inputs,
             });
         }
+        // The light-client section: present only as tag 0x01 and the section; anything else
+        // after the ZK proofs is trailing bytes (absence is written as no bytes).
         let proof_offset = r.offset();
-        let chain_proof = if r.remaining() == 0 {
-            None
-        } else {
-            if !r.option_tag("chain proof tag")? {
-                return Err(CodecError::NonCanonical {
-                    offset: proof_offset,
-                    what: "chain proof tag (absence is written as no bytes)",
-                    byte: 0,
-                }
-                .into());
-            }
+        let chain_proof = if bytes.get(proof_offset) == Some(&1) {
+            r.option_tag("chain proof tag")?;
             if rollup.is_none() {
                 return Err(BundleError::ChainStatusWithoutRollup {
                     offset: proof_offset,
                 });
             }
             Some(ChainProof::read(&mut r)?)
+        } else {
+            None
         };
         r.finish()?;
         Ok(AnswerBundle {

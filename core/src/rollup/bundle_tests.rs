@@ -426,3 +426,67 @@ fn mutated_bundles_never_panic() {
     }
     assert!(decoded > bytes.len());
 }
+
+fn stapled() -> crate::chain::ChainProof {
+    use crate::chain::{StapledAccount, StapledSlot};
+    crate::chain::ChainProof {
+        chain_id: 31337,
+        contract: [0x9f; 20],
+        challenge_window_secs: 600,
+        headers: vec![vec![0xf9, 0x01, 0x00], vec![0xc0]],
+        account: StapledAccount {
+            nonce: 1,
+            balance: [0; 32],
+            storage_hash: [0x33; 32],
+            code_hash: [0x44; 32],
+            proof: vec![vec![0x80; 40]],
+        },
+        storage: vec![StapledSlot {
+            key: [0x55; 32],
+            value: [0x66; 32],
+            proof: vec![vec![0x81, 0x01]],
+        }],
+    }
+}
+
+#[test]
+fn chain_proof_section_round_trips_and_is_backward_compatible() {
+    let (mut b, _) = sample();
+    let without = b.encode();
+    // Without the section the encoding ends after the ZK proofs, as before it existed.
+    assert_eq!(AnswerBundle::decode(&without).unwrap().chain_proof, None);
+    assert!(!b.to_json().contains("chain_proof"));
+    b.chain_proof = Some(stapled());
+    let with = b.encode();
+    assert_eq!(&with[..without.len()], &without[..]);
+    assert_eq!(with[without.len()], 1);
+    assert_eq!(AnswerBundle::decode(&with).unwrap(), b);
+    assert_eq!(AnswerBundle::from_json(&b.to_json()).unwrap(), b);
+    // A 0x00 tag (or any other byte) there is trailing data, not an absent section.
+    let mut zero = without.clone();
+    zero.push(0);
+    assert_eq!(
+        AnswerBundle::decode(&zero).unwrap_err().code(),
+        "BUNDLE_TRAILING_BYTES"
+    );
+    // The section needs a rollup section.
+    let mut unposted = b.clone();
+    unposted.rollup = None;
+    unposted.chain_status = None;
+    assert!(AnswerBundle::decode(&unposted.encode()).is_err());
+    // Caps: too many headers, a header over 4 KiB.
+    let mut many = b.clone();
+    many.chain_proof.as_mut().unwrap().headers = vec![vec![0xc0]; 257];
+    assert_eq!(
+        AnswerBundle::decode(&many.encode()).unwrap_err().code(),
+        "BUNDLE_COUNT_EXCEEDED"
+    );
+    let mut big = b.clone();
+    big.chain_proof.as_mut().unwrap().headers[0] = vec![0; 4097];
+    assert_eq!(
+        AnswerBundle::decode(&big.encode()).unwrap_err().code(),
+        "BUNDLE_LENGTH_EXCEEDED"
+    );
+    // Truncated inside the section.
+    assert!(AnswerBundle::decode(&with[..with.len() - 3]).is_err());
+}

@@ -375,3 +375,112 @@ fn wait_with_timeout(c: &mut Child, limit: Duration) -> String {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The node process defends itself over JSON-RPC: a frivolous dispute at a residual add of the
+/// tiny Llama fixture (registered with its layer count and the residual-add step verifier) is
+/// bisected by the node and won by its on-chain one-step proof; the challenger's bond goes to
+/// the node and the treasury, the node's stake is untouched and its bundle reports the dispute
+/// it won.
+#[test]
+fn honest_node_wins_a_frivolous_dispute_by_proving_a_residual_add_over_rpc() {
+    use otr_contracts::proofs::Trace;
+    use otr_node::node::challenge::{self, ChallengeWhat, Challenger, PublishedRequest};
+    use otr_node::node::dispute::{leaf_key, op, LeafKey, Move};
+    let anvil_port = free_port();
+    let _anvil = start_anvil(anvil_port);
+    let url = format!("http://127.0.0.1:{anvil_port}");
+    let dir = std::env::temp_dir().join(format!("otr-e2e-llama-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let port = free_port();
+    let _node = Reap(start(
+        &dir,
+        port,
+        &[
+            "--model",
+            "fixture-llama",
+            "--chain-rpc",
+            url.as_str(),
+            "--challenge-window-secs",
+            "120",
+            "--post-interval-ms",
+            "300",
+        ],
+    ));
+    let node = node_address(port);
+    let saved = SavedDeployment::read_file(&dir.join("rpc-deployment.json")).unwrap();
+    let d = saved.deployment();
+    let mut host = RpcHost::connect(&url).unwrap();
+    let key = |h: &str| k256::ecdsa::SigningKey::from_slice(&hex::decode(h).unwrap()).unwrap();
+    let owner = host.add_signer(key(otr_contracts::rpc::ANVIL_DEV_KEY));
+    assert_eq!(owner, d.owner, "the node deployed from anvil's account 0");
+    let me = host.add_signer(key(challenge::ANVIL_ACCOUNT1_KEY));
+
+    let body = r#"{"prompt":"Residual adds are checked on-chain","max_tokens":3,"temperature":0,"otr_nonce":"4242424242424242424242424242424242424242424242424242424242424242"}"#;
+    let (s, text) = http(port, "POST", "/v1/completions", body).unwrap();
+    assert_eq!(s, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let id = v["otr"]["receipt_id"].as_str().unwrap().to_string();
+    let b = posted_bundle(port, &id);
+
+    // Governance registers the model's layer count and the residual-add verifier.
+    let engine = otr_node::node::engine_impl::load("fixture-llama", &dir).unwrap();
+    let req = PublishedRequest {
+        endpoint: "completions".into(),
+        nonce: "42".repeat(32),
+        body: body.into(),
+    };
+    let re = challenge::reexecute(engine.as_ref(), &b.receipt, &req).unwrap();
+    assert!(re.agrees(), "the node answered honestly");
+    let keys: Vec<LeafKey> = re.run.leaves.iter().filter_map(|l| leaf_key(l)).collect();
+    let layers = keys.iter().map(|k| k.stage).max().unwrap() - 1;
+    let info = engine.info();
+    d.register_model(&mut host, info.model_id, info.weights_root, layers, 1)
+        .unwrap();
+    d.set_wide_add_verifier(&mut host, info.model_id).unwrap();
+
+    // A challenger whose trace is wrong at layer 1's FFN residual add of position 1.
+    let target = LeafKey {
+        pos: 1,
+        stage: 1,
+        op: op::RESID_FFN,
+    };
+    let at = keys.iter().position(|k| *k == target).unwrap() as u64;
+    let mut leaves = re.run.leaves.clone();
+    leaves[at as usize][56] ^= 1;
+    let stake0 = d.stake_of(&mut host, node).unwrap();
+    let credit0 = d.credit_of(&mut host, node).unwrap();
+    let bond = U256::from(10u64).pow(U256::from(17u64));
+    let mut ch = Challenger::new(me, bond);
+    let r = otr_node::node::settlement::receipt_ref(&b).unwrap();
+    let opened = ch.open(&mut host, &d, &r, Trace::new(leaves), &id).unwrap();
+    let t = Instant::now();
+    let mut events = vec![opened];
+    while ch.active() > 0 {
+        assert!(t.elapsed() < Duration::from_secs(90), "{events:?}");
+        events.extend(ch.round(&mut host, &d).unwrap());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, outcome, rounds, slashed) = ch.finished.values().next().unwrap().clone();
+    assert_eq!(outcome, Outcome::NodeWon, "{events:?}");
+    assert!(rounds >= 1);
+    assert_eq!(slashed, U256::ZERO);
+    assert!(
+        events
+            .iter()
+            .all(|e| !matches!(e.what, ChallengeWhat::Move(Move::TimedOut { .. }))),
+        "the node won by its proof, not by a timeout: {events:?}"
+    );
+    let v = dispute::view(&mut host, &d, 0).unwrap();
+    assert_eq!(v.phase, Phase::Resolved(Outcome::NodeWon));
+    assert_eq!(d.stake_of(&mut host, node).unwrap(), stake0);
+    assert_eq!(
+        d.credit_of(&mut host, node).unwrap() - credit0,
+        bond / U256::from(2u64)
+    );
+    let b = posted_bundle(port, &id);
+    assert_eq!(
+        b.chain_status.unwrap().dispute,
+        DisputeState::ResolvedNodeWon
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -75,11 +75,6 @@ pub struct WatchArgs {
     pub bond_wei: Option<String>,
 }
 
-/// Anvil's (and Hardhat's) prefunded account #1: `otr watch --dev-key`. Account #0 is the one
-/// a node deploying on a dev chain uses, and two processes must not share a nonce sequence.
-pub const ANVIL_ACCOUNT1_KEY: &str =
-    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-
 /// What one round found about one batch.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct BatchReport {
@@ -214,7 +209,7 @@ fn reexec_setup(
             std::fs::read_to_string(p)
                 .map_err(|e| CliError::usage("WATCH_KEY", format!("{}: {e}", p.display())))?,
         ),
-        (None, true) => Some(ANVIL_ACCOUNT1_KEY.to_string()),
+        (None, true) => Some(crate::node::challenge::ANVIL_ACCOUNT1_KEY.to_string()),
         (None, false) => None,
     };
     let challenger = match (key_hex, source) {

@@ -18,6 +18,11 @@ use otr_core::rollup::{request_hash, Receipt};
 use super::dispute::{self, DisputeError, Move, Outcome};
 use super::inference::{Inference, RunKind, TracedRun};
 
+/// Anvil's (and Hardhat's) prefunded account #1: `otr watch --dev-key`. Account #0 is the one
+/// a node deploying on a dev chain uses, and two processes must not share a nonce sequence.
+pub const ANVIL_ACCOUNT1_KEY: &str =
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
 /// A request as published (`GET /v1/receipts/{id}/request`) or kept by its client.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PublishedRequest {

@@ -36,10 +36,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `otr serve` with the tiny fixture model and dev attestation; waits until healthy.
+/// Starts `otr serve` with the tiny fixture model (unless `extra` names a `--model`) and dev
+/// attestation; waits until healthy.
 pub fn start(data: &std::path::Path, port: u16, extra: &[&str]) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_otr"))
-        .args(["serve", "--attestation", "dev", "--model", "fixture-gemma3"])
+        .args(["serve", "--attestation", "dev"])
+        .args(if extra.contains(&"--model") {
+            &[][..]
+        } else {
+            &["--model", "fixture-gemma3"][..]
+        })
         .args(if extra.contains(&"--batch-window-ms") {
             &[][..]
         } else {

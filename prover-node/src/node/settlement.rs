@@ -290,6 +290,47 @@ impl Backend {
 
 type Job = Box<dyn FnOnce(&mut Backend) + Send>;
 
+/// The embedded chain as a [`Host`] that notes whether anything was committed.
+struct Tracked<'a> {
+    chain: &'a mut Chain,
+    changed: bool,
+}
+
+impl Host for Tracked<'_> {
+    fn chain_id(&mut self) -> Result<u64, otr_contracts::CallError> {
+        Host::chain_id(self.chain)
+    }
+    fn send(
+        &mut self,
+        from: Address,
+        to: Option<Address>,
+        data: otr_contracts::Bytes,
+        value: U256,
+    ) -> Result<otr_contracts::TxOutcome, otr_contracts::CallError> {
+        // Any transaction, reverted ones included (revm commits their nonce).
+        self.changed = true;
+        Host::send(self.chain, from, to, data, value)
+    }
+    fn call(
+        &mut self,
+        from: Address,
+        to: Address,
+        data: otr_contracts::Bytes,
+    ) -> Result<otr_contracts::Bytes, otr_contracts::CallError> {
+        Host::call(self.chain, from, to, data)
+    }
+    fn timestamp(&mut self) -> Result<u64, otr_contracts::CallError> {
+        Host::timestamp(self.chain)
+    }
+    fn block_number(&mut self) -> Result<u64, otr_contracts::CallError> {
+        Host::block_number(self.chain)
+    }
+    fn advance(&mut self, secs: u64, blocks: u64) -> Result<(), otr_contracts::CallError> {
+        self.changed = true;
+        Host::advance(self.chain, secs, blocks)
+    }
+}
+
 /// A stapled light-client section, per batch: the proof at `block` and the headers from there.
 struct Staple {
     block: u64,
@@ -429,12 +470,30 @@ impl Settlement {
             .map_err(|_| "the chain thread stopped (a chain call panicked)".to_string())
     }
 
-    /// Runs `f` on the chain, embedded or RPC, as a [`Host`].
+    /// Runs `f` on the chain, embedded or RPC, as a [`Host`]. On the embedded chain, when `f`
+    /// sent a transaction or moved time, the chain is saved afterwards (so dispute moves and
+    /// recorded seeds reach the chain file, which `otr watch` reads); a failed save is logged.
     pub fn with_host<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut dyn Host) -> R + Send + 'static,
     ) -> Result<R, String> {
-        self.with_backend(move |b| f(b.host()))
+        let path = self.path.clone();
+        self.with_backend(move |b| match b {
+            Backend::Rpc(h) => f(h),
+            Backend::Embedded(c) => {
+                let mut t = Tracked {
+                    chain: c,
+                    changed: false,
+                };
+                let r = f(&mut t);
+                if t.changed {
+                    if let Err(e) = save_chain(t.chain, &path) {
+                        eprintln!("otr: saving the embedded chain: {e}");
+                    }
+                }
+                r
+            }
+        })
     }
 
     /// Runs `f` on the embedded chain; an error on an RPC chain (use [`Self::with_host`]).

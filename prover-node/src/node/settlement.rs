@@ -659,6 +659,20 @@ impl Settlement {
                     ),
                 ))
             })??;
+        // The node checks what it staples, trusting the head it just read from its own RPC
+        // node: a proof that would fail (a reorg under it, a batch not at that index) is left
+        // out of the bundle rather than served.
+        let top = proof
+            .headers
+            .last()
+            .map(|h| keccak256(h))
+            .ok_or("no stapled header")?;
+        let mut trust = otr_core::chain::ChainTrust::checkpoint(self.chain_id, top);
+        trust.contract = Some(self.deployment.settlement.0 .0);
+        trust.challenge_window_secs = Some(self.challenge_window_secs);
+        proof
+            .verify(&trust, index)
+            .map_err(|e| format!("the chain proof of batch {index} does not verify: {e}"))?;
         self.staples
             .lock()
             .unwrap_or_else(|p| p.into_inner())

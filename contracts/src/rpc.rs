@@ -253,6 +253,12 @@ impl RpcHost {
         parse_bytes(as_str(&v, "code")?)
     }
 
+    /// The storage word at `slot` of `address` at the head (`eth_getStorageAt`).
+    pub fn storage_at(&mut self, address: Address, slot: &[u8; 32]) -> Result<[u8; 32], CallError> {
+        let v = self.request("eth_getStorageAt", json!([address, hex_b(slot), "latest"]))?;
+        word(&v, "storage word")
+    }
+
     /// Dev chains only: pays `wei` to `to` from anvil's prefunded account 0 (a signed transfer).
     pub fn dev_fund(&mut self, to: Address, wei: U256) -> Result<(), CallError> {
         if !self.is_dev() {

@@ -5,7 +5,9 @@
 //! as the required nonce (so the GPU signed over the receipts) -> optional client checks
 //! (request hash, model) -> ZK spot-check proofs against the caller's verifying keys -> the
 //! stapled light-client section (`chain_proof`), when the caller trusts a checkpoint ->
-//! finality (from the proven chain status when the section was verified).
+//! finality (from the proven chain status when the section was verified, evaluated at the
+//! earlier of the caller's time and the proven block's time: "final" needs a proven block past
+//! the window's end, since a dispute opened after the proven block is not in the proof).
 //!
 //! [`verify_bundle`] trusts no checkpoint: a stapled section is reported as
 //! [`ChainCheck::Unverified`], never silently accepted. [`verify_bundle_with_chain`] checks it
@@ -110,7 +112,14 @@ pub fn verify_bundle_with_chain(
     let rollup = bundle.rollup.as_ref().ok_or(BundleError::NotPosted)?;
     let claims = cp.verify(trust, rollup.batch_index)?;
     claims.check_inclusion(rollup)?;
-    v.finality = evaluate_finality(&claims.chain_status().to_inputs(o.time)?)?;
+    // Finality as of the proven block: a dispute opened after it is not in the proof, so the
+    // window counts as closed only if the proven block is past its end.
+    let at = crate::time::UnixTime(
+        o.time
+            .0
+            .min(claims.block_timestamp.min(i64::MAX as u64) as i64),
+    );
+    v.finality = evaluate_finality(&claims.chain_status().to_inputs(at)?)?;
     v.chain = ChainCheck::Verified(alloc::boxed::Box::new(claims));
     Ok(v)
 }

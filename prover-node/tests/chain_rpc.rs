@@ -314,6 +314,47 @@ fn node_on_anvil_staples_light_client_proofs_that_verify_offline() {
     if let Ok(out) = std::env::var("OTR_WRITE_STAPLED_FIXTURE") {
         write_fixture(&PathBuf::from(out), &b, &info, checkpoint, &saved, proven);
     }
+
+    // A challenger (anvil's account 1) opens a dispute over the receipt: the proven storage word
+    // changed, so the node proves the batch again at the new head, and the trusted verification
+    // now says disputed.
+    let key1 = k256::ecdsa::SigningKey::from_slice(
+        &hex::decode("59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d").unwrap(),
+    )
+    .unwrap();
+    let challenger = rpc.add_signer(key1);
+    let bond = otr_contracts::U256::from(10u64).pow(otr_contracts::U256::from(17u64));
+    otr_node::node::settlement::open_dispute_for(
+        &mut rpc,
+        &saved.deployment(),
+        challenger,
+        &b,
+        bond,
+    )
+    .expect("open a dispute over RPC");
+    let disputed = AnswerBundle::from_json(&bundle_text(port, &id)).unwrap();
+    let cp2 = disputed.chain_proof.as_ref().unwrap();
+    assert!(
+        number(&cp2.headers[0]) > proven + 63,
+        "proof taken again after the dispute"
+    );
+    let head_hash = keccak256(cp2.headers.last().unwrap());
+    assert_eq!(
+        head_hash,
+        rpc.block_hash(number(cp2.headers.last().unwrap()))
+            .unwrap()
+            .0
+    );
+    let mut trust2 = ChainTrust::checkpoint(31337, head_hash);
+    trust2.contract = Some(saved.settlement.0 .0);
+    let v2 = verify_bundle_with_chain(&disputed, &opts, Some(&trust2)).unwrap();
+    let ChainCheck::Verified(c2) = &v2.chain else {
+        panic!("not verified");
+    };
+    assert_eq!(c2.dispute_state, DisputeState::Open);
+    assert_eq!(v2.finality, Finality::Disputed);
+    // The old bundle still verifies against its own checkpoint: as of its block, no dispute.
+    assert!(verify_bundle_with_chain(&b, &opts, Some(&trust)).is_ok());
     drop(child);
 
     // A restart on the same chain reuses the deployment and keeps posting.

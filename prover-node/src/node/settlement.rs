@@ -331,10 +331,14 @@ impl Host for Tracked<'_> {
     }
 }
 
-/// A stapled light-client section, per batch: the proof at `block` and the headers from there.
+/// A stapled light-client section, per batch: the proof at `block` and the headers from there,
+/// with the proven block's time and the batch's window end (when the proof must be renewed to
+/// show the window closed).
 struct Staple {
     block: u64,
     proof: ChainProof,
+    block_timestamp: u64,
+    window_end: u64,
 }
 
 /// The node's settlement client. The revm chain is not `Send`, so one thread owns the chain
@@ -603,15 +607,18 @@ impl Settlement {
 
     /// The light-client section for batch `index` (RPC chains; `None` on the embedded chain,
     /// which has no state trie). Cached per batch: the proof is taken at the head once, and the
-    /// header chain above it grows with the chain; when it would exceed [`STAPLE_SPAN`]
-    /// headers, or the chain reorganised under it, the proof is taken again at the head.
+    /// header chain above it grows with the chain. It is taken again at the head when the header
+    /// chain would exceed [`STAPLE_SPAN`] headers, when the chain reorganised under it, when a
+    /// proven storage word changed since (a dispute opened or resolved), and once the head has
+    /// passed the batch's window end while the proven block had not (so "final" can be proven).
     pub fn staple(&self, index: u64) -> Result<Option<ChainProof>, String> {
         if self.rpc_url.is_none() {
             return Ok(None);
         }
         let cached = {
             let m = self.staples.lock().unwrap_or_else(|p| p.into_inner());
-            m.get(&index).map(|s| (s.block, s.proof.clone()))
+            m.get(&index)
+                .map(|s| (s.block, s.proof.clone(), s.block_timestamp, s.window_end))
         };
         let (d, chain_id, window) = (
             self.deployment.clone(),
@@ -625,9 +632,19 @@ impl Settlement {
                 };
                 let e = |e: otr_contracts::CallError| e.to_string();
                 let head = h.block_number().map_err(e)?;
-                if let Some((block, mut proof)) = cached {
+                if let Some((block, mut proof, block_ts, window_end)) = cached {
                     let have = block + proof.headers.len() as u64 - 1;
-                    if head < block + STAPLE_SPAN && head >= have {
+                    let mut fresh = head < block + STAPLE_SPAN && head >= have;
+                    if fresh && block_ts < window_end {
+                        fresh = h.timestamp().map_err(e)? < window_end;
+                    }
+                    for s in &proof.storage {
+                        if !fresh {
+                            break;
+                        }
+                        fresh = h.storage_at(d.settlement, &s.key).map_err(e)? == s.value;
+                    }
+                    if fresh {
                         if head == have {
                             return Ok((block, proof));
                         }
@@ -670,7 +687,7 @@ impl Settlement {
         let mut trust = otr_core::chain::ChainTrust::checkpoint(self.chain_id, top);
         trust.contract = Some(self.deployment.settlement.0 .0);
         trust.challenge_window_secs = Some(self.challenge_window_secs);
-        proof
+        let claims = proof
             .verify(&trust, index)
             .map_err(|e| format!("the chain proof of batch {index} does not verify: {e}"))?;
         self.staples
@@ -681,6 +698,8 @@ impl Settlement {
                 Staple {
                     block,
                     proof: proof.clone(),
+                    block_timestamp: claims.block_timestamp,
+                    window_end: claims.window_end,
                 },
             );
         Ok(Some(proof))

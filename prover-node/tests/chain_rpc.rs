@@ -487,4 +487,24 @@ fn committed_stapled_fixture_verifies_offline_against_its_checkpoint() {
         assert_eq!(&claims[k], expected, "claim {k}");
     }
     assert!(matches!(got.finality, Finality::InWindow { .. }));
+
+    // Years later: the bundle's own chain status says final, but the proof is as of a block
+    // inside the window (a dispute opened after it would not show), so the proven finality
+    // stays in window.
+    let later = VerifyOptions {
+        time: otr_core::UnixTime::parse_rfc3339("2027-06-01T00:00:00Z").unwrap(),
+        ..opts
+    };
+    let unproven = verify_bundle(&b, &later).unwrap();
+    assert!(
+        matches!(unproven.finality, Finality::Final { .. }),
+        "{:?}",
+        unproven.finality
+    );
+    let proven = verify_bundle_with_chain(&b, &later, Some(&trust)).unwrap();
+    assert!(
+        matches!(proven.finality, Finality::InWindow { .. }),
+        "{:?}",
+        proven.finality
+    );
 }

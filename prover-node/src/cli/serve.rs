@@ -87,7 +87,7 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
         _ => None,
     };
     let spotcheck =
-        crate::node::spotcheck::open(&config, &store, &engine.info(), settlement.is_some())
+        crate::node::spotcheck::open(&config, &store, &engine.info(), settlement.as_ref())
             .map_err(fail("ZK_PARAMS"))?;
     Ok(Node {
         config,

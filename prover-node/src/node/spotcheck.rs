@@ -186,16 +186,16 @@ pub fn open(
     config: &super::NodeConfig,
     store: &super::store::Store,
     model: &super::inference::ModelInfo,
-    chain: bool,
+    chain: Option<&super::settlement::Settlement>,
 ) -> Result<Option<SpotChecker>, String> {
     let Some(dir) = &config.zk_params else {
         eprintln!("otr: ZK spot-checks: off (no --zk-params DIR; make one with `otr zk ceremony`)");
         return Ok(None);
     };
-    if !chain {
+    let Some(chain) = chain else {
         eprintln!("otr: ZK spot-checks: off (--chain none: no posted batches, no seeds)");
         return Ok(None);
-    }
+    };
     let sc = SpotChecker::open(
         dir,
         &config.model,
@@ -214,6 +214,23 @@ pub fn open(
         s.rows_per_unit,
         sc.matrix_count()
     );
+    // The contract's rate: a node below it leaves receipts the contract selects unproved.
+    let d = chain.deployment.clone();
+    let contract_ppm = chain.with_host(move |h| {
+        otr_contracts::host::view(
+            h,
+            d.spot_checks,
+            &otr_contracts::bindings::spot_checks::SpotChecks::rhoPpmCall {},
+        )
+        .map(|v| v.saturating_to::<u64>())
+        .map_err(|e| e.to_string())
+    })??;
+    if sc.rate_ppm < contract_ppm {
+        eprintln!(
+            "otr: WARNING: ZK spot-checks: --spot-check-rate {} is below the SpotChecks contract's {} ppm: receipts it selects may stay unproved",
+            config.spot_check_rate, contract_ppm
+        );
+    }
     if sc.matrix_count() == 0 {
         eprintln!("otr: WARNING: ZK spot-checks: no matrix of the model has the keys' shape; nothing can be proved");
     }

@@ -138,6 +138,64 @@ fn rope_tables(base: f64, head_dim: usize, n: usize, dev: &Device) -> Result<(Te
     ))
 }
 
+/// Simulated alternative weight formats, for guidance: the GGUF's dequantized weights
+/// requantized in f64 to int8 in blocks of 32 with an integer block scale in `1..=bmax` times a
+/// per-row scale (`bmax = 15` is the engine's format up to its 24-bit row-scale rounding).
+/// Norm vectors are kept in f32.
+pub fn simulated_weights(path: &Path, bmax: u32) -> Result<Int8Weights> {
+    let dev = Device::Cpu;
+    let mut f = std::fs::File::open(path)?;
+    let ct = gguf_file::Content::read(&mut f)?;
+    let names: Vec<String> = ct.tensor_infos.keys().cloned().collect();
+    let mut tensors = std::collections::HashMap::new();
+    let mut by_type: Vec<(String, f64, f64)> = Vec::new();
+    for name in names {
+        let qt = ct.tensor(&mut f, &name, &dev)?;
+        let reference = qt.dequantize(&dev)?;
+        if reference.rank() == 1 {
+            tensors.insert(name, reference);
+            continue;
+        }
+        let (rows, cols) = reference.dims2()?;
+        let w: Vec<f32> = reference.flatten_all()?.to_vec1()?;
+        let mut out = vec![0f32; w.len()];
+        let (mut err, mut den) = (0f64, 0f64);
+        for r in 0..rows {
+            let row = &w[r * cols..(r + 1) * cols];
+            let max = row.iter().fold(0f64, |m, &x| m.max((x as f64).abs()));
+            if max == 0.0 {
+                continue;
+            }
+            let s = max / (127.0 * bmax as f64);
+            for (k, blk) in row.chunks(32).enumerate() {
+                let bm = blk.iter().fold(0f64, |m, &x| m.max((x as f64).abs()));
+                let b = (bm / (127.0 * s)).ceil().clamp(1.0, bmax as f64);
+                let step = s * b;
+                for (i, &x) in blk.iter().enumerate() {
+                    let q = (x as f64 / step).round_ties_even().clamp(-127.0, 127.0);
+                    let y = q * step;
+                    out[r * cols + k * 32 + i] = y as f32;
+                    err += (y - x as f64) * (y - x as f64);
+                    den += x as f64 * x as f64;
+                }
+            }
+        }
+        let ty = format!("{:?}", qt.dtype());
+        match by_type.iter_mut().find(|e| e.0 == ty) {
+            Some(e) => {
+                e.1 += err;
+                e.2 += den;
+            }
+            None => by_type.push((ty, err, den)),
+        }
+        tensors.insert(name, Tensor::from_vec(out, (rows, cols), &dev)?);
+    }
+    Ok(Int8Weights {
+        tensors,
+        error_by_type: by_type,
+    })
+}
+
 impl FloatGemma {
     /// Loads `path` for sequences of at most `max_len` tokens; `cfg` is the engine's reading of the
     /// same file (shapes, eps, RoPE bases, window, layer pattern).

@@ -188,6 +188,8 @@ struct Quality {
     w8_f32: Agree,
     ours_w8: Agree,
     weight_error: Vec<(String, f64, f64)>,
+    /// Simulated formats: block scale max, weight rel. error, agreement with f32, text ppl.
+    sims: Vec<(u32, f64, Agree, f64)>,
     clear_threshold: f64,
     /// Float-reference margins at the engine's disagreements.
     disagree_margins: Vec<f64>,
@@ -221,6 +223,23 @@ fn quality(o: &Opts) -> Res<Quality> {
     let w8m = FloatGemma::load(&o.model, Mode::Int8, &cfg, max_len, Some(&iw))?;
     let weight_error = iw.error_by_type.clone();
     drop(iw);
+    let mut sims = Vec::new();
+    for bmax in [15u32, 255] {
+        eprintln!("quality: simulated int8 weights, block scale 1..={bmax}");
+        let sw = float_model::simulated_weights(&o.model, bmax)?;
+        let m = FloatGemma::load(&o.model, Mode::Int8, &cfg, max_len, Some(&sw))?;
+        let err: (f64, f64) = sw
+            .error_by_type
+            .iter()
+            .fold((0.0, 0.0), |a, e| (a.0 + e.1, a.1 + e.2));
+        sims.push((
+            bmax,
+            m,
+            (err.0 / err.1).sqrt(),
+            Agree::default(),
+            Vec::new(),
+        ));
+    }
     let clear_threshold = 0.5;
     let mut q = Quality {
         prompts: prompts.len(),
@@ -232,6 +251,7 @@ fn quality(o: &Opts) -> Res<Quality> {
         w8_f32: Agree::default(),
         ours_w8: Agree::default(),
         weight_error,
+        sims: Vec::new(),
         clear_threshold,
         disagree_margins: Vec::new(),
         text_tokens: text.len(),
@@ -245,6 +265,16 @@ fn quality(o: &Opts) -> Res<Quality> {
         let f = summarize_candle(&f32m, p)?;
         let b = summarize_candle(&q8m, p)?;
         let w = summarize_candle(&w8m, p)?;
+        for sim in sims.iter_mut() {
+            let x = summarize_candle(&sim.1, p)?;
+            for i in 1..p.len() {
+                sim.3.add(x[i].top1, f[i].top1);
+            }
+            if pi == 0 {
+                sim.3.add(x[0].top1, f[0].top1);
+            }
+            sim.4.extend_from_slice(&x);
+        }
         // Position 0 (BOS alone) is the same for every prompt: counted once, not 50 times.
         for i in 1..p.len() {
             q.positions += 1;
@@ -292,6 +322,10 @@ fn quality(o: &Opts) -> Res<Quality> {
         ppl(&summarize_candle(&q8m, &text)?),
         ppl(&summarize_candle(&w8m, &text)?),
     ];
+    for (bmax, m, err, agree, _) in sims {
+        let p = ppl(&summarize_candle(&m, &text)?);
+        q.sims.push((bmax, err, agree, p));
+    }
     Ok(q)
 }
 
@@ -617,6 +651,24 @@ fn report(o: &Opts, q: &Quality, sp: &[Speed], ly: &[(String, f64, f64)]) -> Str
         r += &format!("| {t} | {:.5} |\n", (e / d).sqrt());
     }
     r += "\n";
+    if !q.sims.is_empty() {
+        r += "Simulated weight formats (guidance, not the engine): the GGUF's dequantized weights requantized in f64 to \
+              int8 blocks of 32 with an integer block scale in 1..=B times a per-row scale, run with f32 activations \
+              (`float_model::simulated_weights`). B = 15 is the engine's format (up to its 24-bit row-scale rounding); \
+              since integer activations cost no agreement (engine vs w8 above), these rows predict the engine's \
+              agreement with that weight format.\n\n\
+              | block scale range | weight rel. error | top-1 vs f32 | perplexity (text) | vs f32 |\n|---|---|---|---|---|\n";
+        for (b, e, a, p) in &q.sims {
+            r += &format!(
+                "| 1..={b} | {e:.5} | {} ({}/{}) | {p:.4} | {:+.2}% |\n",
+                pc(a.pct()),
+                a.same,
+                a.n,
+                rel(*p)
+            );
+        }
+        r += "\n";
+    }
     if !ly.is_empty() {
         r += "Where the engine departs from f32 (one prompt, \"The Eiffel Tower is located in the city of\", last position): \
               relative L2 error ||engine - f32|| / ||f32|| and cosine of the residual stream after each layer \

@@ -422,7 +422,8 @@ fn honest_node_wins_a_frivolous_dispute_by_proving_a_residual_add_over_rpc() {
     let id = v["otr"]["receipt_id"].as_str().unwrap().to_string();
     let b = posted_bundle(port, &id);
 
-    // Governance registers the model's layer count and the residual-add verifier.
+    // The node registered its model on this dev chain with its real shape and the residual-add
+    // verifier (a plain-add model).
     let engine = otr_node::node::engine_impl::load("fixture-llama", &dir).unwrap();
     let req = PublishedRequest {
         endpoint: "completions".into(),
@@ -434,9 +435,31 @@ fn honest_node_wins_a_frivolous_dispute_by_proving_a_residual_add_over_rpc() {
     let keys: Vec<LeafKey> = re.run.leaves.iter().filter_map(|l| leaf_key(l)).collect();
     let layers = keys.iter().map(|k| k.stage).max().unwrap() - 1;
     let info = engine.info();
-    d.register_model(&mut host, info.model_id, info.weights_root, layers, 1)
+    let entry = otr_contracts::host::view(
+        &mut host,
+        d.registry,
+        &otr_contracts::bindings::model_registry::ModelRegistry::modelCall {
+            modelId: info.model_id.into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(entry.numLayers, layers, "registered layer count");
+    assert_eq!(entry.weightsRoot.0, info.weights_root);
+    assert_eq!(entry.tokenizerHash.0, info.tokenizer_hash);
+    assert_eq!(entry.configHash.0, info.config_hash);
+    for op in [op::RESID_ATTN, op::RESID_FFN] {
+        let v = otr_contracts::host::view(
+            &mut host,
+            d.registry,
+            &otr_contracts::bindings::model_registry::ModelRegistry::stepVerifierCall {
+                modelId: info.model_id.into(),
+                stage: 1,
+                op,
+            },
+        )
         .unwrap();
-    d.set_wide_add_verifier(&mut host, info.model_id).unwrap();
+        assert_ne!(v, otr_contracts::Address::ZERO, "step verifier for op {op}");
+    }
 
     // A challenger whose trace is wrong at layer 1's FFN residual add of position 1.
     let target = LeafKey {

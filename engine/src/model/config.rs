@@ -48,6 +48,32 @@ pub struct Config {
 }
 
 impl Config {
+    /// The canonical text form the model registry's `configHash` is taken over: every field in
+    /// declaration order as `name=value;`, integers in decimal, floats as the hex of their IEEE
+    /// 754 bits (exact), booleans as 0/1, the architecture as its GGUF name.
+    pub fn canonical(&self) -> String {
+        let arch = self.arch.name();
+        format!(
+            "arch={arch};n_layers={};d_model={};n_heads={};n_kv_heads={};head_dim={};ffn_dim={};\
+             vocab={};context_len={};eps={:016x};rope_base_global={:016x};rope_base_local={:016x};\
+             sliding_window={};global_every={};separate_output={};",
+            self.n_layers,
+            self.d_model,
+            self.n_heads,
+            self.n_kv_heads,
+            self.head_dim,
+            self.ffn_dim,
+            self.vocab,
+            self.context_len,
+            self.eps.to_bits(),
+            self.rope_base_global.to_bits(),
+            self.rope_base_local.to_bits(),
+            self.sliding_window,
+            self.global_every,
+            u8::from(self.separate_output),
+        )
+    }
+
     pub fn from_gguf(g: &Gguf) -> Result<Config, EngineError> {
         let arch_name = g.str("general.architecture")?;
         let arch = match arch_name {

@@ -61,6 +61,15 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
         model_id,
         weights_root: i.weights_root,
         context_length: 4096,
+        config_hash: Sha256::new()
+            .chain_update(b"OTR/model-config/v1\0")
+            .chain_update(i.config.canonical().as_bytes())
+            .finalize()
+            .into(),
+        tokenizer_hash: i.tokenizer_hash,
+        num_layers: u16::try_from(i.config.n_layers)
+            .map_err(|_| format!("{}: {} layers", path.display(), i.config.n_layers))?,
+        plain_residual: i.arch == otr_engine::model::Arch::Llama,
     };
     Ok(Arc::new(EngineModel { model: m, info }))
 }

@@ -13,6 +13,18 @@ pub struct ModelInfo {
     #[serde(with = "hex32")]
     pub weights_root: [u8; 32],
     pub context_length: u32,
+    /// What the model registry records next to the weights root (`ModelRegistry.Model`):
+    /// SHA-256 of the canonical architecture config (`otr_engine::model::Config::canonical`).
+    #[serde(with = "hex32")]
+    pub config_hash: [u8; 32],
+    /// SHA-256 of the tokenizer (`otr_engine::tokenizer::Tokenizer::hash`).
+    #[serde(with = "hex32")]
+    pub tokenizer_hash: [u8; 32],
+    /// Transformer layers: maps a trace stage to embedding / layer / head in the registry.
+    pub num_layers: u16,
+    /// Whether a layer's residual add is a plain add (Llama), so the on-chain residual-add step
+    /// verifier applies; Gemma 3 normalizes before adding.
+    pub plain_residual: bool,
 }
 
 /// One finished generation.

@@ -54,6 +54,22 @@ pub const STAPLE_SPAN: u64 = 64;
 /// Most headers in one rollup batch (the contract's `MAX_HEADERS`).
 pub const MAX_HEADERS_PER_BATCH: usize = 1024;
 
+/// The model registry entry of a served model, as the node registers it on dev chains. The
+/// Poseidon root (the weights commitment opened in spot-check circuits) is zero: the node does not
+/// compute the whole-model Poseidon commitment at start-up (the spot-check proofs carry their
+/// matrix commitments; see docs/PROTOCOL.md).
+pub fn registry_entry(model: &ModelInfo) -> ModelRegistry::Model {
+    ModelRegistry::Model {
+        configHash: model.config_hash.into(),
+        tokenizerHash: model.tokenizer_hash.into(),
+        weightsRoot: model.weights_root.into(),
+        poseidonRoot: [0u8; 32].into(),
+        costWeight: 1,
+        numLayers: model.num_layers,
+        active: true,
+    }
+}
+
 /// The devnet governance account of the embedded chain (transactions are not signed there; this
 /// account deploys the contracts and registers the model).
 pub fn devnet_owner() -> Address {
@@ -763,17 +779,7 @@ fn open_chain(
     )
     .map_err(|e| e.to_string())?;
     if !registered {
-        // ModelInfo carries the model id and weights root; the config and tokenizer hashes, the
-        // layer count and the Poseidon root are not known here (placeholders: zero).
-        let m = ModelRegistry::Model {
-            configHash: [0u8; 32].into(),
-            tokenizerHash: [0u8; 32].into(),
-            weightsRoot: model.weights_root.into(),
-            poseidonRoot: [0u8; 32].into(),
-            costWeight: 1,
-            numLayers: 0,
-            active: true,
-        };
+        let m = registry_entry(model);
         host::send(
             &mut chain,
             d.owner,
@@ -786,6 +792,10 @@ fn open_chain(
             U256::ZERO,
         )
         .map_err(|e| format!("registering the model: {e}"))?;
+        if model.plain_residual {
+            d.set_wide_add_verifier(&mut chain, model.model_id)
+                .map_err(|e| format!("naming the residual-add step verifier: {e}"))?;
+        }
         changed = true;
     }
     let can_post: bool = host::view(
@@ -883,15 +893,7 @@ fn open_rpc_chain(
     .map_err(e)?;
     if !registered {
         if dev_owner == Some(d.owner) {
-            let m = ModelRegistry::Model {
-                configHash: [0u8; 32].into(),
-                tokenizerHash: [0u8; 32].into(),
-                weightsRoot: model.weights_root.into(),
-                poseidonRoot: [0u8; 32].into(),
-                costWeight: 1,
-                numLayers: 0,
-                active: true,
-            };
+            let m = registry_entry(model);
             host::send(
                 host,
                 d.owner,
@@ -904,6 +906,10 @@ fn open_rpc_chain(
                 U256::ZERO,
             )
             .map_err(|e| format!("registering the model: {e}"))?;
+            if model.plain_residual {
+                d.set_wide_add_verifier(host, model.model_id)
+                    .map_err(|e| format!("naming the residual-add step verifier: {e}"))?;
+            }
         } else {
             eprintln!(
                 "otr: note: the served model is not in the registry at 0x{}; its owner must register it",

@@ -165,6 +165,9 @@ struct Watcher {
     reported: BTreeSet<(u64, String)>,
     /// Re-execution and disputes (`--model`).
     reexec: Option<crate::node::challenge::Watch>,
+    /// The watched node's account (`/v1/node`): on a chain shared by several nodes, only its
+    /// batches are reported.
+    node_address: Option<[u8; 20]>,
 }
 
 fn print_json<T: serde::Serialize>(v: &T) {
@@ -255,10 +258,14 @@ impl Watcher {
     fn new(args: WatchArgs) -> Result<Self, CliError> {
         let mut anchors = otr_core::attestation::TrustAnchors::nvidia();
         let mut policy = otr_core::attestation::Policy::default();
+        let info: serde_json::Value =
+            serde_json::from_slice(&input::http_get(&format!("{}/v1/node", args.node))?)
+                .map_err(|e| CliError::usage("WATCH_NODE", e.to_string()))?;
+        let node_address = info["node_address"]
+            .as_str()
+            .and_then(|a| hex::decode(a.trim_start_matches("0x")).ok())
+            .and_then(|b| <[u8; 20]>::try_from(b.as_slice()).ok());
         if args.allow_dev_root {
-            let info: serde_json::Value =
-                serde_json::from_slice(&input::http_get(&format!("{}/v1/node", args.node))?)
-                    .map_err(|e| CliError::usage("WATCH_NODE", e.to_string()))?;
             if let Some(pem) = info["dev_root_pem"].as_str() {
                 let der = otr_core::encoding::pem_certificates(pem.as_bytes())
                     .map_err(|_| CliError::usage("WATCH_NODE", "bad dev root"))?;
@@ -284,6 +291,7 @@ impl Watcher {
             ),
             checked: BTreeMap::new(),
             reported: BTreeSet::new(),
+            node_address,
         })
     }
 
@@ -382,6 +390,9 @@ impl Watcher {
         }
         let mut out = Vec::new();
         for b in &batches {
+            if self.node_address.is_some_and(|a| a != b.node) {
+                continue; // another node's batch on a shared chain
+            }
             let mut rep = BatchReport {
                 index: b.index,
                 root: hex::encode(b.root),

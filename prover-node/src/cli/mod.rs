@@ -29,7 +29,8 @@ pub enum Command {
     /// Show what evidence contains (parse only, nothing verified).
     #[command(subcommand)]
     Inspect(inspect::InspectCommand),
-    /// Challenger: follow a node's embedded chain and re-check every posted receipt's bundle.
+    /// Challenger: follow the chain (a node's embedded chain file, or `--chain-rpc URL`), re-check
+    /// every posted receipt's bundle, re-execute receipts (`--model`) and play disputes to the end.
     Watch(watch::WatchArgs),
     /// Development tools: dev-signed evidence and fixtures (NOT PRODUCTION).
     #[command(subcommand)]

@@ -5,7 +5,8 @@
 //! every batch the node posted, fetches the bundles of its receipts from the node's HTTP API,
 //! verifies each one with `otr-core` (the same code the browser runs) and checks that its rollup
 //! inclusion names the batch root the contract holds. It reports, per batch, how many of the
-//! receipts the contract counts it could check, and every failure.
+//! receipts the contract counts it could check, and every failure. On a chain shared by several
+//! nodes it reports only the watched node's batches (its account from `/v1/node`).
 //!
 //! With `--model`, it also re-executes every posted receipt whose request it has (`--requests
 //! DIR`, or the node's `GET /v1/receipts/{id}/request` under `otr serve --publish-requests`)

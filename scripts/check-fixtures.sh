@@ -7,6 +7,8 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cargo run -q -p otr-node --locked -- dev fixtures --out "$tmp"
 # fixtures/bundles/stapled comes from a live anvil (scripts/gen-stapled-bundle-fixture.sh): not
 # byte-reproducible, checked by prover-node/tests/chain_rpc.rs instead.
+# fixtures/bundles/full_a1_like (full evidence + a Groth16 proof) is made from gpu/ok and
+# fixtures/zk/matvec_r4, and compared here with the other bundles.
 if ! diff -r "$tmp/attestation" fixtures/attestation \
     || ! diff -r --exclude=stapled "$tmp/bundles" fixtures/bundles \
     || ! diff -r "$tmp/gpu" fixtures/gpu; then

@@ -25,6 +25,8 @@ pub fn run(cmd: DevCommand) -> Result<(), CliError> {
                 .map_err(|e| CliError::usage("OUTPUT", format!("{}: {e}", out.display())))?;
             let g = crate::devattest::gpu_fixtures::generate(&out)
                 .map_err(|e| CliError::usage("OUTPUT", format!("{}: {e}", out.display())))?;
+            crate::devattest::bundle_fixtures::generate_full(&out)
+                .map_err(|e| CliError::usage("OUTPUT", format!("{}: {e}", out.display())))?;
             eprintln!(
                 "wrote {n} attestation, {b} bundle and {g} GPU cases under {}",
                 out.display()

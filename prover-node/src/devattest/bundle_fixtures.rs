@@ -212,7 +212,152 @@ pub fn generate(out: &Path) -> std::io::Result<usize> {
     )?;
     std::fs::write(
         dir.join("README.md"),
-        "# Bundle fixtures\n\nAnswer bundles made by `otr dev fixtures` with a dev node key (secp256k1) and a dev GPU\n(NOT PRODUCTION), as `bundle.json` and `bundle.otrb` (the binary form), each with a `case.json`:\nexpected verdict or error code, expected finality, time, policy, dev root. Checked by\n`prover-node/tests/bundle_fixtures.rs` and by `otr verify bundle`.\n",
+        "# Bundle fixtures\n\nAnswer bundles made by `otr dev fixtures` with a dev node key (secp256k1) and a dev GPU\n(NOT PRODUCTION), as `bundle.json` and `bundle.otrb` (the binary form), each with a `case.json`:\nexpected verdict or error code, expected finality, time, policy, dev root. Checked by\n`prover-node/tests/bundle_fixtures.rs` and by `otr verify bundle`.\n\n`full_a1_like/` is the one bundle with full evidence (RIMs, OCSP) and a Groth16 proof; it\nneeds two dev roots and a verifying key, so it is described by `spec.json` (see its README).\n",
     )?;
     Ok(cases.len() + 1)
 }
+
+/// Name of the full-evidence bundle fixture folder under `bundles/`.
+pub const FULL_CASE: &str = "full_a1_like";
+
+/// A decimal BN254 scalar (snarkjs `public.json`) as 32 big-endian bytes.
+fn decimal_be32(text: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for c in text.bytes() {
+        assert!(c.is_ascii_digit(), "decimal scalar");
+        let mut carry = u32::from(c - b'0');
+        for b in out.iter_mut().rev() {
+            let v = u32::from(*b) * 10 + carry;
+            *b = v as u8;
+            carry = v >> 8;
+        }
+        assert_eq!(carry, 0, "scalar fits 32 bytes");
+    }
+    out
+}
+
+/// `bundles/full_a1_like/`: one bundle with evidence of NVIDIA's A1 shape (report, 5-certificate
+/// device chain, driver and VBIOS RIMs, GOOD OCSP answers for every CA certificate of both
+/// chains), the GPU nonce bound to the header hash, receipt and batch inclusion, finality, and
+/// one real Groth16 spot-check proof (`fixtures/zk/matvec_r4`). Reads the RIMs, OCSP answers and
+/// dev roots written by `gpu_fixtures::generate` into `out/gpu/ok` (run that first), so the
+/// evidence is byte-identical to the `ok` full-GPU case except for the report's nonce.
+pub fn generate_full(out: &Path) -> std::io::Result<()> {
+    let gpu = DevGpu::generate(FIXTURE_SEED);
+    let key = node_key(FIXTURE_SEED);
+    let receipts: Vec<_> = (0..5)
+        .map(|i| sample_receipt(&format!("request-{i}"), NOW - 700))
+        .collect();
+    let others: Vec<[u8; 32]> = (0..6u8).map(|i| [i; 32]).collect();
+    let mut b = build_bundle(&BundleSpec {
+        gpu: &gpu,
+        node_key: &key,
+        seed: FIXTURE_SEED,
+        chain_id: 31337,
+        sequence: 42,
+        receipts,
+        index: 3,
+        timestamp: NOW - 600,
+        batch: Some((9, others, 2)),
+        chain_status: Some(ChainStatus {
+            batch_posted_at: NOW - 7200,
+            challenge_window_secs: 3600,
+            dispute: DisputeState::None,
+        }),
+    });
+    let ok = out.join("gpu/ok");
+    let read_text = |p: std::path::PathBuf| std::fs::read_to_string(p);
+    b.evidence.rims = vec![
+        read_text(ok.join("rims/driver.xml"))?,
+        read_text(ok.join("rims/vbios.xml"))?,
+    ];
+    let mut ocsp: Vec<_> = std::fs::read_dir(ok.join("ocsp"))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    ocsp.sort();
+    b.evidence.ocsp = ocsp.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+
+    // The spot-check proof: one R = 4 unit of the 640 x 2048 matrix-vector circuit.
+    let zk_case: serde_json::Value =
+        serde_json::from_str(include_str!("../../../fixtures/zk/matvec_r4/case.json"))
+            .map_err(std::io::Error::other)?;
+    let public: Vec<String> =
+        serde_json::from_str(include_str!("../../../fixtures/zk/matvec_r4/public.json"))
+            .map_err(std::io::Error::other)?;
+    let hex_field = |name: &str| {
+        hex::decode(zk_case[name].as_str().unwrap_or_default()).map_err(std::io::Error::other)
+    };
+    let circuit_id: [u8; 32] = hex_field("key_id")?
+        .try_into()
+        .map_err(|_| std::io::Error::other("key_id is not 32 bytes"))?;
+    b.zk_proofs = vec![otr_core::rollup::ZkProof {
+        circuit_id,
+        proof: hex_field("proof_hex")?,
+        public_inputs: public.iter().map(|s| decimal_be32(s)).collect(),
+    }];
+
+    let d = out.join("bundles").join(FULL_CASE);
+    std::fs::create_dir_all(&d)?;
+    std::fs::write(d.join("bundle.json"), b.to_json() + "\n")?;
+    std::fs::write(d.join("bundle.otrb"), b.encode())?;
+    std::fs::copy(out.join("gpu/dev-root.pem"), d.join("dev-root.pem"))?;
+    std::fs::copy(out.join("gpu/dev-rim-root.pem"), d.join("dev-rim-root.pem"))?;
+    std::fs::write(
+        d.join("verification_key.json"),
+        include_str!("../../../fixtures/zk/matvec_r4/verification_key.json"),
+    )?;
+    let spec = json!({
+        "description": "A1-shaped evidence (report, 5-certificate chain, driver and VBIOS RIMs, 6 GOOD OCSP answers), nonce = header hash, receipt and batch inclusion, final, one Groth16 spot-check proof",
+        "expected": "ok",
+        "finality": "final",
+        "time": FIXTURE_TIME,
+        "policy": { "allow_dev_roots": true },
+        "dev_roots": ["dev-root.pem", "dev-rim-root.pem"],
+        "verifying_keys": ["verification_key.json"],
+        "counts": {
+            "chain_certificates": 5,
+            "rims": b.evidence.rims.len(),
+            "ocsp": b.evidence.ocsp.len(),
+            "zk_proofs": b.zk_proofs.len(),
+        },
+        "made_by": "otr dev fixtures (prover-node/src/devattest/bundle_fixtures.rs generate_full), seed \"otr-fixtures-v1\"",
+    });
+    std::fs::write(
+        d.join("spec.json"),
+        serde_json::to_string_pretty(&spec)? + "\n",
+    )?;
+    std::fs::write(d.join("README.md"), FULL_README)?;
+    Ok(())
+}
+
+const FULL_README: &str = "# full_a1_like: a full answer bundle of NVIDIA's A1 shape
+
+One answer bundle with everything a client can be given, signed by the dev hierarchies (NOT
+PRODUCTION: nothing here is signed by NVIDIA):
+
+- GPU evidence of the shape of NVIDIA's A1 sample: the SPDM report (nonce = the micro-batch
+  header hash), the 5-certificate device chain, the driver and VBIOS reference manifests
+  (XML-DSig by the dev RIM signer, 4 certificates in each KeyInfo) and 6 GOOD OCSP answers
+  (device chain certificates 1..=3, RIM chain certificates 0..=2), the same RIMs and answers as
+  `fixtures/gpu/ok`;
+- the node's secp256k1 signature over the header, the receipt's inclusion in the micro-batch
+  and the header's inclusion in rollup batch 9, posted two hours before `time` with a 3600 s
+  window (finality `final`);
+- one real Groth16 spot-check proof in `zk_proofs` (`fixtures/zk/matvec_r4`: one R = 4 unit of
+  the 640 x 2048 matrix-vector circuit, 4 public inputs), its circuit id the key id of
+  `verification_key.json` (INSECURE test key).
+
+No light-client section: `fixtures/bundles/stapled`'s proof is about another batch root.
+
+Files: `bundle.json` and `bundle.otrb` (the same bundle), `dev-root.pem` (device chain root),
+`dev-rim-root.pem` (RIM chain root), `verification_key.json`, and `spec.json` (time, policy:
+the strict default plus `allow_dev_roots`, both dev roots, the verifying key, expected verdict
+and finality). It is `spec.json`, not `case.json`, because the generic bundle-case runners
+trust one dev root and no verifying key; this bundle needs both roots and the key.
+
+Made by `otr dev fixtures` (`generate_full` in prover-node/src/devattest/bundle_fixtures.rs,
+seed `otr-fixtures-v1`); `scripts/check-fixtures.sh` regenerates it and fails if a byte differs.
+Checked by `verifier-wasm/tests/api.rs` (natively), `npm/test/full.test.mjs` (verified, and
+tampered copies rejected), the web demo's browser test (the proof tamper switch) and measured
+by `scripts/bench-wasm.mjs --only full`.
+";

@@ -128,7 +128,11 @@ export interface Receipt {
 }
 
 export interface BatchInclusion {
-  batch_index: number;
+  /**
+   * A u64 from the bundle, unproven without a light-client section: a BigInt when above
+   * `Number.MAX_SAFE_INTEGER` (any 64-bit integer of the claims is; all others are numbers).
+   */
+  batch_index: number | bigint;
   batch_root: Hex;
   batch_size: number;
   header_index: number;

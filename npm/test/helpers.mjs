@@ -22,13 +22,42 @@ export function cases(area) {
     });
 }
 
-/** The options a case.json describes: time, policy, and its dev root if it trusts one. */
+/**
+ * The options a case.json (or spec.json) describes: time, policy, its dev root(s) if it trusts
+ * any (`dev_root`, or the list `dev_roots`), and the verifying keys it names (`verifying_keys`).
+ */
 export function caseOptions(c) {
   const options = { time: c.spec.time, policy: c.spec.policy ?? {} };
-  if (c.spec.dev_root) {
-    options.trustAnchors = { devRoots: readFileSync(join(c.path, c.spec.dev_root), "utf8") };
+  const roots = c.spec.dev_roots ?? (c.spec.dev_root ? [c.spec.dev_root] : []);
+  if (roots.length) {
+    options.trustAnchors = { devRoots: roots.map((r) => readFileSync(join(c.path, r), "utf8")) };
+  }
+  if (c.spec.verifying_keys) {
+    options.verifyingKeys = c.spec.verifying_keys.map((k) => readFileSync(join(c.path, k), "utf8"));
   }
   return options;
+}
+
+/**
+ * fixtures/bundles/full_a1_like: the one bundle with A1-shaped evidence (RIMs, OCSP) and a real
+ * Groth16 proof, described by its spec.json (two dev roots and a verifying key).
+ */
+export function fullCase() {
+  const path = join(FIXTURES, "bundles", "full_a1_like");
+  return { name: "full_a1_like", path, spec: JSON.parse(readFileSync(join(path, "spec.json"), "utf8")) };
+}
+
+/** The evidence of a full-GPU fixture (fixtures/gpu/<case>): report, chain, RIMs, OCSP, nonce. */
+export function gpuEvidence(c) {
+  const files = (sub) =>
+    existsSync(join(c.path, sub))
+      ? readdirSync(join(c.path, sub)).sort().map((f) => readFileSync(join(c.path, sub, f)))
+      : [];
+  return {
+    ...attestationEvidence(c),
+    rims: files("rims"),
+    ocsp: files("ocsp"),
+  };
 }
 
 /** The evidence of an attestation fixture. */

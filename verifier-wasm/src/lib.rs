@@ -77,9 +77,38 @@ mod exports {
     }
 
     fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-        value
-            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-            .map_err(|e| JsValue::from(js_sys::Error::new(&format!("output: {e}"))))
+        match value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()) {
+            Ok(v) => Ok(v),
+            // An integer above 2^53 - 1 (a batch index or block number can be any u64): the
+            // claims again, with such integers as BigInt and every other number as before.
+            Err(_) => serde_json::to_value(value)
+                .map(|v| json_to_js(&v))
+                .map_err(|e| JsValue::from(js_sys::Error::new(&format!("output: {e}")))),
+        }
+    }
+
+    /// A JSON value as JavaScript; integers that a number cannot hold exactly become BigInt.
+    fn json_to_js(v: &serde_json::Value) -> JsValue {
+        use serde_json::Value;
+        const MAX_SAFE: u64 = (1 << 53) - 1;
+        match v {
+            Value::Null => JsValue::NULL,
+            Value::Bool(b) => JsValue::from_bool(*b),
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) if u > MAX_SAFE => js_sys::BigInt::from(u).into(),
+                (None, Some(i)) if i.unsigned_abs() > MAX_SAFE => js_sys::BigInt::from(i).into(),
+                _ => JsValue::from_f64(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => JsValue::from_str(s),
+            Value::Array(a) => a.iter().map(json_to_js).collect::<Array>().into(),
+            Value::Object(m) => {
+                let o = Object::new();
+                for (k, x) in m {
+                    let _ = Reflect::set(&o, &JsValue::from_str(k), &json_to_js(x));
+                }
+                o.into()
+            }
+        }
     }
 
     fn required(obj: &JsValue, name: &'static str) -> Result<JsValue, InputError> {

@@ -163,5 +163,10 @@ test("full_a1_like: a batch index above 2^53 - 1 comes back as a BigInt, not an 
   const text = JSON.stringify(b).replace(`"batch_index":${2 ** 53 + 8}`, '"batch_index":9007199254740999');
   const c = await V.verifyBundle(text, opts);
   assert.equal(c.structure.batch.batch_index, 9007199254740999n);
+  // Only that integer: every other one is still a number.
+  assert.equal(c.structure.sequence, 42);
+  assert.equal(c.structure.chain_id, 31337);
+  assert.equal(typeof c.receipt.created_at, "number");
+  assert.equal(typeof c.gpu.device.board_id, "number");
   assert.equal(c.finality.state, "final");
 });

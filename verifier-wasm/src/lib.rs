@@ -77,36 +77,48 @@ mod exports {
     }
 
     fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-        match value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()) {
+        let plain = serde_wasm_bindgen::Serializer::json_compatible();
+        match value.serialize(&plain) {
             Ok(v) => Ok(v),
             // An integer above 2^53 - 1 (a batch index or block number can be any u64): the
-            // claims again, with such integers as BigInt and every other number as before.
-            Err(_) => serde_json::to_value(value)
-                .map(|v| json_to_js(&v))
+            // claims again with 64-bit integers as BigInt, then those a number holds exactly
+            // back to numbers, so only the large ones differ.
+            Err(_) => value
+                .serialize(&plain.serialize_large_number_types_as_bigints(true))
+                .inspect(small_bigints_to_numbers)
                 .map_err(|e| JsValue::from(js_sys::Error::new(&format!("output: {e}")))),
         }
     }
 
-    /// A JSON value as JavaScript; integers that a number cannot hold exactly become BigInt.
-    fn json_to_js(v: &serde_json::Value) -> JsValue {
-        use serde_json::Value;
-        const MAX_SAFE: u64 = (1 << 53) - 1;
-        match v {
-            Value::Null => JsValue::NULL,
-            Value::Bool(b) => JsValue::from_bool(*b),
-            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-                (Some(u), _) if u > MAX_SAFE => js_sys::BigInt::from(u).into(),
-                (None, Some(i)) if i.unsigned_abs() > MAX_SAFE => js_sys::BigInt::from(i).into(),
-                _ => JsValue::from_f64(n.as_f64().unwrap_or(f64::NAN)),
-            },
-            Value::String(s) => JsValue::from_str(s),
-            Value::Array(a) => a.iter().map(json_to_js).collect::<Array>().into(),
-            Value::Object(m) => {
-                let o = Object::new();
-                for (k, x) in m {
-                    let _ = Reflect::set(&o, &JsValue::from_str(k), &json_to_js(x));
+    /// Replaces, in place, every BigInt within +-(2^53 - 1) in arrays and objects by a number.
+    fn small_bigints_to_numbers(v: &JsValue) {
+        const MAX_SAFE: i64 = (1 << 53) - 1;
+        let convert = |x: JsValue| -> Option<JsValue> {
+            let b = x.dyn_ref::<js_sys::BigInt>()?;
+            let n: i64 = String::from(b.to_string(10).ok()?).parse().ok()?;
+            (-MAX_SAFE..=MAX_SAFE)
+                .contains(&n)
+                .then(|| JsValue::from_f64(n as f64))
+        };
+        if let Some(a) = v.dyn_ref::<Array>() {
+            for i in 0..a.length() {
+                let x = a.get(i);
+                match convert(x.clone()) {
+                    Some(n) => a.set(i, n),
+                    None => small_bigints_to_numbers(&x),
                 }
-                o.into()
+            }
+        } else if v.is_object() && !v.is_instance_of::<js_sys::BigInt>() {
+            for key in Object::keys(v.unchecked_ref::<Object>()).iter() {
+                let Ok(x) = Reflect::get(v, &key) else {
+                    continue;
+                };
+                match convert(x.clone()) {
+                    Some(n) => {
+                        let _ = Reflect::set(v, &key, &n);
+                    }
+                    None => small_bigints_to_numbers(&x),
+                }
             }
         }
     }

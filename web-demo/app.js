@@ -64,11 +64,15 @@ async function verifyCurrent() {
   }
 }
 
-function optionsFor(devRootPem) {
-  // Dev nodes staple no NVIDIA manifests or OCSP answers, and chain to their own dev root.
-  return devRootPem
+function optionsFor(devRootPem, extra = {}) {
+  // Dev nodes staple no NVIDIA manifests or OCSP answers, and chain to their own dev root
+  // (manifests and OCSP answers a dev bundle does carry are still checked).
+  const o = devRootPem
     ? { policy: { allow_dev_roots: true, require_rims: false, require_ocsp: false }, trustAnchors: { devRoots: devRootPem } }
     : {};
+  if (extra.vk) o.verifyingKeys = [extra.vk];
+  if (extra.time) o.time = extra.time;
+  return o;
 }
 
 $("ask").addEventListener("submit", async (ev) => {
@@ -125,7 +129,13 @@ $("ask").addEventListener("submit", async (ev) => {
 $("verify-pasted").addEventListener("click", async () => {
   try {
     const bundle = JSON.parse($("bundle-text").value);
-    current = { bundle, options: optionsFor($("dev-root").value.trim() || null) };
+    current = {
+      bundle,
+      options: optionsFor($("dev-root").value.trim() || null, {
+        vk: $("vk").value.trim() || null,
+        time: $("verify-time").value.trim() || null,
+      }),
+    };
     await verifyCurrent();
   } catch (e) {
     render(null, e.code ? e : { code: "BUNDLE_JSON_INVALID", stage: "receipt", message: e.message });

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, existsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
@@ -93,4 +93,67 @@ test("paste mode verifies a bundle without a node", async () => {
   await page.fill("#dev-root", "");
   await page.click("#verify-pasted");
   assert.match(await overall(page), /^(POLICY_DEV_ROOT|CHAIN_UNTRUSTED_ROOT)$/);
+});
+
+test("paste mode: a bundle with full evidence and a Groth16 proof; the proof switch turns the proof check red", async () => {
+  // fixtures/bundles/full_a1_like: A1-shaped dev evidence (both RIMs, OCSP answers), finality and
+  // one real spot-check proof; its spec.json names the time, both dev roots and the key.
+  const dir = join(root, "fixtures/bundles/full_a1_like");
+  const spec = JSON.parse(readFileSync(join(dir, "spec.json"), "utf8"));
+  const text = readFileSync(join(dir, "bundle.json"), "utf8");
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`http://127.0.0.1:${port}/?node=http://127.0.0.1:9`);
+  await page.click("#tab-paste");
+  await page.fill("#bundle-text", text);
+  await page.fill("#dev-root", spec.dev_roots.map((f) => readFileSync(join(dir, f), "utf8")).join(""));
+  await page.fill("#vk", readFileSync(join(dir, spec.verifying_keys[0]), "utf8"));
+  await page.fill("#verify-time", spec.time);
+  await page.click("#verify-pasted");
+  assert.equal(await overall(page), "ok");
+  const detail = (id) => page.$eval(`#checks li[data-check=${id}]`, (l) => [l.className, l.querySelector(".detail").textContent]);
+  assert.deepEqual(await detail("proof"), ["ok", "1 proof(s) verified"]);
+  assert.deepEqual(await detail("revocation"), ["ok", "9 OCSP answers GOOD"]);
+  assert.equal((await detail("measurements"))[0], "ok");
+  assert.match((await detail("finality"))[1], /final/);
+
+  // The page's own tamper function, run on the same bundle through the same package in Node,
+  // gives the code the page must show: a proof code, on the proof check.
+  const { tamper } = await import("../checks.js");
+  const V = await import("../vendor/otr-verifier/index.js");
+  const devRoots = spec.dev_roots.map((f) => readFileSync(join(dir, f), "utf8")).join("");
+  let expected;
+  try {
+    await V.verifyBundle(tamper(JSON.parse(text), new Set(["proof"])), {
+      time: spec.time,
+      policy: { allow_dev_roots: true, require_rims: false, require_ocsp: false },
+      trustAnchors: { devRoots },
+      verifyingKeys: [readFileSync(join(dir, spec.verifying_keys[0]), "utf8")],
+    });
+  } catch (e) {
+    expected = e.code;
+  }
+  assert.match(expected ?? "verified", /^PROOF_/, "the flipped proof must be rejected at the proof stage");
+  for (const [which, code, check] of [
+    ["proof", expected, "proof"],
+    ["report", "REPORT_SIGNATURE_INVALID", "report"],
+    ["receipt", "INCLUSION_ROOT_MISMATCH", "inclusion"],
+  ]) {
+    await page.check(`[data-tamper=${which}]`);
+    assert.equal(await overall(page), code, which);
+    assert.equal(await page.$eval(`#checks li[data-check=${check}]`, (l) => l.className), "fail");
+    assert.equal(await page.$eval(`#checks li[data-check=${check}] .code`, (l) => l.textContent), code);
+    if (which === "proof") {
+      // Everything before the proof check passed; finality was not reached.
+      for (const id of ["header", "inclusion", "chain", "report", "nonce", "revocation", "measurements"]) {
+        assert.equal((await detail(id))[0], "ok", id);
+      }
+      assert.equal((await detail("finality"))[0], "pending");
+      await page.screenshot({ path: join(root, "target/test-artifacts/web-demo-proof-tampered.png"), fullPage: true });
+    }
+    await page.uncheck(`[data-tamper=${which}]`);
+    assert.equal(await overall(page), "ok");
+  }
+  assert.deepEqual(errors, []);
 });

@@ -30,7 +30,8 @@ export function caseOptions(c) {
   const options = { time: c.spec.time, policy: c.spec.policy ?? {} };
   const roots = c.spec.dev_roots ?? (c.spec.dev_root ? [c.spec.dev_root] : []);
   if (roots.length) {
-    options.trustAnchors = { devRoots: roots.map((r) => readFileSync(join(c.path, r), "utf8")) };
+    // One PEM text (it may hold several certificates).
+    options.trustAnchors = { devRoots: roots.map((r) => readFileSync(join(c.path, r), "utf8")).join("") };
   }
   if (c.spec.verifying_keys) {
     options.verifyingKeys = c.spec.verifying_keys.map((k) => readFileSync(join(c.path, k), "utf8"));

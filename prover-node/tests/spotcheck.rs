@@ -192,6 +192,16 @@ fn node_attaches_verified_spot_check_proofs() {
         std::thread::sleep(Duration::from_millis(200));
     };
     let (anchors, policy, now) = common::dev_trust(port);
+    // The node publishes the verifying key of its proofs.
+    let (_, _, info) = request(port, "GET", "/v1/node", "").unwrap();
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    let zk = &info["zk_spot_checks"];
+    assert_eq!(zk["rate_ppm"], 1_000_000);
+    let published = otr_core::zk::snarkjs::parse_vk(&zk["verification_key"].to_string()).unwrap();
+    assert_eq!(
+        zk["circuit_id"].as_str().unwrap(),
+        hex::encode(published.key_id())
+    );
     let _ = node.kill();
     let _ = node.wait();
     // The proof is durable: after a restart the bundle carries the same proof.
@@ -219,6 +229,7 @@ fn node_attaches_verified_spot_check_proofs() {
 
     let vk = otr_core::zk::snarkjs::parse_vk(&std::fs::read_to_string(&vk_json).unwrap()).unwrap();
     let key_id = vk.key_id();
+    assert_eq!(published.key_id(), key_id);
     assert_eq!(bundle.zk_proofs.len(), 1);
     let zp = &bundle.zk_proofs[0];
     assert_eq!(zp.circuit_id, key_id);

@@ -72,6 +72,7 @@ async fn node_info(State(node): State<Arc<Node>>) -> Json<Value> {
         "chain_id": node.config.chain_id,
         "batch_window_ms": node.config.batch_window_ms,
         "model": node.engine.info(),
+        "zk_spot_checks": super::spotcheck::node_info(&node),
     }))
 }
 

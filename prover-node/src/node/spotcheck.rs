@@ -295,6 +295,25 @@ pub fn proofs_for(node: &Node, id: &str) -> Result<Vec<ZkProof>, String> {
     }])
 }
 
+/// What `/v1/node` says about spot-checks (hook in the API): `null` when off; else the rate,
+/// the shape, the key id (the bundles' `circuit_id`) and the verifying key in snarkjs JSON, so
+/// that a client can check the `zk_proofs` of this node's bundles.
+pub fn node_info(node: &Node) -> serde_json::Value {
+    let Some(sc) = &node.spotcheck else {
+        return serde_json::Value::Null;
+    };
+    let s = sc.keys.shape;
+    let vk: serde_json::Value =
+        serde_json::from_str(&otr_core::zk::snarkjs::vk_to_json(sc.keys.vk.vk()))
+            .unwrap_or_default();
+    serde_json::json!({
+        "rate_ppm": sc.rate_ppm,
+        "shape": {"matrix_rows": s.matrix_rows, "cols": s.cols, "rows_per_unit": s.rows_per_unit},
+        "circuit_id": hex::encode(sc.keys.key_id),
+        "verification_key": vk,
+    })
+}
+
 /// The verifying keys for the node's own bundle check (hook in `self_check`).
 pub fn verifying_keys(node: &Node) -> Vec<(Hash, &PreparedVk)> {
     node.spotcheck

@@ -94,3 +94,98 @@ test("verifyChainProof: the light-client section alone", async () => {
   });
   await rejectsWith(assert, OtrError, other, "LIGHT_SLOT_MISMATCH", "light_client");
 });
+
+// Minimal RLP (Ethereum's encoding) to edit stapled headers field by field.
+function rlpDecode(buf) {
+  const item = (at) => {
+    const p = buf[at];
+    if (p < 0x80) return [buf.subarray(at, at + 1), at + 1];
+    const long = (base) => {
+      const n = p - base;
+      let len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + buf[at + 1 + i];
+      return [at + 1 + n, len];
+    };
+    if (p < 0xb8) return [buf.subarray(at + 1, at + 1 + p - 0x80), at + 1 + p - 0x80];
+    if (p < 0xc0) {
+      const [start, len] = long(0xb7);
+      return [buf.subarray(start, start + len), start + len];
+    }
+    const [start, len] = p < 0xf8 ? [at + 1, p - 0xc0] : long(0xf7);
+    const out = [];
+    for (let i = start; i < start + len;) {
+      const [x, next] = item(i);
+      out.push(x);
+      i = next;
+    }
+    return [out, start + len];
+  };
+  return item(0)[0];
+}
+function rlpEncode(x) {
+  const len = (n, base) => {
+    if (n < 56) return Buffer.from([base + n]);
+    const b = [];
+    for (let v = n; v > 0; v = Math.floor(v / 256)) b.unshift(v % 256);
+    return Buffer.from([base + 55 + b.length, ...b]);
+  };
+  if (Array.isArray(x)) {
+    const body = Buffer.concat(x.map(rlpEncode));
+    return Buffer.concat([len(body.length, 0xc0), body]);
+  }
+  if (x.length === 1 && x[0] < 0x80) return Buffer.from(x);
+  return Buffer.concat([len(x.length, 0x80), x]);
+}
+const b64 = (x) => Buffer.from(x).toString("base64");
+
+test("rlp helpers round-trip a stapled header", () => {
+  const h = Buffer.from(json().chain_proof.headers[0], "base64");
+  assert.deepEqual(rlpEncode(rlpDecode(h)), h);
+});
+
+// Edits of the stapled section, each reaching its own light-client code through verifyChainProof.
+const header0 = (edit) => (cp) => {
+  const fields = rlpDecode(Buffer.from(cp.headers[0], "base64"));
+  edit(fields);
+  cp.headers[0] = b64(rlpEncode(fields));
+};
+const CHAIN_EDITS = [
+  ["no headers", "LIGHT_NO_HEADERS", (cp) => { cp.headers = []; }],
+  ["a header in the middle removed", "LIGHT_HEADER_NUMBER_GAP", (cp) => { cp.headers.splice(10, 1); }],
+  ["the proven header's parent hash changed (its hash no longer links)", "LIGHT_REORGED",
+    header0((f) => { f[0] = Buffer.from(f[0]).fill(0x11); })],
+  ["the proven header's number 9 bytes long", "LIGHT_RLP_INTEGER_OVERFLOW", header0((f) => { f[8] = Buffer.alloc(9, 1); })],
+  ["the proven header's parent hash 31 bytes long", "LIGHT_HEADER_FIELD_INVALID", header0((f) => { f[0] = f[0].subarray(1); })],
+  ["a header with 2 fields", "LIGHT_HEADER_FIELD_COUNT", (cp) => { cp.headers[0] = b64([0xc2, 0x80, 0x80]); }],
+  ["a header that is a byte string", "LIGHT_RLP_EXPECTED_LIST", (cp) => { cp.headers[0] = b64([0x80]); }],
+  ["a header whose list length uses the long form for 2 bytes", "LIGHT_RLP_NON_CANONICAL",
+    (cp) => { cp.headers[0] = b64([0xf8, 0x02, 0x80, 0x80]); }],
+  ["a header cut to 100 bytes", "LIGHT_RLP_TRUNCATED",
+    (cp) => { cp.headers[0] = b64(Buffer.from(cp.headers[0], "base64").subarray(0, 100)); }],
+  ["a header with a byte after its list", "LIGHT_RLP_TRAILING_BYTES",
+    (cp) => { cp.headers[0] = b64(Buffer.concat([Buffer.from(cp.headers[0], "base64"), Buffer.from([0])])); }],
+  ["an empty account proof", "LIGHT_PROOF_INCOMPLETE", (cp) => { cp.account.proof = []; }],
+  ["an account proof with one node too many", "LIGHT_PROOF_TRAILING_NODES", (cp) => { cp.account.proof.push(cp.account.proof[0]); }],
+  ["the account's nonce changed", "LIGHT_ACCOUNT_MISMATCH", (cp) => { cp.account.nonce += 1; }],
+  ["no storage proofs", "LIGHT_STORAGE_PROOF_COUNT", (cp) => { cp.storage = []; }],
+  ["a storage proof for another slot", "LIGHT_SLOT_MISMATCH", (cp) => { cp.storage[0].key = "0x" + "11".repeat(32); }],
+  ["300 headers", "BUNDLE_COUNT_EXCEEDED", (cp) => { cp.headers = Array(300).fill(cp.headers[0]); }],
+  ["a 100 kB header", "BUNDLE_LENGTH_EXCEEDED", (cp) => { cp.headers[0] = b64(Buffer.alloc(100_000, 1)); }],
+];
+for (const [what, code, edit] of CHAIN_EDITS) {
+  test(`stapled chain proof with ${what}: ${code}`, async () => {
+    const b = json();
+    edit(b.chain_proof);
+    const run = verifyChainProof({
+      chainProof: JSON.stringify(b.chain_proof),
+      batchIndex: b.rollup.batch_index,
+      trustedCheckpoint: trusted().trustedCheckpoint,
+    });
+    await rejectsWith(assert, OtrError, run, code);
+  });
+}
+
+test("stapled bundle: a contract code hash other than the proven account's is refused", async () => {
+  const run = verifyBundle(json(), trusted({ codeHash: "11".repeat(32) }));
+  await rejectsWith(assert, OtrError, run, "LIGHT_CODE_HASH_MISMATCH", "light_client");
+});

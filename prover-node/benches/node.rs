@@ -197,7 +197,7 @@ fn main() {
     let clients: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2);
     let requests: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(24);
     let max_tokens: u32 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(16);
-    let rounds: usize = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(3);
+    let rounds: usize = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(4);
     let ps = prompts(requests);
 
     // Baseline: the same engine, in-process, no HTTP, no receipts, no attestation.
@@ -426,6 +426,14 @@ fn main() {
     let _ = std::fs::remove_dir_all(&base);
     let [b, n_on, n_off] = &arms;
     let on_tokens = n_on.tokens as f64;
+    // Each round's on and off runs are adjacent in time: their ratio cancels slow drifts of
+    // the machine's other load better than the ratio of the totals.
+    let per_round: Vec<f64> = n_on
+        .runs
+        .iter()
+        .zip(&n_off.runs)
+        .map(|(a, b)| a / b)
+        .collect();
     let threads: serde_json::Map<String, serde_json::Value> = on_threads
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::json!(v * 1e3 / on_tokens)))
@@ -437,6 +445,8 @@ fn main() {
             "rounds": rounds,
             "baseline": b.json(), "node_on": n_on.json(), "node_off": n_off.json(),
             "ratio_on_vs_off": n_on.tps() / n_off.tps(),
+            "ratio_on_vs_off_per_round": per_round,
+            "ratio_on_vs_off_median_of_rounds": pct(&mut per_round.clone(), 0.5),
             "ratio_on_vs_baseline": n_on.tps() / b.tps(),
             "ratio_off_vs_baseline": n_off.tps() / b.tps(),
             "cpu_ratio_off_over_on": n_off.cpu_ms_per_token() / n_on.cpu_ms_per_token(),

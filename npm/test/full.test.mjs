@@ -170,3 +170,14 @@ test("full_a1_like: a batch index above 2^53 - 1 comes back as a BigInt, not an 
   assert.equal(typeof c.gpu.device.board_id, "number");
   assert.equal(c.finality.state, "final");
 });
+
+// rim_defects/: the driver RIM with one content defect each, re-signed by the dev RIM signer
+// (signature and digest verify), so the verifier reports the defect itself.
+const defects = JSON.parse(readFileSync(join(full.path, "rim_defects/cases.json"), "utf8"));
+for (const [name, { description, expected }] of Object.entries(defects)) {
+  test(`full_a1_like with a re-signed driver RIM (${description}): ${expected}`, async () => {
+    const b = json();
+    b.evidence.rims[0] = readFileSync(join(full.path, "rim_defects", `${name}.xml`), "utf8");
+    await fails(b, expected);
+  });
+}

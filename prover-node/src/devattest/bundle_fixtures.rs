@@ -327,6 +327,121 @@ pub fn generate_full(out: &Path) -> std::io::Result<()> {
         serde_json::to_string_pretty(&spec)? + "\n",
     )?;
     std::fs::write(d.join("README.md"), FULL_README)?;
+    rim_defects(&d.join("rim_defects"), &b.evidence.rims[0])?;
+    Ok(())
+}
+
+/// `rim_defects/<name>.xml`: the bundle's driver RIM with one content defect each, re-signed by
+/// the dev RIM signer (so the signature and digest verify and the defect itself is reported),
+/// and `cases.json` naming the code each must give.
+fn rim_defects(dir: &Path, driver: &str) -> std::io::Result<()> {
+    use otr_core::rim::c14n::C14nVersion;
+    let start = driver
+        .find("<ds:Signature")
+        .ok_or_else(|| std::io::Error::other("driver RIM has no signature"))?;
+    let end = driver
+        .find("</ds:Signature>")
+        .ok_or_else(|| std::io::Error::other("driver RIM has no signature end"))?
+        + "</ds:Signature>".len();
+    let unsigned = format!(
+        "{}{}{}",
+        &driver[..start],
+        super::rim::SIG_PLACEHOLDER,
+        &driver[end..]
+    );
+    type Edit = fn(&str) -> String;
+    let cases: Vec<(&str, &str, &str, Edit)> = vec![
+        (
+            "not_swid",
+            "the root element is not SoftwareIdentity",
+            "RIM_NOT_SWID",
+            |s| {
+                s.replacen("<SoftwareIdentity ", "<SoftwareInventory ", 1)
+                    .replacen("</SoftwareIdentity>", "</SoftwareInventory>", 1)
+            },
+        ),
+        (
+            "no_payload",
+            "no Payload element",
+            "RIM_MISSING_ELEMENT",
+            |s| {
+                let a = s.find("<ns0:Payload>").expect("payload");
+                let b = s.find("</ns0:Payload>").expect("payload end") + "</ns0:Payload>".len();
+                format!("{}{}", &s[..a], &s[b..])
+            },
+        ),
+        (
+            "no_measurements",
+            "a Payload without any Resource",
+            "RIM_NO_MEASUREMENTS",
+            |s| {
+                let a = s.find("<ns0:Payload>").expect("payload") + "<ns0:Payload>".len();
+                let b = s.find("</ns0:Payload>").expect("payload end");
+                format!("{}{}", &s[..a], &s[b..])
+            },
+        ),
+        (
+            "hash_not_hex",
+            "a golden hash with a non-hex digit",
+            "RIM_BAD_HASH",
+            |s| {
+                let at = s.find("ns2:Hash0=\"").expect("a Hash0") + "ns2:Hash0=\"".len();
+                format!("{}g{}", &s[..at], &s[at + 1..])
+            },
+        ),
+        (
+            "duplicate_index",
+            "two resources with index 21",
+            "RIM_DUPLICATE_INDEX",
+            |s| s.replacen("index=\"22\"", "index=\"21\"", 1),
+        ),
+        (
+            "alternatives",
+            "alternatives=\"1\" with two hashes",
+            "RIM_ALTERNATIVES_MISMATCH",
+            |s| s.replacen(" ns2:Hash0=", " ns2:Hash1=\"00\" ns2:Hash0=", 1),
+        ),
+        (
+            "index_not_a_number",
+            "index=\"seven\"",
+            "RIM_BAD_ATTRIBUTE",
+            |s| s.replacen("index=\"7\"", "index=\"seven\"", 1),
+        ),
+        (
+            "no_index",
+            "a resource without index",
+            "RIM_MISSING_ATTRIBUTE",
+            |s| s.replacen("index=\"7\" ", "", 1),
+        ),
+        (
+            "no_hash",
+            "an active resource without a hash",
+            "RIM_MISSING_HASH",
+            |s| {
+                let at = s.find(" ns2:Hash0=\"").expect("a Hash0");
+                let len = s[at + 12..].find('"').expect("closing quote") + 13;
+                format!("{}{}", &s[..at], &s[at + len..])
+            },
+        ),
+    ];
+    let ca = super::DevRimCa::generate(FIXTURE_SEED);
+    std::fs::create_dir_all(dir)?;
+    let mut index = serde_json::Map::new();
+    for (name, description, code, edit) in cases {
+        let edited = edit(&unsigned);
+        assert_ne!(edited, unsigned, "{name}: the edit changed nothing");
+        let signed =
+            super::rim::sign_enveloped(&edited, &ca.ders(), ca.signer_key(), C14nVersion::V11);
+        std::fs::write(dir.join(format!("{name}.xml")), signed)?;
+        index.insert(
+            name.into(),
+            json!({ "description": description, "expected": code }),
+        );
+    }
+    std::fs::write(
+        dir.join("cases.json"),
+        serde_json::to_string_pretty(&index)? + "\n",
+    )?;
     Ok(())
 }
 
@@ -348,6 +463,10 @@ PRODUCTION: nothing here is signed by NVIDIA):
   `verification_key.json` (INSECURE test key).
 
 No light-client section: `fixtures/bundles/stapled`'s proof is about another batch root.
+
+`rim_defects/`: the bundle's driver RIM with one content defect each (`cases.json`: what and
+the expected code), re-signed by the dev RIM signer, so signature and digest verify and the
+defect itself is what the verifier reports; put in place of `evidence.rims[0]`.
 
 Files: `bundle.json` and `bundle.otrb` (the same bundle), `dev-root.pem` (device chain root),
 `dev-rim-root.pem` (RIM chain root), `verification_key.json`, and `spec.json` (time, policy:

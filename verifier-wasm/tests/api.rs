@@ -168,3 +168,41 @@ fn inclusion_and_proof() {
     let f = api::verify_proof(&vk, &read("proof.json"), r#"["33","15"]"#).unwrap_err();
     assert_eq!((f.code, f.stage.as_str()), ("PROOF_INVALID", "proof"));
 }
+
+/// fixtures/bundles/full_a1_like (spec.json: two dev roots, a verifying key): A1-shaped evidence
+/// with both RIMs and OCSP answers, and a Groth16 proof, verified natively through `api`.
+#[test]
+fn full_a1_like_bundle_verifies_with_rims_ocsp_and_proof() {
+    let dir = fixtures().join("bundles/full_a1_like");
+    let spec: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("spec.json")).unwrap()).unwrap();
+    let mut s = Settings::new(api::time_from_text(spec["time"].as_str().unwrap()).unwrap());
+    s.policy = serde_json::from_value(spec["policy"].clone()).unwrap();
+    let roots: Vec<String> = spec["dev_roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| fs::read_to_string(dir.join(f.as_str().unwrap())).unwrap())
+        .collect();
+    s.anchors = api::trust_anchors(None, None, &roots).unwrap();
+    let keys = api::VkCache::new(4);
+    for f in spec["verifying_keys"].as_array().unwrap() {
+        let text = fs::read_to_string(dir.join(f.as_str().unwrap())).unwrap();
+        s.verifying_keys.push(keys.get(&text).unwrap());
+    }
+    let b = api::read_bundle(&fs::read(dir.join("bundle.otrb")).unwrap()).unwrap();
+    let v = api::verify_bundle(&b, &s, &RustCrypto).unwrap();
+    assert_eq!(
+        serde_json::to_value(&v.finality).unwrap()["state"],
+        spec["finality"]
+    );
+    assert_eq!(v.proofs.len(), 1);
+    assert_eq!(v.gpu.rims.len(), 2);
+    assert_eq!(v.gpu.ocsp.len(), 9);
+    assert!(!v.gpu.production);
+
+    // Without the key, the proof is for an unknown circuit.
+    s.verifying_keys.clear();
+    let e = api::verify_bundle(&b, &s, &RustCrypto).unwrap_err();
+    assert_eq!(Failure::of(&e).code, "PROOF_UNKNOWN_CIRCUIT");
+}

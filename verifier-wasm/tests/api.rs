@@ -193,7 +193,7 @@ fn full_a1_like_bundle_verifies_with_rims_ocsp_and_proof() {
     let b = api::read_bundle(&fs::read(dir.join("bundle.otrb")).unwrap()).unwrap();
     let v = api::verify_bundle(&b, &s, &RustCrypto).unwrap();
     assert_eq!(
-        serde_json::to_value(&v.finality).unwrap()["state"],
+        serde_json::to_value(v.finality).unwrap()["state"],
         spec["finality"]
     );
     assert_eq!(v.proofs.len(), 1);

@@ -181,3 +181,10 @@ for (const [name, { description, expected }] of Object.entries(defects)) {
     await fails(b, expected);
   });
 }
+
+test("full_a1_like with a report signed by the dev GPU whose NVDEC0 status is 0x00: MEASUREMENT_NVDEC_STATUS", async () => {
+  const b = json();
+  const hex = readFileSync(join(full.path, "report_nvdec_0x00.hex"), "utf8").trim();
+  b.evidence.report = Buffer.from(hex, "hex").toString("base64");
+  await fails(b, "MEASUREMENT_NVDEC_STATUS");
+});

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::bundle::{build_bundle, node_key, sample_receipt, BundleSpec};
 use super::fixtures::{FIXTURE_SEED, FIXTURE_TIME};
+use super::report::{build_report, ReportSpec};
 use super::DevGpu;
 
 /// (name, description, bundle, expected verdict, expected finality, policy override).
@@ -328,6 +329,16 @@ pub fn generate_full(out: &Path) -> std::io::Result<()> {
     )?;
     std::fs::write(d.join("README.md"), FULL_README)?;
     rim_defects(&d.join("rim_defects"), &b.evidence.rims[0])?;
+    // The same report with NVDEC0 status 0x00 (neither enabled nor disabled), signed by the dev
+    // GPU over this bundle's header hash: it verifies, and the measurement check refuses it.
+    let nvdec = build_report(
+        &ReportSpec {
+            nvdec0_status: 0x00,
+            ..ReportSpec::new(FIXTURE_SEED, b.header.header_hash(), gpu.fwid)
+        },
+        gpu.attestation_key(),
+    );
+    std::fs::write(d.join("report_nvdec_0x00.hex"), hex::encode(nvdec) + "\n")?;
     Ok(())
 }
 
@@ -351,6 +362,23 @@ fn rim_defects(dir: &Path, driver: &str) -> std::io::Result<()> {
     );
     type Edit = fn(&str) -> String;
     let cases: Vec<(&str, &str, &str, Edit)> = vec![
+        (
+            "too_many_golden",
+            "40 more active measurements (indices 100..=139) than the report has blocks",
+            "MEASUREMENT_COUNT",
+            |s| {
+                let at = s.find("</ns0:Payload>").expect("payload end");
+                let extra: String = (100..140)
+                    .map(|i| {
+                        format!(
+                            "<ns0:Resource type=\"Measurement\" index=\"{i}\" active=\"True\" alternatives=\"1\" ns2:Hash0=\"{}\" name=\"Measurement_{i}\" size=\"48\"/>",
+                            "ab".repeat(48)
+                        )
+                    })
+                    .collect();
+                format!("{}{extra}{}", &s[..at], &s[at..])
+            },
+        ),
         (
             "not_swid",
             "the root element is not SoftwareIdentity",
@@ -467,6 +495,8 @@ No light-client section: `fixtures/bundles/stapled`'s proof is about another bat
 `rim_defects/`: the bundle's driver RIM with one content defect each (`cases.json`: what and
 the expected code), re-signed by the dev RIM signer, so signature and digest verify and the
 defect itself is what the verifier reports; put in place of `evidence.rims[0]`.
+`report_nvdec_0x00.hex`: the report with NVDEC0 status 0x00, signed by the dev GPU over this
+bundle's header hash (expected `MEASUREMENT_NVDEC_STATUS`); put in place of `evidence.report`.
 
 Files: `bundle.json` and `bundle.otrb` (the same bundle), `dev-root.pem` (device chain root),
 `dev-rim-root.pem` (RIM chain root), `verification_key.json`, and `spec.json` (time, policy:

@@ -718,7 +718,7 @@ fn report(o: &Opts, q: &Quality, sp: &[Speed], ly: &[(String, f64, f64)]) -> Str
     r += "\n### Reading these numbers\n\n\
 - **Agreement.** Integer activations cost nothing measurable: the engine and w8 (f32 activations on the \
 engine's int8 weights) choose the same top-1 token everywhere, and both miss f32 at the same near-ties. \
-The gap to 98% is the weight conversion: its relative error is the same for every GGUF block type, because \
+The gap to 98% is the weight conversion: its relative error is the same for every GGUF block type, consistent with \
 the int8 format's block scale (1..15 times the row scale) leaves blocks whose maximum is far below the row \
 maximum with few quant levels. The simulation rows show the effect of the block-scale range alone. \
 Perplexity is within 1% of f32 either way.\n\
@@ -729,7 +729,7 @@ in all), built at load. The quality rows (f32, q8) use `float_model.rs` instead.
 - **Speed.** Decode reads every weight once per token: the engine reads int8, candle f32 reads 4 bytes per \
 weight. Prefill of candle f32 is a GEMM (each weight reused across the 128 tokens, f32 FMA); the engine \
 computes one exact integer dot product per (row, token) and hashes every operator output for the trace. \
-candle's quantized product quantizes activations to Q8_K and runs one dot product per row and token. \
+candle's quantized product quantizes activations to Q8_0/Q8_K blocks and runs one dot product per row and token. \
 The machine is shared: compare rows of one run only, and see the load average below.\n";
     r
 }

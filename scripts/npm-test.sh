@@ -34,5 +34,6 @@ npm test --silent
 say "browser tests (chromium + playwright-core)"
 npm run --silent test:browser
 
+# Fails when a code is neither reached by the Node tests nor explained in npm/README.md.
 node scripts/code-coverage.mjs
 say "ok"

@@ -116,7 +116,9 @@ $("ask").addEventListener("submit", async (ev) => {
     if (!b.ok) throw new Error((await b.json()).error?.message ?? b.statusText);
     const bundle = await b.json();
     const info = await infoPromise;
-    current = { bundle, options: optionsFor(info?.dev_root_pem) };
+    // A node with spot-checks on publishes its verifying key: its bundles' proofs are checked.
+    const vk = info?.zk_spot_checks?.verification_key;
+    current = { bundle, options: optionsFor(info?.dev_root_pem, { vk: vk ? JSON.stringify(vk) : null }) };
     $("receipt-line").textContent = `receipt ${otr.receipt_id} · hash ${otr.receipt_hash.slice(0, 16)}… · bundle fetched`;
     await verifyCurrent();
   } catch (e) {

@@ -128,8 +128,8 @@ fn main() {
     let info = m.info();
     if json {
         println!(
-            "{{\"text\":{:?},\"prompt_tokens\":{},\"completion_tokens\":{},\"tokens\":{:?},\"finish_reason\":\"{:?}\",\"weights_root\":\"{}\",\"tokenizer_hash\":\"{}\",\"trace_root\":\"{}\",\"trace_steps\":{}}}",
-            out_text,
+            "{{\"text\":{},\"prompt_tokens\":{},\"completion_tokens\":{},\"tokens\":{:?},\"finish_reason\":\"{:?}\",\"weights_root\":\"{}\",\"tokenizer_hash\":\"{}\",\"trace_root\":\"{}\",\"trace_steps\":{}}}",
+            json_string(&out_text),
             g.prompt_tokens,
             g.completion_tokens,
             g.tokens,
@@ -166,4 +166,23 @@ fn m_threads(m: &Model) -> usize {
 
 fn m_kernel(m: &Model) -> Kernel {
     m.exec_kernel()
+}
+
+/// `s` as a JSON string literal (RFC 8259: quote, backslash and control characters escaped).
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

@@ -223,21 +223,144 @@ pub fn post_pending(node: &Node) -> Result<usize, String> {
     Ok(headers.len())
 }
 
-/// Runs forever: posts a rollup batch every `post_interval_ms` when headers are waiting, on the
-/// dedicated `otr-poster` thread at nice +[`POSTER_NICE`].
+/// The poster's time budget: after a post whose CPU time (the poster's and the chain thread's:
+/// EVM execution and the chain file's save, which grows with the chain's history) was `c`, the
+/// next post waits at least `POSTER_DUTY_DIVISOR * c`, so posting takes at most about 1% of a
+/// core however long the history grows; never less than `--post-interval-ms`, never more than
+/// [`POSTER_MAX_INTERVAL`] (unless configured so).
+pub const POSTER_DUTY_DIVISOR: u32 = 100;
+/// The longest the duty budget stretches the posting interval.
+pub const POSTER_MAX_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long the poster waits before its next post. A full batch (a backlog) waits only the
+/// configured interval.
+pub fn next_post_wait(configured: Duration, last_post_cpu: Duration, full: bool) -> Duration {
+    if full {
+        return configured;
+    }
+    configured.max((last_post_cpu * POSTER_DUTY_DIVISOR).min(POSTER_MAX_INTERVAL))
+}
+
+/// On-CPU time of thread `tid` of this process (Linux `schedstat`), if readable.
+fn thread_cpu(tid: &str) -> Option<Duration> {
+    let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+    s.split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+        .map(Duration::from_nanos)
+}
+
+/// The id of this process's thread named `name`, if there is one (Linux).
+fn thread_named(name: &str) -> Option<String> {
+    std::fs::read_dir("/proc/self/task")
+        .ok()?
+        .flatten()
+        .find(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == name))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+}
+
+/// Runs forever: posts a rollup batch every `post_interval_ms` when headers are waiting (or
+/// less often, by [`next_post_wait`], once the chain's save grows costly), on the dedicated
+/// `otr-poster` thread at nice +[`POSTER_NICE`].
 pub async fn run_poster(node: Arc<Node>) {
     if node.settlement.is_none() {
         return;
     }
     let interval = Duration::from_millis(node.config.post_interval_ms.max(1));
     let bg = background("otr-poster", POSTER_NICE);
+    let chain_tid = thread_named("otr-chain");
+    let mut wait = interval;
     loop {
-        tokio::time::sleep(interval).await;
+        tokio::time::sleep(wait).await;
         let n = node.clone();
-        match off_runtime(&bg, move || post_pending(&n)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => eprintln!("otr: rollup post failed, will retry: {e}"),
-            Err(e) => eprintln!("otr: rollup post task failed: {e}"),
+        let chain0 = chain_tid.as_deref().and_then(thread_cpu);
+        let res = off_runtime(&bg, move || {
+            let me = own_thread_cpu();
+            let r = post_pending(&n);
+            (r, own_thread_cpu().saturating_sub(me))
+        })
+        .await;
+        let chain = match (chain0, chain_tid.as_deref().and_then(thread_cpu)) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => Duration::ZERO,
+        };
+        let (cpu, full) = match res {
+            Ok((Ok(k), own)) => (own + chain, k >= super::settlement::MAX_HEADERS_PER_BATCH),
+            Ok((Err(e), own)) => {
+                eprintln!("otr: rollup post failed, will retry: {e}");
+                (own + chain, false)
+            }
+            Err(e) => {
+                eprintln!("otr: rollup post task failed: {e}");
+                (chain, false)
+            }
+        };
+        wait = next_post_wait(interval, cpu, full);
+    }
+}
+
+/// CPU time of the calling thread (zero where unavailable).
+fn own_thread_cpu() -> Duration {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes the timespec it is given.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
+            return Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
         }
+    }
+    Duration::ZERO
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn posting_interval_keeps_the_duty_budget() {
+        let c = Duration::from_millis(2000);
+        // Cheap posts: the configured interval.
+        assert_eq!(next_post_wait(c, Duration::from_millis(1), false), c);
+        // A 40 ms save (a chain file of about 20 MB here): 4 s between posts.
+        assert_eq!(
+            next_post_wait(c, Duration::from_millis(40), false),
+            Duration::from_secs(4)
+        );
+        // Bounded above, unless configured longer; a backlog does not wait the budget.
+        assert_eq!(
+            next_post_wait(c, Duration::from_secs(5), false),
+            POSTER_MAX_INTERVAL
+        );
+        let long = Duration::from_secs(120);
+        assert_eq!(next_post_wait(long, Duration::from_secs(5), false), long);
+        assert_eq!(next_post_wait(c, Duration::from_secs(5), true), c);
+    }
+
+    #[test]
+    fn background_threads_run_jobs_at_lower_priority() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let bg = Background::spawn("otr-test-bg", 3).unwrap();
+        let (name, nice) = rt
+            .block_on(bg.run(|| {
+                // SAFETY: reads the calling thread's own priority.
+                let nice = unsafe {
+                    libc::getpriority(libc::PRIO_PROCESS, libc::syscall(libc::SYS_gettid) as _)
+                };
+                (std::thread::current().name().map(String::from), nice)
+            }))
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("otr-test-bg"));
+        // SAFETY: reads the process's priority.
+        let base = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        assert_eq!(nice, (base + 3).min(19));
+        // A panicking job is reported, and the thread keeps serving.
+        assert!(rt.block_on(bg.run(|| panic!("boom"))).is_err());
+        assert_eq!(rt.block_on(bg.run(|| 7)).unwrap(), 7);
     }
 }

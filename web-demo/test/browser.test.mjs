@@ -1,9 +1,12 @@
 // The demo in a real browser (Debian Chromium via playwright-core): a real node answers, the
 // page verifies the bundle with the WebAssembly verifier, and each tamper switch turns the
-// matching check red with its error code. A screenshot goes to target/test-artifacts/.
+// matching check red with its error code; the proof switch is exercised on the full fixture
+// bundle (paste mode) and on a bundle from a node with spot-checks on (`--zk-params`,
+// `--spot-check-rate 1`, a setup made by `otr zk ceremony`). Screenshots go to
+// target/test-artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -156,4 +159,85 @@ test("paste mode: a bundle with full evidence and a Groth16 proof; the proof swi
     assert.equal(await overall(page), "ok");
   }
   assert.deepEqual(errors, []);
+});
+
+test("a node with spot-checks on: its bundle's real proof verifies in the page, and the proof switch turns it red", async () => {
+  // A setup for the fixture model's 64 x 64 projections (two contributions), then a node that
+  // proves every posted receipt (`--spot-check-rate 1`).
+  const dir = mkdtempSync(join(tmpdir(), "otr-demo-zk-"));
+  const run = (...args) => execFileSync(otr, args, { stdio: ["ignore", "ignore", "inherit"] });
+  run("zk", "ceremony", "init", "--rows", "64", "--cols", "64", "--rows-per-unit", "4", "--out", join(dir, "c0.bin"));
+  run("zk", "ceremony", "contribute", "--in", join(dir, "c0.bin"), "--out", join(dir, "c1.bin"), "--name", "alice");
+  run("zk", "ceremony", "contribute", "--in", join(dir, "c1.bin"), "--out", join(dir, "c2.bin"), "--name", "bob");
+  run("zk", "ceremony", "finalize", "--in", join(dir, "c2.bin"), "--out-dir", join(dir, "keys"));
+  const zkPort = await freePort();
+  const zkNode = spawn(otr, ["serve", "--model", "fixture-gemma3", "--attestation", "dev", "--listen", `127.0.0.1:${zkPort}`,
+    "--data-dir", join(dir, "data"), "--batch-window-ms", "50", "--zk-params", join(dir, "keys"),
+    "--spot-check-rate", "1", "--post-interval-ms", "200", "--web-demo", join(root, "web-demo")],
+  { stdio: ["ignore", "inherit", "inherit"] });
+  try {
+    const base = `http://127.0.0.1:${zkPort}`;
+    for (let i = 0; i < 300; i++) {
+      try { if ((await fetch(`${base}/health`)).ok) break; } catch {}
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const info = await (await fetch(`${base}/v1/node`)).json();
+    assert.ok(info.zk_spot_checks?.verification_key, "the node publishes its verifying key");
+
+    // Ask through the page; its first bundle is provisional (the proof comes after posting).
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${base}/`);
+    await page.waitForFunction(() => document.querySelector("#mode").textContent.includes("DEV"));
+    await page.fill("#prompt", "The tower is in");
+    await page.click("#send");
+    await page.waitForFunction(() => document.querySelector("#receipt-line").textContent.includes("bundle fetched"), null, { timeout: 30000 });
+    assert.equal(await overall(page), "ok");
+    const id = (await page.textContent("#receipt-line")).match(/receipt (\S+)/)[1];
+
+    // Wait for the node to attach the proof, then verify that bundle in the page.
+    let text;
+    for (let t = Date.now(); ; ) {
+      const r = await fetch(`${base}/v1/receipts/${id}/bundle`);
+      if (r.ok) {
+        text = await r.text();
+        if (JSON.parse(text).zk_proofs?.length) break;
+      }
+      assert.ok(Date.now() - t < 240_000, "no spot-check proof in the node's bundle");
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await page.click("#tab-paste");
+    await page.fill("#bundle-text", text);
+    await page.fill("#dev-root", info.dev_root_pem);
+    await page.fill("#vk", JSON.stringify(info.zk_spot_checks.verification_key));
+    await page.click("#verify-pasted");
+    assert.equal(await overall(page), "ok");
+    assert.equal(await page.$eval("#checks li[data-check=proof]", (l) => l.className), "ok");
+
+    // The same tamper, run in Node through the same package, names the code the page must show.
+    const { tamper } = await import("../checks.js");
+    const V = await import("../vendor/otr-verifier/index.js");
+    let expected;
+    try {
+      await V.verifyBundle(tamper(JSON.parse(text), new Set(["proof"])), {
+        policy: { allow_dev_roots: true, require_rims: false, require_ocsp: false },
+        trustAnchors: { devRoots: info.dev_root_pem },
+        verifyingKeys: [JSON.stringify(info.zk_spot_checks.verification_key)],
+      });
+    } catch (e) {
+      expected = e.code;
+    }
+    assert.match(expected ?? "verified", /^PROOF_/);
+    await page.check("[data-tamper=proof]");
+    assert.equal(await overall(page), expected);
+    assert.equal(await page.$eval("#checks li[data-check=proof]", (l) => l.className), "fail");
+    assert.equal(await page.$eval("#checks li[data-check=proof] .code", (l) => l.textContent), expected);
+    await page.screenshot({ path: join(root, "target/test-artifacts/web-demo-node-proof-tampered.png"), fullPage: true });
+    await page.uncheck("[data-tamper=proof]");
+    assert.equal(await overall(page), "ok");
+    assert.deepEqual(errors, []);
+  } finally {
+    zkNode.kill("SIGKILL");
+  }
 });

@@ -188,6 +188,27 @@ if (want("full")) {
       `${ms(every)} ms`, "50 ms", every <= 50 ? "within" : "OVER", `${CMD} --only full`);
     row(`warm: same, ${label}, signatures cached from the previous run`, `${ms(cached)} ms`, "", "", `${CMD} --only full`);
   }
+  // How many P-384 signatures one verification checks (WebCrypto calls, caches cleared),
+  // against NVIDIA's A1 sample: the shapes match when the counts do.
+  const subtle = globalThis.crypto.subtle;
+  const verify = subtle.verify;
+  let n = 0;
+  subtle.verify = function (...a) {
+    n++;
+    return verify.apply(this, a);
+  };
+  const count = async (f) => {
+    await V.clearCache();
+    n = 0;
+    await f();
+    return n;
+  };
+  const ours = await count(() => V.verifyBundle(bytes, H.caseOptions(fc)));
+  const a1 = H.nvidiaA1();
+  const theirs = a1 ? await count(() => V.verifyGpuEvidence(a1, H.A1_OPTIONS)) : null;
+  subtle.verify = verify;
+  row("P-384 signatures checked in one verification (WebCrypto calls): full_a1_like bundle / NVIDIA A1 evidence",
+    `${ours} / ${theirs ?? "n/a"}`, "", "", `${CMD} --only full`);
 }
 
 if (want("groth16")) {

@@ -92,3 +92,92 @@ fn matmul_identical_for_any_thread_count_and_kernel() {
         }
     }
 }
+
+fn prescaled(q: &[i8], bs: &[u8]) -> Vec<i16> {
+    let mut w = vec![0i16; q.len()];
+    scalar::prescale(q, bs, &mut w);
+    w
+}
+
+#[test]
+fn tile_kernels_match_the_row_dot_product() {
+    let mut r = SplitMix(99);
+    for case in 0..200 {
+        let blocks = 1 + (r.next() % 70) as usize;
+        let extreme = case % 4 == 0;
+        let rows: Vec<(Vec<i8>, Vec<u8>, Vec<i16>)> = (0..2)
+            .map(|_| random_case(&mut r, blocks, extreme))
+            .collect();
+        let xs: Vec<Vec<i16>> = (0..4)
+            .map(|_| random_case(&mut r, blocks, extreme).2)
+            .collect();
+        let w: Vec<Vec<i16>> = rows.iter().map(|(q, bs, _)| prescaled(q, bs)).collect();
+        let x = [&xs[0][..], &xs[1][..], &xs[2][..], &xs[3][..]];
+        let want: Vec<Vec<i64>> = rows
+            .iter()
+            .map(|(q, bs, _)| xs.iter().map(|xt| scalar::dot(q, bs, xt)).collect())
+            .collect();
+        for (rw, (q, bs, _)) in w.iter().zip(&rows) {
+            assert_eq!(scalar::dot_pre(rw, x[0]), scalar::dot(q, bs, x[0]));
+        }
+        for k in [Kernel::Scalar, Kernel::Avx2, Kernel::Simd128] {
+            if k.available() {
+                let got = k.dot_tile([&w[0], &w[1]], x);
+                for rr in 0..2 {
+                    assert_eq!(got[rr].to_vec(), want[rr], "{k:?} case {case} row {rr}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn tile_kernel_extreme_values_do_not_overflow() {
+    // 64 blocks of +127 quants, scale 15, activations -32768: the i32 lane bound is tight.
+    let n = 64 * BLOCK;
+    let w = prescaled(&vec![127i8; n], &[BLOCK_SCALE_MAX; 64]);
+    let neg = vec![-32768i16; n];
+    let pos = vec![32767i16; n];
+    let want_neg = -(127i64 * 15 * 32768 * n as i64);
+    let want_pos = 127i64 * 15 * 32767 * n as i64;
+    let got = Kernel::best().dot_tile([&w, &w], [&neg, &pos, &neg, &pos]);
+    assert_eq!(got, [[want_neg, want_pos, want_neg, want_pos]; 2]);
+    assert_eq!(scalar::dot_tile([&w, &w], [&neg, &pos, &neg, &pos]), got);
+}
+
+#[test]
+fn matmul_of_many_tokens_equals_one_token_at_a_time() {
+    let mut r = SplitMix(11);
+    // 37 rows: a last partial chunk and an odd last row pair.
+    let (rows, cols) = (37, 160);
+    let (q, bs, _) = random_case(&mut r, rows * cols / BLOCK, false);
+    let w = QMatrix {
+        rows,
+        cols,
+        q,
+        bscale: bs,
+        rm: (0..rows)
+            .map(|_| (1 << 23) + (r.next() % (1 << 23)) as u32)
+            .collect(),
+        re: (0..rows).map(|_| -40 + (r.next() % 10) as i32).collect(),
+    };
+    let xs: Vec<Act16> = (0..11)
+        .map(|t| Act16 {
+            q: (0..cols).map(|_| r.next() as i16).collect(),
+            exp: -8 - t,
+        })
+        .collect();
+    let one = Exec::new(Kernel::Scalar, 1);
+    let want: Vec<Vec<i64>> = xs
+        .iter()
+        .map(|x| one.matmul(&w, std::slice::from_ref(x)).remove(0))
+        .collect();
+    for n in [1, 2, 3, 4, 5, 8, 11] {
+        for threads in [1, 2] {
+            for k in [Kernel::Scalar, Kernel::best()] {
+                let got = Exec::new(k, threads).matmul(&w, &xs[..n]);
+                assert_eq!(got, want[..n], "{n} tokens, {k:?} x{threads}");
+            }
+        }
+    }
+}

@@ -66,7 +66,31 @@ impl Kernel {
             _ => scalar::dot(q, bs, x),
         }
     }
+
+    /// The `2 x 4` tile of the matrix-matrix product: two prescaled rows
+    /// ([`scalar::prescale`]) against four activation vectors; `out[r][t]` is the exact
+    /// integer [`Kernel::dot`] of row `r` and token `t`.
+    #[inline]
+    pub fn dot_tile(self, w: [&[i16]; 2], x: [&[i16]; 4]) -> [[i64; 4]; 2] {
+        let n = w[0].len();
+        assert!(n % BLOCK == 0 && w.iter().all(|r| r.len() == n) && x.iter().all(|t| t.len() == n));
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
+                // SAFETY: AVX2 is present (checked above); lengths checked by the assert.
+                unsafe { avx2::dot_tile(w, x) }
+            }
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Kernel::Simd128 => simd128::dot_tile(w, x),
+            _ => scalar::dot_tile(w, x),
+        }
+    }
 }
+
+/// Rows per work item of a matrix product (one thread computes a work item).
+const CHUNK: usize = 16;
+/// Tokens per tile of the matrix-matrix kernel.
+const TILE_T: usize = 4;
 
 /// How matrix products run: kernel and thread pool.
 #[derive(Debug)]
@@ -93,33 +117,84 @@ impl Exec {
         self.pool.as_ref().map_or(1, |p| p.current_num_threads())
     }
 
-    /// `y_t = W x_t` for every token `t`, as wide values (see [`row_output`]).
+    /// `y_t = W x_t` for every token `t`, as wide values (see [`row_output`]). One token (the
+    /// decode step) runs one dot product per row; several tokens (the prompt) run the
+    /// matrix-matrix kernel: each work item of [`CHUNK`] rows prescales its rows once and
+    /// multiplies them, two rows by four tokens at a time ([`Kernel::dot_tile`]), against all
+    /// tokens. Both compute the same exact integers, so the result depends neither on the
+    /// path, nor on the kernel, nor on the thread count.
     pub fn matmul(&self, w: &QMatrix, xs: &[Act16]) -> Vec<Vec<i64>> {
         let t = xs.len();
         let mut flat = vec![0i64; w.rows * t];
-        const CHUNK: usize = 16;
+        if t == 0 {
+            return Vec::new();
+        }
         let kernel = self.kernel;
-        let work = |(ci, out): (usize, &mut [i64])| {
+        let cols = w.cols;
+        let single = |(ci, out): (usize, &mut [i64])| {
+            let r = ci * CHUNK;
+            for (k, o) in out.iter_mut().enumerate() {
+                let r = r + k;
+                let q = &w.q[r * cols..(r + 1) * cols];
+                let bs = &w.bscale[r * cols / BLOCK..(r + 1) * cols / BLOCK];
+                *o = row_output(kernel.dot(q, bs, &xs[0].q), w.rm[r], w.re[r], xs[0].exp);
+            }
+        };
+        let tiled = |(ci, out): (usize, &mut [i64])| {
             let r0 = ci * CHUNK;
-            for (k, o) in out.chunks_mut(t).enumerate() {
+            let nr = out.len() / t;
+            let mut pre = vec![0i16; nr * cols];
+            for (k, wr) in pre.chunks_exact_mut(cols).enumerate() {
                 let r = r0 + k;
-                let q = &w.q[r * w.cols..(r + 1) * w.cols];
-                let bs = &w.bscale[r * w.cols / BLOCK..(r + 1) * w.cols / BLOCK];
-                for (j, x) in xs.iter().enumerate() {
-                    let acc = kernel.dot(q, bs, &x.q);
-                    o[j] = row_output(acc, w.rm[r], w.re[r], x.exp);
+                scalar::prescale(
+                    &w.q[r * cols..(r + 1) * cols],
+                    &w.bscale[r * cols / BLOCK..(r + 1) * cols / BLOCK],
+                    wr,
+                );
+            }
+            let row = |k: usize| &pre[k * cols..(k + 1) * cols];
+            for j0 in (0..t).step_by(TILE_T) {
+                // A last partial tile repeats its last token; those results are dropped.
+                let tok = |i: usize| &xs[(j0 + i).min(t - 1)].q[..];
+                let x = [tok(0), tok(1), tok(2), tok(3)];
+                for k0 in (0..nr).step_by(2) {
+                    let k1 = (k0 + 1).min(nr - 1);
+                    let acc = kernel.dot_tile([row(k0), row(k1)], x);
+                    for (dk, accr) in acc.iter().enumerate().take(k1 + 1 - k0) {
+                        let r = r0 + k0 + dk;
+                        for (i, &a) in accr.iter().enumerate().take((t - j0).min(TILE_T)) {
+                            let j = j0 + i;
+                            out[(k0 + dk) * t + j] = row_output(a, w.rm[r], w.re[r], xs[j].exp);
+                        }
+                    }
                 }
             }
         };
-        match &self.pool {
-            Some(pool) => pool.install(|| {
-                flat.par_chunks_mut(CHUNK * t).enumerate().for_each(work);
+        match (&self.pool, t) {
+            (Some(pool), 1) => {
+                pool.install(|| flat.par_chunks_mut(CHUNK).enumerate().for_each(single))
+            }
+            (None, 1) => flat.chunks_mut(CHUNK).enumerate().for_each(single),
+            (Some(pool), _) => pool.install(|| {
+                flat.par_chunks_mut(CHUNK * t).enumerate().for_each(tiled);
             }),
-            None => flat.chunks_mut(CHUNK * t).enumerate().for_each(work),
+            (None, _) => flat.chunks_mut(CHUNK * t).enumerate().for_each(tiled),
+        }
+        if t == 1 {
+            return vec![flat];
         }
         (0..t)
             .map(|j| (0..w.rows).map(|r| flat[r * t + j]).collect())
             .collect()
+    }
+
+    /// `f(0), .., f(n - 1)`, on the pool when there is one (each item computed by one thread,
+    /// so the results do not depend on the thread count).
+    pub fn map<T: Send>(&self, n: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+        match &self.pool {
+            Some(pool) if n > 1 => pool.install(|| (0..n).into_par_iter().map(f).collect()),
+            _ => (0..n).map(f).collect(),
+        }
     }
 
     /// Runs `f` on the pool (or inline).

@@ -34,3 +34,38 @@ pub fn dot(q: &[i8], bs: &[u8], x: &[i16]) -> i64 {
     acc64 = i64x2_add(acc64, i64x2_extend_high_i32x4(acc32));
     i64x2_extract_lane::<0>(acc64) + i64x2_extract_lane::<1>(acc64)
 }
+
+/// One prescaled row (`w = b q`) against four activation vectors, the weight vectors loaded
+/// once for the four tokens. Per lane and block each accumulator gets four `i32x4_dot_i16x8`
+/// (8 products, at most `8 * 1905 * 32768 < 2^29`), the bound of [`dot`]: 4 blocks accumulate
+/// in i32 lanes before widening to i64. Exact: equal to [`super::scalar::dot_pre`] per token.
+fn dot_row4(w: &[i16], x: [&[i16]; 4]) -> [i64; 4] {
+    let nb = w.len() / 32;
+    let mut acc64 = [i64x2_splat(0); 4];
+    let mut acc32 = [i32x4_splat(0); 4];
+    for b in 0..nb {
+        for h in 0..4 {
+            let o = 32 * b + 8 * h;
+            // SAFETY: every slice holds `32 * nb` i16 (checked by the caller); unaligned loads
+            // are allowed.
+            let wv = unsafe { v128_load(w.as_ptr().add(o) as *const v128) };
+            for t in 0..4 {
+                let xv = unsafe { v128_load(x[t].as_ptr().add(o) as *const v128) };
+                acc32[t] = i32x4_add(acc32[t], i32x4_dot_i16x8(wv, xv));
+            }
+        }
+        if b & 3 == 3 || b + 1 == nb {
+            for t in 0..4 {
+                acc64[t] = i64x2_add(acc64[t], i64x2_extend_low_i32x4(acc32[t]));
+                acc64[t] = i64x2_add(acc64[t], i64x2_extend_high_i32x4(acc32[t]));
+                acc32[t] = i32x4_splat(0);
+            }
+        }
+    }
+    acc64.map(|a| i64x2_extract_lane::<0>(a) + i64x2_extract_lane::<1>(a))
+}
+
+/// The `2 x 4` tile (see [`super::scalar::dot_tile`]).
+pub fn dot_tile(w: [&[i16]; 2], x: [&[i16]; 4]) -> [[i64; 4]; 2] {
+    [dot_row4(w[0], x), dot_row4(w[1], x)]
+}

@@ -2,7 +2,9 @@
 
 use super::ops::{self, RopeStyle};
 use super::sampling::{sample, Sampling};
-use super::trace::{embed_op, head_op, layer_op, StepKey, StepTensor, Trace};
+use super::trace::{
+    act_digest, acts_digest, embed_op, head_op, layer_op, wide_digest, StepKey, StepTensor, Trace,
+};
 use super::{Arch, Model};
 use crate::error::EngineError;
 use crate::fixed::Act16;
@@ -52,15 +54,48 @@ pub(crate) struct KvCache {
     v: Vec<Vec<Act16>>,
 }
 
+/// How the prompt runs through the model. Both give the same tokens and the same trace (every
+/// leaf, hence the root); [`Prefill::Batched`] is the default and the fast one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Prefill {
+    /// All prompt positions through each layer together (matrix-matrix products).
+    #[default]
+    Batched,
+    /// One position at a time, as a decode step (the reference).
+    Sequential,
+}
+
 /// Per-run state: the trace and an optional step to capture.
 #[derive(Debug, Default)]
 pub(crate) struct Ctx {
+    pub prefill: Prefill,
     pub trace: Trace,
     pub capture: Option<StepKey>,
     pub captured: Option<StepRecord>,
 }
 
 impl Ctx {
+    /// Records a step whose digest is computed; builds the output and inputs only when the
+    /// step is the one to capture.
+    fn rec_d(
+        &mut self,
+        key: StepKey,
+        digest: [u8; 32],
+        out: impl FnOnce() -> StepTensor,
+        inputs: impl FnOnce() -> Vec<StepTensor>,
+    ) {
+        self.trace.record_digest(key, digest);
+        if self.capture == Some(key) {
+            self.captured = Some(StepRecord {
+                key,
+                index: 0,
+                inputs: inputs(),
+                output: out(),
+                sampling: None,
+            });
+        }
+    }
+
     fn rec(&mut self, key: StepKey, out: &StepTensor, inputs: impl FnOnce() -> Vec<StepTensor>) {
         self.trace.record(key, out);
         if self.capture == Some(key) {
@@ -151,6 +186,16 @@ impl Model {
 
     /// Runs `tokens` at positions `start..`, appending to `cache`; returns the logits of the
     /// last position when `want_logits`.
+    ///
+    /// Layer-major over all the tokens (the batched prefill): each matrix product multiplies
+    /// every weight row against all tokens ([`crate::kernels::Exec::matmul`]), the per-token
+    /// operators (norms, RoPE, attention, residuals, activation) and the output digests run
+    /// on the thread pool, one token per work item. Attention is causal: position `p` sees the
+    /// cache entries `window_start(l, p)..=p`, all of which are in the cache before any
+    /// attention of the layer runs. Every step's output is the same integer tensor as when the
+    /// tokens run one at a time ([`Model::forward_sequential`]), and the trace sorts its
+    /// leaves by `(pos, stage, op)`, so the order in which steps are recorded does not matter:
+    /// same leaves, same root.
     pub(crate) fn forward(
         &self,
         tokens: &[u32],
@@ -162,138 +207,150 @@ impl Model {
         let cfg = &self.cfg;
         let eps = cfg.eps_q64();
         let nl = cfg.n_layers;
+        let n = tokens.len();
+        let ex = &self.exec;
         if cache.k.is_empty() {
             cache.k = vec![Vec::new(); nl];
             cache.v = vec![Vec::new(); nl];
         }
         let pos = |t: usize| (start + t) as u32;
         let scale = cfg.embed_scale_q32();
-        let mut hs: Vec<Vec<i64>> = Vec::with_capacity(tokens.len());
-        for (t, &tok) in tokens.iter().enumerate() {
-            let h = ops::embed_row(&self.embd, tok as usize, scale);
-            let out = StepTensor::Wide(h);
-            ctx.rec(key(pos(t), 0, embed_op::EMBED), &out, || {
-                vec![StepTensor::Token(tok)]
-            });
-            let StepTensor::Wide(h) = out else {
-                unreachable!()
-            };
+        let emb = ex.map(n, |t| {
+            let h = ops::embed_row(&self.embd, tokens[t] as usize, scale);
+            let d = wide_digest(&h);
+            (h, d)
+        });
+        let mut hs: Vec<Vec<i64>> = Vec::with_capacity(n);
+        for (t, (h, d)) in emb.into_iter().enumerate() {
+            ctx.rec_d(
+                key(pos(t), 0, embed_op::EMBED),
+                d,
+                || StepTensor::Wide(h.clone()),
+                || vec![StepTensor::Token(tokens[t])],
+            );
             hs.push(h);
         }
         for (l, ly) in self.layers.iter().enumerate() {
             let st = 1 + l as u16;
             // Attention block.
-            let xs: Vec<Act16> = hs
-                .iter()
-                .map(|h| Act16::from_wide(&ops::rms_norm(h, &ly.attn_norm, eps)))
-                .collect();
-            for (t, x) in xs.iter().enumerate() {
-                let out = StepTensor::Act(x.clone());
-                ctx.rec(key(pos(t), st, layer_op::ATTN_NORM), &out, || {
-                    vec![StepTensor::Wide(hs[t].clone())]
-                });
-            }
+            let xs = self.norm_rec(&hs, &ly.attn_norm, ctx, start, st, layer_op::ATTN_NORM);
             let q = self.matmul_rec(&ly.wq, &xs, ctx, start, st, layer_op::Q);
             let k = self.matmul_rec(&ly.wk, &xs, ctx, start, st, layer_op::K);
             let v = self.matmul_rec(&ly.wv, &xs, ctx, start, st, layer_op::V);
-            let mut attn_in = Vec::with_capacity(tokens.len());
-            for t in 0..tokens.len() {
-                let p = pos(t);
-                let cs = self.rope_at(l, p);
+            let roped = ex.map(n, |t| {
+                let cs = self.rope_at(l, pos(t));
                 let qh = self.qk_rope(&q[t], ly.q_norm.as_deref(), &cs);
                 let kh = self.qk_rope(&k[t], ly.k_norm.as_deref(), &cs);
                 let vh = ops::per_head_act(&v[t], cfg.n_kv_heads);
-                let (qo, ko, vo) = (
-                    StepTensor::Acts(qh.clone()),
-                    StepTensor::Acts(kh.clone()),
-                    StepTensor::Acts(vh.clone()),
+                let d = [acts_digest(&qh), acts_digest(&kh), acts_digest(&vh)];
+                (qh, kh, vh, d)
+            });
+            let mut qs = Vec::with_capacity(n);
+            for (t, (qh, kh, vh, d)) in roped.into_iter().enumerate() {
+                let p = pos(t);
+                ctx.rec_d(
+                    key(p, st, layer_op::Q_ROPE),
+                    d[0],
+                    || StepTensor::Acts(qh.clone()),
+                    || vec![StepTensor::Wide(q[t].clone())],
                 );
-                ctx.rec(key(p, st, layer_op::Q_ROPE), &qo, || {
-                    vec![StepTensor::Wide(q[t].clone())]
-                });
-                ctx.rec(key(p, st, layer_op::K_ROPE), &ko, || {
-                    vec![StepTensor::Wide(k[t].clone())]
-                });
-                ctx.rec(key(p, st, layer_op::V_CACHE), &vo, || {
-                    vec![StepTensor::Wide(v[t].clone())]
-                });
+                ctx.rec_d(
+                    key(p, st, layer_op::K_ROPE),
+                    d[1],
+                    || StepTensor::Acts(kh.clone()),
+                    || vec![StepTensor::Wide(k[t].clone())],
+                );
+                ctx.rec_d(
+                    key(p, st, layer_op::V_CACHE),
+                    d[2],
+                    || StepTensor::Acts(vh.clone()),
+                    || vec![StepTensor::Wide(v[t].clone())],
+                );
                 cache.k[l].extend(kh);
                 cache.v[l].extend(vh);
-                let lo = self.window_start(l, p as usize) * cfg.n_kv_heads;
-                let hi = (p as usize + 1) * cfg.n_kv_heads;
-                let (ks, vs) = (&cache.k[l][lo..hi], &cache.v[l][lo..hi]);
-                let a = self.attention(&qh, ks, vs);
-                let out = StepTensor::Act(a.clone());
-                ctx.rec(key(p, st, layer_op::ATTN), &out, || {
-                    vec![
-                        StepTensor::Acts(qh.clone()),
-                        StepTensor::Acts(ks.to_vec()),
-                        StepTensor::Acts(vs.to_vec()),
-                    ]
-                });
+                qs.push(qh);
+            }
+            let visible = |t: usize| {
+                let p = pos(t) as usize;
+                let lo = self.window_start(l, p) * cfg.n_kv_heads;
+                lo..(p + 1) * cfg.n_kv_heads
+            };
+            let (kc, vc) = (&cache.k[l], &cache.v[l]);
+            let attn = ex.map(n, |t| {
+                let r = visible(t);
+                let a = self.attention(&qs[t], &kc[r.clone()], &vc[r]);
+                let d = act_digest(&a);
+                (a, d)
+            });
+            let mut attn_in = Vec::with_capacity(n);
+            for (t, (a, d)) in attn.into_iter().enumerate() {
+                let r = visible(t);
+                ctx.rec_d(
+                    key(pos(t), st, layer_op::ATTN),
+                    d,
+                    || StepTensor::Act(a.clone()),
+                    || {
+                        vec![
+                            StepTensor::Acts(qs[t].clone()),
+                            StepTensor::Acts(kc[r.clone()].to_vec()),
+                            StepTensor::Acts(vc[r].to_vec()),
+                        ]
+                    },
+                );
                 attn_in.push(a);
             }
             let o = self.matmul_rec(&ly.wo, &attn_in, ctx, start, st, layer_op::O);
-            for t in 0..tokens.len() {
-                let h1 = self.residual(&hs[t], &o[t], ly.post_attn_norm.as_deref());
-                let out = StepTensor::Wide(h1);
-                ctx.rec(key(pos(t), st, layer_op::RESID_ATTN), &out, || {
-                    vec![
-                        StepTensor::Wide(hs[t].clone()),
-                        StepTensor::Wide(o[t].clone()),
-                    ]
-                });
-                let StepTensor::Wide(h1) = out else {
-                    unreachable!()
-                };
-                hs[t] = h1;
-            }
+            hs = self.resid_rec(
+                &hs,
+                &o,
+                ly.post_attn_norm.as_deref(),
+                ctx,
+                start,
+                st,
+                layer_op::RESID_ATTN,
+            );
             // Feed-forward block.
-            let xs: Vec<Act16> = hs
-                .iter()
-                .map(|h| Act16::from_wide(&ops::rms_norm(h, &ly.ffn_norm, eps)))
-                .collect();
-            for (t, x) in xs.iter().enumerate() {
-                let out = StepTensor::Act(x.clone());
-                ctx.rec(key(pos(t), st, layer_op::FFN_NORM), &out, || {
-                    vec![StepTensor::Wide(hs[t].clone())]
-                });
-            }
+            let xs = self.norm_rec(&hs, &ly.ffn_norm, ctx, start, st, layer_op::FFN_NORM);
             let g = self.matmul_rec(&ly.gate, &xs, ctx, start, st, layer_op::GATE);
             let u = self.matmul_rec(&ly.up, &xs, ctx, start, st, layer_op::UP);
-            let acts: Vec<Act16> = (0..tokens.len())
-                .map(|t| {
-                    let a = Act16::from_wide(&ops::gated(&g[t], &u[t], self.act_table()));
-                    let out = StepTensor::Act(a.clone());
-                    ctx.rec(key(pos(t), st, layer_op::ACT), &out, || {
-                        vec![
-                            StepTensor::Wide(g[t].clone()),
-                            StepTensor::Wide(u[t].clone()),
-                        ]
-                    });
+            let acts = ex.map(n, |t| {
+                let a = Act16::from_wide(&ops::gated(&g[t], &u[t], self.act_table()));
+                let d = act_digest(&a);
+                (a, d)
+            });
+            let acts: Vec<Act16> = acts
+                .into_iter()
+                .enumerate()
+                .map(|(t, (a, d))| {
+                    ctx.rec_d(
+                        key(pos(t), st, layer_op::ACT),
+                        d,
+                        || StepTensor::Act(a.clone()),
+                        || {
+                            vec![
+                                StepTensor::Wide(g[t].clone()),
+                                StepTensor::Wide(u[t].clone()),
+                            ]
+                        },
+                    );
                     a
                 })
                 .collect();
             let dn = self.matmul_rec(&ly.down, &acts, ctx, start, st, layer_op::DOWN);
-            for t in 0..tokens.len() {
-                let h2 = self.residual(&hs[t], &dn[t], ly.post_ffn_norm.as_deref());
-                let out = StepTensor::Wide(h2);
-                ctx.rec(key(pos(t), st, layer_op::RESID_FFN), &out, || {
-                    vec![
-                        StepTensor::Wide(hs[t].clone()),
-                        StepTensor::Wide(dn[t].clone()),
-                    ]
-                });
-                let StepTensor::Wide(h2) = out else {
-                    unreachable!()
-                };
-                hs[t] = h2;
-            }
+            hs = self.resid_rec(
+                &hs,
+                &dn,
+                ly.post_ffn_norm.as_deref(),
+                ctx,
+                start,
+                st,
+                layer_op::RESID_FFN,
+            );
         }
         if !want_logits {
             return None;
         }
-        let t = tokens.len() - 1;
+        let t = n - 1;
         let hst = cfg.n_layers as u16 + 1;
         let x = Act16::from_wide(&ops::rms_norm(&hs[t], &self.output_norm, eps));
         let out = StepTensor::Act(x.clone());
@@ -312,6 +369,90 @@ impl Model {
         Some(logits)
     }
 
+    /// The reference prefill: `tokens` one at a time through [`Model::forward`] (the path of
+    /// a decode step), logits of the last one only when `want_logits`.
+    pub(crate) fn forward_sequential(
+        &self,
+        tokens: &[u32],
+        start: usize,
+        cache: &mut KvCache,
+        want_logits: bool,
+        ctx: &mut Ctx,
+    ) -> Option<Vec<i64>> {
+        let mut out = None;
+        for (i, &tok) in tokens.iter().enumerate() {
+            let last = i + 1 == tokens.len();
+            out = self.forward(&[tok], start + i, cache, want_logits && last, ctx);
+        }
+        out
+    }
+
+    /// RMSNorm of every token's residual (Act16 outputs), recorded as `op`.
+    fn norm_rec(
+        &self,
+        hs: &[Vec<i64>],
+        g: &[i32],
+        ctx: &mut Ctx,
+        start: usize,
+        stage: u16,
+        op: u8,
+    ) -> Vec<Act16> {
+        let eps = self.cfg.eps_q64();
+        let xs = self.exec.map(hs.len(), |t| {
+            let x = Act16::from_wide(&ops::rms_norm(&hs[t], g, eps));
+            let d = act_digest(&x);
+            (x, d)
+        });
+        xs.into_iter()
+            .enumerate()
+            .map(|(t, (x, d))| {
+                ctx.rec_d(
+                    key((start + t) as u32, stage, op),
+                    d,
+                    || StepTensor::Act(x.clone()),
+                    || vec![StepTensor::Wide(hs[t].clone())],
+                );
+                x
+            })
+            .collect()
+    }
+
+    /// The residual update of every token ([`Model::residual`]), recorded as `op`.
+    #[allow(clippy::too_many_arguments)]
+    fn resid_rec(
+        &self,
+        hs: &[Vec<i64>],
+        ys: &[Vec<i64>],
+        post: Option<&[i32]>,
+        ctx: &mut Ctx,
+        start: usize,
+        stage: u16,
+        op: u8,
+    ) -> Vec<Vec<i64>> {
+        let out = self.exec.map(hs.len(), |t| {
+            let h = self.residual(&hs[t], &ys[t], post);
+            let d = wide_digest(&h);
+            (h, d)
+        });
+        out.into_iter()
+            .enumerate()
+            .map(|(t, (h, d))| {
+                ctx.rec_d(
+                    key((start + t) as u32, stage, op),
+                    d,
+                    || StepTensor::Wide(h.clone()),
+                    || {
+                        vec![
+                            StepTensor::Wide(hs[t].clone()),
+                            StepTensor::Wide(ys[t].clone()),
+                        ]
+                    },
+                );
+                h
+            })
+            .collect()
+    }
+
     fn matmul_rec(
         &self,
         w: &crate::weights::QMatrix,
@@ -322,19 +463,16 @@ impl Model {
         op: u8,
     ) -> Vec<Vec<i64>> {
         let ys = self.exec.matmul(w, xs);
-        ys.into_iter()
-            .enumerate()
-            .map(|(t, y)| {
-                let out = StepTensor::Wide(y);
-                ctx.rec(key((start + t) as u32, stage, op), &out, || {
-                    vec![StepTensor::Act(xs[t].clone())]
-                });
-                let StepTensor::Wide(y) = out else {
-                    unreachable!()
-                };
-                y
-            })
-            .collect()
+        let ds = self.exec.map(ys.len(), |t| wide_digest(&ys[t]));
+        for (t, d) in ds.into_iter().enumerate() {
+            ctx.rec_d(
+                key((start + t) as u32, stage, op),
+                d,
+                || StepTensor::Wide(ys[t].clone()),
+                || vec![StepTensor::Act(xs[t].clone())],
+            );
+        }
+        ys
     }
 
     /// Generates a completion of `prompt` (token ids, BOS included when wanted).
@@ -416,9 +554,11 @@ impl Model {
         let stops = self.stop_tokens();
         let mut cache = KvCache::default();
         let mut dec = StreamDecoder::default();
-        let mut logits = self
-            .forward(prompt, 0, &mut cache, true, ctx)
-            .expect("logits requested");
+        let mut logits = match ctx.prefill {
+            Prefill::Batched => self.forward(prompt, 0, &mut cache, true, ctx),
+            Prefill::Sequential => self.forward_sequential(prompt, 0, &mut cache, true, ctx),
+        }
+        .expect("logits requested");
         let mut tokens = Vec::new();
         let hst = self.cfg.n_layers as u16 + 1;
         let finish = loop {

@@ -40,6 +40,22 @@ impl Model {
         Ok((g, ctx.trace.steps()))
     }
 
+    /// [`Model::trace_steps`] with the prompt run as `prefill` says (the results are the same
+    /// for both; for comparing them).
+    pub fn trace_steps_with(
+        &self,
+        prompt: &[u32],
+        sampling: &Sampling,
+        prefill: super::forward::Prefill,
+    ) -> Result<(super::forward::Generation, TraceSteps), EngineError> {
+        let mut ctx = Ctx {
+            prefill,
+            ..Ctx::default()
+        };
+        let g = self.run(prompt, sampling, &mut |_, _| true, &mut ctx)?;
+        Ok((g, ctx.trace.steps()))
+    }
+
     /// Runs the request again and returns step `index` (in trace order) with its inputs.
     pub fn step_input(
         &self,

@@ -97,8 +97,32 @@ impl StepTensor {
     }
 
     pub fn digest(&self) -> [u8; 32] {
-        Sha256::digest(self.bytes()).into()
+        match self {
+            StepTensor::Wide(v) => wide_digest(v),
+            StepTensor::Act(a) => act_digest(a),
+            StepTensor::Acts(v) => acts_digest(v),
+            StepTensor::Token(t) => Sha256::digest(t.to_le_bytes()).into(),
+        }
     }
+}
+
+/// [`StepTensor::digest`] of `Wide(v)`, without building the tensor.
+pub fn wide_digest(v: &[i64]) -> [u8; 32] {
+    Sha256::digest(wide_bytes(v)).into()
+}
+
+/// [`StepTensor::digest`] of `Act(a)`.
+pub fn act_digest(a: &Act16) -> [u8; 32] {
+    Sha256::digest(a.bytes()).into()
+}
+
+/// [`StepTensor::digest`] of `Acts(v)`: the hash of the concatenation, fed piece by piece.
+pub fn acts_digest(v: &[Act16]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for a in v {
+        h.update(a.bytes());
+    }
+    h.finalize().into()
 }
 
 /// Leaf data of one step.
@@ -121,6 +145,11 @@ pub struct Trace {
 impl Trace {
     pub fn record(&mut self, key: StepKey, out: &StepTensor) {
         self.steps.push((key, out.digest()));
+    }
+
+    /// Records a step whose output digest ([`StepTensor::digest`]) is already computed.
+    pub fn record_digest(&mut self, key: StepKey, digest: [u8; 32]) {
+        self.steps.push((key, digest));
     }
 
     fn sorted(&self) -> Vec<(StepKey, [u8; 32])> {

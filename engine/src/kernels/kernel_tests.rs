@@ -181,3 +181,31 @@ fn matmul_of_many_tokens_equals_one_token_at_a_time() {
         }
     }
 }
+
+#[test]
+fn row_output_fast_path_equals_the_general_rounding() {
+    use crate::fixed::{shift_sat, W_FRAC};
+    let mut r = SplitMix(5);
+    let mut cases: Vec<(i64, u32, i32, i32)> = Vec::new();
+    for _ in 0..200_000 {
+        let bits = r.next() % 64;
+        let acc = (r.next() as i64) >> (63 - bits.min(63));
+        let m = (r.next() as u32) >> (r.next() % 32);
+        let e = -70 + (r.next() % 80) as i32;
+        let x_exp = -40 + (r.next() % 40) as i32;
+        cases.push((acc, m, e, x_exp));
+    }
+    // Ties and boundaries: exact halves, the i64 limits, shifts of 0, 1, 62, 63.
+    for k in [1i32, 2, 31, 62, 63] {
+        for acc in [1i64, -1, 3, -3, 5, 1 << 20, -(1 << 20), i64::MAX, i64::MIN] {
+            cases.push((acc, 1 << (k - 1).min(31), -k - W_FRAC as i32, 0));
+            cases.push((acc, 3, -k - W_FRAC as i32, 0));
+        }
+    }
+    cases.push((i64::MIN, u32::MAX, -(W_FRAC as i32) - 1, 0));
+    cases.push((i64::MAX, u32::MAX, -(W_FRAC as i32), 0));
+    for (acc, m, e, x_exp) in cases {
+        let want = shift_sat(acc as i128 * m as i128, e + x_exp + W_FRAC as i32);
+        assert_eq!(row_output(acc, m, e, x_exp), want, "{acc} {m} {e} {x_exp}");
+    }
+}

@@ -164,7 +164,7 @@ impl Exec {
                         let r = r0 + k0 + dk;
                         for (i, &a) in accr.iter().enumerate().take((t - j0).min(TILE_T)) {
                             let j = j0 + i;
-                            out[(k0 + dk) * t + j] = row_output(a, w.rm[r], w.re[r], xs[j].exp);
+                            out[j * nr + k0 + dk] = row_output(a, w.rm[r], w.re[r], xs[j].exp);
                         }
                     }
                 }
@@ -183,8 +183,17 @@ impl Exec {
         if t == 1 {
             return vec![flat];
         }
+        // Each work item holds its rows token-major: token `j`'s outputs of the item are
+        // contiguous.
         (0..t)
-            .map(|j| (0..w.rows).map(|r| flat[r * t + j]).collect())
+            .map(|j| {
+                let mut y = Vec::with_capacity(w.rows);
+                for item in flat.chunks(CHUNK * t) {
+                    let nr = item.len() / t;
+                    y.extend_from_slice(&item[j * nr..(j + 1) * nr]);
+                }
+                y
+            })
             .collect()
     }
 
@@ -210,7 +219,18 @@ impl Exec {
 /// to even, saturating.
 #[inline]
 pub fn row_output(acc: i64, m: u32, e: i32, x_exp: i32) -> i64 {
-    shift_sat(acc as i128 * m as i128, e + x_exp + W_FRAC as i32)
+    let p = acc as i128 * m as i128;
+    let s = e + x_exp + W_FRAC as i32;
+    // The common case, a product within i64 shifted right by 1..=62, in i64 arithmetic: the
+    // same floor-then-round-half-to-even as `shift_sat`, and no saturation can occur.
+    if (-62..0).contains(&s) && p as i64 as i128 == p {
+        let (p, k) = (p as i64, (-s) as u32);
+        let q = p >> k;
+        let r = p & ((1i64 << k) - 1);
+        let half = 1i64 << (k - 1);
+        return q + i64::from(r > half || (r == half && q & 1 == 1));
+    }
+    shift_sat(p, s)
 }
 
 #[cfg(test)]

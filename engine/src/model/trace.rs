@@ -108,7 +108,16 @@ impl StepTensor {
 
 /// [`StepTensor::digest`] of `Wide(v)`, without building the tensor.
 pub fn wide_digest(v: &[i64]) -> [u8; 32] {
-    Sha256::digest(wide_bytes(v)).into()
+    // The bytes of `wide_bytes(v)`, fed through a stack buffer.
+    let mut h = Sha256::new();
+    let mut buf = [0u8; 8 * 128];
+    for c in v.chunks(128) {
+        for (b, x) in buf.chunks_exact_mut(8).zip(c) {
+            b.copy_from_slice(&x.to_le_bytes());
+        }
+        h.update(&buf[..8 * c.len()]);
+    }
+    h.finalize().into()
 }
 
 /// [`StepTensor::digest`] of `Act(a)`.

@@ -20,6 +20,14 @@ pub fn rshift_rne(v: i128, s: u32) -> i128 {
     if s >= 127 {
         return 0;
     }
+    // Most values fit i64: the same floor and round half to even in i64 arithmetic.
+    if s < 63 && v as i64 as i128 == v {
+        let v = v as i64;
+        let q = v >> s;
+        let r = v & ((1i64 << s) - 1);
+        let half = 1i64 << (s - 1);
+        return (q + i64::from(r > half || (r == half && q & 1 == 1))) as i128;
+    }
     let q = v >> s; // floor
     let r = v - (q << s); // 0 <= r < 2^s
     let half = 1i128 << (s - 1);
@@ -133,6 +141,47 @@ pub fn wide_bytes(v: &[i64]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `rshift_rne` in i128 arithmetic only (the definition the i64 path must equal).
+    fn rshift_rne_i128(v: i128, s: u32) -> i128 {
+        if s == 0 {
+            return v;
+        }
+        if s >= 127 {
+            return 0;
+        }
+        let q = v >> s;
+        let r = v - (q << s);
+        let half = 1i128 << (s - 1);
+        if r > half || (r == half && q & 1 == 1) {
+            q + 1
+        } else {
+            q
+        }
+    }
+
+    #[test]
+    fn rne_i64_path_equals_i128_arithmetic() {
+        let mut r = crate::rng::SplitMix(17);
+        let mut vs: Vec<i128> = (0..100_000)
+            .map(|_| {
+                let hi = r.next() as i128;
+                (hi << 64 | r.next() as i128) >> (r.next() % 127)
+            })
+            .collect();
+        for k in 0..66u32 {
+            let p = 1i128 << k;
+            vs.extend([p, -p, p - 1, -p + 1, p + 1, -p - 1, 3 * p / 2, -3 * p / 2]);
+        }
+        vs.extend([i64::MAX as i128, i64::MIN as i128, i128::MAX, i128::MIN]);
+        for &v in &vs {
+            for s in [
+                0u32, 1, 2, 3, 7, 16, 31, 32, 33, 47, 61, 62, 63, 64, 100, 126, 127, 200,
+            ] {
+                assert_eq!(rshift_rne(v, s), rshift_rne_i128(v, s), "{v} >> {s}");
+            }
+        }
+    }
 
     #[test]
     fn rne_rounding() {

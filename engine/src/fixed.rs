@@ -61,6 +61,14 @@ pub fn shift_sat(v: i128, s: i32) -> i64 {
 /// `round(n / d)` with ties to even, `d > 0`.
 pub fn div_rne(n: i128, d: i128) -> i128 {
     debug_assert!(d > 0);
+    // Both within i64 (the common case): the same quotient and remainder in i64 division.
+    if n as i64 as i128 == n && d as i64 as i128 == d {
+        let (n, d) = (n as i64, d as i64);
+        let q = n.div_euclid(d);
+        let r = n.rem_euclid(d); // 0 <= r < d, so d - r does not overflow
+        let up = r > d - r || (r == d - r && q & 1 == 1);
+        return q as i128 + i128::from(up);
+    }
     let q = n.div_euclid(d);
     let r = n.rem_euclid(d); // 0 <= r < d
     let twice = 2 * r;
@@ -157,6 +165,60 @@ mod tests {
             q + 1
         } else {
             q
+        }
+    }
+
+    /// `div_rne` in i128 arithmetic only.
+    fn div_rne_i128(n: i128, d: i128) -> i128 {
+        let q = n.div_euclid(d);
+        let r = n.rem_euclid(d);
+        let twice = 2 * r;
+        if twice > d || (twice == d && q & 1 == 1) {
+            q + 1
+        } else {
+            q
+        }
+    }
+
+    #[test]
+    fn div_rne_i64_path_equals_i128_arithmetic() {
+        let mut r = crate::rng::SplitMix(23);
+        let mut cases = Vec::new();
+        for _ in 0..100_000 {
+            let n = (r.next() as i64 >> (r.next() % 64)) as i128;
+            let d = ((r.next() >> (r.next() % 64)) as i64).max(1) as i128;
+            cases.push((n, d));
+        }
+        for d in [
+            1i128,
+            2,
+            3,
+            4,
+            7,
+            i64::MAX as i128,
+            (i64::MAX - 1) as i128,
+            1 << 62,
+        ] {
+            for n in [
+                0i128,
+                1,
+                -1,
+                d / 2,
+                -(d / 2),
+                d / 2 + 1,
+                3 * d / 2,
+                -3 * d / 2,
+                5,
+                -5,
+            ] {
+                cases.push((n, d));
+            }
+            cases.push((i64::MIN as i128, d));
+            cases.push((i64::MAX as i128, d));
+            cases.push((i128::MAX / 4, d));
+        }
+        for (n, d) in cases {
+            assert_eq!(div_rne(n, d), div_rne_i128(n, d), "{n} / {d}");
         }
     }
 

@@ -19,6 +19,8 @@ pub enum ZkError {
     CeremonyFormat(String),
     /// A ceremony transcript or key does not verify.
     CeremonyInvalid(String),
+    /// A phase-1 (powers of tau) file or transcript is rejected; the fault names the check.
+    Phase1(crate::phase1::Phase1Fault, String),
     /// File I/O.
     Io(String),
 }
@@ -34,6 +36,7 @@ impl ZkError {
             ZkError::Proof(e) => e.code(),
             ZkError::CeremonyFormat(_) => "ZK_CEREMONY_FORMAT",
             ZkError::CeremonyInvalid(_) => "ZK_CEREMONY_INVALID",
+            ZkError::Phase1(f, _) => f.code(),
             ZkError::Io(_) => "ZK_IO",
         }
     }
@@ -51,6 +54,7 @@ impl fmt::Display for ZkError {
             ZkError::Proof(e) => write!(f, "{e}"),
             ZkError::CeremonyFormat(m) => write!(f, "ceremony file: {m}"),
             ZkError::CeremonyInvalid(m) => write!(f, "ceremony does not verify: {m}"),
+            ZkError::Phase1(k, m) => write!(f, "phase 1 ({}): {m}", k.code()),
             ZkError::Io(m) => write!(f, "{m}"),
         }
     }

@@ -8,6 +8,7 @@
 //! - [`poseidon`], [`pack`], [`commit`]: the hash, the 31-byte packing, the commitments;
 //! - [`unit`]: shapes, the native reference (the engine's own kernel), statements, witnesses;
 //! - [`circuit`]: the R1CS circuit and its gadgets;
+//! - [`phase1`]: the phase-1 (powers of tau) ceremony and the derivation of the initial key;
 //! - [`ceremony`]: the phase-2 setup ceremony and its transcript;
 //! - [`prove`]: keys, `prove_unit`, verification through `otr_core::zk::PreparedVk`;
 //! - [`keys`]: a finalized ceremony's keys loaded from its output directory;
@@ -23,6 +24,7 @@ pub mod commit;
 pub mod error;
 pub mod keys;
 pub mod pack;
+pub mod phase1;
 pub mod poseidon;
 pub mod prove;
 pub mod step;

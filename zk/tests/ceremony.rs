@@ -91,6 +91,7 @@ fn tampered_transcripts_fail() {
     // Contribution without L/H update: pk.delta changed, L/H left alone.
     let mut c = Ceremony {
         shape: common::shape(),
+        phase1: ceremony::Phase1Source::InsecurePublic,
         contributions: Vec::new(),
         pk: common::init_key().clone(),
     };

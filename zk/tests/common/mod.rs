@@ -38,6 +38,7 @@ pub fn ceremony() -> &'static Ceremony {
     C.get_or_init(|| {
         let mut c = Ceremony {
             shape: shape(),
+            phase1: otr_zk::ceremony::Phase1Source::InsecurePublic,
             contributions: Vec::new(),
             pk: init_key().clone(),
         };

@@ -98,6 +98,7 @@ pub fn run(a: Args) -> Result<(), ZkError> {
         eprintln!("  initial key: {setup_s:.1} s");
         let mut c = Ceremony {
             shape,
+            phase1: otr_zk::ceremony::Phase1Source::InsecurePublic,
             contributions: Vec::new(),
             pk: pk0,
         };

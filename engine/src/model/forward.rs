@@ -230,17 +230,32 @@ impl Model {
             );
             hs.push(h);
         }
+        // RoPE tables of every position, once per base (global and local layers), instead of
+        // once per layer: the same tables `rope_at` gives.
+        let rope_tables = |global: bool| -> Vec<Vec<(i32, i32)>> {
+            let l = (0..nl).find(|&l| cfg.is_global(l) == global);
+            match l {
+                Some(l) => ex.map(n, |t| self.rope_at(l, pos(t))),
+                None => Vec::new(),
+            }
+        };
+        let (rope_global, rope_local) = (rope_tables(true), rope_tables(false));
         for (l, ly) in self.layers.iter().enumerate() {
             let st = 1 + l as u16;
+            let rope = if cfg.is_global(l) {
+                &rope_global
+            } else {
+                &rope_local
+            };
             // Attention block.
             let xs = self.norm_rec(&hs, &ly.attn_norm, ctx, start, st, layer_op::ATTN_NORM);
             let q = self.matmul_rec(&ly.wq, &xs, ctx, start, st, layer_op::Q);
             let k = self.matmul_rec(&ly.wk, &xs, ctx, start, st, layer_op::K);
             let v = self.matmul_rec(&ly.wv, &xs, ctx, start, st, layer_op::V);
             let roped = ex.map(n, |t| {
-                let cs = self.rope_at(l, pos(t));
-                let qh = self.qk_rope(&q[t], ly.q_norm.as_deref(), &cs);
-                let kh = self.qk_rope(&k[t], ly.k_norm.as_deref(), &cs);
+                let cs = &rope[t];
+                let qh = self.qk_rope(&q[t], ly.q_norm.as_deref(), cs);
+                let kh = self.qk_rope(&k[t], ly.k_norm.as_deref(), cs);
                 let vh = ops::per_head_act(&v[t], cfg.n_kv_heads);
                 let d = [acts_digest(&qh), acts_digest(&kh), acts_digest(&vh)];
                 (qh, kh, vh, d)

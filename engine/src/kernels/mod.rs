@@ -185,16 +185,14 @@ impl Exec {
         }
         // Each work item holds its rows token-major: token `j`'s outputs of the item are
         // contiguous.
-        (0..t)
-            .map(|j| {
-                let mut y = Vec::with_capacity(w.rows);
-                for item in flat.chunks(CHUNK * t) {
-                    let nr = item.len() / t;
-                    y.extend_from_slice(&item[j * nr..(j + 1) * nr]);
-                }
-                y
-            })
-            .collect()
+        self.map(t, |j| {
+            let mut y = Vec::with_capacity(w.rows);
+            for item in flat.chunks(CHUNK * t) {
+                let nr = item.len() / t;
+                y.extend_from_slice(&item[j * nr..(j + 1) * nr]);
+            }
+            y
+        })
     }
 
     /// `f(0), .., f(n - 1)`, on the pool when there is one (each item computed by one thread,

@@ -44,6 +44,7 @@ fn ceremony(dir: &Path) -> String {
             "64",
             "--rows-per-unit",
             "4",
+            "--insecure-public-phase1",
             "--out",
         ]
         .iter()

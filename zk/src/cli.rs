@@ -1,5 +1,6 @@
 //! The command-line commands of the setup and of proof files, shared by `otr zk` (the node's
-//! binary) and `otr-zk`: the phase-2 ceremony, verifying-key export, snarkjs-JSON verification.
+//! binary) and `otr-zk`: the phase-1 (powers of tau) and phase-2 ceremonies, verifying-key
+//! export, snarkjs-JSON verification.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -11,14 +12,58 @@ use rand_chacha::rand_core::{OsRng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use sha2::{Digest, Sha256};
 
-use crate::ceremony::{self, Ceremony};
+use crate::ceremony::{self, Ceremony, Phase1Source};
 use crate::error::ZkError;
+use crate::phase1::{self, Phase1};
 use crate::unit::UnitShape;
 
-/// The phase-2 ceremony (phase 1 is public and INSECURE: see zk/README.md).
+/// The phase-1 (powers of tau) ceremony.
+#[derive(Debug, Subcommand)]
+pub enum Phase1Cmd {
+    /// Starts a phase 1 big enough for a shape (or of size 2^--log-size).
+    Init {
+        /// Size 2^k; default: the smallest that holds the circuit of --rows/--cols/--rows-per-unit.
+        #[arg(long)]
+        log_size: Option<u32>,
+        #[arg(long)]
+        rows: Option<usize>,
+        #[arg(long)]
+        cols: Option<usize>,
+        #[arg(long, default_value_t = 8)]
+        rows_per_unit: usize,
+        /// Phase-1 file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Adds one contribution (fresh tau, alpha, beta from the OS, mixed with --entropy).
+    Contribute {
+        #[arg(long = "in")]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// The contributor's name (bound into the proofs of knowledge).
+        #[arg(long)]
+        name: String,
+        /// Extra entropy mixed with the OS randomness.
+        #[arg(long, default_value = "")]
+        entropy: String,
+    },
+    /// Checks every contribution and the powers.
+    Verify {
+        #[arg(long = "in")]
+        input: PathBuf,
+    },
+}
+
+/// The setup ceremony: phase 1 (powers of tau), then phase 2 (delta).
 #[derive(Debug, Subcommand)]
 pub enum CeremonyCmd {
-    /// Creates the initial key for a shape (matrix rows x cols, R rows per unit).
+    /// Phase 1: the powers of tau (init, contribute, verify).
+    #[command(subcommand)]
+    Phase1(Phase1Cmd),
+    /// Creates the phase-2 initial key for a shape (matrix rows x cols, R rows per unit) from a
+    /// verified phase 1 (--phase1), or from the public INSECURE seed (--insecure-public-phase1).
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["phase1", "insecure_public_phase1"])))]
     Init {
         /// Rows of the matrix the circuit is for.
         #[arg(long)]
@@ -29,6 +74,12 @@ pub enum CeremonyCmd {
         /// Rows per proved unit R (a power of two dividing --rows).
         #[arg(long, default_value_t = 8)]
         rows_per_unit: usize,
+        /// A verified phase-1 file (`ceremony phase1 ...`).
+        #[arg(long, value_name = "FILE")]
+        phase1: Option<PathBuf>,
+        /// INSECURE: phase 1 from a public seed, so anyone can forge proofs. For fast tests only.
+        #[arg(long)]
+        insecure_public_phase1: bool,
         /// Ceremony file to write.
         #[arg(long)]
         out: PathBuf,
@@ -48,10 +99,13 @@ pub enum CeremonyCmd {
         #[arg(long, default_value = "")]
         entropy: String,
     },
-    /// Re-checks every step of the transcript and the key.
+    /// Re-checks every step of the transcript and the key (phase 1 too, given --phase1).
     Verify {
         #[arg(long = "in")]
         input: PathBuf,
+        /// The phase-1 file the ceremony started from (required unless its phase 1 is public).
+        #[arg(long, value_name = "FILE")]
+        phase1: Option<PathBuf>,
     },
     /// Verifies, then writes pk.bin, vk.bin (compressed), verification_key.json (snarkjs) and
     /// transcript.json: the directory `otr serve --zk-params` reads.
@@ -61,6 +115,9 @@ pub enum CeremonyCmd {
         /// Fewer contributions than this are refused.
         #[arg(long, default_value_t = 2)]
         min_contributions: usize,
+        /// The phase-1 file the ceremony started from (required unless its phase 1 is public).
+        #[arg(long, value_name = "FILE")]
+        phase1: Option<PathBuf>,
         #[arg(long)]
         out_dir: PathBuf,
     },
@@ -106,11 +163,66 @@ fn save(c: &Ceremony, path: &Path) -> Result<(), ZkError> {
     w.flush().map_err(io(path))
 }
 
+fn load_phase1(path: &Path) -> Result<Phase1, ZkError> {
+    timed(&format!("reading {}", path.display()), || {
+        Phase1::read(&mut BufReader::new(File::open(path).map_err(io(path))?))
+    })
+}
+
+fn save_phase1(p: &Phase1, path: &Path) -> Result<(), ZkError> {
+    let mut w = BufWriter::new(File::create(path).map_err(io(path))?);
+    p.write(&mut w)?;
+    w.flush().map_err(io(path))
+}
+
+/// Progress lines on stderr.
+fn progress(what: &str, done: usize, total: usize) {
+    eprintln!("  {what}: {done}/{total}");
+}
+
+fn print_phase1_report(r: &phase1::VerifiedPhase1) {
+    println!("phase 1 OK: size 2^{}", r.log_n);
+    for (i, (name, h)) in r.contributors.iter().enumerate() {
+        println!(
+            "  phase-1 contribution {i}: {name:?} -> transcript {}",
+            hex::encode(h)
+        );
+    }
+    println!("phase-1 transcript hash {}", hex::encode(r.transcript_hash));
+}
+
+/// The `phase1` object of transcript.json.
+fn phase1_json(r: &ceremony::VerifiedCeremony) -> serde_json::Value {
+    match r.phase1 {
+        Phase1Source::InsecurePublic => {
+            serde_json::json!("public seed (INSECURE: anyone can forge proofs; see zk/README.md)")
+        }
+        Phase1Source::Ceremony(h) => serde_json::json!({
+            "transcript_hash": hex::encode(h),
+            "contributions": r.phase1_contributors.iter()
+                .map(|(n, h)| serde_json::json!({"name": n, "transcript_hash": hex::encode(h)}))
+                .collect::<Vec<_>>(),
+        }),
+    }
+}
+
 fn print_report(r: &ceremony::VerifiedCeremony) {
     println!(
         "ceremony OK: shape {} rows x {} cols, {} rows per unit",
         r.shape.matrix_rows, r.shape.cols, r.shape.rows_per_unit
     );
+    match r.phase1 {
+        Phase1Source::InsecurePublic => println!("phase 1: public seed (INSECURE)"),
+        Phase1Source::Ceremony(h) => {
+            println!("phase 1: transcript {} verified", hex::encode(h));
+            for (i, (name, h)) in r.phase1_contributors.iter().enumerate() {
+                println!(
+                    "  phase-1 contribution {i}: {name:?} -> transcript {}",
+                    hex::encode(h)
+                );
+            }
+        }
+    }
     for (i, (name, h)) in r.contributors.iter().enumerate() {
         println!(
             "  contribution {i}: {name:?} -> transcript {}",
@@ -119,9 +231,99 @@ fn print_report(r: &ceremony::VerifiedCeremony) {
     }
     println!("transcript hash {}", hex::encode(r.transcript_hash));
     println!("verifying key id {}", hex::encode(r.key_id));
-    println!(
-        "WARNING: phase 1 is public in this version: these keys are NOT sound for production."
-    );
+    if r.phase1.is_insecure() {
+        println!(
+            "WARNING: phase 1 is the public seed (--insecure-public-phase1): anyone can forge \
+             proofs with these keys. For tests only."
+        );
+    }
+}
+
+fn entropy_rng(entropy: &str) -> ChaCha20Rng {
+    let mut os = [0u8; 32];
+    OsRng.fill_bytes(&mut os);
+    let seed: [u8; 32] = Sha256::new()
+        .chain_update(os)
+        .chain_update(entropy.as_bytes())
+        .finalize()
+        .into();
+    ChaCha20Rng::from_seed(seed)
+}
+
+fn verify_any(c: &Ceremony, p1: Option<&Path>) -> Result<ceremony::VerifiedCeremony, ZkError> {
+    match (p1, c.phase1) {
+        (Some(p), _) => {
+            let p1 = load_phase1(p)?;
+            timed("verifying phase 1, the derived key and phase 2", || {
+                ceremony::verify_with_phase1(c, &p1, Some(&progress))
+            })
+        }
+        (None, Phase1Source::InsecurePublic) => {
+            timed("verifying the transcript and the key", || {
+                ceremony::verify(c)
+            })
+        }
+        (None, Phase1Source::Ceremony(_)) => Err(ZkError::CeremonyInvalid(
+            "this ceremony starts from a phase-1 ceremony: pass its file with --phase1".into(),
+        )),
+    }
+}
+
+/// Runs one phase-1 command.
+pub fn run_phase1(cmd: Phase1Cmd) -> Result<(), ZkError> {
+    match cmd {
+        Phase1Cmd::Init {
+            log_size,
+            rows,
+            cols,
+            rows_per_unit,
+            out,
+        } => {
+            let log_n = match (log_size, rows, cols) {
+                (Some(k), _, _) => k,
+                (None, Some(r), Some(c)) => {
+                    let shape = UnitShape::new(r, c, rows_per_unit)?;
+                    let n =
+                        phase1::constraints_plus_inputs(crate::circuit::UnitCircuit::setup(shape))?;
+                    println!("circuit {r} x {c}, R = {rows_per_unit}: {n} constraints + inputs");
+                    Phase1::log_size_for(n)
+                }
+                _ => {
+                    return Err(ZkError::Shape(
+                        "give --log-size, or --rows and --cols (and --rows-per-unit)".into(),
+                    ))
+                }
+            };
+            let p = Phase1::init(log_n)?;
+            save_phase1(&p, &out)?;
+            println!("phase 1 of size 2^{log_n} -> {}", out.display());
+        }
+        Phase1Cmd::Contribute {
+            input,
+            out,
+            name,
+            entropy,
+        } => {
+            let mut p = load_phase1(&input)?;
+            let mut rng = entropy_rng(&entropy);
+            timed(&format!("phase-1 contribution by {name:?}"), || {
+                p.contribute(&name, &mut rng, Some(&progress))
+            })?;
+            drop(rng);
+            save_phase1(&p, &out)?;
+            println!(
+                "phase-1 contribution {} by {name:?}; transcript hash {} -> {}",
+                p.contributions.len() - 1,
+                hex::encode(p.transcript_hash()),
+                out.display()
+            );
+        }
+        Phase1Cmd::Verify { input } => {
+            let p = load_phase1(&input)?;
+            print_phase1_report(&timed("verifying phase 1", || phase1::verify(&p))?);
+        }
+    }
+    Ok(())
 }
 
 /// Runs a long step with a line before and the time after (key generation and checks take
@@ -137,17 +339,40 @@ fn timed<T>(what: &str, f: impl FnOnce() -> Result<T, ZkError>) -> Result<T, ZkE
 /// Runs one ceremony command.
 pub fn run_ceremony(cmd: CeremonyCmd) -> Result<(), ZkError> {
     match cmd {
+        CeremonyCmd::Phase1(p) => run_phase1(p)?,
         CeremonyCmd::Init {
             rows,
             cols,
             rows_per_unit,
+            phase1,
+            insecure_public_phase1,
             out,
         } => {
             let shape = UnitShape::new(rows, cols, rows_per_unit)?;
-            let c = timed(
-                &format!("generating the initial key for {rows} x {cols}, R = {rows_per_unit}"),
-                || Ceremony::init(shape),
-            )?;
+            let what = format!("initial key for {rows} x {cols}, R = {rows_per_unit}");
+            let c = match (phase1, insecure_public_phase1) {
+                (Some(p), false) => {
+                    let p1 = load_phase1(&p)?;
+                    timed(
+                        &format!("verifying phase 1 and deriving the {what}"),
+                        || Ceremony::init_from_phase1(shape, &p1, Some(&progress)),
+                    )?
+                }
+                (None, true) => {
+                    eprintln!(
+                        "WARNING: --insecure-public-phase1: anyone can forge proofs with keys \
+                         from this ceremony. For tests only."
+                    );
+                    timed(&format!("generating the INSECURE {what}"), || {
+                        Ceremony::init(shape)
+                    })?
+                }
+                _ => {
+                    return Err(ZkError::Shape(
+                        "give exactly one of --phase1 FILE and --insecure-public-phase1".into(),
+                    ))
+                }
+            };
             save(&c, &out)?;
             println!(
                 "initial key for {rows} x {cols}, {rows_per_unit} rows per unit -> {}",
@@ -161,14 +386,7 @@ pub fn run_ceremony(cmd: CeremonyCmd) -> Result<(), ZkError> {
             entropy,
         } => {
             let mut c = load(&input)?;
-            let mut os = [0u8; 32];
-            OsRng.fill_bytes(&mut os);
-            let seed: [u8; 32] = Sha256::new()
-                .chain_update(os)
-                .chain_update(entropy.as_bytes())
-                .finalize()
-                .into();
-            let mut rng = ChaCha20Rng::from_seed(seed);
+            let mut rng = entropy_rng(&entropy);
             timed(&format!("contribution by {name:?}"), || {
                 c.contribute(&name, &mut rng)
             })?;
@@ -180,21 +398,25 @@ pub fn run_ceremony(cmd: CeremonyCmd) -> Result<(), ZkError> {
                 out.display()
             );
         }
-        CeremonyCmd::Verify { input } => {
+        CeremonyCmd::Verify { input, phase1 } => {
             let c = load(&input)?;
-            print_report(&timed("verifying the transcript and the key", || {
-                ceremony::verify(&c)
-            })?);
+            print_report(&verify_any(&c, phase1.as_deref())?);
         }
         CeremonyCmd::Finalize {
             input,
             min_contributions,
+            phase1,
             out_dir,
         } => {
             let c = load(&input)?;
-            let (pk, vk, report) = timed("verifying the transcript and the key", || {
-                c.finalize(min_contributions)
-            })?;
+            if c.contributions.len() < min_contributions {
+                return Err(ZkError::CeremonyInvalid(format!(
+                    "{} contributions, at least {min_contributions} required",
+                    c.contributions.len()
+                )));
+            }
+            let report = verify_any(&c, phase1.as_deref())?;
+            let (pk, vk) = (c.pk.clone(), c.pk.vk.clone());
             std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
             let mut pk_bytes = Vec::new();
             pk.serialize_uncompressed(&mut pk_bytes)
@@ -211,7 +433,7 @@ pub fn run_ceremony(cmd: CeremonyCmd) -> Result<(), ZkError> {
                     .collect::<Vec<_>>(),
                 "transcript_hash": hex::encode(report.transcript_hash),
                 "key_id": hex::encode(report.key_id),
-                "phase1": "public seed (INSECURE: see zk/README.md)",
+                "phase1": phase1_json(&report),
             });
             for (name, bytes) in [
                 ("pk.bin", pk_bytes),

@@ -808,6 +808,16 @@ fn powers_consistent(w: &Powers, h: &[u8; 32], state_hash: &[u8; 32]) -> Result<
     Ok(())
 }
 
+/// `constraints + inputs` of a circuit (what sizes its domain).
+pub fn constraints_plus_inputs<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<usize, ZkError> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Setup);
+    circuit.generate_constraints(cs.clone())?;
+    cs.finalize();
+    Ok(cs.num_constraints() + cs.num_instance_variables())
+}
+
 /// Sparse sum `sum c_j P[j]` (with the `1` coefficients added directly).
 fn lc_g1(terms: &[(Fr, usize)], bases: &[G1Affine]) -> G1Projective {
     if terms.len() > 64 {

@@ -14,8 +14,8 @@ use crate::node::spotcheck;
 
 #[derive(Debug, Subcommand)]
 pub enum ZkCommand {
-    /// The phase-2 setup ceremony: init, contribute (two or more), verify, finalize.
-    /// Phase 1 is public and INSECURE in this version (zk/README.md).
+    /// The setup ceremony: phase 1 (powers of tau: phase1 init, contribute, verify), then
+    /// phase 2: init --phase1 FILE, contribute (two or more), verify, finalize (zk/README.md).
     #[command(subcommand)]
     Ceremony(CeremonyCmd),
     /// Writes the verifying key of a finalized setup as snarkjs verification_key.json.

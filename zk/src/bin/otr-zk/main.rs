@@ -31,7 +31,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// The phase-2 setup ceremony (phase 1 is public and INSECURE: see zk/README.md).
+    /// The setup ceremony: phase 1 (powers of tau), then phase 2 (see zk/README.md).
     #[command(subcommand)]
     Ceremony(cli::CeremonyCmd),
     /// Writes the verifying key of a finalized setup as snarkjs verification_key.json.

@@ -305,11 +305,13 @@ pub fn run_phase1(cmd: Phase1Cmd) -> Result<(), ZkError> {
             entropy,
         } => {
             let mut p = load_phase1(&input)?;
-            let mut rng = entropy_rng(&entropy);
-            timed(&format!("phase-1 contribution by {name:?}"), || {
-                p.contribute(&name, &mut rng, Some(&progress))
-            })?;
-            drop(rng);
+            // The generator lives only for the contribution (its state seeds the secrets).
+            {
+                let mut rng = entropy_rng(&entropy);
+                timed(&format!("phase-1 contribution by {name:?}"), || {
+                    p.contribute(&name, &mut rng, Some(&progress))
+                })?;
+            }
             save_phase1(&p, &out)?;
             println!(
                 "phase-1 contribution {} by {name:?}; transcript hash {} -> {}",

@@ -187,9 +187,11 @@ impl NodeConfig {
                 return Err("--chain none and --chain-rpc exclude each other".into())
             }
             ("embedded" | "none", None) => chain,
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "--chain must be `embedded`, `rpc` (with --chain-rpc URL) or `none`, not `{chain}`"
-            )),
+            ))
+            }
         };
         if chain_deployment.is_some() && chain_rpc.is_none() {
             return Err("--chain-deployment applies only with --chain-rpc".into());
@@ -198,10 +200,22 @@ impl NodeConfig {
             // Nothing may suggest that the answers of a receipts-off node are attested.
             let refused = [
                 (attestation == "nvidia", "--attestation nvidia"),
-                (chain == "rpc" || (chain_given && chain != "none"), "a settlement chain"),
-                (a.zk_params.is_some() || file.zk_params.is_some(), "--zk-params"),
-                (a.publish_requests || file.publish_requests == Some(true), "--publish-requests"),
-                (a.dev_cheat_every.or(file.dev_cheat_every).unwrap_or(0) > 0, "--dev-cheat-every"),
+                (
+                    chain == "rpc" || (chain_given && chain != "none"),
+                    "a settlement chain",
+                ),
+                (
+                    a.zk_params.is_some() || file.zk_params.is_some(),
+                    "--zk-params",
+                ),
+                (
+                    a.publish_requests || file.publish_requests == Some(true),
+                    "--publish-requests",
+                ),
+                (
+                    a.dev_cheat_every.or(file.dev_cheat_every).unwrap_or(0) > 0,
+                    "--dev-cheat-every",
+                ),
                 (!a.rims.is_empty() || !file.rims.is_empty(), "--rim"),
                 (!a.ocsp.is_empty() || !file.ocsp.is_empty(), "--ocsp"),
             ];

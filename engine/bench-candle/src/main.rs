@@ -727,10 +727,12 @@ Perplexity is within 1% of f32 either way.\n\
 by RoPE tables for 131072 positions in each of the 18 layers (2 x 131072 x 128 f32 per layer for head dimension 256, 2.25 GiB \
 in all), built at load. The quality rows (f32, q8) use `float_model.rs` instead.\n\
 - **Speed.** Decode reads every weight once per token: the engine reads int8, candle f32 reads 4 bytes per \
-weight. Prefill of candle f32 is a GEMM (each weight reused across the 128 tokens, f32 FMA); the engine \
-computes one exact integer dot product per (row, token) and hashes every operator output for the trace. \
-candle's quantized product quantizes activations to Q8_0/Q8_K blocks and runs one dot product per row and token. \
-The machine is shared: compare rows of one run only, and see the load average below.\n";
+weight. Prefill of candle f32 is a GEMM (each weight reused across the 128 tokens, f32 FMA); the engine's \
+prefill is batched too (each int8 weight row prescaled once and multiplied against all prompt tokens, 2 rows x 4 tokens \
+per AVX2 tile, exact i32/i64 integers; per-token operators and the trace's SHA-256 of every operator output on the \
+thread pool). candle's quantized product quantizes activations to Q8_0/Q8_K blocks and runs one dot product per row \
+and token. The machine is shared and single runs vary by more than 1.5x: compare rows of one run only, and see the \
+load average below.\n";
     r
 }
 

@@ -115,22 +115,25 @@ fn profit_sign_at_boundary_stake() {
 fn profit_signs_at_extremes() {
     let c = costs();
     let s = Scenario::default();
-    // No stake: every work-saving strategy pays (it saves work and loses nothing).
+    // No stake and no fee to forfeit: every work-saving strategy pays (it saves work and loses
+    // nothing).
     let p0 = Params {
         stake_eth: 0.0,
         min_stake_eth: 0.0,
         ..Params::default()
+    };
+    let free = Scenario {
+        fee_usd: 0.0,
+        ..Scenario::default()
     };
     for st in [
         Strategy::SkipWork,
         Strategy::CheapModel,
         Strategy::WithholdProofs,
     ] {
-        assert!(
-            deterrence(st, &c, &p0, &s).expected_profit_usd > 0.0,
-            "{}",
-            st.name()
-        );
+        let d = deterrence(st, &c, &p0, &free);
+        assert!(d.expected_profit_usd > 0.0, "{}", st.name());
+        assert_eq!(d.penalty_usd, 0.0, "{}", st.name());
     }
     // rho = 0 and no challengers: nothing detects a cheater (infinite expected gain).
     let pz = Params {

@@ -13,8 +13,13 @@ fn load(name: &str) -> Model {
         name,
     )
     .unwrap();
-    let cache: PathBuf =
-        std::env::temp_dir().join(format!("otr-engine-prefill-{name}-{}", std::process::id()));
+    // One cache dir per load: the tests of this file run in parallel and each clears its own.
+    static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let cache: PathBuf = std::env::temp_dir().join(format!(
+        "otr-engine-prefill-{name}-{}-{n}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&cache);
     std::fs::create_dir_all(&cache).unwrap();
     let opts = LoadOptions {

@@ -70,6 +70,32 @@ pub fn registry_entry(model: &ModelInfo) -> ModelRegistry::Model {
     }
 }
 
+/// Registers `model` from the deployment's owner (dev chains): its registry entry, and the
+/// residual-add step verifier when its residual is a plain add.
+fn register_model<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    model: &ModelInfo,
+) -> Result<(), String> {
+    host::send(
+        host,
+        d.owner,
+        d.registry,
+        &ModelRegistry::registerModelCall {
+            modelId: model.model_id.into(),
+            m: registry_entry(model),
+            vks: vec![],
+        },
+        U256::ZERO,
+    )
+    .map_err(|e| format!("registering the model: {e}"))?;
+    if model.plain_residual {
+        d.set_wide_add_verifier(host, model.model_id)
+            .map_err(|e| format!("naming the residual-add step verifier: {e}"))?;
+    }
+    Ok(())
+}
+
 /// The devnet governance account of the embedded chain (transactions are not signed there; this
 /// account deploys the contracts and registers the model).
 pub fn devnet_owner() -> Address {
@@ -779,23 +805,7 @@ fn open_chain(
     )
     .map_err(|e| e.to_string())?;
     if !registered {
-        let m = registry_entry(model);
-        host::send(
-            &mut chain,
-            d.owner,
-            d.registry,
-            &ModelRegistry::registerModelCall {
-                modelId: model.model_id.into(),
-                m,
-                vks: vec![],
-            },
-            U256::ZERO,
-        )
-        .map_err(|e| format!("registering the model: {e}"))?;
-        if model.plain_residual {
-            d.set_wide_add_verifier(&mut chain, model.model_id)
-                .map_err(|e| format!("naming the residual-add step verifier: {e}"))?;
-        }
+        register_model(&mut chain, &d, model)?;
         changed = true;
     }
     let can_post: bool = host::view(
@@ -893,23 +903,7 @@ fn open_rpc_chain(
     .map_err(e)?;
     if !registered {
         if dev_owner == Some(d.owner) {
-            let m = registry_entry(model);
-            host::send(
-                host,
-                d.owner,
-                d.registry,
-                &ModelRegistry::registerModelCall {
-                    modelId: model.model_id.into(),
-                    m,
-                    vks: vec![],
-                },
-                U256::ZERO,
-            )
-            .map_err(|e| format!("registering the model: {e}"))?;
-            if model.plain_residual {
-                d.set_wide_add_verifier(host, model.model_id)
-                    .map_err(|e| format!("naming the residual-add step verifier: {e}"))?;
-            }
+            register_model(host, &d, model)?;
         } else {
             eprintln!(
                 "otr: note: the served model is not in the registry at 0x{}; its owner must register it",

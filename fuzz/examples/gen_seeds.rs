@@ -409,6 +409,32 @@ fn light_client(out: &Out) {
     out.put("trie_proof", "storage_absent.bin", &absent_slot);
 }
 
+/// Powers-of-tau files of the ZK setup: sizes 2 and 4, with 0 to 2 contributions. The secrets
+/// are fixed (the seeds must be reproducible), through the test-only entry point.
+fn phase1(out: &Out) {
+    use ark_bn254::Fr;
+    use otr_zk::phase1::Phase1;
+    let write = |p: &Phase1, name: &str| {
+        let mut b = Vec::new();
+        p.write(&mut b).unwrap();
+        out.put("phase1", name, &b);
+    };
+    write(&Phase1::init(1).unwrap(), "size2_0.ptau");
+    let mut p = Phase1::init(2).unwrap();
+    write(&p, "size4_0.ptau");
+    for (i, name) in ["size4_1.ptau", "size4_2.ptau"].iter().enumerate() {
+        let k = 3 + 10 * i as u64;
+        p.contribute_known_secrets_for_tests(
+            &format!("seed contributor {}", i + 1),
+            Fr::from(k),
+            Fr::from(k + 1),
+            Fr::from(k + 2),
+        )
+        .unwrap();
+        write(&p, name);
+    }
+}
+
 fn main() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
     let fixtures = repo.join("fixtures");
@@ -426,5 +452,6 @@ fn main() {
     evidence_list(&out, &fixtures);
     snarkjs(&out, &fixtures);
     light_client(&out);
+    phase1(&out);
     println!("seeds written under {}", out.root.display());
 }

@@ -48,7 +48,7 @@ pub fn router(node: Arc<Node>) -> Router {
 }
 
 /// An API error in OpenAI's shape, with our stable code.
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (
         status,
         Json(json!({ "error": { "code": code, "message": message.into(), "type": "otr_error" } })),
@@ -201,7 +201,7 @@ fn new_receipt_id() -> String {
     format!("rcpt_{}", hex::encode(b))
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -396,7 +396,8 @@ async fn serve(node: Arc<Node>, body: Bytes, chat: bool) -> Response {
     resp
 }
 
-struct ReceiverStream(tokio::sync::mpsc::Receiver<Event>);
+/// The events of a streamed answer, from the blocking thread that runs the engine.
+pub(crate) struct ReceiverStream(pub(crate) tokio::sync::mpsc::Receiver<Event>);
 
 impl Stream for ReceiverStream {
     type Item = Result<Event, Infallible>;

@@ -9,7 +9,6 @@
 // Handlers return ready HTTP responses as their error type; boxing them gains nothing here.
 #![allow(clippy::result_large_err)]
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -19,9 +18,9 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use futures_util::stream::Stream;
 use serde_json::{json, Value};
 
+use super::api::{error, now_secs, ReceiverStream};
 use super::inference::Inference;
 use super::NodeConfig;
 
@@ -31,14 +30,6 @@ pub const WARNING: &str =
 
 struct Plain {
     engine: Arc<dyn Inference>,
-}
-
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({ "error": { "code": code, "message": message.into(), "type": "otr_error" } })),
-    )
-        .into_response()
 }
 
 fn otr_field() -> Value {
@@ -100,13 +91,6 @@ async fn completions(State(p): State<Arc<Plain>>, body: Bytes) -> Response {
 
 async fn chat_completions(State(p): State<Arc<Plain>>, body: Bytes) -> Response {
     serve(p, body, true).await
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 async fn serve(p: Arc<Plain>, body: Bytes, chat: bool) -> Response {
@@ -226,18 +210,6 @@ async fn serve(p: Arc<Plain>, body: Bytes, chat: bool) -> Response {
     let mut resp = Sse::new(ReceiverStream(rx)).into_response();
     mark(&mut resp);
     resp
-}
-
-struct ReceiverStream(tokio::sync::mpsc::Receiver<Event>);
-
-impl Stream for ReceiverStream {
-    type Item = Result<Event, Infallible>;
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx).map(|o| o.map(Ok))
-    }
 }
 
 /// Runs the receipts-off server until Ctrl-C. Touches nothing in the data directory. Errors

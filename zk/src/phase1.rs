@@ -818,13 +818,17 @@ pub fn constraints_plus_inputs<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Resu
     Ok(cs.num_constraints() + cs.num_instance_variables())
 }
 
-/// Sparse sum `sum c_j P[j]` (with the `1` coefficients added directly).
-fn lc_g1(terms: &[(Fr, usize)], bases: &[G1Affine]) -> G1Projective {
+/// Sparse sum `sum c_j P[j]` in G1 or G2 (with the `1` coefficients added directly; an MSM
+/// for long sums).
+fn lc<G: CurveGroup<ScalarField = Fr> + VariableBaseMSM>(
+    terms: &[(Fr, usize)],
+    bases: &[G::Affine],
+) -> G {
     if terms.len() > 64 {
-        let (s, b): (Vec<Fr>, Vec<G1Affine>) = terms.iter().map(|(c, j)| (*c, bases[*j])).unzip();
-        return G1Projective::msm_unchecked(&b, &s);
+        let (s, b): (Vec<Fr>, Vec<G::Affine>) = terms.iter().map(|(c, j)| (*c, bases[*j])).unzip();
+        return G::msm_unchecked(&b, &s);
     }
-    let mut acc = G1Projective::zero();
+    let mut acc = G::zero();
     for (c, j) in terms {
         if c.is_one() {
             acc += bases[*j];
@@ -835,20 +839,12 @@ fn lc_g1(terms: &[(Fr, usize)], bases: &[G1Affine]) -> G1Projective {
     acc
 }
 
+fn lc_g1(terms: &[(Fr, usize)], bases: &[G1Affine]) -> G1Projective {
+    lc(terms, bases)
+}
+
 fn lc_g2(terms: &[(Fr, usize)], bases: &[G2Affine]) -> G2Projective {
-    if terms.len() > 64 {
-        let (s, b): (Vec<Fr>, Vec<G2Affine>) = terms.iter().map(|(c, j)| (*c, bases[*j])).unzip();
-        return G2Projective::msm_unchecked(&b, &s);
-    }
-    let mut acc = G2Projective::zero();
-    for (c, j) in terms {
-        if c.is_one() {
-            acc += bases[*j];
-        } else {
-            acc += bases[*j].mul_bigint(c.into_bigint());
-        }
-    }
-    acc
+    lc(terms, bases)
 }
 
 /// The circuit's initial Groth16 key (`gamma = delta = 1`) from verified phase-1 powers: what

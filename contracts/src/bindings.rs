@@ -55,6 +55,13 @@ pub mod wide_add {
         "artifacts/WideAddStepVerifier.json"
     );
 }
+pub mod norm_step {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        NormStepVerifier,
+        "artifacts/NormStepVerifier.json"
+    );
+}
 pub mod groth16_step {
     alloy_sol_types::sol!(
         #[sol(all_derives)]

@@ -555,6 +555,47 @@ impl Deployment {
         Ok(v)
     }
 
+    /// Deploys the RMSNorm step verifier (`verifiers/NormStepVerifier.sol`, bound to this
+    /// deployment's registry) and names it, from the owner, for `model_id`'s `ATTN_NORM` (layer
+    /// op 0), `FFN_NORM` (layer op 10) and `FINAL_NORM` (head op 0), and, when `post_norms`
+    /// (Gemma 3: `h + rms_norm(x)`), for `RESID_ATTN` (9) and `RESID_FFN` (15).
+    pub fn set_norm_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        post_norms: bool,
+    ) -> Result<Address, CallError> {
+        use crate::bindings::norm_step::NormStepVerifier;
+        let (v, _) = deploy_code(
+            host,
+            self.owner,
+            &NormStepVerifier::BYTECODE,
+            NormStepVerifier::constructorCall {
+                registry_: self.registry,
+            }
+            .abi_encode(),
+        )?;
+        let mut steps = vec![(1u8, 0u8), (1, 10), (2, 0)];
+        if post_norms {
+            steps.extend([(1, 9), (1, 15)]);
+        }
+        for (class, op) in steps {
+            host::send(
+                host,
+                self.owner,
+                self.registry,
+                &ModelRegistry::setStepVerifierCall {
+                    modelId: FixedBytes(model_id),
+                    class_: class,
+                    op,
+                    verifier: v,
+                },
+                U256::ZERO,
+            )?;
+        }
+        Ok(v)
+    }
+
     /// The stake of `node` (wei).
     pub fn stake_of<H: Host + ?Sized>(
         &self,
@@ -665,4 +706,31 @@ impl Deployment {
         )?;
         Ok(seed.0)
     }
+}
+
+/// The witness of `NormStepVerifier.verifyStep`: `abi.encode(bytes config, bytes[] inputs, bytes
+/// weights, uint256 leafIndex, uint256 treeSize, bytes32[] path)`: the canonical config text,
+/// the input tensors in leaf order (canonical bytes), the norm vector's canonical bytes and its
+/// audit path in the weights tree.
+pub fn norm_step_witness(
+    config: &[u8],
+    inputs: &[Vec<u8>],
+    weights: &[u8],
+    leaf_index: u64,
+    tree_size: u64,
+    path: &[Hash],
+) -> Vec<u8> {
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        crate::Bytes::copy_from_slice(config),
+        inputs
+            .iter()
+            .map(|t| crate::Bytes::copy_from_slice(t))
+            .collect::<Vec<_>>(),
+        crate::Bytes::copy_from_slice(weights),
+        U256::from(leaf_index),
+        U256::from(tree_size),
+        path.iter()
+            .map(|h| crate::B256::from(*h))
+            .collect::<Vec<_>>(),
+    ))
 }

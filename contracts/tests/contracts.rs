@@ -10,6 +10,8 @@ mod gas;
 mod groth16;
 #[path = "suite/lifecycle.rs"]
 mod lifecycle;
+#[path = "suite/norm.rs"]
+mod norm;
 #[path = "suite/rewards.rs"]
 mod rewards;
 #[path = "suite/spot_checks.rs"]

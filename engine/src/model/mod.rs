@@ -63,6 +63,24 @@ pub struct Model {
     pub(crate) layers: Vec<Layer>,
     pub(crate) exec: Exec,
     info: ModelInfo,
+    /// Every tensor's name and SHA-256 of its canonical bytes, in byte-wise name order: the
+    /// leaves of the weights tree ([`crate::weights::weights_root`]).
+    weight_digests: NamedDigests,
+}
+
+/// Tensor names with the SHA-256 of their canonical bytes.
+type NamedDigests = Vec<(String, [u8; 32])>;
+
+/// One norm weight vector opened against the weights root (a one-step proof's witness).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NormOpening {
+    /// The tensor's canonical bytes ([`Tensor::canonical_bytes`] of a `Tensor::Norm`).
+    pub canonical: Vec<u8>,
+    /// Its leaf index in the weights tree and the tree's size.
+    pub index: u64,
+    pub size: u64,
+    /// RFC 6962 audit path (nearest the leaf first).
+    pub path: Vec<[u8; 32]>,
 }
 
 /// Load options.
@@ -145,6 +163,7 @@ impl Model {
             tensors.iter().map(|(n, _, d)| (n.clone(), *d)).collect();
         let root = weights_root(&digests);
         let map: BTreeMap<String, Tensor> = tensors.into_iter().map(|(n, t, _)| (n, t)).collect();
+        let map = (map, digests);
         let info = ModelInfo {
             arch: cfg.arch,
             config: cfg.clone(),
@@ -180,6 +199,7 @@ impl Model {
             .collect();
         let root = weights_root(&digests);
         let map: BTreeMap<String, Tensor> = conv.into_iter().collect();
+        let map = (map, digests);
         let info = ModelInfo {
             arch: cfg.arch,
             config: cfg.clone(),
@@ -194,10 +214,12 @@ impl Model {
     fn assemble(
         cfg: Config,
         tok: Tokenizer,
-        mut map: BTreeMap<String, Tensor>,
+        map: (BTreeMap<String, Tensor>, NamedDigests),
         exec: Exec,
         info: ModelInfo,
     ) -> Result<Model, EngineError> {
+        let (mut map, mut weight_digests) = map;
+        weight_digests.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let d = cfg.d_model;
         let (qd, kd) = (cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim);
         let mut mat = |name: &str, rows: usize, cols: usize| -> Result<QMatrix, EngineError> {
@@ -271,6 +293,50 @@ impl Model {
             layers: built,
             exec,
             info,
+            weight_digests,
+        })
+    }
+
+    /// The norm weight vector named `name` (GGUF tensor name, e.g. `blk.0.attn_norm.weight`,
+    /// `output_norm.weight`), or `None` when the model has no such norm.
+    pub fn norm_weights(&self, name: &str) -> Option<&[i32]> {
+        if name == "output_norm.weight" {
+            return Some(&self.output_norm);
+        }
+        let rest = name.strip_prefix("blk.")?;
+        let (l, what) = rest.split_once('.')?;
+        if l.is_empty() || (l.len() > 1 && l.starts_with('0')) {
+            return None;
+        }
+        let ly = self.layers.get(l.parse::<usize>().ok()?)?;
+        match what {
+            "attn_norm.weight" => Some(&ly.attn_norm),
+            "ffn_norm.weight" => Some(&ly.ffn_norm),
+            "attn_q_norm.weight" => ly.q_norm.as_deref(),
+            "attn_k_norm.weight" => ly.k_norm.as_deref(),
+            "post_attention_norm.weight" => ly.post_attn_norm.as_deref(),
+            "post_ffw_norm.weight" => ly.post_ffn_norm.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Opens the norm weight vector `name` against the weights root: its canonical bytes and
+    /// its RFC 6962 audit path in the weights tree. `None` when the model has no such norm.
+    pub fn norm_opening(&self, name: &str) -> Option<NormOpening> {
+        let v = self.norm_weights(name)?;
+        let canonical = Tensor::Norm(v.to_vec()).canonical_bytes();
+        let index = self.weight_digests.iter().position(|(n, _)| n == name)?;
+        let leaves: Vec<Vec<u8>> = self
+            .weight_digests
+            .iter()
+            .map(|(n, d)| crate::weights::weights_leaf(n, d))
+            .collect();
+        let p = otr_core::rollup::merkle::prove(&leaves, index as u64).ok()?;
+        Some(NormOpening {
+            canonical,
+            index: p.leaf_index,
+            size: p.tree_size,
+            path: p.path,
         })
     }
 

@@ -27,8 +27,10 @@ pub fn run(cmd: DevCommand) -> Result<(), CliError> {
                 .map_err(|e| CliError::usage("OUTPUT", format!("{}: {e}", out.display())))?;
             crate::devattest::bundle_fixtures::generate_full(&out)
                 .map_err(|e| CliError::usage("OUTPUT", format!("{}: {e}", out.display())))?;
+            let c = crate::devattest::chain_fixtures::generate(&out)
+                .map_err(|e| CliError::usage("OUTPUT", format!("{}: {e}", out.display())))?;
             eprintln!(
-                "wrote {n} attestation, {b} bundle and {g} GPU cases under {}",
+                "wrote {n} attestation, {b} bundle, {g} GPU and {c} dev-chain cases under {}",
                 out.display()
             );
             Ok(())

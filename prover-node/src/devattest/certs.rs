@@ -109,17 +109,32 @@ pub fn make_cert(
     subject_key: &SigningKey,
     issuer: Option<(&Name, &SigningKey)>,
 ) -> x509_cert::Certificate {
-    let subject = Name::from_str(&spec.subject).expect("subject name");
-    let issuer_name = issuer.map(|(n, _)| n.clone());
     let signer = issuer.map(|(_, k)| k).unwrap_or(subject_key);
-    let spki = SubjectPublicKeyInfoOwned::from_der(
-        subject_key
-            .verifying_key()
+    let issuer_name = issuer.map(|(n, _)| n);
+    make_cert_with_spki(spec, p384_spki(subject_key), issuer_name, signer)
+}
+
+/// The `SubjectPublicKeyInfo` of a P-384 key.
+pub fn p384_spki(key: &SigningKey) -> SubjectPublicKeyInfoOwned {
+    SubjectPublicKeyInfoOwned::from_der(
+        key.verifying_key()
             .to_public_key_der()
             .expect("spki")
             .as_bytes(),
     )
-    .expect("spki");
+    .expect("spki")
+}
+
+/// Signs `spec` for the public key `spki` (any algorithm, any bytes) with `signer`, the
+/// issuer's P-384 key; `issuer` names it (None: the certificate names itself as issuer).
+pub fn make_cert_with_spki(
+    spec: &CertSpec,
+    spki: SubjectPublicKeyInfoOwned,
+    issuer: Option<&Name>,
+    signer: &SigningKey,
+) -> x509_cert::Certificate {
+    let subject = Name::from_str(&spec.subject).expect("subject name");
+    let issuer_name = issuer.cloned();
     let validity = Validity {
         not_before: time(spec.not_before),
         not_after: time(spec.not_after),
@@ -191,13 +206,18 @@ impl AsExtension for PassThrough {
 /// `SEQUENCE { INTEGER 1, SubjectPublicKeyInfo, SEQUENCE { OID sha384, OCTET STRING fwid } }`.
 pub fn fwid_extension(leaf_key: &SigningKey, fwid: &[u8; 48]) -> RawExt {
     let spki = leaf_key.verifying_key().to_public_key_der().expect("spki");
+    fwid_extension_for(spki.as_bytes(), fwid)
+}
+
+/// [`fwid_extension`] for a leaf whose `SubjectPublicKeyInfo` (DER) is `spki`, of any algorithm.
+pub fn fwid_extension_for(spki: &[u8], fwid: &[u8; 48]) -> RawExt {
     let sha384 = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
     let mut inner = Vec::new();
     inner.extend(sha384.to_der().unwrap());
     inner.extend(OctetString::new(fwid.to_vec()).unwrap().to_der().unwrap());
     let mut body = Vec::new();
     body.extend(1u8.to_der().unwrap());
-    body.extend_from_slice(spki.as_bytes());
+    body.extend_from_slice(spki);
     body.extend(seq(&inner));
     RawExt {
         oid: ObjectIdentifier::new_unwrap("2.23.133.5.4.1"),

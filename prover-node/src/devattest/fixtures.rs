@@ -306,6 +306,66 @@ pub fn generate(out: &Path) -> std::io::Result<usize> {
         });
     }
 
+    // Leaf certificates whose key the verifier cannot use, each validly signed by the BROM
+    // key: the rest of the chain and the report are the good ones.
+    {
+        use der::asn1::BitString;
+        use der::{Decode, Encode};
+        use sha2::{Digest, Sha256};
+        use spki::{EncodePublicKey, SubjectPublicKeyInfoOwned};
+        use std::str::FromStr;
+
+        let brom = x509_cert::name::Name::from_str(&gpu.specs[1].subject).expect("issuer name");
+        let with_leaf = |spec: &CertSpec, spki: SubjectPublicKeyInfoOwned| {
+            let leaf = super::certs::make_cert_with_spki(spec, spki, Some(&brom), &gpu.keys[1]);
+            let mut certs = gpu.certs.clone();
+            certs[0] = leaf;
+            super::certs::pem(&certs)
+        };
+        // A secp256k1 key (the node's curve), with the leaf's FWID extension over that key.
+        let k1 = k256::ecdsa::SigningKey::from_slice(&Sha256::digest(
+            [b"OTR/dev-secp256k1-leaf/v1".as_slice(), FIXTURE_SEED].concat(),
+        ))
+        .expect("secp256k1 scalar");
+        let k1_spki = k1.verifying_key().to_public_key_der().expect("spki");
+        let mut spec = gpu.specs[0].clone();
+        spec.extra = vec![super::certs::fwid_extension_for(
+            k1_spki.as_bytes(),
+            &gpu.fwid,
+        )];
+        cases.push(Case {
+            chain_pem: with_leaf(
+                &spec,
+                SubjectPublicKeyInfoOwned::from_der(k1_spki.as_bytes()).expect("spki"),
+            ),
+            ..base(
+                "chain_unsupported_key",
+                "the leaf certificate's key is secp256k1, not P-384 (signed by the BROM key)",
+                "CHAIN_UNSUPPORTED_ALGORITHM",
+                good.clone(),
+            )
+        });
+        // The leaf's own P-384 point with the last bit of y flipped: not on the curve.
+        let mut spki = super::certs::p384_spki(&gpu.keys[0]);
+        let mut point = spki.subject_public_key.raw_bytes().to_vec();
+        *point.last_mut().expect("point") ^= 1;
+        assert!(p384::PublicKey::from_sec1_bytes(&point).is_err());
+        spki.subject_public_key = BitString::from_bytes(&point).expect("bit string");
+        assert_ne!(
+            spki.to_der().ok(),
+            super::certs::p384_spki(&gpu.keys[0]).to_der().ok()
+        );
+        cases.push(Case {
+            chain_pem: with_leaf(&gpu.specs[0], spki),
+            ..base(
+                "report_bad_leaf_key",
+                "the leaf certificate's P-384 public key is not a point on the curve (y's last bit flipped before the BROM key signed it); the chain is valid, the report's signature cannot be checked",
+                "REPORT_BAD_LEAF_KEY",
+                good.clone(),
+            )
+        });
+    }
+
     let root = gpu.root_pem();
     let dir = out.join("attestation");
     for c in &cases {

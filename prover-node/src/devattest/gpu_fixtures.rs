@@ -17,10 +17,14 @@ use sha2::{Digest, Sha384};
 
 use super::certs::derive_key;
 use super::fixtures::{FIXTURE_SEED, FIXTURE_TIME};
-use super::ocsp::{ocsp_answer, Answer, Status};
+use super::ocsp::{
+    extension, ocsp_answer, ocsp_answer_with_single_extensions, seq, tlv, Answer, Status,
+};
 use super::report::{build_report, ReportSpec};
-use super::rim::{sign_enveloped, swid_unsigned, Entry, SwidSpec, DIGEST_METHOD};
-use super::{ocsp_responder, DevGpu, DevRimCa};
+use super::rim::{
+    sign_enveloped, sign_enveloped_as, swid_unsigned, Entry, SwidSpec, DIGEST_METHOD,
+};
+use super::{ocsp_responder, ocsp_responder_with, DevGpu, DevRimCa};
 
 /// The driver version and VBIOS version the dev report states.
 const DRIVER_VERSION: &str = "550.90.07";
@@ -92,6 +96,8 @@ struct Case {
     inner: Option<&'static str>,
     rims: Vec<(&'static str, String)>,
     ocsp: Vec<(String, Vec<u8>)>,
+    /// A report other than the common one.
+    report: Option<Vec<u8>>,
 }
 
 fn hex48(h: &[u8; 48]) -> String {
@@ -214,6 +220,7 @@ pub fn generate(out: &Path) -> std::io::Result<usize> {
         inner: None,
         rims,
         ocsp,
+        report: None,
     };
     let mut cases = vec![case(
         "ok",
@@ -357,6 +364,50 @@ pub fn generate(out: &Path) -> std::io::Result<usize> {
             ],
             good_answers.clone(),
         ));
+        // A driver RIM whose root element carries `xml:base` (an absolute URI), validly signed.
+        // Inclusive C14N 1.1 of SignedInfo then carries the fixed-up `xml:base` of its
+        // ancestors: with one absolute value and no `xml:id` in the document, that is exactly
+        // the attribute C14N 1.0 inherits, so the signature is over the C14N 1.0 form while the
+        // manifest declares 1.1. The verifier does not implement the 1.1 fix-up and says so.
+        let unsigned = swid_unsigned(&driver_spec).replacen(
+            "<SoftwareIdentity ",
+            "<SoftwareIdentity xml:base=\"https://otr.invalid/rim/\" ",
+            1,
+        );
+        assert!(!unsigned.contains("xml:id"));
+        let based = sign_enveloped_as(
+            &unsigned,
+            &ca.ders(),
+            ca.signer_key(),
+            C14nVersion::V11,
+            C14nVersion::V10,
+        );
+        cases.push(case(
+            "rim_c14n_xml_base",
+            "the driver RIM's root carries xml:base=\"https://otr.invalid/rim/\" and is validly signed (C14N 1.1 with the xml:base fix-up); the verifier does not implement that fix-up",
+            "RIM_C14N_UNSUPPORTED",
+            vec![("driver", based), ("vbios", vbios.clone())],
+            good_answers.clone(),
+        ));
+        // A report without its driver-version record, validly signed: the driver RIM's version
+        // has nothing to be compared with.
+        let no_driver_version = build_report(
+            &ReportSpec {
+                omit_opaque: vec![otr_core::attestation::opaque::types::DRIVER_VERSION],
+                ..spec.clone()
+            },
+            gpu.attestation_key(),
+        );
+        cases.push(Case {
+            report: Some(no_driver_version),
+            ..case(
+                "rim_version_unavailable",
+                "the report (validly signed) carries no driver-version record (opaque type 3), so the driver RIM's version cannot be checked",
+                "RIM_VERSION_UNAVAILABLE",
+                both(),
+                good_answers.clone(),
+            )
+        });
         cases.push(case(
             "policy_missing_rims",
             "only the VBIOS RIM is given; the policy requires both",
@@ -521,6 +572,60 @@ pub fn generate(out: &Path) -> std::io::Result<usize> {
                 ),
             ),
         ));
+        // A delegated responder (id-kp-OCSPSigning, signed by the BROM certificate's issuer)
+        // whose own certificate expired on 2025-06-01, before the check time.
+        let (expired, expired_key) = ocsp_responder_with(
+            FIXTURE_SEED,
+            "device-2 expired",
+            0x4f43_5321,
+            (&gpu.specs[2], &gpu.keys[2]),
+            true,
+            |s| s.not_after = 1_748_736_000,
+        );
+        let expired = core_cert(&expired);
+        cases.push(case(
+            "ocsp_responder_expired",
+            "the BROM certificate's answer is signed by a delegated responder of its issuer whose certificate expired on 2025-06-01",
+            "OCSP_RESPONDER_CHAIN",
+            both(),
+            replaced(
+                "device-1",
+                ocsp_answer(
+                    &t.cert,
+                    &t.issuer,
+                    &expired,
+                    &expired_key,
+                    &Answer {
+                        certs: vec![expired.der()],
+                        ..good()
+                    },
+                ),
+            ),
+        ));
+        // id-pkix-ocsp-crl (RFC 6960 4.4.2), marked critical: a CrlID naming a CRL URL.
+        const OID_OCSP_CRL: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x03];
+        let crl_id = seq(&[&tlv(0xa0, &tlv(0x16, b"http://otr.invalid/dev.crl"))]);
+        let der2 = t2.responder.der().to_vec();
+        cases.push(case(
+            "ocsp_unsupported_critical_extension",
+            "the provisioner ICA's answer (validly signed) carries a critical CrlID single extension, which the verifier does not implement",
+            "OCSP_UNSUPPORTED",
+            both(),
+            replaced(
+                "device-2",
+                ocsp_answer_with_single_extensions(
+                    &t2.cert,
+                    &t2.issuer,
+                    &t2.responder,
+                    &t2.responder_key,
+                    &Answer {
+                        certs: vec![&der2],
+                        ..good()
+                    },
+                    &[extension(OID_OCSP_CRL, true, &crl_id)],
+                ),
+            ),
+        ));
         let mut cut = good_answers[0].1.clone();
         cut.truncate(cut.len() - 10);
         cases.push(case(
@@ -541,7 +646,8 @@ pub fn generate(out: &Path) -> std::io::Result<usize> {
         }
         std::fs::create_dir_all(d.join("rims"))?;
         std::fs::create_dir_all(d.join("ocsp"))?;
-        std::fs::write(d.join("report.hex"), hex::encode(&report) + "\n")?;
+        let r = c.report.as_ref().unwrap_or(&report);
+        std::fs::write(d.join("report.hex"), hex::encode(r) + "\n")?;
         std::fs::write(d.join("chain.pem"), &chain)?;
         for (name, xml) in &c.rims {
             std::fs::write(d.join("rims").join(format!("{name}.xml")), xml)?;
@@ -586,7 +692,8 @@ hierarchies, never by NVIDIA.
 
 Each case folder holds:
 
-- `report.hex`: the dev SPDM report (driver 550.90.07, VBIOS 96.00.9F.00.01, nonce 0x42..);
+- `report.hex`: the dev SPDM report (driver 550.90.07, VBIOS 96.00.9F.00.01, nonce 0x42..;
+  in `rim_version_unavailable` the same report without its driver-version record);
 - `chain.pem`: the device chain, leaf first;
 - `rims/*.xml`: SWID reference manifests with an enveloped XML-DSig by the dev RIM signer
   (inclusive C14N 1.1, ecdsa-sha384). Golden values match the report's measurement blocks

@@ -5,6 +5,7 @@
 pub mod bundle;
 pub mod bundle_fixtures;
 pub mod certs;
+pub mod chain_fixtures;
 pub mod fixtures;
 pub mod gpu_fixtures;
 pub mod ocsp;
@@ -167,12 +168,26 @@ pub fn ocsp_responder(
     issuer: (&CertSpec, &SigningKey),
     eku: bool,
 ) -> (x509_cert::Certificate, SigningKey) {
+    ocsp_responder_with(seed, label, serial, issuer, eku, |_| {})
+}
+
+/// [`ocsp_responder`] with its certificate's spec changed by `edit` (validity, usages) before
+/// the issuer signs it.
+pub fn ocsp_responder_with(
+    seed: &[u8],
+    label: &str,
+    serial: u64,
+    issuer: (&CertSpec, &SigningKey),
+    eku: bool,
+    edit: impl FnOnce(&mut CertSpec),
+) -> (x509_cert::Certificate, SigningKey) {
     let subject = format!("CN=OTR DEV OCSP Responder {label} (NOT PRODUCTION),O=OTR Development");
     let key = derive_key(seed, &subject);
     let mut spec = CertSpec::leaf(&subject, serial);
     if eku {
         spec.extra.push(ocsp_signing_eku());
     }
+    edit(&mut spec);
     let issuer_name = Name::from_str(&issuer.0.subject).expect("issuer name");
     let cert = make_cert(&spec, &key, Some((&issuer_name, issuer.1)));
     (cert, key)

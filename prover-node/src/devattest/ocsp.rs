@@ -112,6 +112,30 @@ pub fn ocsp_answer(
     signing_key: &SigningKey,
     a: &Answer,
 ) -> Vec<u8> {
+    ocsp_answer_with_single_extensions(cert, issuer, responder, signing_key, a, &[])
+}
+
+/// One `Extension` (`SEQUENCE { OID, critical BOOLEAN DEFAULT FALSE, OCTET STRING }`);
+/// `oid` is the DER contents of the OID, `value` the DER of the extension's value.
+pub fn extension(oid_contents: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
+    let flag = if critical {
+        tlv(0x01, &[0xff])
+    } else {
+        Vec::new()
+    };
+    seq(&[&oid(oid_contents), &flag, &tlv(0x04, value)])
+}
+
+/// [`ocsp_answer`] whose `SingleResponse` carries `single_extensions` (each an encoded
+/// [`extension`]) as its `singleExtensions`, inside the signed data.
+pub fn ocsp_answer_with_single_extensions(
+    cert: &Certificate,
+    issuer: &Certificate,
+    responder: &Certificate,
+    signing_key: &SigningKey,
+    a: &Answer,
+    single_extensions: &[Vec<u8>],
+) -> Vec<u8> {
     let key = issuer.public_key_p384().expect("issuer key is P-384");
     let (alg, name_hash, key_hash) = if a.sha1_cert_id {
         (
@@ -136,7 +160,18 @@ pub fn ocsp_answer(
         .next_update
         .map(|t| tlv(0xa0, &gtime(t)))
         .unwrap_or_default();
-    let single = seq(&[&cert_id, &a.status.der(), &gtime(a.this_update), &next]);
+    let single_exts = if single_extensions.is_empty() {
+        Vec::new()
+    } else {
+        tlv(0xa1, &tlv(0x30, &single_extensions.concat()))
+    };
+    let single = seq(&[
+        &cert_id,
+        &a.status.der(),
+        &gtime(a.this_update),
+        &next,
+        &single_exts,
+    ]);
     let exts = match a.nonce {
         Some(n) => tlv(
             0xa1,

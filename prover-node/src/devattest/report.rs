@@ -21,6 +21,8 @@ pub struct ReportSpec {
     pub fwid: Option<[u8; 48]>,
     /// Extra opaque records appended as-is.
     pub extra_opaque: Vec<(u16, Vec<u8>)>,
+    /// Opaque record types left out of the report (e.g. 3, the driver version).
+    pub omit_opaque: Vec<u16>,
 }
 
 impl ReportSpec {
@@ -52,6 +54,7 @@ impl ReportSpec {
             nvdec0_status: 0x55,
             fwid: Some(fwid),
             extra_opaque: Vec::new(),
+            omit_opaque: Vec::new(),
         }
     }
 }
@@ -86,6 +89,11 @@ pub fn build_report(spec: &ReportSpec, key: &SigningKey) -> Vec<u8> {
     }
     r.extend(spec.responder_nonce);
     let mut op = Vec::new();
+    let tlv = |out: &mut Vec<u8>, t: u16, v: &[u8]| {
+        if !spec.omit_opaque.contains(&t) {
+            tlv(out, t, v);
+        }
+    };
     tlv(&mut op, 6, &spec.vbios);
     tlv(&mut op, 14, &0x3b1u32.to_le_bytes());
     tlv(&mut op, 15, &nul_padded(&spec.chip_sku, 4));

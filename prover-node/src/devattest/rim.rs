@@ -37,6 +37,20 @@ pub fn sign_enveloped(
     key: &SigningKey,
     c14n: C14nVersion,
 ) -> String {
+    sign_enveloped_as(unsigned, certs, key, c14n, c14n)
+}
+
+/// [`sign_enveloped`] declaring `declared` as the canonicalization method and signing the
+/// form of `SignedInfo` that `computed` produces: for documents where the two forms are the
+/// same bytes but the declared one cannot be computed here (the caller says why they agree).
+pub fn sign_enveloped_as(
+    unsigned: &str,
+    certs: &[Vec<u8>],
+    key: &SigningKey,
+    declared: C14nVersion,
+    computed: C14nVersion,
+) -> String {
+    let c14n = declared;
     let uri = match c14n {
         C14nVersion::V10 => C14nVersion::URI_10,
         C14nVersion::V11 => C14nVersion::URI_11,
@@ -58,7 +72,7 @@ pub fn sign_enveloped(
     let digest = sha384(&canonicalize_document(&doc, Some(find(&doc, "Signature"))));
     let xml = xml.replace("{DIGEST}", &base64_encode(&digest));
     let doc = Document::parse(xml.replace("{SIGVAL}", "").as_bytes()).expect("unsigned XML");
-    let msg = canonicalize_subtree(&doc, find(&doc, "SignedInfo"), c14n).expect("c14n");
+    let msg = canonicalize_subtree(&doc, find(&doc, "SignedInfo"), computed).expect("c14n");
     let s: Signature = key.sign(&msg);
     xml.replace("{SIGVAL}", &base64_encode(&s.to_bytes()))
 }

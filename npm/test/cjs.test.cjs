@@ -44,6 +44,42 @@ test("CJS: every attestation fixture gives its expected verdict or code", async 
   }
 });
 
+test("CJS: every full-GPU fixture gives its expected verdict or code", async () => {
+  for (const c of H.cases("gpu")) {
+    const run = V.verifyGpuEvidence(H.gpuEvidence(c), H.caseOptions(c));
+    if (c.spec.expected === "ok") {
+      assert.equal((await run).production, false, c.name);
+    } else {
+      await H.rejectsWith(assert, V.OtrError, run, c.spec.expected);
+    }
+  }
+});
+
+test("CJS: every dev-chain fixture gives its expected verdict, or code and stage", async () => {
+  const chainCases = H.cases("light-client/dev-chain");
+  assert.ok(chainCases.length >= 9);
+  for (const c of chainCases) {
+    const trustedCheckpoint = {
+      chainId: c.spec.trusted_checkpoint.chain_id,
+      blockHash: c.spec.trusted_checkpoint.block_hash,
+    };
+    const bundle = join(c.path, "bundle.otrb");
+    const run = existsSync(bundle)
+      ? V.verifyBundle(readFileSync(bundle), { ...H.caseOptions(c), trustedCheckpoint })
+      : V.verifyChainProof({
+          chainProof: JSON.parse(readFileSync(join(c.path, "chain_proof.json"), "utf8")),
+          batchIndex: c.spec.batch_index,
+          trustedCheckpoint,
+        });
+    if (c.spec.expected === "ok") {
+      const claims = await run;
+      assert.equal(existsSync(bundle) ? claims.chain.claims.batch_index : claims.batch_index, 9, c.name);
+    } else {
+      await H.rejectsWith(assert, V.OtrError, run, c.spec.expected, c.spec.stage);
+    }
+  }
+});
+
 test("CJS: errors are Error objects with code, stage and message", async () => {
   const c = H.cases("bundles").find((x) => x.name === "report_byte_flipped");
   const e = await H.rejectsWith(

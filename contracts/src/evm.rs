@@ -1,6 +1,15 @@
 //! The embedded chain: the contracts' bytecode run in-process on `revm`, over an in-memory
 //! database that can be saved to and loaded from a JSON file.
 //!
+//! Persistence is incremental: [`Chain::save`] writes a whole snapshot the first time (and
+//! whenever the journal has grown past the snapshot's size), and otherwise appends one line to
+//! the journal next to it (`<path>.journal`) holding the accounts and storage slots changed since
+//! the last save, so a save costs what changed, not the chain's whole history. The journal's
+//! first line names the keccak-256 of the snapshot it continues: a journal left behind by a
+//! compaction interrupted after its new snapshot was in place is recognised as stale and
+//! ignored, and a torn last line
+//! (a crash during an append) is dropped, so a load always gives the state of some completed save.
+//!
 //! Block time and numbers move only when told ([`Chain::advance`]); block hashes are revm's
 //! `EmptyDB` ones (`keccak256(decimal block number)`), deterministic, which is what the spot-check
 //! seed reads. Gas is priced at zero (base fee 0), so accounts need a balance only for the value
@@ -19,7 +28,8 @@ use revm::state::{AccountInfo, Bytecode};
 use revm::{ExecuteCommitEvm, ExecuteEvm, Journal, MainBuilder, MainContext};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// The in-memory database.
 pub type Db = CacheDB<EmptyDB>;
@@ -33,6 +43,80 @@ pub const TX_GAS_LIMIT: u64 = 16_000_000;
 /// An EVM chain in this process.
 pub struct Chain {
     evm: MainEvm,
+    /// Changes since the last save, merged per account.
+    pending: BTreeMap<Address, AccountDiff>,
+    /// Where this chain was last saved or loaded from, with the journal's state there.
+    persisted: Option<Persisted>,
+}
+
+/// The saved files this chain is in step with.
+struct Persisted {
+    path: PathBuf,
+    snapshot_bytes: u64,
+    journal_bytes: u64,
+}
+
+/// What one account's changes since the last save amount to.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct AccountDiff {
+    /// The account's storage was cleared first (created or self-destructed).
+    #[serde(default, skip_serializing_if = "is_false")]
+    reset: bool,
+    balance: U256,
+    nonce: u64,
+    /// New code (creation); absent keeps the code the account has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<Bytes>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    storage: BTreeMap<U256, U256>,
+}
+
+impl AccountDiff {
+    /// `self` followed by `later`.
+    fn then(&mut self, later: AccountDiff) {
+        if later.reset {
+            *self = later;
+            return;
+        }
+        self.balance = later.balance;
+        self.nonce = later.nonce;
+        if later.code.is_some() {
+            self.code = later.code;
+        }
+        self.storage.extend(later.storage);
+    }
+}
+
+/// The journal's first line.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JournalHeader {
+    format: String,
+    /// keccak-256 of the snapshot file this journal continues.
+    snapshot: alloy_primitives::B256,
+}
+
+/// One journal line: the state changes of one save, and the block after it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JournalEntry {
+    block_number: u64,
+    timestamp: u64,
+    accounts: BTreeMap<Address, AccountDiff>,
+}
+
+const JOURNAL_FORMAT: &str = "otr-revm-journal/v1";
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The journal file of the snapshot at `path`.
+pub fn journal_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".journal");
+    PathBuf::from(p)
 }
 
 impl std::fmt::Debug for Chain {
@@ -112,7 +196,11 @@ impl Chain {
                 b.gas_limit = 60_000_000;
             })
             .build_mainnet();
-        Chain { evm }
+        Chain {
+            evm,
+            pending: BTreeMap::new(),
+            persisted: None,
+        }
     }
 
     pub fn chain_id(&self) -> u64 {
@@ -145,7 +233,25 @@ impl Chain {
     /// Sets the balance of `who` (a faucet for the dev chain).
     pub fn set_balance(&mut self, who: Address, wei: U256) {
         let info = self.account_info(who).with_balance(wei);
+        self.note(
+            who,
+            AccountDiff {
+                balance: info.balance,
+                nonce: info.nonce,
+                ..Default::default()
+            },
+        );
         self.db_mut().insert_account_info(who, info);
+    }
+
+    /// Records a change for the next save.
+    fn note(&mut self, who: Address, d: AccountDiff) {
+        match self.pending.get_mut(&who) {
+            Some(p) => p.then(d),
+            None => {
+                self.pending.insert(who, d);
+            }
+        }
     }
 
     fn account_info(&self, who: Address) -> AccountInfo {
@@ -239,9 +345,53 @@ impl Chain {
         let tx = self.tx(from, kind, data, value);
         let r = self
             .evm
-            .transact_commit(tx)
+            .transact(tx)
             .map_err(|e| CallError::Rejected(format!("{e:?}")))?;
-        Self::outcome(r)
+        for (addr, acc) in &r.state {
+            if !acc.is_touched() {
+                continue;
+            }
+            let reset = acc.is_selfdestructed() || acc.is_created();
+            let code = if acc.is_selfdestructed() {
+                None
+            } else if acc.is_created() {
+                Some(
+                    acc.info
+                        .code
+                        .as_ref()
+                        .map(|c| c.original_bytes())
+                        .unwrap_or_default(),
+                )
+            } else {
+                None
+            };
+            let (balance, nonce) = if acc.is_selfdestructed() {
+                (U256::ZERO, 0)
+            } else {
+                (acc.info.balance, acc.info.nonce)
+            };
+            let storage = if acc.is_selfdestructed() {
+                BTreeMap::new()
+            } else {
+                acc.storage
+                    .iter()
+                    .filter(|(_, v)| v.is_changed() || reset)
+                    .map(|(k, v)| (*k, v.present_value()))
+                    .collect()
+            };
+            self.note(
+                *addr,
+                AccountDiff {
+                    reset,
+                    balance,
+                    nonce,
+                    code,
+                    storage,
+                },
+            );
+        }
+        self.evm.commit(r.state);
+        Self::outcome(r.result)
     }
 
     /// Executes without committing (an `eth_call`).
@@ -259,8 +409,53 @@ impl Chain {
         Self::outcome(r.result)
     }
 
-    /// Writes the whole state to `path` (atomically: a temporary file, then a rename).
-    pub fn save(&self, path: &Path) -> Result<(), PersistError> {
+    /// Saves the state at `path`: appends the changes since the last save to the journal when
+    /// this chain is in step with the files there, otherwise (first save, another path, or a
+    /// journal grown past the snapshot's size) writes a whole snapshot and starts a new journal.
+    /// Everything written is flushed to disk before this returns.
+    pub fn save(&mut self, path: &Path) -> Result<(), PersistError> {
+        let in_step = self
+            .persisted
+            .as_ref()
+            .is_some_and(|p| p.path == path && p.journal_bytes <= p.snapshot_bytes.max(64 * 1024));
+        if !in_step {
+            return self.save_snapshot(path);
+        }
+        let entry = JournalEntry {
+            block_number: Chain::block_number(self),
+            timestamp: Chain::timestamp(self),
+            accounts: std::mem::take(&mut self.pending),
+        };
+        let mut line =
+            serde_json::to_vec(&entry).map_err(|e| PersistError::Format(e.to_string()))?;
+        line.push(b'\n');
+        let jp = journal_path(path);
+        let res = (|| -> std::io::Result<()> {
+            let mut f = std::fs::OpenOptions::new().append(true).open(&jp)?;
+            f.write_all(&line)?;
+            f.sync_data()
+        })();
+        if let Err(e) = res {
+            // Keep the changes for the next try; the files stay as they were (a partial line
+            // is dropped on load).
+            self.pending = entry.accounts;
+            self.persisted = None;
+            return Err(e.into());
+        }
+        if let Some(p) = self.persisted.as_mut() {
+            p.journal_bytes += line.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// keccak-256 of the whole state in its saved form (accounts, code, non-zero storage, block):
+    /// two chains with equal fingerprints hold the same state.
+    pub fn state_fingerprint(&self) -> alloy_primitives::B256 {
+        alloy_primitives::keccak256(self.snapshot_bytes().unwrap_or_default())
+    }
+
+    /// The whole state in the snapshot format.
+    fn snapshot_bytes(&self) -> Result<Vec<u8>, PersistError> {
         let cache = &self.db().cache;
         let mut accounts = BTreeMap::new();
         for (addr, acc) in &cache.accounts {
@@ -290,23 +485,53 @@ impl Chain {
         }
         let snap = Snapshot {
             format: SNAPSHOT_FORMAT.to_string(),
-            chain_id: self.chain_id(),
-            block_number: self.block_number(),
-            timestamp: self.timestamp(),
+            chain_id: Chain::chain_id(self),
+            block_number: Chain::block_number(self),
+            timestamp: Chain::timestamp(self),
             accounts,
         };
-        let text = serde_json::to_string(&snap).map_err(|e| PersistError::Format(e.to_string()))?;
+        serde_json::to_vec(&snap).map_err(|e| PersistError::Format(e.to_string()))
+    }
+
+    /// Writes the whole state to `path` (atomically: a temporary file, then a rename) and an
+    /// empty journal naming it.
+    fn save_snapshot(&mut self, path: &Path) -> Result<(), PersistError> {
+        let text = self.snapshot_bytes()?;
+        let mut header = serde_json::to_vec(&JournalHeader {
+            format: JOURNAL_FORMAT.to_string(),
+            snapshot: alloy_primitives::keccak256(&text),
+        })
+        .map_err(|e| PersistError::Format(e.to_string()))?;
+        header.push(b'\n');
+        let write_synced = |p: &Path, bytes: &[u8]| -> std::io::Result<()> {
+            let mut f = std::fs::File::create(p)?;
+            f.write_all(bytes)?;
+            f.sync_all()
+        };
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text)?;
+        write_synced(&tmp, &text)?;
         std::fs::rename(&tmp, path)?;
+        // From here the snapshot holds everything; the old journal names another snapshot.
+        let jp = journal_path(path);
+        let jtmp = path.with_extension("journal.tmp");
+        write_synced(&jtmp, &header)?;
+        std::fs::rename(&jtmp, &jp)?;
+        sync_dir(path);
+        self.pending.clear();
+        self.persisted = Some(Persisted {
+            path: path.to_path_buf(),
+            snapshot_bytes: text.len() as u64,
+            journal_bytes: header.len() as u64,
+        });
         Ok(())
     }
 
-    /// Reads a chain written by [`Chain::save`].
+    /// Reads a chain written by [`Chain::save`]: the snapshot, then the lines of the journal
+    /// that names it (a torn last line is dropped; a stale journal is ignored).
     pub fn load(path: &Path) -> Result<Self, PersistError> {
-        let text = std::fs::read_to_string(path)?;
+        let text = std::fs::read(path)?;
         let snap: Snapshot =
-            serde_json::from_str(&text).map_err(|e| PersistError::Format(e.to_string()))?;
+            serde_json::from_slice(&text).map_err(|e| PersistError::Format(e.to_string()))?;
         if snap.format != SNAPSHOT_FORMAT {
             return Err(PersistError::Format(format!(
                 "unknown format {:?}",
@@ -327,12 +552,53 @@ impl Chain {
                     .map_err(|e| PersistError::Format(format!("{e:?}")))?;
             }
         }
-        Ok(Self::from_db(
-            db,
-            snap.chain_id,
-            snap.block_number,
-            snap.timestamp,
-        ))
+        let (mut number, mut timestamp) = (snap.block_number, snap.timestamp);
+        let jp = journal_path(path);
+        // The journal's length when it continues this snapshot (`None`: the next save writes
+        // a new snapshot).
+        let mut journal_bytes: Option<u64> = None;
+        match std::fs::read(&jp) {
+            Ok(j) => {
+                let mut lines = j.split_inclusive(|&b| b == b'\n');
+                let header: Option<JournalHeader> = lines
+                    .next()
+                    .filter(|l| l.ends_with(b"\n"))
+                    .and_then(|l| serde_json::from_slice(l).ok());
+                let current = header.as_ref().is_some_and(|h| {
+                    h.format == JOURNAL_FORMAT && h.snapshot == alloy_primitives::keccak256(&text)
+                });
+                if current {
+                    let mut good = j.len() as u64;
+                    for (i, l) in lines.enumerate() {
+                        if !l.ends_with(b"\n") {
+                            // A torn append: the save it belonged to never returned. The next
+                            // save writes a new snapshot rather than append after it.
+                            good = u64::MAX;
+                            break;
+                        }
+                        let e: JournalEntry = serde_json::from_slice(l).map_err(|e| {
+                            PersistError::Format(format!("{} line {}: {e}", jp.display(), i + 2))
+                        })?;
+                        for (addr, d) in e.accounts {
+                            apply_diff(&mut db, addr, d)?;
+                        }
+                        number = e.block_number;
+                        timestamp = e.timestamp;
+                    }
+                    journal_bytes = (good != u64::MAX).then_some(good);
+                }
+                // Otherwise stale (or an unreadable header): ignored.
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut chain = Self::from_db(db, snap.chain_id, number, timestamp);
+        chain.persisted = journal_bytes.map(|journal_bytes| Persisted {
+            path: path.to_path_buf(),
+            snapshot_bytes: text.len() as u64,
+            journal_bytes,
+        });
+        Ok(chain)
     }
 
     /// Opens the chain saved at `path`, or starts a fresh one there.
@@ -384,4 +650,44 @@ impl Host for Chain {
 
 fn is_empty(b: &Bytes) -> bool {
     b.is_empty()
+}
+
+/// Applies one journal diff to the database.
+fn apply_diff(db: &mut Db, addr: Address, d: AccountDiff) -> Result<(), PersistError> {
+    let old = db.cache.accounts.get(&addr).map(|a| a.info.clone());
+    let mut info = AccountInfo::default()
+        .with_balance(d.balance)
+        .with_nonce(d.nonce);
+    match d.code {
+        Some(c) if !c.is_empty() => info = info.with_code(Bytecode::new_raw(c)),
+        Some(_) => {}
+        None => {
+            if let Some(o) = old {
+                info.code_hash = o.code_hash;
+                info.code = o.code;
+            }
+        }
+    }
+    if d.reset {
+        if let Some(a) = db.cache.accounts.get_mut(&addr) {
+            a.storage.clear();
+        }
+    }
+    db.insert_account_info(addr, info);
+    for (k, v) in d.storage {
+        db.insert_account_storage(addr, k, v)
+            .map_err(|e| PersistError::Format(format!("{e:?}")))?;
+    }
+    Ok(())
+}
+
+/// Flushes the directory holding `path` (so a rename in it is durable).
+fn sync_dir(path: &Path) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
 }

@@ -6,7 +6,7 @@ use otr_contracts::bindings::node_staking::NodeStaking;
 use otr_contracts::bindings::settlement::Settlement;
 use otr_contracts::deploy::BatchFinality;
 use otr_contracts::host;
-use otr_contracts::{proofs, Chain, U256};
+use otr_contracts::{proofs, Address, Chain, U256};
 use otr_core::rollup::{evaluate_finality, ChainStatus, DisputeState, Finality};
 use otr_core::UnixTime;
 
@@ -390,4 +390,134 @@ fn chain_state_persists_to_a_file_and_storage_slots_are_documented() {
     // The chain goes on after loading.
     w.d.stake(&mut c2, w.other, eth(1)).unwrap();
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A fresh directory for one persistence test.
+fn persist_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("otr-contracts-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn saves_after_the_first_append_only_what_changed_and_load_replays_them() {
+    let mut w = World::new();
+    let dir = persist_dir("journal");
+    let path = dir.join("chain.json");
+    let journal = otr_contracts::evm::journal_path(&path);
+    w.chain.save(&path).unwrap();
+    let snapshot_len = std::fs::metadata(&path).unwrap().len();
+    let mut indexes = Vec::new();
+    for i in 0..3u8 {
+        let t = synth_trace(1 + i as u32, None);
+        w.chain.advance(7, 2);
+        let p = w.post_receipts(vec![receipt(&t.trace, 1 + i, 5, WEIGHTS_ROOT, T0)]);
+        indexes.push(p.index);
+        let before = std::fs::metadata(&journal).unwrap().len();
+        w.chain.save(&path).unwrap();
+        let added = std::fs::metadata(&journal).unwrap().len() - before;
+        // The snapshot is untouched; the journal grew by one line much smaller than the state.
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), snapshot_len);
+        assert!(
+            added > 0 && added * 10 < snapshot_len,
+            "{added} vs {snapshot_len}"
+        );
+        let c2 = Chain::load(&path).unwrap();
+        assert_eq!(c2.state_fingerprint(), w.chain.state_fingerprint());
+        assert_eq!(
+            (c2.block_number(), c2.timestamp()),
+            (w.chain.block_number(), w.chain.timestamp())
+        );
+    }
+    // A loaded chain continues the same journal, and a second load sees its appends.
+    let mut c2 = Chain::load(&path).unwrap();
+    c2.set_balance(Address::repeat_byte(0x42), U256::from(5u64));
+    c2.save(&path).unwrap();
+    let c3 = Chain::load(&path).unwrap();
+    assert_eq!(c3.balance(Address::repeat_byte(0x42)), U256::from(5u64));
+    assert_eq!(c3.state_fingerprint(), c2.state_fingerprint());
+    for i in indexes {
+        assert!(w.d.batch(&mut Chain::load(&path).unwrap(), i).is_ok());
+    }
+}
+
+#[test]
+fn a_torn_journal_line_is_dropped_and_a_stale_journal_ignored() {
+    let mut w = World::new();
+    let dir = persist_dir("torn");
+    let path = dir.join("chain.json");
+    let journal = otr_contracts::evm::journal_path(&path);
+    w.chain.save(&path).unwrap();
+    let t = synth_trace(1, None);
+    w.post_receipts(vec![receipt(&t.trace, 1, 5, WEIGHTS_ROOT, T0)]);
+    w.chain.save(&path).unwrap();
+    let saved = w.chain.state_fingerprint();
+    // A crash in the middle of the next append leaves half a line.
+    w.chain
+        .set_balance(Address::repeat_byte(7), U256::from(9u64));
+    w.chain.save(&path).unwrap();
+    let full = std::fs::read(&journal).unwrap();
+    let cut = full.len() - 10;
+    std::fs::write(&journal, &full[..cut]).unwrap();
+    let mut c = Chain::load(&path).unwrap();
+    assert_eq!(c.state_fingerprint(), saved);
+    assert_eq!(c.balance(Address::repeat_byte(7)), U256::ZERO);
+    // The next save does not append after the torn bytes: it writes a new snapshot.
+    c.set_balance(Address::repeat_byte(8), U256::from(1u64));
+    c.save(&path).unwrap();
+    let c2 = Chain::load(&path).unwrap();
+    assert_eq!(c2.state_fingerprint(), c.state_fingerprint());
+    // A journal that names another snapshot (a compaction interrupted after its new snapshot
+    // was in place) is ignored.
+    std::fs::write(&journal, &full).unwrap();
+    let c3 = Chain::load(&path).unwrap();
+    assert_eq!(c3.state_fingerprint(), c.state_fingerprint());
+    // A corrupt complete line is an error, not a silent loss.
+    let mut c4 = Chain::load(&path).unwrap();
+    c4.save(&path).unwrap(); // the stale journal is replaced: a new snapshot
+    c4.set_balance(Address::repeat_byte(9), U256::from(1u64));
+    c4.save(&path).unwrap(); // appended
+    assert_eq!(
+        Chain::load(&path).unwrap().balance(Address::repeat_byte(9)),
+        U256::from(1u64)
+    );
+    let mut j = std::fs::read(&journal).unwrap();
+    let n = j.len();
+    j[n - 5] = b'#';
+    std::fs::write(&journal, &j).unwrap();
+    assert!(matches!(
+        Chain::load(&path),
+        Err(otr_contracts::evm::PersistError::Format(_))
+    ));
+}
+
+#[test]
+fn a_journal_grown_past_the_snapshot_is_compacted_into_a_new_snapshot() {
+    let mut w = World::new();
+    let dir = persist_dir("compact");
+    let path = dir.join("chain.json");
+    let journal = otr_contracts::evm::journal_path(&path);
+    w.chain.save(&path).unwrap();
+    let first = std::fs::read(&path).unwrap();
+    let mut compacted = false;
+    for i in 0..400u64 {
+        for k in 0..64u8 {
+            w.chain
+                .set_balance(Address::with_last_byte(k), U256::from(i + 1));
+        }
+        w.chain.save(&path).unwrap();
+        if std::fs::read(&path).unwrap() != first {
+            compacted = true;
+            break;
+        }
+    }
+    assert!(compacted, "the snapshot was never rewritten");
+    // Right after a compaction the journal holds only its header line.
+    let j = std::fs::read(&journal).unwrap();
+    assert_eq!(j.iter().filter(|&&b| b == b'\n').count(), 1);
+    assert_eq!(
+        Chain::load(&path).unwrap().state_fingerprint(),
+        w.chain.state_fingerprint()
+    );
 }

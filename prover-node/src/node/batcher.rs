@@ -224,9 +224,10 @@ pub fn post_pending(node: &Node) -> Result<usize, String> {
 }
 
 /// The poster's time budget: after a post whose CPU time (the poster's and the chain thread's:
-/// EVM execution and the chain file's save, which grows with the chain's history) was `c`, the
-/// next post waits at least `POSTER_DUTY_DIVISOR * c`, so posting takes at most about 1% of a
-/// core however long the history grows; never less than `--post-interval-ms`, never more than
+/// EVM execution and the chain's save — a journal append of what changed, and now and then a
+/// compaction into a new snapshot whose cost grows with the chain's history) was `c`, the next
+/// post waits at least `POSTER_DUTY_DIVISOR * c`, so posting takes at most about 1% of a core
+/// however long the history grows; never less than `--post-interval-ms`, never more than
 /// [`POSTER_MAX_INTERVAL`] (unless configured so).
 pub const POSTER_DUTY_DIVISOR: u32 = 100;
 /// The longest the duty budget stretches the posting interval.
@@ -325,7 +326,7 @@ mod tests {
         let c = Duration::from_millis(2000);
         // Cheap posts: the configured interval.
         assert_eq!(next_post_wait(c, Duration::from_millis(1), false), c);
-        // A 40 ms save (a chain file of about 20 MB here): 4 s between posts.
+        // A 40 ms post (a compaction of a chain of about 20 MB here): 4 s until the next.
         assert_eq!(
             next_post_wait(c, Duration::from_millis(40), false),
             Duration::from_secs(4)

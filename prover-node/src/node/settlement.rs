@@ -200,17 +200,12 @@ fn sync_dir(path: &Path) {
     }
 }
 
-/// Saves the chain atomically (`Chain::save` writes a temporary file and renames it), then
-/// flushes the file and its directory to disk.
-fn save_chain(chain: &Chain, path: &Path) -> Result<(), String> {
+/// Saves the chain durably: `Chain::save` appends what changed to the chain's journal, or
+/// writes a new snapshot atomically, and flushes what it wrote to disk before it returns.
+fn save_chain(chain: &mut Chain, path: &Path) -> Result<(), String> {
     chain
         .save(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if let Ok(f) = std::fs::File::open(path) {
-        let _ = f.sync_all();
-    }
-    sync_dir(path);
-    Ok(())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// A batch as the contract stores it.
@@ -821,7 +816,7 @@ fn open_chain(
         changed = true;
     }
     if changed {
-        save_chain(&chain, path)?;
+        save_chain(&mut chain, path)?;
     }
     Ok((chain, saved))
 }

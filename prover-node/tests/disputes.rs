@@ -1,6 +1,8 @@
 //! The dispute game played by both sides in-process on the embedded revm chain, with real
 //! traces of the tiny Llama fixture model: a frivolous challenger loses its bond against an
-//! honest node that proves a residual add on-chain, a cheating node is found by bisection and
+//! honest node that proves a residual add on-chain (and, with the tiny Gemma 3 model, against
+//! an honest node that proves an RMSNorm step: pre norms, the final norm and the post-norm
+//! residuals), a cheating node is found by bisection and
 //! slashed when it cannot prove the step, and an honest node disputed at an operator without a
 //! step verifier loses (the known limit, docs/PROTOCOL.md).
 
@@ -13,7 +15,7 @@ use otr_contracts::proofs::{ReceiptRef, Trace};
 use otr_contracts::{Address, Chain, U256};
 use otr_core::rollup::{DisputeState, MicroBatchHeader, Receipt, SamplingParams};
 use otr_node::node::dispute::{self, leaf_key, op, LeafKey, Move, Outcome};
-use otr_node::node::inference::{Inference, RunKind, TracedRun};
+use otr_node::node::inference::{Inference, NormOpening, RunKind, TracedRun};
 
 const CHAIN_ID: u64 = 31337;
 const T0: u64 = 1_764_140_000;
@@ -159,6 +161,11 @@ fn witness(kind: RunKind) -> impl FnMut(u64) -> Result<Vec<Vec<u8>>, String> {
     move |i| engine().step_inputs(PROMPT, &sampling(), kind, i)
 }
 
+/// The node's norm-vector openings (its loaded model).
+fn opening() -> impl FnMut(&str) -> Result<NormOpening, String> {
+    move |name| engine().norm_opening(name)
+}
+
 fn index_of(run: &TracedRun, key: LeafKey) -> u64 {
     run.leaves
         .iter()
@@ -251,7 +258,7 @@ fn a_frivolous_challenger_loses_its_bond_to_an_honest_node_proving_residual_adds
             &mut w.chain,
             &w.d,
             id,
-            (w.node, &node_trace, &mut wit),
+            (w.node, &node_trace, &mut wit, &mut opening()),
             (w.challenger, &theirs),
             w.params.move_timeout,
         )
@@ -312,7 +319,7 @@ fn a_cheating_node_is_found_by_bisection_and_slashed_when_it_cannot_prove() {
         &mut w.chain,
         &w.d,
         id,
-        (w.node, &node_trace, &mut wit),
+        (w.node, &node_trace, &mut wit, &mut opening()),
         (w.challenger, &own),
         w.params.move_timeout,
     )
@@ -365,6 +372,7 @@ fn the_node_cannot_bisect_with_a_trace_other_than_the_committed_one() {
         id,
         &Trace::new(honest.leaves.clone()),
         &mut witness(RunKind::Honest),
+        &mut opening(),
     )
     .unwrap_err();
     assert_eq!(e.code(), "DISPUTE_TRACE_MISMATCH", "{e}");
@@ -398,7 +406,7 @@ fn known_limit_an_honest_node_disputed_at_an_operator_without_a_verifier_loses()
         &mut w.chain,
         &w.d,
         id,
-        (w.node, &node_trace, &mut wit),
+        (w.node, &node_trace, &mut wit, &mut opening()),
         (w.challenger, &tampered(&honest, at)),
         w.params.move_timeout,
     )
@@ -775,4 +783,102 @@ fn watch_on_a_node_chain_file_reports_a_wrong_receipt_but_cannot_dispute_it() {
     let _ = node.kill();
     let _ = node.wait();
     let _ = std::fs::remove_dir_all(&base);
+}
+
+fn gemma_engine() -> Arc<dyn Inference> {
+    static E: OnceLock<Arc<dyn Inference>> = OnceLock::new();
+    E.get_or_init(|| {
+        otr_node::node::engine_impl::load("fixture-gemma3", std::path::Path::new("."))
+            .expect("load fixture-gemma3")
+    })
+    .clone()
+}
+
+#[test]
+fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_steps() {
+    use otr_contracts::bindings::model_registry::ModelRegistry;
+    let e = gemma_engine();
+    let info = e.info();
+    assert!(!info.plain_residual, "Gemma 3 has post norms");
+    let honest = e.trace(PROMPT, &sampling(), RunKind::Honest).unwrap();
+    let nl = num_layers(&honest);
+    assert_eq!(nl, info.num_layers);
+    // The chain as the node sets it up: the registry entry with the real config hash, and the
+    // step verifiers `register_model` names (here: the norm verifier, with post norms).
+    let mut w = World::new(nl);
+    let owner = w.d.owner;
+    otr_contracts::host::send(
+        &mut w.chain,
+        owner,
+        w.d.registry,
+        &ModelRegistry::registerModelCall {
+            modelId: info.model_id.into(),
+            m: otr_node::node::settlement::registry_entry(&info),
+            vks: vec![],
+        },
+        U256::ZERO,
+    )
+    .unwrap();
+    w.d.set_norm_verifier(&mut w.chain, info.model_id, true)
+        .unwrap();
+    w.model_id = info.model_id;
+    w.weights_root = info.weights_root;
+    let pos = honest.generation.prompt_tokens - 1;
+    let k = |stage, op| LeafKey { pos, stage, op };
+    let targets = [
+        k(1, op::ATTN_NORM),       // input: the embedding
+        k(2, op::FFN_NORM),        // input: the layer's RESID_ATTN
+        k(nl + 1, op::FINAL_NORM), // the head's norm
+        k(1, op::RESID_ATTN),      // h + post_attention_norm(o), h the embedding
+        k(nl, op::RESID_FFN),      // h1 + post_ffw_norm(d), last layer
+    ];
+    let receipts: Vec<Receipt> = (0..targets.len())
+        .map(|i| w.receipt(&honest, i as u8 + 1))
+        .collect();
+    let refs = w.post(receipts);
+    let node_trace = Trace::new(honest.leaves.clone());
+    let challenger_credit0 = w.d.credit_of(&mut w.chain, w.challenger).unwrap();
+    for (i, key) in targets.iter().enumerate() {
+        let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
+        let credit0 = w.d.credit_of(&mut w.chain, w.node).unwrap();
+        let at = index_of(&honest, *key);
+        let theirs = tampered(&honest, at);
+        let id = w.open(&refs[i]);
+        let mut wit = |i: u64| gemma_engine().step_inputs(PROMPT, &sampling(), RunKind::Honest, i);
+        let mut open = |name: &str| gemma_engine().norm_opening(name);
+        let (outcome, moves) = dispute::play_both(
+            &mut w.chain,
+            &w.d,
+            id,
+            (w.node, &node_trace, &mut wit, &mut open),
+            (w.challenger, &theirs),
+            w.params.move_timeout,
+        )
+        .unwrap();
+        assert_eq!(outcome, Outcome::NodeWon, "{key:?}: {moves:?}");
+        assert!(
+            moves.contains(&Move::ProvedStep {
+                index: at,
+                key: *key
+            }),
+            "{key:?}: {moves:?}"
+        );
+        assert_eq!(w.d.stake_of(&mut w.chain, w.node).unwrap(), stake0);
+        assert_eq!(
+            w.d.credit_of(&mut w.chain, w.node).unwrap() - credit0,
+            w.params.min_bond * U256::from(w.params.winner_bps) / U256::from(10_000u64),
+            "{key:?}: the node gets its share of the challenger's bond"
+        );
+    }
+    assert_eq!(
+        w.d.credit_of(&mut w.chain, w.challenger).unwrap(),
+        challenger_credit0,
+        "the challenger got nothing back"
+    );
+    assert_eq!(
+        w.d.chain_status(&mut w.chain, 0).unwrap().dispute,
+        DisputeState::ResolvedNodeWon
+    );
+    // A step without an on-chain verifier (the Q projection) is still the known limit.
+    assert!(dispute::norm_step(k(1, 1), nl).is_none());
 }

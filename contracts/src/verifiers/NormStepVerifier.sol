@@ -207,12 +207,19 @@ contract NormStepVerifier is IStepVerifier {
     ///         every rounding half to even.
     function rmsNorm(bytes memory x, bytes memory t, uint256 eps) public pure returns (int256[] memory y) {
         uint256 n = x.length / 8;
+        if (t.length < 9 + 4 * n) revert();
         y = new int256[](n);
         uint256 ss;
-        unchecked {
-            for (uint256 i = 0; i < n; ++i) {
-                int256 v = readI64(x, 8 * i);
-                ss += uint256(v * v); // <= 2^126 each, no overflow over fewer than 2^129 terms
+        assembly ("memory-safe") {
+            let px := add(x, 0x20)
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                let v := signextend(7, bswap64(shr(192, mload(add(px, mul(i, 8))))))
+                ss := add(ss, mul(v, v)) // v^2 <= 2^126: no overflow over fewer than 2^129 terms
+            }
+            function bswap64(w) -> r {
+                r := or(shr(8, and(w, 0xFF00FF00FF00FF00)), shl(8, and(w, 0x00FF00FF00FF00FF)))
+                r := or(shr(16, and(r, 0xFFFF0000FFFF0000)), shl(16, and(r, 0x0000FFFF0000FFFF)))
+                r := or(shr(32, r), and(shl(32, r), 0xFFFFFFFF00000000))
             }
         }
         if (ss > U128_MAX) ss = U128_MAX;
@@ -221,66 +228,110 @@ contract NormStepVerifier is IStepVerifier {
         if (ms > U128_MAX) ms = U128_MAX;
         uint256 rms = isqrt(ms);
         if (rms == 0) rms = 1;
-        int256 inv = int256(divRne(1 << 64, rms));
-        unchecked {
-            for (uint256 i = 0; i < n; ++i) {
-                int256 v = readI64(x, 8 * i);
-                int256 g = readI32(t, 9 + 4 * i);
-                int256 u = rshiftRne(v * inv, W_FRAC); // |v inv| < 2^127
-                int256 z = rshiftRne(u * g, NORM_FRAC); // |u g| < 2^126
-                if (z > I64_MAX) z = I64_MAX;
-                if (z < I64_MIN) z = I64_MIN;
-                y[i] = z;
+        uint256 inv = divRne(1 << 64, rms);
+        assembly ("memory-safe") {
+            function bswap64(w) -> r {
+                r := or(shr(8, and(w, 0xFF00FF00FF00FF00)), shl(8, and(w, 0x00FF00FF00FF00FF)))
+                r := or(shr(16, and(r, 0xFFFF0000FFFF0000)), shl(16, and(r, 0x0000FFFF0000FFFF)))
+                r := or(shr(32, r), and(shl(32, r), 0xFFFFFFFF00000000))
+            }
+            function bswap32(w) -> r {
+                r := or(shr(8, and(w, 0xFF00FF00)), shl(8, and(w, 0x00FF00FF)))
+                r := or(shr(16, r), and(shl(16, r), 0xFFFF0000))
+            }
+            // v / 2^s rounded half to even, 1 <= s < 255 (floor by sar, then the remainder).
+            function rne(v, s) -> q {
+                q := sar(s, v)
+                let r := sub(v, shl(s, q))
+                let half := shl(sub(s, 1), 1)
+                if or(gt(r, half), and(eq(r, half), and(q, 1))) { q := add(q, 1) }
+            }
+            let px := add(x, 0x20)
+            let pt := add(t, 0x29) // values from byte 9
+            let py := add(y, 0x20)
+            let maxv := 0x7fffffffffffffff
+            let minv := not(0x7fffffffffffffff)
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                let v := signextend(7, bswap64(shr(192, mload(add(px, mul(i, 8))))))
+                let g := signextend(3, bswap32(shr(224, mload(add(pt, mul(i, 4))))))
+                let u := rne(mul(v, inv), 32) // |v inv| <= 2^127
+                let z := rne(mul(u, g), 16) // |u g| < 2^127
+                if sgt(z, maxv) { z := maxv }
+                if slt(z, minv) { z := minv }
+                mstore(add(py, mul(i, 0x20)), z)
             }
         }
     }
 
     /// @notice Engine `Act16::from_wide(y).bytes()`: the smallest shift `s >= 0` with every
     ///         `|round(y_i / 2^s)| <= 32767`; `i32le(s - 32)` then each `round(y_i / 2^s)` as i16le.
+    ///         `y` holds i64 values.
     function act16Bytes(int256[] memory y) public pure returns (bytes memory b) {
         uint256 n = y.length;
         uint256 max;
-        for (uint256 i = 0; i < n; ++i) {
-            int256 v = y[i];
-            uint256 a = uint256(v < 0 ? -v : v);
-            if (a > max) max = a;
+        assembly ("memory-safe") {
+            let py := add(y, 0x20)
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                let v := mload(add(py, mul(i, 0x20)))
+                if slt(v, 0) { v := sub(0, v) }
+                if gt(v, max) { max := v }
+            }
         }
         uint256 bits;
         while (bits < 256 && (max >> bits) != 0) ++bits;
         uint256 s = bits > 15 ? bits - 15 : 0;
         while (s < 64 && rshiftRne(int256(max), s) > 32767) ++s;
-        b = new bytes(4 + 2 * n);
-        uint32 e = uint32(int32(int256(s) - int256(W_FRAC)));
+        b = new bytes(4 + 2 * n + 30); // slack: each 2-byte store writes a whole word
+        uint256 e = uint256(int256(s) - int256(W_FRAC)) & 0xffffffff;
         assembly ("memory-safe") {
-            let p := add(b, 0x20)
-            mstore8(p, and(e, 0xff))
-            mstore8(add(p, 1), and(shr(8, e), 0xff))
-            mstore8(add(p, 2), and(shr(16, e), 0xff))
-            mstore8(add(p, 3), and(shr(24, e), 0xff))
-        }
-        for (uint256 i = 0; i < n; ++i) {
-            int256 q = rshiftRne(y[i], s);
-            assembly ("memory-safe") {
-                let p := add(add(b, 0x24), mul(i, 2))
-                mstore8(p, and(q, 0xff))
-                mstore8(add(p, 1), and(shr(8, q), 0xff))
+            function rne(v, sh) -> q {
+                q := v
+                if sh {
+                    q := sar(sh, v)
+                    let r := sub(v, shl(sh, q))
+                    let half := shl(sub(sh, 1), 1)
+                    if or(gt(r, half), and(eq(r, half), and(q, 1))) { q := add(q, 1) }
+                }
             }
+            let p := add(b, 0x20)
+            // i32le(exp): the four bytes, little-endian, in the top of a word.
+            mstore(p, shl(224, or(or(shl(24, and(e, 0xff)), shl(16, and(shr(8, e), 0xff))),
+                or(shl(8, and(shr(16, e), 0xff)), and(shr(24, e), 0xff)))))
+            let py := add(y, 0x20)
+            let po := add(p, 4)
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                let q := and(rne(mload(add(py, mul(i, 0x20))), s), 0xffff)
+                mstore(add(po, mul(i, 2)), shl(240, or(shl(8, and(q, 0xff)), shr(8, q))))
+            }
+            mstore(b, add(4, mul(n, 2)))
         }
     }
 
-    /// @notice Element-wise saturating i64 sum of the wide vector `h` (i64le) and `y`, as i64le.
+    /// @notice Element-wise saturating i64 sum of the wide vector `h` (i64le) and `y` (i64
+    ///         values), as i64le.
     function addWide(bytes memory h, int256[] memory y) public pure returns (bytes memory c) {
         uint256 n = y.length;
-        c = new bytes(8 * n);
-        for (uint256 i = 0; i < n; ++i) {
-            int256 s = readI64(h, 8 * i) + y[i];
-            if (s > I64_MAX) s = I64_MAX;
-            if (s < I64_MIN) s = I64_MIN;
-            uint256 u = uint256(s) & 0xffffffffffffffff;
-            assembly ("memory-safe") {
-                let p := add(add(c, 0x20), mul(i, 8))
-                for { let k := 0 } lt(k, 8) { k := add(k, 1) } { mstore8(add(p, k), and(shr(mul(k, 8), u), 0xff)) }
+        if (h.length < 8 * n) revert();
+        c = new bytes(8 * n + 24); // slack: each 8-byte store writes a whole word
+        assembly ("memory-safe") {
+            function bswap64(w) -> r {
+                r := or(shr(8, and(w, 0xFF00FF00FF00FF00)), shl(8, and(w, 0x00FF00FF00FF00FF)))
+                r := or(shr(16, and(r, 0xFFFF0000FFFF0000)), shl(16, and(r, 0x0000FFFF0000FFFF)))
+                r := or(shr(32, r), and(shl(32, r), 0xFFFFFFFF00000000))
             }
+            let ph := add(h, 0x20)
+            let py := add(y, 0x20)
+            let pout := add(c, 0x20)
+            let maxv := 0x7fffffffffffffff
+            let minv := not(0x7fffffffffffffff)
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                let off := mul(i, 8)
+                let s := add(signextend(7, bswap64(shr(192, mload(add(ph, off))))), mload(add(py, mul(i, 0x20))))
+                if sgt(s, maxv) { s := maxv }
+                if slt(s, minv) { s := minv }
+                mstore(add(pout, off), shl(192, bswap64(and(s, 0xffffffffffffffff))))
+            }
+            mstore(c, mul(n, 8))
         }
     }
 

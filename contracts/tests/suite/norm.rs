@@ -670,6 +670,44 @@ fn norm_gas() {
             })
             .collect();
         let last = trace.len() - 1;
+        let verifier =
+            w.d.step_verifier(&mut w.chain, MODEL_ID, key.stage, key.op)
+                .unwrap();
+        // The verifier alone, called by a transaction (its calldata included).
+        let direct = host::send(
+            &mut w.chain,
+            w.other,
+            verifier,
+            &NormStepVerifier::verifyStepCall {
+                modelId: MODEL_ID.into(),
+                weightsRoot: root.into(),
+                outLeaf: Bytes::copy_from_slice(trace.leaf(last)),
+                inLeaves: in_idx
+                    .iter()
+                    .map(|&i| Bytes::copy_from_slice(trace.leaf(i)))
+                    .collect(),
+                witness: Bytes::from(witness.clone()),
+            },
+            U256::ZERO,
+        )
+        .unwrap();
+        assert!(direct.0);
+        let norm_only = host::send(
+            &mut w.chain,
+            w.other,
+            verifier,
+            &NormStepVerifier::rmsNormCall {
+                x: Bytes::from(inputs.last().unwrap().clone()),
+                t: Bytes::from(norm.clone()),
+                eps: U256::from(eps),
+            },
+            U256::ZERO,
+        )
+        .unwrap();
+        eprintln!(
+            "{what}: verifyStep by a transaction {} gas, rmsNorm alone {} gas",
+            direct.1.gas_used, norm_only.1.gas_used
+        );
         let out =
             w.d.prove_step(&mut w.chain, w.node, id, &trace, &in_idx, witness.clone())
                 .unwrap();

@@ -175,7 +175,16 @@ impl Defender {
             }
             let g = &self.games[&v.id];
             let mut witness = |i: u64| engine.step_inputs(&g.prompt, &g.sampling, g.run, i);
-            let m = match dispute::node_move(host, d, self.me, v.id, &g.trace, &mut witness) {
+            let mut opening = |name: &str| engine.norm_opening(name);
+            let m = match dispute::node_move(
+                host,
+                d,
+                self.me,
+                v.id,
+                &g.trace,
+                &mut witness,
+                &mut opening,
+            ) {
                 Ok(m) => m,
                 Err(e @ DisputeError::TraceMismatch { .. }) => {
                     let rid = g.receipt_id.clone();

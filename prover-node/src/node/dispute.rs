@@ -8,17 +8,27 @@
 //! - the challenger ([`challenger_move`]) compares it with the prefix root of its own
 //!   re-execution and answers `respond(agree)`;
 //! - at one step (`disagreeSize = agreeSize + 1`) the node proves the disputed leaf with the
-//!   model's registered step verifier for that operator (`proveStep`). Today only the residual
-//!   adds of models whose residual is a plain add (Llama) have one (`WideAddStepVerifier`); for
-//!   any other operator the node cannot prove and loses when its move deadline passes;
+//!   model's registered step verifier for that operator (`proveStep`), with a witness built
+//!   here from its replay of the step:
+//!   - the RMSNorm steps (`NormStepVerifier`, [`norm_step_proof`]): `ATTN_NORM`, `FFN_NORM`,
+//!     `FINAL_NORM`, and Gemma 3's post-norm residuals `RESID_ATTN` / `RESID_FFN`
+//!     (`h + rms_norm(x)`), with the norm vector opened against the weights root;
+//!   - the plain residual adds of Llama-style models (`WideAddStepVerifier`,
+//!     [`residual_add_proof`]);
+//!
+//!   every other operator (the projections, QK-norm + RoPE, attention, the gated activation,
+//!   embedding, logits, sampling) has no on-chain verifier yet: an honest node disputed there
+//!   cannot prove and loses when its move deadline passes;
 //! - a side whose opponent missed the move deadline calls `timeout` and wins.
 //!
 //! Each function makes at most one transaction and says what it did ([`Move`]); callers loop
 //! until [`Move::Resolved`]. Errors are typed ([`DisputeError`], stable codes).
 
+use super::inference::NormOpening;
 use otr_contracts::bindings::dispute_game::DisputeGame;
+use otr_contracts::bindings::model_registry::ModelRegistry;
 use otr_contracts::deploy::Deployment;
-use otr_contracts::host::{CallError, Host};
+use otr_contracts::host::{self, CallError, Host};
 use otr_contracts::proofs::{ReceiptRef, Trace};
 use otr_contracts::{Address, U256};
 
@@ -27,13 +37,20 @@ use otr_contracts::{Address, U256};
 pub const LEAF_LEN: usize = 57;
 const TAG_LEN: usize = 18;
 
-/// Engine operator codes of a layer stage used by the residual-add verifier.
+/// Engine operator codes (engine `trace.rs`) of the steps with an on-chain verifier and of
+/// their inputs.
 pub mod op {
+    /// Embedding stage.
     pub const EMBED: u8 = 0;
+    /// Layer stages.
+    pub const ATTN_NORM: u8 = 0;
     pub const O: u8 = 8;
     pub const RESID_ATTN: u8 = 9;
+    pub const FFN_NORM: u8 = 10;
     pub const DOWN: u8 = 14;
     pub const RESID_FFN: u8 = 15;
+    /// Head stage (`num_layers + 1`).
+    pub const FINAL_NORM: u8 = 0;
 }
 
 /// A step key read from a trace leaf.
@@ -289,9 +306,14 @@ pub type WitnessFn<'a> = &'a mut dyn FnMut(u64) -> Result<Vec<Vec<u8>>, String>;
 /// prefix) and the step verifier's witness.
 pub type StepProof = (Vec<u64>, Vec<u8>);
 
+/// Opens a norm weight vector by GGUF tensor name (the node's loaded model): see
+/// [`super::inference::Inference::norm_opening`].
+pub type OpeningFn<'a> = &'a mut dyn FnMut(&str) -> Result<NormOpening, String>;
+
 /// The node's move in dispute `id`, given its trace (re-executed from its stored request).
-/// `witness(index, key)` gives the input tensors (canonical bytes, engine `replay.rs` order) of
-/// step `index`; it is called only at one step, for an operator that has a step verifier.
+/// `witness(index)` gives the input tensors (canonical bytes, engine `replay.rs` order) of
+/// step `index` and `opening(name)` a norm weight vector of the model; both are called only at
+/// one step, for an operator that has a step verifier.
 pub fn node_move<H: Host + ?Sized>(
     host: &mut H,
     d: &Deployment,
@@ -299,6 +321,7 @@ pub fn node_move<H: Host + ?Sized>(
     id: u64,
     trace: &Trace,
     witness: WitnessFn<'_>,
+    opening: OpeningFn<'_>,
 ) -> Result<Move, DisputeError> {
     let v = view(host, d, id)?;
     if v.node != me {
@@ -344,7 +367,15 @@ pub fn node_move<H: Host + ?Sized>(
                     ),
                 });
             }
-            let proof = match residual_add_proof(trace, index, key, witness) {
+            let num_layers = host::view(
+                host,
+                d.registry,
+                &ModelRegistry::modelCall {
+                    modelId: v.model_id.into(),
+                },
+            )?
+            .numLayers;
+            let proof = match step_proof(trace, index, key, num_layers, witness, opening) {
                 Ok(p) => p,
                 Err(reason) => {
                     return Ok(Move::CannotProve {
@@ -361,6 +392,120 @@ pub fn node_move<H: Host + ?Sized>(
             deadline: v.deadline,
         }),
     }
+}
+
+/// The one-step proof of the step at `index` with key `key`, for the operator's verifier: a
+/// norm step's ([`norm_step_proof`]) when the step is an RMSNorm or a residual of a model with
+/// post norms (its post-norm vector opens), else a plain residual add's
+/// ([`residual_add_proof`]).
+pub fn step_proof(
+    trace: &Trace,
+    index: u64,
+    key: LeafKey,
+    num_layers: u16,
+    witness: WitnessFn<'_>,
+    opening: OpeningFn<'_>,
+) -> Result<StepProof, String> {
+    match norm_step(key, num_layers) {
+        Some(plan) => match opening(&plan.weights) {
+            Ok(o) => norm_step_proof(trace, index, &plan, &o, witness),
+            Err(e) if plan.inputs.len() == 2 => residual_add_proof(trace, index, key, witness)
+                .map_err(|r| format!("{r}; no post norm either: {e}")),
+            Err(e) => Err(e),
+        },
+        None => residual_add_proof(trace, index, key, witness),
+    }
+}
+
+/// What an RMSNorm step needs: its input leaves' keys (engine `replay.rs` order) and the name
+/// of its norm vector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NormStep {
+    pub inputs: Vec<LeafKey>,
+    pub weights: String,
+}
+
+/// The plan of a norm step (`verifiers/NormStepVerifier.sol`), `None` for other operators:
+/// `ATTN_NORM` of `h` (stage 1: the embedding; later: the previous layer's `RESID_FFN`),
+/// `FFN_NORM` of the layer's `RESID_ATTN`, `FINAL_NORM` (head stage `num_layers + 1`) of the
+/// last layer's `RESID_FFN`, and the residuals `RESID_ATTN = h + rms_norm(O)` /
+/// `RESID_FFN = h1 + rms_norm(DOWN)` with their post-norm vectors (present in Gemma 3 only).
+pub fn norm_step(key: LeafKey, num_layers: u16) -> Option<NormStep> {
+    let (p, s) = (key.pos, key.stage);
+    let k = |stage, op| LeafKey { pos: p, stage, op };
+    if s == 0 || s > num_layers + 1 {
+        return None;
+    }
+    let prev = if s == 1 {
+        k(0, op::EMBED)
+    } else {
+        k(s - 1, op::RESID_FFN)
+    };
+    if s == num_layers + 1 {
+        return (key.op == op::FINAL_NORM).then(|| NormStep {
+            inputs: vec![prev],
+            weights: "output_norm.weight".into(),
+        });
+    }
+    let (inputs, what) = match key.op {
+        op::ATTN_NORM => (vec![prev], "attn_norm"),
+        op::FFN_NORM => (vec![k(s, op::RESID_ATTN)], "ffn_norm"),
+        op::RESID_ATTN => (vec![prev, k(s, op::O)], "post_attention_norm"),
+        op::RESID_FFN => (vec![k(s, op::RESID_ATTN), k(s, op::DOWN)], "post_ffw_norm"),
+        _ => return None,
+    };
+    Some(NormStep {
+        inputs,
+        weights: format!("blk.{}.{what}.weight", s - 1),
+    })
+}
+
+/// The inputs and witness of a norm step (`verifiers/NormStepVerifier.sol`): the input leaves
+/// found in the agreed prefix, and `abi.encode(bytes config, bytes[] inputs, bytes weights,
+/// uint256 leafIndex, uint256 treeSize, bytes32[] path)` from the replayed inputs and the
+/// opened norm vector.
+pub fn norm_step_proof(
+    trace: &Trace,
+    index: u64,
+    plan: &NormStep,
+    opening: &NormOpening,
+    witness: WitnessFn<'_>,
+) -> Result<StepProof, String> {
+    let leaves = plan
+        .inputs
+        .iter()
+        .map(|k| find_input(trace, index, *k))
+        .collect::<Result<Vec<u64>, String>>()?;
+    let inputs = witness(index)?;
+    if inputs.len() != plan.inputs.len() {
+        return Err(format!(
+            "expected {} inputs, got {}",
+            plan.inputs.len(),
+            inputs.len()
+        ));
+    }
+    let w = otr_contracts::deploy::norm_step_witness(
+        opening.config.as_bytes(),
+        &inputs,
+        &opening.canonical,
+        opening.index,
+        opening.size,
+        &opening.path,
+    );
+    Ok((leaves, w))
+}
+
+/// The latest leaf before `index` whose key is `key` (an input, opened in the agreed prefix).
+fn find_input(trace: &Trace, index: u64, key: LeafKey) -> Result<u64, String> {
+    (0..index)
+        .rev()
+        .find(|&i| leaf_key(trace.leaf(i)) == Some(key))
+        .ok_or_else(|| {
+            format!(
+                "input step ({}, {}, {}) not in the agreed prefix",
+                key.pos, key.stage, key.op
+            )
+        })
 }
 
 /// The inputs and witness of a residual add (`verifiers/WideAddStepVerifier.sol`): leaf 0 is
@@ -384,12 +529,8 @@ pub fn residual_add_proof(
             ))
         }
     };
-    let find = |(pos, stage, op): (u32, u16, u8)| -> Result<u64, String> {
-        (0..index)
-            .rev()
-            .find(|&i| leaf_key(trace.leaf(i)) == Some(LeafKey { pos, stage, op }))
-            .ok_or_else(|| format!("input step ({pos}, {stage}, {op}) not in the agreed prefix"))
-    };
+    let find =
+        |(pos, stage, op): (u32, u16, u8)| find_input(trace, index, LeafKey { pos, stage, op });
     let (hi, xi) = (find(h)?, find(x)?);
     let inputs = witness(index)?;
     if inputs.len() != 2 {
@@ -426,14 +567,14 @@ pub fn play_both<H: Host + ?Sized>(
     host: &mut H,
     d: &Deployment,
     id: u64,
-    node: (Address, &Trace, WitnessFn<'_>),
+    node: (Address, &Trace, WitnessFn<'_>, OpeningFn<'_>),
     challenger: (Address, &Trace),
     step_secs: u64,
 ) -> Result<(Outcome, Vec<Move>), DisputeError> {
-    let (node_addr, node_trace, witness) = node;
+    let (node_addr, node_trace, witness, opening) = node;
     let mut moves = Vec::new();
     for _ in 0..1000 {
-        let a = node_move(host, d, node_addr, id, node_trace, witness)?;
+        let a = node_move(host, d, node_addr, id, node_trace, witness, opening)?;
         let b = challenger_move(host, d, challenger.0, id, challenger.1)?;
         let idle = matches!(a, Move::Waiting { .. } | Move::CannotProve { .. })
             && matches!(b, Move::Waiting { .. });

@@ -173,6 +173,20 @@ impl Inference for EngineModel {
             .map_err(|e| e.to_string())?;
         Ok(rec.inputs.iter().map(|t| t.bytes()).collect())
     }
+
+    fn norm_opening(&self, name: &str) -> Result<super::inference::NormOpening, String> {
+        let o = self
+            .model
+            .norm_opening(name)
+            .ok_or_else(|| format!("the model has no norm vector {name}"))?;
+        Ok(super::inference::NormOpening {
+            config: self.model.config().canonical(),
+            canonical: o.canonical,
+            index: o.index,
+            size: o.size,
+            path: o.path,
+        })
+    }
 }
 
 impl EngineModel {

@@ -78,6 +78,13 @@ pub trait Inference: Send + Sync {
         Err("this engine cannot replay a step".into())
     }
 
+    /// The model's weights material for the one-step proof of an RMSNorm step
+    /// (`NormStepVerifier.sol`): the canonical config text and the norm vector `name` (GGUF
+    /// tensor name) opened against the weights root. An error when the model has no such norm.
+    fn norm_opening(&self, _name: &str) -> Result<NormOpening, String> {
+        Err("this engine cannot open its weights".into())
+    }
+
     /// [`Inference::generate`] with a chosen run: `RunKind::Cheat` answers wrongly on purpose
     /// (dev only, `otr serve --dev-cheat-every`).
     fn generate_run(
@@ -92,6 +99,21 @@ pub trait Inference: Send + Sync {
             RunKind::Cheat => Err("this engine has no cheat mode".into()),
         }
     }
+}
+
+/// A norm weight vector opened against the model's weights root, with the config text the
+/// verifier reads the RMSNorm epsilon from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NormOpening {
+    /// `otr_engine::model::Config::canonical` (its SHA-256 under the `OTR/model-config/v1`
+    /// tag is the registered `configHash`).
+    pub config: String,
+    /// The vector's canonical tensor bytes.
+    pub canonical: Vec<u8>,
+    /// Leaf index in the weights tree, the tree's size, and the RFC 6962 audit path.
+    pub index: u64,
+    pub size: u64,
+    pub path: Vec<[u8; 32]>,
 }
 
 /// Which computation answered a request.

@@ -70,8 +70,10 @@ pub fn registry_entry(model: &ModelInfo) -> ModelRegistry::Model {
     }
 }
 
-/// Registers `model` from the deployment's owner (dev chains): its registry entry, and the
-/// residual-add step verifier when its residual is a plain add.
+/// Registers `model` from the deployment's owner (dev chains): its registry entry, the
+/// residual-add step verifier when its residual is a plain add (Llama), and the norm step
+/// verifier for its RMSNorm steps (pre norms and the final norm; with post norms, Gemma 3, also
+/// the residuals `h + rms_norm(x)`).
 fn register_model<H: Host + ?Sized>(
     host: &mut H,
     d: &Deployment,
@@ -93,6 +95,9 @@ fn register_model<H: Host + ?Sized>(
         d.set_wide_add_verifier(host, model.model_id)
             .map_err(|e| format!("naming the residual-add step verifier: {e}"))?;
     }
+    // The RMSNorm steps of every model; the residuals too where they are `h + rms_norm(x)`.
+    d.set_norm_verifier(host, model.model_id, !model.plain_residual)
+        .map_err(|e| format!("naming the norm step verifier: {e}"))?;
     Ok(())
 }
 

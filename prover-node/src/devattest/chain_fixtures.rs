@@ -603,6 +603,97 @@ Each case folder holds:
 
 `ok` and `bundle_ok` are well-formed. Every other case has one defect in the chain's state
 (its proofs are genuine proofs of that state, not edited bytes), asks about a batch the state
-does not hold, or proves another root than the bundle's. `npm/test/reach.test.mjs` checks
-every case; `scripts/check-fixtures.sh` regenerates the folder and fails if a byte differs.
+does not hold, or proves another root than the bundle's. The generator's own test
+(`cargo test -p otr-node --lib chain_fixtures`) and `npm/test/reach.test.mjs` (and the CommonJS
+test) check every case's verdict, code and stage; `scripts/check-fixtures.sh` regenerates the
+folder and fails if a byte differs.
 ";
+
+#[cfg(test)]
+mod tests {
+    use der::Encode;
+    use otr_core::attestation::{Policy, TrustAnchors};
+    use otr_core::chain::{ChainProof, ChainTrust};
+    use otr_core::crypto::RustCrypto;
+    use otr_core::rollup::AnswerBundle;
+    use otr_core::verify::{verify_bundle_with_chain, VerifyOptions};
+    use otr_core::x509::Certificate;
+    use otr_core::{ErrorCode, UnixTime};
+
+    use super::{DevGpu, FIXTURE_SEED, FIXTURE_TIME};
+
+    /// (code, stage) of a refusal.
+    fn refusal<E: ErrorCode>(e: E) -> (String, String) {
+        let stage = serde_json::to_value(e.stage()).expect("stage");
+        (e.code().into(), stage.as_str().unwrap_or_default().into())
+    }
+
+    /// Every case the generator writes, checked by the Rust verifier: `ok` verifies, every other
+    /// case fails with the code and stage its case.json names.
+    #[test]
+    fn every_case_gives_its_code_and_stage() {
+        let out = std::env::temp_dir().join(format!("otr-dev-chain-test-{}", std::process::id()));
+        let n = super::generate(&out).expect("generate");
+        let gpu = DevGpu::generate(FIXTURE_SEED);
+        let root = Certificate::from_der(&gpu.certs[4].to_der().expect("der")).expect("root");
+        let anchors = TrustAnchors::nvidia().with_dev_root(root);
+        let policy = Policy {
+            require_rims: false,
+            require_ocsp: false,
+            allow_dev_roots: true,
+            ..Policy::default()
+        };
+        let opts = VerifyOptions {
+            time: UnixTime::parse_rfc3339(FIXTURE_TIME).expect("time"),
+            policy: &policy,
+            anchors: &anchors,
+            verifier: &RustCrypto,
+            verifying_keys: &[],
+            expected_request_hash: None,
+            expected_weights_root: None,
+        };
+        let dir = out.join("light-client").join("dev-chain");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("dev-chain folder") {
+            let d = entry.expect("entry").path();
+            if !d.is_dir() {
+                continue;
+            }
+            let read = |f: &str| std::fs::read(d.join(f)).expect("fixture file");
+            let spec: serde_json::Value = serde_json::from_slice(&read("case.json")).expect("json");
+            let cp = &spec["trusted_checkpoint"];
+            let hash: [u8; 32] = hex::decode(cp["block_hash"].as_str().expect("hash"))
+                .expect("hex")
+                .try_into()
+                .expect("32 bytes");
+            let trust = ChainTrust::checkpoint(cp["chain_id"].as_u64().expect("chain id"), hash);
+            let got = if d.join("bundle.otrb").exists() {
+                let b = AnswerBundle::decode(&read("bundle.otrb")).expect("bundle decodes");
+                let from_json = AnswerBundle::from_json(
+                    std::str::from_utf8(&read("bundle.json")).expect("utf-8"),
+                )
+                .expect("bundle.json");
+                assert_eq!(from_json, b, "{}", d.display());
+                verify_bundle_with_chain(&b, &opts, Some(&trust))
+                    .map(|_| ())
+                    .map_err(refusal)
+            } else {
+                let p: ChainProof =
+                    serde_json::from_slice(&read("chain_proof.json")).expect("section");
+                p.verify(&trust, spec["batch_index"].as_u64().expect("batch"))
+                    .map(|_| ())
+                    .map_err(refusal)
+            };
+            match spec["expected"].as_str().expect("expected") {
+                "ok" => assert_eq!(got, Ok(()), "{}", d.display()),
+                code => {
+                    let stage = spec["stage"].as_str().expect("stage");
+                    assert_eq!(got, Err((code.into(), stage.into())), "{}", d.display());
+                }
+            }
+            seen += 1;
+        }
+        assert_eq!(seen, n);
+        std::fs::remove_dir_all(&out).ok();
+    }
+}

@@ -211,15 +211,24 @@ contract NormStepVerifier is IStepVerifier {
         y = new int256[](n);
         uint256 ss;
         assembly ("memory-safe") {
+            // Four i64le values per 32-byte word: swap the bytes of each 8-byte lane at once.
             let px := add(x, 0x20)
-            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
-                let v := signextend(7, bswap64(shr(192, mload(add(px, mul(i, 8))))))
-                ss := add(ss, mul(v, v)) // v^2 <= 2^126: no overflow over fewer than 2^129 terms
-            }
-            function bswap64(w) -> r {
-                r := or(shr(8, and(w, 0xFF00FF00FF00FF00)), shl(8, and(w, 0x00FF00FF00FF00FF)))
-                r := or(shr(16, and(r, 0xFFFF0000FFFF0000)), shl(16, and(r, 0x0000FFFF0000FFFF)))
-                r := or(shr(32, r), and(shl(32, r), 0xFFFFFFFF00000000))
+            let py := add(y, 0x20)
+            for { let i := 0 } lt(i, n) { i := add(i, 4) } {
+                let w := mload(add(px, mul(i, 8)))
+                w := or(shr(8, and(w, 0xFF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00)),
+                    shl(8, and(w, 0x00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF)))
+                w := or(shr(16, and(w, 0xFFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000)),
+                    shl(16, and(w, 0x0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF)))
+                w := or(shr(32, and(w, 0xFFFFFFFF00000000FFFFFFFF00000000FFFFFFFF00000000FFFFFFFF00000000)),
+                    shl(32, and(w, 0x00000000FFFFFFFF00000000FFFFFFFF00000000FFFFFFFF00000000FFFFFFFF)))
+                let m := sub(n, i)
+                if gt(m, 4) { m := 4 }
+                for { let j := 0 } lt(j, m) { j := add(j, 1) } {
+                    let v := signextend(7, shr(sub(192, mul(j, 64)), w))
+                    mstore(add(py, mul(add(i, j), 0x20)), v)
+                    ss := add(ss, mul(v, v)) // v^2 <= 2^126: no overflow over fewer than 2^129 terms
+                }
             }
         }
         if (ss > U128_MAX) ss = U128_MAX;
@@ -230,35 +239,36 @@ contract NormStepVerifier is IStepVerifier {
         if (rms == 0) rms = 1;
         uint256 inv = divRne(1 << 64, rms);
         assembly ("memory-safe") {
-            function bswap64(w) -> r {
-                r := or(shr(8, and(w, 0xFF00FF00FF00FF00)), shl(8, and(w, 0x00FF00FF00FF00FF)))
-                r := or(shr(16, and(r, 0xFFFF0000FFFF0000)), shl(16, and(r, 0x0000FFFF0000FFFF)))
-                r := or(shr(32, r), and(shl(32, r), 0xFFFFFFFF00000000))
-            }
-            function bswap32(w) -> r {
-                r := or(shr(8, and(w, 0xFF00FF00)), shl(8, and(w, 0x00FF00FF)))
-                r := or(shr(16, r), and(shl(16, r), 0xFFFF0000))
-            }
-            // v / 2^s rounded half to even, 1 <= s < 255 (floor by sar, then the remainder).
-            function rne(v, s) -> q {
-                q := sar(s, v)
-                let r := sub(v, shl(s, q))
-                let half := shl(sub(s, 1), 1)
-                if or(gt(r, half), and(eq(r, half), and(q, 1))) { q := add(q, 1) }
-            }
-            let px := add(x, 0x20)
             let pt := add(t, 0x29) // values from byte 9
             let py := add(y, 0x20)
             let maxv := 0x7fffffffffffffff
             let minv := not(0x7fffffffffffffff)
-            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
-                let v := signextend(7, bswap64(shr(192, mload(add(px, mul(i, 8))))))
-                let g := signextend(3, bswap32(shr(224, mload(add(pt, mul(i, 4))))))
-                let u := rne(mul(v, inv), 32) // |v inv| <= 2^127
-                let z := rne(mul(u, g), 16) // |u g| < 2^127
-                if sgt(z, maxv) { z := maxv }
-                if slt(z, minv) { z := minv }
-                mstore(add(py, mul(i, 0x20)), z)
+            // Eight i32le weights per word: swap the bytes of each 4-byte lane at once.
+            for { let i := 0 } lt(i, n) { i := add(i, 8) } {
+                let w := mload(add(pt, mul(i, 4)))
+                w := or(shr(8, and(w, 0xFF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00)),
+                    shl(8, and(w, 0x00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF)))
+                w := or(shr(16, and(w, 0xFFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000)),
+                    shl(16, and(w, 0x0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF0000FFFF)))
+                let m := sub(n, i)
+                if gt(m, 8) { m := 8 }
+                for { let j := 0 } lt(j, m) { j := add(j, 1) } {
+                    let g := signextend(3, shr(sub(224, mul(j, 32)), w))
+                    let p := add(py, mul(add(i, j), 0x20))
+                    // u = round(v inv / 2^32), |v inv| <= 2^127; half to even.
+                    let a := mul(mload(p), inv)
+                    let u := sar(32, a)
+                    let r := sub(a, shl(32, u))
+                    if or(gt(r, 0x80000000), and(eq(r, 0x80000000), and(u, 1))) { u := add(u, 1) }
+                    // z = round(u g / 2^16), |u g| < 2^127.
+                    a := mul(u, g)
+                    let z := sar(16, a)
+                    r := sub(a, shl(16, z))
+                    if or(gt(r, 0x8000), and(eq(r, 0x8000), and(z, 1))) { z := add(z, 1) }
+                    if sgt(z, maxv) { z := maxv }
+                    if slt(z, minv) { z := minv }
+                    mstore(p, z)
+                }
             }
         }
     }

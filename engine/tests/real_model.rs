@@ -5,10 +5,10 @@
 use otr_engine::{default_cache_dir, Kernel, LoadOptions, Model, Sampling};
 use std::path::PathBuf;
 
-const WEIGHTS_ROOT: &str = "561e865be8832478a057c5ab6a0b480fb898d2223d0ef2b074ec9f8ee4a675dc";
+const WEIGHTS_ROOT: &str = "fb7928f7ccd36bfd14bc68743a0fecf93dc9a73f0df6dd2ad3fac372fe1dc116";
 /// Greedy continuation of the prompt, 8 tokens: " Paris, France. It is the tallest".
 const EXPECTED: [u32; 8] = [9079, 236764, 7001, 236761, 1030, 563, 506, 92900];
-const TRACE_ROOT: &str = "0e764ccdf9116d84b355382dd42a2f047ef7719a1ccebb8fb09e0e221e7d1f9e";
+const TRACE_ROOT: &str = "2568c448f42ecd2baa5d485b558addc4713268d8a3bc36d8d6b1e1595d87d504";
 const TRACE_STEPS: u64 = 4937;
 
 fn model_path() -> PathBuf {

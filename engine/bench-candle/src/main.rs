@@ -224,7 +224,12 @@ fn quality(o: &Opts) -> Res<Quality> {
     let weight_error = iw.error_by_type.clone();
     drop(iw);
     let mut sims = Vec::new();
-    for bmax in [15u32, 255] {
+    // OTR_SIM_BMAX="15,63,255" picks the simulated block-scale ranges (default 15 and 255).
+    let bmaxes: Vec<u32> = std::env::var("OTR_SIM_BMAX")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![15, 255]);
+    for bmax in bmaxes {
         eprintln!("quality: simulated int8 weights, block scale 1..={bmax}");
         let sw = float_model::simulated_weights(&o.model, bmax)?;
         let m = FloatGemma::load(&o.model, Mode::Int8, &cfg, max_len, Some(&sw))?;

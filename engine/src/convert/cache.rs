@@ -1,7 +1,7 @@
 //! The converted-model cache file (`<cache_dir>/<gguf-sha256>.otrm`):
 //!
 //! ```text
-//! "OTRM" | u32le version (1) | 32-byte SHA-256 of the source GGUF | u32le tensor count |
+//! "OTRM" | u32le version (2) | 32-byte SHA-256 of the source GGUF | u32le tensor count |
 //! per tensor: u16le name length | name | u64le payload length | payload (canonical bytes) |
 //! 32-byte SHA-256 of everything before
 //! ```
@@ -14,7 +14,8 @@ use std::io::Write;
 use std::path::Path;
 
 pub const MAGIC: &[u8; 4] = b"OTRM";
-pub const VERSION: u32 = 1;
+/// 2: block scales in `1..=31` (version 1 files hold the earlier `1..=15` conversion).
+pub const VERSION: u32 = 2;
 
 /// Writes the cache file.
 pub fn write(

@@ -1,8 +1,8 @@
 //! AVX2 kernel. Per block: the 32 quants are widened to i16 and multiplied by the block scale
-//! (`|b q| <= 15 * 127 = 1905`), `madd` with the activations gives 8 i32 lanes of pair sums,
-//! and two such results are added: at most `4 * 1905 * 32768 < 2^28` per lane and block, so 8
-//! blocks accumulate in i32 lanes before they are widened into i64 lanes. The result is the
-//! exact integer of [`super::scalar::dot`].
+//! (`|b q| <= 31 * 127 = 3937`), `madd` with the activations gives 8 i32 lanes of pair sums,
+//! and two such results are added: at most `4 * 3937 * 32768 < 2^29` per lane and block, so 4
+//! blocks accumulate in i32 lanes (`< 2^31`) before they are widened into i64 lanes. The
+//! result is the exact integer of [`super::scalar::dot`].
 
 use std::arch::x86_64::*;
 
@@ -24,7 +24,7 @@ pub unsafe fn dot(q: &[i8], bs: &[u8], x: &[i16]) -> i64 {
         let xhi = _mm256_loadu_si256(xp.add(32 * b + 16) as *const __m256i);
         let p = _mm256_add_epi32(_mm256_madd_epi16(wlo, xlo), _mm256_madd_epi16(whi, xhi));
         acc32 = _mm256_add_epi32(acc32, p);
-        if b & 7 == 7 {
+        if b & 3 == 3 {
             acc64 = widen_add(acc64, acc32);
             acc32 = _mm256_setzero_si256();
         }
@@ -45,7 +45,7 @@ unsafe fn widen_add(acc64: __m256i, acc32: __m256i) -> __m256i {
 /// The `2 x 4` tile of the matrix-matrix product: two prescaled rows (`w = b q`, see
 /// [`super::scalar::prescale`]) against four activation vectors, each weight vector loaded once
 /// for the four tokens. Per lane and block each of the 8 accumulators gets two `madd`s (4
-/// products, at most `4 * 1905 * 32768 < 2^28`), the same bound as [`dot`]: 8 blocks
+/// products, at most `4 * 3937 * 32768 < 2^29`), the same bound as [`dot`]: 4 blocks
 /// accumulate in i32 lanes before they are widened into i64 lanes. The result is the exact
 /// integer of [`super::scalar::dot_tile`].
 ///
@@ -70,7 +70,7 @@ pub unsafe fn dot_tile(w: [&[i16]; 2], x: [&[i16]; 4]) -> [[i64; 4]; 2] {
                 acc32[1][t] = _mm256_add_epi32(acc32[1][t], _mm256_madd_epi16(w1, xv));
             }
         }
-        if b & 7 == 7 || b + 1 == nb {
+        if b & 3 == 3 || b + 1 == nb {
             for r in 0..2 {
                 for t in 0..4 {
                     acc64[r][t] = widen_add(acc64[r][t], acc32[r][t]);

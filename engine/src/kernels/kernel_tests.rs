@@ -54,7 +54,7 @@ fn extreme_values_do_not_overflow() {
     let q = vec![127i8; n];
     let bs = vec![BLOCK_SCALE_MAX; 64];
     let x = vec![-32768i16; n];
-    let want = -(127i64 * 15 * 32768 * n as i64);
+    let want = -(127i64 * BLOCK_SCALE_MAX as i64 * 32768 * n as i64);
     assert_eq!(scalar::dot(&q, &bs, &x), want);
     assert_eq!(Kernel::best().dot(&q, &bs, &x), want);
 }
@@ -138,8 +138,8 @@ fn tile_kernel_extreme_values_do_not_overflow() {
     let w = prescaled(&vec![127i8; n], &[BLOCK_SCALE_MAX; 64]);
     let neg = vec![-32768i16; n];
     let pos = vec![32767i16; n];
-    let want_neg = -(127i64 * 15 * 32768 * n as i64);
-    let want_pos = 127i64 * 15 * 32767 * n as i64;
+    let want_neg = -(127i64 * BLOCK_SCALE_MAX as i64 * 32768 * n as i64);
+    let want_pos = 127i64 * BLOCK_SCALE_MAX as i64 * 32767 * n as i64;
     let got = Kernel::best().dot_tile([&w, &w], [&neg, &pos, &neg, &pos]);
     assert_eq!(got, [[want_neg, want_pos, want_neg, want_pos]; 2]);
     assert_eq!(scalar::dot_tile([&w, &w], [&neg, &pos, &neg, &pos]), got);

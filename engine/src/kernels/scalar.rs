@@ -17,7 +17,7 @@ pub fn dot(q: &[i8], bs: &[u8], x: &[i16]) -> i64 {
 }
 
 /// Prescales one row for the matrix-matrix kernels: `w[i] = bs[i / 32] * q[i]`
-/// (`|w| <= 15 * 127 = 1905`, exact in i16), so that `sum_i w[i] * x[i]` is [`dot`].
+/// (`|w| <= 31 * 127 = 3937`, exact in i16), so that `sum_i w[i] * x[i]` is [`dot`].
 pub fn prescale(q: &[i8], bs: &[u8], w: &mut [i16]) {
     for ((qb, wb), &b) in q.chunks_exact(BLOCK).zip(w.chunks_exact_mut(BLOCK)).zip(bs) {
         for (o, &a) in wb.iter_mut().zip(qb) {

@@ -1,6 +1,7 @@
-//! WebAssembly simd128 kernel. Per block: four i16x8 vectors of `b q` (`|b q| <= 1905`),
+//! WebAssembly simd128 kernel. Per block: four i16x8 vectors of `b q` (`|b q| <= 3937`),
 //! `i32x4_dot_i16x8` with the activations: 8 products per lane and block, at most
-//! `8 * 1905 * 32768 < 2^29`, so 4 blocks accumulate in i32 lanes before widening to i64.
+//! `8 * 3937 * 32768 < 2^30`, so 2 blocks accumulate in i32 lanes (`< 2^31`) before widening
+//! to i64.
 
 use core::arch::wasm32::*;
 
@@ -24,7 +25,7 @@ pub fn dot(q: &[i8], bs: &[u8], x: &[i16]) -> i64 {
             acc32 = i32x4_add(acc32, i32x4_dot_i16x8(wl, xa));
             acc32 = i32x4_add(acc32, i32x4_dot_i16x8(wh, xb2));
         }
-        if b & 3 == 3 {
+        if b & 1 == 1 {
             acc64 = i64x2_add(acc64, i64x2_extend_low_i32x4(acc32));
             acc64 = i64x2_add(acc64, i64x2_extend_high_i32x4(acc32));
             acc32 = i32x4_splat(0);
@@ -37,7 +38,7 @@ pub fn dot(q: &[i8], bs: &[u8], x: &[i16]) -> i64 {
 
 /// One prescaled row (`w = b q`) against four activation vectors, the weight vectors loaded
 /// once for the four tokens. Per lane and block each accumulator gets four `i32x4_dot_i16x8`
-/// (8 products, at most `8 * 1905 * 32768 < 2^29`), the bound of [`dot`]: 4 blocks accumulate
+/// (8 products, at most `8 * 3937 * 32768 < 2^30`), the bound of [`dot`]: 2 blocks accumulate
 /// in i32 lanes before widening to i64. Exact: equal to [`super::scalar::dot_pre`] per token.
 fn dot_row4(w: &[i16], x: [&[i16]; 4]) -> [i64; 4] {
     let nb = w.len() / 32;
@@ -54,7 +55,7 @@ fn dot_row4(w: &[i16], x: [&[i16]; 4]) -> [i64; 4] {
                 acc32[t] = i32x4_add(acc32[t], i32x4_dot_i16x8(wv, xv));
             }
         }
-        if b & 3 == 3 || b + 1 == nb {
+        if b & 1 == 1 || b + 1 == nb {
             for t in 0..4 {
                 acc64[t] = i64x2_add(acc64[t], i64x2_extend_low_i32x4(acc32[t]));
                 acc64[t] = i64x2_add(acc64[t], i64x2_extend_high_i32x4(acc32[t]));

@@ -40,7 +40,8 @@ import {Rfc6962} from "../lib/Rfc6962.sol";
 ///           (engine `weights::weights_leaf`), `name` the GGUF tensor name above.
 ///         The weights root passed in must be the registered one. The step holds when SHA-256
 ///         of the recomputed output's canonical bytes (Act16: `i32le(exp) || i16le` values;
-///         wide: i64le) is the output leaf's digest. Any mismatch returns false.
+///         wide: i64le) is the output leaf's digest. Any mismatch returns false; a witness that
+///         is not that ABI encoding, or a malformed leaf, reverts.
 contract NormStepVerifier is IStepVerifier {
     uint8 internal constant EMBED = 0;
     uint8 internal constant ATTN_NORM = 0;

@@ -122,6 +122,7 @@ fn identical_for_any_thread_count_and_kernel() {
         let mut results = Vec::new();
         for (k, t) in [
             (Kernel::Scalar, 1),
+            (Kernel::Avx2, 2),
             (Kernel::best(), 1),
             (Kernel::best(), 2),
             (Kernel::Scalar, 3),

@@ -42,9 +42,13 @@ enum Cmd {
         top_p_milli: u32,
         #[arg(long)]
         threads: Option<usize>,
-        /// Use the scalar reference kernel.
+        /// Use the scalar reference kernel (same as `--kernel scalar`).
         #[arg(long)]
         scalar: bool,
+        /// Matrix kernel: best (the fastest this CPU runs), scalar, avx2, avx512. Every kernel
+        /// gives the same bits; one the CPU lacks falls back to scalar.
+        #[arg(long, default_value = "best", value_parser = ["best", "scalar", "avx2", "avx512"])]
+        kernel: String,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -65,6 +69,7 @@ fn main() {
         top_p_milli,
         threads,
         scalar,
+        kernel,
         json,
         cache_dir,
     } = Cli::parse().cmd;
@@ -74,6 +79,12 @@ fn main() {
     if let Some(t) = threads {
         opts.threads = t.max(1);
     }
+    opts.kernel = match kernel.as_str() {
+        "scalar" => Kernel::Scalar,
+        "avx2" => Kernel::Avx2,
+        "avx512" => Kernel::Avx512,
+        _ => Kernel::best(),
+    };
     if scalar {
         opts.kernel = Kernel::Scalar;
     }

@@ -39,7 +39,7 @@ fn simd_matches_scalar_on_random_inputs() {
         let blocks = 1 + (r.next() % 80) as usize;
         let (q, bs, x) = random_case(&mut r, blocks, case % 5 == 0);
         let want = scalar::dot(&q, &bs, &x);
-        for k in [Kernel::Avx2, Kernel::Simd128] {
+        for k in [Kernel::Avx2, Kernel::Avx512, Kernel::Simd128] {
             if k.available() {
                 assert_eq!(k.dot(&q, &bs, &x), want, "{k:?} case {case}");
             }
@@ -49,14 +49,19 @@ fn simd_matches_scalar_on_random_inputs() {
 
 #[test]
 fn extreme_values_do_not_overflow() {
-    // All quants +127, scales 15, activations -32768: the i32 lane bound is tight here.
+    // All quants +127, the largest block scale, activations -32768: the i32 lane bound is
+    // tight here (a kernel that widened too late would wrap).
     let n = 64 * BLOCK;
     let q = vec![127i8; n];
     let bs = vec![BLOCK_SCALE_MAX; 64];
     let x = vec![-32768i16; n];
     let want = -(127i64 * BLOCK_SCALE_MAX as i64 * 32768 * n as i64);
     assert_eq!(scalar::dot(&q, &bs, &x), want);
-    assert_eq!(Kernel::best().dot(&q, &bs, &x), want);
+    for k in [Kernel::Avx2, Kernel::Avx512, Kernel::Simd128] {
+        if k.available() {
+            assert_eq!(k.dot(&q, &bs, &x), want, "{k:?}");
+        }
+    }
 }
 
 #[test]
@@ -120,7 +125,12 @@ fn tile_kernels_match_the_row_dot_product() {
         for (rw, (q, bs, _)) in w.iter().zip(&rows) {
             assert_eq!(scalar::dot_pre(rw, x[0]), scalar::dot(q, bs, x[0]));
         }
-        for k in [Kernel::Scalar, Kernel::Avx2, Kernel::Simd128] {
+        for k in [
+            Kernel::Scalar,
+            Kernel::Avx2,
+            Kernel::Avx512,
+            Kernel::Simd128,
+        ] {
             if k.available() {
                 let got = k.dot_tile([&w[0], &w[1]], x);
                 for rr in 0..2 {
@@ -133,16 +143,24 @@ fn tile_kernels_match_the_row_dot_product() {
 
 #[test]
 fn tile_kernel_extreme_values_do_not_overflow() {
-    // 64 blocks of +127 quants, scale 15, activations -32768: the i32 lane bound is tight.
+    // 64 blocks of +127 quants, the largest scale, activations -32768: the i32 bound is tight.
     let n = 64 * BLOCK;
     let w = prescaled(&vec![127i8; n], &[BLOCK_SCALE_MAX; 64]);
     let neg = vec![-32768i16; n];
     let pos = vec![32767i16; n];
     let want_neg = -(127i64 * BLOCK_SCALE_MAX as i64 * 32768 * n as i64);
     let want_pos = 127i64 * BLOCK_SCALE_MAX as i64 * 32767 * n as i64;
-    let got = Kernel::best().dot_tile([&w, &w], [&neg, &pos, &neg, &pos]);
-    assert_eq!(got, [[want_neg, want_pos, want_neg, want_pos]; 2]);
-    assert_eq!(scalar::dot_tile([&w, &w], [&neg, &pos, &neg, &pos]), got);
+    let want = [[want_neg, want_pos, want_neg, want_pos]; 2];
+    assert_eq!(scalar::dot_tile([&w, &w], [&neg, &pos, &neg, &pos]), want);
+    for k in [Kernel::Avx2, Kernel::Avx512, Kernel::Simd128] {
+        if k.available() {
+            assert_eq!(
+                k.dot_tile([&w, &w], [&neg, &pos, &neg, &pos]),
+                want,
+                "{k:?}"
+            );
+        }
+    }
 }
 
 #[test]

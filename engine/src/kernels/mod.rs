@@ -1,11 +1,13 @@
 //! Matrix-vector kernels: `y[r] = sum_blocks b[r,k] * sum_{i in block k} q[r,i] * x[i]`, exact
-//! in integers. A scalar reference ([`scalar`]) and SIMD kernels ([`avx2`] on x86-64,
-//! detected at run time; [`simd128`] on wasm32 when built with `+simd128`) compute the same
+//! in integers. A scalar reference ([`scalar`]) and SIMD kernels ([`avx512`] and [`avx2`] on
+//! x86-64, detected at run time; [`simd128`] on wasm32 when built with `+simd128`) compute the same
 //! integer; tests compare them on random inputs. Rows are split over threads; each row is
 //! computed by one thread with one kernel, so any thread count gives identical results.
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
 pub mod scalar;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
@@ -20,6 +22,8 @@ pub enum Kernel {
     Scalar,
     /// AVX2 (x86-64 only; falls back to scalar when the CPU lacks it).
     Avx2,
+    /// AVX-512 F + BW + VNNI (x86-64 only; falls back to scalar when the CPU lacks it).
+    Avx512,
     /// WebAssembly simd128 (wasm32 built with `+simd128` only).
     Simd128,
 }
@@ -27,6 +31,10 @@ pub enum Kernel {
 impl Kernel {
     /// The fastest kernel this machine supports.
     pub fn best() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        if avx512::detected() {
+            return Kernel::Avx512;
+        }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             return Kernel::Avx2;
@@ -47,6 +55,12 @@ impl Kernel {
                 #[allow(unreachable_code)]
                 false
             }
+            Kernel::Avx512 => {
+                #[cfg(target_arch = "x86_64")]
+                return avx512::detected();
+                #[allow(unreachable_code)]
+                false
+            }
             Kernel::Simd128 => cfg!(all(target_arch = "wasm32", target_feature = "simd128")),
         }
     }
@@ -60,6 +74,11 @@ impl Kernel {
             Kernel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
                 // SAFETY: AVX2 is present (checked above); lengths checked by the assert.
                 unsafe { avx2::dot(q, bs, x) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 if avx512::detected() => {
+                // SAFETY: the features are present (checked above); lengths checked by the assert.
+                unsafe { avx512::dot(q, bs, x) }
             }
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
             Kernel::Simd128 => simd128::dot(q, bs, x),
@@ -79,6 +98,11 @@ impl Kernel {
             Kernel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
                 // SAFETY: AVX2 is present (checked above); lengths checked by the assert.
                 unsafe { avx2::dot_tile(w, x) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 if avx512::detected() => {
+                // SAFETY: the features are present (checked above); lengths checked by the assert.
+                unsafe { avx512::dot_tile(w, x) }
             }
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
             Kernel::Simd128 => simd128::dot_tile(w, x),

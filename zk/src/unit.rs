@@ -44,14 +44,17 @@ impl UnitShape {
 
     pub fn check(&self) -> Result<(), ZkError> {
         let bad = |why: &str| Err(ZkError::Shape(format!("{self:?}: {why}")));
-        if self.cols == 0 || self.cols % BLOCK != 0 || self.cols > MAX_COLS {
+        if self.cols == 0 || !self.cols.is_multiple_of(BLOCK) || self.cols > MAX_COLS {
             return bad("cols must be a positive multiple of 32, at most 65536");
         }
         let r = self.rows_per_unit;
         if r == 0 || !r.is_power_of_two() || r > MAX_ROWS_PER_UNIT {
             return bad("rows per unit must be a power of two, at most 64");
         }
-        if self.matrix_rows == 0 || self.matrix_rows % r != 0 || self.matrix_rows > 1 << 24 {
+        if self.matrix_rows == 0
+            || !self.matrix_rows.is_multiple_of(r)
+            || self.matrix_rows > 1 << 24
+        {
             return bad("matrix rows must be a positive multiple of the rows per unit, < 2^24");
         }
         Ok(())
@@ -163,7 +166,9 @@ impl UnitStatement {
 
     /// `row_start` must be a multiple of `R` below `matrix_rows`.
     pub fn check_row(shape: &UnitShape, row_start: u64) -> Result<(), ZkError> {
-        if row_start % shape.rows_per_unit as u64 != 0 || row_start >= shape.matrix_rows as u64 {
+        if !row_start.is_multiple_of(shape.rows_per_unit as u64)
+            || row_start >= shape.matrix_rows as u64
+        {
             return Err(ZkError::Shape(format!(
                 "row {row_start} does not start a unit of {} rows in a {}-row matrix",
                 shape.rows_per_unit, shape.matrix_rows

@@ -92,7 +92,11 @@ impl Kernel {
     #[inline]
     pub fn dot_tile(self, w: [&[i16]; 2], x: [&[i16]; 4]) -> [[i64; 4]; 2] {
         let n = w[0].len();
-        assert!(n % BLOCK == 0 && w.iter().all(|r| r.len() == n) && x.iter().all(|t| t.len() == n));
+        assert!(
+            n.is_multiple_of(BLOCK)
+                && w.iter().all(|r| r.len() == n)
+                && x.iter().all(|t| t.len() == n)
+        );
         match self {
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {

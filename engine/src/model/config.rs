@@ -138,13 +138,13 @@ impl Config {
         if self.n_layers == 0 || self.d_model == 0 || self.n_heads == 0 || self.n_kv_heads == 0 {
             return bad("zero layers, width or heads".into());
         }
-        if self.n_heads % self.n_kv_heads != 0 {
+        if !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return bad(format!(
                 "{} heads over {} kv heads",
                 self.n_heads, self.n_kv_heads
             ));
         }
-        if self.head_dim % 2 != 0 || self.head_dim == 0 {
+        if !self.head_dim.is_multiple_of(2) || self.head_dim == 0 {
             return bad(format!("head dim {} is odd", self.head_dim));
         }
         let eps_ok = self.eps > 0.0 && self.eps < 1.0;
@@ -157,7 +157,7 @@ impl Config {
 
     /// Whether layer `l` attends globally (else within the sliding window).
     pub fn is_global(&self, l: usize) -> bool {
-        self.global_every == 0 || (l + 1) % self.global_every == 0
+        self.global_every == 0 || (l + 1).is_multiple_of(self.global_every)
     }
 
     /// Embedding scale: `sqrt(d_model)` for Gemma, 1 for Llama, with 32 fractional bits

@@ -62,6 +62,13 @@ pub mod norm_step {
         "artifacts/NormStepVerifier.json"
     );
 }
+pub mod rope_step {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        RopeStepVerifier,
+        "artifacts/RopeStepVerifier.json"
+    );
+}
 pub mod groth16_step {
     alloy_sol_types::sol!(
         #[sol(all_derives)]

@@ -596,6 +596,44 @@ impl Deployment {
         Ok(v)
     }
 
+    /// Deploys the QK-norm + RoPE step verifier (`verifiers/RopeStepVerifier.sol`) with the
+    /// model's RoPE table roots `[global layers, local layers]` (engine `Model::rope_roots`) and
+    /// names it, from the owner, for `model_id`'s `Q_ROPE` (layer op 4) and `K_ROPE` (5).
+    pub fn set_rope_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        rope_roots: [Hash; 2],
+    ) -> Result<Address, CallError> {
+        use crate::bindings::rope_step::RopeStepVerifier;
+        let (v, _) = deploy_code(
+            host,
+            self.owner,
+            &RopeStepVerifier::BYTECODE,
+            RopeStepVerifier::constructorCall {
+                registry_: self.registry,
+                ropeRootGlobal_: FixedBytes(rope_roots[0]),
+                ropeRootLocal_: FixedBytes(rope_roots[1]),
+            }
+            .abi_encode(),
+        )?;
+        for op in [4u8, 5] {
+            host::send(
+                host,
+                self.owner,
+                self.registry,
+                &ModelRegistry::setStepVerifierCall {
+                    modelId: FixedBytes(model_id),
+                    class_: 1,
+                    op,
+                    verifier: v,
+                },
+                U256::ZERO,
+            )?;
+        }
+        Ok(v)
+    }
+
     /// The stake of `node` (wei).
     pub fn stake_of<H: Host + ?Sized>(
         &self,
@@ -732,5 +770,34 @@ pub fn norm_step_witness(
         path.iter()
             .map(|h| crate::B256::from(*h))
             .collect::<Vec<_>>(),
+    ))
+}
+
+/// An opened item of a witness: its bytes, leaf index, tree size and audit path.
+pub type Opened<'a> = (&'a [u8], u64, u64, &'a [Hash]);
+
+/// The witness of `RopeStepVerifier.verifyStep`: `abi.encode(bytes config, bytes input, bytes
+/// weights, uint256 leafIndex, uint256 treeSize, bytes32[] path, bytes row, uint256
+/// rowTreeSize, bytes32[] rowPath)`: the canonical config text, the input projection, the
+/// QK-norm vector opened in the weights tree (`None` for a model without QK-norm: empty) and
+/// the RoPE row of the step's position opened in its table (its leaf index is the position).
+pub fn rope_step_witness(
+    config: &[u8],
+    input: &[u8],
+    norm: Option<Opened<'_>>,
+    row: Opened<'_>,
+) -> Vec<u8> {
+    let (w, wi, ws, wp) = norm.unwrap_or((&[], 0, 0, &[]));
+    let (r, _, rs, rp) = row;
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        crate::Bytes::copy_from_slice(config),
+        crate::Bytes::copy_from_slice(input),
+        crate::Bytes::copy_from_slice(w),
+        U256::from(wi),
+        U256::from(ws),
+        wp.iter().map(|h| crate::B256::from(*h)).collect::<Vec<_>>(),
+        crate::Bytes::copy_from_slice(r),
+        U256::from(rs),
+        rp.iter().map(|h| crate::B256::from(*h)).collect::<Vec<_>>(),
     ))
 }

@@ -86,7 +86,7 @@ contract NormStepVerifier is IStepVerifier {
         bytes calldata outLeaf,
         bytes[] calldata inLeaves,
         bytes calldata witness
-    ) external view returns (bool) {
+    ) external view virtual returns (bool) {
         ModelRegistry.Model memory m = registry.model(modelId);
         if (m.weightsRoot != weightsRoot) return false;
         Codec.TraceKey memory out = Codec.traceKey(outLeaf);
@@ -104,7 +104,7 @@ contract NormStepVerifier is IStepVerifier {
         if (sha256(abi.encodePacked("OTR/model-config/v1\x00", w.config)) != m.configHash) return false;
         (bool epsOk, uint256 eps) = epsQ64(w.config);
         if (!epsOk) return false;
-        if (!weightsOpen(p.name, w, n, weightsRoot)) return false;
+        if (!weightsOpen(p.name, w.weights, n, w.leafIndex, w.treeSize, w.path, weightsRoot)) return false;
         int256[] memory y = rmsNorm(x, w.weights, eps);
         bytes memory result = p.resid ? addWide(w.inputs[0], y) : act16Bytes(y);
         return sha256(result) == out.digest;
@@ -157,18 +157,21 @@ contract NormStepVerifier is IStepVerifier {
 
     /// @notice Whether `w.weights` is a norm vector of `n` values whose leaf named `name` is in
     ///         the weights tree with root `root` (RFC 6962 audit path).
-    function weightsOpen(string memory name, Witness memory w, uint256 n, bytes32 root)
-        internal
-        view
-        returns (bool)
-    {
-        bytes memory t = w.weights;
+    function weightsOpen(
+        string memory name,
+        bytes memory t,
+        uint256 n,
+        uint256 leafIndex,
+        uint256 treeSize,
+        bytes32[] memory path,
+        bytes32 root
+    ) internal view returns (bool) {
         if (t.length != 9 + 4 * n || uint8(t[0]) != 1 || readU64(t, 1) != n) return false;
         bytes memory nm = bytes(name);
         bytes32 leaf = sha256(
             abi.encodePacked(bytes1(0x00), "OTR/weights-tensor/v1\x00", uint16(nm.length), nm, sha256(t))
         );
-        (bool ok, bytes32 got) = rootFromPath(leaf, w.leafIndex, w.treeSize, w.path);
+        (bool ok, bytes32 got) = rootFromPath(leaf, leafIndex, treeSize, path);
         return ok && got == root;
     }
 

@@ -1,7 +1,8 @@
 //! `NormStepVerifier`: on-chain recomputation of the engine's RMSNorm steps (pre norms, final
 //! norm, Gemma's post-norm residuals), checked against real steps of the tiny fixture models
 //! (both architectures) and, value by value, against the engine's `ops::rms_norm` and
-//! `Act16::from_wide` on edge cases. Gas of a Gemma 3 270M-sized step:
+//! `Act16::from_wide` on edge cases; `RopeStepVerifier` (QK-norm + RoPE) likewise. Gas of a
+//! Gemma 3 270M-sized step:
 //! `cargo test -p otr-contracts --test contracts norm_gas -- --nocapture`.
 
 use crate::common::*;
@@ -62,6 +63,7 @@ fn config_hash(c: &Config) -> [u8; 32] {
 /// norm verifier deployed (and named for the model's norm steps).
 struct Bed {
     chain: Chain,
+    d: Deployment,
     verifier: Address,
     model_id: [u8; 32],
     weights_root: [u8; 32],
@@ -99,6 +101,7 @@ impl Bed {
             .unwrap();
         Bed {
             chain,
+            d,
             verifier,
             model_id,
             weights_root,
@@ -726,5 +729,240 @@ fn norm_gas() {
     }
     for l in &lines {
         println!("{l}");
+    }
+}
+
+/// A `Q_ROPE` / `K_ROPE` step of a real run: leaves and witness parts.
+#[derive(Clone)]
+struct RopeCase {
+    out_leaf: Vec<u8>,
+    in_leaf: Vec<u8>,
+    config: Vec<u8>,
+    input: Vec<u8>,
+    norm: Option<otr_engine::model::NormOpening>,
+    row: otr_engine::model::RopeOpening,
+    output: Vec<u8>,
+}
+
+impl RopeCase {
+    fn witness(&self) -> Vec<u8> {
+        otr_contracts::deploy::rope_step_witness(
+            &self.config,
+            &self.input,
+            self.norm
+                .as_ref()
+                .map(|o| (&o.canonical[..], o.index, o.size, &o.path[..])),
+            (&self.row.row, self.row.index, self.row.size, &self.row.path),
+        )
+    }
+}
+
+fn rope_case(m: &Model, key: StepKey) -> RopeCase {
+    let s = Sampling::greedy(2);
+    let (_, steps) = m.trace_steps(PROMPT, &s, &mut |_, _| true).unwrap();
+    let digest = |k: StepKey| steps.iter().find(|x| x.0 == k).expect("step").1;
+    let index = steps.iter().position(|x| x.0 == key).expect("step") as u64;
+    let rec = m.step_input(PROMPT, &s, index).unwrap();
+    m.replay_step(&rec).unwrap();
+    let l = key.stage - 1;
+    let (proj, norm) = if key.op == layer_op::Q_ROPE {
+        (layer_op::Q, "attn_q_norm")
+    } else {
+        (layer_op::K, "attn_k_norm")
+    };
+    let in_key = StepKey { op: proj, ..key };
+    RopeCase {
+        out_leaf: leaf(key, &digest(key)),
+        in_leaf: leaf(in_key, &digest(in_key)),
+        config: m.config().canonical().into_bytes(),
+        input: rec.inputs[0].bytes(),
+        norm: m.norm_opening(&format!("blk.{l}.{norm}.weight")),
+        row: m.rope_opening(l as usize, key.pos).unwrap(),
+        output: rec.output.bytes(),
+    }
+}
+
+impl Bed {
+    fn rope_verifier(&mut self, m: &Model) -> Address {
+        self.d
+            .set_rope_verifier(&mut self.chain, self.model_id, m.rope_roots())
+            .unwrap()
+    }
+
+    fn verify_at(
+        &mut self,
+        v: Address,
+        root: [u8; 32],
+        out: &[u8],
+        ins: &[Vec<u8>],
+        w: &[u8],
+    ) -> bool {
+        host::view(
+            &mut self.chain,
+            v,
+            &NormStepVerifier::verifyStepCall {
+                modelId: self.model_id.into(),
+                weightsRoot: root.into(),
+                outLeaf: Bytes::copy_from_slice(out),
+                inLeaves: ins.iter().map(|l| Bytes::copy_from_slice(l)).collect(),
+                witness: Bytes::copy_from_slice(w),
+            },
+        )
+        .unwrap()
+    }
+}
+
+#[test]
+fn rope_verifier_accepts_real_qk_rope_steps_of_both_models_and_rejects_wrong_ones() {
+    for (m, gemma_arch) in [(gemma(), true), (llama(), false)] {
+        let cfg = m.config().clone();
+        let nl = cfg.n_layers as u16;
+        assert_eq!(m.has_qk_norm(), gemma_arch);
+        let mut bed = Bed::new(&cfg, m.info().weights_root, gemma_arch);
+        let v = bed.rope_verifier(m);
+        let root = bed.weights_root;
+        // A local and a global layer (Gemma: every 6th layer is global), a prompt and a decode
+        // position, queries and keys.
+        let global_stage = (1..=nl).find(|&s| cfg.is_global(s as usize - 1)).unwrap();
+        let local_stage = (1..=nl).find(|&s| !cfg.is_global(s as usize - 1));
+        let stages: Vec<u16> = [Some(global_stage), local_stage]
+            .into_iter()
+            .flatten()
+            .collect();
+        for pos in [PROMPT.len() as u32 - 1, PROMPT.len() as u32] {
+            for &stage in &stages {
+                for op in [layer_op::Q_ROPE, layer_op::K_ROPE] {
+                    let key = StepKey { pos, stage, op };
+                    let c = rope_case(m, key);
+                    let ins = vec![c.in_leaf.clone()];
+                    assert!(
+                        bed.verify_at(v, root, &c.out_leaf, &ins, &c.witness()),
+                        "{key:?}"
+                    );
+                    let mut out = c.output.clone();
+                    out[5] ^= 1;
+                    let bad = leaf(key, &Sha256::digest(&out).into());
+                    assert!(
+                        !bed.verify_at(v, root, &bad, &ins, &c.witness()),
+                        "{key:?}: output"
+                    );
+                }
+            }
+        }
+        let pos = PROMPT.len() as u32 - 1;
+        let key = StepKey {
+            pos,
+            stage: global_stage,
+            op: layer_op::Q_ROPE,
+        };
+        let c = rope_case(m, key);
+        let ins = vec![c.in_leaf.clone()];
+        let mut rejects = |c: &RopeCase, ins: &[Vec<u8>], what: &str| {
+            assert!(
+                !bed.verify_at(v, root, &c.out_leaf, ins, &c.witness()),
+                "{what}"
+            );
+        };
+        // Another position's row (with its own valid path), a row of the other base's table.
+        let mut x = c.clone();
+        x.row = m.rope_opening(global_stage as usize - 1, pos + 1).unwrap();
+        rejects(&x, &ins, "row of another position");
+        if let Some(ls) = local_stage {
+            let mut x = c.clone();
+            x.row = m.rope_opening(ls as usize - 1, pos).unwrap();
+            rejects(&x, &ins, "row of the local table for a global layer");
+        }
+        let mut x = c.clone();
+        x.row.row[0] ^= 1;
+        rejects(&x, &ins, "changed row entry");
+        // Input key: K instead of Q, another stage, another position.
+        for k in [
+            StepKey {
+                op: layer_op::K,
+                ..key
+            },
+            StepKey {
+                stage: key.stage - 1,
+                op: layer_op::Q,
+                ..key
+            },
+            StepKey {
+                pos: pos - 1,
+                op: layer_op::Q,
+                ..key
+            },
+        ] {
+            let l = leaf(k, c.in_leaf[25..57].try_into().unwrap());
+            rejects(&c, &[l], "input key");
+        }
+        if gemma_arch {
+            // The key norm for the query step; a changed norm value.
+            let mut x = c.clone();
+            x.norm = m.norm_opening(&format!("blk.{}.attn_k_norm.weight", global_stage - 1));
+            rejects(&x, &ins, "k_norm for q");
+            let mut x = c.clone();
+            x.norm.as_mut().unwrap().canonical[9] ^= 1;
+            rejects(&x, &ins, "changed norm value");
+            let mut x = c.clone();
+            x.norm = None;
+            rejects(&x, &ins, "no norm");
+        }
+        // A verifier deployed with other tables.
+        let other = bed
+            .d
+            .set_rope_verifier(&mut bed.chain, bed.model_id, [[1; 32], [2; 32]])
+            .unwrap();
+        assert!(!bed.verify_at(other, root, &c.out_leaf, &ins, &c.witness()));
+    }
+}
+
+#[test]
+fn rope_arithmetic_equals_the_engine_on_edge_cases() {
+    use otr_contracts::bindings::rope_step::RopeStepVerifier;
+    let m = gemma();
+    let mut bed = Bed::new(m.config(), m.info().weights_root, true);
+    let v = bed.rope_verifier(m);
+    let mut r = otr_engine::rng::SplitMix(7);
+    for i in 0..24 {
+        let n = 2 * (1 + (r.next() % 16) as usize);
+        let mut x: Vec<i64> = (0..n)
+            .map(|_| (r.next() as i64) >> (r.next() % 64))
+            .collect();
+        if i % 4 == 0 {
+            x[0] = i64::MAX;
+            x[n / 2] = i64::MIN;
+        }
+        let cs: Vec<(i32, i32)> = (0..n / 2)
+            .map(|j| match (i + j) % 3 {
+                0 => (16384, -16384),
+                _ => (
+                    (r.next() % 32769) as i32 - 16384,
+                    (r.next() % 32769) as i32 - 16384,
+                ),
+            })
+            .collect();
+        let row: Vec<u8> = cs
+            .iter()
+            .flat_map(|(c, s)| [c.to_le_bytes(), s.to_le_bytes()].concat())
+            .collect();
+        for (neox, style) in [
+            (true, ops::RopeStyle::Neox),
+            (false, ops::RopeStyle::Normal),
+        ] {
+            let mut want = x.clone();
+            ops::rope(&mut want, &cs, style);
+            let got = host::view(
+                &mut bed.chain,
+                v,
+                &RopeStepVerifier::ropeCall {
+                    y: x.iter().map(|&v| v.try_into().unwrap()).collect(),
+                    row: Bytes::from(row.clone()),
+                    neox,
+                },
+            )
+            .unwrap();
+            let got: Vec<i64> = got.iter().map(|v| i64::try_from(*v).unwrap()).collect();
+            assert_eq!(got, want, "vector {i}, neox {neox}");
+        }
     }
 }

@@ -83,6 +83,21 @@ pub struct NormOpening {
     pub path: Vec<[u8; 32]>,
 }
 
+/// Domain tag of a RoPE table row (a leaf of [`Model::rope_roots`]).
+pub const ROPE_ROW_TAG: &[u8] = b"OTR/rope-row/v1\0";
+
+/// One RoPE table row opened against its table root (a one-step proof's witness).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RopeOpening {
+    /// `head_dim / 2` pairs `(i32le cos, i32le sin)` of one position.
+    pub row: Vec<u8>,
+    /// Leaf index (= the position) and the table's size (= `context_len`).
+    pub index: u64,
+    pub size: u64,
+    /// RFC 6962 audit path (nearest the leaf first).
+    pub path: Vec<[u8; 32]>,
+}
+
 /// Load options.
 #[derive(Clone, Copy, Debug)]
 pub struct LoadOptions {
@@ -318,6 +333,59 @@ impl Model {
             "post_ffw_norm.weight" => ly.post_ffn_norm.as_deref(),
             _ => None,
         }
+    }
+
+    /// Whether any layer has a QK-norm vector.
+    pub fn has_qk_norm(&self) -> bool {
+        self.layers
+            .iter()
+            .any(|l| l.q_norm.is_some() || l.k_norm.is_some())
+    }
+
+    /// The leaves of the RoPE table of the global (`true`) or local layers' base: for each
+    /// position `0..context_len`, `"OTR/rope-row/v1\0" || u32be(pos) || (i32le cos, i32le sin)`
+    /// for each of the `head_dim / 2` frequencies, exactly the entries [`Model::rope_at`] gives.
+    fn rope_leaves(&self, global: bool) -> Vec<Vec<u8>> {
+        let base = if global {
+            self.cfg.rope_base_global
+        } else {
+            self.cfg.rope_base_local
+        };
+        let f = crate::tables::rope_inv_freq(base, self.cfg.head_dim);
+        (0..self.cfg.context_len as u32)
+            .map(|p| {
+                let mut l = ROPE_ROW_TAG.to_vec();
+                l.extend_from_slice(&p.to_be_bytes());
+                for (c, s) in crate::tables::rope_cos_sin(p, &f) {
+                    l.extend_from_slice(&c.to_le_bytes());
+                    l.extend_from_slice(&s.to_le_bytes());
+                }
+                l
+            })
+            .collect()
+    }
+
+    /// RFC 6962 roots of the RoPE tables `[global layers, local layers]` (see
+    /// [`Model::rope_leaves`]): what the on-chain QK-norm + RoPE verifier opens rows against.
+    pub fn rope_roots(&self) -> [[u8; 32]; 2] {
+        [true, false].map(|g| otr_core::rollup::merkle::root(&self.rope_leaves(g)))
+    }
+
+    /// The RoPE row of position `pos` for layer `layer`, opened against its table root; `None`
+    /// past the context or the layers.
+    pub fn rope_opening(&self, layer: usize, pos: u32) -> Option<RopeOpening> {
+        if layer >= self.cfg.n_layers {
+            return None;
+        }
+        let leaves = self.rope_leaves(self.cfg.is_global(layer));
+        let p = otr_core::rollup::merkle::prove(&leaves, pos as u64).ok()?;
+        let row = leaves[pos as usize][ROPE_ROW_TAG.len() + 4..].to_vec();
+        Some(RopeOpening {
+            row,
+            index: p.leaf_index,
+            size: p.tree_size,
+            path: p.path,
+        })
     }
 
     /// Opens the norm weight vector `name` against the weights root: its canonical bytes and

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {ModelRegistry} from "../ModelRegistry.sol";
+import {Codec} from "../lib/Codec.sol";
+import {NormStepVerifier} from "./NormStepVerifier.sol";
+
+/// @title On-chain recomputation of QK-norm + RoPE (engine `Model::qk_rope`): the steps
+///        `Q_ROPE` (layer op 4) and `K_ROPE` (op 5), bit for bit.
+/// @notice Step `(pos, stage, Q_ROPE)`, layer `l = stage - 1` (`1 <= stage <= numLayers`): leaf 0
+///         must be `(pos, stage, Q)` (for `K_ROPE`: `(pos, stage, K)`), the wide projection of
+///         `heads x headDim` values (`heads` = the config's `n_heads`, for `K_ROPE` `n_kv_heads`).
+///         Per head: Gemma 3 (`arch=gemma3`): `x = rms_norm(head, blk.l.attn_q_norm.weight)`
+///         (`attn_k_norm` for keys), then RoPE pairing `(i, i + headDim/2)`; Llama (`arch=llama`):
+///         no norm, pairing `(2i, 2i + 1)`. RoPE: `(a, b) -> (sat64(round((a c - b s) / 2^14)),
+///         sat64(round((b c + a s) / 2^14)))`, half to even; then `Act16::from_wide`; the output
+///         is the heads' Act16 bytes concatenated.
+///
+///         The `(cos, sin)` entries of position `pos` come from a RoPE table row opened against
+///         the root this verifier was deployed with: `ropeRootGlobal` for global layers
+///         (`global_every = 0` or `(l + 1) % global_every = 0`), else `ropeRootLocal`. A table is
+///         the RFC 6962 tree over positions `0..context_len` of the leaves
+///         `"OTR/rope-row/v1\0" || u32be(pos) || headDim/2 x (i32le cos, i32le sin)` (engine
+///         `tables::rope_cos_sin` of the base's inverse frequencies, 14 fractional bits); leaf
+///         index = `pos`. The roots are trusted deployment parameters (like every registered
+///         verifier): anyone can recompute them from the engine (`Model::rope_roots`).
+///
+///         Witness = `abi.encode(bytes config, bytes input, bytes weights, uint256 leafIndex,
+///         uint256 treeSize, bytes32[] path, bytes row, uint256 rowTreeSize, bytes32[] rowPath)`:
+///         the canonical config text (hash = registered `configHash`; `arch`, `n_heads`,
+///         `n_kv_heads`, `head_dim`, `global_every`, `eps` read from it), the input tensor, the
+///         QK-norm vector with its weights-tree path (Gemma; ignored for Llama), the RoPE row
+///         and its path. Trusted: a Llama-architecture model has no QK-norm (the node registers
+///         this verifier only for such Llama models).
+contract RopeStepVerifier is NormStepVerifier {
+    uint8 internal constant Q = 1;
+    uint8 internal constant K = 2;
+    uint8 internal constant Q_ROPE = 4;
+    uint8 internal constant K_ROPE = 5;
+    uint256 internal constant ROPE_FRAC = 14;
+
+    bytes32 public immutable ropeRootGlobal;
+    bytes32 public immutable ropeRootLocal;
+
+    struct RopeWitness {
+        bytes config;
+        bytes input;
+        bytes weights;
+        uint256 leafIndex;
+        uint256 treeSize;
+        bytes32[] path;
+        bytes row;
+        uint256 rowTreeSize;
+        bytes32[] rowPath;
+    }
+
+    struct Shape {
+        bool gemma;
+        uint256 heads;
+        uint256 headDim;
+        uint256 globalEvery;
+        uint256 eps;
+    }
+
+    constructor(ModelRegistry registry_, bytes32 ropeRootGlobal_, bytes32 ropeRootLocal_)
+        NormStepVerifier(registry_)
+    {
+        ropeRootGlobal = ropeRootGlobal_;
+        ropeRootLocal = ropeRootLocal_;
+    }
+
+    function verifyStep(
+        bytes32 modelId,
+        bytes32 weightsRoot,
+        bytes calldata outLeaf,
+        bytes[] calldata inLeaves,
+        bytes calldata witness
+    ) external view override returns (bool) {
+        ModelRegistry.Model memory m = registry.model(modelId);
+        if (m.weightsRoot != weightsRoot) return false;
+        Codec.TraceKey memory out = Codec.traceKey(outLeaf);
+        if (out.stage == 0 || out.stage > m.numLayers || inLeaves.length != 1) return false;
+        if (out.op != Q_ROPE && out.op != K_ROPE) return false;
+        Codec.TraceKey memory a = Codec.traceKey(inLeaves[0]);
+        if (a.pos != out.pos || a.stage != out.stage || a.op != (out.op == Q_ROPE ? Q : K)) return false;
+        RopeWitness memory w = decodeRopeWitness(witness);
+        if (sha256(w.input) != a.digest) return false;
+        if (sha256(abi.encodePacked("OTR/model-config/v1\x00", w.config)) != m.configHash) return false;
+        (bool ok, Shape memory sh) = shape(w.config, out.op == Q_ROPE);
+        if (!ok || w.input.length != 8 * sh.heads * sh.headDim) return false;
+        uint256 l = out.stage - 1;
+        bool global = sh.globalEvery == 0 || (l + 1) % sh.globalEvery == 0;
+        if (!rowOpen(w, out.pos, sh.headDim / 2, global ? ropeRootGlobal : ropeRootLocal)) return false;
+        if (sh.gemma) {
+            string memory name =
+                string.concat("blk.", decimal(l), out.op == Q_ROPE ? ".attn_q_norm.weight" : ".attn_k_norm.weight");
+            if (!weightsOpen(name, w.weights, sh.headDim, w.leafIndex, w.treeSize, w.path, weightsRoot)) {
+                return false;
+            }
+        }
+        return sha256(ropeHeads(w, sh)) == out.digest;
+    }
+
+    function decodeRopeWitness(bytes calldata witness) internal pure returns (RopeWitness memory w) {
+        (w.config, w.input, w.weights, w.leafIndex, w.treeSize, w.path, w.row, w.rowTreeSize, w.rowPath) =
+            abi.decode(witness, (bytes, bytes, bytes, uint256, uint256, bytes32[], bytes, uint256, bytes32[]));
+    }
+
+    /// @notice The architecture, head count and size, global-layer period and epsilon from the
+    ///         canonical config text.
+    function shape(bytes memory c, bool queries) public pure returns (bool, Shape memory sh) {
+        if (startsWith(c, "arch=gemma3;")) sh.gemma = true;
+        else if (!startsWith(c, "arch=llama;")) return (false, sh);
+        bool ok;
+        (ok, sh.heads) = uintField(c, queries ? bytes(";n_heads=") : bytes(";n_kv_heads="));
+        if (!ok || sh.heads == 0) return (false, sh);
+        (ok, sh.headDim) = uintField(c, ";head_dim=");
+        if (!ok || sh.headDim == 0 || sh.headDim % 2 != 0) return (false, sh);
+        (ok, sh.globalEvery) = uintField(c, ";global_every=");
+        if (!ok) return (false, sh);
+        (ok, sh.eps) = epsQ64(c);
+        return (ok, sh);
+    }
+
+    /// @notice Whether the RoPE row `w.row` of `half` pairs is leaf `pos` of the table `root`.
+    function rowOpen(RopeWitness memory w, uint256 pos, uint256 half, bytes32 root) internal view returns (bool) {
+        if (w.row.length != 8 * half || pos > type(uint32).max) return false;
+        bytes32 leaf = sha256(abi.encodePacked(bytes1(0x00), "OTR/rope-row/v1\x00", uint32(pos), w.row));
+        (bool ok, bytes32 got) = rootFromPath(leaf, pos, w.rowTreeSize, w.rowPath);
+        return ok && got == root;
+    }
+
+    /// @notice Every head: QK-norm (Gemma), RoPE, Act16; the heads' bytes concatenated.
+    function ropeHeads(RopeWitness memory w, Shape memory sh) internal pure returns (bytes memory out) {
+        uint256 hd = sh.headDim;
+        for (uint256 h = 0; h < sh.heads; ++h) {
+            bytes memory x = new bytes(8 * hd);
+            bytes memory input = w.input;
+            assembly ("memory-safe") {
+                mcopy(add(x, 0x20), add(add(input, 0x20), mul(h, mul(8, hd))), mul(8, hd))
+            }
+            int256[] memory y = sh.gemma ? rmsNorm(x, w.weights, sh.eps) : wideValues(x);
+            rope(y, w.row, sh.gemma);
+            out = bytes.concat(out, act16Bytes(y));
+        }
+    }
+
+    /// @notice Engine `ops::rope` in place: pairs `(i, i + n/2)` (NeoX, Gemma) or `(2i, 2i + 1)`.
+    function rope(int256[] memory y, bytes memory row, bool neox) public pure returns (int256[] memory) {
+        uint256 half = y.length / 2;
+        for (uint256 i = 0; i < half; ++i) {
+            (uint256 ia, uint256 ib) = neox ? (i, i + half) : (2 * i, 2 * i + 1);
+            int256 c = readI32(row, 8 * i);
+            int256 s = readI32(row, 8 * i + 4);
+            int256 a = y[ia];
+            int256 b = y[ib];
+            y[ia] = sat64(rshiftRne(a * c - b * s, ROPE_FRAC));
+            y[ib] = sat64(rshiftRne(b * c + a * s, ROPE_FRAC));
+        }
+        return y;
+    }
+
+    function sat64(int256 v) internal pure returns (int256) {
+        if (v > I64_MAX) return I64_MAX;
+        if (v < I64_MIN) return I64_MIN;
+        return v;
+    }
+
+    /// @notice The i64le values of `x`.
+    function wideValues(bytes memory x) internal pure returns (int256[] memory y) {
+        uint256 n = x.length / 8;
+        y = new int256[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            y[i] = readI64(x, 8 * i);
+        }
+    }
+
+    function startsWith(bytes memory c, bytes memory p) internal pure returns (bool) {
+        if (c.length < p.length) return false;
+        for (uint256 i = 0; i < p.length; ++i) {
+            if (c[i] != p[i]) return false;
+        }
+        return true;
+    }
+
+    /// @notice The decimal value after `key` (`;name=`), up to the next `;`. False when absent,
+    ///         empty, not decimal or unterminated.
+    function uintField(bytes memory c, bytes memory key) public pure returns (bool, uint256) {
+        uint256 len = c.length;
+        uint256 kl = key.length;
+        for (uint256 i = 0; i + kl <= len; ++i) {
+            bool hit = true;
+            for (uint256 k = 0; k < kl; ++k) {
+                if (c[i + k] != key[k]) {
+                    hit = false;
+                    break;
+                }
+            }
+            if (!hit) continue;
+            uint256 v;
+            uint256 j = i + kl;
+            uint256 start = j;
+            for (; j < len && c[j] != ";"; ++j) {
+                uint8 ch = uint8(c[j]);
+                if (ch < 0x30 || ch > 0x39 || j - start >= 18) return (false, 0);
+                v = v * 10 + (ch - 0x30);
+            }
+            if (j == start || j == len) return (false, 0);
+            return (true, v);
+        }
+        return (false, 0);
+    }
+}

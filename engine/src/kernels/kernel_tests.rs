@@ -227,3 +227,42 @@ fn row_output_fast_path_equals_the_general_rounding() {
         assert_eq!(row_output(acc, m, e, x_exp), want, "{acc} {m} {e} {x_exp}");
     }
 }
+
+#[test]
+fn attention_is_the_same_bits_for_every_kernel() {
+    use crate::fixed::Act16;
+    let mut r = SplitMix(5);
+    for case in 0..60 {
+        let d = 16 * (1 + (r.next() % 16) as usize);
+        let n = 1 + (r.next() % 40) as usize;
+        let extreme = case % 4 == 0;
+        let mut act = |r: &mut SplitMix| Act16 {
+            q: (0..d)
+                .map(|_| {
+                    if extreme {
+                        if r.next() & 1 == 0 {
+                            32767
+                        } else {
+                            -32767
+                        }
+                    } else {
+                        r.next() as i16
+                    }
+                })
+                .collect(),
+            exp: (r.next() % 24) as i32 - 12,
+        };
+        let q = act(&mut r);
+        let ks: Vec<Act16> = (0..n).map(|_| act(&mut r)).collect();
+        let vs: Vec<Act16> = (0..n).map(|_| act(&mut r)).collect();
+        let (kr, vr): (Vec<&Act16>, Vec<&Act16>) = (ks.iter().collect(), vs.iter().collect());
+        let scale = (1i64 << 32) / 16;
+        let want = crate::model::ops::attend(Kernel::Scalar, &q, &kr, &vr, scale);
+        for k in [Kernel::Avx2, Kernel::Avx512, Kernel::Simd128] {
+            if k.available() {
+                let got = crate::model::ops::attend(k, &q, &kr, &vr, scale);
+                assert_eq!(got, want, "{k:?} case {case}");
+            }
+        }
+    }
+}

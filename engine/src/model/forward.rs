@@ -171,7 +171,7 @@ impl Model {
             let kvh = h / group;
             let kh: Vec<&Act16> = ks.iter().skip(kvh).step_by(nkv).collect();
             let vh: Vec<&Act16> = vs.iter().skip(kvh).step_by(nkv).collect();
-            out.extend(ops::attend(qh, &kh, &vh, scale));
+            out.extend(ops::attend(self.exec.kernel, qh, &kh, &vh, scale));
         }
         Act16::from_wide(&out)
     }

@@ -2,6 +2,7 @@
 //! All integer; every rounding is half to even; see `engine/README.md` for the formulas.
 
 use crate::fixed::{div_rne, isqrt_u128, rshift_rne, shift_sat, Act16, W_FRAC};
+use crate::kernels::Kernel;
 use crate::tables::{self, InterpTable, ROPE_FRAC};
 use crate::weights::{QMatrix, BLOCK, NORM_FRAC};
 
@@ -67,9 +68,17 @@ pub fn rope(x: &mut [i64], cs: &[(i32, i32)], style: RopeStyle) {
     }
 }
 
-/// Exact i16 dot product.
+/// Exact i16 dot product (each product fits i32: `|a_i b_i| <= 2^30`; the sum is i64).
+#[inline(always)]
 pub fn dot16(a: &[i16], b: &[i16]) -> i64 {
-    a.iter().zip(b).map(|(&x, &y)| x as i64 * y as i64).sum()
+    // A plain loop (no closures), so that it is compiled with the features of the function it
+    // is inlined into.
+    let n = a.len().min(b.len());
+    let mut s = 0i64;
+    for i in 0..n {
+        s += (a[i] as i32 * b[i] as i32) as i64;
+    }
+    s
 }
 
 /// `round(v * 2^shift / den)`, `den > 0`; 0 when the shift makes the result vanish.
@@ -101,12 +110,45 @@ fn scaled_div(v: i128, shift: i32, den: i128) -> i64 {
 /// `out = sum_j p_j v_j / sum_j p_j`, with each `p_j` aligned to the largest value exponent
 /// `E`: `p'_j = round(p_j / 2^(E - e_vj))`, `acc = sum p'_j v_j` (exact i64),
 /// `out = round(acc * 2^(E + 32) / sum p_j)`.
-pub fn attend(q: &Act16, ks: &[&Act16], vs: &[&Act16], scale_q32: i64) -> Vec<i64> {
+///
+/// `kernel` picks how the loops are compiled (the scalar reference, or the same code built with
+/// AVX2 / AVX-512 enabled, detected at run time); integer arithmetic makes them the same bits.
+pub fn attend(kernel: Kernel, q: &Act16, ks: &[&Act16], vs: &[&Act16], scale_q32: i64) -> Vec<i64> {
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 if crate::kernels::avx512::detected() => {
+            // SAFETY: the CPU has the features (checked above).
+            unsafe { attend_avx512(q, ks, vs, scale_q32) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 | Kernel::Avx512 if std::arch::is_x86_feature_detected!("avx2") => {
+            // SAFETY: the CPU has AVX2 (checked above).
+            unsafe { attend_avx2(q, ks, vs, scale_q32) }
+        }
+        _ => attend_body(q, ks, vs, scale_q32),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn attend_avx2(q: &Act16, ks: &[&Act16], vs: &[&Act16], scale_q32: i64) -> Vec<i64> {
+    attend_body(q, ks, vs, scale_q32)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn attend_avx512(q: &Act16, ks: &[&Act16], vs: &[&Act16], scale_q32: i64) -> Vec<i64> {
+    attend_body(q, ks, vs, scale_q32)
+}
+
+#[inline(always)]
+fn attend_body(q: &Act16, ks: &[&Act16], vs: &[&Act16], scale_q32: i64) -> Vec<i64> {
     let d = q.q.len();
-    let scores: Vec<i64> = ks
-        .iter()
-        .map(|k| shift_sat(dot16(&q.q, &k.q) as i128 * scale_q32 as i128, q.exp + k.exp))
-        .collect();
+    let mut scores: Vec<i64> = Vec::with_capacity(ks.len());
+    for k in ks {
+        let d = dot16(&q.q, &k.q);
+        scores.push(shift_sat(d as i128 * scale_q32 as i128, q.exp + k.exp));
+    }
     let m = scores.iter().copied().max().unwrap_or(0);
     let p: Vec<i64> = scores
         .iter()
@@ -116,12 +158,13 @@ pub fn attend(q: &Act16, ks: &[&Act16], vs: &[&Act16], scale_q32: i64) -> Vec<i6
     let e_max = vs.iter().map(|v| v.exp).max().unwrap_or(0);
     let mut acc = vec![0i64; d];
     for (pj, v) in p.iter().zip(vs) {
-        let pp = rshift_rne(*pj as i128, (e_max - v.exp) as u32) as i64;
+        // `p_j <= 2^30` (the 2^x table's 1.0), so `pp` fits i32 and each product i64.
+        let pp = rshift_rne(*pj as i128, (e_max - v.exp) as u32) as i32;
         if pp == 0 {
             continue;
         }
         for (a, &x) in acc.iter_mut().zip(&v.q) {
-            *a += pp * x as i64;
+            *a += pp as i64 * x as i64;
         }
     }
     acc.iter()

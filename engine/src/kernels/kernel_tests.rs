@@ -236,7 +236,7 @@ fn attention_is_the_same_bits_for_every_kernel() {
         let d = 16 * (1 + (r.next() % 16) as usize);
         let n = 1 + (r.next() % 40) as usize;
         let extreme = case % 4 == 0;
-        let mut act = |r: &mut SplitMix| Act16 {
+        let act = |r: &mut SplitMix| Act16 {
             q: (0..d)
                 .map(|_| {
                     if extreme {

@@ -421,6 +421,9 @@ impl Settlement {
         std::thread::Builder::new()
             .name("otr-chain".into())
             .spawn(move || {
+                // EVM execution and the chain's saves are background work: below the engine's
+                // threads, like the micro-batch thread.
+                crate::node::batcher::lower_thread_priority(crate::node::batcher::BATCHER_NICE);
                 let opened = open_chain(&dir, &p2, chain_id, node, &model, challenge_window_secs);
                 let mut backend = match opened {
                     Ok((chain, saved)) => {

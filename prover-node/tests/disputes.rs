@@ -15,7 +15,7 @@ use otr_contracts::proofs::{ReceiptRef, Trace};
 use otr_contracts::{Address, Chain, U256};
 use otr_core::rollup::{DisputeState, MicroBatchHeader, Receipt, SamplingParams};
 use otr_node::node::dispute::{self, leaf_key, op, LeafKey, Move, Outcome};
-use otr_node::node::inference::{Inference, NormOpening, RunKind, TracedRun};
+use otr_node::node::inference::{Inference, NormOpening, RopeRow, RunKind, TracedRun};
 
 const CHAIN_ID: u64 = 31337;
 const T0: u64 = 1_764_140_000;
@@ -156,14 +156,31 @@ fn num_layers(run: &TracedRun) -> u16 {
         - 1
 }
 
-/// The node's witness source: the engine's replay of its own run.
-fn witness(kind: RunKind) -> impl FnMut(u64) -> Result<Vec<Vec<u8>>, String> {
-    move |i| engine().step_inputs(PROMPT, &sampling(), kind, i)
+/// The node's witness source: the engine's replay of its own run and its model's openings.
+struct Material {
+    engine: Arc<dyn Inference>,
+    kind: RunKind,
 }
 
-/// The node's norm-vector openings (its loaded model).
-fn opening() -> impl FnMut(&str) -> Result<NormOpening, String> {
-    move |name| engine().norm_opening(name)
+impl dispute::StepMaterial for Material {
+    fn inputs(&mut self, i: u64) -> Result<Vec<Vec<u8>>, String> {
+        self.engine.step_inputs(PROMPT, &sampling(), self.kind, i)
+    }
+
+    fn norm(&mut self, name: &str) -> Result<NormOpening, String> {
+        self.engine.norm_opening(name)
+    }
+
+    fn rope_row(&mut self, layer: u16, pos: u32) -> Result<RopeRow, String> {
+        self.engine.rope_row(layer, pos)
+    }
+}
+
+fn witness(kind: RunKind) -> Material {
+    Material {
+        engine: engine(),
+        kind,
+    }
 }
 
 fn index_of(run: &TracedRun, key: LeafKey) -> u64 {
@@ -258,7 +275,7 @@ fn a_frivolous_challenger_loses_its_bond_to_an_honest_node_proving_residual_adds
             &mut w.chain,
             &w.d,
             id,
-            (w.node, &node_trace, &mut wit, &mut opening()),
+            (w.node, &node_trace, &mut wit),
             (w.challenger, &theirs),
             w.params.move_timeout,
         )
@@ -319,7 +336,7 @@ fn a_cheating_node_is_found_by_bisection_and_slashed_when_it_cannot_prove() {
         &mut w.chain,
         &w.d,
         id,
-        (w.node, &node_trace, &mut wit, &mut opening()),
+        (w.node, &node_trace, &mut wit),
         (w.challenger, &own),
         w.params.move_timeout,
     )
@@ -372,7 +389,6 @@ fn the_node_cannot_bisect_with_a_trace_other_than_the_committed_one() {
         id,
         &Trace::new(honest.leaves.clone()),
         &mut witness(RunKind::Honest),
-        &mut opening(),
     )
     .unwrap_err();
     assert_eq!(e.code(), "DISPUTE_TRACE_MISMATCH", "{e}");
@@ -406,7 +422,7 @@ fn known_limit_an_honest_node_disputed_at_an_operator_without_a_verifier_loses()
         &mut w.chain,
         &w.d,
         id,
-        (w.node, &node_trace, &mut wit, &mut opening()),
+        (w.node, &node_trace, &mut wit),
         (w.challenger, &tampered(&honest, at)),
         w.params.move_timeout,
     )
@@ -795,7 +811,7 @@ fn gemma_engine() -> Arc<dyn Inference> {
 }
 
 #[test]
-fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_steps() {
+fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_and_rope_steps() {
     use otr_contracts::bindings::model_registry::ModelRegistry;
     let e = gemma_engine();
     let info = e.info();
@@ -821,6 +837,12 @@ fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_st
     .unwrap();
     w.d.set_norm_verifier(&mut w.chain, info.model_id, true)
         .unwrap();
+    w.d.set_rope_verifier(
+        &mut w.chain,
+        info.model_id,
+        info.rope_roots.expect("rope roots"),
+    )
+    .unwrap();
     w.model_id = info.model_id;
     w.weights_root = info.weights_root;
     let pos = honest.generation.prompt_tokens - 1;
@@ -831,6 +853,8 @@ fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_st
         k(nl + 1, op::FINAL_NORM), // the head's norm
         k(1, op::RESID_ATTN),      // h + post_attention_norm(o), h the embedding
         k(nl, op::RESID_FFN),      // h1 + post_ffw_norm(d), last layer
+        k(1, op::Q_ROPE),          // QK-norm + RoPE of a local layer
+        k(nl, op::K_ROPE),         // and of the last layer (global in the tiny Gemma)
     ];
     let receipts: Vec<Receipt> = (0..targets.len())
         .map(|i| w.receipt(&honest, i as u8 + 1))
@@ -844,13 +868,15 @@ fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_st
         let at = index_of(&honest, *key);
         let theirs = tampered(&honest, at);
         let id = w.open(&refs[i]);
-        let mut wit = |i: u64| gemma_engine().step_inputs(PROMPT, &sampling(), RunKind::Honest, i);
-        let mut open = |name: &str| gemma_engine().norm_opening(name);
+        let mut wit = Material {
+            engine: gemma_engine(),
+            kind: RunKind::Honest,
+        };
         let (outcome, moves) = dispute::play_both(
             &mut w.chain,
             &w.d,
             id,
-            (w.node, &node_trace, &mut wit, &mut open),
+            (w.node, &node_trace, &mut wit),
             (w.challenger, &theirs),
             w.params.move_timeout,
         )

@@ -174,17 +174,13 @@ impl Defender {
                 }
             }
             let g = &self.games[&v.id];
-            let mut witness = |i: u64| engine.step_inputs(&g.prompt, &g.sampling, g.run, i);
-            let mut opening = |name: &str| engine.norm_opening(name);
-            let m = match dispute::node_move(
-                host,
-                d,
-                self.me,
-                v.id,
-                &g.trace,
-                &mut witness,
-                &mut opening,
-            ) {
+            let mut material = dispute::Replay {
+                engine,
+                prompt: &g.prompt,
+                sampling: &g.sampling,
+                run: g.run,
+            };
+            let m = match dispute::node_move(host, d, self.me, v.id, &g.trace, &mut material) {
                 Ok(m) => m,
                 Err(e @ DisputeError::TraceMismatch { .. }) => {
                     let rid = g.receipt_id.clone();

@@ -15,22 +15,25 @@
 //!     (`h + rms_norm(x)`), with the norm vector opened against the weights root;
 //!   - the plain residual adds of Llama-style models (`WideAddStepVerifier`,
 //!     [`residual_add_proof`]);
+//!   - QK-norm + RoPE, `Q_ROPE` / `K_ROPE` (`RopeStepVerifier`, [`rope_step_proof`]), with the
+//!     RoPE row of the position opened against the model's committed RoPE table root;
 //!
-//!   every other operator (the projections, QK-norm + RoPE, attention, the gated activation,
-//!   embedding, logits, sampling) has no on-chain verifier yet: an honest node disputed there
-//!   cannot prove and loses when its move deadline passes;
+//!   every other operator (the matrix products, `V_CACHE`, attention, the gated activation,
+//!   embedding, sampling) has no on-chain verifier yet: an honest node disputed there cannot
+//!   prove and loses when its move deadline passes;
 //! - a side whose opponent missed the move deadline calls `timeout` and wins.
 //!
 //! Each function makes at most one transaction and says what it did ([`Move`]); callers loop
 //! until [`Move::Resolved`]. Errors are typed ([`DisputeError`], stable codes).
 
-use super::inference::NormOpening;
+use super::inference::{Inference, NormOpening, RopeRow, RunKind};
 use otr_contracts::bindings::dispute_game::DisputeGame;
 use otr_contracts::bindings::model_registry::ModelRegistry;
 use otr_contracts::deploy::Deployment;
 use otr_contracts::host::{self, CallError, Host};
 use otr_contracts::proofs::{ReceiptRef, Trace};
 use otr_contracts::{Address, U256};
+use otr_core::rollup::SamplingParams;
 
 /// Trace-leaf layout (engine `trace::leaf`): tag (18 bytes), u32be pos, u16be stage, u8 op,
 /// SHA-256 of the output.
@@ -44,6 +47,10 @@ pub mod op {
     pub const EMBED: u8 = 0;
     /// Layer stages.
     pub const ATTN_NORM: u8 = 0;
+    pub const Q: u8 = 1;
+    pub const K: u8 = 2;
+    pub const Q_ROPE: u8 = 4;
+    pub const K_ROPE: u8 = 5;
     pub const O: u8 = 8;
     pub const RESID_ATTN: u8 = 9;
     pub const FFN_NORM: u8 = 10;
@@ -299,29 +306,54 @@ pub fn challenger_move<H: Host + ?Sized>(
     }
 }
 
-/// Gives the input tensors (canonical bytes) of a trace step by index: the node's replay.
-pub type WitnessFn<'a> = &'a mut dyn FnMut(u64) -> Result<Vec<Vec<u8>>, String>;
+/// Where the node's one-step witnesses come from: its replay of the disputed run and its
+/// loaded model. Asked only at one step, for an operator that has a step verifier.
+pub trait StepMaterial {
+    /// The input tensors (canonical bytes, engine `replay.rs` order) of trace step `index`.
+    fn inputs(&mut self, index: u64) -> Result<Vec<Vec<u8>>, String>;
+    /// A norm weight vector of the model, by GGUF tensor name, opened in the weights tree.
+    fn norm(&mut self, name: &str) -> Result<NormOpening, String>;
+    /// The RoPE table row of layer `layer` (0-based) at position `pos`, opened in its table.
+    fn rope_row(&mut self, layer: u16, pos: u32) -> Result<RopeRow, String>;
+}
+
+/// [`StepMaterial`] from an engine: its replay of `prompt` with `sampling` as `run`, and its
+/// model's openings.
+pub struct Replay<'a> {
+    pub engine: &'a dyn Inference,
+    pub prompt: &'a str,
+    pub sampling: &'a SamplingParams,
+    pub run: RunKind,
+}
+
+impl StepMaterial for Replay<'_> {
+    fn inputs(&mut self, index: u64) -> Result<Vec<Vec<u8>>, String> {
+        self.engine
+            .step_inputs(self.prompt, self.sampling, self.run, index)
+    }
+
+    fn norm(&mut self, name: &str) -> Result<NormOpening, String> {
+        self.engine.norm_opening(name)
+    }
+
+    fn rope_row(&mut self, layer: u16, pos: u32) -> Result<RopeRow, String> {
+        self.engine.rope_row(layer, pos)
+    }
+}
 
 /// The one-step proof material of the node: leaf indices of the inputs (opened in the agreed
 /// prefix) and the step verifier's witness.
 pub type StepProof = (Vec<u64>, Vec<u8>);
 
-/// Opens a norm weight vector by GGUF tensor name (the node's loaded model): see
-/// [`super::inference::Inference::norm_opening`].
-pub type OpeningFn<'a> = &'a mut dyn FnMut(&str) -> Result<NormOpening, String>;
-
 /// The node's move in dispute `id`, given its trace (re-executed from its stored request).
-/// `witness(index)` gives the input tensors (canonical bytes, engine `replay.rs` order) of
-/// step `index` and `opening(name)` a norm weight vector of the model; both are called only at
-/// one step, for an operator that has a step verifier.
+/// `material` gives the witness of the one step, for an operator that has a step verifier.
 pub fn node_move<H: Host + ?Sized>(
     host: &mut H,
     d: &Deployment,
     me: Address,
     id: u64,
     trace: &Trace,
-    witness: WitnessFn<'_>,
-    opening: OpeningFn<'_>,
+    material: &mut dyn StepMaterial,
 ) -> Result<Move, DisputeError> {
     let v = view(host, d, id)?;
     if v.node != me {
@@ -375,7 +407,7 @@ pub fn node_move<H: Host + ?Sized>(
                 },
             )?
             .numLayers;
-            let proof = match step_proof(trace, index, key, num_layers, witness, opening) {
+            let proof = match step_proof(trace, index, key, num_layers, material) {
                 Ok(p) => p,
                 Err(reason) => {
                     return Ok(Move::CannotProve {
@@ -394,27 +426,65 @@ pub fn node_move<H: Host + ?Sized>(
     }
 }
 
-/// The one-step proof of the step at `index` with key `key`, for the operator's verifier: a
-/// norm step's ([`norm_step_proof`]) when the step is an RMSNorm or a residual of a model with
-/// post norms (its post-norm vector opens), else a plain residual add's
-/// ([`residual_add_proof`]).
+/// The one-step proof of the step at `index` with key `key`, for the operator's verifier:
+/// QK-norm + RoPE ([`rope_step_proof`]); a norm step's ([`norm_step_proof`]) when the step is
+/// an RMSNorm or a residual of a model with post norms (its post-norm vector opens); else a
+/// plain residual add's ([`residual_add_proof`]).
 pub fn step_proof(
     trace: &Trace,
     index: u64,
     key: LeafKey,
     num_layers: u16,
-    witness: WitnessFn<'_>,
-    opening: OpeningFn<'_>,
+    material: &mut dyn StepMaterial,
 ) -> Result<StepProof, String> {
+    let layer = (1..=num_layers).contains(&key.stage);
+    if layer && (key.op == op::Q_ROPE || key.op == op::K_ROPE) {
+        return rope_step_proof(trace, index, key, material);
+    }
     match norm_step(key, num_layers) {
-        Some(plan) => match opening(&plan.weights) {
-            Ok(o) => norm_step_proof(trace, index, &plan, &o, witness),
-            Err(e) if plan.inputs.len() == 2 => residual_add_proof(trace, index, key, witness)
+        Some(plan) => match material.norm(&plan.weights) {
+            Ok(o) => norm_step_proof(trace, index, &plan, &o, material),
+            Err(e) if plan.inputs.len() == 2 => residual_add_proof(trace, index, key, material)
                 .map_err(|r| format!("{r}; no post norm either: {e}")),
             Err(e) => Err(e),
         },
-        None => residual_add_proof(trace, index, key, witness),
+        None => residual_add_proof(trace, index, key, material),
     }
+}
+
+/// The inputs and witness of QK-norm + RoPE (`verifiers/RopeStepVerifier.sol`), a layer's
+/// `Q_ROPE` (input: `(pos, stage, Q)`) or `K_ROPE` (input: `(pos, stage, K)`): the projection,
+/// the QK-norm vector (when the model has one) and the RoPE row of the position.
+pub fn rope_step_proof(
+    trace: &Trace,
+    index: u64,
+    key: LeafKey,
+    material: &mut dyn StepMaterial,
+) -> Result<StepProof, String> {
+    let (proj, norm) = match key.op {
+        op::Q_ROPE => (op::Q, "attn_q_norm"),
+        op::K_ROPE => (op::K, "attn_k_norm"),
+        _ => return Err(format!("operator {} is not QK-norm + RoPE", key.op)),
+    };
+    if key.stage == 0 {
+        return Err("QK-norm + RoPE at the embedding stage".into());
+    }
+    let input = find_input(trace, index, LeafKey { op: proj, ..key })?;
+    let inputs = material.inputs(index)?;
+    let [x] = inputs.as_slice() else {
+        return Err(format!("expected 1 input, got {}", inputs.len()));
+    };
+    let layer = key.stage - 1;
+    let norm = material.norm(&format!("blk.{layer}.{norm}.weight")).ok();
+    let row = material.rope_row(layer, key.pos)?;
+    let w = otr_contracts::deploy::rope_step_witness(
+        row.config.as_bytes(),
+        x,
+        norm.as_ref()
+            .map(|o| (&o.canonical[..], o.index, o.size, &o.path[..])),
+        (&row.row, row.index, row.size, &row.path),
+    );
+    Ok((vec![input], w))
 }
 
 /// What an RMSNorm step needs: its input leaves' keys (engine `replay.rs` order) and the name
@@ -469,14 +539,14 @@ pub fn norm_step_proof(
     index: u64,
     plan: &NormStep,
     opening: &NormOpening,
-    witness: WitnessFn<'_>,
+    material: &mut dyn StepMaterial,
 ) -> Result<StepProof, String> {
     let leaves = plan
         .inputs
         .iter()
         .map(|k| find_input(trace, index, *k))
         .collect::<Result<Vec<u64>, String>>()?;
-    let inputs = witness(index)?;
+    let inputs = material.inputs(index)?;
     if inputs.len() != plan.inputs.len() {
         return Err(format!(
             "expected {} inputs, got {}",
@@ -515,7 +585,7 @@ pub fn residual_add_proof(
     trace: &Trace,
     index: u64,
     key: LeafKey,
-    witness: WitnessFn<'_>,
+    material: &mut dyn StepMaterial,
 ) -> Result<StepProof, String> {
     let (p, s) = (key.pos, key.stage);
     let (h, x) = match key.op {
@@ -532,7 +602,7 @@ pub fn residual_add_proof(
     let find =
         |(pos, stage, op): (u32, u16, u8)| find_input(trace, index, LeafKey { pos, stage, op });
     let (hi, xi) = (find(h)?, find(x)?);
-    let inputs = witness(index)?;
+    let inputs = material.inputs(index)?;
     if inputs.len() != 2 {
         return Err(format!("expected 2 inputs, got {}", inputs.len()));
     }
@@ -567,14 +637,14 @@ pub fn play_both<H: Host + ?Sized>(
     host: &mut H,
     d: &Deployment,
     id: u64,
-    node: (Address, &Trace, WitnessFn<'_>, OpeningFn<'_>),
+    node: (Address, &Trace, &mut dyn StepMaterial),
     challenger: (Address, &Trace),
     step_secs: u64,
 ) -> Result<(Outcome, Vec<Move>), DisputeError> {
-    let (node_addr, node_trace, witness, opening) = node;
+    let (node_addr, node_trace, material) = node;
     let mut moves = Vec::new();
     for _ in 0..1000 {
-        let a = node_move(host, d, node_addr, id, node_trace, witness, opening)?;
+        let a = node_move(host, d, node_addr, id, node_trace, material)?;
         let b = challenger_move(host, d, challenger.0, id, challenger.1)?;
         let idle = matches!(a, Move::Waiting { .. } | Move::CannotProve { .. })
             && matches!(b, Move::Waiting { .. });

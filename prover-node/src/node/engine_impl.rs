@@ -70,6 +70,8 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
         num_layers: u16::try_from(i.config.n_layers)
             .map_err(|_| format!("{}: {} layers", path.display(), i.config.n_layers))?,
         plain_residual: i.arch == otr_engine::model::Arch::Llama,
+        rope_roots: (i.arch == otr_engine::model::Arch::Gemma3 || !m.has_qk_norm())
+            .then(|| m.rope_roots()),
     };
     Ok(Arc::new(EngineModel { model: m, info }))
 }
@@ -172,6 +174,20 @@ impl Inference for EngineModel {
             .step_input(&tokens, &sampling(s), index)
             .map_err(|e| e.to_string())?;
         Ok(rec.inputs.iter().map(|t| t.bytes()).collect())
+    }
+
+    fn rope_row(&self, layer: u16, pos: u32) -> Result<super::inference::RopeRow, String> {
+        let o = self
+            .model
+            .rope_opening(layer as usize, pos)
+            .ok_or_else(|| format!("no RoPE row for layer {layer}, position {pos}"))?;
+        Ok(super::inference::RopeRow {
+            config: self.model.config().canonical(),
+            row: o.row,
+            index: o.index,
+            size: o.size,
+            path: o.path,
+        })
     }
 
     fn norm_opening(&self, name: &str) -> Result<super::inference::NormOpening, String> {

@@ -25,6 +25,11 @@ pub struct ModelInfo {
     /// Whether a layer's residual add is a plain add (Llama), so the on-chain residual-add step
     /// verifier applies; Gemma 3 normalizes before adding.
     pub plain_residual: bool,
+    /// Roots of the model's RoPE tables `[global layers, local layers]` (engine
+    /// `Model::rope_roots`), the parameters of its on-chain QK-norm + RoPE step verifier; `None`
+    /// when that verifier does not apply (a Llama-architecture model with QK-norm).
+    #[serde(skip)]
+    pub rope_roots: Option<[[u8; 32]; 2]>,
 }
 
 /// One finished generation.
@@ -85,6 +90,12 @@ pub trait Inference: Send + Sync {
         Err("this engine cannot open its weights".into())
     }
 
+    /// The RoPE table row of position `pos` for layer `layer` (0-based), opened against its
+    /// table root: the witness of a `Q_ROPE` / `K_ROPE` step (`RopeStepVerifier.sol`).
+    fn rope_row(&self, _layer: u16, _pos: u32) -> Result<RopeRow, String> {
+        Err("this engine cannot open its RoPE tables".into())
+    }
+
     /// [`Inference::generate`] with a chosen run: `RunKind::Cheat` answers wrongly on purpose
     /// (dev only, `otr serve --dev-cheat-every`).
     fn generate_run(
@@ -111,6 +122,19 @@ pub struct NormOpening {
     /// The vector's canonical tensor bytes.
     pub canonical: Vec<u8>,
     /// Leaf index in the weights tree, the tree's size, and the RFC 6962 audit path.
+    pub index: u64,
+    pub size: u64,
+    pub path: Vec<[u8; 32]>,
+}
+
+/// A RoPE table row opened against its table root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RopeRow {
+    /// `otr_engine::model::Config::canonical` (the verifier reads the heads from it).
+    pub config: String,
+    /// `head_dim / 2` pairs `(i32le cos, i32le sin)`.
+    pub row: Vec<u8>,
+    /// Leaf index (the position), the table's size (the context length), the audit path.
     pub index: u64,
     pub size: u64,
     pub path: Vec<[u8; 32]>,

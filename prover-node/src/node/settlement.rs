@@ -73,7 +73,7 @@ pub fn registry_entry(model: &ModelInfo) -> ModelRegistry::Model {
 /// Registers `model` from the deployment's owner (dev chains): its registry entry, the
 /// residual-add step verifier when its residual is a plain add (Llama), and the norm step
 /// verifier for its RMSNorm steps (pre norms and the final norm; with post norms, Gemma 3, also
-/// the residuals `h + rms_norm(x)`).
+/// the residuals `h + rms_norm(x)`), and the QK-norm + RoPE verifier with its RoPE table roots.
 fn register_model<H: Host + ?Sized>(
     host: &mut H,
     d: &Deployment,
@@ -98,6 +98,11 @@ fn register_model<H: Host + ?Sized>(
     // The RMSNorm steps of every model; the residuals too where they are `h + rms_norm(x)`.
     d.set_norm_verifier(host, model.model_id, !model.plain_residual)
         .map_err(|e| format!("naming the norm step verifier: {e}"))?;
+    // QK-norm + RoPE, bound to the model's RoPE tables.
+    if let Some(roots) = model.rope_roots {
+        d.set_rope_verifier(host, model.model_id, roots)
+            .map_err(|e| format!("naming the RoPE step verifier: {e}"))?;
+    }
     Ok(())
 }
 

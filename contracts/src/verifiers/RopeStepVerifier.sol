@@ -148,22 +148,39 @@ contract RopeStepVerifier is NormStepVerifier {
     /// @notice Engine `ops::rope` in place: pairs `(i, i + n/2)` (NeoX, Gemma) or `(2i, 2i + 1)`.
     function rope(int256[] memory y, bytes memory row, bool neox) public pure returns (int256[] memory) {
         uint256 half = y.length / 2;
-        for (uint256 i = 0; i < half; ++i) {
-            (uint256 ia, uint256 ib) = neox ? (i, i + half) : (2 * i, 2 * i + 1);
-            int256 c = readI32(row, 8 * i);
-            int256 s = readI32(row, 8 * i + 4);
-            int256 a = y[ia];
-            int256 b = y[ib];
-            y[ia] = sat64(rshiftRne(a * c - b * s, ROPE_FRAC));
-            y[ib] = sat64(rshiftRne(b * c + a * s, ROPE_FRAC));
+        if (row.length < 8 * half) revert();
+        assembly ("memory-safe") {
+            function bswap32(w) -> r {
+                r := or(shr(8, and(w, 0xFF00FF00)), shl(8, and(w, 0x00FF00FF)))
+                r := or(shr(16, r), and(shl(16, r), 0xFFFF0000))
+            }
+            // round(v / 2^14) half to even, saturated to i64.
+            function rne14(v) -> q {
+                q := sar(14, v)
+                let r := sub(v, shl(14, q))
+                if or(gt(r, 0x2000), and(eq(r, 0x2000), and(q, 1))) { q := add(q, 1) }
+                if sgt(q, 0x7fffffffffffffff) { q := 0x7fffffffffffffff }
+                if slt(q, not(0x7fffffffffffffff)) { q := not(0x7fffffffffffffff) }
+            }
+            let py := add(y, 0x20)
+            let pr := add(row, 0x20)
+            for { let i := 0 } lt(i, half) { i := add(i, 1) } {
+                let w := shr(192, mload(add(pr, mul(i, 8)))) // i32le cos, i32le sin
+                let c := signextend(3, bswap32(shr(32, w)))
+                let s := signextend(3, bswap32(and(w, 0xffffffff)))
+                let pa := add(py, mul(i, 0x20))
+                let pb := add(py, mul(add(i, half), 0x20))
+                if iszero(neox) {
+                    pa := add(py, mul(i, 0x40))
+                    pb := add(pa, 0x20)
+                }
+                let a := mload(pa)
+                let b := mload(pb)
+                mstore(pa, rne14(sub(mul(a, c), mul(b, s))))
+                mstore(pb, rne14(add(mul(b, c), mul(a, s))))
+            }
         }
         return y;
-    }
-
-    function sat64(int256 v) internal pure returns (int256) {
-        if (v > I64_MAX) return I64_MAX;
-        if (v < I64_MIN) return I64_MIN;
-        return v;
     }
 
     /// @notice The i64le values of `x`.

@@ -499,6 +499,192 @@ fn norm_verifier_arithmetic_equals_the_engine_on_edge_cases() {
     assert!(!bad._0);
 }
 
+/// Names of the real model's tensors, sorted: 13 per layer (4 norms + 2 QK norms + 7
+/// matrices), the embedding and the final norm.
+fn gemma_270m_names(n_layers: usize) -> Vec<String> {
+    let mut names: Vec<String> = vec!["token_embd.weight".into(), "output_norm.weight".into()];
+    for l in 0..n_layers {
+        for t in [
+            "attn_norm",
+            "attn_q",
+            "attn_k",
+            "attn_v",
+            "attn_output",
+            "attn_q_norm",
+            "attn_k_norm",
+            "post_attention_norm",
+            "ffn_norm",
+            "ffn_gate",
+            "ffn_up",
+            "ffn_down",
+            "post_ffw_norm",
+        ] {
+            names.push(format!("blk.{l}.{t}.weight"));
+        }
+    }
+    names.sort();
+    names
+}
+
+/// Plays a dispute over `trace` (the challenger's differs at the last leaf) to its last leaf
+/// and proves it; returns the `proveStep` gas. The model is registered with `cfg`, `root`.
+fn prove_last_leaf(
+    cfg: &Config,
+    root: [u8; 32],
+    trace: &Trace,
+    in_idx: &[u64],
+    witness: Vec<u8>,
+    register: impl FnOnce(&mut World),
+) -> u64 {
+    let mut theirs: Vec<Vec<u8>> = (0..trace.len()).map(|i| trace.leaf(i).to_vec()).collect();
+    theirs.last_mut().unwrap()[56] ^= 1;
+    let theirs = Trace::new(theirs);
+    let mut w = World::new();
+    let reg = w.d.registry;
+    w.owner_send(
+        reg,
+        &ModelRegistry::registerModelCall {
+            modelId: MODEL_ID.into(),
+            m: ModelRegistry::Model {
+                configHash: config_hash(cfg).into(),
+                tokenizerHash: [0x44; 32].into(),
+                weightsRoot: root.into(),
+                poseidonRoot: [0; 32].into(),
+                costWeight: COST_WEIGHT,
+                numLayers: cfg.n_layers as u16,
+                active: true,
+            },
+            vks: vec![],
+        },
+    );
+    register(&mut w);
+    let p = w.post_receipts(vec![receipt(trace, 1, 10, root, T0)]);
+    let (id, _) =
+        w.d.open_dispute(
+            &mut w.chain,
+            w.challenger,
+            &p.receipt_ref(0, 0),
+            w.params.min_bond,
+        )
+        .unwrap();
+    loop {
+        let x = w.d.dispute(&mut w.chain, id).unwrap();
+        if x.disagreeSize - x.agreeSize == 1 {
+            break;
+        }
+        w.d.bisect(&mut w.chain, w.node, id, trace).unwrap();
+        w.d.respond(&mut w.chain, w.challenger, id, &theirs)
+            .unwrap();
+    }
+    let out =
+        w.d.prove_step(&mut w.chain, w.node, id, trace, in_idx, witness)
+            .unwrap();
+    assert_eq!(
+        w.d.dispute(&mut w.chain, id).unwrap().phase,
+        3,
+        "the node won"
+    );
+    out.gas_used
+}
+
+/// Gas of Gemma 3 270M-sized QK-norm + RoPE steps proven at the end of a dispute: `Q_ROPE`
+/// (4 heads of 256) and `K_ROPE` (1 head of 256) of a global layer, the QK-norm vector opened
+/// in a weights tree of the real model's 236 tensor names, the RoPE row in a table of 32,768
+/// positions (path of 15). Prints table rows for docs/BENCHMARKS.md.
+#[test]
+fn rope_gas() {
+    let cfg = gemma_270m_config();
+    let hd = cfg.head_dim;
+    let mut r = otr_engine::rng::SplitMix(11);
+    let gq: Vec<i32> = (0..hd)
+        .map(|_| (r.next() % (4 << 16)) as i32 - (1 << 15))
+        .collect();
+    let norm = Tensor::Norm(gq.clone()).canonical_bytes();
+    let names = gemma_270m_names(cfg.n_layers);
+    let digests: Vec<(String, [u8; 32])> = names
+        .iter()
+        .map(|n| {
+            let d: [u8; 32] = if n.contains("_q_norm") || n.contains("_k_norm") {
+                Sha256::digest(&norm).into()
+            } else {
+                Sha256::digest(n.as_bytes()).into()
+            };
+            (n.clone(), d)
+        })
+        .collect();
+    let root = weights_root(&digests);
+    let wleaves: Vec<Vec<u8>> = digests.iter().map(|(n, d)| weights_leaf(n, d)).collect();
+    // The RoPE table of the global base over the whole context; only position `pos`'s row is
+    // real (the gas does not depend on the other rows).
+    let pos = 1000u32;
+    let stage = 6u16; // layer 5: global (every 6th)
+    assert!(cfg.is_global(stage as usize - 1));
+    let cs = otr_engine::tables::rope_cos_sin(
+        pos,
+        &otr_engine::tables::rope_inv_freq(cfg.rope_base_global, hd),
+    );
+    let row: Vec<u8> = cs
+        .iter()
+        .flat_map(|(c, s)| [c.to_le_bytes(), s.to_le_bytes()].concat())
+        .collect();
+    let tleaves: Vec<Vec<u8>> = (0..cfg.context_len as u32)
+        .map(|p| {
+            let mut l = otr_engine::model::ROPE_ROW_TAG.to_vec();
+            l.extend_from_slice(&p.to_be_bytes());
+            if p == pos {
+                l.extend_from_slice(&row);
+            }
+            l
+        })
+        .collect();
+    let troot = otr_core::rollup::merkle::root(&tleaves);
+    let tp = otr_core::rollup::merkle::prove(&tleaves, pos as u64).unwrap();
+    let eps = cfg.eps_q64();
+    let mut lines = Vec::new();
+    for (op, proj, heads, nname) in [
+        (layer_op::Q_ROPE, layer_op::Q, cfg.n_heads, "attn_q_norm"),
+        (layer_op::K_ROPE, layer_op::K, cfg.n_kv_heads, "attn_k_norm"),
+    ] {
+        let x: Vec<i64> = (0..heads * hd).map(|_| (r.next() as i64) >> 24).collect();
+        let out: Vec<u8> = x
+            .chunks(hd)
+            .flat_map(|h| {
+                let mut y = ops::rms_norm(h, &gq, eps);
+                ops::rope(&mut y, &cs, ops::RopeStyle::Neox);
+                Act16::from_wide(&y).bytes()
+            })
+            .collect();
+        let key = StepKey { pos, stage, op };
+        let in_key = StepKey { op: proj, ..key };
+        let trace = Trace::new(vec![
+            leaf(in_key, &Sha256::digest(wide(&x)).into()),
+            leaf(key, &Sha256::digest(&out).into()),
+        ]);
+        let name = format!("blk.{}.{nname}.weight", stage - 1);
+        let wi = names.iter().position(|n| *n == name).unwrap() as u64;
+        let wp = otr_core::rollup::merkle::prove(&wleaves, wi).unwrap();
+        let witness = otr_contracts::deploy::rope_step_witness(
+            cfg.canonical().as_bytes(),
+            &wide(&x),
+            Some((&norm, wp.leaf_index, wp.tree_size, &wp.path)),
+            (&row, tp.leaf_index, tp.tree_size, &tp.path),
+        );
+        let wlen = witness.len();
+        let gas = prove_last_leaf(&cfg, root, &trace, &[0], witness, |w| {
+            w.d.set_rope_verifier(&mut w.chain, MODEL_ID, [troot, [0; 32]])
+                .unwrap();
+        });
+        lines.push(format!(
+            "| `proveStep`, {} (QK-norm + RoPE), {heads} x {hd} values, row path of {} ({wlen} bytes witness) | {gas} |",
+            if op == layer_op::Q_ROPE { "Q_ROPE" } else { "K_ROPE" },
+            tp.path.len(),
+        ));
+    }
+    for l in &lines {
+        println!("{l}");
+    }
+}
+
 /// A Gemma 3 270M-shaped configuration (18 layers, d_model 640).
 fn gemma_270m_config() -> Config {
     let mut c = gemma().config().clone();
@@ -525,29 +711,7 @@ fn norm_gas() {
     let g: Vec<i32> = (0..d)
         .map(|_| (r.next() % (8 << 16)) as i32 - (1 << 16))
         .collect();
-    // Names of the real model's tensors: 13 per layer (4 norms + 2 QK norms + 7 matrices), the
-    // embedding and the final norm; only the norm vectors used here carry real digests.
-    let mut names: Vec<String> = vec!["token_embd.weight".into(), "output_norm.weight".into()];
-    for l in 0..cfg.n_layers {
-        for t in [
-            "attn_norm",
-            "attn_q",
-            "attn_k",
-            "attn_v",
-            "attn_output",
-            "attn_q_norm",
-            "attn_k_norm",
-            "post_attention_norm",
-            "ffn_norm",
-            "ffn_gate",
-            "ffn_up",
-            "ffn_down",
-            "post_ffw_norm",
-        ] {
-            names.push(format!("blk.{l}.{t}.weight"));
-        }
-    }
-    names.sort();
+    let names = gemma_270m_names(cfg.n_layers);
     let norm = Tensor::Norm(g.clone()).canonical_bytes();
     let digests: Vec<(String, [u8; 32])> = names
         .iter()

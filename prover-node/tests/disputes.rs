@@ -840,7 +840,7 @@ fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_an
     w.d.set_rope_verifier(
         &mut w.chain,
         info.model_id,
-        info.rope_roots.expect("rope roots"),
+        info.rope_roots.get().expect("rope roots"),
     )
     .unwrap();
     w.model_id = info.model_id;

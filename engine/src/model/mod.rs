@@ -352,23 +352,41 @@ impl Model {
             self.cfg.rope_base_local
         };
         let f = crate::tables::rope_inv_freq(base, self.cfg.head_dim);
-        (0..self.cfg.context_len as u32)
-            .map(|p| {
-                let mut l = ROPE_ROW_TAG.to_vec();
-                l.extend_from_slice(&p.to_be_bytes());
-                for (c, s) in crate::tables::rope_cos_sin(p, &f) {
-                    l.extend_from_slice(&c.to_le_bytes());
-                    l.extend_from_slice(&s.to_le_bytes());
-                }
-                l
+        // On the thread pool, a block of positions per work item (same leaves for any count).
+        let n = self.cfg.context_len;
+        let block = 256;
+        self.exec
+            .map(n.div_ceil(block), |b| {
+                (b * block..((b + 1) * block).min(n))
+                    .map(|p| {
+                        let p = p as u32;
+                        let mut l = ROPE_ROW_TAG.to_vec();
+                        l.extend_from_slice(&p.to_be_bytes());
+                        for (c, s) in crate::tables::rope_cos_sin(p, &f) {
+                            l.extend_from_slice(&c.to_le_bytes());
+                            l.extend_from_slice(&s.to_le_bytes());
+                        }
+                        l
+                    })
+                    .collect::<Vec<_>>()
             })
+            .into_iter()
+            .flatten()
             .collect()
     }
 
     /// RFC 6962 roots of the RoPE tables `[global layers, local layers]` (see
     /// [`Model::rope_leaves`]): what the on-chain QK-norm + RoPE verifier opens rows against.
+    /// Without local layers (`global_every = 0`) both are the global table's root.
     pub fn rope_roots(&self) -> [[u8; 32]; 2] {
-        [true, false].map(|g| otr_core::rollup::merkle::root(&self.rope_leaves(g)))
+        let global = otr_core::rollup::merkle::root(&self.rope_leaves(true));
+        if self.cfg.global_every == 0 {
+            return [global, global];
+        }
+        [
+            global,
+            otr_core::rollup::merkle::root(&self.rope_leaves(false)),
+        ]
     }
 
     /// The RoPE row of position `pos` for layer `layer`, opened against its table root; `None`

@@ -70,10 +70,20 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
         num_layers: u16::try_from(i.config.n_layers)
             .map_err(|_| format!("{}: {} layers", path.display(), i.config.n_layers))?,
         plain_residual: i.arch == otr_engine::model::Arch::Llama,
-        rope_roots: (i.arch == otr_engine::model::Arch::Gemma3 || !m.has_qk_norm())
-            .then(|| m.rope_roots()),
+        rope_roots: super::inference::LazyRoots::known(None),
     };
-    Ok(Arc::new(EngineModel { model: m, info }))
+    let rope_applies = i.arch == otr_engine::model::Arch::Gemma3 || !m.has_qk_norm();
+    // The RoPE table roots only when first asked (registering the model), not at every start:
+    // 8.4M sin/cos entries for Gemma 3 270M. The closure holds the model weakly (no cycle).
+    Ok(Arc::new_cyclic(|weak: &std::sync::Weak<EngineModel>| {
+        let weak = weak.clone();
+        let mut info = info;
+        info.rope_roots = super::inference::LazyRoots::new(move || {
+            let e = weak.upgrade()?;
+            rope_applies.then(|| e.model.rope_roots())
+        });
+        EngineModel { model: m, info }
+    }))
 }
 
 struct EngineModel {

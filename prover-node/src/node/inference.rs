@@ -26,10 +26,46 @@ pub struct ModelInfo {
     /// verifier applies; Gemma 3 normalizes before adding.
     pub plain_residual: bool,
     /// Roots of the model's RoPE tables `[global layers, local layers]` (engine
-    /// `Model::rope_roots`), the parameters of its on-chain QK-norm + RoPE step verifier; `None`
-    /// when that verifier does not apply (a Llama-architecture model with QK-norm).
+    /// `Model::rope_roots`), the parameters of its on-chain QK-norm + RoPE step verifier,
+    /// computed on first use (two tables of `context_len x head_dim / 2` sin/cos entries: 8.4M
+    /// for Gemma 3 270M); `None` when that verifier does
+    /// not apply (a Llama-architecture model with QK-norm).
     #[serde(skip)]
-    pub rope_roots: Option<[[u8; 32]; 2]>,
+    pub rope_roots: LazyRoots,
+}
+
+/// Values computed once, on first use, and shared by clones.
+#[derive(Clone)]
+pub struct LazyRoots {
+    cell: std::sync::Arc<std::sync::OnceLock<Option<[[u8; 32]; 2]>>>,
+    f: std::sync::Arc<dyn Fn() -> Option<[[u8; 32]; 2]> + Send + Sync>,
+}
+
+impl LazyRoots {
+    pub fn new(f: impl Fn() -> Option<[[u8; 32]; 2]> + Send + Sync + 'static) -> Self {
+        LazyRoots {
+            cell: Default::default(),
+            f: std::sync::Arc::new(f),
+        }
+    }
+
+    /// Already known values (no computation).
+    pub fn known(v: Option<[[u8; 32]; 2]>) -> Self {
+        Self::new(move || v)
+    }
+
+    pub fn get(&self) -> Option<[[u8; 32]; 2]> {
+        *self.cell.get_or_init(|| (self.f)())
+    }
+}
+
+impl std::fmt::Debug for LazyRoots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.cell.get() {
+            Some(v) => write!(f, "{v:?}"),
+            None => f.write_str("(not computed yet)"),
+        }
+    }
 }
 
 /// One finished generation.

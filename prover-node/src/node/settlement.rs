@@ -99,7 +99,7 @@ fn register_model<H: Host + ?Sized>(
     d.set_norm_verifier(host, model.model_id, !model.plain_residual)
         .map_err(|e| format!("naming the norm step verifier: {e}"))?;
     // QK-norm + RoPE, bound to the model's RoPE tables.
-    if let Some(roots) = model.rope_roots {
+    if let Some(roots) = model.rope_roots.get() {
         d.set_rope_verifier(host, model.model_id, roots)
             .map_err(|e| format!("naming the RoPE step verifier: {e}"))?;
     }

@@ -104,7 +104,8 @@ pub fn parse_evidence_list(json: &[u8]) -> Result<Vec<EvidenceItem>, ListError> 
         .collect()
 }
 
-/// An evidence list could not be read.
+/// An NVIDIA JSON evidence list (several GPUs' evidence, as `otr verify gpu --evidence-list`
+/// reads it) could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ListError {
     TooLarge {

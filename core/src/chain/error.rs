@@ -175,11 +175,6 @@ pub enum LightError {
         got: Hash,
         expected: Hash,
     },
-    StorageValueInvalid {
-        index: usize,
-        offset: usize,
-        what: &'static str,
-    },
     /// The stapled value of `slot` differs from the proven one (`got`: stapled).
     ValueMismatch {
         slot: Hash,
@@ -231,7 +226,6 @@ impl ErrorCode for LightError {
             LightError::CodeHashMismatch(_) => "LIGHT_CODE_HASH_MISMATCH",
             LightError::StorageProofCount(_) => "LIGHT_STORAGE_PROOF_COUNT",
             LightError::SlotMismatch { .. } => "LIGHT_SLOT_MISMATCH",
-            LightError::StorageValueInvalid { .. } => "LIGHT_STORAGE_VALUE_INVALID",
             LightError::ValueMismatch { .. } => "LIGHT_VALUE_MISMATCH",
             LightError::LayoutInvalid { .. } => "LIGHT_LAYOUT_INVALID",
             LightError::BatchNotPosted { .. } => "LIGHT_BATCH_NOT_POSTED",
@@ -345,10 +339,6 @@ impl fmt::Display for LightError {
                 "storage proof {index} is for slot {}, the layout requires slot {}",
                 Hex(got),
                 Hex(expected)
-            ),
-            LightError::StorageValueInvalid { index, offset, what } => write!(
-                f,
-                "storage proof {index}: the proven value is invalid at byte {offset}: {what}"
             ),
             LightError::ValueMismatch { slot, got, expected } => write!(
                 f,

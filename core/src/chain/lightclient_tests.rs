@@ -484,3 +484,15 @@ fn slot_math_matches_solidity() {
     assert_eq!(slot_add(&s, 3), t);
     assert_eq!(BatchLayout::settlement(1, None).words(), vec![0, 1, 2, 3]);
 }
+
+#[test]
+fn the_settlement_layout_is_valid() {
+    // The only layout a stapled chain section is checked against (`ChainProof::verify`), so
+    // `LIGHT_LAYOUT_INVALID` comes only from layouts a caller builds.
+    for (window, code_hash) in [(0, None), (1, Some([7; 32])), (u64::MAX, None)] {
+        assert_eq!(
+            BatchLayout::settlement(window, code_hash).validate(),
+            Ok(())
+        );
+    }
+}

@@ -12,7 +12,7 @@
 //!   [`VerifiedChainClaims`]; [`HeaderSource`], the interface for a consensus light client.
 //!
 //! Errors: [`LightError`] (stage `light_client`, codes `LIGHT_*`); budgets: header 4 KiB,
-//! 8192 headers, proof node 1 KiB, 65 nodes per proof, RLP nesting 16.
+//! 8192 headers, proof node 1 KiB, 65 nodes per proof.
 
 pub mod error;
 pub mod header;

@@ -6,15 +6,14 @@
 //! leading zero byte, and integers with leading zero bytes (zero is the empty string).
 //! Every error carries the byte offset in the input the decoder was given (plus the `base`
 //! of nested items), so a caller can point at the offending byte.
+//!
+//! Nothing walks nested lists recursively: headers, accounts and trie nodes are read one list
+//! level at a time (embedded trie nodes in a loop), so nesting depth needs no cap.
 
 use alloc::vec::Vec;
 use core::fmt;
 
 use crate::error::{ErrorCode, Stage};
-
-/// Deepest list nesting [`validate`] accepts. Headers, accounts and trie nodes nest at most 3
-/// deep (a branch holding an embedded leaf), so 16 leaves room and still bounds recursion.
-pub const MAX_DEPTH: usize = 16;
 
 /// A canonical-RLP violation, with the byte offset where it was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,8 +28,6 @@ pub enum RlpError {
     NonCanonical { offset: usize, what: &'static str },
     /// Bytes remain after the single top-level item.
     TrailingBytes { offset: usize, count: usize },
-    /// Lists nest deeper than the cap.
-    TooDeep { offset: usize, max: usize },
     /// A list was required here, a byte string was found.
     ExpectedList { offset: usize },
     /// A byte string was required here, a list was found.
@@ -50,7 +47,6 @@ impl RlpError {
             RlpError::Truncated { offset, .. }
             | RlpError::NonCanonical { offset, .. }
             | RlpError::TrailingBytes { offset, .. }
-            | RlpError::TooDeep { offset, .. }
             | RlpError::ExpectedList { offset }
             | RlpError::ExpectedBytes { offset }
             | RlpError::IntegerOverflow { offset, .. } => offset,
@@ -64,7 +60,6 @@ impl ErrorCode for RlpError {
             RlpError::Truncated { .. } => "LIGHT_RLP_TRUNCATED",
             RlpError::NonCanonical { .. } => "LIGHT_RLP_NON_CANONICAL",
             RlpError::TrailingBytes { .. } => "LIGHT_RLP_TRAILING_BYTES",
-            RlpError::TooDeep { .. } => "LIGHT_RLP_TOO_DEEP",
             RlpError::ExpectedList { .. } => "LIGHT_RLP_EXPECTED_LIST",
             RlpError::ExpectedBytes { .. } => "LIGHT_RLP_EXPECTED_BYTES",
             RlpError::IntegerOverflow { .. } => "LIGHT_RLP_INTEGER_OVERFLOW",
@@ -91,9 +86,6 @@ impl fmt::Display for RlpError {
             }
             RlpError::TrailingBytes { offset, count } => {
                 write!(f, "{count} bytes after the RLP item, from byte {offset}")
-            }
-            RlpError::TooDeep { offset, max } => {
-                write!(f, "RLP lists nest deeper than {max} at byte {offset}")
             }
             RlpError::ExpectedList { offset } => {
                 write!(
@@ -301,26 +293,6 @@ impl<'a> Iterator for ListIter<'a> {
             }
         }
     }
-}
-
-/// Checks that `input` is exactly one canonical item, nested at most `max_depth` lists deep.
-pub fn validate(input: &[u8], max_depth: usize) -> Result<(), RlpError> {
-    fn walk(item: &Item<'_>, depth: usize, max: usize) -> Result<(), RlpError> {
-        if !item.is_list {
-            return Ok(());
-        }
-        if depth >= max {
-            return Err(RlpError::TooDeep {
-                offset: item.offset,
-                max,
-            });
-        }
-        for child in item.list()? {
-            walk(&child?, depth + 1, max)?;
-        }
-        Ok(())
-    }
-    walk(&decode_exact(input)?, 0, max_depth)
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 use alloc::string::String;
 use core::fmt;
 
-use super::codec::{codec_code, CodecError};
+use super::codec::{codec_code, CodecError, TrailingBytes, Truncated};
 use super::header::HeaderError;
 use super::merkle::InclusionError;
 use super::receipt::ReceiptError;
@@ -58,6 +58,18 @@ pub enum BundleError {
 impl From<CodecError> for BundleError {
     fn from(e: CodecError) -> Self {
         BundleError::Decode(e)
+    }
+}
+
+impl From<Truncated> for BundleError {
+    fn from(e: Truncated) -> Self {
+        BundleError::Decode(e.into())
+    }
+}
+
+impl From<TrailingBytes> for BundleError {
+    fn from(e: TrailingBytes) -> Self {
+        BundleError::Decode(e.into())
     }
 }
 

@@ -10,9 +10,62 @@
 //! is allocated, any tag byte other than `0`/`1` is rejected, text must be valid UTF-8, and
 //! [`Reader::finish`] rejects trailing bytes. So every value has exactly one encoding, and every
 //! error names the byte offset where it was found.
+//!
+//! Each read's error type says what it can fail with: the fixed-width reads (integers, arrays)
+//! only with [`Truncated`], [`Reader::finish`] only with [`TrailingBytes`], the length-prefixed
+//! and tagged reads with any [`CodecError`]. So a type made of fixed-width fields only (receipts,
+//! micro-batch headers) carries only the first two in its error enum.
 
 use alloc::vec::Vec;
 use core::fmt;
+
+/// The input ended inside `what`: `needed` bytes from `offset`, `available` left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Truncated {
+    pub offset: usize,
+    pub what: &'static str,
+    pub needed: usize,
+    pub available: usize,
+}
+
+/// `count` bytes remain from `offset` after the value ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrailingBytes {
+    pub offset: usize,
+    pub count: usize,
+}
+
+impl From<Truncated> for CodecError {
+    fn from(e: Truncated) -> Self {
+        CodecError::Truncated {
+            offset: e.offset,
+            what: e.what,
+            needed: e.needed,
+            available: e.available,
+        }
+    }
+}
+
+impl From<TrailingBytes> for CodecError {
+    fn from(e: TrailingBytes) -> Self {
+        CodecError::TrailingBytes {
+            offset: e.offset,
+            count: e.count,
+        }
+    }
+}
+
+impl fmt::Display for Truncated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&CodecError::from(*self), f)
+    }
+}
+
+impl fmt::Display for TrailingBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&CodecError::from(*self), f)
+    }
+}
 
 /// A canonical-encoding violation, with the byte offset where it was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -231,49 +284,41 @@ impl<'a> Reader<'a> {
         self.data.len().saturating_sub(self.pos)
     }
 
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], CodecError> {
-        let available = self.remaining();
-        if n > available {
-            return Err(CodecError::Truncated {
-                offset: self.pos,
-                what,
-                needed: n,
-                available,
-            });
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], Truncated> {
+        let truncated = Truncated {
+            offset: self.pos,
+            what,
+            needed: n,
+            available: self.remaining(),
+        };
+        if n > truncated.available {
+            return Err(truncated);
         }
-        let out = self
-            .data
-            .get(self.pos..self.pos + n)
-            .ok_or(CodecError::Truncated {
-                offset: self.pos,
-                what,
-                needed: n,
-                available,
-            })?;
+        let out = self.data.get(self.pos..self.pos + n).ok_or(truncated)?;
         self.pos += n;
         Ok(out)
     }
 
     /// A fixed-size array.
-    pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], CodecError> {
+    pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], Truncated> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N, what)?);
         Ok(out)
     }
 
-    pub fn u8(&mut self, what: &'static str) -> Result<u8, CodecError> {
+    pub fn u8(&mut self, what: &'static str) -> Result<u8, Truncated> {
         Ok(self.array::<1>(what)?[0])
     }
 
-    pub fn u16(&mut self, what: &'static str) -> Result<u16, CodecError> {
+    pub fn u16(&mut self, what: &'static str) -> Result<u16, Truncated> {
         Ok(u16::from_be_bytes(self.array(what)?))
     }
 
-    pub fn u32(&mut self, what: &'static str) -> Result<u32, CodecError> {
+    pub fn u32(&mut self, what: &'static str) -> Result<u32, Truncated> {
         Ok(u32::from_be_bytes(self.array(what)?))
     }
 
-    pub fn u64(&mut self, what: &'static str) -> Result<u64, CodecError> {
+    pub fn u64(&mut self, what: &'static str) -> Result<u64, Truncated> {
         Ok(u64::from_be_bytes(self.array(what)?))
     }
 
@@ -304,7 +349,7 @@ impl<'a> Reader<'a> {
                 max: max as u64,
             });
         }
-        self.take(n as usize, what)
+        Ok(self.take(n as usize, what)?)
     }
 
     /// UTF-8 text, encoded as a byte string.
@@ -328,10 +373,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Ends decoding: any byte left over is an error.
-    pub fn finish(self) -> Result<(), CodecError> {
+    pub fn finish(self) -> Result<(), TrailingBytes> {
         match self.remaining() {
             0 => Ok(()),
-            count => Err(CodecError::TrailingBytes {
+            count => Err(TrailingBytes {
                 offset: self.pos,
                 count,
             }),

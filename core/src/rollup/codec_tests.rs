@@ -34,7 +34,7 @@ fn errors_carry_offsets() {
     let mut r = Reader::new(&[0, 0, 0]);
     assert_eq!(
         r.u32("len"),
-        Err(CodecError::Truncated {
+        Err(Truncated {
             offset: 0,
             what: "len",
             needed: 4,
@@ -86,9 +86,55 @@ fn errors_carry_offsets() {
     r.u8("x").unwrap();
     assert_eq!(
         r.finish(),
-        Err(CodecError::TrailingBytes {
+        Err(TrailingBytes {
             offset: 1,
             count: 2
+        })
+    );
+}
+
+#[test]
+fn narrow_errors_widen_to_the_same_codec_error_and_message() {
+    let t = Truncated {
+        offset: 5,
+        what: "x",
+        needed: 4,
+        available: 1,
+    };
+    assert_eq!(
+        CodecError::from(t),
+        CodecError::Truncated {
+            offset: 5,
+            what: "x",
+            needed: 4,
+            available: 1
+        }
+    );
+    assert_eq!(
+        alloc::format!("{t}"),
+        alloc::format!("{}", CodecError::from(t))
+    );
+    let b = TrailingBytes {
+        offset: 9,
+        count: 2,
+    };
+    assert_eq!(
+        CodecError::from(b),
+        CodecError::TrailingBytes {
+            offset: 9,
+            count: 2
+        }
+    );
+    assert!(alloc::format!("{b}").contains("2 unexpected trailing bytes from byte 9"));
+    // A length-prefixed read that runs out reports the same truncation, widened.
+    let mut r = Reader::new(&[0, 0]);
+    assert_eq!(
+        r.count(8, "list"),
+        Err(CodecError::Truncated {
+            offset: 0,
+            what: "list",
+            needed: 4,
+            available: 2
         })
     );
 }

@@ -11,7 +11,7 @@ use core::fmt;
 use k256::ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use super::codec::{codec_code, CodecError, Reader, Writer};
+use super::codec::{Reader, TrailingBytes, Truncated, Writer};
 use super::serde_forms::hex_array;
 use super::{tagged_hash, Address, Hash, Hex};
 use crate::error::{ErrorCode, GotExpected, Stage};
@@ -63,7 +63,11 @@ impl fmt::Debug for HeaderSignature {
 /// Why a header could not be read, signed, verified or linked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HeaderError {
-    Decode(CodecError),
+    /// The input ends inside the header (every field has a fixed width, so the canonical
+    /// encoding can fail no other way).
+    Truncated(Truncated),
+    /// Bytes follow a header decoded alone ([`MicroBatchHeader::decode`]).
+    TrailingBytes(TrailingBytes),
     UnsupportedVersion {
         offset: usize,
         got: u8,
@@ -96,16 +100,17 @@ pub enum HeaderError {
     Json(String),
 }
 
-impl From<CodecError> for HeaderError {
-    fn from(e: CodecError) -> Self {
-        HeaderError::Decode(e)
+impl From<Truncated> for HeaderError {
+    fn from(e: Truncated) -> Self {
+        HeaderError::Truncated(e)
     }
 }
 
 impl ErrorCode for HeaderError {
     fn code(&self) -> &'static str {
         match self {
-            HeaderError::Decode(e) => codec_code!("HEADER", e),
+            HeaderError::Truncated(_) => "HEADER_TRUNCATED",
+            HeaderError::TrailingBytes(_) => "HEADER_TRAILING_BYTES",
             HeaderError::UnsupportedVersion { .. } => "HEADER_UNSUPPORTED_VERSION",
             HeaderError::SignatureMalformed => "HEADER_SIGNATURE_MALFORMED",
             HeaderError::SignatureRecoveryId { .. } => "HEADER_SIGNATURE_RECOVERY_ID",
@@ -131,7 +136,8 @@ impl ErrorCode for HeaderError {
 impl fmt::Display for HeaderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HeaderError::Decode(e) => write!(f, "micro-batch header: {e}"),
+            HeaderError::Truncated(e) => write!(f, "micro-batch header: {e}"),
+            HeaderError::TrailingBytes(e) => write!(f, "micro-batch header: {e}"),
             HeaderError::UnsupportedVersion { offset, got, expected } => write!(
                 f,
                 "micro-batch header version {got} at byte {offset} is not supported (this verifier reads version {expected})"
@@ -253,7 +259,7 @@ impl MicroBatchHeader {
     pub fn decode(bytes: &[u8]) -> Result<Self, HeaderError> {
         let mut r = Reader::new(bytes);
         let h = Self::read(&mut r)?;
-        r.finish()?;
+        r.finish().map_err(HeaderError::TrailingBytes)?;
         Ok(h)
     }
 

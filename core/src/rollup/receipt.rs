@@ -6,7 +6,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::codec::{codec_code, CodecError, Reader, Writer};
+use super::codec::{Reader, TrailingBytes, Truncated, Writer};
 use super::serde_forms::{dec_string, hex_array};
 use super::{tagged_hash, Hash};
 use crate::error::{ErrorCode, Stage};
@@ -74,8 +74,11 @@ pub struct Receipt {
 /// Why a receipt could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReceiptError {
-    /// Binary form violates the canonical encoding.
-    Decode(CodecError),
+    /// The input ends inside the receipt (every field has a fixed width, so the canonical
+    /// encoding can fail no other way).
+    Truncated(Truncated),
+    /// Bytes follow a receipt decoded alone ([`Receipt::decode`]).
+    TrailingBytes(TrailingBytes),
     /// The version byte is not [`RECEIPT_VERSION`].
     UnsupportedVersion {
         offset: usize,
@@ -93,16 +96,17 @@ pub enum ReceiptError {
     Json(String),
 }
 
-impl From<CodecError> for ReceiptError {
-    fn from(e: CodecError) -> Self {
-        ReceiptError::Decode(e)
+impl From<Truncated> for ReceiptError {
+    fn from(e: Truncated) -> Self {
+        ReceiptError::Truncated(e)
     }
 }
 
 impl ErrorCode for ReceiptError {
     fn code(&self) -> &'static str {
         match self {
-            ReceiptError::Decode(e) => codec_code!("RECEIPT", e),
+            ReceiptError::Truncated(_) => "RECEIPT_TRUNCATED",
+            ReceiptError::TrailingBytes(_) => "RECEIPT_TRAILING_BYTES",
             ReceiptError::UnsupportedVersion { .. } => "RECEIPT_UNSUPPORTED_VERSION",
             ReceiptError::FieldOutOfRange { .. } => "RECEIPT_FIELD_OUT_OF_RANGE",
             ReceiptError::Json(_) => "RECEIPT_JSON_INVALID",
@@ -117,7 +121,8 @@ impl ErrorCode for ReceiptError {
 impl fmt::Display for ReceiptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReceiptError::Decode(e) => write!(f, "receipt: {e}"),
+            ReceiptError::Truncated(e) => write!(f, "receipt: {e}"),
+            ReceiptError::TrailingBytes(e) => write!(f, "receipt: {e}"),
             ReceiptError::UnsupportedVersion {
                 offset,
                 got,
@@ -270,7 +275,7 @@ impl Receipt {
     pub fn decode(bytes: &[u8]) -> Result<Self, ReceiptError> {
         let mut r = Reader::new(bytes);
         let receipt = Self::read(&mut r)?;
-        r.finish()?;
+        r.finish().map_err(ReceiptError::TrailingBytes)?;
         Ok(receipt)
     }
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::rollup::codec::CodecError;
+use crate::rollup::codec::{TrailingBytes, Truncated};
 
 pub(crate) fn sample() -> Receipt {
     Receipt {
@@ -75,7 +75,7 @@ fn decode_errors() {
     assert_eq!(e.code(), "RECEIPT_TRUNCATED");
     assert_eq!(
         e,
-        ReceiptError::Decode(CodecError::Truncated {
+        ReceiptError::Truncated(Truncated {
             offset: 97,
             what: "receipt output_hash",
             needed: 32,
@@ -88,7 +88,7 @@ fn decode_errors() {
     assert_eq!(e.code(), "RECEIPT_TRAILING_BYTES");
     assert_eq!(
         e,
-        ReceiptError::Decode(CodecError::TrailingBytes {
+        ReceiptError::TrailingBytes(TrailingBytes {
             offset: 209,
             count: 1
         })

@@ -328,3 +328,134 @@ fn simulate_matches_library_and_closed_forms() {
         "{help}"
     );
 }
+
+#[test]
+fn run_prints_the_manifest_tokens_and_roots_for_any_kernel_and_thread_count() {
+    for (name, folder) in [
+        ("fixture-gemma3", "tiny-gemma3"),
+        ("fixture-llama", "tiny-llama"),
+    ] {
+        let man: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../fixtures/models")
+                    .join(folder)
+                    .join("manifest.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let prompt = man["prompt"].as_str().unwrap();
+        let greedy = &man["greedy"];
+        let max = greedy["max_tokens"].to_string();
+        for extra in [
+            &["--threads", "1", "--kernel", "scalar"][..],
+            &["--threads", "2"][..],
+        ] {
+            let mut args = vec![
+                "run",
+                "--model",
+                name,
+                "--prompt",
+                prompt,
+                "--max-tokens",
+                &max,
+            ];
+            args.extend_from_slice(extra);
+            args.push("--json");
+            let (code, out, err) = otr(&args);
+            assert_eq!(code, 0, "{err}");
+            let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+            assert_eq!(v["tokens"], greedy["tokens"], "{name} {extra:?}");
+            assert_eq!(v["trace_root"], greedy["trace_root"], "{name} {extra:?}");
+            assert_eq!(v["trace_steps"], greedy["trace_steps"], "{name} {extra:?}");
+            assert_eq!(v["weights_root"], man["weights_root"], "{name}");
+            assert_eq!(v["finish_reason"], "length");
+        }
+        // Seeded sampling: the manifest's sampled run.
+        let sm = &man["sampled"];
+        let t = format!(
+            "{}",
+            sm["temperature_milli"].as_u64().unwrap() as f64 / 1000.0
+        );
+        let p = format!("{}", sm["top_p_milli"].as_u64().unwrap() as f64 / 1000.0);
+        let (k, seed, max) = (
+            sm["top_k"].to_string(),
+            sm["seed"].to_string(),
+            sm["max_tokens"].to_string(),
+        );
+        let (code, out, err) = otr(&[
+            "run",
+            "--model",
+            name,
+            "--prompt",
+            prompt,
+            "--temperature",
+            &t,
+            "--top-p",
+            &p,
+            "--top-k",
+            &k,
+            "--seed",
+            &seed,
+            "--max-tokens",
+            &max,
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["tokens"], sm["tokens"], "{name} sampled");
+        assert_eq!(v["trace_root"], sm["trace_root"], "{name} sampled");
+    }
+    // Text mode prints the completion on stdout.
+    let (code, out, _) = otr(&[
+        "run",
+        "--model",
+        "fixture-llama",
+        "--prompt",
+        "the",
+        "--max-tokens",
+        "3",
+    ]);
+    assert_eq!(code, 0);
+    assert!(!out.trim().is_empty());
+    // Typed usage errors.
+    for (args, want) in [
+        (
+            vec!["run", "--model", "no-such-model", "--prompt", "x"],
+            "MODEL_NOT_FOUND",
+        ),
+        (
+            vec!["run", "--model", "fixture-llama", "--prompt", "x", "--chat"],
+            "RUN_NO_CHAT_TEMPLATE",
+        ),
+        (
+            vec![
+                "run",
+                "--model",
+                "fixture-llama",
+                "--prompt",
+                "x",
+                "--temperature",
+                "101",
+            ],
+            "RUN_BAD_ARGUMENT",
+        ),
+        (
+            vec![
+                "run",
+                "--model",
+                "fixture-llama",
+                "--prompt",
+                "x",
+                "--top-p",
+                "0",
+            ],
+            "RUN_BAD_ARGUMENT",
+        ),
+    ] {
+        let (code, _, err) = otr(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}

@@ -3,6 +3,7 @@
 mod dev;
 mod input;
 mod inspect;
+pub mod run;
 pub mod serve;
 pub mod simulate;
 mod verify;
@@ -23,6 +24,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the prover node: OpenAI-compatible API, receipts, attested micro-batches, bundles.
     Serve(crate::node::config::ServeArgs),
+    /// Run the deterministic engine once on a prompt (no server): the text, and with `--json` the
+    /// token ids, weights root and trace root.
+    Run(run::RunArgs),
     /// Verify evidence offline: GPU attestation reports, answer bundles.
     #[command(subcommand)]
     Verify(verify::VerifyCommand),
@@ -75,6 +79,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Verify(v) => verify::run(v),
         Command::Serve(a) => serve::run(a),
+        Command::Run(a) => run::run(a),
         Command::Dev(d) => dev::run(d),
         Command::Inspect(i) => inspect::run(i),
         Command::Watch(w) => watch::run(w),

@@ -22,9 +22,13 @@ fn fixture_model(name: &str) -> Result<PathBuf, String> {
     )
 }
 
-/// Resolves a model name or path and loads it (converting once into the cache).
-pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String> {
-    let (name, path) = match model {
+/// The models known by name: `gemma3-270m` (fetched by `scripts/fetch-model.sh`) and the tiny
+/// self-made fixtures; anything else is a GGUF path.
+pub const MODEL_NAMES: &str = "gemma3-270m, fixture-gemma3, fixture-llama";
+
+/// Resolves a model name or GGUF path to its display name and file.
+pub fn resolve(model: &str) -> Result<(String, PathBuf), String> {
+    Ok(match model {
         "gemma3-270m" => {
             let p = gemma_path();
             if !p.exists() {
@@ -43,9 +47,19 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
                 .file_stem()
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_else(|| other.to_string());
+            if !p.is_file() {
+                return Err(format!(
+                    "{other}: no such model file (known names: {MODEL_NAMES})"
+                ));
+            }
             (name, p)
         }
-    };
+    })
+}
+
+/// Resolves a model name or path and loads it (converting once into the cache).
+pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String> {
+    let (name, path) = resolve(model)?;
     let m = Model::load(&path, &otr_engine::default_cache_dir())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let i = m.info();

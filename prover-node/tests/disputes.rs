@@ -1,8 +1,8 @@
 //! The dispute game played by both sides in-process on the embedded revm chain, with real
 //! traces of the tiny Llama fixture model: a frivolous challenger loses its bond against an
-//! honest node that proves a residual add on-chain (and, with the tiny Gemma 3 model, against
-//! an honest node that proves an RMSNorm step: pre norms, the final norm and the post-norm
-//! residuals), a cheating node is found by bisection and
+//! honest node that proves a residual add on-chain, and against honest nodes of both fixture
+//! models that prove RMSNorm steps (pre norms, the final norm, Gemma's post-norm residuals) and
+//! QK-norm + RoPE, a cheating node is found by bisection and
 //! slashed when it cannot prove the step, and an honest node disputed at an operator without a
 //! step verifier loses (the known limit, docs/PROTOCOL.md).
 
@@ -810,17 +810,16 @@ fn gemma_engine() -> Arc<dyn Inference> {
     .clone()
 }
 
-#[test]
-fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_and_rope_steps() {
+/// An honest node of model `e`, registered as `register_model` does (real config hash; the
+/// residual-add verifier for plain-add models, the norm and RoPE verifiers), disputed
+/// frivolously at each step `targets(prompt_tokens, num_layers)` names: it proves the step with
+/// its engine replay (`dispute::Replay`) and wins, and the challenger loses its bond.
+fn honest_node_wins_at(e: Arc<dyn Inference>, targets: impl Fn(u32, u16) -> Vec<LeafKey>) {
     use otr_contracts::bindings::model_registry::ModelRegistry;
-    let e = gemma_engine();
     let info = e.info();
-    assert!(!info.plain_residual, "Gemma 3 has post norms");
     let honest = e.trace(PROMPT, &sampling(), RunKind::Honest).unwrap();
     let nl = num_layers(&honest);
     assert_eq!(nl, info.num_layers);
-    // The chain as the node sets it up: the registry entry with the real config hash, and the
-    // step verifiers `register_model` names (here: the norm verifier, with post norms).
     let mut w = World::new(nl);
     let owner = w.d.owner;
     otr_contracts::host::send(
@@ -835,7 +834,11 @@ fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_an
         U256::ZERO,
     )
     .unwrap();
-    w.d.set_norm_verifier(&mut w.chain, info.model_id, true)
+    if info.plain_residual {
+        w.d.set_wide_add_verifier(&mut w.chain, info.model_id)
+            .unwrap();
+    }
+    w.d.set_norm_verifier(&mut w.chain, info.model_id, !info.plain_residual)
         .unwrap();
     w.d.set_rope_verifier(
         &mut w.chain,
@@ -845,38 +848,31 @@ fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_an
     .unwrap();
     w.model_id = info.model_id;
     w.weights_root = info.weights_root;
-    let pos = honest.generation.prompt_tokens - 1;
-    let k = |stage, op| LeafKey { pos, stage, op };
-    let targets = [
-        k(1, op::ATTN_NORM),       // input: the embedding
-        k(2, op::FFN_NORM),        // input: the layer's RESID_ATTN
-        k(nl + 1, op::FINAL_NORM), // the head's norm
-        k(1, op::RESID_ATTN),      // h + post_attention_norm(o), h the embedding
-        k(nl, op::RESID_FFN),      // h1 + post_ffw_norm(d), last layer
-        k(1, op::Q_ROPE),          // QK-norm + RoPE of a local layer
-        k(nl, op::K_ROPE),         // and of the last layer (global in the tiny Gemma)
-    ];
+    let targets = targets(honest.generation.prompt_tokens, nl);
     let receipts: Vec<Receipt> = (0..targets.len())
         .map(|i| w.receipt(&honest, i as u8 + 1))
         .collect();
     let refs = w.post(receipts);
     let node_trace = Trace::new(honest.leaves.clone());
     let challenger_credit0 = w.d.credit_of(&mut w.chain, w.challenger).unwrap();
+    let s = sampling();
     for (i, key) in targets.iter().enumerate() {
         let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
         let credit0 = w.d.credit_of(&mut w.chain, w.node).unwrap();
         let at = index_of(&honest, *key);
         let theirs = tampered(&honest, at);
         let id = w.open(&refs[i]);
-        let mut wit = Material {
-            engine: gemma_engine(),
-            kind: RunKind::Honest,
+        let mut replay = dispute::Replay {
+            engine: e.as_ref(),
+            prompt: PROMPT,
+            sampling: &s,
+            run: RunKind::Honest,
         };
         let (outcome, moves) = dispute::play_both(
             &mut w.chain,
             &w.d,
             id,
-            (w.node, &node_trace, &mut wit),
+            (w.node, &node_trace, &mut replay),
             (w.challenger, &theirs),
             w.params.move_timeout,
         )
@@ -905,6 +901,51 @@ fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_an
         w.d.chain_status(&mut w.chain, 0).unwrap().dispute,
         DisputeState::ResolvedNodeWon
     );
+}
+
+#[test]
+fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_and_rope_steps() {
+    assert!(
+        !gemma_engine().info().plain_residual,
+        "Gemma 3 has post norms"
+    );
+    honest_node_wins_at(gemma_engine(), |prompt_tokens, nl| {
+        let pos = prompt_tokens - 1;
+        let k = |stage, op| LeafKey { pos, stage, op };
+        vec![
+            k(1, op::ATTN_NORM),       // input: the embedding
+            k(2, op::FFN_NORM),        // input: the layer's RESID_ATTN
+            k(nl + 1, op::FINAL_NORM), // the head's norm
+            k(1, op::RESID_ATTN),      // h + post_attention_norm(o), h the embedding
+            k(nl, op::RESID_FFN),      // h1 + post_ffw_norm(d), last layer
+            k(1, op::Q_ROPE),          // QK-norm + RoPE of a local layer
+            k(nl, op::K_ROPE),         // and of the last layer (global in the tiny Gemma)
+        ]
+    });
     // A step without an on-chain verifier (the Q projection) is still the known limit.
-    assert!(dispute::norm_step(k(1, 1), nl).is_none());
+    assert!(dispute::norm_step(
+        LeafKey {
+            pos: 0,
+            stage: 1,
+            op: 1
+        },
+        6
+    )
+    .is_none());
+}
+
+#[test]
+fn a_frivolous_challenger_loses_its_bond_to_an_honest_llama_node_proving_norm_and_rope_steps() {
+    honest_node_wins_at(engine(), |prompt_tokens, nl| {
+        let pos = prompt_tokens - 1;
+        let k = |stage, op| LeafKey { pos, stage, op };
+        vec![
+            k(2, op::ATTN_NORM),       // input: the previous layer's RESID_FFN
+            k(1, op::FFN_NORM),        // input: the layer's RESID_ATTN
+            k(nl + 1, op::FINAL_NORM), // the head's norm
+            k(2, op::RESID_ATTN),      // a plain add: the residual-add verifier, not the norm one
+            k(1, op::Q_ROPE),          // RoPE without QK-norm, (2i, 2i + 1) pairs
+            k(nl, op::K_ROPE),
+        ]
+    });
 }

@@ -24,6 +24,12 @@ const pub = JSON.parse(readFileSync(join(ZK, "public.json"), "utf8"));
 test("exports: codes, stages, OtrError", () => {
   assert.ok(V.ERROR_CODES.length > 100);
   assert.ok(V.ERROR_CODES.includes("REPORT_NONCE_MISMATCH"));
+  assert.ok(V.ERROR_CODES.includes("INPUT_TYPE"), "the WebAssembly layer's own codes are in the union");
+  // Codes of the core that no call of the package produces are not (src/codes.ts, CORE_ONLY_CODES).
+  for (const c of ["HEADER_SEQUENCE_GAP", "INPUT_EMPTY_LIST", "OCSP_NONCE_MISMATCH", "LIGHT_TOO_MANY_HEADERS"]) {
+    assert.ok(!V.ERROR_CODES.includes(c), c);
+  }
+  assert.equal(new Set(V.ERROR_CODES).size, V.ERROR_CODES.length);
   assert.ok(V.STAGES.includes("proof"));
   const e = new OtrError("PROOF_INVALID", "proof", "m");
   assert.ok(e instanceof Error);

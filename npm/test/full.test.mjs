@@ -71,8 +71,14 @@ const TAMPERED = [
     const p = b.zk_proofs[0].public_inputs;
     p[1] = "0x" + (BigInt(p[1]) + 1n).toString(16).padStart(64, "0");
   }],
-  ["proof: bytes of its first point flipped (not on the curve)", "PROOF_POINT_INVALID", (b) => {
-    b.zk_proofs[0].proof = b64flip(b.zk_proofs[0].proof, 0);
+  ["proof: its first point's x coordinate set above the field modulus", "PROOF_POINT_INVALID", (b) => {
+    // Compressed G1: x little-endian in 32 bytes, flags in the top two bits of the last byte.
+    // 2^254 - 1 with no flags is above BN254's modulus (< 2^254), so no point has it. (A flipped
+    // bit of x is not enough: about half of all x are on the curve.)
+    const buf = Buffer.from(b.zk_proofs[0].proof, "base64");
+    buf.fill(0xff, 0, 31);
+    buf[31] = 0x3f;
+    b.zk_proofs[0].proof = buf.toString("base64");
   }],
   ["proof: a public input not below the field modulus", "PROOF_INPUT_NOT_CANONICAL", (b) => {
     b.zk_proofs[0].public_inputs[0] = "0x" + "ff".repeat(32);

@@ -86,3 +86,10 @@ test("policy and time against the ok evidence", async () => {
   const chain = evidence.chain.toString().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n";
   await rejectsWith(assert, OtrError, verifyGpuEvidence({ ...evidence, chain }, options), "CHAIN_WRONG_LENGTH");
 });
+
+test("a report that is neither raw SPDM bytes nor hex text: INPUT_REPORT_ENCODING", async () => {
+  const run = (report) => verifyGpuEvidence({ ...evidence, report }, options);
+  await rejectsWith(assert, OtrError, run("zz"), "INPUT_REPORT_ENCODING", "input");
+  // Raw bytes must start with SPDM 1.1's version byte 0x11; other bytes are read as hex text.
+  await rejectsWith(assert, OtrError, run(new Uint8Array([0x10, 0xe0, 0x00])), "INPUT_REPORT_ENCODING", "input");
+});

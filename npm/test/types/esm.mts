@@ -14,7 +14,10 @@ async function main(bytes: Uint8Array): Promise<string> {
       const code: ErrorCode = e.code;
       // @ts-expect-error: not an error code
       const bad: ErrorCode = "NOT_A_CODE";
-      return `${code} ${e.stage} ${bad} ${ERROR_CODES.length}`;
+      // @ts-expect-error: a code of the core that this package never throws (CORE_ONLY_CODES)
+      const coreOnly: ErrorCode = "HEADER_SEQUENCE_GAP";
+      const thrown: ErrorCode = "LIGHT_SLOT_MISMATCH";
+      return `${code} ${e.stage} ${bad} ${coreOnly} ${thrown} ${ERROR_CODES.length}`;
     }
     throw e;
   }

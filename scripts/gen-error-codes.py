@@ -207,9 +207,10 @@ def lex(text: str) -> tuple[str, str]:
             e = n if e < 0 else e + 2
             blank(k, e, True)
             k = e
-        elif c == "r" and re.match(r'r#*"', text[k:k + 20]) and not (k and (text[k - 1].isalnum() or text[k - 1] == "_")):
-            hashes = len(re.match(r'r(#*)"', text[k:]).group(1))
-            start = k + 2 + hashes
+        elif re.match(r'b?r#*"', text[k:k + 20]) and not (k and re.match(r"\w", text[k - 1])):
+            prefix = re.match(r'(b?r)(#*)"', text[k:])
+            hashes = len(prefix.group(2))
+            start = k + len(prefix.group(0))
             e = text.index('"' + "#" * hashes, start)
             blank(start, e, False)
             k = e + 1 + hashes
@@ -280,7 +281,8 @@ class ErrorEnum:
         self.delegates: set[str] = set()  # variants whose arm hands the code on
 
 
-def parse_enum(text: str, code: str, shape: str, name: str) -> tuple[str, dict[str, str]]:
+def parse_enum(text: str, shape: str, name: str) -> tuple[str, dict[str, str]]:
+    """The doc comment and the variants (name -> field text) of `pub enum name`."""
     m = re.search(r"pub enum " + name + r"\b[^{]*\{", shape)
     if not m:
         raise SystemExit(f"gen-error-codes: enum {name} not found")
@@ -310,7 +312,10 @@ def arms(enum: ErrorEnum):
         yield m.group(1), body[arrow + 2:].lstrip()
 
 
-def collect() -> tuple[dict[str, ErrorEnum], list[tuple[str, str]]]:
+Source = tuple[str, str, str, str]  # see `sources`
+
+
+def collect() -> tuple[dict[str, ErrorEnum], list[Source]]:
     suffixes = codec_suffixes()
     if not suffixes:
         sys.exit("gen-error-codes: codec_code! macro not found or changed shape")
@@ -326,7 +331,7 @@ def collect() -> tuple[dict[str, ErrorEnum], list[tuple[str, str]]]:
                 sys.exit(f"gen-error-codes: {rel}: impl ErrorCode for {name} has no fn code")
             if name in enums:
                 sys.exit(f"gen-error-codes: two error enums named {name}")
-            doc, variants = parse_enum(text, code, shape, name)
+            doc, variants = parse_enum(text, shape, name)
             i = shape.index("{", c.end())
             body = code[i:block_end(shape, i)]
             enums[name] = ErrorEnum(name, rel, doc, variants, body)
@@ -421,7 +426,7 @@ def is_pattern(text: str, end: int) -> bool:
         or text.startswith("if ", k)
 
 
-def sites(enum: ErrorEnum, variant: str, files: list[tuple[str, str]]) -> list[str]:
+def sites(enum: ErrorEnum, variant: str, files: list[Source]) -> list[str]:
     """`file:fn` of every place that constructs `enum::variant` (match patterns left out)."""
     out = set()
     pat = re.compile(r"\b" + enum.name + "::" + variant + r"\b")

@@ -69,6 +69,20 @@ pub mod rope_step {
         "artifacts/RopeStepVerifier.json"
     );
 }
+pub mod vcache_step {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        VCacheStepVerifier,
+        "artifacts/VCacheStepVerifier.json"
+    );
+}
+pub mod act_step {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        ActStepVerifier,
+        "artifacts/ActStepVerifier.json"
+    );
+}
 pub mod groth16_step {
     alloy_sol_types::sol!(
         #[sol(all_derives)]

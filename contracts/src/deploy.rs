@@ -634,6 +634,76 @@ impl Deployment {
         Ok(v)
     }
 
+    /// Deploys the V_CACHE step verifier (`verifiers/VCacheStepVerifier.sol`, bound to this
+    /// deployment's registry) and names it, from the owner, for `model_id`'s `V_CACHE` (layer
+    /// op 6).
+    pub fn set_vcache_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+    ) -> Result<Address, CallError> {
+        use crate::bindings::vcache_step::VCacheStepVerifier;
+        let (v, _) = deploy_code(
+            host,
+            self.owner,
+            &VCacheStepVerifier::BYTECODE,
+            VCacheStepVerifier::constructorCall {
+                registry_: self.registry,
+            }
+            .abi_encode(),
+        )?;
+        self.name_step_verifier(host, model_id, 1, 6, v)?;
+        Ok(v)
+    }
+
+    /// Deploys the gated-activation step verifier (`verifiers/ActStepVerifier.sol`) with the
+    /// commitment of the model's activation table (engine `Model::act_table_digest`) and names
+    /// it, from the owner, for `model_id`'s `ACT` (layer op 13).
+    pub fn set_act_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        table_digest: Hash,
+    ) -> Result<Address, CallError> {
+        use crate::bindings::act_step::ActStepVerifier;
+        let (v, _) = deploy_code(
+            host,
+            self.owner,
+            &ActStepVerifier::BYTECODE,
+            ActStepVerifier::constructorCall {
+                registry_: self.registry,
+                tableDigest_: FixedBytes(table_digest),
+            }
+            .abi_encode(),
+        )?;
+        self.name_step_verifier(host, model_id, 1, 13, v)?;
+        Ok(v)
+    }
+
+    /// Names `verifier`, from the owner, for operator `op` of stage class `class` of `model_id`.
+    fn name_step_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        class: u8,
+        op: u8,
+        verifier: Address,
+    ) -> Result<(), CallError> {
+        host::send(
+            host,
+            self.owner,
+            self.registry,
+            &ModelRegistry::setStepVerifierCall {
+                modelId: FixedBytes(model_id),
+                class_: class,
+                op,
+                verifier,
+            },
+            U256::ZERO,
+        )
+        .map(|_| ())
+    }
+
     /// The stake of `node` (wei).
     pub fn stake_of<H: Host + ?Sized>(
         &self,
@@ -799,5 +869,25 @@ pub fn rope_step_witness(
         crate::Bytes::copy_from_slice(r),
         U256::from(rs),
         rp.iter().map(|h| crate::B256::from(*h)).collect::<Vec<_>>(),
+    ))
+}
+
+/// The witness of `VCacheStepVerifier.verifyStep`: `abi.encode(bytes config, bytes input)`, the
+/// canonical config text and the value projection (canonical bytes).
+pub fn vcache_step_witness(config: &[u8], input: &[u8]) -> Vec<u8> {
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        crate::Bytes::copy_from_slice(config),
+        crate::Bytes::copy_from_slice(input),
+    ))
+}
+
+/// The witness of `ActStepVerifier.verifyStep`: `abi.encode(bytes gate, bytes up, bytes
+/// table)`, the two projections (canonical bytes) and the activation table's canonical bytes
+/// (engine `Model::act_table_bytes`).
+pub fn act_step_witness(gate: &[u8], up: &[u8], table: &[u8]) -> Vec<u8> {
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        crate::Bytes::copy_from_slice(gate),
+        crate::Bytes::copy_from_slice(up),
+        crate::Bytes::copy_from_slice(table),
     ))
 }

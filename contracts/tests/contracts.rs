@@ -1,5 +1,7 @@
 //! Contract tests on the embedded revm chain (one test binary: revm links once).
 
+#[path = "suite/act.rs"]
+mod act;
 #[path = "suite/common.rs"]
 mod common;
 #[path = "suite/disputes.rs"]

@@ -14,6 +14,8 @@ pub const EXP2_FRAC: u32 = 30;
 pub const EXP2_BITS: u32 = 10;
 /// `log2(e)` with 30 fractional bits.
 pub const LOG2E_Q30: i64 = 1_549_082_005;
+/// Domain tag of an interpolation table's commitment ([`InterpTable::digest`]).
+pub const INTERP_TABLE_TAG: &[u8] = b"OTR/interp-table/v1\0";
 /// Fractional bits of the RoPE sin/cos values (14-bit tables: `1.0 = 16384`).
 pub const ROPE_FRAC: u32 = 14;
 
@@ -42,6 +44,28 @@ impl InterpTable {
             step_bits,
             values,
         }
+    }
+
+    /// Canonical bytes, what the on-chain activation verifier hashes:
+    /// `i64le(lo) || u32le(step_bits) || u32le(count) || count x i64le(value)`.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(16 + 8 * self.values.len());
+        b.extend_from_slice(&self.lo.to_le_bytes());
+        b.extend_from_slice(&self.step_bits.to_le_bytes());
+        b.extend_from_slice(&(self.values.len() as u32).to_le_bytes());
+        for v in &self.values {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b
+    }
+
+    /// `SHA-256("OTR/interp-table/v1\0" || canonical_bytes)`: the table's commitment.
+    pub fn digest(&self) -> [u8; 32] {
+        Sha256::new()
+            .chain_update(INTERP_TABLE_TAG)
+            .chain_update(self.canonical_bytes())
+            .finalize()
+            .into()
     }
 
     /// `f(x)` for a wide `x`, by linear interpolation (rounded half to even).
@@ -205,6 +229,31 @@ mod tests {
                 assert!((n - 1.0).abs() < 3e-4);
             }
         }
+    }
+
+    #[test]
+    fn interp_table_canonical_bytes_hold_the_table() {
+        let t = tables();
+        for tab in [&t.gelu, &t.silu] {
+            let b = tab.canonical_bytes();
+            assert_eq!(b.len(), 16 + 8 * tab.values.len());
+            assert_eq!(i64::from_le_bytes(b[0..8].try_into().unwrap()), tab.lo);
+            assert_eq!(
+                u32::from_le_bytes(b[8..12].try_into().unwrap()),
+                tab.step_bits
+            );
+            let n = u32::from_le_bytes(b[12..16].try_into().unwrap()) as usize;
+            assert_eq!(n, tab.values.len());
+            let last = i64::from_le_bytes(b[b.len() - 8..].try_into().unwrap());
+            assert_eq!(last, tab.values[n - 1]);
+            let d: [u8; 32] = Sha256::new()
+                .chain_update(b"OTR/interp-table/v1\0")
+                .chain_update(&b)
+                .finalize()
+                .into();
+            assert_eq!(tab.digest(), d);
+        }
+        assert_ne!(t.gelu.digest(), t.silu.digest());
     }
 
     #[test]

@@ -335,6 +335,19 @@ impl Model {
         }
     }
 
+    /// The gated activation's table (GELU-tanh for Gemma 3, SiLU for Llama) as canonical
+    /// bytes ([`crate::tables::InterpTable::canonical_bytes`]): what the on-chain activation
+    /// verifier is given whole.
+    pub fn act_table_bytes(&self) -> Vec<u8> {
+        self.act_table().canonical_bytes()
+    }
+
+    /// The commitment of the activation table the on-chain activation verifier is deployed
+    /// with ([`crate::tables::InterpTable::digest`]).
+    pub fn act_table_digest(&self) -> [u8; 32] {
+        self.act_table().digest()
+    }
+
     /// Whether any layer has a QK-norm vector.
     pub fn has_qk_norm(&self) -> bool {
         self.layers

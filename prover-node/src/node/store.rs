@@ -13,6 +13,7 @@ use otr_core::rollup::{HeaderSignature, MicroBatchHeader, Receipt};
 use super::inference::RunKind;
 use super::settlement::PostedBatch;
 use rusqlite::{params, Connection, OptionalExtension};
+use sha2::Digest;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// GPU evidence stored with a micro-batch header.
@@ -23,6 +24,45 @@ pub struct StoredEvidence {
     pub rims: Vec<String>,
     pub ocsp: Vec<Vec<u8>>,
     pub dev: bool,
+}
+
+/// The part of [`StoredEvidence`] that is the same for many micro-batches (the device's
+/// certificate chain, the RIMs and OCSP answers, which change only when refreshed): stored once
+/// in the `collateral` table under the SHA-256 of its JSON, and referenced by each header row,
+/// which holds only its own report. (Rows written before this layout hold the whole evidence as
+/// JSON in `headers.evidence`; both are read.)
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct Collateral {
+    chain_pem: String,
+    rims: Vec<String>,
+    /// Hex, not JSON arrays of numbers.
+    ocsp: Vec<String>,
+    dev: bool,
+}
+
+impl Collateral {
+    fn of(e: &StoredEvidence) -> Self {
+        Collateral {
+            chain_pem: e.chain_pem.clone(),
+            rims: e.rims.clone(),
+            ocsp: e.ocsp.iter().map(hex::encode).collect(),
+            dev: e.dev,
+        }
+    }
+
+    fn with_report(self, report: Vec<u8>) -> Result<StoredEvidence, String> {
+        Ok(StoredEvidence {
+            report,
+            chain_pem: self.chain_pem,
+            rims: self.rims,
+            ocsp: self
+                .ocsp
+                .iter()
+                .map(|h| hex::decode(h).map_err(err))
+                .collect::<Result<_, _>>()?,
+            dev: self.dev,
+        })
+    }
 }
 
 /// A micro-batch as stored.
@@ -118,9 +158,29 @@ impl Store {
                  body BLOB NOT NULL,
                  run TEXT NOT NULL
              );
-             CREATE INDEX IF NOT EXISTS receipts_by_hash ON receipts(receipt_hash);",
+             CREATE INDEX IF NOT EXISTS receipts_by_hash ON receipts(receipt_hash);
+             CREATE TABLE IF NOT EXISTS collateral (
+                 hash BLOB PRIMARY KEY,
+                 body TEXT NOT NULL
+             );",
         )
         .map_err(err)?;
+        // Header rows reference shared collateral and hold only their report (added columns:
+        // stores made before keep their rows, whose `evidence` column holds everything).
+        let cols: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('headers')")
+            .and_then(|mut st| {
+                st.query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(err)?;
+        if !cols.iter().any(|c| c == "report") {
+            conn.execute_batch(
+                "ALTER TABLE headers ADD COLUMN report BLOB;
+                 ALTER TABLE headers ADD COLUMN collateral BLOB REFERENCES collateral(hash);",
+            )
+            .map_err(err)?;
+        }
         let answers: i64 = conn
             .query_row("SELECT COUNT(*) FROM receipts", [], |row| row.get(0))
             .map_err(err)?;
@@ -278,16 +338,25 @@ impl Store {
         evidence: &StoredEvidence,
         ids: &[String],
     ) -> Result<(), String> {
+        let body = serde_json::to_string(&Collateral::of(evidence)).map_err(err)?;
+        let hash: [u8; 32] = sha2::Sha256::digest(body.as_bytes()).into();
         let mut c = self.conn();
         let tx = c.transaction().map_err(err)?;
         tx.execute(
-            "INSERT INTO headers (seq, header, header_hash, signature, evidence) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT OR IGNORE INTO collateral (hash, body) VALUES (?1, ?2)",
+            params![hash.to_vec(), body],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "INSERT INTO headers (seq, header, header_hash, signature, evidence, report, collateral) \
+             VALUES (?1, ?2, ?3, ?4, '', ?5, ?6)",
             params![
                 header.sequence as i64,
                 header.encode(),
                 header.header_hash().to_vec(),
                 sig.0.to_vec(),
-                serde_json::to_string(evidence).map_err(err)?
+                evidence.report,
+                hash.to_vec()
             ],
         )
         .map_err(err)?;
@@ -329,13 +398,30 @@ impl Store {
         let (Some(seq), Some(leaf)) = (batch_seq, leaf) else {
             return Ok(Some((receipt, None)));
         };
-        let (hb, sb, eb): (Vec<u8>, Vec<u8>, String) = c
+        type Row = (Vec<u8>, Vec<u8>, String, Option<Vec<u8>>, Option<String>);
+        let (hb, sb, eb, report, collateral): Row = c
             .query_row(
-                "SELECT header, signature, evidence FROM headers WHERE seq = ?1",
+                "SELECT h.header, h.signature, h.evidence, h.report, c.body \
+                 FROM headers h LEFT JOIN collateral c ON c.hash = h.collateral WHERE h.seq = ?1",
                 [seq],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
+                },
             )
             .map_err(err)?;
+        let evidence = match (report, collateral) {
+            (Some(report), Some(body)) => serde_json::from_str::<Collateral>(&body)
+                .map_err(err)?
+                .with_report(report)?,
+            // A row from before the shared-collateral layout.
+            _ => serde_json::from_str(&eb).map_err(err)?,
+        };
         let mut st = c
             .prepare("SELECT receipt_hash FROM receipts WHERE batch_seq = ?1 ORDER BY leaf_index")
             .map_err(err)?;
@@ -350,7 +436,7 @@ impl Store {
         let batch = StoredBatch {
             header: MicroBatchHeader::decode(&hb).map_err(err)?,
             signature: HeaderSignature(sb.try_into().map_err(|_| err("bad signature length"))?),
-            evidence: serde_json::from_str(&eb).map_err(err)?,
+            evidence,
             leaves,
         };
         Ok(Some((receipt, Some((leaf as u32, batch)))))
@@ -488,5 +574,102 @@ impl Store {
             position: position as u32,
             header_hashes,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otr_core::rollup::header::{GENESIS_PREV_HASH, HEADER_VERSION};
+    use otr_core::rollup::SamplingParams;
+
+    fn receipt(n: u8) -> Receipt {
+        Receipt {
+            version: 1,
+            model_id: [1; 32],
+            weights_root: [2; 32],
+            request_hash: [n; 32],
+            output_hash: [4; 32],
+            prompt_tokens: 3,
+            completion_tokens: 5,
+            sampling: SamplingParams {
+                temperature_milli: 0,
+                top_k: 0,
+                top_p_milli: 1000,
+                max_tokens: 5,
+                seed: 0,
+            },
+            trace_root: [6; 32],
+            trace_steps: 7,
+            created_at: 8,
+        }
+    }
+
+    fn header(seq: u64) -> MicroBatchHeader {
+        MicroBatchHeader {
+            version: HEADER_VERSION,
+            chain_id: 31337,
+            node_address: [9; 20],
+            sequence: seq,
+            prev_header_hash: GENESIS_PREV_HASH,
+            receipts_root: [10; 32],
+            receipt_count: 1,
+            timestamp: 11,
+        }
+    }
+
+    fn evidence(report: u8) -> StoredEvidence {
+        StoredEvidence {
+            report: vec![report; 600],
+            chain_pem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".repeat(5),
+            rims: vec!["<rim/>".repeat(100)],
+            ocsp: vec![vec![0x30; 400], vec![0x31; 300]],
+            dev: true,
+        }
+    }
+
+    fn same(a: &StoredEvidence, b: &StoredEvidence) -> bool {
+        (&a.report, &a.chain_pem, &a.rims, &a.ocsp, a.dev)
+            == (&b.report, &b.chain_pem, &b.rims, &b.ocsp, b.dev)
+    }
+
+    #[test]
+    fn headers_share_their_collateral_and_old_rows_still_read() {
+        let dir = std::env::temp_dir().join(format!("otr-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir.join("node.sqlite3")).unwrap();
+        for n in 0..3u8 {
+            s.insert_receipt(&format!("r{n}"), &receipt(n)).unwrap();
+            let sig = HeaderSignature([n; 65]);
+            s.commit_batch(&header(n as u64), &sig, &evidence(n), &[format!("r{n}")])
+                .unwrap();
+        }
+        // Three headers, one collateral row; each header keeps its own report.
+        let c = s.conn();
+        let rows: i64 = c
+            .query_row("SELECT COUNT(*) FROM collateral", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+        drop(c);
+        for n in 0..3u8 {
+            let (_, b) = s.receipt(&format!("r{n}")).unwrap().unwrap();
+            let (_, b) = b.unwrap();
+            assert!(same(&b.evidence, &evidence(n)));
+        }
+        // A row in the earlier layout (everything as JSON in `evidence`) reads the same.
+        let legacy = serde_json::to_string(&evidence(1)).unwrap();
+        s.conn()
+            .execute(
+                "UPDATE headers SET evidence = ?1, report = NULL, collateral = NULL WHERE seq = 1",
+                [legacy],
+            )
+            .unwrap();
+        let (_, b) = s.receipt("r1").unwrap().unwrap();
+        assert!(same(&b.unwrap().1.evidence, &evidence(1)));
+        // Reopening an existing store keeps the layout (no second ALTER TABLE).
+        drop(s);
+        let s = Store::open(&dir.join("node.sqlite3")).unwrap();
+        let (_, b) = s.receipt("r2").unwrap().unwrap();
+        assert!(same(&b.unwrap().1.evidence, &evidence(2)));
     }
 }

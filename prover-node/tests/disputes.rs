@@ -174,6 +174,14 @@ impl dispute::StepMaterial for Material {
     fn rope_row(&mut self, layer: u16, pos: u32) -> Result<RopeRow, String> {
         self.engine.rope_row(layer, pos)
     }
+
+    fn config(&mut self) -> Result<String, String> {
+        self.engine.config_text()
+    }
+
+    fn act_table(&mut self) -> Result<Vec<u8>, String> {
+        self.engine.act_table()
+    }
 }
 
 fn witness(kind: RunKind) -> Material {
@@ -811,7 +819,8 @@ fn gemma_engine() -> Arc<dyn Inference> {
 }
 
 /// An honest node of model `e`, registered as `register_model` does (real config hash; the
-/// residual-add verifier for plain-add models, the norm and RoPE verifiers), disputed
+/// residual-add verifier for plain-add models, the norm, RoPE, V_CACHE and activation
+/// verifiers), disputed
 /// frivolously at each step `targets(prompt_tokens, num_layers)` names: it proves the step with
 /// its engine replay (`dispute::Replay`) and wins, and the challenger loses its bond.
 fn honest_node_wins_at(e: Arc<dyn Inference>, targets: impl Fn(u32, u16) -> Vec<LeafKey>) {
@@ -844,6 +853,14 @@ fn honest_node_wins_at(e: Arc<dyn Inference>, targets: impl Fn(u32, u16) -> Vec<
         &mut w.chain,
         info.model_id,
         info.rope_roots.get().expect("rope roots"),
+    )
+    .unwrap();
+    w.d.set_vcache_verifier(&mut w.chain, info.model_id)
+        .unwrap();
+    w.d.set_act_verifier(
+        &mut w.chain,
+        info.model_id,
+        info.act_table_digest.expect("activation table digest"),
     )
     .unwrap();
     w.model_id = info.model_id;
@@ -904,7 +921,7 @@ fn honest_node_wins_at(e: Arc<dyn Inference>, targets: impl Fn(u32, u16) -> Vec<
 }
 
 #[test]
-fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_and_rope_steps() {
+fn an_honest_gemma_node_wins_frivolous_disputes_at_norm_rope_v_cache_and_act_steps() {
     assert!(
         !gemma_engine().info().plain_residual,
         "Gemma 3 has post norms"
@@ -920,6 +937,8 @@ fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_an
             k(nl, op::RESID_FFN),      // h1 + post_ffw_norm(d), last layer
             k(1, op::Q_ROPE),          // QK-norm + RoPE of a local layer
             k(nl, op::K_ROPE),         // and of the last layer (global in the tiny Gemma)
+            k(1, op::V_CACHE),         // per-head Act16 of the value
+            k(nl, op::ACT),            // GELU-tanh gated activation
         ]
     });
     // A step without an on-chain verifier (the Q projection) is still the known limit.
@@ -935,7 +954,7 @@ fn a_frivolous_challenger_loses_its_bond_to_an_honest_gemma_node_proving_norm_an
 }
 
 #[test]
-fn a_frivolous_challenger_loses_its_bond_to_an_honest_llama_node_proving_norm_and_rope_steps() {
+fn an_honest_llama_node_wins_frivolous_disputes_at_norm_rope_v_cache_and_act_steps() {
     honest_node_wins_at(engine(), |prompt_tokens, nl| {
         let pos = prompt_tokens - 1;
         let k = |stage, op| LeafKey { pos, stage, op };
@@ -946,6 +965,8 @@ fn a_frivolous_challenger_loses_its_bond_to_an_honest_llama_node_proving_norm_an
             k(2, op::RESID_ATTN),      // a plain add: the residual-add verifier, not the norm one
             k(1, op::Q_ROPE),          // RoPE without QK-norm, (2i, 2i + 1) pairs
             k(nl, op::K_ROPE),
+            k(nl, op::V_CACHE), // per-head Act16 of the value
+            k(1, op::ACT),      // SiLU gated activation
         ]
     });
 }

@@ -17,10 +17,14 @@
 //!     [`residual_add_proof`]);
 //!   - QK-norm + RoPE, `Q_ROPE` / `K_ROPE` (`RopeStepVerifier`, [`rope_step_proof`]), with the
 //!     RoPE row of the position opened against the model's committed RoPE table root;
+//!   - the value entered into the KV cache, `V_CACHE` (`VCacheStepVerifier`,
+//!     [`vcache_step_proof`]);
+//!   - the gated activation, `ACT` (`ActStepVerifier`, [`act_step_proof`]), with the model's
+//!     activation table supplied whole against its committed digest;
 //!
-//!   every other operator (the matrix products, `V_CACHE`, attention, the gated activation,
-//!   embedding, sampling) has no on-chain verifier yet: an honest node disputed there cannot
-//!   prove and loses when its move deadline passes;
+//!   every other operator (the matrix products, attention, embedding, sampling) has no
+//!   on-chain verifier yet: an honest node disputed there cannot prove and loses when its move
+//!   deadline passes;
 //! - a side whose opponent missed the move deadline calls `timeout` and wins.
 //!
 //! Each function makes at most one transaction and says what it did ([`Move`]); callers loop
@@ -49,11 +53,16 @@ pub mod op {
     pub const ATTN_NORM: u8 = 0;
     pub const Q: u8 = 1;
     pub const K: u8 = 2;
+    pub const V: u8 = 3;
     pub const Q_ROPE: u8 = 4;
     pub const K_ROPE: u8 = 5;
+    pub const V_CACHE: u8 = 6;
     pub const O: u8 = 8;
     pub const RESID_ATTN: u8 = 9;
     pub const FFN_NORM: u8 = 10;
+    pub const GATE: u8 = 11;
+    pub const UP: u8 = 12;
+    pub const ACT: u8 = 13;
     pub const DOWN: u8 = 14;
     pub const RESID_FFN: u8 = 15;
     /// Head stage (`num_layers + 1`).
@@ -315,6 +324,14 @@ pub trait StepMaterial {
     fn norm(&mut self, name: &str) -> Result<NormOpening, String>;
     /// The RoPE table row of layer `layer` (0-based) at position `pos`, opened in its table.
     fn rope_row(&mut self, layer: u16, pos: u32) -> Result<RopeRow, String>;
+    /// The model's canonical config text (`V_CACHE` and attention steps).
+    fn config(&mut self) -> Result<String, String> {
+        Err("no canonical config".into())
+    }
+    /// The model's gated-activation table, canonical bytes (`ACT` steps).
+    fn act_table(&mut self) -> Result<Vec<u8>, String> {
+        Err("no activation table".into())
+    }
 }
 
 /// [`StepMaterial`] from an engine: its replay of `prompt` with `sampling` as `run`, and its
@@ -338,6 +355,14 @@ impl StepMaterial for Replay<'_> {
 
     fn rope_row(&mut self, layer: u16, pos: u32) -> Result<RopeRow, String> {
         self.engine.rope_row(layer, pos)
+    }
+
+    fn config(&mut self) -> Result<String, String> {
+        self.engine.config_text()
+    }
+
+    fn act_table(&mut self) -> Result<Vec<u8>, String> {
+        self.engine.act_table()
     }
 }
 
@@ -427,7 +452,8 @@ pub fn node_move<H: Host + ?Sized>(
 }
 
 /// The one-step proof of the step at `index` with key `key`, for the operator's verifier:
-/// QK-norm + RoPE ([`rope_step_proof`]); a norm step's ([`norm_step_proof`]) when the step is
+/// QK-norm + RoPE ([`rope_step_proof`]), `V_CACHE` ([`vcache_step_proof`]), the gated
+/// activation ([`act_step_proof`]); a norm step's ([`norm_step_proof`]) when the step is
 /// an RMSNorm or a residual of a model with post norms (its post-norm vector opens); else a
 /// plain residual add's ([`residual_add_proof`]).
 pub fn step_proof(
@@ -440,6 +466,12 @@ pub fn step_proof(
     let layer = (1..=num_layers).contains(&key.stage);
     if layer && (key.op == op::Q_ROPE || key.op == op::K_ROPE) {
         return rope_step_proof(trace, index, key, material);
+    }
+    if layer && key.op == op::V_CACHE {
+        return vcache_step_proof(trace, index, key, material);
+    }
+    if layer && key.op == op::ACT {
+        return act_step_proof(trace, index, key, material);
     }
     match norm_step(key, num_layers) {
         Some(plan) => match material.norm(&plan.weights) {
@@ -485,6 +517,64 @@ pub fn rope_step_proof(
         (&row.row, row.index, row.size, &row.path),
     );
     Ok((vec![input], w))
+}
+
+/// The inputs and witness of a `V_CACHE` step (`verifiers/VCacheStepVerifier.sol`): the
+/// layer's value projection `(pos, stage, V)`; the witness is `abi.encode(bytes config, bytes
+/// input)`.
+pub fn vcache_step_proof(
+    trace: &Trace,
+    index: u64,
+    key: LeafKey,
+    material: &mut dyn StepMaterial,
+) -> Result<StepProof, String> {
+    if key.op != op::V_CACHE || key.stage == 0 {
+        return Err(format!(
+            "operator {} at stage {} is not V_CACHE",
+            key.op, key.stage
+        ));
+    }
+    let input = find_input(trace, index, LeafKey { op: op::V, ..key })?;
+    let inputs = material.inputs(index)?;
+    let [x] = inputs.as_slice() else {
+        return Err(format!("expected 1 input, got {}", inputs.len()));
+    };
+    let config = material.config()?;
+    let w = otr_contracts::deploy::vcache_step_witness(config.as_bytes(), x);
+    Ok((vec![input], w))
+}
+
+/// The inputs and witness of an `ACT` step (`verifiers/ActStepVerifier.sol`): the layer's
+/// `(pos, stage, GATE)` and `(pos, stage, UP)`; the witness is `abi.encode(bytes gate, bytes
+/// up, bytes table)` with the model's activation table whole.
+pub fn act_step_proof(
+    trace: &Trace,
+    index: u64,
+    key: LeafKey,
+    material: &mut dyn StepMaterial,
+) -> Result<StepProof, String> {
+    if key.op != op::ACT || key.stage == 0 {
+        return Err(format!(
+            "operator {} at stage {} is not ACT",
+            key.op, key.stage
+        ));
+    }
+    let g = find_input(
+        trace,
+        index,
+        LeafKey {
+            op: op::GATE,
+            ..key
+        },
+    )?;
+    let u = find_input(trace, index, LeafKey { op: op::UP, ..key })?;
+    let inputs = material.inputs(index)?;
+    let [gate, up] = inputs.as_slice() else {
+        return Err(format!("expected 2 inputs, got {}", inputs.len()));
+    };
+    let table = material.act_table()?;
+    let w = otr_contracts::deploy::act_step_witness(gate, up, &table);
+    Ok((vec![g, u], w))
 }
 
 /// What an RMSNorm step needs: its input leaves' keys (engine `replay.rs` order) and the name

@@ -85,6 +85,7 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
             .map_err(|_| format!("{}: {} layers", path.display(), i.config.n_layers))?,
         plain_residual: i.arch == otr_engine::model::Arch::Llama,
         rope_roots: super::inference::LazyRoots::known(None),
+        act_table_digest: Some(m.act_table_digest()),
     };
     let rope_applies = i.arch == otr_engine::model::Arch::Gemma3 || !m.has_qk_norm();
     // The RoPE table roots only when first asked (registering the model), not at every start:
@@ -212,6 +213,14 @@ impl Inference for EngineModel {
             size: o.size,
             path: o.path,
         })
+    }
+
+    fn config_text(&self) -> Result<String, String> {
+        Ok(self.model.config().canonical())
+    }
+
+    fn act_table(&self) -> Result<Vec<u8>, String> {
+        Ok(self.model.act_table_bytes())
     }
 
     fn norm_opening(&self, name: &str) -> Result<super::inference::NormOpening, String> {

@@ -32,6 +32,10 @@ pub struct ModelInfo {
     /// not apply (a Llama-architecture model with QK-norm).
     #[serde(skip)]
     pub rope_roots: LazyRoots,
+    /// Commitment of the model's gated-activation table (engine `Model::act_table_digest`), the
+    /// parameter of its on-chain `ACT` step verifier; `None` when the engine has none.
+    #[serde(skip)]
+    pub act_table_digest: Option<[u8; 32]>,
 }
 
 /// Values computed once, on first use, and shared by clones.
@@ -130,6 +134,18 @@ pub trait Inference: Send + Sync {
     /// table root: the witness of a `Q_ROPE` / `K_ROPE` step (`RopeStepVerifier.sol`).
     fn rope_row(&self, _layer: u16, _pos: u32) -> Result<RopeRow, String> {
         Err("this engine cannot open its RoPE tables".into())
+    }
+
+    /// The canonical config text (`otr_engine::model::Config::canonical`): what the `V_CACHE`
+    /// and attention step verifiers read the model's shape from.
+    fn config_text(&self) -> Result<String, String> {
+        Err("this engine has no canonical config".into())
+    }
+
+    /// The gated activation's table, canonical bytes (engine `Model::act_table_bytes`): the
+    /// witness part of an `ACT` step (`ActStepVerifier.sol`).
+    fn act_table(&self) -> Result<Vec<u8>, String> {
+        Err("this engine has no activation table".into())
     }
 
     /// [`Inference::generate`] with a chosen run: `RunKind::Cheat` answers wrongly on purpose

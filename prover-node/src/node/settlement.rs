@@ -103,6 +103,14 @@ fn register_model<H: Host + ?Sized>(
         d.set_rope_verifier(host, model.model_id, roots)
             .map_err(|e| format!("naming the RoPE step verifier: {e}"))?;
     }
+    // The value entered into the KV cache (per-head Act16), for every model.
+    d.set_vcache_verifier(host, model.model_id)
+        .map_err(|e| format!("naming the V_CACHE step verifier: {e}"))?;
+    // The gated activation, bound to the model's activation table.
+    if let Some(t) = model.act_table_digest {
+        d.set_act_verifier(host, model.model_id, t)
+            .map_err(|e| format!("naming the activation step verifier: {e}"))?;
+    }
     Ok(())
 }
 

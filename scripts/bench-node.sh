@@ -8,7 +8,7 @@
 # Where the node's CPU goes (perf, both serving modes, same load; prints, writes nothing):
 #   scripts/bench-node.sh profile [MODEL] [REQUESTS] [MAX_TOKENS]
 # The embedded chain's posting cost as its history grows (tiny model, one receipt per micro-batch,
-# 3 clients; every 30 s: chain.json size, posts, the otr-chain thread's CPU per post and share):
+# 3 clients; every 30 s: chain.json and journal sizes, posts, the otr-chain thread's CPU per post and share):
 #   scripts/bench-node.sh chain SECONDS POST_INTERVAL_MS DATA_DIR   (DATA_DIR kept: rerun to grow)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -110,7 +110,10 @@ end, last = time.time() + secs, (cpu(), posts())
 while time.time() < end:
     time.sleep(30)
     now = (cpu(), posts()); dp = now[1] - last[1]
-    print(f"chain.json {os.path.getsize(d + '/chain.json') / 1e3:.0f} kB, {now[1]} posts (+{dp}), "
+    jp = d + '/chain.json.journal'
+    jkb = os.path.getsize(jp) / 1e3 if os.path.exists(jp) else 0
+    print(f"chain.json {os.path.getsize(d + '/chain.json') / 1e3:.0f} kB + journal {jkb:.0f} kB, "
+          f"{now[1]} posts (+{dp}), "
           f"otr-chain CPU per post {1e3 * (now[0] - last[0]) / max(dp, 1):.2f} ms, "
           f"its share {100 * (now[0] - last[0]) / 30:.2f}% of a core", flush=True)
     last = now

@@ -22,6 +22,7 @@ pub mod plain;
 pub mod settlement;
 pub mod spotcheck;
 pub mod store;
+pub mod zkroot;
 
 use std::sync::Arc;
 

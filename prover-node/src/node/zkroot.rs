@@ -1,0 +1,221 @@
+//! The registry's commitment to a model's matrices as the spot-check circuit opens them
+//! (`docs/PROTOCOL.md` §7.9): the `poseidonRoot` of `ModelRegistry.Model`.
+//!
+//! A unit proof's first public input is the Poseidon commitment `C_W` of one matrix
+//! (`otr_zk::commit::MatrixTree::commitment`). A contract checking a unit proof must know that
+//! `C_W` is the registered model's matrix of the disputed step, so the registry holds
+//!
+//! `poseidonRoot` = RFC 6962 root (SHA-256, the same tree as the weights root) over the leaves
+//! `"OTR/zk-matrix/v1\0" || u16be(len(name)) || name || C_W` (32-byte big-endian) of every
+//! matrix tensor of the converted weights, in byte-wise order of the tensor names (the weights
+//! root's order, restricted to the matrices),
+//!
+//! and a matrix's commitment is opened against it by an audit path ([`MatrixOpening`];
+//! on-chain `Rfc6962.verifyInclusion`). SHA-256 rather than keccak: the weights root and the
+//! trace use it, and the contracts already verify its paths with the precompile.
+//!
+//! Computing every `MatrixTree` of Gemma 3 270M (about 390k rows, the 262144 x 640 embedding
+//! included) takes minutes, so the commitments are cached next to the converted-model cache
+//! (`<cache>.zkm`, keyed by the weights root and checked on read) and computed once per
+//! machine, on threads at the lowest priority.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use otr_core::zk::groth16::scalar_to_be_bytes;
+use otr_engine::convert::cache::CachedTensor;
+use otr_engine::weights::Tensor;
+use otr_zk::commit::MatrixTree;
+use sha2::{Digest, Sha256};
+
+/// Domain tag of a leaf of the matrix-commitment tree.
+pub const LEAF_TAG: &[u8] = b"OTR/zk-matrix/v1\0";
+/// First bytes of the cache file.
+const FILE_MAGIC: &[u8; 16] = b"OTR-ZK-MATRICES1";
+
+/// The leaf of matrix `name` with commitment `c_w` (32-byte big-endian).
+pub fn leaf(name: &str, c_w: &[u8; 32]) -> Vec<u8> {
+    let mut l = LEAF_TAG.to_vec();
+    l.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    l.extend_from_slice(name.as_bytes());
+    l.extend_from_slice(c_w);
+    l
+}
+
+/// One matrix's commitment opened against the root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatrixOpening {
+    /// `C_W`, 32-byte big-endian (the unit proof's first public input).
+    pub commitment: [u8; 32],
+    /// Leaf index and tree size.
+    pub index: u64,
+    pub size: u64,
+    /// RFC 6962 audit path (nearest the leaf first).
+    pub path: Vec<[u8; 32]>,
+}
+
+/// Every matrix's commitment, for one set of weights.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatrixCommitments {
+    /// The weights root the matrices belong to.
+    pub weights_root: [u8; 32],
+    /// `(tensor name, C_W)` in byte-wise name order.
+    pub entries: Vec<(String, [u8; 32])>,
+}
+
+/// Where the commitments came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Read from the cache file.
+    Cached,
+    /// Computed now, in this long.
+    Computed(Duration),
+}
+
+impl MatrixCommitments {
+    /// Builds every matrix's Poseidon tree (rows in parallel on the current rayon pool).
+    pub fn compute(weights_root: [u8; 32], tensors: &[CachedTensor]) -> Self {
+        let mut entries: Vec<(String, [u8; 32])> = tensors
+            .iter()
+            .filter_map(|(name, t, _)| match t {
+                Tensor::Matrix(w) => Some((
+                    name.clone(),
+                    scalar_to_be_bytes(&MatrixTree::new(w).commitment()),
+                )),
+                _ => None,
+            })
+            .collect();
+        entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        MatrixCommitments {
+            weights_root,
+            entries,
+        }
+    }
+
+    fn leaves(&self) -> Vec<Vec<u8>> {
+        self.entries.iter().map(|(n, c)| leaf(n, c)).collect()
+    }
+
+    /// The registry's `poseidonRoot`.
+    pub fn root(&self) -> [u8; 32] {
+        otr_core::rollup::merkle::root(&self.leaves())
+    }
+
+    /// The commitment of matrix `name` with its audit path; `None` for no such matrix.
+    pub fn opening(&self, name: &str) -> Option<MatrixOpening> {
+        let index = self.entries.iter().position(|(n, _)| n == name)?;
+        let p = otr_core::rollup::merkle::prove(&self.leaves(), index as u64).ok()?;
+        Some(MatrixOpening {
+            commitment: self.entries[index].1,
+            index: p.leaf_index,
+            size: p.tree_size,
+            path: p.path,
+        })
+    }
+
+    /// Cache file bytes: magic, weights root, u32be count, per entry u16be name length, name,
+    /// `C_W`; then SHA-256 of everything before.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = FILE_MAGIC.to_vec();
+        b.extend_from_slice(&self.weights_root);
+        b.extend_from_slice(&(self.entries.len() as u32).to_be_bytes());
+        for (n, c) in &self.entries {
+            b.extend_from_slice(&(n.len() as u16).to_be_bytes());
+            b.extend_from_slice(n.as_bytes());
+            b.extend_from_slice(c);
+        }
+        let d: [u8; 32] = Sha256::digest(&b).into();
+        b.extend_from_slice(&d);
+        b
+    }
+
+    /// Parses [`Self::to_bytes`]; `None` for anything malformed (wrong magic, checksum,
+    /// lengths, names out of order or not UTF-8).
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        let body = b.len().checked_sub(32).map(|n| &b[..n])?;
+        if <[u8; 32]>::from(Sha256::digest(body)) != b[body.len()..] {
+            return None;
+        }
+        let rest = body.strip_prefix(FILE_MAGIC.as_slice())?;
+        let (root, rest) = rest.split_first_chunk::<32>()?;
+        let (count, mut rest) = rest.split_first_chunk::<4>()?;
+        let mut entries = Vec::new();
+        for _ in 0..u32::from_be_bytes(*count) {
+            let (len, r) = rest.split_first_chunk::<2>()?;
+            let len = u16::from_be_bytes(*len) as usize;
+            if r.len() < len + 32 {
+                return None;
+            }
+            let name = std::str::from_utf8(&r[..len]).ok()?.to_string();
+            let c: [u8; 32] = r[len..len + 32].try_into().ok()?;
+            if entries
+                .last()
+                .is_some_and(|(p, _): &(String, _)| p.as_bytes() >= name.as_bytes())
+            {
+                return None;
+            }
+            entries.push((name, c));
+            rest = &r[len + 32..];
+        }
+        rest.is_empty().then_some(MatrixCommitments {
+            weights_root: *root,
+            entries,
+        })
+    }
+}
+
+/// The cache file of the converted-model cache `cache_path`.
+pub fn cache_file(cache_path: &Path) -> PathBuf {
+    cache_path.with_extension("zkm")
+}
+
+/// The commitments of the loaded model `info`: from the cache file when it holds this weights
+/// root, else computed from the converted weights (on a pool of `threads` threads at the lowest
+/// priority) and written to the cache file (a failed write is reported, not fatal).
+pub fn load_or_compute(
+    info: &otr_engine::ModelInfo,
+    threads: usize,
+) -> Result<(MatrixCommitments, Source), String> {
+    let file = cache_file(&info.cache_path);
+    if let Ok(b) = std::fs::read(&file) {
+        match MatrixCommitments::from_bytes(&b) {
+            Some(m) if m.weights_root == info.weights_root => return Ok((m, Source::Cached)),
+            _ => eprintln!(
+                "otr: {}: not this model's matrix commitments, recomputing",
+                file.display()
+            ),
+        }
+    }
+    let t0 = Instant::now();
+    let tensors = otr_engine::convert::cache::read(&info.cache_path, &info.gguf_sha256)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{}: no converted weights", info.cache_path.display()))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("otr-zkroot-{i}"))
+        .start_handler(|_| {
+            super::batcher::lower_thread_priority(19);
+        })
+        .build()
+        .map_err(|e| format!("matrix commitments: {e}"))?;
+    let m = pool.install(|| MatrixCommitments::compute(info.weights_root, &tensors));
+    let took = t0.elapsed();
+    let tmp = file.with_extension("zkm.tmp");
+    if let Err(e) = std::fs::write(&tmp, m.to_bytes()).and_then(|()| std::fs::rename(&tmp, &file)) {
+        eprintln!(
+            "otr: {}: {e} (the commitments are not cached)",
+            file.display()
+        );
+    }
+    Ok((m, Source::Computed(took)))
+}
+
+/// [`load_or_compute`] for a model name or GGUF path (`engine_impl::resolve`).
+pub fn for_model(model: &str, threads: usize) -> Result<(MatrixCommitments, Source), String> {
+    let (_, path) = super::engine_impl::resolve(model)?;
+    let m = otr_engine::Model::load(&path, &otr_engine::default_cache_dir())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let info = m.info().clone();
+    drop(m);
+    load_or_compute(&info, threads)
+}

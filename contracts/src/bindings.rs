@@ -83,6 +83,13 @@ pub mod act_step {
         "artifacts/ActStepVerifier.json"
     );
 }
+pub mod attn_step {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        AttnStepVerifier,
+        "artifacts/AttnStepVerifier.json"
+    );
+}
 pub mod groth16_step {
     alloy_sol_types::sol!(
         #[sol(all_derives)]

@@ -680,6 +680,30 @@ impl Deployment {
         Ok(v)
     }
 
+    /// Deploys the attention step verifier (`verifiers/AttnStepVerifier.sol`) with the
+    /// commitment of the engine's 2^-x table (engine `tables::exp2_table_digest`) and names it,
+    /// from the owner, for `model_id`'s `ATTN` (layer op 7).
+    pub fn set_attn_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        exp_table_digest: Hash,
+    ) -> Result<Address, CallError> {
+        use crate::bindings::attn_step::AttnStepVerifier;
+        let (v, _) = deploy_code(
+            host,
+            self.owner,
+            &AttnStepVerifier::BYTECODE,
+            AttnStepVerifier::constructorCall {
+                registry_: self.registry,
+                expTableDigest_: FixedBytes(exp_table_digest),
+            }
+            .abi_encode(),
+        )?;
+        self.name_step_verifier(host, model_id, 1, 7, v)?;
+        Ok(v)
+    }
+
     /// Names `verifier`, from the owner, for operator `op` of stage class `class` of `model_id`.
     fn name_step_verifier<H: Host + ?Sized>(
         &self,
@@ -888,6 +912,20 @@ pub fn act_step_witness(gate: &[u8], up: &[u8], table: &[u8]) -> Vec<u8> {
     alloy_sol_types::SolValue::abi_encode_params(&(
         crate::Bytes::copy_from_slice(gate),
         crate::Bytes::copy_from_slice(up),
+        crate::Bytes::copy_from_slice(table),
+    ))
+}
+
+/// The witness of `AttnStepVerifier.verifyStep`: `abi.encode(bytes config, bytes q, bytes ks,
+/// bytes vs, bytes table)`: the canonical config text, the query heads (the `Q_ROPE` output),
+/// the visible keys and values position after position (the `K_ROPE` / `V_CACHE` outputs
+/// concatenated) and the 2^-x table (engine `tables::exp2_table_bytes`).
+pub fn attn_step_witness(config: &[u8], q: &[u8], ks: &[u8], vs: &[u8], table: &[u8]) -> Vec<u8> {
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        crate::Bytes::copy_from_slice(config),
+        crate::Bytes::copy_from_slice(q),
+        crate::Bytes::copy_from_slice(ks),
+        crate::Bytes::copy_from_slice(vs),
         crate::Bytes::copy_from_slice(table),
     ))
 }

@@ -2,6 +2,8 @@
 
 #[path = "suite/act.rs"]
 mod act;
+#[path = "suite/attn.rs"]
+mod attn;
 #[path = "suite/common.rs"]
 mod common;
 #[path = "suite/disputes.rs"]

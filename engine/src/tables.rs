@@ -124,6 +124,29 @@ pub fn tables() -> &'static Tables {
     })
 }
 
+/// Domain tag of the 2^-x table's commitment ([`exp2_table_digest`]).
+pub const EXP2_TABLE_TAG: &[u8] = b"OTR/exp2-table/v1\0";
+
+/// The 2^-x table ([`Tables::exp2_neg`], 1025 entries) as i64le: what the on-chain attention
+/// verifier is given whole.
+pub fn exp2_table_bytes() -> Vec<u8> {
+    tables()
+        .exp2_neg
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect()
+}
+
+/// `SHA-256("OTR/exp2-table/v1\0" || exp2_table_bytes())`: the commitment the on-chain
+/// attention verifier is deployed with.
+pub fn exp2_table_digest() -> [u8; 32] {
+    Sha256::new()
+        .chain_update(EXP2_TABLE_TAG)
+        .chain_update(exp2_table_bytes())
+        .finalize()
+        .into()
+}
+
 /// `2^t` for a wide `t <= 0` (in units of 2^-32), as a value with [`EXP2_FRAC`] fractional bits.
 pub fn exp2_neg_wide(t: i64) -> i64 {
     let t = t.min(0).unsigned_abs();

@@ -182,6 +182,10 @@ impl dispute::StepMaterial for Material {
     fn act_table(&mut self) -> Result<Vec<u8>, String> {
         self.engine.act_table()
     }
+
+    fn exp_table(&mut self) -> Result<Vec<u8>, String> {
+        self.engine.exp_table()
+    }
 }
 
 fn witness(kind: RunKind) -> Material {
@@ -819,8 +823,8 @@ fn gemma_engine() -> Arc<dyn Inference> {
 }
 
 /// An honest node of model `e`, registered as `register_model` does (real config hash; the
-/// residual-add verifier for plain-add models, the norm, RoPE, V_CACHE and activation
-/// verifiers), disputed
+/// residual-add verifier for plain-add models, the norm, RoPE, V_CACHE, activation and
+/// attention verifiers), disputed
 /// frivolously at each step `targets(prompt_tokens, num_layers)` names: it proves the step with
 /// its engine replay (`dispute::Replay`) and wins, and the challenger loses its bond.
 fn honest_node_wins_at(e: Arc<dyn Inference>, targets: impl Fn(u32, u16) -> Vec<LeafKey>) {
@@ -861,6 +865,12 @@ fn honest_node_wins_at(e: Arc<dyn Inference>, targets: impl Fn(u32, u16) -> Vec<
         &mut w.chain,
         info.model_id,
         info.act_table_digest.expect("activation table digest"),
+    )
+    .unwrap();
+    w.d.set_attn_verifier(
+        &mut w.chain,
+        info.model_id,
+        info.exp_table_digest.expect("2^-x table digest"),
     )
     .unwrap();
     w.model_id = info.model_id;
@@ -921,12 +931,16 @@ fn honest_node_wins_at(e: Arc<dyn Inference>, targets: impl Fn(u32, u16) -> Vec<
 }
 
 #[test]
-fn an_honest_gemma_node_wins_frivolous_disputes_at_norm_rope_v_cache_and_act_steps() {
+fn an_honest_gemma_node_wins_frivolous_disputes_at_norm_rope_v_cache_act_and_attn_steps() {
     assert!(
         !gemma_engine().info().plain_residual,
         "Gemma 3 has post norms"
     );
     honest_node_wins_at(gemma_engine(), |prompt_tokens, nl| {
+        assert!(
+            prompt_tokens > 4,
+            "the local layers' window hides the first position"
+        );
         let pos = prompt_tokens - 1;
         let k = |stage, op| LeafKey { pos, stage, op };
         vec![
@@ -939,6 +953,8 @@ fn an_honest_gemma_node_wins_frivolous_disputes_at_norm_rope_v_cache_and_act_ste
             k(nl, op::K_ROPE),         // and of the last layer (global in the tiny Gemma)
             k(1, op::V_CACHE),         // per-head Act16 of the value
             k(nl, op::ACT),            // GELU-tanh gated activation
+            k(1, op::ATTN),            // attention, local layer: a window of 4
+            k(nl, op::ATTN),           // attention, global layer: every position
         ]
     });
     // A step without an on-chain verifier (the Q projection) is still the known limit.
@@ -954,7 +970,7 @@ fn an_honest_gemma_node_wins_frivolous_disputes_at_norm_rope_v_cache_and_act_ste
 }
 
 #[test]
-fn an_honest_llama_node_wins_frivolous_disputes_at_norm_rope_v_cache_and_act_steps() {
+fn an_honest_llama_node_wins_frivolous_disputes_at_norm_rope_v_cache_act_and_attn_steps() {
     honest_node_wins_at(engine(), |prompt_tokens, nl| {
         let pos = prompt_tokens - 1;
         let k = |stage, op| LeafKey { pos, stage, op };
@@ -967,6 +983,7 @@ fn an_honest_llama_node_wins_frivolous_disputes_at_norm_rope_v_cache_and_act_ste
             k(nl, op::K_ROPE),
             k(nl, op::V_CACHE), // per-head Act16 of the value
             k(1, op::ACT),      // SiLU gated activation
+            k(2, op::ATTN),     // attention over every position (no window)
         ]
     });
 }

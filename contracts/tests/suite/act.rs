@@ -40,12 +40,12 @@ fn load(name: &str) -> Model {
     m
 }
 
-fn gemma() -> &'static Model {
+pub(crate) fn gemma() -> &'static Model {
     static M: OnceLock<Model> = OnceLock::new();
     M.get_or_init(|| load("tiny-gemma3"))
 }
 
-fn llama() -> &'static Model {
+pub(crate) fn llama() -> &'static Model {
     static M: OnceLock<Model> = OnceLock::new();
     M.get_or_init(|| load("tiny-llama"))
 }
@@ -58,7 +58,7 @@ fn config_hash(c: &Config) -> [u8; 32] {
         .into()
 }
 
-fn model_entry(cfg: &Config, root: [u8; 32]) -> ModelRegistry::Model {
+pub(crate) fn model_entry(cfg: &Config, root: [u8; 32]) -> ModelRegistry::Model {
     ModelRegistry::Model {
         configHash: config_hash(cfg).into(),
         tokenizerHash: [0x44; 32].into(),
@@ -71,15 +71,15 @@ fn model_entry(cfg: &Config, root: [u8; 32]) -> ModelRegistry::Model {
 }
 
 /// A chain with a deployment and `model_id` registered with this config and weights root.
-struct Bed {
-    chain: Chain,
-    d: Deployment,
-    model_id: [u8; 32],
-    weights_root: [u8; 32],
+pub(crate) struct Bed {
+    pub(crate) chain: Chain,
+    pub(crate) d: Deployment,
+    pub(crate) model_id: [u8; 32],
+    pub(crate) weights_root: [u8; 32],
 }
 
 impl Bed {
-    fn new(cfg: &Config, weights_root: [u8; 32]) -> Bed {
+    pub(crate) fn new(cfg: &Config, weights_root: [u8; 32]) -> Bed {
         let mut chain = Chain::new(CHAIN_ID, T0);
         let owner = addr(0xa0);
         chain.set_balance(owner, eth(100));
@@ -105,7 +105,7 @@ impl Bed {
         }
     }
 
-    fn verify(&mut self, v: Address, out: &[u8], ins: &[Vec<u8>], w: &[u8]) -> bool {
+    pub(crate) fn verify(&mut self, v: Address, out: &[u8], ins: &[Vec<u8>], w: &[u8]) -> bool {
         host::view(
             &mut self.chain,
             v,
@@ -121,7 +121,7 @@ impl Bed {
     }
 }
 
-const PROMPT: &[u32] = &[2, 40, 77, 91, 120];
+pub(crate) const PROMPT: &[u32] = &[2, 40, 77, 91, 120];
 
 /// One step of a real run: its leaf, its input leaves, the input tensors and the output.
 #[derive(Clone)]
@@ -154,7 +154,7 @@ fn case(m: &Model, key: StepKey, in_ops: &[u8]) -> Case {
     }
 }
 
-fn changed_output_leaf(key: StepKey, output: &[u8]) -> Vec<u8> {
+pub(crate) fn changed_output_leaf(key: StepKey, output: &[u8]) -> Vec<u8> {
     let mut out = output.to_vec();
     let last = out.len() - 1;
     out[last] ^= 1;
@@ -162,7 +162,7 @@ fn changed_output_leaf(key: StepKey, output: &[u8]) -> Vec<u8> {
 }
 
 /// The stages to try: the first, the last, and a global and a local layer.
-fn stages(cfg: &Config) -> Vec<u16> {
+pub(crate) fn stages(cfg: &Config) -> Vec<u16> {
     let nl = cfg.n_layers as u16;
     let mut v = vec![1, nl];
     v.extend((1..=nl).find(|&s| cfg.is_global(s as usize - 1)));
@@ -447,7 +447,7 @@ fn act_and_vcache_arithmetic_equal_the_engine_on_edge_cases() {
 
 /// A Gemma 3 270M-shaped configuration (18 layers, d_model 640, 4 heads and 1 kv head of 256,
 /// FFN 2048).
-fn gemma_270m_config() -> Config {
+pub(crate) fn gemma_270m_config() -> Config {
     let mut c = gemma().config().clone();
     c.n_layers = 18;
     c.d_model = 640;

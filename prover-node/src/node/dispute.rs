@@ -21,9 +21,13 @@
 //!     [`vcache_step_proof`]);
 //!   - the gated activation, `ACT` (`ActStepVerifier`, [`act_step_proof`]), with the model's
 //!     activation table supplied whole against its committed digest;
+//!   - attention, `ATTN` (`AttnStepVerifier`, [`attn_step_proof`]), over every visible
+//!     position's key and value leaves, with the 2^-x table supplied whole; its gas grows with
+//!     the visible context and a long one exceeds the transaction gas cap (the node then
+//!     cannot prove the step);
 //!
-//!   every other operator (the matrix products, attention, embedding, sampling) has no
-//!   on-chain verifier yet: an honest node disputed there cannot prove and loses when its move
+//!   every other operator (the matrix products, embedding, sampling) has no on-chain verifier
+//!   yet: an honest node disputed there cannot prove and loses when its move
 //!   deadline passes;
 //! - a side whose opponent missed the move deadline calls `timeout` and wins.
 //!
@@ -57,6 +61,7 @@ pub mod op {
     pub const Q_ROPE: u8 = 4;
     pub const K_ROPE: u8 = 5;
     pub const V_CACHE: u8 = 6;
+    pub const ATTN: u8 = 7;
     pub const O: u8 = 8;
     pub const RESID_ATTN: u8 = 9;
     pub const FFN_NORM: u8 = 10;
@@ -332,6 +337,10 @@ pub trait StepMaterial {
     fn act_table(&mut self) -> Result<Vec<u8>, String> {
         Err("no activation table".into())
     }
+    /// The engine's 2^-x table, canonical bytes (`ATTN` steps).
+    fn exp_table(&mut self) -> Result<Vec<u8>, String> {
+        Err("no 2^-x table".into())
+    }
 }
 
 /// [`StepMaterial`] from an engine: its replay of `prompt` with `sampling` as `run`, and its
@@ -363,6 +372,10 @@ impl StepMaterial for Replay<'_> {
 
     fn act_table(&mut self) -> Result<Vec<u8>, String> {
         self.engine.act_table()
+    }
+
+    fn exp_table(&mut self) -> Result<Vec<u8>, String> {
+        self.engine.exp_table()
     }
 }
 
@@ -453,7 +466,7 @@ pub fn node_move<H: Host + ?Sized>(
 
 /// The one-step proof of the step at `index` with key `key`, for the operator's verifier:
 /// QK-norm + RoPE ([`rope_step_proof`]), `V_CACHE` ([`vcache_step_proof`]), the gated
-/// activation ([`act_step_proof`]); a norm step's ([`norm_step_proof`]) when the step is
+/// activation ([`act_step_proof`]), attention ([`attn_step_proof`]); a norm step's ([`norm_step_proof`]) when the step is
 /// an RMSNorm or a residual of a model with post norms (its post-norm vector opens); else a
 /// plain residual add's ([`residual_add_proof`]).
 pub fn step_proof(
@@ -472,6 +485,9 @@ pub fn step_proof(
     }
     if layer && key.op == op::ACT {
         return act_step_proof(trace, index, key, material);
+    }
+    if layer && key.op == op::ATTN {
+        return attn_step_proof(trace, index, key, material);
     }
     match norm_step(key, num_layers) {
         Some(plan) => match material.norm(&plan.weights) {
@@ -575,6 +591,63 @@ pub fn act_step_proof(
     let table = material.act_table()?;
     let w = otr_contracts::deploy::act_step_witness(gate, up, &table);
     Ok((vec![g, u], w))
+}
+
+/// The decimal field `name` of a canonical config text (`;name=<digits>;`).
+fn config_field(config: &str, name: &str) -> Result<u64, String> {
+    config
+        .split(';')
+        .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+        .ok_or_else(|| format!("config has no field {name}"))?
+        .parse()
+        .map_err(|e| format!("config field {name}: {e}"))
+}
+
+/// The first position that position `pos` sees in layer `layer` (engine `window_start`): 0 in
+/// a global layer or without a window, else `pos + 1 - sliding_window` (at least 0).
+pub fn visible_from(config: &str, layer: u16, pos: u32) -> Result<u32, String> {
+    let window = config_field(config, "sliding_window")?;
+    let every = config_field(config, "global_every")?;
+    let global = every == 0 || (u64::from(layer) + 1) % every == 0;
+    if global || window == 0 {
+        return Ok(0);
+    }
+    Ok((u64::from(pos) + 1).saturating_sub(window) as u32)
+}
+
+/// The inputs and witness of an `ATTN` step (`verifiers/AttnStepVerifier.sol`): the query
+/// `(pos, stage, Q_ROPE)`, then `(j, stage, K_ROPE)` and `(j, stage, V_CACHE)` for every visible
+/// position `j` (the window of a local layer); the witness is `abi.encode(bytes config, bytes q,
+/// bytes ks, bytes vs, bytes table)`. Its size grows with the visible context: past some
+/// length the transaction exceeds the gas cap (docs/BENCHMARKS.md).
+pub fn attn_step_proof(
+    trace: &Trace,
+    index: u64,
+    key: LeafKey,
+    material: &mut dyn StepMaterial,
+) -> Result<StepProof, String> {
+    if key.op != op::ATTN || key.stage == 0 {
+        return Err(format!(
+            "operator {} at stage {} is not ATTN",
+            key.op, key.stage
+        ));
+    }
+    let config = material.config()?;
+    let lo = visible_from(&config, key.stage - 1, key.pos)?;
+    let at = |pos, op| LeafKey { pos, op, ..key };
+    let mut leaves = vec![find_input(trace, index, at(key.pos, op::Q_ROPE))?];
+    for o in [op::K_ROPE, op::V_CACHE] {
+        for j in lo..=key.pos {
+            leaves.push(find_input(trace, index, at(j, o))?);
+        }
+    }
+    let inputs = material.inputs(index)?;
+    let [q, ks, vs] = inputs.as_slice() else {
+        return Err(format!("expected 3 inputs, got {}", inputs.len()));
+    };
+    let table = material.exp_table()?;
+    let w = otr_contracts::deploy::attn_step_witness(config.as_bytes(), q, ks, vs, &table);
+    Ok((leaves, w))
 }
 
 /// What an RMSNorm step needs: its input leaves' keys (engine `replay.rs` order) and the name

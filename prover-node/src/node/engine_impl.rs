@@ -86,6 +86,7 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
         plain_residual: i.arch == otr_engine::model::Arch::Llama,
         rope_roots: super::inference::LazyRoots::known(None),
         act_table_digest: Some(m.act_table_digest()),
+        exp_table_digest: Some(otr_engine::tables::exp2_table_digest()),
     };
     let rope_applies = i.arch == otr_engine::model::Arch::Gemma3 || !m.has_qk_norm();
     // The RoPE table roots only when first asked (registering the model), not at every start:
@@ -221,6 +222,10 @@ impl Inference for EngineModel {
 
     fn act_table(&self) -> Result<Vec<u8>, String> {
         Ok(self.model.act_table_bytes())
+    }
+
+    fn exp_table(&self) -> Result<Vec<u8>, String> {
+        Ok(otr_engine::tables::exp2_table_bytes())
     }
 
     fn norm_opening(&self, name: &str) -> Result<super::inference::NormOpening, String> {

@@ -36,6 +36,10 @@ pub struct ModelInfo {
     /// parameter of its on-chain `ACT` step verifier; `None` when the engine has none.
     #[serde(skip)]
     pub act_table_digest: Option<[u8; 32]>,
+    /// Commitment of the engine's 2^-x table (engine `tables::exp2_table_digest`), the
+    /// parameter of the on-chain `ATTN` step verifier; `None` when the engine has none.
+    #[serde(skip)]
+    pub exp_table_digest: Option<[u8; 32]>,
 }
 
 /// Values computed once, on first use, and shared by clones.
@@ -146,6 +150,12 @@ pub trait Inference: Send + Sync {
     /// witness part of an `ACT` step (`ActStepVerifier.sol`).
     fn act_table(&self) -> Result<Vec<u8>, String> {
         Err("this engine has no activation table".into())
+    }
+
+    /// The 2^-x table of attention, canonical bytes (engine `tables::exp2_table_bytes`): the
+    /// witness part of an `ATTN` step (`AttnStepVerifier.sol`).
+    fn exp_table(&self) -> Result<Vec<u8>, String> {
+        Err("this engine has no 2^-x table".into())
     }
 
     /// [`Inference::generate`] with a chosen run: `RunKind::Cheat` answers wrongly on purpose

@@ -111,6 +111,12 @@ fn register_model<H: Host + ?Sized>(
         d.set_act_verifier(host, model.model_id, t)
             .map_err(|e| format!("naming the activation step verifier: {e}"))?;
     }
+    // Attention over the visible cache, bound to the engine's 2^-x table (a long context
+    // exceeds a transaction's gas: docs/PROTOCOL.md).
+    if let Some(t) = model.exp_table_digest {
+        d.set_attn_verifier(host, model.model_id, t)
+            .map_err(|e| format!("naming the attention step verifier: {e}"))?;
+    }
     Ok(())
 }
 

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {ModelRegistry} from "../ModelRegistry.sol";
+import {Codec} from "../lib/Codec.sol";
+import {ConfigText} from "../lib/ConfigText.sol";
+import {NormStepVerifier} from "./NormStepVerifier.sol";
+
+/// @title On-chain recomputation of attention (engine `Model::attention`, `ops::attend`, then
+///        `Act16::from_wide`): the step `ATTN` (layer op 7), bit for bit.
+/// @notice Step `(pos, stage, ATTN)`, layer `l = stage - 1` (`1 <= stage <= numLayers`). The
+///         visible positions are `lo..=pos`, `lo = 0` for a global layer (`global_every = 0` or
+///         `(l + 1) % global_every = 0`) or without a window (`sliding_window = 0`), else
+///         `max(0, pos + 1 - sliding_window)`; `cnt = pos + 1 - lo`. Input leaves, in this
+///         order: `(pos, stage, Q_ROPE)`, then `(j, stage, K_ROPE)` for `j = lo..=pos`, then
+///         `(j, stage, V_CACHE)` for `j = lo..=pos` (`1 + 2 cnt` leaves).
+///
+///         Per query head `h` (`n_heads` of them, kv head `h / (n_heads / n_kv_heads)`), over
+///         the visible keys `k_j` and values `v_j` of its kv head (Act16, `e` their exponents):
+///         `s_j = sat64(shift(dot(q, k_j) * scale, e_q + e_kj))` (`scale = isqrt(2^64 /
+///         head_dim)`; a left shift saturates, a right one rounds half to even); `m = max s_j`;
+///         `p_j = exp_neg(sat64(s_j - m))` by the committed 2^-x table; `E = max e_vj`;
+///         `acc = sum_j round(p_j / 2^(E - e_vj)) v_j`; `out = round(acc 2^(E + 32) / max(sum p_j,
+///         1))` (0 or saturated when `E + 32 > 60`), saturated to i64. The output is
+///         `Act16::from_wide` of all heads' values concatenated. Every Act16 exponent must be in
+///         `[-32, 32]` (the engine's range), else the step is not proven.
+///
+///         `exp_neg(d)`: `t = round(d * LOG2E_Q30 / 2^30)` (at least `i64::MIN`), `a = -t`, `n =
+///         a >> 32` (`0` when `n > 31`), `f = a mod 2^32`, `i = f >> 22`, `r = f mod 2^22`;
+///         `round((T_i + round((T_(i+1) - T_i) r / 2^22)) / 2^n)`, `T` the table `2^(-k/1024)`
+///         (`k = 0..=1024`, 30 fractional bits; engine `tables().exp2_neg`), supplied whole in
+///         the witness and checked against `expTableDigest` (deployment parameter;
+///         `SHA-256("OTR/exp2-table/v1\0" || 1025 x i64le)`, engine `tables::exp2_table_digest`).
+///
+///         Witness = `abi.encode(bytes config, bytes q, bytes ks, bytes vs, bytes table)`: the
+///         canonical config text (hash = the registered `configHash`; `n_heads`, `n_kv_heads`,
+///         `head_dim`, `sliding_window`, `global_every` read from it), the query heads (the
+///         `Q_ROPE` output), the visible keys and values position after position (each
+///         position's `n_kv_heads` Act16 = its `K_ROPE` / `V_CACHE` output; SHA-256 of each
+///         position's bytes = its leaf's digest) and the table. The witness, and the work,
+///         grow with the visible context: docs/BENCHMARKS.md has the gas per context length
+///         (a long context exceeds a transaction's gas and needs another route).
+contract AttnStepVerifier is NormStepVerifier {
+    uint8 internal constant Q_ROPE = 4;
+    uint8 internal constant K_ROPE = 5;
+    uint8 internal constant V_CACHE = 6;
+    uint8 internal constant ATTN = 7;
+    uint256 internal constant EXP_ENTRIES = 1025;
+
+    bytes32 public immutable expTableDigest;
+
+    struct AttnWitness {
+        bytes config;
+        bytes q;
+        bytes ks;
+        bytes vs;
+        bytes table;
+    }
+
+    /// Sizes and memory pointers (to the first data byte) of one attention step.
+    struct Ctx {
+        uint256 q;
+        uint256 ks;
+        uint256 vs;
+        uint256 tab;
+        uint256 cnt;
+        uint256 hd;
+        uint256 rowKv;
+        uint256 group;
+        uint256 scale;
+    }
+
+    struct Shape {
+        uint256 heads;
+        uint256 kvHeads;
+        uint256 headDim;
+        uint256 window;
+        uint256 globalEvery;
+    }
+
+    constructor(ModelRegistry registry_, bytes32 expTableDigest_) NormStepVerifier(registry_) {
+        expTableDigest = expTableDigest_;
+    }
+
+    function verifyStep(
+        bytes32 modelId,
+        bytes32 weightsRoot,
+        bytes calldata outLeaf,
+        bytes[] calldata inLeaves,
+        bytes calldata witness
+    ) external view override returns (bool) {
+        ModelRegistry.Model memory m = registry.model(modelId);
+        if (m.weightsRoot != weightsRoot) return false;
+        Codec.TraceKey memory out = Codec.traceKey(outLeaf);
+        if (out.op != ATTN || out.stage == 0 || out.stage > m.numLayers) return false;
+        AttnWitness memory w;
+        (w.config, w.q, w.ks, w.vs, w.table) = abi.decode(witness, (bytes, bytes, bytes, bytes, bytes));
+        if (sha256(abi.encodePacked("OTR/model-config/v1\x00", w.config)) != m.configHash) return false;
+        (bool ok, Shape memory sh) = shape(w.config);
+        if (!ok) return false;
+        uint256 pos = out.pos;
+        uint256 lo = visibleFrom(sh, out.stage - 1, pos);
+        uint256 cnt = pos + 1 - lo;
+        if (inLeaves.length != 1 + 2 * cnt) return false;
+        uint256 headBytes = 4 + 2 * sh.headDim;
+        uint256 rowKv = sh.kvHeads * headBytes;
+        if (w.q.length != sh.heads * headBytes || w.ks.length != cnt * rowKv || w.vs.length != cnt * rowKv) {
+            return false;
+        }
+        if (w.table.length != 8 * EXP_ENTRIES) return false;
+        if (sha256(abi.encodePacked("OTR/exp2-table/v1\x00", w.table)) != expTableDigest) return false;
+        Codec.TraceKey memory a = Codec.traceKey(inLeaves[0]);
+        if (a.pos != pos || a.stage != out.stage || a.op != Q_ROPE || sha256(w.q) != a.digest) return false;
+        for (uint256 j = 0; j < cnt; ++j) {
+            Codec.TraceKey memory k = Codec.traceKey(inLeaves[1 + j]);
+            if (k.pos != lo + j || k.stage != out.stage || k.op != K_ROPE) return false;
+            if (sliceHash(w.ks, j * rowKv, rowKv) != k.digest) return false;
+            Codec.TraceKey memory v = Codec.traceKey(inLeaves[1 + cnt + j]);
+            if (v.pos != lo + j || v.stage != out.stage || v.op != V_CACHE) return false;
+            if (sliceHash(w.vs, j * rowKv, rowKv) != v.digest) return false;
+        }
+        (bool done, int256[] memory y) = attend(w.q, w.ks, w.vs, w.table, sh.heads, sh.kvHeads, sh.headDim);
+        if (!done) return false;
+        return sha256(act16Bytes(y)) == out.digest;
+    }
+
+    /// @notice The model shape from the canonical config text.
+    function shape(bytes memory c) public pure returns (bool, Shape memory sh) {
+        bool ok;
+        (ok, sh.heads) = ConfigText.uintField(c, ";n_heads=");
+        if (!ok) return (false, sh);
+        (ok, sh.kvHeads) = ConfigText.uintField(c, ";n_kv_heads=");
+        if (!ok || sh.kvHeads == 0 || sh.heads == 0 || sh.heads % sh.kvHeads != 0) return (false, sh);
+        (ok, sh.headDim) = ConfigText.uintField(c, ";head_dim=");
+        if (!ok || sh.headDim == 0) return (false, sh);
+        (ok, sh.window) = ConfigText.uintField(c, ";sliding_window=");
+        if (!ok) return (false, sh);
+        (ok, sh.globalEvery) = ConfigText.uintField(c, ";global_every=");
+        return (ok, sh);
+    }
+
+    /// @notice The first position position `pos` sees in layer `l` (engine `window_start`).
+    function visibleFrom(Shape memory sh, uint256 l, uint256 pos) internal pure returns (uint256) {
+        bool global = sh.globalEvery == 0 || (l + 1) % sh.globalEvery == 0;
+        if (global || sh.window == 0 || pos + 1 <= sh.window) return 0;
+        return pos + 1 - sh.window;
+    }
+
+    /// @notice SHA-256 of `len` bytes of `b` from `off` (the caller checked the bounds).
+    function sliceHash(bytes memory b, uint256 off, uint256 len) internal view returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let ok := staticcall(gas(), 0x02, add(add(b, 0x20), off), len, 0x00, 0x20)
+            if iszero(ok) { revert(0, 0) }
+            h := mload(0x00)
+        }
+    }
+
+    /// @notice Engine `Model::attention` before the final `Act16::from_wide`: all query heads'
+    ///         outputs (wide) concatenated. `q`: `heads` Act16; `ks`, `vs`: the visible
+    ///         positions' `kvHeads` Act16 each, position after position; `table`: the 2^-x table
+    ///         (1025 x i64le). False when the sizes disagree or an exponent is outside
+    ///         `[-32, 32]`.
+    function attend(
+        bytes memory q,
+        bytes memory ks,
+        bytes memory vs,
+        bytes memory table,
+        uint256 heads,
+        uint256 kvHeads,
+        uint256 hd
+    ) public pure returns (bool, int256[] memory y) {
+        if (heads == 0 || kvHeads == 0 || hd == 0 || heads % kvHeads != 0) return (false, y);
+        Ctx memory c;
+        c.hd = hd;
+        c.group = heads / kvHeads;
+        c.rowKv = kvHeads * (4 + 2 * hd);
+        if (q.length != heads * (4 + 2 * hd) || ks.length != vs.length || ks.length == 0) return (false, y);
+        if (ks.length % c.rowKv != 0 || table.length != 8 * EXP_ENTRIES) return (false, y);
+        c.cnt = ks.length / c.rowKv;
+        if (c.cnt >= 1 << 17) return (false, y); // the packed sums' bound (far past the gas cap)
+        c.scale = isqrt((uint256(1) << 64) / hd);
+        assembly ("memory-safe") {
+            mstore(c, add(q, 0x20))
+            mstore(add(c, 0x20), add(ks, 0x20))
+            mstore(add(c, 0x40), add(vs, 0x20))
+            mstore(add(c, 0x60), add(table, 0x20))
+        }
+        y = new int256[](heads * hd);
+        for (uint256 h = 0; h < heads; ++h) {
+            if (!attendHead(c, h, y)) return (false, y);
+        }
+        return (true, y);
+    }
+
+    /// @notice One query head (engine `ops::attend`), its `hd` outputs written into `y` at
+    ///         `h * hd`.
+    function attendHead(Ctx memory c, uint256 h, int256[] memory y) internal pure returns (bool ok) {
+        uint256 cnt = c.cnt;
+        uint256 hd = c.hd;
+        int256[] memory scores = new int256[](cnt);
+        int256[] memory acc = new int256[](hd / 16 * 4 + hd % 16);
+        ok = true;
+        assembly ("memory-safe") {
+            function laneSwap(w) -> r {
+                r := or(shr(8, and(w, 0xFF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00)),
+                    shl(8, and(w, 0x00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF00FF)))
+            }
+            // The i32le at p.
+            function expAt(p) -> e {
+                let w := shr(224, mload(p))
+                w := or(shr(8, and(w, 0xFF00FF00)), shl(8, and(w, 0x00FF00FF)))
+                w := or(shr(16, w), and(shl(16, w), 0xFFFF0000))
+                e := signextend(3, w)
+            }
+            // The i16le at p.
+            function i16le(p) -> v {
+                let w := mload(p)
+                v := signextend(1, or(shl(8, byte(1, w)), byte(0, w)))
+            }
+            function i64le(p) -> v {
+                let w := shr(192, mload(p))
+                w := or(shr(8, and(w, 0xFF00FF00FF00FF00)), shl(8, and(w, 0x00FF00FF00FF00FF)))
+                w := or(shr(16, and(w, 0xFFFF0000FFFF0000)), shl(16, and(w, 0x0000FFFF0000FFFF)))
+                w := or(shr(32, w), and(shl(32, w), 0xFFFFFFFF00000000))
+                v := signextend(7, w)
+            }
+            // Sixteen i16 products of two lane-swapped words, summed.
+            function laneDot(a, b) -> s {
+                s := add(add(add(add(mul(signextend(1, shr(240, a)), signextend(1, shr(240, b))), mul(signextend(1, shr(224, a)), signextend(1, shr(224, b)))), add(mul(signextend(1, shr(208, a)), signextend(1, shr(208, b))), mul(signextend(1, shr(192, a)), signextend(1, shr(192, b))))), add(add(mul(signextend(1, shr(176, a)), signextend(1, shr(176, b))), mul(signextend(1, shr(160, a)), signextend(1, shr(160, b)))), add(mul(signextend(1, shr(144, a)), signextend(1, shr(144, b))), mul(signextend(1, shr(128, a)), signextend(1, shr(128, b)))))), add(add(add(mul(signextend(1, shr(112, a)), signextend(1, shr(112, b))), mul(signextend(1, shr(96, a)), signextend(1, shr(96, b)))), add(mul(signextend(1, shr(80, a)), signextend(1, shr(80, b))), mul(signextend(1, shr(64, a)), signextend(1, shr(64, b))))), add(add(mul(signextend(1, shr(48, a)), signextend(1, shr(48, b))), mul(signextend(1, shr(32, a)), signextend(1, shr(32, b)))), add(mul(signextend(1, shr(16, a)), signextend(1, shr(16, b))), mul(signextend(1, shr(0, a)), signextend(1, shr(0, b)))))))
+            }
+            // round(v / 2^k) half to even, k >= 0.
+            function rne(v, k) -> q {
+                q := v
+                if k {
+                    q := sar(k, v)
+                    let r := sub(v, shl(k, q))
+                    let half := shl(sub(k, 1), 1)
+                    if or(gt(r, half), and(eq(r, half), and(q, 1))) { q := add(q, 1) }
+                }
+            }
+            function sat64(v) -> r {
+                r := v
+                if sgt(v, 0x7fffffffffffffff) { r := 0x7fffffffffffffff }
+                if slt(v, not(0x7fffffffffffffff)) { r := not(0x7fffffffffffffff) }
+            }
+            // Engine `shift_sat(v, s)`: v 2^s (saturating) or round(v / 2^-s), as i64; |s| <= 64.
+            function shiftSat(v, s) -> r {
+                switch slt(s, 0)
+                case 0 {
+                    r := v
+                    if s {
+                        switch lt(s, 64)
+                        case 1 { r := shl(s, v) }
+                        default {
+                            if sgt(v, 0) { r := 0x7fffffffffffffff }
+                            if slt(v, 0) { r := not(0x7fffffffffffffff) }
+                        }
+                    }
+                }
+                default { r := rne(v, sub(0, s)) }
+                r := sat64(r)
+            }
+            // Engine `exp_neg_wide(d)`, d <= 0.
+            function expNeg(d, tab) -> p {
+                let t := rne(mul(d, 1549082005), 30)
+                if slt(t, not(0x7fffffffffffffff)) { t := not(0x7fffffffffffffff) }
+                let a := sub(0, t)
+                let n := shr(32, a)
+                if lt(n, 32) {
+                    let f := and(a, 0xffffffff)
+                    let i := shr(22, f)
+                    let r := and(f, 0x3fffff)
+                    let ta := i64le(add(tab, mul(i, 8)))
+                    let tb := i64le(add(tab, mul(add(i, 1), 8)))
+                    p := rne(add(ta, rne(mul(sub(tb, ta), r), 22)), n)
+                }
+            }
+            // round(n / d) half to even, d > 0.
+            function divRne(n, d) -> q {
+                let a := n
+                let neg := slt(n, 0)
+                if neg { a := sub(0, n) }
+                q := div(a, d)
+                let r2 := mul(2, mod(a, d))
+                if or(gt(r2, d), and(eq(r2, d), and(q, 1))) { q := add(q, 1) }
+                if neg { q := sub(0, q) }
+            }
+            function badExp(e) -> b {
+                b := or(slt(e, sub(0, 32)), sgt(e, 32))
+            }
+            let hb := add(4, mul(2, hd))
+            let rowKv := mload(add(c, 0xc0))
+            let kvOff := mul(div(h, mload(add(c, 0xe0))), hb)
+            let scale := mload(add(c, 0x100))
+            let pq := add(mload(c), mul(h, hb))
+            let pks := add(mload(add(c, 0x20)), kvOff)
+            let pvs := add(mload(add(c, 0x40)), kvOff)
+            let tab := mload(add(c, 0x60))
+            let qe := expAt(pq)
+            if badExp(qe) { ok := 0 }
+            let full := sub(hd, mod(hd, 16))
+            let ps := add(scores, 0x20)
+            let pacc := add(acc, 0x20)
+            // Scores and their maximum.
+            let m := 0
+            for { let j := 0 } lt(j, cnt) { j := add(j, 1) } {
+                let pk := add(pks, mul(j, rowKv))
+                let ke := expAt(pk)
+                if badExp(ke) { ok := 0 }
+                let d := 0
+                let i := 0
+                for { } lt(i, full) { i := add(i, 16) } {
+                    d := add(d, laneDot(laneSwap(mload(add(add(pq, 4), mul(i, 2)))),
+                        laneSwap(mload(add(add(pk, 4), mul(i, 2))))))
+                }
+                for { } lt(i, hd) { i := add(i, 1) } {
+                    d := add(d, mul(i16le(add(add(pq, 4), mul(i, 2))), i16le(add(add(pk, 4), mul(i, 2)))))
+                }
+                let sc := shiftSat(mul(d, scale), add(qe, ke))
+                mstore(add(ps, mul(j, 0x20)), sc)
+                if or(iszero(j), sgt(sc, m)) { m := sc }
+            }
+            // Weights, their sum, the largest value exponent.
+            let total := 0
+            let emax := 0
+            for { let j := 0 } lt(j, cnt) { j := add(j, 1) } {
+                let pp := add(ps, mul(j, 0x20))
+                let p := expNeg(sat64(sub(mload(pp), m)), tab)
+                mstore(pp, p)
+                total := add(total, p)
+                let ve := expAt(add(pvs, mul(j, rowKv)))
+                if badExp(ve) { ok := 0 }
+                if or(iszero(j), sgt(ve, emax)) { emax := ve }
+            }
+            // acc = sum_j round(p_j / 2^(E - e_vj)) v_j. Whole words of 16 values: each value
+            // biased by 2^15 (so non-negative, < 2^16) and spread into four words of four 64-bit
+            // lanes (word k, lane s: value 4 s + 3 - k of the 16); one multiplication by the
+            // weight (<= 2^30) adds four products; a lane stays below 2^64 for fewer than 2^18
+            // positions. The bias comes off at the end: 2^15 times the sum of the weights.
+            let wsum := 0
+            for { let j := 0 } lt(j, cnt) { j := add(j, 1) } {
+                let pv := add(pvs, mul(j, rowKv))
+                let pp := rne(mload(add(ps, mul(j, 0x20))), sub(emax, expAt(pv)))
+                if pp {
+                    wsum := add(wsum, pp)
+                    let i := 0
+                    for { } lt(i, full) { i := add(i, 16) } {
+                        let w := xor(laneSwap(mload(add(add(pv, 4), mul(i, 2)))), 0x8000800080008000800080008000800080008000800080008000800080008000)
+                        let p := add(pacc, mul(i, 8))
+                        let mk := 0x000000000000FFFF000000000000FFFF000000000000FFFF000000000000FFFF
+                        mstore(p, add(mload(p), mul(pp, and(w, mk))))
+                        let p1 := add(p, 0x20)
+                        mstore(p1, add(mload(p1), mul(pp, and(shr(16, w), mk))))
+                        let p2 := add(p, 0x40)
+                        mstore(p2, add(mload(p2), mul(pp, and(shr(32, w), mk))))
+                        let p3 := add(p, 0x60)
+                        mstore(p3, add(mload(p3), mul(pp, and(shr(48, w), mk))))
+                    }
+                    for { } lt(i, hd) { i := add(i, 1) } {
+                        let p := add(pacc, mul(add(div(full, 4), sub(i, full)), 0x20))
+                        mstore(p, add(mload(p), mul(pp, i16le(add(add(pv, 4), mul(i, 2))))))
+                    }
+                }
+            }
+            // out = round(acc 2^(E + 32) / max(total, 1)).
+            if slt(total, 1) { total := 1 }
+            let sh := add(emax, 32)
+            let py := add(add(y, 0x20), mul(mul(h, hd), 0x20))
+            let bias := shl(15, wsum)
+            for { let i := 0 } lt(i, hd) { i := add(i, 1) } {
+                let a := 0
+                switch lt(i, full)
+                case 1 {
+                    let li := and(i, 15)
+                    let word := mload(add(pacc, mul(add(mul(shr(4, i), 4), sub(3, and(li, 3))), 0x20)))
+                    a := sub(and(shr(mul(64, sub(3, shr(2, li))), word), 0xffffffffffffffff), bias)
+                }
+                default { a := mload(add(pacc, mul(add(div(full, 4), sub(i, full)), 0x20))) }
+                let r := 0
+                switch sgt(sh, 60)
+                case 1 {
+                    if sgt(a, 0) { r := 0x7fffffffffffffff }
+                    if slt(a, 0) { r := not(0x7fffffffffffffff) }
+                }
+                default { r := sat64(divRne(shl(sh, a), total)) }
+                mstore(add(py, mul(i, 0x20)), r)
+            }
+        }
+    }
+}

@@ -192,7 +192,7 @@ impl Tensor {
             }
             1 => {
                 let n = usize::try_from(u64_at(rest, 0)?).ok()?;
-                if rest.len() != 8 + n.checked_mul(4)? {
+                if rest.len() != n.checked_mul(4)?.checked_add(8)? {
                     return None;
                 }
                 Some(Tensor::Norm(
@@ -234,6 +234,17 @@ pub fn tensor_digest(t: &Tensor) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_norm_length_that_overflows_is_rejected() {
+        // fixtures/fuzz-regressions/engine_cache/norm_len_overflow.bin
+        let b = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/fuzz-regressions/engine_cache/norm_len_overflow.bin"
+        ))
+        .unwrap();
+        assert_eq!(Tensor::from_canonical(&b), None);
+    }
 
     #[test]
     fn parsing_rejects_block_scales_and_quants_outside_the_kernel_bounds() {

@@ -168,15 +168,55 @@ fn ocsp(out: &Out, fixtures: &Path) {
     let revoked_at = t("2025-06-01T00:00:00Z");
     let cases: Vec<(&str, Answer)> = vec![
         ("good_sha384.der", good()),
-        ("good_sha1_with_cert.der", Answer { sha1_cert_id: true, certs: vec![&ders[1]], ..good() }),
-        ("good_nonce.der", Answer { nonce: Some(&[0x42; 32]), ..good() }),
-        ("good_no_next_update.der", Answer { next_update: None, ..good() }),
-        ("unknown.der", Answer { status: Status::Unknown, ..good() }),
-        ("revoked_hold.der", Answer {
-            status: Status::Revoked { at: revoked_at, reason: Some(6) },
-            ..good()
-        }),
-        ("revoked_no_reason.der", Answer { status: Status::Revoked { at: revoked_at, reason: None }, ..good() }),
+        (
+            "good_sha1_with_cert.der",
+            Answer {
+                sha1_cert_id: true,
+                certs: vec![&ders[1]],
+                ..good()
+            },
+        ),
+        (
+            "good_nonce.der",
+            Answer {
+                nonce: Some(&[0x42; 32]),
+                ..good()
+            },
+        ),
+        (
+            "good_no_next_update.der",
+            Answer {
+                next_update: None,
+                ..good()
+            },
+        ),
+        (
+            "unknown.der",
+            Answer {
+                status: Status::Unknown,
+                ..good()
+            },
+        ),
+        (
+            "revoked_hold.der",
+            Answer {
+                status: Status::Revoked {
+                    at: revoked_at,
+                    reason: Some(6),
+                },
+                ..good()
+            },
+        ),
+        (
+            "revoked_no_reason.der",
+            Answer {
+                status: Status::Revoked {
+                    at: revoked_at,
+                    reason: None,
+                },
+                ..good()
+            },
+        ),
     ];
     // Answered by the issuer itself.
     for (name, a) in &cases {
@@ -203,7 +243,10 @@ const SWID: &str = r#"<SoftwareIdentity xmlns="http://standards.iso.org/iso/1977
 fn rim_xml(out: &Out, fixtures: &Path) {
     let ders = pem_certificates(&read(&fixtures.join("attestation/ok/chain.pem"))).unwrap();
     let key = derive_key(FIXTURE_SEED, DEV_LEAF);
-    for (name, v) in [("signed_c14n10.xml", C14nVersion::V10), ("signed_c14n11.xml", C14nVersion::V11)] {
+    for (name, v) in [
+        ("signed_c14n10.xml", C14nVersion::V10),
+        ("signed_c14n11.xml", C14nVersion::V11),
+    ] {
         let xml = dev_rim::sign_enveloped(SWID, &ders[..2], &key, v);
         SignedRim::verify_signature(xml.as_bytes(), &RustCrypto).expect("seed manifest verifies");
         out.put("rim_xml", name, xml.as_bytes());
@@ -265,7 +308,9 @@ fn bundle(out: &Out, fixtures: &Path) {
     let ok = fixtures.join("attestation/ok");
     let zk_proof = {
         let text = String::from_utf8(read(&fixtures.join("zk/snarkjs_muladd/proof.json"))).unwrap();
-        otr_core::zk::snarkjs::parse_proof(&text).unwrap().to_bytes(Compress::Yes)
+        otr_core::zk::snarkjs::parse_proof(&text)
+            .unwrap()
+            .to_bytes(Compress::Yes)
     };
     let full = AnswerBundle {
         version: 1,
@@ -293,7 +338,9 @@ fn bundle(out: &Out, fixtures: &Path) {
         chain_status: Some(ChainStatus {
             batch_posted_at: 1_767_225_010,
             challenge_window_secs: 600,
-            dispute: DisputeState::ResolvedNodeLost { slashed_wei: 10u128.pow(18) },
+            dispute: DisputeState::ResolvedNodeLost {
+                slashed_wei: 10u128.pow(18),
+            },
         }),
         zk_proofs: vec![ZkProof {
             circuit_id: [0xcc; 32],
@@ -318,7 +365,11 @@ fn bundle(out: &Out, fixtures: &Path) {
         ..full.clone()
     };
     for (name, b) in [("full", &full), ("pending", &pending)] {
-        out.put("bundle", &format!("{name}.bin"), &b.encode_checked().unwrap());
+        out.put(
+            "bundle",
+            &format!("{name}.bin"),
+            &b.encode_checked().unwrap(),
+        );
         out.put("bundle", &format!("{name}.json"), b.to_json().as_bytes());
     }
     out.put("bundle", "receipt.bin", &receipts[0].encode());
@@ -347,9 +398,21 @@ fn evidence_list(out: &Out, fixtures: &Path) {
     };
     let b64 = item(base64_encode(&report), true);
     let hex = item(hex::encode(&report), false);
-    out.put("evidence_list", "one_base64.json", format!("[{b64}]").as_bytes());
-    out.put("evidence_list", "one_hex.json", format!("[{hex}]").as_bytes());
-    out.put("evidence_list", "two.json", format!("[{b64},\n {hex}]").as_bytes());
+    out.put(
+        "evidence_list",
+        "one_base64.json",
+        format!("[{b64}]").as_bytes(),
+    );
+    out.put(
+        "evidence_list",
+        "one_hex.json",
+        format!("[{hex}]").as_bytes(),
+    );
+    out.put(
+        "evidence_list",
+        "two.json",
+        format!("[{b64},\n {hex}]").as_bytes(),
+    );
     out.put("evidence_list", "empty.json", b"[]");
 }
 
@@ -360,14 +423,21 @@ fn snarkjs(out: &Out, fixtures: &Path) {
     }
     let vk_text = String::from_utf8(read(&dir.join("verification_key.json"))).unwrap();
     let vk = otr_core::zk::snarkjs::parse_vk(&vk_text).unwrap();
-    for (name, c) in [("vk_compressed.bin", Compress::Yes), ("vk_uncompressed.bin", Compress::No)] {
+    for (name, c) in [
+        ("vk_compressed.bin", Compress::Yes),
+        ("vk_uncompressed.bin", Compress::No),
+    ] {
         let mut b = Vec::new();
         vk.vk().serialize_with_mode(&mut b, c).unwrap();
         out.put("snarkjs", name, &b);
     }
     let proof_text = String::from_utf8(read(&dir.join("proof.json"))).unwrap();
     let proof: Groth16Proof = otr_core::zk::snarkjs::parse_proof(&proof_text).unwrap();
-    out.put("snarkjs", "proof_compressed.bin", &proof.to_bytes(Compress::Yes));
+    out.put(
+        "snarkjs",
+        "proof_compressed.bin",
+        &proof.to_bytes(Compress::Yes),
+    );
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -435,8 +505,53 @@ fn phase1(out: &Out) {
     }
 }
 
+/// A tiny GGUF of each architecture (the fixture generator with smaller shapes, so a seed stays
+/// under the smoke test's 64 KiB input limit where it can), a header-only prefix, and the engine's
+/// converted-model cache bytes of the same models (for `engine_cache`: the target appends the
+/// checksum itself, so the seed is the body without its 32-byte trailer).
+fn engine(out: &Out) {
+    use otr_engine::fixture::{make_tiny, specs};
+    for (name, mut spec) in specs() {
+        spec.layers = 1;
+        spec.d_model = 32;
+        spec.heads = 1;
+        spec.kv_heads = 1;
+        spec.head_dim = 32;
+        spec.ffn = 256;
+        let g = make_tiny(&spec);
+        // Whole files only where they fit the smoke test's input limit (the Llama one, with its
+        // separate output matrix, does not: its header is a seed, its tensors are covered by
+        // the Gemma file's).
+        if g.len() < 65_536 {
+            out.put("gguf", &format!("{name}.gguf"), &g);
+        }
+        let gg = otr_engine::gguf::Gguf::parse(&g).unwrap();
+        out.put(
+            "gguf",
+            &format!("{name}-header.gguf"),
+            &g[..(gg.data_start as usize).min(g.len())],
+        );
+        let tensors = otr_engine::convert::convert_all_quiet(&g, &gg).unwrap();
+        let dir = std::env::temp_dir().join(format!("otr-gen-seeds-{}", std::process::id()));
+        let path = dir.join(format!("{name}.otrm"));
+        otr_engine::convert::cache::write(&path, &[7u8; 32], &tensors).unwrap();
+        let bytes = fs::read(&path).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        if bytes.len() - 32 < 65_536 {
+            out.put(
+                "engine_cache",
+                &format!("{name}.otrm"),
+                &bytes[..bytes.len() - 32],
+            );
+        }
+    }
+}
+
 fn main() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let fixtures = repo.join("fixtures");
     let out = Out {
         root: std::env::args_os()
@@ -453,5 +568,6 @@ fn main() {
     snarkjs(&out, &fixtures);
     light_client(&out);
     phase1(&out);
+    engine(&out);
     println!("seeds written under {}", out.root.display());
 }

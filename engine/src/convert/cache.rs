@@ -63,8 +63,13 @@ pub fn read(path: &Path, gguf_sha: &[u8; 32]) -> Result<Option<Vec<CachedTensor>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(EngineError::io(path, e)),
     };
+    parse(&b, &path.display().to_string(), gguf_sha).map(Some)
+}
+
+/// Checks and parses the bytes of a cache file (`name` is what errors call it).
+pub fn parse(b: &[u8], name: &str, gguf_sha: &[u8; 32]) -> Result<Vec<CachedTensor>, EngineError> {
     let bad = |m: &str| EngineError::CacheCorrupt {
-        path: path.display().to_string(),
+        path: name.to_string(),
         message: m.to_string(),
     };
     if b.len() < 4 + 4 + 32 + 4 + 32 {
@@ -110,5 +115,5 @@ pub fn read(path: &Path, gguf_sha: &[u8; 32]) -> Result<Option<Vec<CachedTensor>
     if p != body.len() {
         return Err(bad("trailing bytes"));
     }
-    Ok(Some(out))
+    Ok(out)
 }

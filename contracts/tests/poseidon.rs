@@ -9,7 +9,7 @@
 
 use alloy_sol_types::SolError;
 use ark_bn254::Fr;
-use ark_ff::{BigInteger, PrimeField};
+use ark_ff::{BigInteger, Field, PrimeField, Zero};
 use otr_contracts::deploy::deploy_code;
 use otr_contracts::{host, Address, Chain, U256};
 use otr_engine::fixed::Act16;
@@ -19,6 +19,11 @@ alloy_sol_types::sol!(
     #[sol(all_derives)]
     PoseidonHarness,
     "artifacts/PoseidonHarness.json"
+);
+alloy_sol_types::sol!(
+    #[sol(all_derives)]
+    PoseidonRounds,
+    "artifacts/PoseidonRounds.json"
 );
 
 const SOL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/lib/Poseidon.sol");
@@ -34,29 +39,256 @@ fn hex32(x: &Fr) -> String {
     hex::encode(be)
 }
 
-/// The constants block of `Poseidon.sol`: the round constants as one `bytes` literal (a line
-/// per round, 5 big-endian words each, in `ark[round][i]` order), the MDS matrix as `Mij`.
+type Mat = Vec<Vec<Fr>>;
+
+fn mat_mul(a: &Mat, b: &Mat) -> Mat {
+    let n = a.len();
+    (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| (0..n).map(|k| a[i][k] * b[k][j]).sum())
+                .collect()
+        })
+        .collect()
+}
+
+fn mat_vec(a: &Mat, v: &[Fr]) -> Vec<Fr> {
+    a.iter()
+        .map(|row| row.iter().zip(v).map(|(m, x)| *m * x).sum())
+        .collect()
+}
+
+/// Inverse by Gauss-Jordan elimination (the matrices here are submatrices of MDS products,
+/// all invertible).
+fn mat_inv(a: &Mat) -> Mat {
+    let n = a.len();
+    let mut m: Mat = a
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut r = row.clone();
+            r.extend((0..n).map(|j| Fr::from((i == j) as u64)));
+            r
+        })
+        .collect();
+    for col in 0..n {
+        let piv = (col..n)
+            .find(|&r| !m[r][col].is_zero())
+            .expect("invertible");
+        m.swap(col, piv);
+        let inv = m[col][col].inverse().unwrap();
+        for x in m[col].iter_mut() {
+            *x *= inv;
+        }
+        for r in 0..n {
+            if r != col && !m[r][col].is_zero() {
+                let f = m[r][col];
+                let pivot_row = m[col].clone();
+                for (x, p) in m[r].iter_mut().zip(pivot_row) {
+                    *x -= f * p;
+                }
+            }
+        }
+    }
+    m.into_iter().map(|r| r[n..].to_vec()).collect()
+}
+
+/// One round of the optimized schedule `Poseidon.sol` runs (the Poseidon paper's appendix B):
+/// the same permutation as arkworks', with the partial rounds' constants moved to lane 0 and
+/// their MDS products split into sparse factors.
+enum Round {
+    /// Full round: add `c`, S-box on every lane, multiply by `m`.
+    Full { c: Vec<Fr>, m: Mat },
+    /// Partial round: add `k` to lane 0, S-box on lane 0, then `x0' = n00 x0 + v . x[1..]`,
+    /// `x[j]' = w[j] x0 + x[j]`.
+    Partial {
+        k: Fr,
+        n00: Fr,
+        v: Vec<Fr>,
+        w: Vec<Fr>,
+    },
+}
+
+/// The optimized schedule of the pinned parameters. Constants: a partial round's constants on
+/// lanes 1..4 pass its S-box unchanged, so `M (0, c[1..])` joins the next round's constants,
+/// forward to the first of the last full rounds. Matrices, from the last partial round back:
+/// `N = M`; `N = A B` with `B = diag(1, N[1..][1..])` and the sparse
+/// `A = [[N00, N[0][1..] B^-1], [N[1..][0], I]]`; `B` commutes with lane 0's S-box and constant,
+/// so it joins the previous round's matrix, `N = B M`; the last full round before the partial
+/// ones multiplies by the final `N`.
+fn schedule() -> Vec<Round> {
+    let cfg = poseidon::config();
+    let (half, rp) = (cfg.full_rounds / 2, cfg.partial_rounds);
+    let m: Mat = cfg.mds.clone();
+    let mut ark: Vec<Vec<Fr>> = cfg.ark.clone();
+    let mut ks = vec![Fr::from(0u64); rp];
+    let mut carry = vec![Fr::from(0u64); 5];
+    for r in half..half + rp {
+        let c: Vec<Fr> = ark[r].iter().zip(&carry).map(|(a, b)| *a + b).collect();
+        ks[r - half] = c[0];
+        let mut hat = c.clone();
+        hat[0] = Fr::from(0u64);
+        carry = mat_vec(&m, &hat);
+    }
+    for (x, c) in ark[half + rp].iter_mut().zip(&carry) {
+        *x += c;
+    }
+    let mut sparse = Vec::with_capacity(rp);
+    let mut n = m.clone();
+    for _ in 0..rp {
+        let hat: Mat = n[1..].iter().map(|row| row[1..].to_vec()).collect();
+        let hat_inv = mat_inv(&hat);
+        let n0 = &n[0][1..];
+        let v: Vec<Fr> = (0..4)
+            .map(|j| (0..4).map(|i| n0[i] * hat_inv[i][j]).sum())
+            .collect();
+        let w: Vec<Fr> = n[1..].iter().map(|row| row[0]).collect();
+        sparse.push((n[0][0], v, w));
+        let mut b: Mat = vec![vec![Fr::from(0u64); 5]; 5];
+        b[0][0] = Fr::from(1u64);
+        for i in 0..4 {
+            for j in 0..4 {
+                b[i + 1][j + 1] = hat[i][j];
+            }
+        }
+        n = mat_mul(&b, &m);
+    }
+    sparse.reverse();
+    let mut rounds = Vec::new();
+    for (r, c) in ark.iter().enumerate().take(half) {
+        let mm = if r + 1 == half { n.clone() } else { m.clone() };
+        rounds.push(Round::Full {
+            c: c.clone(),
+            m: mm,
+        });
+    }
+    for (i, (n00, v, w)) in sparse.into_iter().enumerate() {
+        rounds.push(Round::Partial {
+            k: ks[i],
+            n00,
+            v,
+            w,
+        });
+    }
+    for c in &ark[half + rp..] {
+        rounds.push(Round::Full {
+            c: c.clone(),
+            m: m.clone(),
+        });
+    }
+    rounds
+}
+
+fn pow5(x: Fr) -> Fr {
+    x.square().square() * x
+}
+
+/// The permutation by the optimized schedule (what the Solidity code computes).
+fn permute_scheduled(rounds: &[Round], s: &mut [Fr]) {
+    for r in rounds {
+        match r {
+            Round::Full { c, m } => {
+                let y: Vec<Fr> = s.iter().zip(c).map(|(x, c)| pow5(*x + c)).collect();
+                s.copy_from_slice(&mat_vec(m, &y));
+            }
+            Round::Partial { k, n00, v, w } => {
+                let y0 = pow5(s[0] + k);
+                let x0 = *n00 * y0 + (0..4).map(|j| v[j] * s[j + 1]).sum::<Fr>();
+                for j in 0..4 {
+                    s[j + 1] += w[j] * y0;
+                }
+                s[0] = x0;
+            }
+        }
+    }
+}
+
+/// The arkworks sponge (absorb all, squeeze one) over [`permute_scheduled`].
+fn hash_scheduled(rounds: &[Round], elems: &[Fr]) -> Fr {
+    let mut s = vec![Fr::from(0u64); 5];
+    let groups = elems.len().div_ceil(4).max(1);
+    for g in 0..groups {
+        for (i, e) in elems.iter().skip(4 * g).take(4).enumerate() {
+            s[1 + i] += e;
+        }
+        permute_scheduled(rounds, &mut s);
+    }
+    s[1]
+}
+
+#[test]
+fn optimized_schedule_is_the_same_permutation() {
+    let rounds = schedule();
+    let mut rng = Rng(9);
+    for n in [0usize, 1, 3, 4, 5, 8, 9, 23] {
+        let elems: Vec<Fr> = (0..n).map(|_| rng.fr()).collect();
+        assert_eq!(
+            hash_scheduled(&rounds, &elems),
+            poseidon::hash(&elems),
+            "n = {n}"
+        );
+    }
+}
+
+/// The records of [`schedule`], a word list per round (the end mark not included).
+fn round_records() -> Vec<Vec<Fr>> {
+    let mds = &poseidon::config().mds;
+    let one = Fr::from(1u64);
+    schedule()
+        .into_iter()
+        .map(|r| match r {
+            Round::Full { c: k, m } if &m == mds => [one].into_iter().chain(k).collect(),
+            Round::Full { c: k, m } => [Fr::from(2u64)]
+                .into_iter()
+                .chain(k)
+                .chain((0..5).flat_map(|j| m.iter().map(move |row| row[j]).collect::<Vec<_>>()))
+                .collect(),
+            Round::Partial { k, n00, v, w } => [Fr::from(0u64), k, n00]
+                .into_iter()
+                .chain(v)
+                .chain(w)
+                .collect(),
+        })
+        .collect()
+}
+
+/// `ROUNDS` as bytes: every record's words, then the end mark 3.
+fn rounds_blob() -> Vec<u8> {
+    round_records()
+        .into_iter()
+        .flatten()
+        .chain([Fr::from(3u64)])
+        .flat_map(|x| hex::decode(hex32(&x)).unwrap())
+        .collect()
+}
+
+/// The constants block of `Poseidon.sol`: the optimized schedule ([`schedule`]) as one
+/// `bytes` literal of 32-byte big-endian words, a line per round, each round a record starting
+/// with its kind; and the MDS matrix as `Mij` (the full rounds but the fourth multiply by it).
 fn render_constants() -> String {
     let c = poseidon::config();
     assert_eq!((c.rate, c.capacity, c.alpha), (4, 1, 5));
     assert_eq!((c.full_rounds, c.partial_rounds), (8, 60));
     let mut s = String::from(BEGIN);
     s.push_str(
-        "    /// Per round, a line of 6 32-byte big-endian words: the round constants `ark[round][0..5]`,\n    \
-         /// then 1 for a full round (the first and last 4), 0 for a partial one.\n",
+        "    /// The rounds, a line each, 32-byte big-endian words: a full round multiplying by M is\n    \
+         /// `1, c[0..5]`; a full round multiplying by another matrix `2, c[0..5]`, then the\n    \
+         /// matrix column by column; a partial round `0, k, n00, v[0..4], w[0..4]`; then `3`.\n",
     );
-    s.push_str("    bytes internal constant ARK =\n");
-    for (r, row) in c.ark.iter().enumerate() {
-        let full = r < c.full_rounds / 2 || r >= c.full_rounds / 2 + c.partial_rounds;
-        let words: String = row
-            .iter()
-            .copied()
-            .chain([Fr::from(full as u64)])
-            .map(|x| hex32(&x))
-            .collect();
-        let end = if r + 1 == c.ark.len() { ";" } else { "" };
-        s.push_str(&format!("        hex\"{words}\"{end}\n"));
+    s.push_str("    bytes internal constant ROUNDS =\n");
+    for words in round_records() {
+        let line: String = words.iter().map(hex32).collect();
+        s.push_str(&format!("        hex\"{line}\"\n"));
     }
+    s.push_str(&format!("        hex\"{}\";\n", hex32(&Fr::from(3u64))));
+    let blob = rounds_blob();
+    s.push_str(&format!(
+        "    /// Length and keccak256 of `ROUNDS` (the code of a deployed `PoseidonRounds`).\n    \
+         uint256 internal constant ROUNDS_LENGTH = {};\n    \
+         bytes32 internal constant ROUNDS_HASH = 0x{};\n",
+        blob.len(),
+        hex::encode(alloy_primitives::keccak256(&blob))
+    ));
     s.push_str("    /// MDS matrix: `new_state[i] = sum_j Mij state[j]`.\n");
     for (i, row) in c.mds.iter().enumerate() {
         for (j, m) in row.iter().enumerate() {
@@ -92,6 +324,7 @@ fn solidity_constants_are_the_rust_ones() {
 struct H {
     chain: Chain,
     at: Address,
+    rounds: Address,
 }
 
 fn from(b: u8) -> Address {
@@ -99,10 +332,19 @@ fn from(b: u8) -> Address {
 }
 
 impl H {
+    /// A chain with a `PoseidonRounds` and a harness using it.
     fn new() -> H {
         let mut chain = Chain::new(31337, 1_764_140_000);
-        let (at, _) = deploy_code(&mut chain, from(1), &PoseidonHarness::BYTECODE, vec![]).unwrap();
-        H { chain, at }
+        let (rounds, _) =
+            deploy_code(&mut chain, from(1), &PoseidonRounds::BYTECODE, vec![]).unwrap();
+        let (at, _) = deploy_code(
+            &mut chain,
+            from(1),
+            &PoseidonHarness::BYTECODE,
+            rounds.into_word().to_vec(),
+        )
+        .unwrap();
+        H { chain, at, rounds }
     }
 
     fn view<C: alloy_sol_types::SolCall>(&mut self, c: &C) -> C::Return {
@@ -137,6 +379,31 @@ impl Rng {
 
 fn modulus() -> U256 {
     U256::from_be_slice(&Fr::MODULUS.to_bytes_be())
+}
+
+#[test]
+fn rounds_contract_code_is_the_schedule_and_another_address_is_refused() {
+    let mut h = H::new();
+    let code = h.chain.code(h.rounds);
+    assert_eq!(code.as_ref(), rounds_blob().as_slice());
+    assert!(code.len() <= 24_576, "{} bytes", code.len());
+    // The harness itself and an account without code are not the rounds contract.
+    for other in [h.at, from(9)] {
+        let err = host::view(
+            &mut h.chain,
+            h.at,
+            &PoseidonHarness::hashWithCall {
+                r: other,
+                elems: vec![U256::from(1u64)],
+            },
+        )
+        .expect_err("not the rounds contract");
+        let otr_contracts::CallError::Revert { data, .. } = err else {
+            panic!("expected a revert, got {err:?}")
+        };
+        let e = PoseidonHarness::NotPoseidonRounds::abi_decode(&data).expect("NotPoseidonRounds");
+        assert_eq!(e.rounds, other);
+    }
 }
 
 #[test]
@@ -267,8 +534,8 @@ fn output_commitment_equals_rust_for_slices() {
 
 /// Bounds for the regression checks below: gas per permutation, and per call (the constants
 /// written to memory, the packing).
-const PERM_GAS: u64 = 65_000;
-const CALL_GAS: u64 = 25_000;
+const PERM_GAS: u64 = 50_000;
+const CALL_GAS: u64 = 20_000;
 
 /// Gas of the library calls alone (`gasleft()` around them in the harness), printed as the
 /// rows of docs/BENCHMARKS.md's gas table, with bounds that fail on a regression.
@@ -277,6 +544,12 @@ const CALL_GAS: u64 = 25_000;
 fn gas_of_commitments_at_gemma_sizes() {
     let mut h = H::new();
     let mut rng = Rng(5);
+    let mut chain = Chain::new(31337, 1_764_140_000);
+    let (_, out) = deploy_code(&mut chain, from(1), &PoseidonRounds::BYTECODE, vec![]).unwrap();
+    println!(
+        "| PoseidonRounds deployment (once per chain; 23,488 bytes of code), whole transaction | {} |",
+        out.gas_used
+    );
     let one = h.view(&PoseidonHarness::hashGasCall {
         elems: vec![U256::from(1u64); 4],
     });

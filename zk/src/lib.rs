@@ -17,6 +17,7 @@
 //!
 //! See `zk/README.md` for what is proven, what is public and what is trusted.
 
+pub mod act;
 pub mod ceremony;
 pub mod circuit;
 pub mod cli;

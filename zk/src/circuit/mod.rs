@@ -18,6 +18,7 @@
 //!    matrix commitment, the input and output commitments are recomputed with Poseidon and
 //!    equated with the public inputs; `row = R * (row / R)`.
 
+pub mod act;
 pub mod gadgets;
 pub mod requant;
 

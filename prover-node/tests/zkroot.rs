@@ -177,3 +177,18 @@ fn gemma3_270m_matrix_commitments_time() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What the node registers: `registry_entry`'s `poseidonRoot` is the root of the served
+/// model's matrix commitments (not zero).
+#[test]
+fn the_node_registers_its_matrices_root() {
+    let dir = tmp("registry");
+    let m = otr_node::node::engine_impl::load("fixture-llama", &dir).unwrap();
+    let info = m.info();
+    let (want, _) = zkroot::for_model("fixture-llama", 2).unwrap();
+    assert_eq!(info.matrix_root.get(), Some(want.root()));
+    let entry = otr_node::node::settlement::registry_entry(&info);
+    assert_eq!(entry.poseidonRoot, want.root());
+    assert_ne!(entry.poseidonRoot, [0u8; 32]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -87,6 +87,9 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
         rope_roots: super::inference::LazyRoots::known(None),
         act_table_digest: Some(m.act_table_digest()),
         exp_table_digest: Some(otr_engine::tables::exp2_table_digest()),
+        // Minutes for Gemma 3 270M the first time (then read from its cache file): only when
+        // the node registers its model.
+        matrix_root: super::zkroot::LazyRoot::of_model(i.clone()),
     };
     let rope_applies = i.arch == otr_engine::model::Arch::Gemma3 || !m.has_qk_norm();
     // The RoPE table roots only when first asked (registering the model), not at every start:

@@ -40,6 +40,10 @@ pub struct ModelInfo {
     /// parameter of the on-chain `ATTN` step verifier; `None` when the engine has none.
     #[serde(skip)]
     pub exp_table_digest: Option<[u8; 32]>,
+    /// The registry's `poseidonRoot`: the root over the model's matrices' Poseidon commitments
+    /// (`zkroot`), computed (or read from its cache file) when first asked, at registration.
+    #[serde(skip)]
+    pub matrix_root: super::zkroot::LazyRoot,
 }
 
 /// Values computed once, on first use, and shared by clones.

@@ -55,15 +55,15 @@ pub const STAPLE_SPAN: u64 = 64;
 pub const MAX_HEADERS_PER_BATCH: usize = 1024;
 
 /// The model registry entry of a served model, as the node registers it on dev chains. The
-/// Poseidon root (the weights commitment opened in spot-check circuits) is zero: the node does not
-/// compute the whole-model Poseidon commitment at start-up (the spot-check proofs carry their
-/// matrix commitments; see docs/PROTOCOL.md).
+/// Poseidon root is the root over its matrices' Poseidon commitments (`zkroot`, docs/PROTOCOL.md
+/// §7.9), computed here on first registration (minutes for Gemma 3 270M the first time on a
+/// machine, then read from its cache file); zero when the engine cannot compute it.
 pub fn registry_entry(model: &ModelInfo) -> ModelRegistry::Model {
     ModelRegistry::Model {
         configHash: model.config_hash.into(),
         tokenizerHash: model.tokenizer_hash.into(),
         weightsRoot: model.weights_root.into(),
-        poseidonRoot: [0u8; 32].into(),
+        poseidonRoot: model.matrix_root.get().unwrap_or_default().into(),
         costWeight: 1,
         numLayers: model.num_layers,
         active: true,

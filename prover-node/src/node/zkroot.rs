@@ -210,6 +210,65 @@ pub fn load_or_compute(
     Ok((m, Source::Computed(took)))
 }
 
+/// A root computed once, on first use, and shared by clones (the registry's `poseidonRoot` of
+/// the served model: computed when the node first registers its model, not at every start).
+#[derive(Clone)]
+pub struct LazyRoot {
+    cell: std::sync::Arc<std::sync::OnceLock<Option<[u8; 32]>>>,
+    f: std::sync::Arc<dyn Fn() -> Option<[u8; 32]> + Send + Sync>,
+}
+
+impl LazyRoot {
+    pub fn new(f: impl Fn() -> Option<[u8; 32]> + Send + Sync + 'static) -> Self {
+        LazyRoot {
+            cell: Default::default(),
+            f: std::sync::Arc::new(f),
+        }
+    }
+
+    /// An already known value (no computation).
+    pub fn known(v: Option<[u8; 32]>) -> Self {
+        Self::new(move || v)
+    }
+
+    pub fn get(&self) -> Option<[u8; 32]> {
+        *self.cell.get_or_init(|| (self.f)())
+    }
+
+    /// The root of the loaded model `info`'s matrices ([`load_or_compute`] on every core at
+    /// the lowest priority), logged; `None` (logged) when it cannot be computed.
+    pub fn of_model(info: otr_engine::ModelInfo) -> Self {
+        Self::new(move || {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            match load_or_compute(&info, threads) {
+                Ok((m, src)) => {
+                    if let Source::Computed(t) = src {
+                        eprintln!(
+                            "otr: committed {} matrices (Poseidon, for the registry) in {:.1} s",
+                            m.entries.len(),
+                            t.as_secs_f64()
+                        );
+                    }
+                    Some(m.root())
+                }
+                Err(e) => {
+                    eprintln!("otr: the matrices' Poseidon commitments: {e}");
+                    None
+                }
+            }
+        })
+    }
+}
+
+impl std::fmt::Debug for LazyRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.cell.get() {
+            Some(v) => write!(f, "{v:?}"),
+            None => f.write_str("(not computed yet)"),
+        }
+    }
+}
+
 /// [`load_or_compute`] for a model name or GGUF path (`engine_impl::resolve`).
 pub fn for_model(model: &str, threads: usize) -> Result<(MatrixCommitments, Source), String> {
     let (_, path) = super::engine_impl::resolve(model)?;

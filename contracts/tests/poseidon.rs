@@ -558,7 +558,7 @@ fn gas_of_commitments_at_gemma_sizes() {
         one.gas
     );
     let mut rows = vec![("one permutation", one.gas, PERM_GAS + CALL_GAS)];
-    for n in [640usize, 2048] {
+    for n in [640usize, 1024, 2048] {
         let x = act16(&mut rng, n, false);
         let r = h.view(&PoseidonHarness::inputCommitmentGasCall {
             act16: x.bytes().into(),

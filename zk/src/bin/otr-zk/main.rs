@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use otr_zk::{cli, ZkError};
 
+mod act_bench;
 mod bench;
 mod fixture;
 mod r1cs;
@@ -41,6 +42,8 @@ enum Cmd {
     /// Measures constraints, proving and verification for one unit; optionally writes the
     /// "## ZK spot-checks" section of a BENCHMARKS.md.
     Bench(bench::Args),
+    /// Measures constraints, key generation, proving and verification of one ACT unit.
+    BenchAct(act_bench::Args),
     /// Writes a real proof of one unit in snarkjs JSON (fixtures/zk/matvec_r4).
     Fixture(fixture::Args),
     /// Writes the circuit of a shape as .r1cs and an honest witness as .wtns (for snarkjs).
@@ -55,6 +58,7 @@ fn run(cli: Cli) -> Result<(), ZkError> {
             cli::run_verify(a)?;
         }
         Cmd::Bench(args) => bench::run(args)?,
+        Cmd::BenchAct(args) => act_bench::run(args)?,
         Cmd::Fixture(args) => fixture::run(args)?,
         Cmd::ExportR1cs(args) => r1cs::run(args)?,
     }

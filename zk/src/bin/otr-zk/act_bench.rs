@@ -45,7 +45,7 @@ pub fn run(a: Args) -> Result<(), ZkError> {
     // Uniform in [-12, 12) and [-4, 4) (units of 2^32): inside and outside the GELU range.
     let mut wide = |range: i64| {
         (0..a.len)
-            .map(|_| ((rng.next_u64() >> 1) as i64 % (2 * range << 32)) - (range << 32))
+            .map(|_| ((rng.next_u64() >> 1) as i64 % ((2 * range) << 32)) - (range << 32))
             .collect::<Vec<i64>>()
     };
     let gate = wide(12);

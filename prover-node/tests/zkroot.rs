@@ -192,3 +192,90 @@ fn the_node_registers_its_matrices_root() {
     assert_ne!(entry.poseidonRoot, [0u8; 32]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A big model's root is not computed at registration: `now_or_later` answers `None` at once
+/// and computes it on a background thread, after which the value is there.
+#[test]
+fn an_expensive_root_is_computed_in_the_background() {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let rx = std::sync::Mutex::new(rx);
+    let lazy = zkroot::LazyRoot::new(false, move || {
+        // Finishes only when the test lets it.
+        rx.lock().unwrap().recv().unwrap();
+        Some([5; 32])
+    });
+    assert_eq!(lazy.now_or_later(), None);
+    assert_eq!(lazy.now_or_later(), None);
+    tx.send(()).unwrap();
+    assert_eq!(lazy.get(), Some([5; 32]));
+    assert_eq!(lazy.now_or_later(), Some([5; 32]));
+    // A cheap one is computed on the spot.
+    assert_eq!(
+        zkroot::LazyRoot::new(true, || Some([6; 32])).now_or_later(),
+        Some([6; 32])
+    );
+}
+
+/// A model registered with a zero `poseidonRoot` (a big model at first start) gets its root
+/// registered once it is known, keeping the rest of its entry; a registered root is not
+/// replaced.
+#[test]
+fn a_zero_poseidon_root_is_registered_again_when_ready() {
+    use otr_contracts::bindings::model_registry::ModelRegistry;
+    use otr_contracts::deploy::{Deployment, Params};
+    use otr_contracts::{host, Address, Chain, U256};
+    let dir = tmp("reregister");
+    let m = otr_node::node::engine_impl::load("fixture-llama", &dir).unwrap();
+    let mut info = m.info();
+    info.matrix_root = zkroot::LazyRoot::known(None);
+    let mut chain = Chain::new(31337, 1_764_140_000);
+    let owner = Address::repeat_byte(0xa0);
+    chain.set_balance(owner, U256::from(10u64).pow(U256::from(20u64)));
+    let d = Deployment::deploy(&mut chain, owner, &Params::devnet(), 1_764_140_000).unwrap();
+    let entry = otr_node::node::settlement::registry_entry(&info);
+    assert_eq!(entry.poseidonRoot, [0u8; 32]);
+    host::send(
+        &mut chain,
+        owner,
+        d.registry,
+        &ModelRegistry::registerModelCall {
+            modelId: info.model_id.into(),
+            m: entry.clone(),
+            vks: vec![[9u8; 32].into()],
+        },
+        U256::ZERO,
+    )
+    .unwrap();
+    let root = [0x5a; 32];
+    assert!(zkroot::reregister(&mut chain, &d, &info, root).unwrap());
+    let now = host::view(
+        &mut chain,
+        d.registry,
+        &ModelRegistry::modelCall {
+            modelId: info.model_id.into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(now.poseidonRoot, root);
+    assert_eq!(
+        (now.weightsRoot, now.configHash, now.numLayers, now.active),
+        (
+            entry.weightsRoot,
+            entry.configHash,
+            entry.numLayers,
+            entry.active
+        )
+    );
+    let vks = host::view(
+        &mut chain,
+        d.registry,
+        &ModelRegistry::verifyingKeysCall {
+            modelId: info.model_id.into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(vks, vec![otr_contracts::B256::from([9u8; 32])]);
+    // Already registered: nothing to do.
+    assert!(!zkroot::reregister(&mut chain, &d, &info, [0x6b; 32]).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}

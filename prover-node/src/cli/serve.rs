@@ -117,6 +117,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     rt.block_on(async move {
         let listen = config.listen;
         let node = Arc::new(tokio::task::spawn_blocking(move || build_node(config)).await.map_err(|e| CliError::usage("NODE", e.to_string()))??);
+        // A big model's Poseidon root, registered as zero at start, once it is computed.
+        crate::node::zkroot::register_when_ready(node.clone());
         if node.attestor.kind() == "dev" {
             eprintln!("otr: WARNING: dev attestation (software-signed evidence): NOT PRODUCTION, proves nothing about hardware");
         }

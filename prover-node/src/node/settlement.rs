@@ -56,14 +56,15 @@ pub const MAX_HEADERS_PER_BATCH: usize = 1024;
 
 /// The model registry entry of a served model, as the node registers it on dev chains. The
 /// Poseidon root is the root over its matrices' Poseidon commitments (`zkroot`, docs/PROTOCOL.md
-/// §7.9), computed here on first registration (minutes for Gemma 3 270M the first time on a
-/// machine, then read from its cache file); zero when the engine cannot compute it.
+/// §7.9): computed here for small models or when its cache file exists; for a big model seen
+/// the first time (Gemma 3 270M: minutes) zero now, computed in the background and registered
+/// when ready (`zkroot::register_when_ready`); zero when the engine cannot compute it.
 pub fn registry_entry(model: &ModelInfo) -> ModelRegistry::Model {
     ModelRegistry::Model {
         configHash: model.config_hash.into(),
         tokenizerHash: model.tokenizer_hash.into(),
         weightsRoot: model.weights_root.into(),
-        poseidonRoot: model.matrix_root.get().unwrap_or_default().into(),
+        poseidonRoot: model.matrix_root.now_or_later().unwrap_or_default().into(),
         costWeight: 1,
         numLayers: model.num_layers,
         active: true,

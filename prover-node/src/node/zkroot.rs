@@ -210,35 +210,72 @@ pub fn load_or_compute(
     Ok((m, Source::Computed(took)))
 }
 
-/// A root computed once, on first use, and shared by clones (the registry's `poseidonRoot` of
-/// the served model: computed when the node first registers its model, not at every start).
+/// The converted-model cache size below which the commitments are computed at registration
+/// (the fixture models: under 1 MB, seconds); above it (Gemma 3 270M: 280 MB, minutes) they are
+/// computed in the background and registered when ready ([`register_when_ready`]).
+pub const INLINE_LIMIT_BYTES: u64 = 16 << 20;
+
+/// A root computed once and shared by clones: the registry's `poseidonRoot` of the served
+/// model. Cheap when its cache file exists or the model is small (then computed when first
+/// asked, at registration); else computed on a background thread at the lowest priority.
 #[derive(Clone)]
 pub struct LazyRoot {
     cell: std::sync::Arc<std::sync::OnceLock<Option<[u8; 32]>>>,
     f: std::sync::Arc<dyn Fn() -> Option<[u8; 32]> + Send + Sync>,
+    cheap: bool,
+    started: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl LazyRoot {
-    pub fn new(f: impl Fn() -> Option<[u8; 32]> + Send + Sync + 'static) -> Self {
+    pub fn new(cheap: bool, f: impl Fn() -> Option<[u8; 32]> + Send + Sync + 'static) -> Self {
         LazyRoot {
             cell: Default::default(),
             f: std::sync::Arc::new(f),
+            cheap,
+            started: Default::default(),
         }
     }
 
     /// An already known value (no computation).
     pub fn known(v: Option<[u8; 32]>) -> Self {
-        Self::new(move || v)
+        Self::new(true, move || v)
     }
 
+    /// The value, computing it on this thread if needed (blocks until it is known).
     pub fn get(&self) -> Option<[u8; 32]> {
         *self.cell.get_or_init(|| (self.f)())
+    }
+
+    /// The value when it is known or cheap; else `None` now, with the computation started on a
+    /// background thread at the lowest priority (once).
+    pub fn now_or_later(&self) -> Option<[u8; 32]> {
+        if let Some(v) = self.cell.get() {
+            return *v;
+        }
+        if self.cheap {
+            return self.get();
+        }
+        if !self.started.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let me = self.clone();
+            let spawned = std::thread::Builder::new()
+                .name("otr-zkroot".into())
+                .spawn(move || {
+                    super::batcher::lower_thread_priority(19);
+                    me.get();
+                });
+            if let Err(e) = spawned {
+                eprintln!("otr: starting the matrix-commitment thread: {e}");
+            }
+        }
+        None
     }
 
     /// The root of the loaded model `info`'s matrices ([`load_or_compute`] on every core at
     /// the lowest priority), logged; `None` (logged) when it cannot be computed.
     pub fn of_model(info: otr_engine::ModelInfo) -> Self {
-        Self::new(move || {
+        let cheap = cache_file(&info.cache_path).exists()
+            || std::fs::metadata(&info.cache_path).is_ok_and(|m| m.len() < INLINE_LIMIT_BYTES);
+        Self::new(cheap, move || {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             match load_or_compute(&info, threads) {
                 Ok((m, src)) => {
@@ -258,6 +295,80 @@ impl LazyRoot {
             }
         })
     }
+}
+
+/// For a served model registered before its root was known (registered with a zero
+/// `poseidonRoot`): waits on a background thread for the root, then, when the registry still
+/// holds this model's weights root with a zero `poseidonRoot`, registers it again with the root
+/// (same entry and verifying keys) from the deployment's owner (dev chains; on a chain whose
+/// owner key the node does not hold, the transaction fails and is logged).
+pub fn register_when_ready(node: std::sync::Arc<super::Node>) {
+    let info = node.engine.info();
+    if info.matrix_root.cell.get().is_some() || node.settlement.is_none() {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("otr-zkroot-register".into())
+        .spawn(move || {
+            super::batcher::lower_thread_priority(19);
+            let Some(root) = info.matrix_root.get() else {
+                return;
+            };
+            let Some(s) = node.settlement.as_ref() else {
+                return;
+            };
+            let d = s.deployment.clone();
+            let r = s.with_host(move |h| reregister(h, &d, &info, root));
+            match r {
+                Ok(Ok(true)) => eprintln!(
+                    "otr: registered the matrices' Poseidon root 0x{}",
+                    hex::encode(root)
+                ),
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) | Err(e) => eprintln!("otr: registering the Poseidon root: {e}"),
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("otr: starting the Poseidon root registration: {e}");
+    }
+}
+
+/// Registers `root` as the model's `poseidonRoot` when the registry holds the model's weights
+/// root with a zero one; `Ok(false)` when there is nothing to do.
+pub fn reregister(
+    h: &mut dyn otr_contracts::host::Host,
+    d: &otr_contracts::deploy::Deployment,
+    model: &super::inference::ModelInfo,
+    root: [u8; 32],
+) -> Result<bool, String> {
+    use otr_contracts::bindings::model_registry::ModelRegistry;
+    use otr_contracts::host;
+    let e = |e: otr_contracts::CallError| e.to_string();
+    let id = model.model_id.into();
+    let mut m = host::view(h, d.registry, &ModelRegistry::modelCall { modelId: id }).map_err(e)?;
+    if m.weightsRoot != model.weights_root || m.poseidonRoot != [0u8; 32] || root == [0u8; 32] {
+        return Ok(false);
+    }
+    let vks = host::view(
+        h,
+        d.registry,
+        &ModelRegistry::verifyingKeysCall { modelId: id },
+    )
+    .map_err(e)?;
+    m.poseidonRoot = root.into();
+    host::send(
+        h,
+        d.owner,
+        d.registry,
+        &ModelRegistry::registerModelCall {
+            modelId: id,
+            m,
+            vks,
+        },
+        otr_contracts::U256::ZERO,
+    )
+    .map_err(e)?;
+    Ok(true)
 }
 
 impl std::fmt::Debug for LazyRoot {

@@ -434,3 +434,48 @@ fn dishonest_witnesses_are_unsatisfied() {
         "ZK_SHAPE_INVALID"
     );
 }
+
+#[test]
+fn a_key_derived_from_a_two_party_phase1_proves_an_act_unit() {
+    use otr_zk::circuit::act::ActCircuit;
+    use otr_zk::phase1::{self, Phase1};
+    let shape = ActShape::new(ActTable::Silu, 8, 2).unwrap();
+    let n = phase1::constraints_plus_inputs(ActCircuit::setup(shape)).unwrap();
+    let mut p1 = Phase1::init(Phase1::log_size_for(n)).unwrap();
+    p1.contribute("alice", &mut rng(11), None).unwrap();
+    p1.contribute("bob", &mut rng(12), None).unwrap();
+    phase1::verify(&p1).unwrap();
+    let pk = act::initial_key_from_phase1(&p1.powers, shape).unwrap();
+    let vk = prepared_vk(&pk).unwrap();
+    let g = [
+        -40 * W_ONE,
+        -W_ONE,
+        0,
+        W_ONE / 3,
+        5 * W_ONE + 1,
+        31 * W_ONE,
+        33 * W_ONE,
+        7,
+    ];
+    let u = [
+        W_ONE,
+        2 * W_ONE,
+        -W_ONE,
+        W_ONE,
+        3,
+        -5 * W_ONE,
+        W_ONE / 7,
+        i64::MAX,
+    ];
+    let p = prove_act_unit(&pk, shape, &g, &u, 6, &mut rng(13)).unwrap();
+    let out = act::reference(&g, &u, ActTable::Silu.table());
+    let st = ActStatement::from_trace(&shape, 6, &bytes(&g), &bytes(&u), &out.bytes()).unwrap();
+    assert_eq!(st, p.statement);
+    verify_act_unit(&vk, &st, &p.proof).unwrap();
+    // The key of another shape (the public-seed key of the same shape) does not verify it.
+    let other = prepared_vk(&act::initial_key_insecure(shape).unwrap()).unwrap();
+    assert_eq!(
+        verify_act_unit(&other, &st, &p.proof).unwrap_err().code(),
+        "PROOF_INVALID"
+    );
+}

@@ -7,7 +7,8 @@
 //!
 //! - [`poseidon`], [`pack`], [`commit`]: the hash, the 31-byte packing, the commitments;
 //! - [`unit`]: shapes, the native reference (the engine's own kernel), statements, witnesses;
-//! - [`circuit`]: the R1CS circuit and its gadgets;
+//! - [`circuit`]: the R1CS circuits and their gadgets;
+//! - [`act`]: units of the gated activation step `ACT` (table lookups, roundings, `Act16`);
 //! - [`phase1`]: the phase-1 (powers of tau) ceremony and the derivation of the initial key;
 //! - [`ceremony`]: the phase-2 setup ceremony and its transcript;
 //! - [`prove`]: keys, `prove_unit`, verification through `otr_core::zk::PreparedVk`;

@@ -15,7 +15,9 @@ pragma solidity 0.8.37;
 ///         followed by more elements, then one permutation, and the hash is state[1]; so
 ///         `ceil(n / 4)` permutations for `n >= 1` elements (one for `n = 0`).
 ///         `hashBytes(tag, b) = hash(tag, len(b), pack(b)...)`, `pack` = chunks of 31 bytes,
-///         each the little-endian integer of its bytes.
+///         each the little-endian integer of its bytes. The schedule is read from a deployed
+///         `PoseidonRounds` (`contracts/src/PoseidonRounds.sol`), the first argument of every
+///         hashing function, whose code hash is checked. docs/PROTOCOL.md §7.9.
 library Poseidon {
     /// The BN254 scalar field modulus.
     uint256 internal constant P = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001;

@@ -199,6 +199,7 @@ contract AttnStepVerifier is NormStepVerifier {
         uint256 hd = c.hd;
         int256[] memory scores = new int256[](cnt);
         int256[] memory acc = new int256[](hd / 16 * 4 + hd % 16);
+        int256[] memory qpk = new int256[](hd / 16 * 4);
         ok = true;
         assembly ("memory-safe") {
             function laneSwap(w) -> r {
@@ -223,10 +224,6 @@ contract AttnStepVerifier is NormStepVerifier {
                 w := or(shr(16, and(w, 0xFFFF0000FFFF0000)), shl(16, and(w, 0x0000FFFF0000FFFF)))
                 w := or(shr(32, w), and(shl(32, w), 0xFFFFFFFF00000000))
                 v := signextend(7, w)
-            }
-            // Sixteen i16 products of two lane-swapped words, summed.
-            function laneDot(a, b) -> s {
-                s := add(add(add(add(mul(signextend(1, shr(240, a)), signextend(1, shr(240, b))), mul(signextend(1, shr(224, a)), signextend(1, shr(224, b)))), add(mul(signextend(1, shr(208, a)), signextend(1, shr(208, b))), mul(signextend(1, shr(192, a)), signextend(1, shr(192, b))))), add(add(mul(signextend(1, shr(176, a)), signextend(1, shr(176, b))), mul(signextend(1, shr(160, a)), signextend(1, shr(160, b)))), add(mul(signextend(1, shr(144, a)), signextend(1, shr(144, b))), mul(signextend(1, shr(128, a)), signextend(1, shr(128, b)))))), add(add(add(mul(signextend(1, shr(112, a)), signextend(1, shr(112, b))), mul(signextend(1, shr(96, a)), signextend(1, shr(96, b)))), add(mul(signextend(1, shr(80, a)), signextend(1, shr(80, b))), mul(signextend(1, shr(64, a)), signextend(1, shr(64, b))))), add(add(mul(signextend(1, shr(48, a)), signextend(1, shr(48, b))), mul(signextend(1, shr(32, a)), signextend(1, shr(32, b)))), add(mul(signextend(1, shr(16, a)), signextend(1, shr(16, b))), mul(signextend(1, shr(0, a)), signextend(1, shr(0, b)))))))
             }
             // round(v / 2^k) half to even, k >= 0.
             function rne(v, k) -> q {
@@ -301,18 +298,51 @@ contract AttnStepVerifier is NormStepVerifier {
             let full := sub(hd, mod(hd, 16))
             let ps := add(scores, 0x20)
             let pacc := add(acc, 0x20)
-            // Scores and their maximum.
+            // Scores and their maximum. Dot products of whole words of 16 values: each value
+            // biased by 2^15 (non-negative, < 2^16); the query's values laid out once in four
+            // words per 16 (word k: value 4 p + 3 - k at bits 64 p), the key's spread as for the
+            // values below (word k: value 4 s + 3 - k at bits 64 (3 - s)), so that bits 192..255
+            // of one product hold the sum of four value products (each below 2^32: no carry
+            // crosses a 64-bit lane). Then sum (q + b)(k + b) - b sum(q + b) - b sum(k + b)
+            // + n b^2 = sum q k.
+            let bias := 0x8000800080008000800080008000800080008000800080008000800080008000
+            let mk := 0x000000000000FFFF000000000000FFFF000000000000FFFF000000000000FFFF
+            let pqw := add(qpk, 0x20)
+            let sq := 0
+            for { let i := 0 } lt(i, full) { i := add(i, 16) } {
+                let w := xor(laneSwap(mload(add(add(pq, 4), mul(i, 2)))), bias)
+                for { let k := 0 } lt(k, 4) { k := add(k, 1) } {
+                    let word := 0
+                    for { let p := 0 } lt(p, 4) { p := add(p, 1) } {
+                        let v := and(shr(sub(240, mul(16, sub(add(mul(4, p), 3), k))), w), 0xffff)
+                        word := or(word, shl(mul(64, p), v))
+                        sq := add(sq, v)
+                    }
+                    mstore(add(pqw, mul(add(div(i, 4), k), 0x20)), word)
+                }
+            }
+            let corr := sub(mul(full, 0x40000000), mul(0x8000, sq)) // n b^2 - b sum(q + b)
             let m := 0
             for { let j := 0 } lt(j, cnt) { j := add(j, 1) } {
                 let pk := add(pks, mul(j, rowKv))
                 let ke := expAt(pk)
                 if badExp(ke) { ok := 0 }
                 let d := 0
+                let ksum := 0
                 let i := 0
                 for { } lt(i, full) { i := add(i, 16) } {
-                    d := add(d, laneDot(laneSwap(mload(add(add(pq, 4), mul(i, 2)))),
-                        laneSwap(mload(add(add(pk, 4), mul(i, 2))))))
+                    let w := xor(laneSwap(mload(add(add(pk, 4), mul(i, 2)))), bias)
+                    let pw := add(pqw, mul(i, 8))
+                    let k0 := and(w, mk)
+                    let k1 := and(shr(16, w), mk)
+                    let k2 := and(shr(32, w), mk)
+                    let k3 := and(shr(48, w), mk)
+                    d := add(d, add(add(shr(192, mul(mload(pw), k0)), shr(192, mul(mload(add(pw, 0x20)), k1))),
+                        add(shr(192, mul(mload(add(pw, 0x40)), k2)), shr(192, mul(mload(add(pw, 0x60)), k3)))))
+                    ksum := add(ksum, add(add(k0, k1), add(k2, k3)))
                 }
+                // The four 64-bit lanes of ksum summed (bits 192..255 of ksum (1 + X + X^2 + X^3)).
+                d := sub(add(d, corr), mul(0x8000, shr(192, mul(ksum, 0x0000000000000001000000000000000100000000000000010000000000000001))))
                 for { } lt(i, hd) { i := add(i, 1) } {
                     d := add(d, mul(i16le(add(add(pq, 4), mul(i, 2))), i16le(add(add(pk, 4), mul(i, 2)))))
                 }
@@ -345,9 +375,8 @@ contract AttnStepVerifier is NormStepVerifier {
                     wsum := add(wsum, pp)
                     let i := 0
                     for { } lt(i, full) { i := add(i, 16) } {
-                        let w := xor(laneSwap(mload(add(add(pv, 4), mul(i, 2)))), 0x8000800080008000800080008000800080008000800080008000800080008000)
+                        let w := xor(laneSwap(mload(add(add(pv, 4), mul(i, 2)))), bias)
                         let p := add(pacc, mul(i, 8))
-                        let mk := 0x000000000000FFFF000000000000FFFF000000000000FFFF000000000000FFFF
                         mstore(p, add(mload(p), mul(pp, and(w, mk))))
                         let p1 := add(p, 0x20)
                         mstore(p1, add(mload(p1), mul(pp, and(shr(16, w), mk))))
@@ -366,14 +395,14 @@ contract AttnStepVerifier is NormStepVerifier {
             if slt(total, 1) { total := 1 }
             let sh := add(emax, 32)
             let py := add(add(y, 0x20), mul(mul(h, hd), 0x20))
-            let bias := shl(15, wsum)
+            let unbias := shl(15, wsum)
             for { let i := 0 } lt(i, hd) { i := add(i, 1) } {
                 let a := 0
                 switch lt(i, full)
                 case 1 {
                     let li := and(i, 15)
                     let word := mload(add(pacc, mul(add(mul(shr(4, i), 4), sub(3, and(li, 3))), 0x20)))
-                    a := sub(and(shr(mul(64, sub(3, shr(2, li))), word), 0xffffffffffffffff), bias)
+                    a := sub(and(shr(mul(64, sub(3, shr(2, li))), word), 0xffffffffffffffff), unbias)
                 }
                 default { a := mload(add(pacc, mul(add(div(full, 4), sub(i, full)), 0x20))) }
                 let r := 0

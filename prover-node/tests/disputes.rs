@@ -824,8 +824,7 @@ fn gemma_engine() -> Arc<dyn Inference> {
 
 /// An honest node of model `e`, registered as `register_model` does (real config hash; the
 /// residual-add verifier for plain-add models, the norm, RoPE, V_CACHE, activation and
-/// attention verifiers), disputed
-/// frivolously at each step `targets(prompt_tokens, num_layers)` names: it proves the step with
+/// attention verifiers), disputed frivolously at each step `targets(prompt_tokens, num_layers)` names: it proves the step with
 /// its engine replay (`dispute::Replay`) and wins, and the challenger loses its bond.
 fn honest_node_wins_at(e: Arc<dyn Inference>, targets: impl Fn(u32, u16) -> Vec<LeafKey>) {
     use otr_contracts::bindings::model_registry::ModelRegistry;
@@ -986,4 +985,66 @@ fn an_honest_llama_node_wins_frivolous_disputes_at_norm_rope_v_cache_act_and_att
             k(2, op::ATTN),     // attention over every position (no window)
         ]
     });
+}
+
+#[test]
+fn a_node_whose_step_proof_is_refused_keeps_defending_and_loses_by_timeout() {
+    // The attention verifier deployed with another 2^-x table digest refuses the node's proof
+    // (as a too-long context's transaction fails): the node's move reports it cannot prove
+    // instead of failing its defence, and the challenger wins when the deadline passes.
+    use otr_contracts::bindings::model_registry::ModelRegistry;
+    let e = engine();
+    let info = e.info();
+    let honest = e.trace(PROMPT, &sampling(), RunKind::Honest).unwrap();
+    let nl = num_layers(&honest);
+    let mut w = World::new(nl);
+    let owner = w.d.owner;
+    otr_contracts::host::send(
+        &mut w.chain,
+        owner,
+        w.d.registry,
+        &ModelRegistry::registerModelCall {
+            modelId: info.model_id.into(),
+            m: otr_node::node::settlement::registry_entry(&info),
+            vks: vec![],
+        },
+        U256::ZERO,
+    )
+    .unwrap();
+    w.d.set_attn_verifier(&mut w.chain, info.model_id, [7; 32])
+        .unwrap();
+    w.model_id = info.model_id;
+    w.weights_root = info.weights_root;
+    let refs = w.post(vec![w.receipt(&honest, 1)]);
+    let key = LeafKey {
+        pos: honest.generation.prompt_tokens - 1,
+        stage: 1,
+        op: op::ATTN,
+    };
+    let at = index_of(&honest, key);
+    let id = w.open(&refs[0]);
+    let node_trace = Trace::new(honest.leaves.clone());
+    let s = sampling();
+    let mut replay = dispute::Replay {
+        engine: e.as_ref(),
+        prompt: PROMPT,
+        sampling: &s,
+        run: RunKind::Honest,
+    };
+    let (outcome, moves) = dispute::play_both(
+        &mut w.chain,
+        &w.d,
+        id,
+        (w.node, &node_trace, &mut replay),
+        (w.challenger, &tampered(&honest, at)),
+        w.params.move_timeout,
+    )
+    .unwrap();
+    assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
+    assert!(
+        moves.iter().any(|m| matches!(m,
+            Move::CannotProve { index, key: Some(k), reason }
+                if *index == at && *k == key && reason.contains("proveStep failed"))),
+        "{moves:?}"
+    );
 }

@@ -247,8 +247,9 @@ pub enum Move {
     Responded { mid: u64, agree: bool },
     /// The node proved the disputed step (and so won).
     ProvedStep { index: u64, key: LeafKey },
-    /// The node is at one step it cannot prove: no step verifier for the operator, or no
-    /// witness for it. It will lose when its deadline passes.
+    /// The node is at one step it cannot prove: no step verifier for the operator, no witness
+    /// for it, or its `proveStep` transaction failed (attention past the gas cap). It will lose
+    /// when its deadline passes.
     CannotProve {
         index: u64,
         key: Option<LeafKey>,
@@ -455,7 +456,16 @@ pub fn node_move<H: Host + ?Sized>(
                     })
                 }
             };
-            d.prove_step(host, me, id, trace, &proof.0, proof.1)?;
+            // A failed proof (an attention step past the transaction gas cap, or a chain error)
+            // is not the end of the defence: the node tries again at its next move and its
+            // other disputes go on.
+            if let Err(e) = d.prove_step(host, me, id, trace, &proof.0, proof.1) {
+                return Ok(Move::CannotProve {
+                    index,
+                    key: Some(key),
+                    reason: format!("proveStep failed: {e}"),
+                });
+            }
             Ok(Move::ProvedStep { index, key })
         }
         _ => Ok(Move::Waiting {

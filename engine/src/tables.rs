@@ -280,6 +280,27 @@ mod tests {
     }
 
     #[test]
+    fn exp2_table_bytes_hold_the_table() {
+        let b = exp2_table_bytes();
+        let t = &tables().exp2_neg;
+        assert_eq!(b.len(), 8 * 1025);
+        assert_eq!(
+            i64::from_le_bytes(b[..8].try_into().unwrap()),
+            1 << EXP2_FRAC
+        );
+        assert_eq!(
+            i64::from_le_bytes(b[8 * 1024..].try_into().unwrap()),
+            t[1024]
+        );
+        let d: [u8; 32] = Sha256::new()
+            .chain_update(b"OTR/exp2-table/v1\0")
+            .chain_update(&b)
+            .finalize()
+            .into();
+        assert_eq!(exp2_table_digest(), d);
+    }
+
+    #[test]
     fn tables_digest_pinned() {
         // A change here means the tables differ: every trace root changes with them.
         let d = hex::encode(tables_digest());

@@ -347,3 +347,20 @@ pub fn ensure(fixtures_dir: &std::path::Path, name: &str) -> Result<std::path::P
     }
     Ok(path)
 }
+
+/// The fixture folder of this repository (`fixtures/models`).
+pub fn repo_fixtures_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models")
+}
+
+/// Loads fixture model `name` of this repository (generated on first use, see [`ensure`])
+/// straight from its bytes, without the converted-model cache: for tests.
+pub fn load(
+    name: &str,
+    opts: crate::LoadOptions,
+) -> Result<crate::Model, crate::error::EngineError> {
+    let dir = repo_fixtures_dir();
+    let path = ensure(&dir, name).map_err(|e| crate::error::EngineError::io(&dir, e))?;
+    let bytes = std::fs::read(&path).map_err(|e| crate::error::EngineError::io(&path, e))?;
+    crate::Model::from_gguf_bytes(&bytes, opts)
+}

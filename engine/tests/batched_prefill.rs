@@ -5,29 +5,14 @@
 
 use otr_engine::model::trace::layer_op;
 use otr_engine::{Kernel, LoadOptions, Model, Prefill, Sampling};
-use std::path::{Path, PathBuf};
 
 fn load(name: &str) -> Model {
-    let path = otr_engine::fixture::ensure(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models"),
-        name,
-    )
-    .unwrap();
-    // One cache dir per load: the tests of this file run in parallel and each clears its own.
-    static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let cache: PathBuf = std::env::temp_dir().join(format!(
-        "otr-engine-prefill-{name}-{}-{n}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&cache);
-    std::fs::create_dir_all(&cache).unwrap();
     let opts = LoadOptions {
         threads: 1,
         kernel: Kernel::Scalar,
         verbose: false,
     };
-    Model::load_with(&path, &cache, opts).unwrap()
+    otr_engine::fixture::load(name, opts).unwrap()
 }
 
 /// A prompt of `n` tokens: BOS-like first token, then ids spread over the vocabulary.

@@ -3,7 +3,6 @@
 //! and soundness (wrong output, table entry, input commitment, rounding, index, clamping).
 //! Run in release: `cargo test -p otr-zk --release --test act`.
 
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use ark_bn254::Bn254;
@@ -26,23 +25,12 @@ const PROMPT: &[u32] = &[2, 40, 77, 91, 120];
 const E: usize = 32;
 
 fn load(name: &str) -> Model {
-    let path = otr_engine::fixture::ensure(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models"),
-        name,
-    )
-    .unwrap();
-    let cache: PathBuf =
-        std::env::temp_dir().join(format!("otr-zk-act-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&cache);
-    std::fs::create_dir_all(&cache).unwrap();
     let opts = LoadOptions {
         threads: 1,
         kernel: Kernel::Scalar,
         verbose: false,
     };
-    let m = Model::load_with(&path, &cache, opts).unwrap();
-    let _ = std::fs::remove_dir_all(&cache);
-    m
+    otr_engine::fixture::load(name, opts).unwrap()
 }
 
 fn wide(t: &StepTensor) -> Vec<i64> {

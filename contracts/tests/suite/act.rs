@@ -17,27 +17,15 @@ use otr_engine::model::ops;
 use otr_engine::model::trace::{layer_op, leaf, StepKey};
 use otr_engine::{tables, Config, Kernel, LoadOptions, Model, Sampling};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 fn load(name: &str) -> Model {
-    let path = otr_engine::fixture::ensure(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models"),
-        name,
-    )
-    .unwrap();
-    let cache: PathBuf =
-        std::env::temp_dir().join(format!("otr-contracts-act-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&cache);
-    std::fs::create_dir_all(&cache).unwrap();
     let opts = LoadOptions {
         threads: 1,
         kernel: Kernel::Scalar,
         verbose: false,
     };
-    let m = Model::load_with(&path, &cache, opts).unwrap();
-    let _ = std::fs::remove_dir_all(&cache);
-    m
+    otr_engine::fixture::load(name, opts).unwrap()
 }
 
 pub(crate) fn gemma() -> &'static Model {

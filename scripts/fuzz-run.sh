@@ -18,6 +18,8 @@ fi
 log_dir=${FUZZ_LOG_DIR:-/tmp}
 status=0
 cargo fuzz build -a >/dev/null || exit 1
+# The engine targets' seeds are generated, not committed (see fuzz/examples/gen_seeds.rs).
+[ -d corpus/gguf ] && [ -d corpus/engine_cache ] || cargo run -q --example gen_seeds >/dev/null
 for t in "${targets[@]}"; do
     mkdir -p "target/corpus/$t"
     log="$log_dir/fuzz-$t.log"

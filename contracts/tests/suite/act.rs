@@ -38,7 +38,7 @@ pub(crate) fn llama() -> &'static Model {
     M.get_or_init(|| load("tiny-llama"))
 }
 
-fn config_hash(c: &Config) -> [u8; 32] {
+pub(crate) fn config_hash(c: &Config) -> [u8; 32] {
     Sha256::new()
         .chain_update(b"OTR/model-config/v1\0")
         .chain_update(c.canonical().as_bytes())
@@ -450,7 +450,8 @@ pub(crate) fn gemma_270m_config() -> Config {
 }
 
 /// Plays a dispute over `trace` (the challenger's differs at the last leaf) to its last leaf
-/// and proves it; returns the `proveStep` gas. The model is registered with `cfg`, `root`.
+/// and proves it; returns the `proveStep` gas, or the error when that transaction fails (out of
+/// gas past the cap). The model is registered with `cfg`, `root`; `register` names its verifier.
 pub(crate) fn prove_last_leaf(
     cfg: &Config,
     root: [u8; 32],
@@ -458,7 +459,7 @@ pub(crate) fn prove_last_leaf(
     in_idx: &[u64],
     witness: Vec<u8>,
     register: impl FnOnce(&mut World),
-) -> u64 {
+) -> Result<u64, String> {
     let mut theirs: Vec<Vec<u8>> = (0..trace.len()).map(|i| trace.leaf(i).to_vec()).collect();
     theirs.last_mut().unwrap()[56] ^= 1;
     let theirs = Trace::new(theirs);
@@ -493,13 +494,13 @@ pub(crate) fn prove_last_leaf(
     }
     let out =
         w.d.prove_step(&mut w.chain, w.node, id, trace, in_idx, witness)
-            .unwrap();
+            .map_err(|e| e.to_string())?;
     assert_eq!(
         w.d.dispute(&mut w.chain, id).unwrap().phase,
         3,
         "the node won"
     );
-    out.gas_used
+    Ok(out.gas_used)
 }
 
 /// Gas of Gemma 3 270M-sized `V_CACHE` (1 kv head of 256) and `ACT` (2048 values, the GELU
@@ -530,7 +531,8 @@ fn act_gas() {
     let wlen = w.len();
     let gas = prove_last_leaf(&cfg, root, &trace, &[0], w, |w| {
         w.d.set_vcache_verifier(&mut w.chain, MODEL_ID).unwrap();
-    });
+    })
+    .unwrap();
     lines.push(format!(
         "| `proveStep`, V_CACHE (per-head Act16), {} x {} values ({wlen} bytes witness) | {gas} |",
         cfg.n_kv_heads, cfg.head_dim
@@ -555,7 +557,8 @@ fn act_gas() {
     let gas = prove_last_leaf(&cfg, root, &trace, &[0, 1], w.clone(), |w| {
         w.d.set_act_verifier(&mut w.chain, MODEL_ID, tab.digest())
             .unwrap();
-    });
+    })
+    .unwrap();
     {
         // The parts: the verifier alone, and its arithmetic alone, each by a transaction.
         let mut bed = Bed::new(&cfg, root);

@@ -4,11 +4,10 @@
 //! lengths: `cargo test -p otr-contracts --test contracts attn_gas -- --nocapture`.
 
 use crate::act::{
-    changed_output_leaf, gemma, gemma_270m_config, llama, model_entry, stages, Bed, PROMPT,
+    changed_output_leaf, gemma, gemma_270m_config, llama, prove_last_leaf, stages, Bed, PROMPT,
 };
 use crate::common::*;
 use otr_contracts::bindings::attn_step::AttnStepVerifier;
-use otr_contracts::bindings::model_registry::ModelRegistry;
 use otr_contracts::deploy::attn_step_witness;
 use otr_contracts::host;
 use otr_contracts::proofs::Trace;
@@ -323,45 +322,10 @@ fn prove_last(
     in_idx: &[u64],
     witness: Vec<u8>,
 ) -> Result<u64, String> {
-    let root = [0x77; 32];
-    let mut theirs: Vec<Vec<u8>> = (0..trace.len()).map(|i| trace.leaf(i).to_vec()).collect();
-    theirs.last_mut().unwrap()[56] ^= 1;
-    let theirs = Trace::new(theirs);
-    let mut w = World::new();
-    let reg = w.d.registry;
-    w.owner_send(
-        reg,
-        &ModelRegistry::registerModelCall {
-            modelId: MODEL_ID.into(),
-            m: model_entry(cfg, root),
-            vks: vec![],
-        },
-    );
-    w.d.set_attn_verifier(&mut w.chain, MODEL_ID, tables::exp2_table_digest())
-        .unwrap();
-    let p = w.post_receipts(vec![receipt(trace, 1, 10, root, T0)]);
-    let (id, _) =
-        w.d.open_dispute(
-            &mut w.chain,
-            w.challenger,
-            &p.receipt_ref(0, 0),
-            w.params.min_bond,
-        )
-        .unwrap();
-    loop {
-        let x = w.d.dispute(&mut w.chain, id).unwrap();
-        if x.disagreeSize - x.agreeSize == 1 {
-            break;
-        }
-        w.d.bisect(&mut w.chain, w.node, id, trace).unwrap();
-        w.d.respond(&mut w.chain, w.challenger, id, &theirs)
+    prove_last_leaf(cfg, [0x77; 32], trace, in_idx, witness, |w| {
+        w.d.set_attn_verifier(&mut w.chain, MODEL_ID, tables::exp2_table_digest())
             .unwrap();
-    }
-    let out =
-        w.d.prove_step(&mut w.chain, w.node, id, trace, in_idx, witness)
-            .map_err(|e| e.to_string())?;
-    assert_eq!(w.d.dispute(&mut w.chain, id).unwrap().phase, 3, "node won");
-    Ok(out.gas_used)
+    })
 }
 
 /// Gas of Gemma 3 270M-sized `ATTN` steps (4 query heads and 1 kv head of 256, a global

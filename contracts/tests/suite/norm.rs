@@ -5,6 +5,7 @@
 //! Gemma 3 270M-sized step:
 //! `cargo test -p otr-contracts --test contracts norm_gas -- --nocapture`.
 
+use crate::act::{config_hash, gemma_270m_config, prove_last_leaf};
 use crate::common::*;
 use otr_contracts::bindings::model_registry::ModelRegistry;
 use otr_contracts::bindings::norm_step::NormStepVerifier;
@@ -37,14 +38,6 @@ fn gemma() -> &'static Model {
 fn llama() -> &'static Model {
     static M: OnceLock<Model> = OnceLock::new();
     M.get_or_init(|| load("tiny-llama"))
-}
-
-fn config_hash(c: &Config) -> [u8; 32] {
-    Sha256::new()
-        .chain_update(b"OTR/model-config/v1\0")
-        .chain_update(c.canonical().as_bytes())
-        .finalize()
-        .into()
 }
 
 /// A chain with a deployment, `model_id` registered with this config and weights root, and the
@@ -514,67 +507,6 @@ fn gemma_270m_names(n_layers: usize) -> Vec<String> {
     names
 }
 
-/// Plays a dispute over `trace` (the challenger's differs at the last leaf) to its last leaf
-/// and proves it; returns the `proveStep` gas. The model is registered with `cfg`, `root`.
-fn prove_last_leaf(
-    cfg: &Config,
-    root: [u8; 32],
-    trace: &Trace,
-    in_idx: &[u64],
-    witness: Vec<u8>,
-    register: impl FnOnce(&mut World),
-) -> u64 {
-    let mut theirs: Vec<Vec<u8>> = (0..trace.len()).map(|i| trace.leaf(i).to_vec()).collect();
-    theirs.last_mut().unwrap()[56] ^= 1;
-    let theirs = Trace::new(theirs);
-    let mut w = World::new();
-    let reg = w.d.registry;
-    w.owner_send(
-        reg,
-        &ModelRegistry::registerModelCall {
-            modelId: MODEL_ID.into(),
-            m: ModelRegistry::Model {
-                configHash: config_hash(cfg).into(),
-                tokenizerHash: [0x44; 32].into(),
-                weightsRoot: root.into(),
-                poseidonRoot: [0; 32].into(),
-                costWeight: COST_WEIGHT,
-                numLayers: cfg.n_layers as u16,
-                active: true,
-            },
-            vks: vec![],
-        },
-    );
-    register(&mut w);
-    let p = w.post_receipts(vec![receipt(trace, 1, 10, root, T0)]);
-    let (id, _) =
-        w.d.open_dispute(
-            &mut w.chain,
-            w.challenger,
-            &p.receipt_ref(0, 0),
-            w.params.min_bond,
-        )
-        .unwrap();
-    loop {
-        let x = w.d.dispute(&mut w.chain, id).unwrap();
-        if x.disagreeSize - x.agreeSize == 1 {
-            break;
-        }
-        w.d.bisect(&mut w.chain, w.node, id, trace).unwrap();
-        w.d.respond(&mut w.chain, w.challenger, id, &theirs)
-            .unwrap();
-    }
-    let out =
-        w.d.prove_step(&mut w.chain, w.node, id, trace, in_idx, witness)
-            .unwrap();
-    assert_eq!(
-        w.d.dispute(&mut w.chain, id).unwrap().phase,
-        3,
-        "the node won"
-    );
-    out.gas_used
-}
-
 /// Gas of Gemma 3 270M-sized QK-norm + RoPE steps proven at the end of a dispute: `Q_ROPE`
 /// (4 heads of 256) and `K_ROPE` (1 head of 256) of a global layer, the QK-norm vector opened
 /// in a weights tree of the real model's 236 tensor names, the RoPE row in a table of 32,768
@@ -661,7 +593,8 @@ fn rope_gas() {
         let gas = prove_last_leaf(&cfg, root, &trace, &[0], witness, |w| {
             w.d.set_rope_verifier(&mut w.chain, MODEL_ID, [troot, [0; 32]])
                 .unwrap();
-        });
+        })
+        .unwrap();
         lines.push(format!(
             "| `proveStep`, {} (QK-norm + RoPE), {heads} x {hd} values, row path of {} ({wlen} bytes witness) | {gas} |",
             if op == layer_op::Q_ROPE { "Q_ROPE" } else { "K_ROPE" },
@@ -671,21 +604,6 @@ fn rope_gas() {
     for l in &lines {
         println!("{l}");
     }
-}
-
-/// A Gemma 3 270M-shaped configuration (18 layers, d_model 640).
-fn gemma_270m_config() -> Config {
-    let mut c = gemma().config().clone();
-    c.n_layers = 18;
-    c.d_model = 640;
-    c.n_heads = 4;
-    c.n_kv_heads = 1;
-    c.head_dim = 256;
-    c.ffn_dim = 2048;
-    c.vocab = 262_144;
-    c.context_len = 32_768;
-    c.eps = 1e-6;
-    c
 }
 
 /// Gas of one Gemma 3 270M-sized norm step proven at the end of a dispute (`proveStep` as a

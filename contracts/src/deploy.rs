@@ -539,18 +539,7 @@ impl Deployment {
             vec![],
         )?;
         for op in [9u8, 15u8] {
-            host::send(
-                host,
-                self.owner,
-                self.registry,
-                &ModelRegistry::setStepVerifierCall {
-                    modelId: FixedBytes(model_id),
-                    class_: 1,
-                    op,
-                    verifier: v,
-                },
-                U256::ZERO,
-            )?;
+            self.name_step_verifier(host, model_id, 1, op, v)?;
         }
         Ok(v)
     }
@@ -580,18 +569,7 @@ impl Deployment {
             steps.extend([(1, 9), (1, 15)]);
         }
         for (class, op) in steps {
-            host::send(
-                host,
-                self.owner,
-                self.registry,
-                &ModelRegistry::setStepVerifierCall {
-                    modelId: FixedBytes(model_id),
-                    class_: class,
-                    op,
-                    verifier: v,
-                },
-                U256::ZERO,
-            )?;
+            self.name_step_verifier(host, model_id, class, op, v)?;
         }
         Ok(v)
     }
@@ -618,18 +596,7 @@ impl Deployment {
             .abi_encode(),
         )?;
         for op in [4u8, 5] {
-            host::send(
-                host,
-                self.owner,
-                self.registry,
-                &ModelRegistry::setStepVerifierCall {
-                    modelId: FixedBytes(model_id),
-                    class_: 1,
-                    op,
-                    verifier: v,
-                },
-                U256::ZERO,
-            )?;
+            self.name_step_verifier(host, model_id, 1, op, v)?;
         }
         Ok(v)
     }

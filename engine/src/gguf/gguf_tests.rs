@@ -97,3 +97,23 @@ fn f16_conversion() {
         assert_eq!(f64_to_f16(f16_to_f64(h)), h);
     }
 }
+
+#[test]
+fn a_hostile_layer_count_fails_on_the_missing_tensor_without_reserving_for_it() {
+    // fixtures/fuzz-regressions/gguf/layer_count_reserve.bin: block_count 3,080,193 in a file
+    // with one layer's tensors (it once reserved 2.4 GB before failing).
+    let b = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/fuzz-regressions/gguf/layer_count_reserve.bin"
+    ))
+    .unwrap();
+    let opts = crate::LoadOptions {
+        threads: 1,
+        kernel: crate::Kernel::Scalar,
+        verbose: false,
+    };
+    match crate::Model::from_gguf_bytes(&b, opts) {
+        Err(e) => assert_eq!(e.code(), "MODEL_TENSOR_SHAPE", "{e}"),
+        Ok(_) => panic!("a model with 3 million layers and one layer's tensors was accepted"),
+    }
+}

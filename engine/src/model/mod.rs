@@ -237,6 +237,8 @@ impl Model {
         weight_digests.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let d = cfg.d_model;
         let (qd, kd) = (cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim);
+        // Seven matrices per layer: `n_layers` from the file's metadata cannot reserve more.
+        let max_layers = map.len() / 7;
         let mut mat = |name: &str, rows: usize, cols: usize| -> Result<QMatrix, EngineError> {
             match map.remove(name) {
                 Some(Tensor::Matrix(m)) if m.rows == rows && m.cols == cols => Ok(m),
@@ -253,7 +255,7 @@ impl Model {
         } else {
             None
         };
-        let mut layers = Vec::with_capacity(cfg.n_layers);
+        let mut layers = Vec::with_capacity(cfg.n_layers.min(max_layers));
         for l in 0..cfg.n_layers {
             let p = format!("blk.{l}.");
             layers.push((
@@ -280,7 +282,7 @@ impl Model {
             };
         let gemma = cfg.arch == Arch::Gemma3;
         let output_norm = norm("output_norm.weight", d, true)?.unwrap_or_default();
-        let mut built = Vec::with_capacity(cfg.n_layers);
+        let mut built = Vec::with_capacity(layers.len());
         for (l, (wq, wk, wv, wo, gate, up, down)) in layers.into_iter().enumerate() {
             let p = format!("blk.{l}.");
             built.push(Layer {

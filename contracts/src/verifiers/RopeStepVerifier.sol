@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {ModelRegistry} from "../ModelRegistry.sol";
 import {Codec} from "../lib/Codec.sol";
+import {ConfigText} from "../lib/ConfigText.sol";
 import {NormStepVerifier} from "./NormStepVerifier.sol";
 
 /// @title On-chain recomputation of QK-norm + RoPE (engine `Model::qk_rope`): the steps
@@ -109,14 +110,14 @@ contract RopeStepVerifier is NormStepVerifier {
     /// @notice The architecture, head count and size, global-layer period and epsilon from the
     ///         canonical config text.
     function shape(bytes memory c, bool queries) public pure returns (bool, Shape memory sh) {
-        if (startsWith(c, "arch=gemma3;")) sh.gemma = true;
-        else if (!startsWith(c, "arch=llama;")) return (false, sh);
+        if (ConfigText.startsWith(c, "arch=gemma3;")) sh.gemma = true;
+        else if (!ConfigText.startsWith(c, "arch=llama;")) return (false, sh);
         bool ok;
-        (ok, sh.heads) = uintField(c, queries ? bytes(";n_heads=") : bytes(";n_kv_heads="));
+        (ok, sh.heads) = ConfigText.uintField(c, queries ? bytes(";n_heads=") : bytes(";n_kv_heads="));
         if (!ok || sh.heads == 0) return (false, sh);
-        (ok, sh.headDim) = uintField(c, ";head_dim=");
+        (ok, sh.headDim) = ConfigText.uintField(c, ";head_dim=");
         if (!ok || sh.headDim == 0 || sh.headDim % 2 != 0) return (false, sh);
-        (ok, sh.globalEvery) = uintField(c, ";global_every=");
+        (ok, sh.globalEvery) = ConfigText.uintField(c, ";global_every=");
         if (!ok) return (false, sh);
         (ok, sh.eps) = epsQ64(c);
         return (ok, sh);
@@ -190,41 +191,5 @@ contract RopeStepVerifier is NormStepVerifier {
         for (uint256 i = 0; i < n; ++i) {
             y[i] = readI64(x, 8 * i);
         }
-    }
-
-    function startsWith(bytes memory c, bytes memory p) internal pure returns (bool) {
-        if (c.length < p.length) return false;
-        for (uint256 i = 0; i < p.length; ++i) {
-            if (c[i] != p[i]) return false;
-        }
-        return true;
-    }
-
-    /// @notice The decimal value after `key` (`;name=`), up to the next `;`. False when absent,
-    ///         empty, not decimal or unterminated.
-    function uintField(bytes memory c, bytes memory key) public pure returns (bool, uint256) {
-        uint256 len = c.length;
-        uint256 kl = key.length;
-        for (uint256 i = 0; i + kl <= len; ++i) {
-            bool hit = true;
-            for (uint256 k = 0; k < kl; ++k) {
-                if (c[i + k] != key[k]) {
-                    hit = false;
-                    break;
-                }
-            }
-            if (!hit) continue;
-            uint256 v;
-            uint256 j = i + kl;
-            uint256 start = j;
-            for (; j < len && c[j] != ";"; ++j) {
-                uint8 ch = uint8(c[j]);
-                if (ch < 0x30 || ch > 0x39 || j - start >= 18) return (false, 0);
-                v = v * 10 + (ch - 0x30);
-            }
-            if (j == start || j == len) return (false, 0);
-            return (true, v);
-        }
-        return (false, 0);
     }
 }

@@ -20,7 +20,6 @@ use ark_groth16::{Groth16, ProvingKey};
 use ark_relations::r1cs::{
     ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
 };
-use ark_serialize::{CanonicalSerialize, Compress};
 use ark_std::rand::{CryptoRng, RngCore};
 use ark_std::UniformRand;
 use otr_core::zk::groth16::scalar_to_be_bytes;
@@ -419,51 +418,7 @@ pub fn prove_act_witness<R: RngCore + CryptoRng>(
     rng: &mut R,
 ) -> Result<ActProof, ZkError> {
     let statement = witness.statement;
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    cs.set_optimization_goal(OptimizationGoal::Constraints);
-    cs.set_mode(SynthesisMode::Prove {
-        construct_matrices: true,
-    });
-    ActCircuit::prove(witness).generate_constraints(cs.clone())?;
-    cs.finalize();
-    if !cs.is_satisfied()? {
-        return Err(ZkError::Unsatisfied);
-    }
-    let matrices = cs
-        .to_matrices()
-        .ok_or_else(|| ZkError::Synthesis("no constraint matrices".into()))?;
-    let num_inputs = cs.num_instance_variables();
-    let num_constraints = cs.num_constraints();
-    let assignment = {
-        let cs = cs
-            .borrow()
-            .ok_or_else(|| ZkError::Synthesis("constraint system borrowed".into()))?;
-        let mut a = cs.instance_assignment.clone();
-        a.extend_from_slice(&cs.witness_assignment);
-        a
-    };
-    if num_inputs != 5 || pk.vk.gamma_abc_g1.len() != num_inputs {
-        return Err(ZkError::Shape(
-            "the proving key is not for this circuit (public input count)".into(),
-        ));
-    }
-    let (r, s) = (Fr::rand(rng), Fr::rand(rng));
-    let proof = Groth16::<Bn254>::create_proof_with_reduction_and_matrices(
-        pk,
-        r,
-        s,
-        &matrices,
-        num_inputs,
-        num_constraints,
-        &assignment,
-    )?;
-    let mut bytes = Vec::with_capacity(PROOF_LEN);
-    proof
-        .serialize_with_mode(&mut bytes, Compress::Yes)
-        .map_err(|e| ZkError::Synthesis(e.to_string()))?;
-    let proof: [u8; PROOF_LEN] = bytes
-        .try_into()
-        .map_err(|_| ZkError::Synthesis("proof is not 128 bytes".into()))?;
+    let proof = crate::prove::prove_circuit(pk, ActCircuit::prove(witness), rng)?;
     Ok(ActProof { proof, statement })
 }
 

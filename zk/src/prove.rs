@@ -44,12 +44,28 @@ pub fn prove_witness<R: RngCore + CryptoRng>(
 ) -> Result<UnitProof, ZkError> {
     let statement = witness.statement;
     let outputs = witness.outputs.clone();
+    let proof = prove_circuit(pk, UnitCircuit::prove(witness), rng)?;
+    Ok(UnitProof {
+        proof,
+        statement,
+        outputs,
+    })
+}
+
+/// Synthesizes a unit circuit (four public inputs) with its witness, checks every constraint
+/// ([`ZkError::Unsatisfied`] otherwise, and no proof is made), and proves it with `pk`:
+/// the compressed 128-byte proof.
+pub(crate) fn prove_circuit<C: ConstraintSynthesizer<Fr>, R: RngCore + CryptoRng>(
+    pk: &ProvingKey<Bn254>,
+    circuit: C,
+    rng: &mut R,
+) -> Result<[u8; PROOF_LEN], ZkError> {
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
     cs.set_mode(SynthesisMode::Prove {
         construct_matrices: true,
     });
-    UnitCircuit::prove(witness).generate_constraints(cs.clone())?;
+    circuit.generate_constraints(cs.clone())?;
     cs.finalize();
     if !cs.is_satisfied()? {
         return Err(ZkError::Unsatisfied);
@@ -86,14 +102,9 @@ pub fn prove_witness<R: RngCore + CryptoRng>(
     proof
         .serialize_with_mode(&mut bytes, Compress::Yes)
         .map_err(|e| ZkError::Synthesis(e.to_string()))?;
-    let proof: [u8; PROOF_LEN] = bytes
+    bytes
         .try_into()
-        .map_err(|_| ZkError::Synthesis("proof is not 128 bytes".into()))?;
-    Ok(UnitProof {
-        proof,
-        statement,
-        outputs,
-    })
+        .map_err(|_| ZkError::Synthesis("proof is not 128 bytes".into()))
 }
 
 /// Proves unit `row_start` (rows `row_start .. row_start + R`) of `w` times `x`.

@@ -532,16 +532,13 @@ impl Deployment {
         host: &mut H,
         model_id: Hash,
     ) -> Result<Address, CallError> {
-        let (v, _) = deploy_code(
+        self.deploy_step_verifier(
             host,
-            self.owner,
+            model_id,
             &crate::bindings::wide_add::WideAddStepVerifier::BYTECODE,
             vec![],
-        )?;
-        for op in [9u8, 15u8] {
-            self.name_step_verifier(host, model_id, 1, op, v)?;
-        }
-        Ok(v)
+            &[(1, 9), (1, 15)],
+        )
     }
 
     /// Deploys the RMSNorm step verifier (`verifiers/NormStepVerifier.sol`, bound to this
@@ -555,23 +552,20 @@ impl Deployment {
         post_norms: bool,
     ) -> Result<Address, CallError> {
         use crate::bindings::norm_step::NormStepVerifier;
-        let (v, _) = deploy_code(
+        let mut steps = vec![(1u8, 0u8), (1, 10), (2, 0)];
+        if post_norms {
+            steps.extend([(1, 9), (1, 15)]);
+        }
+        self.deploy_step_verifier(
             host,
-            self.owner,
+            model_id,
             &NormStepVerifier::BYTECODE,
             NormStepVerifier::constructorCall {
                 registry_: self.registry,
             }
             .abi_encode(),
-        )?;
-        let mut steps = vec![(1u8, 0u8), (1, 10), (2, 0)];
-        if post_norms {
-            steps.extend([(1, 9), (1, 15)]);
-        }
-        for (class, op) in steps {
-            self.name_step_verifier(host, model_id, class, op, v)?;
-        }
-        Ok(v)
+            &steps,
+        )
     }
 
     /// Deploys the QK-norm + RoPE step verifier (`verifiers/RopeStepVerifier.sol`) with the
@@ -584,9 +578,9 @@ impl Deployment {
         rope_roots: [Hash; 2],
     ) -> Result<Address, CallError> {
         use crate::bindings::rope_step::RopeStepVerifier;
-        let (v, _) = deploy_code(
+        self.deploy_step_verifier(
             host,
-            self.owner,
+            model_id,
             &RopeStepVerifier::BYTECODE,
             RopeStepVerifier::constructorCall {
                 registry_: self.registry,
@@ -594,11 +588,8 @@ impl Deployment {
                 ropeRootLocal_: FixedBytes(rope_roots[1]),
             }
             .abi_encode(),
-        )?;
-        for op in [4u8, 5] {
-            self.name_step_verifier(host, model_id, 1, op, v)?;
-        }
-        Ok(v)
+            &[(1, 4), (1, 5)],
+        )
     }
 
     /// Deploys the V_CACHE step verifier (`verifiers/VCacheStepVerifier.sol`, bound to this
@@ -610,17 +601,16 @@ impl Deployment {
         model_id: Hash,
     ) -> Result<Address, CallError> {
         use crate::bindings::vcache_step::VCacheStepVerifier;
-        let (v, _) = deploy_code(
+        self.deploy_step_verifier(
             host,
-            self.owner,
+            model_id,
             &VCacheStepVerifier::BYTECODE,
             VCacheStepVerifier::constructorCall {
                 registry_: self.registry,
             }
             .abi_encode(),
-        )?;
-        self.name_step_verifier(host, model_id, 1, 6, v)?;
-        Ok(v)
+            &[(1, 6)],
+        )
     }
 
     /// Deploys the gated-activation step verifier (`verifiers/ActStepVerifier.sol`) with the
@@ -633,18 +623,17 @@ impl Deployment {
         table_digest: Hash,
     ) -> Result<Address, CallError> {
         use crate::bindings::act_step::ActStepVerifier;
-        let (v, _) = deploy_code(
+        self.deploy_step_verifier(
             host,
-            self.owner,
+            model_id,
             &ActStepVerifier::BYTECODE,
             ActStepVerifier::constructorCall {
                 registry_: self.registry,
                 tableDigest_: FixedBytes(table_digest),
             }
             .abi_encode(),
-        )?;
-        self.name_step_verifier(host, model_id, 1, 13, v)?;
-        Ok(v)
+            &[(1, 13)],
+        )
     }
 
     /// Deploys the attention step verifier (`verifiers/AttnStepVerifier.sol`) with the
@@ -657,17 +646,33 @@ impl Deployment {
         exp_table_digest: Hash,
     ) -> Result<Address, CallError> {
         use crate::bindings::attn_step::AttnStepVerifier;
-        let (v, _) = deploy_code(
+        self.deploy_step_verifier(
             host,
-            self.owner,
+            model_id,
             &AttnStepVerifier::BYTECODE,
             AttnStepVerifier::constructorCall {
                 registry_: self.registry,
                 expTableDigest_: FixedBytes(exp_table_digest),
             }
             .abi_encode(),
-        )?;
-        self.name_step_verifier(host, model_id, 1, 7, v)?;
+            &[(1, 7)],
+        )
+    }
+
+    /// Deploys a step verifier (`bytecode` with constructor arguments `args`) from the owner and
+    /// names it for `model_id`'s `(stage class, op)` steps.
+    fn deploy_step_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        bytecode: &[u8],
+        args: Vec<u8>,
+        steps: &[(u8, u8)],
+    ) -> Result<Address, CallError> {
+        let (v, _) = deploy_code(host, self.owner, bytecode, args)?;
+        for &(class, op) in steps {
+            self.name_step_verifier(host, model_id, class, op, v)?;
+        }
         Ok(v)
     }
 

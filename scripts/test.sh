@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*" >&2; }
 start=$(date +%s)
+# One clean build of everything the tests need; incremental state would double the workspace
+# crates' footprint on disk for no gain in a single run. Set CARGO_INCREMENTAL=1 to keep it.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step "setup"
 scripts/setup.sh

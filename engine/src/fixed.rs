@@ -13,6 +13,7 @@ pub const W_FRAC: u32 = 32;
 pub const W_ONE: i64 = 1 << W_FRAC;
 
 /// `v / 2^s` rounded to nearest, ties to even (`s` may exceed 127: the result is then 0).
+#[inline]
 pub fn rshift_rne(v: i128, s: u32) -> i128 {
     if s == 0 {
         return v;
@@ -20,13 +21,14 @@ pub fn rshift_rne(v: i128, s: u32) -> i128 {
     if s >= 127 {
         return 0;
     }
-    // Most values fit i64: the same floor and round half to even in i64 arithmetic.
-    if s < 63 && v as i64 as i128 == v {
-        let v = v as i64;
-        let q = v >> s;
-        let r = v & ((1i64 << s) - 1);
-        let half = 1i64 << (s - 1);
-        return (q + i64::from(r > half || (r == half && q & 1 == 1))) as i128;
+    // Branch-free: with `v = q 2^s + r`, `0 <= r < 2^s`, adding `2^(s-1) - 1 + (q & 1)` carries
+    // into `q` exactly when `r > 2^(s-1)`, or `r = 2^(s-1)` and `q` is odd.
+    if s < 64 && v as i64 as i128 == v {
+        return rne_shr_i64(v as i64, s) as i128;
+    }
+    let odd = (v >> s) & 1;
+    if let Some(t) = v.checked_add((1i128 << (s - 1)) - 1 + odd) {
+        return t >> s;
     }
     let q = v >> s; // floor
     let r = v - (q << s); // 0 <= r < 2^s
@@ -36,6 +38,16 @@ pub fn rshift_rne(v: i128, s: u32) -> i128 {
     } else {
         q
     }
+}
+
+/// [`rshift_rne`] of an `i64` for `1 <= s <= 63` (the result always fits), branch-free in
+/// 64-bit arithmetic: `q = floor(v / 2^s)`, `r = v - q 2^s`, and `r + 2^(s-1) - 1 + (q & 1)`
+/// (below 2^64) reaches 2^s exactly when the quotient rounds up.
+#[inline(always)]
+pub fn rne_shr_i64(v: i64, s: u32) -> i64 {
+    let q = v >> s;
+    let r = (v as u64) & ((1u64 << s) - 1);
+    q + ((r + (1u64 << (s - 1)) - 1 + (q & 1) as u64) >> s) as i64
 }
 
 /// `v * 2^s` for any signed `s`, rounding half to even when shifting right, saturating to i64.

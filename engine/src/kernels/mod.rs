@@ -12,7 +12,7 @@ pub mod scalar;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
 
-use crate::fixed::{shift_sat, Act16, W_FRAC};
+use crate::fixed::{rne_shr_i64, shift_sat, Act16, W_FRAC};
 use crate::weights::{QMatrix, BLOCK};
 use rayon::prelude::*;
 
@@ -250,11 +250,7 @@ pub fn row_output(acc: i64, m: u32, e: i32, x_exp: i32) -> i64 {
     // The common case, a product within i64 shifted right by 1..=62, in i64 arithmetic: the
     // same floor-then-round-half-to-even as `shift_sat`, and no saturation can occur.
     if (-62..0).contains(&s) && p as i64 as i128 == p {
-        let (p, k) = (p as i64, (-s) as u32);
-        let q = p >> k;
-        let r = p & ((1i64 << k) - 1);
-        let half = 1i64 << (k - 1);
-        return q + i64::from(r > half || (r == half && q & 1 == 1));
+        return rne_shr_i64(p as i64, (-s) as u32);
     }
     shift_sat(p, s)
 }

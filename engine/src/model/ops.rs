@@ -1,7 +1,7 @@
 //! The element-wise and attention operators, shared by the forward pass and step replay.
 //! All integer; every rounding is half to even; see `engine/README.md` for the formulas.
 
-use crate::fixed::{div_rne, isqrt_u128, rshift_rne, shift_sat, Act16, W_FRAC};
+use crate::fixed::{div_rne, isqrt_u128, rne_shr_i64, rshift_rne, shift_sat, Act16, W_FRAC};
 use crate::kernels::Kernel;
 use crate::tables::{self, InterpTable, ROPE_FRAC};
 use crate::weights::{QMatrix, BLOCK, NORM_FRAC};
@@ -11,15 +11,46 @@ use crate::weights::{QMatrix, BLOCK, NORM_FRAC};
 /// `rms = isqrt(ms)` (32 fractional bits); `inv = round(2^64 / rms)`;
 /// `y_i = round(round(h_i * inv / 2^32) * g_i / 2^16)`.
 pub fn rms_norm(h: &[i64], g: &[i32], eps_q64: u128) -> Vec<i64> {
-    let mut ss: u128 = 0;
-    for &x in h {
-        let a = x.unsigned_abs() as u128;
-        ss = ss.saturating_add(a.saturating_mul(a));
-    }
+    let max_x = h.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0);
     let n = h.len().max(1) as u128;
+    let bits = |v: u128| 128 - v.leading_zeros();
+    // Each square is below 2^126; when `n` of them cannot reach 2^128 the sum needs no
+    // saturation (the same value as the saturating sum below).
+    let ss: u128 = if 2 * bits(max_x as u128) + bits(n) <= 128 {
+        h.iter()
+            .map(|&x| {
+                let a = x.unsigned_abs() as u128;
+                a * a
+            })
+            .sum()
+    } else {
+        h.iter().fold(0u128, |ss, &x| {
+            let a = x.unsigned_abs() as u128;
+            ss.saturating_add(a.saturating_mul(a))
+        })
+    };
     let ms = (ss / n + u128::from(2 * (ss % n) >= n)).saturating_add(eps_q64);
     let rms = isqrt_u128(ms).max(1) as i128;
     let inv = div_rne(1i128 << 64, rms);
+    // Fast path, the same integers: with `|x| < 2^bx` and `inv < 2^bi`, `x * inv` fits i128,
+    // `t = round(x * inv / 2^32)` is at most `2^(bx + bi - 32)` and `t * w` fits i64 when
+    // `bx + bi - 32 + bw <= 62`, so neither rounding step can saturate.
+    let max_w = g.iter().map(|w| w.unsigned_abs()).max().unwrap_or(0);
+    let (bx, bi, bw) = (
+        bits(max_x as u128),
+        bits(inv as u128),
+        bits(max_w as u128),
+    );
+    if inv < 1i128 << 63 && bx + bi <= 94 && (bx + bi).saturating_sub(W_FRAC) + bw <= 62 {
+        return h
+            .iter()
+            .zip(g)
+            .map(|(&x, &w)| {
+                let t = rne_shr_i128(x as i128 * inv, W_FRAC);
+                rne_shr_i64(t * w as i64, NORM_FRAC)
+            })
+            .collect();
+    }
     h.iter()
         .zip(g)
         .map(|(&x, &w)| {
@@ -27,6 +58,68 @@ pub fn rms_norm(h: &[i64], g: &[i32], eps_q64: u128) -> Vec<i64> {
             shift_sat(t * w as i128, -(NORM_FRAC as i32))
         })
         .collect()
+}
+
+/// `round(v / 2^s)` (half to even) for `1 <= s < 64` and `|v| < 2^126`, branch-free (see
+/// [`rshift_rne`]); the caller knows the result fits i64.
+#[inline(always)]
+fn rne_shr_i128(v: i128, s: u32) -> i64 {
+    let odd = (v >> s) & 1;
+    ((v + ((1i128 << (s - 1)) - 1 + odd)) >> s) as i64
+}
+
+/// Division rounded half to even by one divisor `d` (`1 <= d < 2^63`), many numerators: a
+/// reciprocal `m = floor((2^128 - 1) / d)` computed once turns each division into a
+/// multiplication, corrected to the exact quotient, so [`RecipDiv::div_rne`] equals
+/// [`div_rne`].
+#[derive(Clone, Copy, Debug)]
+pub struct RecipDiv {
+    d: u128,
+    m: u128,
+}
+
+/// The high 128 bits of the 256-bit product `a * b`.
+#[inline(always)]
+fn mulhi_u128(a: u128, b: u128) -> u128 {
+    const LO: u128 = u64::MAX as u128;
+    let (a0, a1, b0, b1) = (a & LO, a >> 64, b & LO, b >> 64);
+    let (p00, p01, p10, p11) = (a0 * b0, a0 * b1, a1 * b0, a1 * b1);
+    let mid = (p00 >> 64) + (p01 & LO) + (p10 & LO);
+    p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64)
+}
+
+impl RecipDiv {
+    /// `None` unless `1 <= d < 2^63`.
+    pub fn new(d: i128) -> Option<RecipDiv> {
+        (1..1i128 << 63).contains(&d).then(|| RecipDiv {
+            d: d as u128,
+            m: u128::MAX / d as u128,
+        })
+    }
+
+    /// `round(n / d)`, ties to even, for `|n| / d < 2^64` (the caller's bound; then every
+    /// product below fits). Rounding half to even is odd-symmetric, so the sign is put back
+    /// after dividing `|n|`.
+    #[inline]
+    pub fn div_rne(&self, n: i128) -> i128 {
+        let a = n.unsigned_abs();
+        // `m >= 2^128 / d - 1`, so `a / d - a m / 2^128 <= a / 2^128 < 1`: the estimate is the
+        // floor of the quotient or one or two below it.
+        let mut q = mulhi_u128(a, self.m);
+        let mut r = a - q * self.d;
+        while r >= self.d {
+            q += 1;
+            r -= self.d;
+        }
+        // `r < d < 2^63`, so `2r` does not overflow.
+        let up = 2 * r > self.d || (2 * r == self.d && q & 1 == 1);
+        let q = (q + u128::from(up)) as i128;
+        if n < 0 {
+            -q
+        } else {
+            q
+        }
+    }
 }
 
 /// Row `r` of an int8 matrix as wide values: `q * b * m * 2^e`, then times `scale_q32 / 2^32`.
@@ -167,9 +260,33 @@ fn attend_body(q: &Act16, ks: &[&Act16], vs: &[&Act16], scale_q32: i64) -> Vec<i
             *a += pp as i64 * x as i64;
         }
     }
-    acc.iter()
-        .map(|&a| scaled_div(a as i128, e_max + W_FRAC as i32, total.max(1) as i128))
-        .collect()
+    scaled_div_all(&acc, e_max + W_FRAC as i32, total.max(1) as i128)
+}
+
+/// [`scaled_div`] of every element of `acc`. `a << shift` over `den`, or `a` over
+/// `den << -shift`, is one divisor for the whole head: a reciprocal ([`RecipDiv`]) when the
+/// shifted values and the divisor fit i64 (`den`, a sum of weights of at most 2^30, does).
+fn scaled_div_all(acc: &[i64], shift: i32, den: i128) -> Vec<i64> {
+    let bits = |v: u128| 128 - v.leading_zeros() as i32;
+    let max_a = acc.iter().map(|a| a.unsigned_abs()).max().unwrap_or(0) as u128;
+    if (0..=60).contains(&shift) && den >= 1 {
+        // `|a << shift| < 2^(ba + shift) <= 2^123` and the quotient is below
+        // `2^(ba + shift - bd + 1) <= 2^62`: no saturation, and `RecipDiv`'s bound holds.
+        if bits(max_a) + shift - bits(den as u128) < 62 {
+            if let Some(rd) = RecipDiv::new(den) {
+                return acc
+                    .iter()
+                    .map(|&a| rd.div_rne((a as i128) << shift) as i64)
+                    .collect();
+            }
+        }
+    } else if (-62..0).contains(&shift) {
+        // The quotient of an i64 by a divisor of at least 1 is below 2^63 + 1.
+        if let Some(rd) = RecipDiv::new(den << -shift) {
+            return acc.iter().map(|&a| rd.div_rne(a as i128) as i64).collect();
+        }
+    }
+    acc.iter().map(|&a| scaled_div(a as i128, shift, den)).collect()
 }
 
 /// Gated activation: `round(f(gate_i) * up_i / 2^32)`, `f` by table with interpolation.
@@ -193,4 +310,104 @@ pub fn per_head_act(v: &[i64], heads: usize) -> Vec<Act16> {
     v.chunks(v.len() / heads.max(1))
         .map(Act16::from_wide)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix;
+
+    /// The definition of [`rms_norm`], every product in i128 with saturation, no fast paths.
+    fn rms_norm_reference(h: &[i64], g: &[i32], eps_q64: u128) -> Vec<i64> {
+        let mut ss: u128 = 0;
+        for &x in h {
+            let a = x.unsigned_abs() as u128;
+            ss = ss.saturating_add(a.saturating_mul(a));
+        }
+        let n = h.len().max(1) as u128;
+        let ms = (ss / n + u128::from(2 * (ss % n) >= n)).saturating_add(eps_q64);
+        let rms = isqrt_u128(ms).max(1) as i128;
+        let inv = div_rne(1i128 << 64, rms);
+        h.iter()
+            .zip(g)
+            .map(|(&x, &w)| {
+                let t = rshift_rne(x as i128 * inv, W_FRAC);
+                shift_sat(t * w as i128, -(NORM_FRAC as i32))
+            })
+            .collect()
+    }
+
+    fn wide(r: &mut SplitMix, bits: u64) -> i64 {
+        (r.next() as i64) >> (64 - bits.clamp(1, 64))
+    }
+
+    #[test]
+    fn rms_norm_fast_paths_equal_the_definition() {
+        let mut r = SplitMix(7);
+        for case in 0..3000u64 {
+            let n = 1 + (r.next() % 300) as usize;
+            let xb = 1 + r.next() % 64;
+            let wb = 1 + r.next() % 32;
+            let mut h: Vec<i64> = (0..n).map(|_| wide(&mut r, xb)).collect();
+            let g: Vec<i32> = (0..n).map(|_| wide(&mut r, wb) as i32).collect();
+            match case % 7 {
+                0 => h[0] = i64::MIN,
+                1 => h[n - 1] = i64::MAX,
+                2 => h.iter_mut().for_each(|x| *x = 0),
+                3 => h.iter_mut().for_each(|x| *x = i64::MIN),
+                _ => {}
+            }
+            let eps = [0u128, 1, 1 << 40, u128::MAX][(case % 4) as usize];
+            assert_eq!(
+                rms_norm(&h, &g, eps),
+                rms_norm_reference(&h, &g, eps),
+                "case {case}"
+            );
+        }
+    }
+
+    #[test]
+    fn reciprocal_division_equals_div_rne() {
+        let mut r = SplitMix(11);
+        let mut ds: Vec<i128> = vec![1, 2, 3, 5, 7, 1 << 30, (1 << 62) + 1, i64::MAX as i128];
+        for _ in 0..2000 {
+            ds.push(((r.next() >> (1 + r.next() % 63)) as i128).max(1));
+        }
+        for d in ds {
+            let rd = RecipDiv::new(d).expect("in range");
+            let mut ns = vec![0i64, 1, -1, i64::MIN, i64::MAX, i64::MIN + 1];
+            for m in [1i128, 3] {
+                // Ties and their neighbours.
+                for e in [-1i128, 0, 1] {
+                    let v = d * m / 2 + e;
+                    if let Ok(v) = i64::try_from(v) {
+                        ns.extend([v, -v]);
+                    }
+                }
+            }
+            for _ in 0..50 {
+                ns.push((r.next() as i64) >> (r.next() % 64));
+            }
+            for n in ns {
+                assert_eq!(rd.div_rne(n as i128), div_rne(n as i128, d), "{n} / {d}");
+                let wide = (n as i128) << (r.next() % 64);
+                if wide.unsigned_abs() / (d as u128) < 1 << 64 {
+                    assert_eq!(rd.div_rne(wide), div_rne(wide, d), "{wide} / {d}");
+                }
+            }
+        }
+        assert!(RecipDiv::new(0).is_none());
+        // The attention's division of a whole head, against `scaled_div` element by element.
+        for case in 0..4000u64 {
+            let shift = (r.next() % 160) as i32 - 80;
+            let den = ((r.next() >> (r.next() % 64)) as i128).max(1) << (case % 3 * 20);
+            let bits = 1 + r.next() % 64;
+            let acc: Vec<i64> = (0..1 + r.next() % 40)
+                .map(|_| (r.next() as i64) >> (64 - bits))
+                .collect();
+            let want: Vec<i64> = acc.iter().map(|&a| scaled_div(a as i128, shift, den)).collect();
+            assert_eq!(scaled_div_all(&acc, shift, den), want, "shift {shift} den {den}");
+        }
+        assert!(RecipDiv::new(1 << 63).is_none());
+    }
 }

@@ -120,16 +120,30 @@ pub fn wide_digest(v: &[i64]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// Feeds `a.bytes()` to `h` through a stack buffer.
+fn feed_act(h: &mut Sha256, a: &Act16) {
+    h.update(a.exp.to_le_bytes());
+    let mut buf = [0u8; 2 * 512];
+    for c in a.q.chunks(512) {
+        for (b, x) in buf.chunks_exact_mut(2).zip(c) {
+            b.copy_from_slice(&x.to_le_bytes());
+        }
+        h.update(&buf[..2 * c.len()]);
+    }
+}
+
 /// [`StepTensor::digest`] of `Act(a)`.
 pub fn act_digest(a: &Act16) -> [u8; 32] {
-    Sha256::digest(a.bytes()).into()
+    let mut h = Sha256::new();
+    feed_act(&mut h, a);
+    h.finalize().into()
 }
 
 /// [`StepTensor::digest`] of `Acts(v)`: the hash of the concatenation, fed piece by piece.
 pub fn acts_digest(v: &[Act16]) -> [u8; 32] {
     let mut h = Sha256::new();
     for a in v {
-        h.update(a.bytes());
+        feed_act(&mut h, a);
     }
     h.finalize().into()
 }

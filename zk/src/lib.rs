@@ -9,6 +9,7 @@
 //! - [`unit`]: shapes, the native reference (the engine's own kernel), statements, witnesses;
 //! - [`circuit`]: the R1CS circuits and their gadgets;
 //! - [`act`]: units of the gated activation step `ACT` (table lookups, roundings, `Act16`);
+//! - [`attn`]: units of the attention step `ATTN` (one query head over its visible positions);
 //! - [`phase1`]: the phase-1 (powers of tau) ceremony and the derivation of the initial key;
 //! - [`ceremony`]: the phase-2 setup ceremony and its transcript;
 //! - [`prove`]: keys, `prove_unit`, verification through `otr_core::zk::PreparedVk`;
@@ -19,6 +20,7 @@
 //! See `zk/README.md` for what is proven, what is public and what is trusted.
 
 pub mod act;
+pub mod attn;
 pub mod ceremony;
 pub mod circuit;
 pub mod cli;

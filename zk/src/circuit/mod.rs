@@ -19,6 +19,7 @@
 //!    equated with the public inputs; `row = R * (row / R)`.
 
 pub mod act;
+pub mod attn;
 pub mod gadgets;
 pub mod requant;
 

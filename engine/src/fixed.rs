@@ -141,11 +141,18 @@ impl Act16 {
     /// Canonical bytes: `exp` (i32 LE) then the values (i16 LE).
     pub fn bytes(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(4 + 2 * self.q.len());
-        b.extend_from_slice(&self.exp.to_le_bytes());
-        for x in &self.q {
-            b.extend_from_slice(&x.to_le_bytes());
-        }
+        self.append_bytes(&mut b);
         b
+    }
+
+    /// Appends [`Act16::bytes`] to `b`.
+    pub fn append_bytes(&self, b: &mut Vec<u8>) {
+        let at = b.len();
+        b.resize(at + 4 + 2 * self.q.len(), 0);
+        b[at..at + 4].copy_from_slice(&self.exp.to_le_bytes());
+        for (c, x) in b[at + 4..].chunks_exact_mut(2).zip(&self.q) {
+            c.copy_from_slice(&x.to_le_bytes());
+        }
     }
 }
 

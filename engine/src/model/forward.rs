@@ -3,7 +3,8 @@
 use super::ops::{self, RopeStyle};
 use super::sampling::{sample, Sampling};
 use super::trace::{
-    act_digest, acts_digest, embed_op, head_op, layer_op, wide_digest, StepKey, StepTensor, Trace,
+    act_digests, acts_digests, embed_op, head_op, layer_op, wide_digests, StepKey, StepTensor,
+    Trace,
 };
 use super::{Arch, Model};
 use crate::error::EngineError;
@@ -215,13 +216,10 @@ impl Model {
         }
         let pos = |t: usize| (start + t) as u32;
         let scale = cfg.embed_scale_q32();
-        let emb = ex.map(n, |t| {
-            let h = ops::embed_row(&self.embd, tokens[t] as usize, scale);
-            let d = wide_digest(&h);
-            (h, d)
-        });
+        let emb = ex.map(n, |t| ops::embed_row(&self.embd, tokens[t] as usize, scale));
+        let ds = wide_digests(ex, &emb);
         let mut hs: Vec<Vec<i64>> = Vec::with_capacity(n);
-        for (t, (h, d)) in emb.into_iter().enumerate() {
+        for (t, (h, d)) in emb.into_iter().zip(ds).enumerate() {
             ctx.rec_d(
                 key(pos(t), 0, embed_op::EMBED),
                 d,
@@ -257,11 +255,18 @@ impl Model {
                 let qh = self.qk_rope(&q[t], ly.q_norm.as_deref(), cs);
                 let kh = self.qk_rope(&k[t], ly.k_norm.as_deref(), cs);
                 let vh = ops::per_head_act(&v[t], cfg.n_kv_heads);
-                let d = [acts_digest(&qh), acts_digest(&kh), acts_digest(&vh)];
-                (qh, kh, vh, d)
+                (qh, kh, vh)
             });
+            let (qhs, (khs, vhs)): (Vec<_>, (Vec<_>, Vec<_>)) =
+                roped.into_iter().map(|(q, k, v)| (q, (k, v))).unzip();
+            let (dq, dk, dv) = (
+                acts_digests(ex, &qhs),
+                acts_digests(ex, &khs),
+                acts_digests(ex, &vhs),
+            );
             let mut qs = Vec::with_capacity(n);
-            for (t, (qh, kh, vh, d)) in roped.into_iter().enumerate() {
+            for (t, ((qh, kh), vh)) in qhs.into_iter().zip(khs).zip(vhs).enumerate() {
+                let d = [dq[t], dk[t], dv[t]];
                 let p = pos(t);
                 ctx.rec_d(
                     key(p, st, layer_op::Q_ROPE),
@@ -293,12 +298,11 @@ impl Model {
             let (kc, vc) = (&cache.k[l], &cache.v[l]);
             let attn = ex.map(n, |t| {
                 let r = visible(t);
-                let a = self.attention(&qs[t], &kc[r.clone()], &vc[r]);
-                let d = act_digest(&a);
-                (a, d)
+                self.attention(&qs[t], &kc[r.clone()], &vc[r])
             });
+            let ds = act_digests(ex, &attn);
             let mut attn_in = Vec::with_capacity(n);
-            for (t, (a, d)) in attn.into_iter().enumerate() {
+            for (t, (a, d)) in attn.into_iter().zip(ds).enumerate() {
                 let r = visible(t);
                 ctx.rec_d(
                     key(pos(t), st, layer_op::ATTN),
@@ -329,12 +333,12 @@ impl Model {
             let g = self.matmul_rec(&ly.gate, &xs, ctx, start, st, layer_op::GATE);
             let u = self.matmul_rec(&ly.up, &xs, ctx, start, st, layer_op::UP);
             let acts = ex.map(n, |t| {
-                let a = Act16::from_wide(&ops::gated(&g[t], &u[t], self.act_table()));
-                let d = act_digest(&a);
-                (a, d)
+                Act16::from_wide(&ops::gated(&g[t], &u[t], self.act_table()))
             });
+            let ds = act_digests(ex, &acts);
             let acts: Vec<Act16> = acts
                 .into_iter()
+                .zip(ds)
                 .enumerate()
                 .map(|(t, (a, d))| {
                     ctx.rec_d(
@@ -414,11 +418,11 @@ impl Model {
     ) -> Vec<Act16> {
         let eps = self.cfg.eps_q64();
         let xs = self.exec.map(hs.len(), |t| {
-            let x = Act16::from_wide(&ops::rms_norm(&hs[t], g, eps));
-            let d = act_digest(&x);
-            (x, d)
+            Act16::from_wide(&ops::rms_norm(&hs[t], g, eps))
         });
+        let ds = act_digests(&self.exec, &xs);
         xs.into_iter()
+            .zip(ds)
             .enumerate()
             .map(|(t, (x, d))| {
                 ctx.rec_d(
@@ -444,12 +448,12 @@ impl Model {
         stage: u16,
         op: u8,
     ) -> Vec<Vec<i64>> {
-        let out = self.exec.map(hs.len(), |t| {
-            let h = self.residual(&hs[t], &ys[t], post);
-            let d = wide_digest(&h);
-            (h, d)
-        });
+        let out = self
+            .exec
+            .map(hs.len(), |t| self.residual(&hs[t], &ys[t], post));
+        let ds = wide_digests(&self.exec, &out);
         out.into_iter()
+            .zip(ds)
             .enumerate()
             .map(|(t, (h, d))| {
                 ctx.rec_d(
@@ -478,7 +482,7 @@ impl Model {
         op: u8,
     ) -> Vec<Vec<i64>> {
         let ys = self.exec.matmul(w, xs);
-        let ds = self.exec.map(ys.len(), |t| wide_digest(&ys[t]));
+        let ds = wide_digests(&self.exec, &ys);
         for (t, d) in ds.into_iter().enumerate() {
             ctx.rec_d(
                 key((start + t) as u32, stage, op),

@@ -5,6 +5,8 @@ pub mod forward;
 pub mod ops;
 pub mod replay;
 pub mod sampling;
+#[cfg(target_arch = "x86_64")]
+pub mod sha256x16;
 pub mod trace;
 
 use crate::convert;

@@ -36,11 +36,7 @@ pub fn rms_norm(h: &[i64], g: &[i32], eps_q64: u128) -> Vec<i64> {
     // `t = round(x * inv / 2^32)` is at most `2^(bx + bi - 32)` and `t * w` fits i64 when
     // `bx + bi - 32 + bw <= 62`, so neither rounding step can saturate.
     let max_w = g.iter().map(|w| w.unsigned_abs()).max().unwrap_or(0);
-    let (bx, bi, bw) = (
-        bits(max_x as u128),
-        bits(inv as u128),
-        bits(max_w as u128),
-    );
+    let (bx, bi, bw) = (bits(max_x as u128), bits(inv as u128), bits(max_w as u128));
     if inv < 1i128 << 63 && bx + bi <= 94 && (bx + bi).saturating_sub(W_FRAC) + bw <= 62 {
         return h
             .iter()
@@ -286,7 +282,9 @@ fn scaled_div_all(acc: &[i64], shift: i32, den: i128) -> Vec<i64> {
             return acc.iter().map(|&a| rd.div_rne(a as i128) as i64).collect();
         }
     }
-    acc.iter().map(|&a| scaled_div(a as i128, shift, den)).collect()
+    acc.iter()
+        .map(|&a| scaled_div(a as i128, shift, den))
+        .collect()
 }
 
 /// Gated activation: `round(f(gate_i) * up_i / 2^32)`, `f` by table with interpolation.
@@ -405,8 +403,15 @@ mod tests {
             let acc: Vec<i64> = (0..1 + r.next() % 40)
                 .map(|_| (r.next() as i64) >> (64 - bits))
                 .collect();
-            let want: Vec<i64> = acc.iter().map(|&a| scaled_div(a as i128, shift, den)).collect();
-            assert_eq!(scaled_div_all(&acc, shift, den), want, "shift {shift} den {den}");
+            let want: Vec<i64> = acc
+                .iter()
+                .map(|&a| scaled_div(a as i128, shift, den))
+                .collect();
+            assert_eq!(
+                scaled_div_all(&acc, shift, den),
+                want,
+                "shift {shift} den {den}"
+            );
         }
         assert!(RecipDiv::new(1 << 63).is_none());
     }

@@ -106,6 +106,70 @@ impl StepTensor {
     }
 }
 
+/// SHA-256 of each message: sixteen of one length at a time through [`super::sha256x16`]
+/// where the CPU has AVX-512 (the same digests), groups on the pool; the rest one by one.
+pub fn digests(ex: &crate::kernels::Exec, msgs: &[&[u8]]) -> Vec<[u8; 32]> {
+    #[cfg(target_arch = "x86_64")]
+    if msgs.len() >= 16
+        && msgs.iter().all(|m| m.len() == msgs[0].len())
+        && super::sha256x16::detected()
+    {
+        let groups = msgs.len() / 16;
+        let mut out: Vec<[u8; 32]> = ex
+            .map(groups, |g| {
+                super::sha256x16::digest16(std::array::from_fn(|i| msgs[16 * g + i]))
+            })
+            .into_iter()
+            .flatten()
+            .collect();
+        let rest = &msgs[16 * groups..];
+        out.extend(ex.map(rest.len(), |i| -> [u8; 32] {
+            Sha256::digest(rest[i]).into()
+        }));
+        return out;
+    }
+    ex.map(msgs.len(), |i| Sha256::digest(msgs[i]).into())
+}
+
+/// [`wide_digest`] of each of `vs`.
+pub fn wide_digests(ex: &crate::kernels::Exec, vs: &[Vec<i64>]) -> Vec<[u8; 32]> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let msgs: Vec<&[u8]> = vs.iter().map(|v| le_bytes(v)).collect();
+        digests(ex, &msgs)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    ex.map(vs.len(), |t| wide_digest(&vs[t]))
+}
+
+/// [`act_digest`] of each of `xs`.
+pub fn act_digests(ex: &crate::kernels::Exec, xs: &[Act16]) -> Vec<[u8; 32]> {
+    let bytes = ex.map(xs.len(), |t| xs[t].bytes());
+    let msgs: Vec<&[u8]> = bytes.iter().map(|b| &b[..]).collect();
+    digests(ex, &msgs)
+}
+
+/// [`acts_digest`] of each of `vs`.
+pub fn acts_digests(ex: &crate::kernels::Exec, vs: &[Vec<Act16>]) -> Vec<[u8; 32]> {
+    let bytes = ex.map(vs.len(), |t| {
+        let mut b = Vec::with_capacity(vs[t].iter().map(|a| 4 + 2 * a.q.len()).sum());
+        for a in &vs[t] {
+            a.append_bytes(&mut b);
+        }
+        b
+    });
+    let msgs: Vec<&[u8]> = bytes.iter().map(|b| &b[..]).collect();
+    digests(ex, &msgs)
+}
+
+/// The bytes of `wide_bytes(v)` in place: i64 values little-endian are their memory on x86-64.
+#[cfg(target_arch = "x86_64")]
+fn le_bytes(v: &[i64]) -> &[u8] {
+    // SAFETY: any initialized i64 memory is valid u8 memory of 8 times the length; x86-64 is
+    // little-endian, so these are the canonical bytes.
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, 8 * v.len()) }
+}
+
 /// [`StepTensor::digest`] of `Wide(v)`, without building the tensor.
 pub fn wide_digest(v: &[i64]) -> [u8; 32] {
     // The bytes of `wide_bytes(v)`, fed through a stack buffer.

@@ -123,7 +123,12 @@ impl Act16 {
         while s < 64 && rshift_rne(max as i128, s) > 32767 {
             s += 1;
         }
-        let q = v.iter().map(|&x| rshift_rne(x as i128, s) as i16).collect();
+        // One shift for the whole vector: the 64-bit rounding (`s < 64`), or nothing left.
+        let q = match s {
+            0 => v.iter().map(|&x| x as i16).collect(),
+            1..=63 => v.iter().map(|&x| rne_shr_i64(x, s) as i16).collect(),
+            _ => v.iter().map(|&x| rshift_rne(x as i128, s) as i16).collect(),
+        };
         Act16 {
             q,
             exp: s as i32 - W_FRAC as i32,
@@ -297,5 +302,27 @@ mod tests {
         assert_eq!(a.to_wide(), v.to_vec());
         let z = Act16::from_wide(&[0, 0]);
         assert_eq!(z.q, vec![0, 0]);
+    }
+
+    #[test]
+    fn act16_fast_shift_equals_the_definition() {
+        let mut r = crate::rng::SplitMix(29);
+        for case in 0..5000u64 {
+            let bits = 1 + case % 64;
+            let mut v: Vec<i64> = (0..1 + r.next() % 50)
+                .map(|_| (r.next() as i64) >> (64 - bits))
+                .collect();
+            match case % 5 {
+                0 => v[0] = i64::MIN,
+                1 => v[0] = i64::MAX,
+                2 => v[0] = -32768,
+                _ => {}
+            }
+            let a = Act16::from_wide(&v);
+            let s = (a.exp + W_FRAC as i32) as u32;
+            let want: Vec<i16> = v.iter().map(|&x| rshift_rne(x as i128, s) as i16).collect();
+            assert_eq!(a.q, want, "{v:?}");
+            assert!(a.q.iter().all(|x| x.unsigned_abs() <= 32767));
+        }
     }
 }

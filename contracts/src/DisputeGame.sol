@@ -10,6 +10,7 @@ import {BatchProof} from "./lib/BatchProof.sol";
 import {Codec} from "./lib/Codec.sol";
 import {Rfc6962} from "./lib/Rfc6962.sol";
 import {StepOpening} from "./lib/StepOpening.sol";
+import {MatVecStepVerifier} from "./verifiers/MatVecStepVerifier.sol";
 
 /// @title The dispute game: bisection over a receipt's trace, one-step adjudication, slashing.
 /// @notice A challenger posts `bond` and one receipt of a batch still in its challenge window.
@@ -24,10 +25,16 @@ import {StepOpening} from "./lib/StepOpening.sol";
 ///         at the first leaf the parties disagree on (`disagreeSize = agreeSize + 1`). The node
 ///         then proves that leaf (`proveStep`): the leaf opened as the last leaf of the disputed
 ///         prefix, its inputs opened in the agreed prefix, and the model's step verifier for the
-///         operator accepting the witness. Every move has `moveTimeout` seconds; `timeout`
+///         operator accepting the witness. Every move has `moveTimeout` seconds from the previous one; `timeout`
 ///         decides for the side that moved last. A node that loses is slashed `slashAmount`
 ///         (`winnerBps` of it to the challenger, who also gets the bond back); a challenger that
 ///         loses forfeits the bond (`winnerBps` of it to the node, the rest to the treasury).
+///         A matrix-vector step (`Q K V O GATE UP DOWN`, `LOGITS`) is settled in three moves
+///         instead (docs/PROTOCOL.md §7.9): the node's `openMatVec` publishes the whole output
+///         `y` (event `MatVecOpened`), the challenger's `nameUnit` names the rows it disputes, the
+///         node's `proveUnit` proves them with a spot-check unit proof through the operator's
+///         `MatVecStepVerifier`. Timeouts as for every move: a missed `openMatVec` or `proveUnit`
+///         loses for the node, a missed `nameUnit` for the challenger.
 ///         `challengeModel` settles a downgraded or unregistered model at once, without a game.
 contract DisputeGame is Owned {
     enum Phase {
@@ -63,6 +70,25 @@ contract DisputeGame is Owned {
     uint256 public immutable slashAmount;
     uint256 public immutable winnerBps;
 
+    /// The three-move settlement of a matrix-vector step (docs/PROTOCOL.md §7.9).
+    enum MatVecStage {
+        None,
+        Opened, // openMatVec done: the challenger names a unit
+        Named // nameUnit done: the node proves it
+    }
+
+    struct MatVec {
+        MatVecStage stage; // slot +0
+        uint16 stepStage; // slot +0: the step's trace stage
+        uint8 op; // slot +0
+        uint32 rows; // slot +0
+        uint32 unitRows; // slot +0
+        uint32 rowStart; // slot +0
+        MatVecStepVerifier verifier; // slot +1
+        bytes32 inDigest; // slot +2
+        bytes32 outDigest; // slot +3
+    }
+
     uint256 public disputeCount;
     /// Dispute id => dispute. Slot of disputes[id] = keccak256(abi.encode(id, DISPUTES_SLOT)).
     mapping(uint256 => Dispute) public disputes;
@@ -70,6 +96,8 @@ contract DisputeGame is Owned {
     mapping(bytes32 => uint256) public openDisputeOf;
     /// Receipt hash => fraud proven against it (no further disputes, no reward).
     mapping(bytes32 => bool) public fraudProven;
+    /// Dispute id => its matrix-vector step, once the node opened one.
+    mapping(uint256 => MatVec) public matVecs;
 
     error BondTooSmall(uint256 got, uint256 min);
     error AlreadyDisputed(bytes32 receiptHash, uint256 id);
@@ -84,12 +112,19 @@ contract DisputeGame is Owned {
     error StepNotProven();
     error ModelMatches(bytes32 modelId);
     error WindowClosed(uint256 batchIndex);
+    error MatVecUnderway(uint256 id, MatVecStage stage);
+    error NotAUnit(uint256 rowStart, uint256 unitRows, uint256 rows);
+    error UnitNotProven();
 
     event DisputeOpened(uint256 indexed id, uint256 indexed batchIndex, bytes32 receiptHash, address challenger);
     event Bisected(uint256 indexed id, uint64 midSize, bytes32 midRoot);
     event Responded(uint256 indexed id, bool agree, uint64 agreeSize, uint64 disagreeSize);
     event Resolved(uint256 indexed id, bool nodeWon, uint256 slashed);
     event ModelFraud(uint256 indexed batchIndex, bytes32 receiptHash, uint256 slashed);
+    /// The node's whole output `y` (i64le) of the disputed matrix step, for the challenger to
+    /// find its wrong rows.
+    event MatVecOpened(uint256 indexed id, uint256 rows, uint256 unitRows, bytes y);
+    event UnitNamed(uint256 indexed id, uint256 rowStart);
 
     constructor(
         address owner_,
@@ -173,6 +208,7 @@ contract DisputeGame is Owned {
     /// @notice Challenger's move: does it agree with the node's prefix of `midpoint(id)` leaves?
     function respond(uint256 id, bool agree) external {
         Dispute storage d = _move(id, Phase.ChallengerToMove, false);
+        _noMatVec(id);
         uint64 mid = midpoint(id);
         if (agree) {
             d.agreeSize = mid;
@@ -196,6 +232,7 @@ contract DisputeGame is Owned {
         bytes calldata witness
     ) external {
         Dispute storage d = _move(id, Phase.NodeToMove, true);
+        _noMatVec(id);
         if (d.disagreeSize != d.agreeSize + 1) revert NotOneStep(d.agreeSize, d.disagreeSize);
         Codec.TraceKey memory k = Codec.traceKey(outLeaf);
         Rfc6962.verifyInclusion(Rfc6962.leafHashOf(outLeaf), d.agreeSize, d.disagreeSize, outPath, d.disagreeRoot);
@@ -203,6 +240,80 @@ contract DisputeGame is Owned {
         address v = registry.stepVerifier(d.modelId, k.stage, k.op);
         if (v == address(0)) revert NoStepVerifier(k.stage, k.op);
         if (!IStepVerifier(v).verifyStep(d.modelId, d.weightsRoot, outLeaf, ins, witness)) revert StepNotProven();
+        _nodeWins(id, d);
+    }
+
+    /// @notice Node's move at a matrix-vector step (instead of `proveStep`): `outLeaf` is leaf
+    ///         `agreeSize` of the disputed prefix, `inputs` its one input leaf in the agreed
+    ///         prefix, `y` the whole output (i64le, SHA-256 = the leaf's digest), checked by the
+    ///         step verifier the registry names for the operator. `y` is published in
+    ///         `MatVecOpened`; the challenger then names a unit (`nameUnit`).
+    function openMatVec(
+        uint256 id,
+        bytes calldata outLeaf,
+        bytes32[] calldata outPath,
+        StepOpening.Leaf[] calldata inputs,
+        bytes calldata y
+    ) external {
+        Dispute storage d = _move(id, Phase.NodeToMove, true);
+        _noMatVec(id);
+        if (d.disagreeSize != d.agreeSize + 1) revert NotOneStep(d.agreeSize, d.disagreeSize);
+        Codec.TraceKey memory k = Codec.traceKey(outLeaf);
+        Rfc6962.verifyInclusion(Rfc6962.leafHashOf(outLeaf), d.agreeSize, d.disagreeSize, outPath, d.disagreeRoot);
+        bytes[] memory ins = StepOpening.openInputs(inputs, d.agreeSize, d.agreeRoot, d.agreeSize);
+        address v = registry.stepVerifier(d.modelId, k.stage, k.op);
+        if (v == address(0)) revert NoStepVerifier(k.stage, k.op);
+        (uint256 rows, uint256 unitRows, bytes32 inDigest) =
+            MatVecStepVerifier(v).openMatVec(d.modelId, d.weightsRoot, outLeaf, ins, y);
+        MatVec storage m = matVecs[id];
+        m.stage = MatVecStage.Opened;
+        m.stepStage = k.stage;
+        m.op = k.op;
+        m.rows = uint32(rows);
+        m.unitRows = uint32(unitRows);
+        m.verifier = MatVecStepVerifier(v);
+        m.inDigest = inDigest;
+        m.outDigest = k.digest;
+        d.phase = Phase.ChallengerToMove;
+        emit MatVecOpened(id, rows, unitRows, y);
+    }
+
+    /// @notice Challenger's move after `openMatVec`: the unit (rows `rowStart .. rowStart + R`,
+    ///         `rowStart` a multiple of `R` below the matrix rows) it says is wrong.
+    function nameUnit(uint256 id, uint256 rowStart) external {
+        Dispute storage d = _move(id, Phase.ChallengerToMove, false);
+        MatVec storage m = matVecs[id];
+        if (m.stage != MatVecStage.Opened) revert MatVecUnderway(id, m.stage);
+        if (rowStart % m.unitRows != 0 || rowStart >= m.rows) revert NotAUnit(rowStart, m.unitRows, m.rows);
+        m.rowStart = uint32(rowStart);
+        m.stage = MatVecStage.Named;
+        d.phase = Phase.NodeToMove;
+        emit UnitNamed(id, rowStart);
+    }
+
+    /// @notice Node's last move at a matrix-vector step: a Groth16 proof of the named unit.
+    ///         `x` and `y` are the step's input and whole output (SHA-256 = the two leaves'
+    ///         digests), `C_W` the matrix commitment with its audit path (`cwIndex`, `cwSize`,
+    ///         `cwPath`) in the registry's `poseidonRoot`, `proof` in the EIP-197 order. Reverts
+    ///         (and can be retried until the deadline) when anything is rejected; accepted, the
+    ///         node wins.
+    function proveUnit(
+        uint256 id,
+        bytes calldata x,
+        bytes calldata y,
+        uint256 cwIndex,
+        uint256 cwSize,
+        bytes32[] calldata cwPath,
+        uint256 cW,
+        uint256[8] calldata proof
+    ) external {
+        Dispute storage d = _move(id, Phase.NodeToMove, true);
+        MatVec storage m = matVecs[id];
+        if (m.stage != MatVecStage.Named) revert MatVecUnderway(id, m.stage);
+        MatVecStepVerifier.MatrixOpening memory w = MatVecStepVerifier.MatrixOpening(cwIndex, cwSize, cwPath, cW);
+        if (!m.verifier.verifyUnit(
+                d.modelId, m.stepStage, m.op, m.inDigest, m.outDigest, m.rowStart, x, y, w, proof
+            )) revert UnitNotProven();
         _nodeWins(id, d);
     }
 
@@ -237,12 +348,20 @@ contract DisputeGame is Owned {
         return BatchProof.check(r, b.root, b.headerCount);
     }
 
-    function _move(uint256 id, Phase phase, bool byNode) private view returns (Dispute storage d) {
+    /// @dev Checks the caller may move now and starts the next move's clock.
+    function _move(uint256 id, Phase phase, bool byNode) private returns (Dispute storage d) {
         d = disputes[id];
         if (d.phase != phase) revert WrongPhase(id, d.phase);
         if (msg.sender != (byNode ? d.node : d.challenger)) revert NotYourMove(msg.sender);
         uint256 dl = deadline(id);
         if (block.timestamp >= dl) revert MoveTooLate(dl);
+        d.lastMoveAt = uint64(block.timestamp);
+    }
+
+    /// @dev Reverts while dispute `id` is in the three moves of a matrix-vector step.
+    function _noMatVec(uint256 id) private view {
+        MatVecStage s = matVecs[id].stage;
+        if (s != MatVecStage.None) revert MatVecUnderway(id, s);
     }
 
     function _nodeWins(uint256 id, Dispute storage d) private {

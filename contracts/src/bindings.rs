@@ -90,6 +90,27 @@ pub mod attn_step {
         "artifacts/AttnStepVerifier.json"
     );
 }
+pub mod matvec_step {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        MatVecStepVerifier,
+        "artifacts/MatVecStepVerifier.json"
+    );
+}
+pub mod matvec_groth16 {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        MatVecGroth16Verifier,
+        "artifacts/MatVecGroth16Verifier.json"
+    );
+}
+pub mod poseidon_rounds {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        PoseidonRounds,
+        "artifacts/PoseidonRounds.json"
+    );
+}
 pub mod groth16_step {
     alloy_sol_types::sol!(
         #[sol(all_derives)]
@@ -120,7 +141,9 @@ pub fn decode_revert(data: &[u8]) -> Option<String> {
         spot_checks::SpotChecks::SpotChecksErrors,
         rewards::Rewards::RewardsErrors,
         node_staking::NodeStaking::NodeStakingErrors,
-        model_registry::ModelRegistry::ModelRegistryErrors
+        model_registry::ModelRegistry::ModelRegistryErrors,
+        matvec_step::MatVecStepVerifier::MatVecStepVerifierErrors,
+        matvec_groth16::MatVecGroth16Verifier::MatVecGroth16VerifierErrors
     );
     if let Ok(e) = alloy_sol_types::GenericContractError::abi_decode(data) {
         return Some(format!("{e:?}"));

@@ -82,6 +82,34 @@ pub struct Deployment {
     pub rewards: Address,
 }
 
+/// One operator's matrix shape for [`Deployment::set_matvec_verifier`]: stage class (1 layer,
+/// 2 head), operator code, matrix rows and cols, rows per unit `R`, and the Groth16 verifier of
+/// that unit circuit ([`Deployment::deploy_matvec_groth16`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatVecShape {
+    pub stage_class: u8,
+    pub op: u8,
+    pub rows: u32,
+    pub cols: u32,
+    pub unit_rows: u32,
+    pub verifier: Address,
+}
+
+/// The node's `proveUnit` arguments (docs/PROTOCOL.md §7.9, step 3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitMove {
+    /// The step's input (`Act16::bytes`) and whole output (i64le).
+    pub x: Vec<u8>,
+    pub y: Vec<u8>,
+    /// `C_W` (32-byte big-endian) and its RFC 6962 opening in the registry's `poseidonRoot`.
+    pub c_w: [u8; 32],
+    pub cw_index: u64,
+    pub cw_size: u64,
+    pub cw_path: Vec<[u8; 32]>,
+    /// The Groth16 proof, EIP-197 order.
+    pub proof: [U256; 8],
+}
+
 /// The finality of a batch as the settlement contract reports it (PROTOCOL §8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BatchFinality {
@@ -656,6 +684,142 @@ impl Deployment {
             }
             .abi_encode(),
             &[(1, 7)],
+        )
+    }
+
+    /// Deploys the Poseidon round schedule (`PoseidonRounds.sol`, once per chain) from the owner.
+    pub fn deploy_poseidon_rounds<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+    ) -> Result<Address, CallError> {
+        use crate::bindings::poseidon_rounds::PoseidonRounds;
+        Ok(deploy_code(host, self.owner, &PoseidonRounds::BYTECODE, vec![])?.0)
+    }
+
+    /// Deploys, from the owner, the Groth16 verifier of one unit shape
+    /// (`verifiers/MatVecGroth16Verifier.sol`) with verifying key `vk` (4 public inputs) as
+    /// constructor data.
+    pub fn deploy_matvec_groth16<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    ) -> Result<Address, CallError> {
+        use crate::bindings::matvec_groth16::MatVecGroth16Verifier;
+        let words = crate::groth16_sol::vk_words(vk)
+            .ok_or_else(|| CallError::Rejected("the key does not have 4 public inputs".into()))?;
+        let args = MatVecGroth16Verifier::constructorCall { vk: words }.abi_encode();
+        Ok(deploy_code(host, self.owner, &MatVecGroth16Verifier::BYTECODE, args)?.0)
+    }
+
+    /// Deploys the matrix-vector step verifier (`verifiers/MatVecStepVerifier.sol`, bound to
+    /// this deployment's registry and the Poseidon schedule at `rounds`) with one shape per
+    /// operator, and names it, from the owner, for each shape's `(stage class, op)` of
+    /// `model_id`. `tied_output`: `LOGITS` multiplies by `token_embd.weight`.
+    pub fn set_matvec_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        rounds: Address,
+        tied_output: bool,
+        shapes: &[MatVecShape],
+    ) -> Result<Address, CallError> {
+        use crate::bindings::matvec_step::MatVecStepVerifier;
+        let steps: Vec<(u8, u8)> = shapes.iter().map(|s| (s.stage_class, s.op)).collect();
+        let args = MatVecStepVerifier::constructorCall {
+            registry_: self.registry,
+            rounds_: rounds,
+            tiedOutput_: tied_output,
+            shapes_: shapes
+                .iter()
+                .map(|s| MatVecStepVerifier::Shape {
+                    stageClass: s.stage_class,
+                    op: s.op,
+                    rows: s.rows,
+                    cols: s.cols,
+                    unitRows: s.unit_rows,
+                    verifier: s.verifier,
+                })
+                .collect(),
+        }
+        .abi_encode();
+        self.deploy_step_verifier(host, model_id, &MatVecStepVerifier::BYTECODE, args, &steps)
+    }
+
+    /// The node's first move at a matrix-vector step (leaf `agreeSize`, its input at
+    /// `input_index` in the agreed prefix): publishes the whole output `y` (i64le).
+    pub fn open_mat_vec<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        node: Address,
+        id: u64,
+        trace: &proofs::Trace,
+        input_index: u64,
+        y: &[u8],
+    ) -> Result<TxOutcome, CallError> {
+        let d = self.dispute(host, id)?;
+        let (a, b) = (d.agreeSize, d.disagreeSize);
+        let call = DisputeGame::openMatVecCall {
+            id: U256::from(id),
+            outLeaf: Bytes::from(trace.leaf(a).to_vec()),
+            outPath: proofs::words(&trace.path(a, b)),
+            inputs: vec![crate::bindings::dispute_game::StepOpening::Leaf {
+                index: input_index,
+                leaf: Bytes::from(trace.leaf(input_index).to_vec()),
+                path: proofs::words(&trace.path(input_index, a)),
+            }],
+            y: Bytes::copy_from_slice(y),
+        };
+        host::send(host, node, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
+    }
+
+    /// The challenger's move after `openMatVec`: the unit starting at `row_start`.
+    pub fn name_unit<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        challenger: Address,
+        id: u64,
+        row_start: u64,
+    ) -> Result<TxOutcome, CallError> {
+        let call = DisputeGame::nameUnitCall {
+            id: U256::from(id),
+            rowStart: U256::from(row_start),
+        };
+        host::send(host, challenger, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
+    }
+
+    /// The node's last move at a matrix-vector step: the unit proof (`proof` in the EIP-197
+    /// order, `groth16_sol::proof_calldata`) with the step's input `x`, whole output `y` and the
+    /// matrix commitment's opening in the registry's `poseidonRoot`.
+    pub fn prove_unit<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        node: Address,
+        id: u64,
+        u: &UnitMove,
+    ) -> Result<TxOutcome, CallError> {
+        let call = DisputeGame::proveUnitCall {
+            id: U256::from(id),
+            x: Bytes::copy_from_slice(&u.x),
+            y: Bytes::copy_from_slice(&u.y),
+            cwIndex: U256::from(u.cw_index),
+            cwSize: U256::from(u.cw_size),
+            cwPath: proofs::words(&u.cw_path),
+            cW: U256::from_be_bytes(u.c_w),
+            proof: u.proof,
+        };
+        host::send(host, node, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
+    }
+
+    /// Dispute `id`'s matrix-vector step (stage `None` = 0 until `openMatVec`).
+    pub fn mat_vec<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        id: u64,
+    ) -> Result<DisputeGame::matVecsReturn, CallError> {
+        host::view(
+            host,
+            self.dispute_game,
+            &DisputeGame::matVecsCall(U256::from(id)),
         )
     }
 

@@ -47,6 +47,8 @@ pub struct Chain {
     pending: BTreeMap<Address, AccountDiff>,
     /// Where this chain was last saved or loaded from, with the journal's state there.
     persisted: Option<Persisted>,
+    /// Logs of the transactions run in this process, with their block numbers (not saved).
+    logs: Vec<(u64, alloy_primitives::Log)>,
 }
 
 /// The saved files this chain is in step with.
@@ -200,6 +202,7 @@ impl Chain {
             evm,
             pending: BTreeMap::new(),
             persisted: None,
+            logs: Vec::new(),
         }
     }
 
@@ -391,7 +394,12 @@ impl Chain {
             );
         }
         self.evm.commit(r.state);
-        Self::outcome(r.result)
+        let out = Self::outcome(r.result);
+        if let Ok(o) = &out {
+            let n = Chain::block_number(self);
+            self.logs.extend(o.logs.iter().map(|l| (n, l.clone())));
+        }
+        out
     }
 
     /// Executes without committing (an `eth_call`).
@@ -645,6 +653,22 @@ impl Host for Chain {
     fn advance(&mut self, secs: u64, blocks: u64) -> Result<(), CallError> {
         Chain::advance(self, secs, blocks);
         Ok(())
+    }
+
+    fn logs(
+        &mut self,
+        address: Address,
+        topic0: alloy_primitives::B256,
+        from_block: u64,
+    ) -> Result<Vec<alloy_primitives::Log>, CallError> {
+        Ok(self
+            .logs
+            .iter()
+            .filter(|(n, l)| {
+                *n >= from_block && l.address == address && l.data.topics().first() == Some(&topic0)
+            })
+            .map(|(_, l)| l.clone())
+            .collect())
     }
 }
 

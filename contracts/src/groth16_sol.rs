@@ -61,6 +61,23 @@ pub fn inputs_calldata(inputs: &[Fr]) -> Vec<U256> {
         .collect()
 }
 
+/// The 24 constructor words of `verifiers/MatVecGroth16Verifier.sol` for a key with 4 public
+/// inputs: `alpha (x, y)`, `beta`, `gamma`, `delta` (each `x.c1, x.c0, y.c1, y.c0`), then
+/// `IC[0..=4]` as `x, y`. `None` when the key does not have exactly 4 public inputs.
+pub fn vk_words(vk: &VerifyingKey<Bn254>) -> Option<[U256; 24]> {
+    if vk.gamma_abc_g1.len() != 5 {
+        return None;
+    }
+    let mut w: Vec<U256> = vec![fq_u256(&vk.alpha_g1.x), fq_u256(&vk.alpha_g1.y)];
+    for p in [&vk.beta_g2, &vk.gamma_g2, &vk.delta_g2] {
+        w.extend(g2_words(p).iter().map(fq_u256));
+    }
+    for p in &vk.gamma_abc_g1 {
+        w.extend([fq_u256(&p.x), fq_u256(&p.y)]);
+    }
+    w.try_into().ok()
+}
+
 /// The most public inputs a generated verifier supports: its IC table must keep the contract
 /// under the 24 KiB code size limit (EIP-170).
 pub const MAX_GENERATED_INPUTS: usize = 300;

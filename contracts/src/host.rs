@@ -83,6 +83,17 @@ pub trait Host {
     fn block_number(&mut self) -> Result<u64, CallError>;
     /// Dev chains only: moves time forward `secs` and mines `blocks` blocks.
     fn advance(&mut self, secs: u64, blocks: u64) -> Result<(), CallError>;
+    /// The logs `address` emitted with first topic `topic0` in blocks `from_block` and later,
+    /// oldest first (the embedded chain: those of the transactions this process ran on it).
+    fn logs(
+        &mut self,
+        address: Address,
+        topic0: alloy_primitives::B256,
+        from_block: u64,
+    ) -> Result<Vec<Log>, CallError> {
+        let _ = (address, topic0, from_block);
+        Err(CallError::Rejected("this host serves no logs".into()))
+    }
 }
 
 /// Sends `call` to `to` and decodes its return value.

@@ -618,4 +618,43 @@ impl Host for RpcHost {
         }
         Ok(())
     }
+
+    fn logs(
+        &mut self,
+        address: Address,
+        topic0: B256,
+        from_block: u64,
+    ) -> Result<Vec<Log>, CallError> {
+        let v = self.request(
+            "eth_getLogs",
+            json!([{
+                "address": format!("{address:#x}"),
+                "topics": [format!("{topic0:#x}")],
+                "fromBlock": hex_q(from_block),
+                "toBlock": "latest",
+            }]),
+        )?;
+        v.as_array()
+            .ok_or_else(|| rejected("eth_getLogs: not an array"))?
+            .iter()
+            .map(|l| {
+                let topics = l["topics"]
+                    .as_array()
+                    .map(|ts| {
+                        ts.iter()
+                            .map(|t| fixed::<32>(t, "topic").map(B256::from))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .transpose()?
+                    .unwrap_or_default();
+                Ok(Log {
+                    address: Address::from(fixed::<20>(&l["address"], "log address")?),
+                    data: LogData::new_unchecked(
+                        topics,
+                        parse_bytes(as_str(&l["data"], "log data")?)?,
+                    ),
+                })
+            })
+            .collect()
+    }
 }

@@ -14,6 +14,8 @@ mod gas;
 mod groth16;
 #[path = "suite/lifecycle.rs"]
 mod lifecycle;
+#[path = "suite/matvec.rs"]
+mod matvec;
 #[path = "suite/norm.rs"]
 mod norm;
 #[path = "suite/rewards.rs"]

@@ -8,6 +8,7 @@
 //! otr-zk export-vk --params keys/ [--out verification_key.json]
 //! otr-zk verify --vk verification_key.json --proof proof.json --public public.json
 //! otr-zk bench [--write docs/BENCHMARKS.md]
+//! otr-zk bench-attn --head-dim 256 --positions 8,32
 //! ```
 
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ use clap::{Parser, Subcommand};
 use otr_zk::{cli, ZkError};
 
 mod act_bench;
+mod attn_bench;
 mod bench;
 mod fixture;
 mod r1cs;
@@ -44,6 +46,8 @@ enum Cmd {
     Bench(bench::Args),
     /// Measures constraints, key generation, proving and verification of one ACT unit.
     BenchAct(act_bench::Args),
+    /// Measures constraints, key generation, proving and verification of one attention unit.
+    BenchAttn(attn_bench::Args),
     /// Writes a real proof of one unit in snarkjs JSON (fixtures/zk/matvec_r4).
     Fixture(fixture::Args),
     /// Writes the circuit of a shape as .r1cs and an honest witness as .wtns (for snarkjs).
@@ -59,6 +63,7 @@ fn run(cli: Cli) -> Result<(), ZkError> {
         }
         Cmd::Bench(args) => bench::run(args)?,
         Cmd::BenchAct(args) => act_bench::run(args)?,
+        Cmd::BenchAttn(args) => attn_bench::run(args)?,
         Cmd::Fixture(args) => fixture::run(args)?,
         Cmd::ExportR1cs(args) => r1cs::run(args)?,
     }

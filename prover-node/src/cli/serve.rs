@@ -69,6 +69,7 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
                 otr_core::rollup::eth_address(node_key.verifying_key()),
                 &engine.info(),
                 config.challenge_window_secs,
+                config.chain_spot_check_ppm,
             )
             .map_err(fail("NODE_CHAIN"))?,
         ),
@@ -81,6 +82,7 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
                 node_key.clone(),
                 &engine.info(),
                 config.challenge_window_secs,
+                config.chain_spot_check_ppm,
             )
             .map_err(fail("NODE_CHAIN"))?,
         ),
@@ -173,6 +175,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         tokio::spawn(batcher::run(node.clone()));
         tokio::spawn(batcher::run_poster(node.clone()));
         crate::node::spotcheck::start(node.clone());
+        crate::node::spotchain::start(node.clone());
         tokio::spawn(crate::node::defend::run(node.clone()));
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| CliError::usage("LISTEN", format!("{listen}: {e}")))?;
         axum::serve(listener, api::router(node.clone()))

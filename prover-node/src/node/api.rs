@@ -73,6 +73,7 @@ async fn node_info(State(node): State<Arc<Node>>) -> Json<Value> {
         "batch_window_ms": node.config.batch_window_ms,
         "model": node.engine.info(),
         "zk_spot_checks": super::spotcheck::node_info(&node),
+        "chain_spot_checks": super::spotchain::summary(&node),
     }))
 }
 

@@ -57,6 +57,12 @@ pub struct ServeArgs {
     /// Challenge window of a newly deployed embedded chain, in seconds. [default: 120]
     #[arg(long, env = "OTR_CHALLENGE_WINDOW_SECS", value_name = "SECS")]
     pub challenge_window_secs: Option<u64>,
+    /// Spot-check rate of a newly deployed chain (the embedded one, or a dev chain the node
+    /// deploys to over `--chain-rpc`), in parts per million of receipts: the SpotChecks
+    /// contract selects each posted receipt with this probability and the node must prove its
+    /// sampled step on-chain. [default: 10000 (1%)]
+    #[arg(long, env = "OTR_CHAIN_SPOT_CHECK_PPM", value_name = "PPM")]
+    pub chain_spot_check_ppm: Option<u64>,
     /// How often the node posts its closed micro-batch headers as a rollup batch. [default: 2000]
     #[arg(long, env = "OTR_POST_INTERVAL_MS", value_name = "MS")]
     pub post_interval_ms: Option<u64>,
@@ -107,6 +113,7 @@ struct FileConfig {
     chain_rpc: Option<String>,
     chain_deployment: Option<PathBuf>,
     challenge_window_secs: Option<u64>,
+    chain_spot_check_ppm: Option<u64>,
     post_interval_ms: Option<u64>,
     publish_requests: Option<bool>,
     dev_cheat_every: Option<u64>,
@@ -132,6 +139,8 @@ pub struct NodeConfig {
     pub chain_rpc: Option<String>,
     pub chain_deployment: Option<PathBuf>,
     pub challenge_window_secs: u64,
+    /// SpotChecks rate (ppm) of a newly deployed chain.
+    pub chain_spot_check_ppm: u64,
     pub post_interval_ms: u64,
     /// Serve `GET /v1/receipts/{id}/request`.
     pub publish_requests: bool,
@@ -232,6 +241,13 @@ impl NodeConfig {
         if challenge_window_secs == 0 {
             return Err("--challenge-window-secs must be at least 1".into());
         }
+        let chain_spot_check_ppm = a
+            .chain_spot_check_ppm
+            .or(file.chain_spot_check_ppm)
+            .unwrap_or(10_000);
+        if chain_spot_check_ppm > 1_000_000 {
+            return Err("--chain-spot-check-ppm is at most 1000000 (every receipt)".into());
+        }
         let dev_cheat_every = a.dev_cheat_every.or(file.dev_cheat_every).unwrap_or(0);
         if dev_cheat_every > 0 && attestation == "nvidia" {
             return Err(
@@ -276,6 +292,7 @@ impl NodeConfig {
             chain_rpc,
             chain_deployment,
             challenge_window_secs,
+            chain_spot_check_ppm,
             post_interval_ms: a
                 .post_interval_ms
                 .or(file.post_interval_ms)

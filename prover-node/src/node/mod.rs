@@ -20,6 +20,7 @@ pub mod inference;
 pub mod keys;
 pub mod plain;
 pub mod settlement;
+pub mod spotchain;
 pub mod spotcheck;
 pub mod store;
 pub mod zkroot;

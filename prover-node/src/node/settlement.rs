@@ -428,6 +428,7 @@ impl Settlement {
         node: [u8; 20],
         model: &ModelInfo,
         challenge_window_secs: u64,
+        spot_check_ppm: u64,
     ) -> Result<Self, String> {
         if challenge_window_secs == 0 {
             return Err("--challenge-window-secs must be at least 1".into());
@@ -444,7 +445,15 @@ impl Settlement {
                 // EVM execution and the chain's saves are background work: below the engine's
                 // threads, like the micro-batch thread.
                 crate::node::batcher::lower_thread_priority(crate::node::batcher::BATCHER_NICE);
-                let opened = open_chain(&dir, &p2, chain_id, node, &model, challenge_window_secs);
+                let opened = open_chain(
+                    &dir,
+                    &p2,
+                    chain_id,
+                    node,
+                    &model,
+                    challenge_window_secs,
+                    spot_check_ppm,
+                );
                 let mut backend = match opened {
                     Ok((chain, saved)) => {
                         let _ = ready_tx.send(Ok(saved));
@@ -481,6 +490,7 @@ impl Settlement {
     /// account 0 with the devnet parameters. Registers `model` when the owner's key is known
     /// (dev deployments), funds the node's account from anvil's account 0 on dev chains when
     /// it cannot pay the stake, and stakes it.
+    #[allow(clippy::too_many_arguments)]
     pub fn open_rpc(
         url: &str,
         deployment_file: Option<&Path>,
@@ -489,6 +499,7 @@ impl Settlement {
         node_key: k256::ecdsa::SigningKey,
         model: &ModelInfo,
         challenge_window_secs: u64,
+        spot_check_ppm: u64,
     ) -> Result<Self, String> {
         std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
         let mut host = RpcHost::connect(url).map_err(|e| format!("--chain-rpc {url}: {e}"))?;
@@ -501,6 +512,7 @@ impl Settlement {
             node,
             model,
             challenge_window_secs,
+            spot_check_ppm,
         )?;
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -779,6 +791,7 @@ fn open_chain(
     node: Address,
     model: &ModelInfo,
     challenge_window_secs: u64,
+    spot_check_ppm: u64,
 ) -> Result<(Chain, SavedDeployment), String> {
     let existed = path.exists();
     let (mut chain, saved) = if existed {
@@ -807,6 +820,7 @@ fn open_chain(
         let owner = devnet_owner();
         let params = Params {
             challenge_window: challenge_window_secs,
+            rho_ppm: spot_check_ppm,
             ..Params::devnet()
         };
         let d = Deployment::deploy(&mut chain, owner, &params, t)
@@ -851,6 +865,7 @@ fn open_chain(
 
 /// Finds or makes the deployment on an RPC chain, registers the model and stakes the node (see
 /// [`Settlement::open_rpc`]).
+#[allow(clippy::too_many_arguments)]
 fn open_rpc_chain(
     host: &mut RpcHost,
     deployment_file: Option<&Path>,
@@ -859,6 +874,7 @@ fn open_rpc_chain(
     node: Address,
     model: &ModelInfo,
     challenge_window_secs: u64,
+    spot_check_ppm: u64,
 ) -> Result<SavedDeployment, String> {
     let e = |e: otr_contracts::CallError| e.to_string();
     let got = host.chain_id().map_err(e)?;
@@ -897,6 +913,7 @@ fn open_rpc_chain(
         let t = host.timestamp().map_err(e)?;
         let params = Params {
             challenge_window: challenge_window_secs,
+            rho_ppm: spot_check_ppm,
             ..Params::devnet()
         };
         let d = Deployment::deploy(host, owner, &params, t)

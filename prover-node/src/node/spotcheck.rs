@@ -326,7 +326,7 @@ pub fn verifying_keys(node: &Node) -> Vec<(Hash, &PreparedVk)> {
 /// seed block exists. On a dev chain (the embedded one, where the node is the only block
 /// producer, or a dev RPC node) blocks are mined up to the seed block; on a chain that refuses
 /// that, `None` until it exists.
-fn seed_of(node: &Node, index: u64) -> Result<Option<Hash>, String> {
+pub(crate) fn seed_of(node: &Node, index: u64) -> Result<Option<Hash>, String> {
     use otr_contracts::bindings::spot_checks::SpotChecks;
     use otr_contracts::host::{self, Host};
     let Some(s) = &node.settlement else {
@@ -521,30 +521,13 @@ fn prove_receipt(
     seed: &Hash,
 ) -> Result<(u64, u64, ZkProof), (&'static str, String)> {
     let fail = |e: String| ("failed", e);
-    let (receipt, _) = node
-        .store
-        .receipt(id)
-        .map_err(fail)?
-        .ok_or_else(|| fail("no such receipt".into()))?;
-    let req = node
-        .store
-        .request(id)
-        .map_err(fail)?
-        .ok_or_else(|| ("skipped", "the request was not kept".to_string()))?;
-    let body: serde_json::Value =
-        serde_json::from_slice(&req.body).map_err(|e| fail(format!("stored request: {e}")))?;
-    let (prompt, sampling) =
-        super::api::prompt_and_sampling(node.engine.as_ref(), &body, req.chat, &req.nonce)
-            .map_err(fail)?;
-    let run = node
-        .engine
-        .trace(&prompt, &sampling, req.run)
-        .map_err(fail)?;
-    if run.generation.trace_root != receipt.trace_root {
-        return Err(fail("the re-run's trace root is not the receipt's".into()));
-    }
+    let run = super::spotchain::rerun(node, id).map_err(|(code, e)| match code {
+        "RERUN_NO_REQUEST" => ("skipped", e),
+        _ => fail(format!("{code}: {e}")),
+    })?;
+    let (prompt, sampling) = (run.prompt, run.sampling);
     let keys = trace_keys(&run.leaves).map_err(fail)?;
-    let rh = receipt.receipt_hash();
+    let rh = run.receipt.receipt_hash();
     let Some((step, unit)) = sc.sample(seed, &rh, &keys) else {
         return Err(("skipped", "no step of the keys' shape in this trace".into()));
     };
@@ -553,7 +536,7 @@ fn prove_receipt(
         node.engine.as_ref(),
         &prompt,
         &sampling,
-        req.run,
+        run.run,
         &run.leaves,
         step,
         unit,
@@ -644,7 +627,7 @@ fn rand_core_rng() -> rand_chacha::ChaCha20Rng {
 }
 
 /// Lowers the calling thread's CPU priority to the minimum (nice 19; Linux: per thread).
-fn lowest_priority() {
+pub(crate) fn lowest_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority on the calling thread's id only changes its scheduling priority.
     unsafe {

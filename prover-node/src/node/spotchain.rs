@@ -1,0 +1,438 @@
+//! On-chain spot checks (contract `SpotChecks`, DESIGN principle 7, `docs/PROTOCOL.md` §7.8,
+//! "On-chain spot checks"): the contract selects a receipt of a posted batch when
+//! `keccak256(abi.encode(seed, receiptHash)) mod 10^6 < rhoPpm` and samples one step of its
+//! trace, `keccak256(abi.encode(seed, receiptHash, 1)) mod trace_steps`; the node must prove that
+//! step with `proveSpotCheck` before the batch's proof deadline, or anyone may report it missed
+//! and it is slashed. This module is the node's side: after each of its batches is posted and
+//! its seed block exists, it records the seed (`spotcheck::seed_of`), finds its selected
+//! receipts by the contract's rule and rate, re-executes each from the stored request (checked
+//! against the receipt's trace root), and proves the sampled step with the one-step witness of
+//! the dispute game (`dispute::step_proof`: the same step verifiers the model registry names).
+//!
+//! A sampled step whose operator has no single-call step verifier (the matrix products,
+//! embedding, sampling) cannot be proved this way; it is recorded `unprovable` with the reason,
+//! which is also what `reportMissed` will slash after the deadline (docs/PROTOCOL.md §7.9).
+//!
+//! Runs on a thread of its own at the lowest CPU priority, one receipt at a time; its state
+//! (`chain_spot_batches`, `chain_spot_checks`) lives in the node's store, so a restart resumes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use otr_contracts::bindings::model_registry::ModelRegistry;
+use otr_contracts::bindings::spot_checks::{SpotChecks, StepOpening};
+use otr_contracts::host::{self, Host};
+use otr_contracts::proofs::{ReceiptRef, Trace};
+use otr_contracts::{Address, Bytes, U256};
+use otr_core::rollup::{Hash, Receipt, SamplingParams};
+use rusqlite::{params, OptionalExtension};
+
+use super::dispute::{self, Replay};
+use super::inference::RunKind;
+use super::Node;
+
+/// Domain of the step choice in `keccak256(abi.encode(seed, receiptHash, 1))`
+/// (`SpotChecks.selectedStep`).
+pub const STEP_DOMAIN: u8 = 1;
+
+/// Creates the tables of this module.
+pub fn init_store(store: &super::store::Store) -> Result<(), String> {
+    store
+        .with_conn(|c| {
+            c.execute_batch(
+                "CREATE TABLE IF NOT EXISTS chain_spot_batches (
+                     batch_index INTEGER PRIMARY KEY,
+                     seed BLOB NOT NULL,
+                     rho_ppm INTEGER NOT NULL
+                 );
+                 CREATE TABLE IF NOT EXISTS chain_spot_checks (
+                     receipt_id TEXT PRIMARY KEY,
+                     batch_index INTEGER NOT NULL,
+                     status TEXT NOT NULL,
+                     step INTEGER,
+                     note TEXT
+                 );",
+            )
+        })
+        .map_err(|e| format!("store: {e}"))
+}
+
+/// A receipt re-executed from its stored request, checked against its trace root.
+pub struct Rerun {
+    pub receipt: Receipt,
+    pub prompt: String,
+    pub sampling: SamplingParams,
+    pub run: RunKind,
+    /// The trace leaves of the re-execution (the receipt's trace).
+    pub leaves: Vec<Vec<u8>>,
+}
+
+/// Why a receipt could not be re-executed: a stable code and a message.
+pub type RerunError = (&'static str, String);
+
+/// Re-executes receipt `id` from the node's store: the stored request through the engine, as
+/// the node ran it; refuses a re-run whose trace root is not the receipt's.
+pub fn rerun(node: &Node, id: &str) -> Result<Rerun, RerunError> {
+    let (receipt, _) = node
+        .store
+        .receipt(id)
+        .map_err(|e| ("RERUN_STORE", e))?
+        .ok_or(("RERUN_NO_RECEIPT", format!("no receipt {id} in the store")))?;
+    let req = node
+        .store
+        .request(id)
+        .map_err(|e| ("RERUN_STORE", e))?
+        .ok_or((
+            "RERUN_NO_REQUEST",
+            format!("the request of receipt {id} was not kept"),
+        ))?;
+    let body: serde_json::Value = serde_json::from_slice(&req.body)
+        .map_err(|e| ("RERUN_REQUEST", format!("stored request: {e}")))?;
+    let (prompt, sampling) =
+        super::api::prompt_and_sampling(node.engine.as_ref(), &body, req.chat, &req.nonce)
+            .map_err(|e| ("RERUN_REQUEST", e))?;
+    let run = node
+        .engine
+        .trace(&prompt, &sampling, req.run)
+        .map_err(|e| ("RERUN_ENGINE", e))?;
+    if run.generation.trace_root != receipt.trace_root {
+        return Err((
+            "RERUN_TRACE_MISMATCH",
+            format!("re-executing receipt {id} does not give its trace root"),
+        ));
+    }
+    Ok(Rerun {
+        receipt,
+        prompt,
+        sampling,
+        run: req.run,
+        leaves: run.leaves,
+    })
+}
+
+/// One pass: records the seeds and selections of newly posted batches, then proves at most one
+/// selected receipt. Returns whether it handled one, so the caller loops at once.
+pub fn step_once(node: &Node) -> Result<bool, String> {
+    if node.settlement.is_none() {
+        return Ok(false);
+    }
+    select_new_batches(node)?;
+    prove_next(node)
+}
+
+fn rho_ppm(node: &Node) -> Result<u64, String> {
+    let s = node.settlement.as_ref().ok_or("no settlement chain")?;
+    let d = s.deployment.clone();
+    s.with_host(move |h: &mut dyn Host| {
+        host::view(h, d.spot_checks, &SpotChecks::rhoPpmCall {})
+            .map(|v| v.saturating_to::<u64>())
+            .map_err(|e| format!("SpotChecks.rhoPpm: {e}"))
+    })?
+}
+
+fn select_new_batches(node: &Node) -> Result<(), String> {
+    let todo: Vec<(u64, u64, u64)> = node
+        .store
+        .with_conn(|c| {
+            let mut st = c.prepare(
+                "SELECT batch_index, first_seq, size FROM rollup_batches
+                 WHERE batch_index NOT IN (SELECT batch_index FROM chain_spot_batches)
+                 ORDER BY batch_index",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| format!("store: {e}"))?;
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let rho = rho_ppm(node)?;
+    for (index, first, size) in todo {
+        let Some(seed) = super::spotcheck::seed_of(node, index)? else {
+            return Ok(()); // later batches' seeds come later still
+        };
+        let receipts: Vec<(String, Vec<u8>)> = node
+            .store
+            .with_conn(|c| {
+                let mut st = c.prepare(
+                    "SELECT id, receipt_hash FROM receipts WHERE batch_seq >= ?1 AND batch_seq < ?2
+                     ORDER BY n",
+                )?;
+                let rows =
+                    st.query_map(params![first, first + size], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| format!("store: {e}"))?;
+        let mut picked = Vec::new();
+        for (id, h) in receipts {
+            let h: Hash = h
+                .try_into()
+                .map_err(|_| "store: bad receipt hash".to_string())?;
+            if super::spotcheck::selected(&seed, &h, rho) {
+                picked.push(id);
+            }
+        }
+        node.store
+            .with_conn(|c| -> rusqlite::Result<()> {
+                let tx = c.unchecked_transaction()?;
+                for id in &picked {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO chain_spot_checks (receipt_id, batch_index, status)
+                         VALUES (?1, ?2, 'queued')",
+                        params![id, index],
+                    )?;
+                }
+                tx.execute(
+                    "INSERT INTO chain_spot_batches (batch_index, seed, rho_ppm) VALUES (?1, ?2, ?3)",
+                    params![index, seed.to_vec(), rho as i64],
+                )?;
+                tx.commit()
+            })
+            .map_err(|e| format!("store: {e}"))?;
+        if !picked.is_empty() {
+            eprintln!(
+                "otr: on-chain spot check: batch {index}: {} receipt(s) selected by SpotChecks",
+                picked.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn set_status(node: &Node, id: &str, status: &str, step: Option<u64>, note: Option<&str>) {
+    let r = node.store.with_conn(|c| {
+        c.execute(
+            "UPDATE chain_spot_checks SET status = ?2, step = ?3, note = ?4 WHERE receipt_id = ?1",
+            params![id, status, step, note],
+        )
+    });
+    if let Err(e) = r {
+        eprintln!("otr: on-chain spot check: store: {e}");
+    }
+}
+
+/// What became of one selected receipt.
+#[derive(Debug)]
+enum Outcome {
+    Proved(u64),
+    /// No step verifier for the sampled operator, or no witness for it.
+    Unprovable(u64, String),
+    /// The deadline passed first.
+    Missed(u64, String),
+    /// Anything else (re-execution, chain): recorded with its code.
+    Failed(String),
+}
+
+fn prove_next(node: &Node) -> Result<bool, String> {
+    let next: Option<(String, u64, Vec<u8>)> = node
+        .store
+        .with_conn(|c| {
+            c.query_row(
+                "SELECT s.receipt_id, s.batch_index, b.seed FROM chain_spot_checks s
+                 JOIN chain_spot_batches b ON b.batch_index = s.batch_index
+                 WHERE s.status = 'queued' ORDER BY s.batch_index, s.receipt_id LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+        })
+        .map_err(|e| format!("store: {e}"))?;
+    let Some((id, index, seed)) = next else {
+        return Ok(false);
+    };
+    let seed: Hash = seed.try_into().map_err(|_| "store: bad seed".to_string())?;
+    let out = prove_receipt(node, &id, &seed);
+    let tag = format!("otr: on-chain spot check: {id} (batch {index})");
+    match out {
+        Outcome::Proved(step) => {
+            eprintln!("{tag}: step {step} proved");
+            set_status(node, &id, "proved", Some(step), None);
+        }
+        Outcome::Unprovable(step, why) => {
+            eprintln!("{tag}: step {step} cannot be proved: {why}");
+            set_status(node, &id, "unprovable", Some(step), Some(&why));
+        }
+        Outcome::Missed(step, why) => {
+            eprintln!("{tag}: step {step} missed: {why}");
+            set_status(node, &id, "missed", Some(step), Some(&why));
+        }
+        Outcome::Failed(why) => {
+            eprintln!("{tag}: failed: {why}");
+            set_status(node, &id, "failed", None, Some(&why));
+        }
+    }
+    Ok(true)
+}
+
+/// The sampled step of a receipt: `SpotChecks.selectedStep`.
+pub fn sampled_step(seed: &Hash, receipt_hash: &Hash, trace_steps: u64) -> u64 {
+    if trace_steps == 0 {
+        return 0;
+    }
+    super::spotcheck::draw(seed, receipt_hash, STEP_DOMAIN, trace_steps)
+}
+
+fn prove_receipt(node: &Node, id: &str, seed: &Hash) -> Outcome {
+    let r = match rerun(node, id) {
+        Ok(r) => r,
+        Err((code, e)) => return Outcome::Failed(format!("{code}: {e}")),
+    };
+    let bundle = match super::api::build_bundle(node, id) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Outcome::Failed(format!("no bundle for receipt {id}")),
+        Err(e) => return Outcome::Failed(e),
+    };
+    let Some(rref) = super::settlement::receipt_ref(&bundle) else {
+        return Outcome::Failed("the receipt's batch is not posted".into());
+    };
+    let trace = Trace::new(r.leaves);
+    let step = sampled_step(seed, &r.receipt.receipt_hash(), trace.len());
+    let Some(key) = dispute::leaf_key(trace.leaf(step)) else {
+        return Outcome::Unprovable(step, "malformed trace leaf".into());
+    };
+    let Some(s) = &node.settlement else {
+        return Outcome::Failed("no settlement chain".into());
+    };
+    let (d, me, model_id) = (s.deployment.clone(), s.node, r.receipt.model_id);
+    let looked_up = s.with_host({
+        let d = d.clone();
+        move |h: &mut dyn Host| -> Result<(Address, u16), String> {
+            let v = d
+                .step_verifier(h, model_id, key.stage, key.op)
+                .map_err(|e| e.to_string())?;
+            let layers = host::view(
+                h,
+                d.registry,
+                &ModelRegistry::modelCall {
+                    modelId: model_id.into(),
+                },
+            )
+            .map_err(|e| e.to_string())?
+            .numLayers;
+            Ok((v, layers))
+        }
+    });
+    let (verifier, num_layers) = match looked_up {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) | Err(e) => return Outcome::Failed(format!("chain: {e}")),
+    };
+    if verifier == Address::ZERO {
+        return Outcome::Unprovable(
+            step,
+            format!(
+                "no step verifier is registered for operator {} at stage {}",
+                key.op, key.stage
+            ),
+        );
+    }
+    let mut material = Replay {
+        engine: node.engine.as_ref(),
+        prompt: &r.prompt,
+        sampling: &r.sampling,
+        run: r.run,
+    };
+    let (inputs, witness) = match dispute::step_proof(&trace, step, key, num_layers, &mut material)
+    {
+        Ok(p) => p,
+        Err(e) => return Outcome::Unprovable(step, e),
+    };
+    let call = prove_call(&rref, &trace, step, &inputs, witness);
+    let sent = s.with_host(move |h: &mut dyn Host| {
+        host::send(h, me, d.spot_checks, &call, U256::ZERO)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    match sent {
+        Ok(Ok(())) => Outcome::Proved(step),
+        Ok(Err(e)) if e.contains("AlreadyProved") => Outcome::Proved(step),
+        Ok(Err(e)) if e.contains("DeadlinePassed") => Outcome::Missed(step, e),
+        Ok(Err(e)) => Outcome::Failed(format!("proveSpotCheck: {e}")),
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+/// `SpotChecks.proveSpotCheck` of step `step` of `trace`: the leaf and its inputs opened against
+/// the receipt's whole trace.
+pub fn prove_call(
+    r: &ReceiptRef,
+    trace: &Trace,
+    step: u64,
+    inputs: &[u64],
+    witness: Vec<u8>,
+) -> SpotChecks::proveSpotCheckCall {
+    let n = trace.len();
+    let path = |i: u64| {
+        trace
+            .path(i, n)
+            .iter()
+            .map(|h| (*h).into())
+            .collect::<Vec<_>>()
+    };
+    SpotChecks::proveSpotCheckCall {
+        r: r.into(),
+        outLeaf: Bytes::from(trace.leaf(step).to_vec()),
+        outPath: path(step),
+        inputs: inputs
+            .iter()
+            .map(|&i| StepOpening::Leaf {
+                index: i,
+                leaf: Bytes::from(trace.leaf(i).to_vec()),
+                path: path(i),
+            })
+            .collect(),
+        witness: witness.into(),
+    }
+}
+
+/// Per-status counts of the node's on-chain spot checks (for `GET /v1/node`).
+pub fn summary(node: &Node) -> serde_json::Value {
+    let counts: Vec<(String, i64)> = node
+        .store
+        .with_conn(|c| {
+            let mut st =
+                c.prepare("SELECT status, COUNT(*) FROM chain_spot_checks GROUP BY status")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })
+        .unwrap_or_default();
+    let mut m = serde_json::Map::new();
+    for (s, n) in counts {
+        m.insert(s, n.into());
+    }
+    serde_json::Value::Object(m)
+}
+
+/// Starts the on-chain spot-check thread (nothing without a settlement chain). It polls every
+/// post interval and handles one receipt at a time at the lowest CPU priority.
+pub fn start(node: Arc<Node>) {
+    if node.settlement.is_none() {
+        return;
+    }
+    if let Err(e) = init_store(&node.store) {
+        eprintln!("otr: on-chain spot check: off: {e}");
+        return;
+    }
+    let interval = Duration::from_millis(node.config.post_interval_ms.clamp(50, 5000));
+    let spawned = std::thread::Builder::new()
+        .name("otr-spotchain".into())
+        .spawn(move || {
+            super::spotcheck::lowest_priority();
+            let mut last_error = String::new();
+            loop {
+                match step_once(&node) {
+                    Ok(true) => continue,
+                    Ok(false) => last_error.clear(),
+                    Err(e) => {
+                        if e != last_error {
+                            eprintln!("otr: on-chain spot check: {e} (retrying)");
+                            last_error = e;
+                        }
+                    }
+                }
+                std::thread::sleep(interval);
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("otr: on-chain spot check: could not start its thread: {e}");
+    }
+}

@@ -1,0 +1,167 @@
+//! On-chain spot checks end to end: a node on its embedded chain deployed with a spot-check
+//! rate of 100% (`--chain-spot-check-ppm 1000000`) answers requests; for every posted receipt
+//! the SpotChecks contract samples one trace step, and the node proves it with
+//! `proveSpotCheck` where the operator has a single-call step verifier, or records why it
+//! cannot. The test then reads the node's saved chain: a receipt is cleared on-chain exactly
+//! when the node says it proved it, and the step the node proved is the contract's
+//! `selectedStep`.
+
+mod common;
+
+use common::*;
+use otr_contracts::bindings::spot_checks::SpotChecks;
+use otr_contracts::evm::Chain;
+use otr_contracts::host;
+use otr_contracts::U256;
+use otr_core::rollup::AnswerBundle;
+use otr_node::node::settlement::{SavedDeployment, CHAIN_FILE};
+use std::time::{Duration, Instant};
+
+fn ask(port: u16, prompt: &str) -> String {
+    let body = format!(r#"{{"prompt": "{prompt}", "max_tokens": 3, "temperature": 0}}"#);
+    let (status, text) = http(port, "POST", "/v1/completions", &body).expect("completion");
+    assert_eq!(status, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["otr"]["receipt_id"].as_str().unwrap().to_string()
+}
+
+fn bundle(port: u16, id: &str) -> AnswerBundle {
+    let (status, text) = http(port, "GET", &format!("/v1/receipts/{id}/bundle"), "").unwrap();
+    assert_eq!(status, 200, "{text}");
+    AnswerBundle::from_json(&text).unwrap()
+}
+
+fn counts(port: u16) -> serde_json::Value {
+    let (status, text) = http(port, "GET", "/v1/node", "").unwrap();
+    assert_eq!(status, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["chain_spot_checks"].clone()
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "otr-spotchain-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn the_node_proves_the_steps_the_spot_check_contract_samples() {
+    let dir = tempdir("all");
+    let port = free_port();
+    let mut node = start(
+        &dir,
+        port,
+        &[
+            "--post-interval-ms",
+            "200",
+            "--chain-spot-check-ppm",
+            "1000000",
+        ],
+    );
+    let prompts = [
+        "The capital of France is",
+        "One two three",
+        "Water boils at",
+        "A cat sat on",
+        "Rust is a language",
+        "The sky is",
+        "Seven eight",
+        "Hello there",
+        "Bits and bytes",
+        "Ten little",
+    ];
+    let ids: Vec<String> = prompts.iter().map(|p| ask(port, p)).collect();
+    // Every receipt selected (100%) and handled: proved, or recorded as unprovable.
+    let t = Instant::now();
+    let done = loop {
+        let c = counts(port);
+        let total: i64 = c
+            .as_object()
+            .map(|m| m.values().filter_map(|v| v.as_i64()).sum())
+            .unwrap_or(0);
+        let queued = c["queued"].as_i64().unwrap_or(0);
+        if total == ids.len() as i64 && queued == 0 {
+            break c;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "on-chain spot checks not done: {c}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(done["failed"].as_i64().unwrap_or(0), 0, "{done}");
+    assert_eq!(done["missed"].as_i64().unwrap_or(0), 0, "{done}");
+    let proved = done["proved"].as_i64().unwrap_or(0);
+    assert!(proved >= 1, "no sampled step was provable: {done}");
+    let bundles: Vec<AnswerBundle> = ids.iter().map(|id| bundle(port, id)).collect();
+    let _ = node.kill();
+    let _ = node.wait();
+
+    // The node's own records.
+    let db = rusqlite::Connection::open(dir.join("node.sqlite3")).unwrap();
+    let mut on_chain_cleared = 0;
+    let d = SavedDeployment::read(&dir).unwrap().deployment();
+    let mut chain = Chain::load(&dir.join(CHAIN_FILE)).unwrap();
+    for (id, b) in ids.iter().zip(&bundles) {
+        let (status, step, note): (String, Option<i64>, Option<String>) = db
+            .query_row(
+                "SELECT status, step, note FROM chain_spot_checks WHERE receipt_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        let batch = U256::from(b.rollup.as_ref().expect("posted").batch_index);
+        let rh = b.receipt.receipt_hash();
+        let selected: bool = host::view(
+            &mut chain,
+            d.spot_checks,
+            &SpotChecks::isSelectedCall {
+                batchIndex: batch,
+                receiptHash: rh.into(),
+            },
+        )
+        .unwrap();
+        assert!(selected, "{id}: a 100% rate selects every receipt");
+        let want_step: u64 = host::view(
+            &mut chain,
+            d.spot_checks,
+            &SpotChecks::selectedStepCall {
+                batchIndex: batch,
+                receiptHash: rh.into(),
+                traceSteps: b.receipt.trace_steps,
+            },
+        )
+        .unwrap();
+        assert_eq!(step, Some(want_step as i64), "{id}: the contract's step");
+        let cleared: bool = host::view(
+            &mut chain,
+            d.spot_checks,
+            &SpotChecks::clearedCall {
+                batchIndex: batch,
+                receiptHash: rh.into(),
+            },
+        )
+        .unwrap();
+        match status.as_str() {
+            "proved" => {
+                assert!(cleared, "{id}: proved by the node but not cleared on-chain");
+                on_chain_cleared += 1;
+            }
+            "unprovable" => {
+                assert!(!cleared, "{id}");
+                let note = note.unwrap_or_default();
+                assert!(note.contains("no step verifier"), "{id}: {note}");
+            }
+            other => panic!("{id}: status {other} ({note:?})"),
+        }
+    }
+    assert_eq!(on_chain_cleared, proved);
+    let _ = std::fs::remove_dir_all(&dir);
+}

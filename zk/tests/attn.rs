@@ -4,10 +4,10 @@
 //! maximum, wrong rounding at a tie, wrong division remainders, wrong commitments).
 //! `cargo test -p otr-zk --test attn` (the dev profile optimizes otr-zk; about a minute).
 
-use otr_engine::fixed::{shift_sat, Act16};
+use otr_engine::fixed::{div_rne, rshift_rne, shift_sat, Act16};
 use otr_engine::model::ops;
 use otr_engine::model::trace::layer_op;
-use otr_engine::tables::exp_neg_wide;
+use otr_engine::tables::{exp_neg_wide, tables, LOG2E_Q30};
 use otr_engine::{Kernel, LoadOptions, Model, Sampling, StepKey, StepTensor};
 use otr_zk::attn::{
     self, check_attn_witness, prove_attn_unit, prove_attn_witness, verify_attn_unit, AttnHead,
@@ -446,4 +446,101 @@ fn unsupported_inputs_are_typed_errors_or_unsatisfied() {
     let e =
         AttnStatement::head_inputs(&shape, head, &q.bytes(), &q.bytes(), &q.bytes()).unwrap_err();
     assert_eq!(e.code(), "ZK_SHAPE_INVALID");
+}
+
+/// Which roundings of `exp_neg_wide(-dd)` are exact ties: `t = rne(dd LOG2E / 2^30)`, the
+/// interpolation `rne((T[i+1] - T[i]) rem / 2^22)`, the shift `rne(x / 2^n)` (for the test's
+/// coverage only; the verdicts come from the engine and the circuit).
+fn tie_kinds(dd: i64) -> [bool; 3] {
+    let a = dd as i128 * LOG2E_Q30 as i128;
+    let t_tie = a & ((1 << 30) - 1) == 1 << 29;
+    let t = rshift_rne(a, 30) as u64;
+    let n = t >> 32;
+    if n > 30 {
+        return [t_tie, false, false];
+    }
+    let frac = t & 0xffff_ffff;
+    let (i, rem) = ((frac >> 22) as usize, (frac & ((1 << 22) - 1)) as i128);
+    let tab = &tables().exp2_neg;
+    let prod = (tab[i + 1] - tab[i]) as i128 * rem;
+    let x = tab[i] as i128 + rshift_rne(prod, 22);
+    let shift_tie = n >= 1 && x.rem_euclid(1 << n) == 1 << (n - 1);
+    [t_tie, prod.rem_euclid(1 << 22) == 1 << 21, shift_tie]
+}
+
+/// Score differences `dd` whose weight `exp_neg_wide(-dd)` meets each kind of tie.
+fn tie_differences() -> Vec<i64> {
+    let mut r = rng(3);
+    let mut found: Vec<i64> = Vec::new();
+    let mut count = [0usize; 3];
+    // Ties of t: dd LOG2E = 2^29 mod 2^30, i.e. dd = 2^29 mod 2^30 (LOG2E_Q30 is odd).
+    for k in [0i64, 1, 5, 40] {
+        found.push((1 << 29) + (k << 30));
+    }
+    // Ties of the interpolation: aim at a t whose remainder times the table step is 2^21 mod
+    // 2^22, then find the dd that rounds to it.
+    while count[1] < 4 {
+        let n = (r.next_u32() % 20) as u64;
+        let i = (r.next_u32() % 1024) as u64;
+        let tab = &tables().exp2_neg;
+        let step = tab[i as usize + 1] - tab[i as usize];
+        let e = step.trailing_zeros();
+        if e > 21 {
+            continue;
+        }
+        let rem = (1u64 << (21 - e)) * (2 * (r.next_u32() as u64 % (1 << e.min(20))) + 1);
+        if rem >= 1 << 22 {
+            continue;
+        }
+        let t = (n << 32) + (i << 22) + rem;
+        let guess = ((t as i128) << 30) / LOG2E_Q30 as i128;
+        for dd in guess - 2..=guess + 2 {
+            if rshift_rne(dd * LOG2E_Q30 as i128, 30) == t as i128 && tie_kinds(dd as i64)[1] {
+                found.push(dd as i64);
+                count[1] += 1;
+                break;
+            }
+        }
+    }
+    // Ties of the shift: frequent (x odd at n = 1, ...).
+    while count[2] < 4 {
+        let dd = (r.next_u64() >> 28) as i64;
+        if tie_kinds(dd)[2] {
+            found.push(dd);
+            count[2] += 1;
+        }
+    }
+    found
+}
+
+/// Two keys whose scores differ by `dd` (`scale = dd`, keys `[1]` and `[0]`), values `[0]` and
+/// `[1]` at exponent 28: `out = rne(p 2^60 / (2^30 + p))` with `p = exp_neg_wide(-dd)`, so every
+/// change of the weight changes the output by about 2^29.
+#[test]
+fn weights_at_rounding_ties_equal_the_engine() {
+    let one = |x: i16, exp: i32| Act16 { exp, q: vec![x] };
+    let q = one(1, 0);
+    let ks = vec![one(1, 0), one(0, 0)];
+    let vs = vec![one(0, 28), one(1, 28)];
+    let mut kinds = [0usize; 3];
+    for dd in tie_differences() {
+        for (k, hit) in tie_kinds(dd).into_iter().enumerate() {
+            kinds[k] += usize::from(hit);
+        }
+        let w = AttnWitness::new(&q, &ks, &vs, dd).unwrap();
+        let p = exp_neg_wide(-dd);
+        assert_eq!(
+            w.out[0] as i128,
+            div_rne((p as i128) << 60, (1 << 30) + p as i128)
+        );
+        assert!(check_attn_witness(w.clone()).unwrap(), "dd {dd}");
+        // The outputs of the weight rounded the other way (one up, one down) fail.
+        for alt in [p - 1, p + 1] {
+            let out = div_rne((alt as i128) << 60, (1 << 30) + alt as i128) as i64;
+            assert_ne!(out, w.out[0]);
+            let bad = AttnWitness::claim(&q, &ks, &vs, dd, &[out]).unwrap();
+            assert!(!check_attn_witness(bad).unwrap(), "dd {dd} weight {alt}");
+        }
+    }
+    assert!(kinds.iter().all(|&k| k >= 4), "{kinds:?}");
 }

@@ -823,6 +823,27 @@ impl Deployment {
         )
     }
 
+    /// The output `y` (i64le) the node published with `openMatVec` in dispute `id` (its
+    /// `MatVecOpened` event), `None` before it did.
+    pub fn mat_vec_opened<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        id: u64,
+    ) -> Result<Option<Vec<u8>>, CallError> {
+        use alloy_sol_types::SolEvent;
+        let logs = host.logs(
+            self.dispute_game,
+            DisputeGame::MatVecOpened::SIGNATURE_HASH,
+            0,
+        )?;
+        Ok(logs
+            .iter()
+            .filter_map(|l| DisputeGame::MatVecOpened::decode_log_data(&l.data).ok())
+            .filter(|e| e.id == U256::from(id))
+            .map(|e| e.y.to_vec())
+            .next_back())
+    }
+
     /// Deploys a step verifier (`bytecode` with constructor arguments `args`) from the owner and
     /// names it for `model_id`'s `(stage class, op)` steps.
     fn deploy_step_verifier<H: Host + ?Sized>(

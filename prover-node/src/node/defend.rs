@@ -2,7 +2,10 @@
 //! address, re-executes the disputed receipt from the request it stored at answer time
 //! (`requests` table, same transaction as the receipt) and plays the game
 //! ([`super::dispute::node_move`]): bisect, then prove the one step when the model has a step
-//! verifier for its operator, and call `timeout` when the challenger stops answering.
+//! verifier for its operator, and call `timeout` when the challenger stops answering. A
+//! matrix-vector step is defended in its three moves (`openMatVec`, then `proveUnit` of the
+//! unit the challenger names) when the node has the model's matrices and unit proving keys of
+//! the step's shape ([`Defender::with_mat_vec`]; `otr serve` loads them from `--zk-params`).
 //!
 //! Generic over [`Host`]: the embedded chain (in the chain thread) or an RPC node.
 
@@ -64,6 +67,8 @@ pub struct Defender {
     games: BTreeMap<u64, Game>,
     /// Disputes the node cannot play, with the reason reported once.
     hopeless: BTreeMap<u64, String>,
+    /// The model's matrices and unit proving keys, for matrix-vector steps.
+    mat_vec: Option<std::sync::Arc<dispute::MatVecSetup>>,
 }
 
 impl Defender {
@@ -73,7 +78,19 @@ impl Defender {
             scan_from: 0,
             games: BTreeMap::new(),
             hopeless: BTreeMap::new(),
+            mat_vec: None,
         }
+    }
+
+    /// Defends matrix-vector steps with `setup`'s matrices and keys.
+    pub fn with_mat_vec(mut self, setup: std::sync::Arc<dispute::MatVecSetup>) -> Self {
+        self.mat_vec = Some(setup);
+        self
+    }
+
+    /// Whether matrix-vector steps can be defended.
+    pub fn has_mat_vec(&self) -> bool {
+        self.mat_vec.is_some()
     }
 
     /// Number of disputes being played.
@@ -174,13 +191,25 @@ impl Defender {
                 }
             }
             let g = &self.games[&v.id];
-            let mut material = dispute::Replay {
+            let replay = dispute::Replay {
                 engine,
                 prompt: &g.prompt,
                 sampling: &g.sampling,
                 run: g.run,
             };
-            let m = match dispute::node_move(host, d, self.me, v.id, &g.trace, &mut material) {
+            let mut with_matrices;
+            let mut plain;
+            let material: &mut dyn dispute::StepMaterial = match &self.mat_vec {
+                Some(setup) => {
+                    with_matrices = dispute::MatVecReplay { replay, setup };
+                    &mut with_matrices
+                }
+                None => {
+                    plain = replay;
+                    &mut plain
+                }
+            };
+            let m = match dispute::node_move(host, d, self.me, v.id, &g.trace, material) {
                 Ok(m) => m,
                 Err(e @ DisputeError::TraceMismatch { .. }) => {
                     let rid = g.receipt_id.clone();
@@ -284,9 +313,34 @@ pub async fn run(node: std::sync::Arc<super::Node>) {
     };
     let me = s.node;
     let state = std::sync::Arc::new(std::sync::Mutex::new(Defender::new(me)));
+    // With `--zk-params`, the matrices and keys for matrix-vector steps, loaded in the
+    // background (the matrix commitments of a big model take minutes the first time).
+    let mat_vec: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<dispute::MatVecSetup>>> =
+        Default::default();
+    if let Some(dir) = node.config.zk_params.clone() {
+        let (model, cell) = (node.config.model.clone(), mat_vec.clone());
+        std::thread::spawn(move || {
+            super::spotcheck::lowest_priority();
+            match dispute::MatVecSetup::load(&model, &[dir]) {
+                Ok(setup) => {
+                    eprintln!("otr: disputes: matrix-vector steps defended with unit proofs");
+                    let _ = cell.set(std::sync::Arc::new(setup));
+                }
+                Err(e) => eprintln!(
+                    "otr: disputes: matrix-vector steps cannot be defended (no unit proving material: {e})"
+                ),
+            }
+        });
+    }
     let period = std::time::Duration::from_millis(node.config.post_interval_ms.max(200));
     loop {
         tokio::time::sleep(period).await;
+        if let Some(setup) = mat_vec.get() {
+            let mut def = state.lock().unwrap_or_else(|p| p.into_inner());
+            if !def.has_mat_vec() {
+                def.mat_vec = Some(setup.clone());
+            }
+        }
         let (n, st) = (node.clone(), state.clone());
         let res = tokio::task::spawn_blocking(move || {
             let Some(s) = &n.settlement else {

@@ -26,9 +26,15 @@
 //!     the visible context and a long one exceeds the transaction gas cap (the node then
 //!     cannot prove the step);
 //!
-//!   every other operator (the matrix products, embedding, sampling) has no on-chain verifier
-//!   yet: an honest node disputed there cannot prove and loses when its move
-//!   deadline passes;
+//!   the matrix-vector products (`Q K V O GATE UP DOWN`, `LOGITS`; `MatVecStepVerifier`) are
+//!   settled in three moves instead (docs/PROTOCOL.md §7.9): the node's `openMatVec` publishes
+//!   the whole output `y` ([`StepMaterial::mat_vec_output`]), the challenger names a unit
+//!   containing a row where `y` differs from its own product (the first unit when it has no
+//!   product of its own or every row agrees: it should not have disputed), and the node proves
+//!   that unit with a spot-check unit proof ([`StepMaterial::mat_vec_unit`], [`MatVecSetup`]);
+//!
+//!   every other operator (embedding, sampling) has no on-chain verifier yet: an honest node
+//!   disputed there cannot prove and loses when its move deadline passes;
 //! - a side whose opponent missed the move deadline calls `timeout` and wins.
 //!
 //! Each function makes at most one transaction and says what it did ([`Move`]); callers loop
@@ -72,6 +78,7 @@ pub mod op {
     pub const RESID_FFN: u8 = 15;
     /// Head stage (`num_layers + 1`).
     pub const FINAL_NORM: u8 = 0;
+    pub const LOGITS: u8 = 1;
 }
 
 /// A step key read from a trace leaf.
@@ -247,6 +254,21 @@ pub enum Move {
     Responded { mid: u64, agree: bool },
     /// The node proved the disputed step (and so won).
     ProvedStep { index: u64, key: LeafKey },
+    /// The node opened the matrix-vector step at `index`: its whole output is public.
+    OpenedMatVec { index: u64, key: LeafKey },
+    /// The challenger named the unit starting at `row_start`; `wrong_row`: the first row where
+    /// the node's output differs from its own product (`None`: none found, a frivolous
+    /// challenge, or no product of its own to compare with).
+    NamedUnit {
+        row_start: u64,
+        wrong_row: Option<u64>,
+    },
+    /// The node proved the named unit (and so won).
+    ProvedUnit {
+        index: u64,
+        key: LeafKey,
+        row_start: u64,
+    },
     /// The node is at one step it cannot prove: no step verifier for the operator, no witness
     /// for it, or its `proveStep` transaction failed (attention past the gas cap). It will lose
     /// when its deadline passes.
@@ -289,13 +311,30 @@ pub fn open<H: Host + ?Sized>(
     Ok(d.open_dispute(host, challenger, r, bond)?.0)
 }
 
-/// The challenger's move in dispute `id`, given its own re-executed trace of the receipt.
+/// The challenger's move in dispute `id`, given its own re-executed trace of the receipt. At a
+/// matrix-vector step it has no product of its own and names the first unit
+/// ([`challenger_move_with`] compares the node's output with its own).
 pub fn challenger_move<H: Host + ?Sized>(
     host: &mut H,
     d: &Deployment,
     me: Address,
     id: u64,
     own: &Trace,
+) -> Result<Move, DisputeError> {
+    challenger_move_with(host, d, me, id, own, None)
+}
+
+/// The challenger's move in dispute `id`, given its own re-executed trace and, for a
+/// matrix-vector step, `material` for its own product of the step
+/// ([`StepMaterial::mat_vec_output`]): after the node's `openMatVec` it names the unit of the
+/// first row where the node's published output differs from its own, else the first unit.
+pub fn challenger_move_with<'m, H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    me: Address,
+    id: u64,
+    own: &Trace,
+    material: Option<&mut (dyn StepMaterial + 'm)>,
 ) -> Result<Move, DisputeError> {
     let v = view(host, d, id)?;
     if v.challenger != me {
@@ -305,6 +344,26 @@ pub fn challenger_move<H: Host + ?Sized>(
     match v.phase {
         Phase::Resolved(outcome) => Ok(Move::Resolved { outcome }),
         Phase::ChallengerToMove if now < v.deadline => {
+            let mv = d.mat_vec(host, id)?;
+            if mv.stage == MAT_VEC_OPENED {
+                let theirs = opened_output(host, d, id)?;
+                let index = v.agree_size;
+                let mine = match (
+                    material,
+                    leaf_key(own.leaf(index.min(own.len().saturating_sub(1)))),
+                ) {
+                    (Some(m), Some(key)) if index < own.len() => m.mat_vec_output(index, key).ok(),
+                    _ => None,
+                };
+                let wrong_row = mine.as_deref().and_then(|m| first_wrong_row(&theirs, m));
+                let r = u64::from(mv.unitRows.max(1));
+                let row_start = wrong_row.map_or(0, |w| w / r * r);
+                d.name_unit(host, me, id, row_start)?;
+                return Ok(Move::NamedUnit {
+                    row_start,
+                    wrong_row,
+                });
+            }
             let mid = v.agree_size + (v.disagree_size - v.agree_size) / 2;
             let (agree, _) = d.respond(host, me, id, own)?;
             Ok(Move::Responded { mid, agree })
@@ -319,6 +378,57 @@ pub fn challenger_move<H: Host + ?Sized>(
             deadline: v.deadline,
         }),
     }
+}
+
+/// `DisputeGame.MatVecStage.Opened`: the node published the output, the challenger names a unit.
+const MAT_VEC_OPENED: u8 = 1;
+/// `DisputeGame.MatVecStage.Named`: the node proves the named unit.
+const MAT_VEC_NAMED: u8 = 2;
+
+/// The output `y` (i64le) the node published with `openMatVec` in dispute `id` (the game's
+/// `MatVecOpened` event).
+pub fn opened_output<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    id: u64,
+) -> Result<Vec<u8>, DisputeError> {
+    d.mat_vec_opened(host, id)?
+        .ok_or_else(|| DisputeError::Chain(format!("dispute {id}: no MatVecOpened event")))
+}
+
+/// The first row (8-byte i64le value) where `theirs` differs from `mine`; a length difference
+/// counts at the shorter one's end.
+pub fn first_wrong_row(theirs: &[u8], mine: &[u8]) -> Option<u64> {
+    let n = theirs.len().min(mine.len()) / 8;
+    (0..n)
+        .find(|&r| theirs[8 * r..8 * r + 8] != mine[8 * r..8 * r + 8])
+        .or((theirs.len() != mine.len()).then_some(n))
+        .map(|r| r as u64)
+}
+
+/// Whether step `key` is a matrix-vector product (`Q K V O GATE UP DOWN` of a layer, `LOGITS`
+/// of the head, stage `num_layers + 1`).
+pub fn is_mat_vec(key: LeafKey, num_layers: u16) -> bool {
+    let layer = (1..=num_layers).contains(&key.stage);
+    (layer
+        && matches!(
+            key.op,
+            op::Q | op::K | op::V | op::O | op::GATE | op::UP | op::DOWN
+        ))
+        || (key.stage == num_layers + 1 && key.op == op::LOGITS)
+}
+
+/// The step key of a matrix step's input: `Q K V` of `ATTN_NORM`, `O` of `ATTN`, `GATE UP` of
+/// `FFN_NORM`, `DOWN` of `ACT`, `LOGITS` of `FINAL_NORM` (same position and stage).
+/// (`LOGITS` and `Q` share code 1, `FINAL_NORM` and `ATTN_NORM` code 0.)
+pub fn mat_vec_input(key: LeafKey) -> LeafKey {
+    let input = match key.op {
+        op::O => op::ATTN,
+        op::GATE | op::UP => op::FFN_NORM,
+        op::DOWN => op::ACT,
+        _ => op::ATTN_NORM,
+    };
+    LeafKey { op: input, ..key }
 }
 
 /// Where the node's one-step witnesses come from: its replay of the disputed run and its
@@ -341,6 +451,20 @@ pub trait StepMaterial {
     /// The engine's 2^-x table, canonical bytes (`ATTN` steps).
     fn exp_table(&mut self) -> Result<Vec<u8>, String> {
         Err("no 2^-x table".into())
+    }
+    /// The whole output (i64le) of matrix-vector step `index` (key `key`): the model's matrix
+    /// times the replayed input.
+    fn mat_vec_output(&mut self, _index: u64, _key: LeafKey) -> Result<Vec<u8>, String> {
+        Err("no matrices for matrix-vector steps".into())
+    }
+    /// The `proveUnit` arguments of the unit at `row_start` of matrix-vector step `index`.
+    fn mat_vec_unit(
+        &mut self,
+        _index: u64,
+        _key: LeafKey,
+        _row_start: u64,
+    ) -> Result<otr_contracts::deploy::UnitMove, String> {
+        Err("no proving keys for matrix-vector steps".into())
     }
 }
 
@@ -446,6 +570,9 @@ pub fn node_move<H: Host + ?Sized>(
                 },
             )?
             .numLayers;
+            if is_mat_vec(key, num_layers) {
+                return mat_vec_move(host, d, me, id, trace, index, key, material);
+            }
             let proof = match step_proof(trace, index, key, num_layers, material) {
                 Ok(p) => p,
                 Err(reason) => {
@@ -471,6 +598,275 @@ pub fn node_move<H: Host + ?Sized>(
         _ => Ok(Move::Waiting {
             deadline: v.deadline,
         }),
+    }
+}
+
+/// The node's move at a matrix-vector step (docs/PROTOCOL.md §7.9): `openMatVec` with the whole
+/// output, or, once the challenger named a unit, `proveUnit`. A move it cannot make (no
+/// matrices or keys, a refused transaction) is [`Move::CannotProve`]: it tries again at its next
+/// move and loses when its deadline passes.
+#[allow(clippy::too_many_arguments)]
+fn mat_vec_move<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    me: Address,
+    id: u64,
+    trace: &Trace,
+    index: u64,
+    key: LeafKey,
+    material: &mut dyn StepMaterial,
+) -> Result<Move, DisputeError> {
+    let cannot = |reason: String| {
+        Ok(Move::CannotProve {
+            index,
+            key: Some(key),
+            reason,
+        })
+    };
+    let mv = d.mat_vec(host, id)?;
+    if mv.stage == MAT_VEC_NAMED {
+        let row_start = u64::from(mv.rowStart);
+        let u = match material.mat_vec_unit(index, key, row_start) {
+            Ok(u) => u,
+            Err(e) => return cannot(e),
+        };
+        if let Err(e) = d.prove_unit(host, me, id, &u) {
+            return cannot(format!("proveUnit failed: {e}"));
+        }
+        return Ok(Move::ProvedUnit {
+            index,
+            key,
+            row_start,
+        });
+    }
+    let input = match find_input(trace, index, mat_vec_input(key)) {
+        Ok(i) => i,
+        Err(e) => return cannot(e),
+    };
+    let y = match material.mat_vec_output(index, key) {
+        Ok(y) => y,
+        Err(e) => return cannot(e),
+    };
+    if let Err(e) = d.open_mat_vec(host, me, id, trace, input, &y) {
+        return cannot(format!("openMatVec failed: {e}"));
+    }
+    Ok(Move::OpenedMatVec { index, key })
+}
+
+/// The model's matrices, for both sides of a dispute at a matrix-vector step: the converted
+/// weights' matrices (a challenger computes its own product), and, for a node, the unit
+/// proving keys by shape (`otr zk ceremony` output directories) and the registry's matrix
+/// commitments (`zkroot`) it opens `C_W` in.
+pub struct MatVecSetup {
+    matrices: std::collections::BTreeMap<
+        String,
+        (
+            otr_engine::weights::QMatrix,
+            std::sync::OnceLock<otr_zk::commit::MatrixTree>,
+        ),
+    >,
+    keys: Vec<otr_zk::keys::Keys>,
+    commitments: Option<super::zkroot::MatrixCommitments>,
+    n_layers: u16,
+    separate_output: bool,
+}
+
+impl MatVecSetup {
+    /// Loads the converted matrices of `model` (a name or GGUF path, as `otr serve --model`),
+    /// the keys in `key_dirs` (`pk.bin` and `transcript.json` each; none for a challenger) and,
+    /// when there are keys, the matrix commitments (cached next to the converted weights).
+    pub fn load(model: &str, key_dirs: &[std::path::PathBuf]) -> Result<Self, String> {
+        let keys = key_dirs
+            .iter()
+            .map(|dir| {
+                otr_zk::keys::Keys::load(dir)
+                    .map_err(|e| format!("{}: {} ({})", dir.display(), e, e.code()))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Self::with_keys(model, keys)
+    }
+
+    /// [`MatVecSetup::load`] with keys already loaded (or made: tests use the INSECURE public
+    /// phase 1's `otr_zk::ceremony::initial_key`).
+    pub fn with_keys(model: &str, keys: Vec<otr_zk::keys::Keys>) -> Result<Self, String> {
+        let (_, path) = super::engine_impl::resolve(model)?;
+        let m = otr_engine::Model::load(&path, &otr_engine::default_cache_dir())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let info = m.info().clone();
+        drop(m);
+        let tensors = otr_engine::convert::cache::read(&info.cache_path, &info.gguf_sha256)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{}: no converted weights", info.cache_path.display()))?;
+        let matrices = tensors
+            .into_iter()
+            .filter_map(|(name, t, _)| match t {
+                otr_engine::weights::Tensor::Matrix(w) => {
+                    Some((name, (w, std::sync::OnceLock::new())))
+                }
+                _ => None,
+            })
+            .collect();
+        let commitments = if keys.is_empty() {
+            None
+        } else {
+            Some(super::zkroot::load_or_compute(&info, 1)?.0)
+        };
+        Ok(MatVecSetup {
+            matrices,
+            keys,
+            commitments,
+            n_layers: info.config.n_layers as u16,
+            separate_output: info.config.separate_output,
+        })
+    }
+
+    /// The shapes the keys are for: `(matrix rows, cols, R, verifying key)`.
+    pub fn shapes(&self) -> Vec<(usize, usize, usize, &otr_core::zk::PreparedVk)> {
+        self.keys
+            .iter()
+            .map(|k| {
+                let s = k.shape;
+                (s.matrix_rows, s.cols, s.rows_per_unit, &k.vk)
+            })
+            .collect()
+    }
+
+    /// The matrix of step `key` and its converted-weights name.
+    fn matrix(&self, key: LeafKey) -> Result<(&str, &otr_engine::weights::QMatrix), String> {
+        let sk = otr_engine::StepKey {
+            pos: key.pos,
+            stage: key.stage,
+            op: key.op,
+        };
+        let name = otr_zk::step::matrix_name(sk, self.n_layers, self.separate_output)
+            .ok_or_else(|| format!("step {key:?} is not a matrix-vector product"))?;
+        let (n, (w, _)) = self
+            .matrices
+            .get_key_value(&name)
+            .ok_or_else(|| format!("the model has no matrix {name}"))?;
+        Ok((n.as_str(), w))
+    }
+
+    /// The whole output (i64le) of step `key` for the input `x` (`Act16::bytes`).
+    pub fn output(&self, key: LeafKey, x: &[u8]) -> Result<Vec<u8>, String> {
+        let (_, w) = self.matrix(key)?;
+        let a = otr_zk::step::act16_from_bytes(x, w.cols).map_err(|e| e.to_string())?;
+        Ok(otr_engine::fixed::wide_bytes(
+            &otr_zk::unit::reference_rows(w, &a, 0, w.rows),
+        ))
+    }
+
+    /// The `proveUnit` arguments of the unit at `row_start` of step `key` with input `x`, whose
+    /// whole output must hash to `digest` (the trace leaf's): the proof is made with the keys
+    /// of the matrix's shape and checked by the core verifier.
+    pub fn unit(
+        &self,
+        key: LeafKey,
+        x: &[u8],
+        digest: [u8; 32],
+        row_start: u64,
+    ) -> Result<otr_contracts::deploy::UnitMove, String> {
+        let (name, w) = self.matrix(key)?;
+        let keys = self
+            .keys
+            .iter()
+            .find(|k| k.shape.matrix_rows == w.rows && k.shape.cols == w.cols)
+            .ok_or_else(|| format!("no proving keys for {name} ({} x {})", w.rows, w.cols))?;
+        let r = keys.shape.rows_per_unit as u64;
+        if !row_start.is_multiple_of(r) {
+            return Err(format!("row {row_start} does not start a unit of {r} rows"));
+        }
+        let opening = self
+            .commitments
+            .as_ref()
+            .and_then(|c| c.opening(name))
+            .ok_or_else(|| format!("no registered commitment of {name}"))?;
+        let tree = self.matrices[name]
+            .1
+            .get_or_init(|| otr_zk::commit::MatrixTree::new(w));
+        if otr_core::zk::groth16::scalar_to_be_bytes(&tree.commitment()) != opening.commitment {
+            return Err(format!("{name}: the matrix is not the committed one"));
+        }
+        let mut rng = {
+            use rand_chacha::rand_core::SeedableRng;
+            let mut seed = [0u8; 32];
+            getrandom::getrandom(&mut seed).map_err(|e| e.to_string())?;
+            rand_chacha::ChaCha20Rng::from_seed(seed)
+        };
+        let p =
+            otr_zk::step::prove_step_unit(keys, w, tree, x, Some(digest), row_start / r, &mut rng)
+                .map_err(|e| format!("{} ({})", e, e.code()))?;
+        let proof = otr_zk::prove::decode_proof(&p.proof.proof).map_err(|e| e.to_string())?;
+        Ok(otr_contracts::deploy::UnitMove {
+            x: x.to_vec(),
+            y: self.output(key, x)?,
+            c_w: opening.commitment,
+            cw_index: opening.index,
+            cw_size: opening.size,
+            cw_path: opening.path,
+            proof: otr_contracts::groth16_sol::proof_calldata(&proof.0),
+        })
+    }
+}
+
+/// [`StepMaterial`] of a replay with the model's matrices: everything [`Replay`] gives, and the
+/// matrix-vector steps' output and unit proofs.
+pub struct MatVecReplay<'a> {
+    pub replay: Replay<'a>,
+    pub setup: &'a MatVecSetup,
+}
+
+impl MatVecReplay<'_> {
+    fn input(&mut self, index: u64) -> Result<Vec<u8>, String> {
+        let inputs = self.replay.inputs(index)?;
+        match <[Vec<u8>; 1]>::try_from(inputs) {
+            Ok([x]) => Ok(x),
+            Err(v) => Err(format!("expected 1 input, got {}", v.len())),
+        }
+    }
+}
+
+impl StepMaterial for MatVecReplay<'_> {
+    fn inputs(&mut self, index: u64) -> Result<Vec<Vec<u8>>, String> {
+        self.replay.inputs(index)
+    }
+
+    fn norm(&mut self, name: &str) -> Result<NormOpening, String> {
+        self.replay.norm(name)
+    }
+
+    fn rope_row(&mut self, layer: u16, pos: u32) -> Result<RopeRow, String> {
+        self.replay.rope_row(layer, pos)
+    }
+
+    fn config(&mut self) -> Result<String, String> {
+        self.replay.config()
+    }
+
+    fn act_table(&mut self) -> Result<Vec<u8>, String> {
+        self.replay.act_table()
+    }
+
+    fn exp_table(&mut self) -> Result<Vec<u8>, String> {
+        self.replay.exp_table()
+    }
+
+    fn mat_vec_output(&mut self, index: u64, key: LeafKey) -> Result<Vec<u8>, String> {
+        let x = self.input(index)?;
+        self.setup.output(key, &x)
+    }
+
+    fn mat_vec_unit(
+        &mut self,
+        index: u64,
+        key: LeafKey,
+        row_start: u64,
+    ) -> Result<otr_contracts::deploy::UnitMove, String> {
+        let x = self.input(index)?;
+        let y = self.setup.output(key, &x)?;
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(&y).into();
+        self.setup.unit(key, &x, digest, row_start)
     }
 }
 
@@ -814,11 +1210,32 @@ pub fn play_both<H: Host + ?Sized>(
     challenger: (Address, &Trace),
     step_secs: u64,
 ) -> Result<(Outcome, Vec<Move>), DisputeError> {
+    play_both_with(
+        host,
+        d,
+        id,
+        node,
+        (challenger.0, challenger.1, None),
+        step_secs,
+    )
+}
+
+/// [`play_both`] with the challenger's own material for matrix-vector steps
+/// ([`challenger_move_with`]).
+pub fn play_both_with<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    id: u64,
+    node: (Address, &Trace, &mut dyn StepMaterial),
+    challenger: (Address, &Trace, Option<&mut dyn StepMaterial>),
+    step_secs: u64,
+) -> Result<(Outcome, Vec<Move>), DisputeError> {
     let (node_addr, node_trace, material) = node;
+    let (ch_addr, ch_trace, mut ch_material) = challenger;
     let mut moves = Vec::new();
     for _ in 0..1000 {
         let a = node_move(host, d, node_addr, id, node_trace, material)?;
-        let b = challenger_move(host, d, challenger.0, id, challenger.1)?;
+        let b = challenger_move_with(host, d, ch_addr, id, ch_trace, ch_material.as_deref_mut())?;
         let idle = matches!(a, Move::Waiting { .. } | Move::CannotProve { .. })
             && matches!(b, Move::Waiting { .. });
         for m in [a, b] {

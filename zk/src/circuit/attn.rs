@@ -50,10 +50,9 @@ use super::gadgets::{
     byte_bits, enforce_bits, fr_i128, fr_to_i128, lc_of, lc_var, pow2, signed, unsigned,
     weighted_bits, Cs,
 };
+use super::hash_bits;
 use crate::attn::{AttnShape, AttnTamper, AttnWitness, TAG_ATTN_KV};
 use crate::commit::{ceil_log2, TAG_ACT16, TAG_WIDE};
-use crate::pack::PACK_BYTES;
-use crate::poseidon::{hash_var, tag};
 
 type R<T> = Result<T, SynthesisError>;
 
@@ -123,18 +122,6 @@ fn from_big(b: &BigInt) -> Fr {
 
 fn value_i128(x: &FpVar<Fr>) -> Option<i128> {
     x.value().ok().and_then(fr_to_i128)
-}
-
-/// `Poseidon(tag, len, packed bits...)` over byte bits (the commitments of [`crate::pack`]).
-fn hash_bits(cs: &Cs, tag_name: &str, bits: &[Boolean<Fr>]) -> R<FpVar<Fr>> {
-    let mut elems = vec![
-        FpVar::constant(tag(tag_name)),
-        FpVar::constant(Fr::from((bits.len() / 8) as u64)),
-    ];
-    for chunk in bits.chunks(8 * PACK_BYTES) {
-        elems.push(unsigned(cs, chunk)?);
-    }
-    hash_var(cs.clone(), &elems)
 }
 
 /// The range of a division's quotient.

@@ -72,7 +72,7 @@ fn missing() -> SynthesisError {
 }
 
 /// `Poseidon(tag, len, packed bits...)` over byte bits.
-fn hash_bits(cs: &Cs, tag_name: &str, bits: &[Boolean<Fr>]) -> R<FpVar<Fr>> {
+pub(crate) fn hash_bits(cs: &Cs, tag_name: &str, bits: &[Boolean<Fr>]) -> R<FpVar<Fr>> {
     let mut elems = vec![
         FpVar::constant(tag(tag_name)),
         FpVar::constant(Fr::from((bits.len() / 8) as u64)),

@@ -245,7 +245,7 @@ fn reexec_setup(
                 "otr watch: challenger 0x{} (bond {bond} wei per dispute)",
                 hex::encode(me)
             );
-            Some(crate::node::challenge::Challenger::new(me, bond))
+            Some(crate::node::challenge::Challenger::new(me, bond).with_matrices_of(model))
         }
     };
     Ok(Some(crate::node::challenge::Watch::new(engine, challenger)))

@@ -1,7 +1,11 @@
 //! The challenger's side of disputes (`otr watch`): re-execute a posted receipt from its
 //! request, compare `output_hash` and `trace_root`, open a dispute on a mismatch and play it to
 //! the end ([`super::dispute::challenger_move`]): answer each bisection from its own trace, and
-//! call `timeout` when the node misses its deadline.
+//! call `timeout` when the node misses its deadline. At a matrix-vector step, after the node
+//! published its output (`openMatVec`), a challenger with the model's matrices
+//! ([`Challenger::with_matrices_of`]; `otr watch --model`) recomputes the product from its own
+//! replay of the request and names the unit of the first wrong row; without them, or when every
+//! row is right, it names the first unit.
 //!
 //! Requests come from the node (`otr serve --publish-requests`, `GET
 //! /v1/receipts/{id}/request`) or from the user who made them; either way the request is first
@@ -78,6 +82,9 @@ pub struct Reexecution {
     pub run: TracedRun,
     pub output_matches: bool,
     pub trace_matches: bool,
+    /// What was run: the prompt and sampling (a replay of one step recomputes them).
+    pub prompt: String,
+    pub sampling: otr_core::rollup::SamplingParams,
 }
 
 impl Reexecution {
@@ -125,6 +132,8 @@ pub fn reexecute(
         trace_matches: run.generation.trace_root == receipt.trace_root
             && run.generation.trace_steps == receipt.trace_steps,
         run,
+        prompt,
+        sampling,
     })
 }
 
@@ -166,6 +175,8 @@ struct Game {
     batch: u64,
     own: Trace,
     rounds: u32,
+    /// The prompt and sampling of the re-execution, when known (matrix-vector steps).
+    replay: Option<(String, otr_core::rollup::SamplingParams)>,
 }
 
 /// The challenger's state across rounds.
@@ -175,6 +186,9 @@ pub struct Challenger {
     games: BTreeMap<u64, Game>,
     /// Disputes ended, with their outcome.
     pub finished: BTreeMap<u64, (String, Outcome, u32, U256)>,
+    /// The model whose matrices recompute a matrix-vector step, and the matrices once loaded.
+    matrices_of: Option<String>,
+    matrices: std::sync::OnceLock<Option<std::sync::Arc<dispute::MatVecSetup>>>,
 }
 
 impl Challenger {
@@ -184,7 +198,32 @@ impl Challenger {
             bond,
             games: BTreeMap::new(),
             finished: BTreeMap::new(),
+            matrices_of: None,
+            matrices: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Recomputes matrix-vector steps with the matrices of `model` (a name or GGUF path, as
+    /// `otr watch --model`), loaded at the first such step.
+    pub fn with_matrices_of(mut self, model: &str) -> Self {
+        self.matrices_of = Some(model.into());
+        self
+    }
+
+    /// The loaded matrices (loaded now on first use; `None` when unavailable).
+    fn matrices(&self) -> Option<std::sync::Arc<dispute::MatVecSetup>> {
+        let model = self.matrices_of.as_ref()?;
+        self.matrices
+            .get_or_init(|| match dispute::MatVecSetup::load(model, &[]) {
+                Ok(s) => Some(std::sync::Arc::new(s)),
+                Err(e) => {
+                    eprintln!(
+                        "otr watch: matrix-vector steps: no matrices ({e}); naming the first unit"
+                    );
+                    None
+                }
+            })
+            .clone()
     }
 
     /// Disputes being played.
@@ -211,6 +250,7 @@ impl Challenger {
                 batch: r.batch_index,
                 own,
                 rounds: 0,
+                replay: None,
             },
         );
         Ok(ChallengeEvent {
@@ -223,17 +263,68 @@ impl Challenger {
         })
     }
 
+    /// Records the prompt and sampling of dispute `id`'s re-execution, so that a
+    /// matrix-vector step can be recomputed ([`Challenger::round_with`]).
+    pub fn set_replay(
+        &mut self,
+        id: u64,
+        prompt: String,
+        sampling: otr_core::rollup::SamplingParams,
+    ) {
+        if let Some(g) = self.games.get_mut(&id) {
+            g.replay = Some((prompt, sampling));
+        }
+    }
+
     /// One move in every open dispute.
     pub fn round<H: Host + ?Sized>(
         &mut self,
         host: &mut H,
         d: &Deployment,
     ) -> Result<Vec<ChallengeEvent>, DisputeError> {
+        self.round_with(host, d, None)
+    }
+
+    /// One move in every open dispute; `engine` replays a matrix-vector step's input for the
+    /// challenger's own product (with the matrices of [`Challenger::with_matrices_of`]).
+    pub fn round_with<H: Host + ?Sized>(
+        &mut self,
+        host: &mut H,
+        d: &Deployment,
+        engine: Option<&dyn Inference>,
+    ) -> Result<Vec<ChallengeEvent>, DisputeError> {
         let mut events = Vec::new();
         let ids: Vec<u64> = self.games.keys().copied().collect();
+        let setup = match engine {
+            Some(_) if self.games.values().any(|g| g.replay.is_some()) => self.matrices(),
+            _ => None,
+        };
         for id in ids {
             let g = self.games.get_mut(&id).expect("game");
-            let m = match dispute::challenger_move(host, d, self.me, id, &g.own) {
+            let mut material = match (engine, &setup, &g.replay) {
+                (Some(engine), Some(setup), Some((prompt, sampling))) => {
+                    Some(dispute::MatVecReplay {
+                        replay: dispute::Replay {
+                            engine,
+                            prompt,
+                            sampling,
+                            run: RunKind::Honest,
+                        },
+                        setup,
+                    })
+                }
+                _ => None,
+            };
+            let m = match dispute::challenger_move_with(
+                host,
+                d,
+                self.me,
+                id,
+                &g.own,
+                material
+                    .as_mut()
+                    .map(|m| m as &mut dyn dispute::StepMaterial),
+            ) {
                 Ok(m) => m,
                 Err(e) => {
                     events.push(ChallengeEvent {
@@ -406,6 +497,7 @@ impl Watch {
                     if let Some(ch) = self.challenger.as_mut() {
                         match ch.open(host, d, r, Trace::new(re.run.leaves), id) {
                             Ok(ev) => {
+                                ch.set_replay(ev.dispute, re.prompt, re.sampling);
                                 c.dispute = Some(ev.dispute);
                                 event = Some(ev);
                             }
@@ -432,7 +524,7 @@ impl Watch {
         d: &Deployment,
     ) -> Result<Vec<ChallengeEvent>, DisputeError> {
         match self.challenger.as_mut() {
-            Some(ch) => ch.round(host, d),
+            Some(ch) => ch.round_with(host, d, Some(self.engine.as_ref())),
             None => Ok(Vec::new()),
         }
     }

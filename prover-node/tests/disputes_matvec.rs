@@ -3,7 +3,8 @@
 //! proofs: a frivolous challenger disputes an honest node at `Q`, `O` and `DOWN` steps; the
 //! node opens the step (`openMatVec`, its whole output), the challenger recomputes the product
 //! with its own engine, finds every row right and names the first unit, the node proves it
-//! (`proveUnit`) and wins the bond. Keys: the INSECURE public phase 1's initial keys
+//! (`proveUnit`) and wins the bond; a node whose `DOWN` output is wrong in one row is named at
+//! that row's unit, cannot prove it and is slashed when its deadline passes. Keys: the INSECURE public phase 1's initial keys
 //! (`otr_zk::ceremony::initial_key`), test keys only.
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use otr_contracts::deploy::{Deployment, MatVecShape, Params};
 use otr_contracts::proofs::{ReceiptRef, Trace};
 use otr_contracts::{Address, Chain, U256};
 use otr_core::rollup::{MicroBatchHeader, Receipt, SamplingParams};
+use otr_node::node::dispute::StepMaterial;
 use otr_node::node::dispute::{
     self, leaf_key, op, LeafKey, MatVecReplay, MatVecSetup, Move, Outcome,
 };
@@ -48,22 +50,31 @@ fn test_keys(rows: usize, cols: usize, r: usize) -> otr_zk::keys::Keys {
     }
 }
 
-#[test]
-fn an_honest_llama_node_wins_frivolous_disputes_at_matrix_vector_steps() {
+/// A chain with the fixture Llama model registered as the node registers it, its matrix
+/// steps `Q`, `O` (64 x 64) and `DOWN` (64 x 256) named to a `MatVecStepVerifier` with test keys,
+/// and a staked node.
+struct Bed {
+    e: Arc<dyn Inference>,
+    setup: MatVecSetup,
+    chain: Chain,
+    d: Deployment,
+    params: Params,
+    node: Address,
+    challenger: Address,
+    seq: u64,
+    prev: [u8; 32],
+}
+
+fn bed() -> Bed {
     let e: Arc<dyn Inference> =
         otr_node::node::engine_impl::load("fixture-llama", std::path::Path::new("."))
             .expect("load fixture-llama");
     let info = e.info();
-    let s = sampling();
-    let honest = e.trace(PROMPT, &s, RunKind::Honest).unwrap();
-    let nl = info.num_layers;
-    // Tiny Llama: Q and O are 64 x 64, DOWN 64 x 256.
     let setup = MatVecSetup::with_keys(
         "fixture-llama",
         vec![test_keys(64, 64, 4), test_keys(64, 256, 4)],
     )
     .unwrap();
-
     let mut chain = Chain::new(CHAIN_ID, T0);
     let (owner, node, challenger) = (
         Address::repeat_byte(0xa0),
@@ -114,7 +125,80 @@ fn an_honest_llama_node_wins_frivolous_disputes_at_matrix_vector_steps() {
     d.set_matvec_verifier(&mut chain, info.model_id, rounds, false, &shapes)
         .unwrap();
     d.stake(&mut chain, node, eth(2)).unwrap();
+    Bed {
+        e,
+        setup,
+        chain,
+        d,
+        params,
+        node,
+        challenger,
+        seq: 0,
+        prev: [0; 32],
+    }
+}
 
+impl Bed {
+    /// Posts one batch of one header with a receipt per trace (`(root, steps)`); returns
+    /// their references.
+    fn post(
+        &mut self,
+        traces: &[(&Trace, &otr_node::node::inference::TracedRun)],
+    ) -> Vec<ReceiptRef> {
+        let info = self.e.info();
+        let receipts: Vec<Receipt> = traces
+            .iter()
+            .enumerate()
+            .map(|(i, (t, run))| Receipt {
+                version: 1,
+                model_id: info.model_id,
+                weights_root: info.weights_root,
+                request_hash: [self.seq as u8 * 16 + i as u8 + 1; 32],
+                output_hash: run.output_hash,
+                prompt_tokens: run.generation.prompt_tokens,
+                completion_tokens: run.generation.completion_tokens,
+                sampling: sampling(),
+                trace_root: t.root(),
+                trace_steps: t.len(),
+                created_at: T0,
+            })
+            .collect();
+        let hashes: Vec<[u8; 32]> = receipts.iter().map(|r| r.receipt_hash()).collect();
+        let h = MicroBatchHeader {
+            version: 1,
+            chain_id: CHAIN_ID,
+            node_address: self.node.0 .0,
+            sequence: self.seq,
+            prev_header_hash: self.prev,
+            receipts_root: otr_core::rollup::merkle::root(&hashes),
+            receipt_count: receipts.len() as u32,
+            timestamp: self.chain.timestamp(),
+        };
+        self.seq += 1;
+        self.prev = h.header_hash();
+        let (index, _) = self
+            .d
+            .post_batch(&mut self.chain, self.node, std::slice::from_ref(&h))
+            .unwrap();
+        (0..receipts.len())
+            .map(|i| ReceiptRef::new(index, std::slice::from_ref(&h), 0, &receipts, i).unwrap())
+            .collect()
+    }
+}
+
+fn index_of(leaves: &[Vec<u8>], key: LeafKey) -> u64 {
+    leaves
+        .iter()
+        .position(|l| leaf_key(l) == Some(key))
+        .expect("key in trace") as u64
+}
+
+#[test]
+fn an_honest_llama_node_wins_frivolous_disputes_at_matrix_vector_steps() {
+    let mut b = bed();
+    let s = sampling();
+    let honest = b.e.trace(PROMPT, &s, RunKind::Honest).unwrap();
+    let nl = b.e.info().num_layers;
     let pos = honest.generation.prompt_tokens - 1;
     let targets = [
         LeafKey {
@@ -133,69 +217,35 @@ fn an_honest_llama_node_wins_frivolous_disputes_at_matrix_vector_steps() {
             op: op::DOWN,
         },
     ];
-    // One receipt per target, one batch.
-    let receipts: Vec<Receipt> = (0..targets.len())
-        .map(|i| Receipt {
-            version: 1,
-            model_id: info.model_id,
-            weights_root: info.weights_root,
-            request_hash: [i as u8 + 1; 32],
-            output_hash: honest.output_hash,
-            prompt_tokens: honest.generation.prompt_tokens,
-            completion_tokens: honest.generation.completion_tokens,
-            sampling: s,
-            trace_root: honest.generation.trace_root,
-            trace_steps: honest.generation.trace_steps,
-            created_at: T0,
-        })
-        .collect();
-    let hashes: Vec<[u8; 32]> = receipts.iter().map(|r| r.receipt_hash()).collect();
-    let h = MicroBatchHeader {
-        version: 1,
-        chain_id: CHAIN_ID,
-        node_address: node.0 .0,
-        sequence: 0,
-        prev_header_hash: [0; 32],
-        receipts_root: otr_core::rollup::merkle::root(&hashes),
-        receipt_count: receipts.len() as u32,
-        timestamp: chain.timestamp(),
-    };
-    let (index, _) = d
-        .post_batch(&mut chain, node, std::slice::from_ref(&h))
-        .unwrap();
-
     let node_trace = Trace::new(honest.leaves.clone());
+    let refs = b.post(&vec![(&node_trace, &honest); targets.len()]);
     for (i, key) in targets.iter().enumerate() {
-        let at = honest
-            .leaves
-            .iter()
-            .position(|l| leaf_key(l) == Some(*key))
-            .expect("key in trace") as u64;
+        let at = index_of(&honest.leaves, *key);
         // The challenger's trace is wrong at that leaf; its engine is right.
         let mut theirs = honest.leaves.clone();
         theirs[at as usize][56] ^= 1;
         let theirs = Trace::new(theirs);
-        let r = ReceiptRef::new(index, std::slice::from_ref(&h), 0, &receipts, i).unwrap();
-        let id = dispute::open(&mut chain, &d, challenger, &r, params.min_bond).unwrap();
-        let stake0 = d.stake_of(&mut chain, node).unwrap();
-        let credit0 = d.credit_of(&mut chain, node).unwrap();
+        let (node, challenger, params) = (b.node, b.challenger, b.params.clone());
+        let id = dispute::open(&mut b.chain, &b.d, challenger, &refs[i], params.min_bond).unwrap();
+        let stake0 = b.d.stake_of(&mut b.chain, node).unwrap();
+        let credit0 = b.d.credit_of(&mut b.chain, node).unwrap();
         let replay = || dispute::Replay {
-            engine: e.as_ref(),
+            engine: b.e.as_ref(),
             prompt: PROMPT,
             sampling: &s,
             run: RunKind::Honest,
         };
         let mut node_material = MatVecReplay {
             replay: replay(),
-            setup: &setup,
+            setup: &b.setup,
         };
         let mut challenger_material = MatVecReplay {
             replay: replay(),
-            setup: &setup,
+            setup: &b.setup,
         };
         let (outcome, moves) = dispute::play_both_with(
-            &mut chain,
-            &d,
+            &mut b.chain,
+            &b.d,
             id,
             (node, &node_trace, &mut node_material),
             (challenger, &theirs, Some(&mut challenger_material)),
@@ -226,13 +276,151 @@ fn an_honest_llama_node_wins_frivolous_disputes_at_matrix_vector_steps() {
             }),
             "{key:?}: {moves:?}"
         );
-        assert_eq!(d.stake_of(&mut chain, node).unwrap(), stake0);
+        assert_eq!(b.d.stake_of(&mut b.chain, node).unwrap(), stake0);
         assert_eq!(
-            d.credit_of(&mut chain, node).unwrap() - credit0,
+            b.d.credit_of(&mut b.chain, node).unwrap() - credit0,
             params.min_bond * U256::from(params.winner_bps) / U256::from(10_000u64),
             "{key:?}: the node gets its share of the bond"
         );
     }
+}
+
+/// A node whose `DOWN` output is wrong in one row (its trace commits to the wrong output):
+/// its replay with the true matrices gives it the wrong `y` to publish.
+struct WrongRow<'a> {
+    inner: MatVecReplay<'a>,
+    at: u64,
+    row: usize,
+}
+
+impl WrongRow<'_> {
+    fn wrong(&mut self, index: u64, key: LeafKey) -> Result<Vec<u8>, String> {
+        let mut y = self.inner.mat_vec_output(index, key)?;
+        if index == self.at {
+            y[8 * self.row] ^= 1;
+        }
+        Ok(y)
+    }
+}
+
+impl dispute::StepMaterial for WrongRow<'_> {
+    fn inputs(&mut self, index: u64) -> Result<Vec<Vec<u8>>, String> {
+        self.inner.inputs(index)
+    }
+    fn norm(&mut self, name: &str) -> Result<otr_node::node::inference::NormOpening, String> {
+        self.inner.norm(name)
+    }
+    fn rope_row(
+        &mut self,
+        layer: u16,
+        pos: u32,
+    ) -> Result<otr_node::node::inference::RopeRow, String> {
+        self.inner.rope_row(layer, pos)
+    }
+    fn mat_vec_output(&mut self, index: u64, key: LeafKey) -> Result<Vec<u8>, String> {
+        self.wrong(index, key)
+    }
+    fn mat_vec_unit(
+        &mut self,
+        index: u64,
+        key: LeafKey,
+        row_start: u64,
+    ) -> Result<otr_contracts::deploy::UnitMove, String> {
+        // The only proof it can make is of the true product: proveUnit refuses it (the
+        // output does not hash to the node's leaf).
+        self.inner.mat_vec_unit(index, key, row_start)
+    }
+}
+
+#[test]
+fn a_node_with_a_wrong_row_is_named_cannot_prove_and_is_slashed() {
+    use sha2::Digest;
+    let mut b = bed();
+    let s = sampling();
+    let honest = b.e.trace(PROMPT, &s, RunKind::Honest).unwrap();
+    let key = LeafKey {
+        pos: 1,
+        stage: 3,
+        op: op::DOWN,
+    };
+    let at = index_of(&honest.leaves, key);
+    let e = b.e.clone();
+    let replay = || dispute::Replay {
+        engine: e.as_ref(),
+        prompt: PROMPT,
+        sampling: &s,
+        run: RunKind::Honest,
+    };
+    // The node's trace commits to its wrong output.
+    let bad_y = {
+        let mut m = WrongRow {
+            inner: MatVecReplay {
+                replay: replay(),
+                setup: &b.setup,
+            },
+            at,
+            row: 41,
+        };
+        m.wrong(at, key).unwrap()
+    };
+    let mut leaves = honest.leaves.clone();
+    let n = leaves[at as usize].len();
+    leaves[at as usize][n - 32..].copy_from_slice(&sha2::Sha256::digest(&bad_y));
+    let node_trace = Trace::new(leaves);
+    let refs = b.post(&[(&node_trace, &honest)]);
+    let own = Trace::new(honest.leaves.clone());
+    let (node, challenger, params) = (b.node, b.challenger, b.params.clone());
+    let id = dispute::open(&mut b.chain, &b.d, challenger, &refs[0], params.min_bond).unwrap();
+    let stake0 = b.d.stake_of(&mut b.chain, node).unwrap();
+    let Bed {
+        setup, chain, d, ..
+    } = &mut b;
+    let mut material = WrongRow {
+        inner: MatVecReplay {
+            replay: replay(),
+            setup,
+        },
+        at,
+        row: 41,
+    };
+    let mut challenger_material = MatVecReplay {
+        replay: replay(),
+        setup,
+    };
+    let (outcome, moves) = dispute::play_both_with(
+        chain,
+        d,
+        id,
+        (node, &node_trace, &mut material),
+        (challenger, &own, Some(&mut challenger_material)),
+        params.move_timeout,
+    )
+    .unwrap();
+    assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
+    assert!(
+        moves.contains(&Move::OpenedMatVec { index: at, key }),
+        "{moves:?}"
+    );
+    // The challenger found row 41 and named its unit (R = 4: rows 40..43).
+    assert!(
+        moves.contains(&Move::NamedUnit {
+            row_start: 40,
+            wrong_row: Some(41)
+        }),
+        "{moves:?}"
+    );
+    assert!(
+        moves
+            .iter()
+            .any(|m| matches!(m, Move::CannotProve { index, reason, .. }
+            if *index == at && reason.contains("OutputMismatch"))),
+        "{moves:?}"
+    );
+    assert!(!moves.iter().any(|m| matches!(m, Move::ProvedUnit { .. })));
+    assert_eq!(
+        stake0 - d.stake_of(chain, node).unwrap(),
+        params.slash_amount
+    );
 }
 
 #[test]

@@ -13,22 +13,14 @@
 //!   i64le up[start..start+E])`;
 //! - output: `hash_bytes(tag("OTR/zk/act16-slice/v1"), i32le exp || i16le q[start..start+E])`.
 
-use ark_bn254::{Bn254, Fr, G1Projective, G2Projective};
-use ark_ec::PrimeGroup;
-use ark_ff::One;
-use ark_groth16::{Groth16, ProvingKey};
-use ark_relations::r1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
-};
+use ark_bn254::{Bn254, Fr};
+use ark_groth16::ProvingKey;
 use ark_std::rand::{CryptoRng, RngCore};
-use ark_std::UniformRand;
 use otr_core::zk::groth16::scalar_to_be_bytes;
 use otr_core::zk::{PreparedVk, VerifiedProof};
 use otr_engine::fixed::Act16;
 use otr_engine::model::ops;
 use otr_engine::tables::{tables, InterpTable};
-use rand_chacha::rand_core::SeedableRng;
-use rand_chacha::ChaCha20Rng;
 use sha2::{Digest, Sha256};
 
 use crate::circuit::act::ActCircuit;
@@ -146,7 +138,7 @@ impl ActShape {
         4 + 2 * self.elems
     }
 
-    fn seed(&self, tag: &[u8]) -> [u8; 32] {
+    pub(crate) fn seed(&self, tag: &[u8]) -> [u8; 32] {
         Sha256::new()
             .chain_update(tag)
             .chain_update(ACT_CIRCUIT_VERSION.as_bytes())
@@ -375,20 +367,10 @@ pub struct ActProof {
 /// with it; tests and benchmarks only), `delta = 1`, like [`crate::ceremony::initial_key`].
 pub fn initial_key_insecure(shape: ActShape) -> Result<ProvingKey<Bn254>, ZkError> {
     shape.check()?;
-    let mut rng = ChaCha20Rng::from_seed(shape.seed(crate::ceremony::PHASE1_TAG));
-    let alpha = Fr::rand(&mut rng);
-    let beta = Fr::rand(&mut rng);
-    let gamma = Fr::rand(&mut rng);
-    Ok(Groth16::<Bn254>::generate_parameters_with_qap(
+    crate::prove::initial_key_from_seed(
         ActCircuit::setup(shape),
-        alpha,
-        beta,
-        gamma,
-        Fr::one(),
-        G1Projective::generator(),
-        G2Projective::generator(),
-        &mut rng,
-    )?)
+        shape.seed(crate::ceremony::PHASE1_TAG),
+    )
 }
 
 /// The initial key (`gamma = delta = 1`) from verified phase-1 powers
@@ -403,11 +385,7 @@ pub fn initial_key_from_phase1(
 
 /// Whether the witness satisfies the circuit (synthesis only: no key, no proof).
 pub fn check_act_witness(witness: ActWitness) -> Result<bool, ZkError> {
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    cs.set_optimization_goal(OptimizationGoal::Constraints);
-    ActCircuit::prove(witness).generate_constraints(cs.clone())?;
-    cs.finalize();
-    Ok(cs.is_satisfied()?)
+    crate::prove::is_satisfied(ActCircuit::prove(witness))
 }
 
 /// Synthesizes the witness, checks every constraint, then proves.
@@ -446,9 +424,5 @@ pub fn verify_act_unit(
 /// Number of constraints of the circuit of `shape`.
 pub fn act_constraint_count(shape: ActShape) -> Result<usize, ZkError> {
     shape.check()?;
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    cs.set_optimization_goal(OptimizationGoal::Constraints);
-    cs.set_mode(SynthesisMode::Setup);
-    ActCircuit::setup(shape).generate_constraints(cs.clone())?;
-    Ok(cs.num_constraints())
+    Ok(crate::prove::count_constraints(ActCircuit::setup(shape))?)
 }

@@ -12,22 +12,14 @@
 //! - output: `hash_bytes(tag("OTR/zk/wide/v1"), i64le out[..d])` (the head's wide output, before
 //!   the step quantizes all heads together).
 
-use ark_bn254::{Bn254, Fr, G1Projective, G2Projective};
-use ark_ec::PrimeGroup;
-use ark_ff::One;
-use ark_groth16::{Groth16, ProvingKey};
-use ark_relations::r1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
-};
+use ark_bn254::{Bn254, Fr};
+use ark_groth16::ProvingKey;
 use ark_std::rand::{CryptoRng, RngCore};
-use ark_std::UniformRand;
 use otr_core::zk::groth16::scalar_to_be_bytes;
 use otr_core::zk::{PreparedVk, VerifiedProof};
 use otr_engine::fixed::{rshift_rne, Act16, W_FRAC};
 use otr_engine::model::ops;
 use otr_engine::Kernel;
-use rand_chacha::rand_core::SeedableRng;
-use rand_chacha::ChaCha20Rng;
 use sha2::{Digest, Sha256};
 
 use crate::circuit::attn::AttnCircuit;
@@ -95,7 +87,7 @@ impl AttnShape {
         8 * self.head_dim
     }
 
-    fn seed(&self, tag: &[u8]) -> [u8; 32] {
+    pub(crate) fn seed(&self, tag: &[u8]) -> [u8; 32] {
         Sha256::new()
             .chain_update(tag)
             .chain_update(ATTN_CIRCUIT_VERSION.as_bytes())
@@ -418,20 +410,10 @@ pub struct AttnProof {
 /// with it; tests and benchmarks only), `delta = 1`, like [`crate::act::initial_key_insecure`].
 pub fn initial_key_insecure(shape: AttnShape) -> Result<ProvingKey<Bn254>, ZkError> {
     shape.check()?;
-    let mut rng = ChaCha20Rng::from_seed(shape.seed(crate::ceremony::PHASE1_TAG));
-    let alpha = Fr::rand(&mut rng);
-    let beta = Fr::rand(&mut rng);
-    let gamma = Fr::rand(&mut rng);
-    Ok(Groth16::<Bn254>::generate_parameters_with_qap(
+    crate::prove::initial_key_from_seed(
         AttnCircuit::setup(shape),
-        alpha,
-        beta,
-        gamma,
-        Fr::one(),
-        G1Projective::generator(),
-        G2Projective::generator(),
-        &mut rng,
-    )?)
+        shape.seed(crate::ceremony::PHASE1_TAG),
+    )
 }
 
 /// The initial key (`gamma = delta = 1`) from verified phase-1 powers
@@ -446,11 +428,7 @@ pub fn initial_key_from_phase1(
 
 /// Whether the witness satisfies the circuit (synthesis only: no key, no proof).
 pub fn check_attn_witness(witness: AttnWitness) -> Result<bool, ZkError> {
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    cs.set_optimization_goal(OptimizationGoal::Constraints);
-    AttnCircuit::prove(witness).generate_constraints(cs.clone())?;
-    cs.finalize();
-    Ok(cs.is_satisfied()?)
+    crate::prove::is_satisfied(AttnCircuit::prove(witness))
 }
 
 /// Synthesizes the witness, checks every constraint, then proves.
@@ -494,9 +472,5 @@ pub fn verify_attn_unit(
 /// Number of constraints of the circuit of `shape`.
 pub fn attn_constraint_count(shape: AttnShape) -> Result<usize, ZkError> {
     shape.check()?;
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    cs.set_optimization_goal(OptimizationGoal::Constraints);
-    cs.set_mode(SynthesisMode::Setup);
-    AttnCircuit::setup(shape).generate_constraints(cs.clone())?;
-    Ok(cs.num_constraints())
+    Ok(crate::prove::count_constraints(AttnCircuit::setup(shape))?)
 }

@@ -34,11 +34,11 @@
 
 use std::io::{Read, Write};
 
-use ark_bn254::{Bn254, Fq, Fq2, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_bn254::{Bn254, Fq, Fq2, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::pairing::Pairing;
-use ark_ec::{AffineRepr, CurveGroup, PrimeGroup, VariableBaseMSM};
-use ark_ff::{Field, One, PrimeField, UniformRand, Zero};
-use ark_groth16::{Groth16, ProvingKey, VerifyingKey};
+use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
+use ark_ff::{Field, PrimeField, UniformRand, Zero};
+use ark_groth16::{ProvingKey, VerifyingKey};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
 use ark_std::rand::{CryptoRng, RngCore};
 use rand_chacha::rand_core::SeedableRng;
@@ -151,20 +151,7 @@ fn shape_seed(shape: &UnitShape, tag: &[u8]) -> [u8; 32] {
 /// The deterministic initial key (public phase 1 — see the module docs — and `delta = 1`).
 pub fn initial_key(shape: UnitShape) -> Result<ProvingKey<Bn254>, ZkError> {
     shape.check()?;
-    let mut rng = ChaCha20Rng::from_seed(shape_seed(&shape, PHASE1_TAG));
-    let alpha = Fr::rand(&mut rng);
-    let beta = Fr::rand(&mut rng);
-    let gamma = Fr::rand(&mut rng);
-    Ok(Groth16::<Bn254>::generate_parameters_with_qap(
-        UnitCircuit::setup(shape),
-        alpha,
-        beta,
-        gamma,
-        Fr::one(),
-        G1Projective::generator(),
-        G2Projective::generator(),
-        &mut rng,
-    )?)
+    crate::prove::initial_key_from_seed(UnitCircuit::setup(shape), shape_seed(&shape, PHASE1_TAG))
 }
 
 /// `h_0` for the public phase 1.

@@ -3,10 +3,12 @@
 //! Verification goes through `otr_core::zk::PreparedVk` — the code the WASM verifier and the
 //! node run — with the statement's four public inputs.
 
-use ark_bn254::{Bn254, Fr};
+use ark_bn254::{Bn254, Fr, G1Projective, G2Projective};
+use ark_ec::PrimeGroup;
+use ark_ff::One;
 use ark_groth16::{Groth16, ProvingKey};
 use ark_relations::r1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
+    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisError, SynthesisMode,
 };
 use ark_serialize::{CanonicalSerialize, Compress};
 use ark_std::rand::{CryptoRng, RngCore};
@@ -15,6 +17,8 @@ use otr_core::zk::groth16::Groth16Proof;
 use otr_core::zk::{PreparedVk, VerifiedProof};
 use otr_engine::fixed::Act16;
 use otr_engine::weights::QMatrix;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
 
 use crate::circuit::UnitCircuit;
 use crate::commit::MatrixTree;
@@ -33,6 +37,55 @@ pub struct UnitProof {
     pub statement: UnitStatement,
     /// The unit's output slice (the engine's values).
     pub outputs: Vec<i64>,
+}
+
+/// Public inputs of every unit circuit (matvec, ACT, ATTN): four, so a verifying key has five
+/// `gamma_abc_g1` points (the constant one first).
+pub const PUBLIC_INPUTS: usize = 4;
+
+/// The deterministic initial key of a circuit (in setup mode) from a **public** seed: `alpha`,
+/// `beta`, `gamma` and then `tau` drawn in that order from ChaCha20 seeded with `seed`,
+/// `delta = 1`. INSECURE (anyone who knows the seed can forge proofs): tests, benchmarks and
+/// `--insecure-public-phase1` ceremonies only.
+pub(crate) fn initial_key_from_seed<C: ConstraintSynthesizer<Fr>>(
+    circuit: C,
+    seed: [u8; 32],
+) -> Result<ProvingKey<Bn254>, ZkError> {
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    let alpha = Fr::rand(&mut rng);
+    let beta = Fr::rand(&mut rng);
+    let gamma = Fr::rand(&mut rng);
+    Ok(Groth16::<Bn254>::generate_parameters_with_qap(
+        circuit,
+        alpha,
+        beta,
+        gamma,
+        Fr::one(),
+        G1Projective::generator(),
+        G2Projective::generator(),
+        &mut rng,
+    )?)
+}
+
+/// Whether a circuit with its witness satisfies every constraint (synthesis only: no key, no
+/// proof).
+pub(crate) fn is_satisfied<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<bool, ZkError> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    circuit.generate_constraints(cs.clone())?;
+    cs.finalize();
+    Ok(cs.is_satisfied()?)
+}
+
+/// Number of constraints of a circuit (synthesized once, in setup mode).
+pub(crate) fn count_constraints<C: ConstraintSynthesizer<Fr>>(
+    circuit: C,
+) -> Result<usize, SynthesisError> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Setup);
+    circuit.generate_constraints(cs.clone())?;
+    Ok(cs.num_constraints())
 }
 
 /// Synthesizes the witness, checks every constraint, then proves.
@@ -83,7 +136,7 @@ pub(crate) fn prove_circuit<C: ConstraintSynthesizer<Fr>, R: RngCore + CryptoRng
         a.extend_from_slice(&cs.witness_assignment);
         a
     };
-    if num_inputs != 5 || pk.vk.gamma_abc_g1.len() != num_inputs {
+    if num_inputs != PUBLIC_INPUTS + 1 || pk.vk.gamma_abc_g1.len() != num_inputs {
         return Err(ZkError::Shape(
             "the proving key is not for this circuit (public input count)".into(),
         ));

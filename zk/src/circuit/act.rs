@@ -37,25 +37,23 @@
 //! `len / E - 1 - k >= 0` when not a power of two).
 
 use ark_bn254::Fr;
-use ark_ff::{Field, One, Zero};
+use ark_ff::{Field, One};
 use ark_r1cs_std::alloc::AllocVar;
 use ark_r1cs_std::boolean::Boolean;
 use ark_r1cs_std::eq::EqGadget;
 use ark_r1cs_std::fields::fp::FpVar;
 use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::R1CSVar;
-use ark_relations::r1cs::{
-    ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable,
-};
+use ark_relations::r1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use otr_engine::fixed::{rshift_rne, W_FRAC};
 
 use super::gadgets::{
-    byte_bits, enforce_bits, fr_i128, is_nonneg, is_nonneg_flip, lc_var, pow2, signed, unsigned, Cs,
+    byte_bits, constant_dot, enforce_bits, fr_i128, is_nonneg, is_nonneg_flip, one_hot, pow2,
+    signed, unsigned, Cs,
 };
+use super::hash_bits;
 use crate::act::{ActShape, ActTamper, ActWitness, TAG_ACT16_SLICE, TAG_GATED_IN};
 use crate::commit::ceil_log2;
-use crate::pack::PACK_BYTES;
-use crate::poseidon::{hash_var, tag};
 
 type R<T> = Result<T, SynthesisError>;
 
@@ -92,55 +90,6 @@ fn wit(cs: &Cs, v: Option<i128>) -> R<FpVar<Fr>> {
 
 fn c(v: i128) -> FpVar<Fr> {
     FpVar::constant(fr_i128(v))
-}
-
-/// `Poseidon(tag, len, packed bits...)` over byte bits (as the matvec unit's commitments).
-fn hash_bits(cs: &Cs, tag_name: &str, bits: &[Boolean<Fr>]) -> R<FpVar<Fr>> {
-    let mut elems = vec![
-        FpVar::constant(tag(tag_name)),
-        FpVar::constant(Fr::from((bits.len() / 8) as u64)),
-    ];
-    for chunk in bits.chunks(8 * PACK_BYTES) {
-        elems.push(unsigned(cs, chunk)?);
-    }
-    hash_var(cs.clone(), &elems)
-}
-
-/// The one-hot vector of the number the bits spell (`2^k - 2` constraints for `k >= 1`).
-fn one_hot(bits: &[Boolean<Fr>]) -> R<Vec<FpVar<Fr>>> {
-    let mut v = vec![FpVar::constant(Fr::one())];
-    for b in bits {
-        let bf = FpVar::from(b.clone());
-        let len = v.len();
-        let mut nv = vec![FpVar::zero(); 2 * len];
-        for (idx, x) in v.iter().enumerate() {
-            let xb = x * &bf;
-            nv[idx] = x - &xb;
-            nv[idx + len] = xb;
-        }
-        v = nv;
-    }
-    Ok(v)
-}
-
-/// `sum_l coeffs[l] x[l]` as one linear combination (no constraint).
-fn constant_dot(cs: &Cs, coeffs: &[i128], x: &[FpVar<Fr>]) -> R<FpVar<Fr>> {
-    let mut terms = Vec::with_capacity(coeffs.len());
-    let mut value = Some(Fr::zero());
-    for (&k, xv) in coeffs.iter().zip(x) {
-        if k == 0 {
-            continue;
-        }
-        let kf = fr_i128(k);
-        match xv {
-            FpVar::Constant(x0) => terms.push((kf * x0, Variable::One)),
-            FpVar::Var(a) => terms.push((kf, a.variable)),
-        }
-        value = value.zip(xv.value().ok()).map(|(s, xv)| s + kf * xv);
-    }
-    let mut lc = LinearCombination(terms);
-    lc.compactify();
-    lc_var(cs, lc, value)
 }
 
 /// `rne(v / 2^k)` (half to even) for `|v| < 2^(k + qb)`, `k >= 1`: the division witness and
@@ -319,8 +268,8 @@ impl ConstraintSynthesizer<Fr> for ActCircuit {
                 enforce_bits(&cs, &(c(n as i128 - 2) - &i_var), ib)?;
             }
             // 4. a = T[i], d = T[i + 1] - T[i].
-            let oh_lo = one_hot(&i_bits[..kl as usize])?;
-            let oh_hi = one_hot(&i_bits[kl as usize..])?;
+            let oh_lo = one_hot(&i_bits[..kl as usize]);
+            let oh_hi = one_hot(&i_bits[kl as usize..]);
             let mut a = FpVar::zero();
             let mut d = FpVar::zero();
             for (h, sel) in oh_hi.iter().enumerate() {

@@ -39,16 +39,14 @@ use ark_r1cs_std::fields::fp::FpVar;
 use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::R1CSVar;
 use ark_relations::lc;
-use ark_relations::r1cs::{
-    ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable,
-};
+use ark_relations::r1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use num_bigint::{BigInt, BigUint, Sign};
 use num_integer::Integer;
 use otr_engine::tables::{tables, EXP2_BITS, LOG2E_Q30};
 
 use super::gadgets::{
-    byte_bits, enforce_bits, fr_i128, fr_to_i128, lc_of, lc_var, pow2, signed, unsigned,
-    weighted_bits, Cs,
+    byte_bits, constant_dot, enforce_bits, fr_i128, fr_to_i128, lc_of, lc_var, one_hot, pow2,
+    signed, unsigned, weighted_bits, Cs,
 };
 use super::hash_bits;
 use crate::attn::{AttnShape, AttnTamper, AttnWitness, TAG_ATTN_KV};
@@ -227,38 +225,6 @@ fn exponent(cs: &Cs, bits32: &[Boolean<Fr>]) -> R<(FpVar<Fr>, Vec<Boolean<Fr>>)>
     let s = signed(cs, bits32)? + c(32);
     let b = enforce_bits(cs, &s, 6)?;
     Ok((s, b))
-}
-
-/// The one-hot vector of the number the bits spell.
-fn one_hot(bits: &[Boolean<Fr>]) -> Vec<FpVar<Fr>> {
-    let mut v = vec![FpVar::constant(Fr::one())];
-    for b in bits {
-        let bf = FpVar::from(b.clone());
-        let len = v.len();
-        let mut nv = vec![FpVar::zero(); 2 * len];
-        for (idx, x) in v.iter().enumerate() {
-            let xb = x * &bf;
-            nv[idx] = x - &xb;
-            nv[idx + len] = xb;
-        }
-        v = nv;
-    }
-    v
-}
-
-/// `sum_l k[l] x[l]` for constants `k`: one linear combination.
-fn constant_dot(cs: &Cs, k: &[i128], x: &[FpVar<Fr>]) -> R<FpVar<Fr>> {
-    let mut lc: LinearCombination<Fr> = lc!();
-    let mut value = Some(Fr::zero());
-    for (&kv, xv) in k.iter().zip(x) {
-        let kf = fr_i128(kv);
-        lc = match xv {
-            FpVar::Constant(x0) => lc + (kf * x0, Variable::One),
-            FpVar::Var(a) => lc + (kf, a.variable),
-        };
-        value = value.zip(xv.value().ok()).map(|(s, xv)| s + kf * xv);
-    }
-    lc_var(cs, lc, value)
 }
 
 /// Bits of the 2^-x table index split into a low and a high one-hot vector.

@@ -151,6 +151,45 @@ pub fn select_mul(b: &Boolean<Fr>, x: &FpVar<Fr>) -> R<FpVar<Fr>> {
     Ok(FpVar::from(b.clone()) * x)
 }
 
+/// The one-hot vector of the number the bits spell (little-endian): entry `l` is `1` exactly
+/// when the bits spell `l` (`2^k - 2` constraints for `k >= 1` bits).
+pub fn one_hot(bits: &[Boolean<Fr>]) -> Vec<FpVar<Fr>> {
+    let mut v = vec![FpVar::constant(Fr::one())];
+    for b in bits {
+        let bf = FpVar::from(b.clone());
+        let len = v.len();
+        let mut nv = vec![FpVar::zero(); 2 * len];
+        for (idx, x) in v.iter().enumerate() {
+            let xb = x * &bf;
+            nv[idx] = x - &xb;
+            nv[idx + len] = xb;
+        }
+        v = nv;
+    }
+    v
+}
+
+/// `sum_l coeffs[l] x[l]` for constant `coeffs`, as one linear combination (no constraint;
+/// zero coefficients are left out).
+pub fn constant_dot(cs: &Cs, coeffs: &[i128], x: &[FpVar<Fr>]) -> R<FpVar<Fr>> {
+    let mut terms = Vec::with_capacity(coeffs.len());
+    let mut value = Some(Fr::zero());
+    for (&k, xv) in coeffs.iter().zip(x) {
+        if k == 0 {
+            continue;
+        }
+        let kf = fr_i128(k);
+        match xv {
+            FpVar::Constant(x0) => terms.push((kf * x0, Variable::One)),
+            FpVar::Var(a) => terms.push((kf, a.variable)),
+        }
+        value = value.zip(xv.value().ok()).map(|(s, xv)| s + kf * xv);
+    }
+    let mut lc = LinearCombination(terms);
+    lc.compactify();
+    lc_var(cs, lc, value)
+}
+
 /// The constant one.
 pub fn one() -> FpVar<Fr> {
     FpVar::constant(Fr::one())

@@ -209,9 +209,5 @@ impl ConstraintSynthesizer<Fr> for UnitCircuit {
 
 /// Number of constraints of the circuit of `shape` (synthesizes it once, in setup mode).
 pub fn constraint_count(shape: UnitShape) -> Result<usize, SynthesisError> {
-    let cs = ark_relations::r1cs::ConstraintSystem::<Fr>::new_ref();
-    cs.set_optimization_goal(ark_relations::r1cs::OptimizationGoal::Constraints);
-    cs.set_mode(ark_relations::r1cs::SynthesisMode::Setup);
-    UnitCircuit::setup(shape).generate_constraints(cs.clone())?;
-    Ok(cs.num_constraints())
+    crate::prove::count_constraints(UnitCircuit::setup(shape))
 }

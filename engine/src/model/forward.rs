@@ -3,14 +3,15 @@
 use super::ops::{self, RopeStyle};
 use super::sampling::{sample, Sampling};
 use super::trace::{
-    act_digests, acts_digests, embed_op, head_op, layer_op, wide_digests, StepKey, StepTensor,
-    Trace,
+    act_digests, acts_bytes, digests_by, embed_op, head_op, layer_op, wide_digests, wide_le_bytes,
+    StepKey, StepTensor, Trace,
 };
 use super::{Arch, Model};
 use crate::error::EngineError;
 use crate::fixed::Act16;
 use crate::tables::{self, rope_cos_sin, rope_inv_freq};
 use crate::tokenizer::StreamDecoder;
+use std::borrow::Cow;
 
 /// Why generation stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,6 +206,20 @@ impl Model {
         want_logits: bool,
         ctx: &mut Ctx,
     ) -> Option<Vec<i64>> {
+        // On a worker of the pool: the operators' parallel maps then fork and join among the
+        // workers instead of handing each map over from the calling thread and back.
+        self.exec
+            .install(|| self.forward_on_pool(tokens, start, cache, want_logits, ctx))
+    }
+
+    fn forward_on_pool(
+        &self,
+        tokens: &[u32],
+        start: usize,
+        cache: &mut KvCache,
+        want_logits: bool,
+        ctx: &mut Ctx,
+    ) -> Option<Vec<i64>> {
         let cfg = &self.cfg;
         let eps = cfg.eps_q64();
         let nl = cfg.n_layers;
@@ -247,9 +262,18 @@ impl Model {
             };
             // Attention block.
             let xs = self.norm_rec(&hs, &ly.attn_norm, ctx, start, st, layer_op::ATTN_NORM);
-            let q = self.matmul_rec(&ly.wq, &xs, ctx, start, st, layer_op::Q);
-            let k = self.matmul_rec(&ly.wk, &xs, ctx, start, st, layer_op::K);
-            let v = self.matmul_rec(&ly.wv, &xs, ctx, start, st, layer_op::V);
+            let qkv = self.matmuls_rec(
+                &[
+                    (&ly.wq, layer_op::Q),
+                    (&ly.wk, layer_op::K),
+                    (&ly.wv, layer_op::V),
+                ],
+                &xs,
+                ctx,
+                start,
+                st,
+            );
+            let [q, k, v]: [Vec<Vec<i64>>; 3] = qkv.try_into().expect("three products");
             let roped = ex.map(n, |t| {
                 let cs = &rope[t];
                 let qh = self.qk_rope(&q[t], ly.q_norm.as_deref(), cs);
@@ -259,11 +283,10 @@ impl Model {
             });
             let (qhs, (khs, vhs)): (Vec<_>, (Vec<_>, Vec<_>)) =
                 roped.into_iter().map(|(q, k, v)| (q, (k, v))).unzip();
-            let (dq, dk, dv) = (
-                acts_digests(ex, &qhs),
-                acts_digests(ex, &khs),
-                acts_digests(ex, &vhs),
-            );
+            // One pass for the three (groups of sixteen stay within one of them).
+            let all: Vec<&Vec<Act16>> = qhs.iter().chain(&khs).chain(&vhs).collect();
+            let d = digests_by(ex, &all, |v| Cow::Owned(acts_bytes(v)));
+            let (dq, dk, dv) = (&d[..n], &d[n..2 * n], &d[2 * n..]);
             let mut qs = Vec::with_capacity(n);
             for (t, ((qh, kh), vh)) in qhs.into_iter().zip(khs).zip(vhs).enumerate() {
                 let d = [dq[t], dk[t], dv[t]];
@@ -330,8 +353,14 @@ impl Model {
             );
             // Feed-forward block.
             let xs = self.norm_rec(&hs, &ly.ffn_norm, ctx, start, st, layer_op::FFN_NORM);
-            let g = self.matmul_rec(&ly.gate, &xs, ctx, start, st, layer_op::GATE);
-            let u = self.matmul_rec(&ly.up, &xs, ctx, start, st, layer_op::UP);
+            let gu = self.matmuls_rec(
+                &[(&ly.gate, layer_op::GATE), (&ly.up, layer_op::UP)],
+                &xs,
+                ctx,
+                start,
+                st,
+            );
+            let [g, u]: [Vec<Vec<i64>>; 2] = gu.try_into().expect("two products");
             let acts = ex.map(n, |t| {
                 Act16::from_wide(&ops::gated(&g[t], &u[t], self.act_table()))
             });
@@ -481,15 +510,33 @@ impl Model {
         stage: u16,
         op: u8,
     ) -> Vec<Vec<i64>> {
-        let ys = self.exec.matmul(w, xs);
-        let ds = wide_digests(&self.exec, &ys);
-        for (t, d) in ds.into_iter().enumerate() {
-            ctx.rec_d(
-                key((start + t) as u32, stage, op),
-                d,
-                || StepTensor::Wide(ys[t].clone()),
-                || vec![StepTensor::Act(xs[t].clone())],
-            );
+        let mut ys = self.matmuls_rec(&[(w, op)], xs, ctx, start, stage);
+        ys.remove(0)
+    }
+
+    /// Products of several matrices with the same inputs (recorded as their `op`s), their
+    /// output digests in one pass.
+    fn matmuls_rec(
+        &self,
+        ws: &[(&crate::weights::QMatrix, u8)],
+        xs: &[Act16],
+        ctx: &mut Ctx,
+        start: usize,
+        stage: u16,
+    ) -> Vec<Vec<Vec<i64>>> {
+        let ys: Vec<Vec<Vec<i64>>> = ws.iter().map(|(w, _)| self.exec.matmul(w, xs)).collect();
+        let all: Vec<&Vec<i64>> = ys.iter().flatten().collect();
+        let ds = digests_by(&self.exec, &all, |v| wide_le_bytes(v));
+        let n = xs.len();
+        for (m, (_, op)) in ws.iter().enumerate() {
+            for t in 0..n {
+                ctx.rec_d(
+                    key((start + t) as u32, stage, *op),
+                    ds[m * n + t],
+                    || StepTensor::Wide(ys[m][t].clone()),
+                    || vec![StepTensor::Act(xs[t].clone())],
+                );
+            }
         }
         ys
     }

@@ -9,6 +9,7 @@
 
 use crate::fixed::{wide_bytes, Act16};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// Domain tag of a trace leaf.
 pub const TRACE_LEAF_TAG: &[u8] = b"OTR/trace-step/v1\0";
@@ -91,7 +92,7 @@ impl StepTensor {
         match self {
             StepTensor::Wide(v) => wide_bytes(v),
             StepTensor::Act(a) => a.bytes(),
-            StepTensor::Acts(v) => v.iter().flat_map(|a| a.bytes()).collect(),
+            StepTensor::Acts(v) => acts_bytes(v),
             StepTensor::Token(t) => t.to_le_bytes().to_vec(),
         }
     }
@@ -106,60 +107,65 @@ impl StepTensor {
     }
 }
 
-/// SHA-256 of each message: sixteen of one length at a time through [`super::sha256x16`]
-/// where the CPU has AVX-512 (the same digests), groups on the pool; the rest one by one.
-pub fn digests(ex: &crate::kernels::Exec, msgs: &[&[u8]]) -> Vec<[u8; 32]> {
+/// SHA-256 of `bytes(item)` for each item, in one pass over the pool: sixteen messages of one
+/// length at a time through [`super::sha256x16`] where the CPU has AVX-512 (the same digests),
+/// the rest one by one. One work item per group of sixteen, so a layer's digests cost one
+/// fork-join each.
+pub fn digests_by<T: Sync>(
+    ex: &crate::kernels::Exec,
+    items: &[T],
+    bytes: impl Fn(&T) -> Cow<'_, [u8]> + Sync + Send,
+) -> Vec<[u8; 32]> {
+    let one = |t: &T| -> [u8; 32] { Sha256::digest(bytes(t)).into() };
     #[cfg(target_arch = "x86_64")]
-    if msgs.len() >= 16
-        && msgs.iter().all(|m| m.len() == msgs[0].len())
-        && super::sha256x16::detected()
-    {
-        let groups = msgs.len() / 16;
-        let mut out: Vec<[u8; 32]> = ex
-            .map(groups, |g| {
-                super::sha256x16::digest16(std::array::from_fn(|i| msgs[16 * g + i]))
-            })
-            .into_iter()
-            .flatten()
-            .collect();
-        let rest = &msgs[16 * groups..];
-        out.extend(ex.map(rest.len(), |i| -> [u8; 32] {
-            Sha256::digest(rest[i]).into()
-        }));
-        return out;
+    if items.len() >= 16 && super::sha256x16::detected() {
+        let groups = items.len() / 16;
+        let jobs = groups + items.len() % 16;
+        let out = ex.map(jobs, |j| -> Vec<[u8; 32]> {
+            if j >= groups {
+                return vec![one(&items[16 * groups + (j - groups)])];
+            }
+            let group = &items[16 * j..16 * j + 16];
+            let msgs: Vec<Cow<'_, [u8]>> = group.iter().map(&bytes).collect();
+            if msgs.iter().any(|m| m.len() != msgs[0].len()) {
+                return msgs.iter().map(|m| Sha256::digest(m).into()).collect();
+            }
+            super::sha256x16::digest16(std::array::from_fn(|i| &msgs[i][..])).to_vec()
+        });
+        return out.concat();
     }
-    ex.map(msgs.len(), |i| Sha256::digest(msgs[i]).into())
+    ex.map(items.len(), |i| one(&items[i]))
 }
 
 /// [`wide_digest`] of each of `vs`.
 pub fn wide_digests(ex: &crate::kernels::Exec, vs: &[Vec<i64>]) -> Vec<[u8; 32]> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let msgs: Vec<&[u8]> = vs.iter().map(|v| le_bytes(v)).collect();
-        digests(ex, &msgs)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    ex.map(vs.len(), |t| wide_digest(&vs[t]))
+    digests_by(ex, vs, |v| wide_le_bytes(v))
 }
 
 /// [`act_digest`] of each of `xs`.
 pub fn act_digests(ex: &crate::kernels::Exec, xs: &[Act16]) -> Vec<[u8; 32]> {
-    let bytes = ex.map(xs.len(), |t| xs[t].bytes());
-    let msgs: Vec<&[u8]> = bytes.iter().map(|b| &b[..]).collect();
-    digests(ex, &msgs)
+    digests_by(ex, xs, |a| Cow::Owned(a.bytes()))
 }
 
-/// [`acts_digest`] of each of `vs`.
-pub fn acts_digests(ex: &crate::kernels::Exec, vs: &[Vec<Act16>]) -> Vec<[u8; 32]> {
-    let bytes = ex.map(vs.len(), |t| {
-        let mut b = Vec::with_capacity(vs[t].iter().map(|a| 4 + 2 * a.q.len()).sum());
-        for a in &vs[t] {
-            a.append_bytes(&mut b);
-        }
-        b
-    });
-    let msgs: Vec<&[u8]> = bytes.iter().map(|b| &b[..]).collect();
-    digests(ex, &msgs)
+/// The bytes of `StepTensor::Acts(v)`.
+pub fn acts_bytes(v: &[Act16]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(v.iter().map(|a| 4 + 2 * a.q.len()).sum());
+    for a in v {
+        a.append_bytes(&mut b);
+    }
+    b
+}
+
+/// `wide_bytes(v)`: borrowed where the memory of i64 values is their little-endian bytes.
+pub fn wide_le_bytes(v: &[i64]) -> Cow<'_, [u8]> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        Cow::Borrowed(le_bytes(v))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        Cow::Owned(wide_bytes(v))
+    }
 }
 
 /// The bytes of `wide_bytes(v)` in place: i64 values little-endian are their memory on x86-64.

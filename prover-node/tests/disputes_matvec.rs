@@ -4,14 +4,16 @@
 //! node opens the step (`openMatVec`, its whole output), the challenger recomputes the product
 //! with its own engine, finds every row right and names the first unit, the node proves it
 //! (`proveUnit`) and wins the bond; a node whose `DOWN` output is wrong in one row is named at
-//! that row's unit, cannot prove it and is slashed when its deadline passes. Keys: the INSECURE public phase 1's initial keys
+//! that row's unit, cannot prove it and is slashed when its deadline passes. The honest game is
+//! also played over JSON-RPC on anvil, where the challenger reads the output with
+//! `eth_getLogs`. Keys: the INSECURE public phase 1's initial keys
 //! (`otr_zk::ceremony::initial_key`), test keys only.
 
 use std::sync::Arc;
 
 use otr_contracts::deploy::{Deployment, MatVecShape, Params};
 use otr_contracts::proofs::{ReceiptRef, Trace};
-use otr_contracts::{Address, Chain, U256};
+use otr_contracts::{Address, Chain, Host, U256};
 use otr_core::rollup::{MicroBatchHeader, Receipt, SamplingParams};
 use otr_node::node::dispute::StepMaterial;
 use otr_node::node::dispute::{
@@ -53,10 +55,10 @@ fn test_keys(rows: usize, cols: usize, r: usize) -> otr_zk::keys::Keys {
 /// A chain with the fixture Llama model registered as the node registers it, its matrix
 /// steps `Q`, `O` (64 x 64) and `DOWN` (64 x 256) named to a `MatVecStepVerifier` with test keys,
 /// and a staked node.
-struct Bed {
+struct Bed<H: Host = Chain> {
     e: Arc<dyn Inference>,
     setup: MatVecSetup,
-    chain: Chain,
+    chain: H,
     d: Deployment,
     params: Params,
     node: Address,
@@ -66,15 +68,6 @@ struct Bed {
 }
 
 fn bed() -> Bed {
-    let e: Arc<dyn Inference> =
-        otr_node::node::engine_impl::load("fixture-llama", std::path::Path::new("."))
-            .expect("load fixture-llama");
-    let info = e.info();
-    let setup = MatVecSetup::with_keys(
-        "fixture-llama",
-        vec![test_keys(64, 64, 4), test_keys(64, 256, 4)],
-    )
-    .unwrap();
     let mut chain = Chain::new(CHAIN_ID, T0);
     let (owner, node, challenger) = (
         Address::repeat_byte(0xa0),
@@ -84,8 +77,23 @@ fn bed() -> Bed {
     for a in [owner, node, challenger] {
         chain.set_balance(a, eth(100));
     }
+    bed_on(chain, owner, node, challenger)
+}
+
+/// The bed on `chain`, where `owner`, `node` and `challenger` can send funded transactions.
+fn bed_on<H: Host>(mut chain: H, owner: Address, node: Address, challenger: Address) -> Bed<H> {
+    let e: Arc<dyn Inference> =
+        otr_node::node::engine_impl::load("fixture-llama", std::path::Path::new("."))
+            .expect("load fixture-llama");
+    let info = e.info();
+    let setup = MatVecSetup::with_keys(
+        "fixture-llama",
+        vec![test_keys(64, 64, 4), test_keys(64, 256, 4)],
+    )
+    .unwrap();
     let params = Params::devnet();
-    let d = Deployment::deploy(&mut chain, owner, &params, T0).unwrap();
+    let now = chain.timestamp().unwrap();
+    let d = Deployment::deploy(&mut chain, owner, &params, now).unwrap();
     // The registry entry as the node registers it: for a fixture model it carries the matrix
     // commitments' root, which proveUnit opens C_W against.
     let entry = otr_node::node::settlement::registry_entry(&info);
@@ -138,7 +146,7 @@ fn bed() -> Bed {
     }
 }
 
-impl Bed {
+impl<H: Host> Bed<H> {
     /// Posts one batch of one header with a receipt per trace (`(root, steps)`); returns
     /// their references.
     fn post(
@@ -160,7 +168,7 @@ impl Bed {
                 sampling: sampling(),
                 trace_root: t.root(),
                 trace_steps: t.len(),
-                created_at: T0,
+                created_at: self.chain.timestamp().unwrap(),
             })
             .collect();
         let hashes: Vec<[u8; 32]> = receipts.iter().map(|r| r.receipt_hash()).collect();
@@ -172,7 +180,7 @@ impl Bed {
             prev_header_hash: self.prev,
             receipts_root: otr_core::rollup::merkle::root(&hashes),
             receipt_count: receipts.len() as u32,
-            timestamp: self.chain.timestamp(),
+            timestamp: self.chain.timestamp().unwrap(),
         };
         self.seq += 1;
         self.prev = h.header_hash();
@@ -195,7 +203,55 @@ fn index_of(leaves: &[Vec<u8>], key: LeafKey) -> u64 {
 
 #[test]
 fn an_honest_llama_node_wins_frivolous_disputes_at_matrix_vector_steps() {
-    let mut b = bed();
+    honest_node_wins(bed(), true);
+}
+
+/// Anvil's prefunded accounts 0, 1 and 2.
+const ANVIL_KEYS: [&str; 3] = [
+    "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+];
+
+/// The same game over JSON-RPC on anvil (`scripts/anvil.sh`): the challenger reads the node's
+/// output from the chain with `eth_getLogs`.
+#[test]
+fn an_honest_node_wins_a_matrix_vector_dispute_on_anvil() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/anvil.sh"))
+        .arg(port.to_string())
+        .env(
+            "ANVIL_LOG",
+            std::env::temp_dir().join(format!("otr-anvil-matvec-{port}.log")),
+        )
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run scripts/anvil.sh");
+    assert!(out.status.success(), "scripts/anvil.sh failed");
+    let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    struct Stop(u32);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("kill")
+                .arg(self.0.to_string())
+                .status();
+        }
+    }
+    let _stop = Stop(pid);
+    let mut host =
+        otr_contracts::rpc::RpcHost::connect(&format!("http://127.0.0.1:{port}")).unwrap();
+    let [owner, node, challenger] = ANVIL_KEYS.map(|k| {
+        host.add_signer(k256::ecdsa::SigningKey::from_slice(&hex::decode(k).unwrap()).unwrap())
+    });
+    honest_node_wins(bed_on(host, owner, node, challenger), false);
+}
+
+/// A frivolous challenger disputes an honest node at `Q` (and, when `all`, at `O` and `DOWN`).
+fn honest_node_wins<H: Host>(mut b: Bed<H>, all: bool) {
     let s = sampling();
     let honest = b.e.trace(PROMPT, &s, RunKind::Honest).unwrap();
     let nl = b.e.info().num_layers;
@@ -217,6 +273,7 @@ fn an_honest_llama_node_wins_frivolous_disputes_at_matrix_vector_steps() {
             op: op::DOWN,
         },
     ];
+    let targets = if all { &targets[..] } else { &targets[..1] };
     let node_trace = Trace::new(honest.leaves.clone());
     let refs = b.post(&vec![(&node_trace, &honest); targets.len()]);
     for (i, key) in targets.iter().enumerate() {

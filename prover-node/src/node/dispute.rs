@@ -674,7 +674,8 @@ pub struct MatVecSetup {
 impl MatVecSetup {
     /// Loads the converted matrices of `model` (a name or GGUF path, as `otr serve --model`),
     /// the keys in `key_dirs` (`pk.bin` and `transcript.json` each; none for a challenger) and,
-    /// when there are keys, the matrix commitments (cached next to the converted weights).
+    /// when there are keys, the matrix commitments (cached next to the converted weights). With
+    /// keys only the matrices of their shapes are kept.
     pub fn load(model: &str, key_dirs: &[std::path::PathBuf]) -> Result<Self, String> {
         let keys = key_dirs
             .iter()
@@ -697,10 +698,18 @@ impl MatVecSetup {
         let tensors = otr_engine::convert::cache::read(&info.cache_path, &info.gguf_sha256)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("{}: no converted weights", info.cache_path.display()))?;
+        // A node keeps only the matrices it has keys for (it cannot prove the others); a
+        // challenger (no keys) keeps them all.
+        let proven = |w: &otr_engine::weights::QMatrix| {
+            keys.is_empty()
+                || keys
+                    .iter()
+                    .any(|k| k.shape.matrix_rows == w.rows && k.shape.cols == w.cols)
+        };
         let matrices = tensors
             .into_iter()
             .filter_map(|(name, t, _)| match t {
-                otr_engine::weights::Tensor::Matrix(w) => {
+                otr_engine::weights::Tensor::Matrix(w) if proven(&w) => {
                     Some((name, (w, std::sync::OnceLock::new())))
                 }
                 _ => None,

@@ -6,31 +6,139 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use ark_serialize::CanonicalSerialize;
 use clap::{Args, Subcommand};
 use rand_chacha::rand_core::{OsRng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use sha2::{Digest, Sha256};
 
+use crate::act::{ActShape, ActTable};
+use crate::attn::AttnShape;
 use crate::ceremony::{self, Ceremony, Phase1Source};
 use crate::error::ZkError;
+use crate::kind::{CircuitKind, CircuitShape};
 use crate::phase1::{self, Phase1};
 use crate::unit::UnitShape;
+
+/// Which unit circuit a setup is for, and its shape.
+#[derive(Debug, Args)]
+pub struct ShapeArgs {
+    /// The unit circuit: `matvec`: R rows of an int8 matrix times an Act16 vector
+    /// (PROTOCOL.md §7.5; shape --rows, --cols, --rows-per-unit); `act`: E consecutive
+    /// elements of the gated activation Act16::from_wide(gated(gate, up, f)) (§7.10; shape
+    /// --table, --len, --elems); `attn`: one query head attending over P positions (§7.11;
+    /// shape --head-dim, --positions).
+    #[arg(long, default_value = "matvec", value_parser = ["matvec", "act", "attn"])]
+    pub circuit: String,
+    /// matvec: rows of the matrix.
+    #[arg(long)]
+    pub rows: Option<usize>,
+    /// matvec: columns (input length), a multiple of 32.
+    #[arg(long)]
+    pub cols: Option<usize>,
+    /// matvec: rows per proved unit R, a power of two dividing --rows [default: 8].
+    #[arg(long)]
+    pub rows_per_unit: Option<usize>,
+    /// act: the activation table, `gelu` (Gemma 3) or `silu` (Llama).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// act: length of the gated vectors (the FFN width).
+    #[arg(long)]
+    pub len: Option<usize>,
+    /// act: elements per proved unit E, dividing --len.
+    #[arg(long)]
+    pub elems: Option<usize>,
+    /// attn: values per head (head dimension).
+    #[arg(long)]
+    pub head_dim: Option<usize>,
+    /// attn: positions the query attends over P (keys and values).
+    #[arg(long)]
+    pub positions: Option<usize>,
+}
+
+impl ShapeArgs {
+    /// Whether any shape flag is given.
+    fn any(&self) -> bool {
+        self.rows.is_some()
+            || self.cols.is_some()
+            || self.rows_per_unit.is_some()
+            || self.table.is_some()
+            || self.len.is_some()
+            || self.elems.is_some()
+            || self.head_dim.is_some()
+            || self.positions.is_some()
+    }
+
+    /// The circuit and shape; a missing flag of the kind, or a flag of another kind, is
+    /// `ZK_SHAPE_INVALID`.
+    pub fn shape(&self) -> Result<CircuitShape, ZkError> {
+        let kind = CircuitKind::parse(&self.circuit)?;
+        let need = |v: Option<usize>, flag: &str| {
+            v.ok_or_else(|| ZkError::Shape(format!("the {kind} circuit needs --{flag}")))
+        };
+        let foreign: &[(bool, &str)] = match kind {
+            CircuitKind::MatVec => &[
+                (self.table.is_some(), "table"),
+                (self.len.is_some(), "len"),
+                (self.elems.is_some(), "elems"),
+                (self.head_dim.is_some(), "head-dim"),
+                (self.positions.is_some(), "positions"),
+            ],
+            CircuitKind::Act => &[
+                (self.rows.is_some(), "rows"),
+                (self.cols.is_some(), "cols"),
+                (self.rows_per_unit.is_some(), "rows-per-unit"),
+                (self.head_dim.is_some(), "head-dim"),
+                (self.positions.is_some(), "positions"),
+            ],
+            CircuitKind::Attn => &[
+                (self.rows.is_some(), "rows"),
+                (self.cols.is_some(), "cols"),
+                (self.rows_per_unit.is_some(), "rows-per-unit"),
+                (self.table.is_some(), "table"),
+                (self.len.is_some(), "len"),
+                (self.elems.is_some(), "elems"),
+            ],
+        };
+        if let Some((_, flag)) = foreign.iter().find(|x| x.0) {
+            return Err(ZkError::Shape(format!(
+                "--{flag} is not a shape flag of the {kind} circuit"
+            )));
+        }
+        Ok(match kind {
+            CircuitKind::MatVec => CircuitShape::MatVec(UnitShape::new(
+                need(self.rows, "rows")?,
+                need(self.cols, "cols")?,
+                self.rows_per_unit.unwrap_or(8),
+            )?),
+            CircuitKind::Act => {
+                let table = self
+                    .table
+                    .as_deref()
+                    .ok_or_else(|| ZkError::Shape("the act circuit needs --table".into()))?;
+                CircuitShape::Act(ActShape::new(
+                    ActTable::parse(table)?,
+                    need(self.len, "len")?,
+                    need(self.elems, "elems")?,
+                )?)
+            }
+            CircuitKind::Attn => CircuitShape::Attn(AttnShape::new(
+                need(self.head_dim, "head-dim")?,
+                need(self.positions, "positions")?,
+            )?),
+        })
+    }
+}
 
 /// The phase-1 (powers of tau) ceremony.
 #[derive(Debug, Subcommand)]
 pub enum Phase1Cmd {
-    /// Starts a phase 1 big enough for a shape (or of size 2^--log-size).
+    /// Starts a phase 1 big enough for a circuit's shape (or of size 2^--log-size).
     Init {
-        /// Size 2^k; default: the smallest that holds the circuit of --rows/--cols/--rows-per-unit.
+        /// Size 2^k; default: the smallest that holds the circuit of --circuit and its shape.
         #[arg(long)]
         log_size: Option<u32>,
-        #[arg(long)]
-        rows: Option<usize>,
-        #[arg(long)]
-        cols: Option<usize>,
-        #[arg(long, default_value_t = 8)]
-        rows_per_unit: usize,
+        #[command(flatten)]
+        shape: ShapeArgs,
         /// Phase-1 file to write.
         #[arg(long)]
         out: PathBuf,
@@ -61,19 +169,13 @@ pub enum CeremonyCmd {
     /// Phase 1: the powers of tau (init, contribute, verify).
     #[command(subcommand)]
     Phase1(Phase1Cmd),
-    /// Creates the phase-2 initial key for a shape (matrix rows x cols, R rows per unit) from a
-    /// verified phase 1 (--phase1), or from the public INSECURE seed (--insecure-public-phase1).
+    /// Creates the phase-2 initial key of a unit circuit (--circuit matvec, act or attn, and
+    /// that circuit's shape flags) from a verified phase 1 (--phase1), or from the public
+    /// INSECURE seed (--insecure-public-phase1). The ceremony file names the circuit and shape.
     #[command(group(clap::ArgGroup::new("source").required(true).args(["phase1", "insecure_public_phase1"])))]
     Init {
-        /// Rows of the matrix the circuit is for.
-        #[arg(long)]
-        rows: usize,
-        /// Columns (input length), a multiple of 32.
-        #[arg(long)]
-        cols: usize,
-        /// Rows per proved unit R (a power of two dividing --rows).
-        #[arg(long, default_value_t = 8)]
-        rows_per_unit: usize,
+        #[command(flatten)]
+        shape: ShapeArgs,
         /// A verified phase-1 file (`ceremony phase1 ...`).
         #[arg(long, value_name = "FILE")]
         phase1: Option<PathBuf>,
@@ -192,7 +294,7 @@ fn print_phase1_report(r: &phase1::VerifiedPhase1) {
 }
 
 /// The `phase1` object of transcript.json.
-fn phase1_json(r: &ceremony::VerifiedCeremony) -> serde_json::Value {
+pub fn phase1_json(r: &ceremony::VerifiedCeremony) -> serde_json::Value {
     match r.phase1 {
         Phase1Source::InsecurePublic => {
             serde_json::json!("public seed (INSECURE: anyone can forge proofs; see zk/README.md)")
@@ -207,10 +309,7 @@ fn phase1_json(r: &ceremony::VerifiedCeremony) -> serde_json::Value {
 }
 
 fn print_report(r: &ceremony::VerifiedCeremony) {
-    println!(
-        "ceremony OK: shape {} rows x {} cols, {} rows per unit",
-        r.shape.matrix_rows, r.shape.cols, r.shape.rows_per_unit
-    );
+    println!("ceremony OK: circuit {}", r.shape.describe());
     match r.phase1 {
         Phase1Source::InsecurePublic => println!("phase 1: public seed (INSECURE)"),
         Phase1Source::Ceremony(h) => {
@@ -274,23 +373,20 @@ pub fn run_phase1(cmd: Phase1Cmd) -> Result<(), ZkError> {
     match cmd {
         Phase1Cmd::Init {
             log_size,
-            rows,
-            cols,
-            rows_per_unit,
+            shape,
             out,
         } => {
-            let log_n = match (log_size, rows, cols) {
-                (Some(k), _, _) => k,
-                (None, Some(r), Some(c)) => {
-                    let shape = UnitShape::new(r, c, rows_per_unit)?;
-                    let n =
-                        phase1::constraints_plus_inputs(crate::circuit::UnitCircuit::setup(shape))?;
-                    println!("circuit {r} x {c}, R = {rows_per_unit}: {n} constraints + inputs");
+            let log_n = match log_size {
+                Some(k) => k,
+                None if shape.any() => {
+                    let shape = shape.shape()?;
+                    let n = shape.constraints_plus_inputs()?;
+                    println!("circuit {}: {n} constraints + inputs", shape.describe());
                     Phase1::log_size_for(n)
                 }
-                _ => {
+                None => {
                     return Err(ZkError::Shape(
-                        "give --log-size, or --rows and --cols (and --rows-per-unit)".into(),
+                        "give --log-size, or a circuit's shape (--circuit and its flags)".into(),
                     ))
                 }
             };
@@ -343,15 +439,13 @@ pub fn run_ceremony(cmd: CeremonyCmd) -> Result<(), ZkError> {
     match cmd {
         CeremonyCmd::Phase1(p) => run_phase1(p)?,
         CeremonyCmd::Init {
-            rows,
-            cols,
-            rows_per_unit,
+            shape,
             phase1,
             insecure_public_phase1,
             out,
         } => {
-            let shape = UnitShape::new(rows, cols, rows_per_unit)?;
-            let what = format!("initial key for {rows} x {cols}, R = {rows_per_unit}");
+            let shape = shape.shape()?;
+            let what = format!("initial key of the {} circuit", shape.describe());
             let c = match (phase1, insecure_public_phase1) {
                 (Some(p), false) => {
                     let p1 = load_phase1(&p)?;
@@ -376,10 +470,7 @@ pub fn run_ceremony(cmd: CeremonyCmd) -> Result<(), ZkError> {
                 }
             };
             save(&c, &out)?;
-            println!(
-                "initial key for {rows} x {cols}, {rows_per_unit} rows per unit -> {}",
-                out.display()
-            );
+            println!("{what} -> {}", out.display());
         }
         CeremonyCmd::Contribute {
             input,
@@ -418,37 +509,7 @@ pub fn run_ceremony(cmd: CeremonyCmd) -> Result<(), ZkError> {
                 )));
             }
             let report = verify_any(&c, phase1.as_deref())?;
-            let (pk, vk) = (c.pk.clone(), c.pk.vk.clone());
-            std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
-            let mut pk_bytes = Vec::new();
-            pk.serialize_uncompressed(&mut pk_bytes)
-                .map_err(|e| ZkError::Io(e.to_string()))?;
-            let mut vk_bytes = Vec::new();
-            vk.serialize_compressed(&mut vk_bytes)
-                .map_err(|e| ZkError::Io(e.to_string()))?;
-            let transcript = serde_json::json!({
-                "circuit": ceremony::CIRCUIT_VERSION,
-                "shape": {"matrix_rows": c.shape.matrix_rows, "cols": c.shape.cols,
-                          "rows_per_unit": c.shape.rows_per_unit},
-                "contributions": report.contributors.iter()
-                    .map(|(n, h)| serde_json::json!({"name": n, "transcript_hash": hex::encode(h)}))
-                    .collect::<Vec<_>>(),
-                "transcript_hash": hex::encode(report.transcript_hash),
-                "key_id": hex::encode(report.key_id),
-                "phase1": phase1_json(&report),
-            });
-            for (name, bytes) in [
-                ("pk.bin", pk_bytes),
-                ("vk.bin", vk_bytes),
-                (
-                    "verification_key.json",
-                    otr_core::zk::snarkjs::vk_to_json(&vk).into_bytes(),
-                ),
-                ("transcript.json", transcript.to_string().into_bytes()),
-            ] {
-                let p = out_dir.join(name);
-                std::fs::write(&p, bytes).map_err(io(&p))?;
-            }
+            crate::keys::write_dir(&out_dir, &c, &report, &phase1_json(&report))?;
             print_report(&report);
             println!("keys written to {}", out_dir.display());
         }
@@ -458,17 +519,15 @@ pub fn run_ceremony(cmd: CeremonyCmd) -> Result<(), ZkError> {
 
 /// `export-vk`.
 pub fn run_export_vk(a: ExportVkArgs) -> Result<(), ZkError> {
-    let keys = crate::keys::Keys::load(&a.params)?;
+    let keys = crate::keys::CircuitKeys::load(&a.params)?;
     let json = otr_core::zk::snarkjs::vk_to_json(keys.vk.vk());
     match &a.out {
         Some(p) => {
             std::fs::write(p, json.as_bytes()).map_err(io(p))?;
             println!(
-                "verifying key {} ({} x {}, R = {}) -> {}",
+                "verifying key {} ({}) -> {}",
                 hex::encode(keys.key_id),
-                keys.shape.matrix_rows,
-                keys.shape.cols,
-                keys.shape.rows_per_unit,
+                keys.shape.describe(),
                 p.display()
             );
         }

@@ -21,6 +21,11 @@ pub enum ZkError {
     CeremonyInvalid(String),
     /// A phase-1 (powers of tau) file or transcript is rejected; the fault names the check.
     Phase1(crate::phase1::Phase1Fault, String),
+    /// Keys, a ceremony or a proof of one unit circuit used for another.
+    WrongCircuit {
+        expected: crate::kind::CircuitKind,
+        found: crate::kind::CircuitKind,
+    },
     /// File I/O.
     Io(String),
 }
@@ -37,6 +42,7 @@ impl ZkError {
             ZkError::CeremonyFormat(_) => "ZK_CEREMONY_FORMAT",
             ZkError::CeremonyInvalid(_) => "ZK_CEREMONY_INVALID",
             ZkError::Phase1(f, _) => f.code(),
+            ZkError::WrongCircuit { .. } => "ZK_CIRCUIT_KIND",
             ZkError::Io(_) => "ZK_IO",
         }
     }
@@ -55,6 +61,10 @@ impl fmt::Display for ZkError {
             ZkError::CeremonyFormat(m) => write!(f, "ceremony file: {m}"),
             ZkError::CeremonyInvalid(m) => write!(f, "ceremony does not verify: {m}"),
             ZkError::Phase1(k, m) => write!(f, "phase 1 ({}): {m}", k.code()),
+            ZkError::WrongCircuit { expected, found } => write!(
+                f,
+                "these are keys of the {found} circuit, the {expected} circuit was asked for"
+            ),
             ZkError::Io(m) => write!(f, "{m}"),
         }
     }

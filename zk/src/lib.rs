@@ -11,7 +11,8 @@
 //! - [`act`]: units of the gated activation step `ACT` (table lookups, roundings, `Act16`);
 //! - [`attn`]: units of the attention step `ATTN` (one query head over its visible positions);
 //! - [`phase1`]: the phase-1 (powers of tau) ceremony and the derivation of the initial key;
-//! - [`ceremony`]: the phase-2 setup ceremony and its transcript;
+//! - [`kind`]: the three unit circuits (matvec, ACT, ATTN) and the shapes their keys are for;
+//! - [`ceremony`]: the phase-2 setup ceremony of any of them, and its transcript;
 //! - [`prove`]: keys, `prove_unit`, verification through `otr_core::zk::PreparedVk`;
 //! - [`keys`]: a finalized ceremony's keys loaded from its output directory;
 //! - [`step`]: units of the engine's trace steps (which matrix a step uses, proving a unit);
@@ -27,6 +28,7 @@ pub mod cli;
 pub mod commit;
 pub mod error;
 pub mod keys;
+pub mod kind;
 pub mod pack;
 pub mod phase1;
 pub mod poseidon;

@@ -141,6 +141,14 @@ pub(crate) fn prove_circuit<C: ConstraintSynthesizer<Fr>, R: RngCore + CryptoRng
             "the proving key is not for this circuit (public input count)".into(),
         ));
     }
+    // A key of another circuit (another kind or shape) has other query lengths: refused here
+    // rather than proving garbage.
+    let num_witness = cs.num_witness_variables();
+    if pk.a_query.len() != num_inputs + num_witness || pk.l_query.len() != num_witness {
+        return Err(ZkError::Shape(
+            "the proving key is not for this circuit (its variables differ)".into(),
+        ));
+    }
     let (r, s) = (Fr::rand(rng), Fr::rand(rng));
     let proof = Groth16::<Bn254>::create_proof_with_reduction_and_matrices(
         pk,

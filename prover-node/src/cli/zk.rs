@@ -16,9 +16,12 @@ use crate::node::spotcheck;
 pub enum ZkCommand {
     /// The setup ceremony: phase 1 (powers of tau: phase1 init, contribute, verify), then
     /// phase 2: init --phase1 FILE, contribute (two or more), verify, finalize (zk/README.md).
+    /// For any unit circuit: init --circuit matvec (--rows, --cols, --rows-per-unit), act
+    /// (--table, --len, --elems) or attn (--head-dim, --positions).
     #[command(subcommand)]
     Ceremony(CeremonyCmd),
-    /// Writes the verifying key of a finalized setup as snarkjs verification_key.json.
+    /// Writes the verifying key of a finalized setup (of any unit circuit) as snarkjs
+    /// verification_key.json.
     ExportVk(ExportVkArgs),
     /// Proves one unit of one matrix-vector step of a model run (for testing the setup), and
     /// writes proof.json and public.json (snarkjs) and proof.bin (the bundle form).

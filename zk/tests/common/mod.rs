@@ -37,7 +37,7 @@ pub fn ceremony() -> &'static Ceremony {
     static C: OnceLock<Ceremony> = OnceLock::new();
     C.get_or_init(|| {
         let mut c = Ceremony {
-            shape: shape(),
+            shape: shape().into(),
             phase1: otr_zk::ceremony::Phase1Source::InsecurePublic,
             contributions: Vec::new(),
             pk: init_key().clone(),

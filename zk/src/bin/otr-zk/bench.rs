@@ -97,7 +97,7 @@ pub fn run(a: Args) -> Result<(), ZkError> {
         let setup_s = secs(t);
         eprintln!("  initial key: {setup_s:.1} s");
         let mut c = Ceremony {
-            shape,
+            shape: shape.into(),
             phase1: otr_zk::ceremony::Phase1Source::InsecurePublic,
             contributions: Vec::new(),
             pk: pk0,

@@ -348,11 +348,11 @@ pub fn challenger_move_with<'m, H: Host + ?Sized>(
             if mv.stage == MAT_VEC_OPENED {
                 let theirs = opened_output(host, d, id)?;
                 let index = v.agree_size;
-                let mine = match (
-                    material,
-                    leaf_key(own.leaf(index.min(own.len().saturating_sub(1)))),
-                ) {
-                    (Some(m), Some(key)) if index < own.len() => m.mat_vec_output(index, key).ok(),
+                let key = (index < own.len())
+                    .then(|| leaf_key(own.leaf(index)))
+                    .flatten();
+                let mine = match (material, key) {
+                    (Some(m), Some(key)) => m.mat_vec_output(index, key).ok(),
                     _ => None,
                 };
                 let wrong_row = mine.as_deref().and_then(|m| first_wrong_row(&theirs, m));

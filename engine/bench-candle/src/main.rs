@@ -487,6 +487,7 @@ fn speed(which: &str, o: &Opts) -> Res<()> {
     Ok(())
 }
 
+#[derive(Clone)]
 struct Speed {
     which: String,
     prefill: f64,
@@ -557,7 +558,13 @@ fn machine() -> String {
 const BEGIN: &str = "<!-- engine-vs-candle:begin (written by scripts/bench-engine-candle.sh) -->";
 const END: &str = "<!-- engine-vs-candle:end -->";
 
-fn report(o: &Opts, q: &Quality, sp: &[Speed], ly: &[(String, f64, f64)]) -> String {
+fn report(
+    o: &Opts,
+    q: &Quality,
+    sp: &[Speed],
+    per_round: &[Vec<Speed>],
+    ly: &[(String, f64, f64)],
+) -> String {
     let mut r = String::new();
     let pc = |x: f64| format!("{x:.2}%");
     r += "## Engine quality and speed against candle (issue: deterministic integer inference engine)\n\n";
@@ -715,6 +722,34 @@ fn report(o: &Opts, q: &Quality, sp: &[Speed], ly: &[(String, f64, f64)]) -> Str
                 );
             }
         }
+        // Rounds run the engines back to back: a round's ratio compares runs under about the
+        // same load, which a ratio of medians taken over drifting load does not.
+        if let [o_runs, _, f_runs] = per_round {
+            r += "\nPer round, engine against candle-f32 (runs of one round are back to back):\n\n\
+                  | round | engine prefill | f32 prefill | ratio | engine decode | f32 decode | ratio |\n\
+                  |---|---|---|---|---|---|---|\n";
+            let (mut rp, mut rd) = (Vec::new(), Vec::new());
+            for (i, (a, b)) in o_runs.iter().zip(f_runs).enumerate() {
+                let (p, d) = (a.prefill / b.prefill, a.decode / b.decode);
+                rp.push(p);
+                rd.push(d);
+                r += &format!(
+                    "| {} | {:.1} | {:.1} | {:.2} | {:.1} | {:.1} | {:.2} |\n",
+                    i + 1,
+                    a.prefill,
+                    b.prefill,
+                    p,
+                    a.decode,
+                    b.decode,
+                    d
+                );
+            }
+            r += &format!(
+                "\nMedian of the per-round ratios: prefill **{:.2}**, decode **{:.2}** (goal >= 1.0).\n",
+                median(&mut rp),
+                median(&mut rd)
+            );
+        }
         r += &format!(
             "\nEngine peak memory {:.0} MiB (goal < 1024 MiB).\n",
             ours.hwm_kib as f64 / 1024.0
@@ -735,7 +770,7 @@ in all), built at load. The quality rows (f32, q8) use `float_model.rs` instead.
 weight. Prefill of candle f32 is a GEMM (each weight reused across the 128 tokens, f32 FMA); the engine's \
 prefill is batched too (each int8 weight row prescaled once and multiplied against all prompt tokens, 2 rows x 4 tokens \
 per SIMD tile (AVX-512 VNNI where the CPU has it, else AVX2), exact i32/i64 integers; per-token operators and the trace's SHA-256 of every operator output on the \
-thread pool). candle's quantized product quantizes activations to Q8_0/Q8_K blocks and runs one dot product per row \
+thread pool, sixteen outputs of one operator at a time in AVX-512 lanes where the CPU has them). candle's quantized product quantizes activations to Q8_0/Q8_K blocks and runs one dot product per row \
 and token. The machine is shared and single runs vary by more than 1.5x: compare rows of one run only, and see the \
 load average below.\n";
     r
@@ -770,6 +805,7 @@ fn main() -> Res<()> {
         }
         "quality" | "all" => {
             let mut sp: Vec<Speed> = Vec::new();
+            let mut per_round: Vec<Vec<Speed>> = Vec::new();
             let load_before = sh("cat", &["/proc/loadavg"]);
             if cmd == "all" {
                 // Rounds alternate the three engines (the machine is shared: load drifts).
@@ -785,6 +821,7 @@ fn main() -> Res<()> {
                         runs[i].push(s);
                     }
                 }
+                per_round = runs.clone();
                 for mut r in runs {
                     let mut p: Vec<f64> = r.iter().map(|s| s.prefill).collect();
                     let mut d: Vec<f64> = r.iter().map(|s| s.decode).collect();
@@ -801,7 +838,7 @@ fn main() -> Res<()> {
             eprintln!("layers: engine vs f32 residual stream");
             let ly = layers(&o, "The Eiffel Tower is located in the city of")?;
             let load_after = sh("cat", &["/proc/loadavg"]);
-            let mut section = report(&o, &q, &sp, &ly);
+            let mut section = report(&o, &q, &sp, &per_round, &ly);
             section += &format!(
                 "\n`/proc/loadavg` before / after the run: `{load_before}` / `{load_after}` (other work shares the 2 cores).\n\n"
             );

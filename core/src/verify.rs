@@ -168,24 +168,7 @@ pub fn verify_bundle(
         o.verifier,
     )?;
 
-    let mut proofs = Vec::new();
-    for (index, p) in bundle.zk_proofs.iter().enumerate() {
-        let vk = o
-            .verifying_keys
-            .iter()
-            .find(|(id, _)| *id == p.circuit_id)
-            .map(|(_, vk)| *vk)
-            .ok_or_else(|| VerifyError::UnknownCircuit {
-                index,
-                circuit_id: hex::encode(p.circuit_id),
-            })?;
-        vk.verify_bytes(&p.proof, &p.public_inputs)
-            .map_err(|error| VerifyError::Proof { index, error })?;
-        proofs.push(ProofClaim {
-            circuit_id: hex::encode(p.circuit_id),
-            public_inputs: p.public_inputs.len(),
-        });
-    }
+    let proofs = verify_zk_proofs(&bundle.zk_proofs, o.verifying_keys)?;
 
     let finality = match &bundle.chain_status {
         None => evaluate_finality(&FinalityInputs {
@@ -209,6 +192,33 @@ pub fn verify_bundle(
             Some(_) => ChainCheck::Unverified,
         },
     })
+}
+
+/// The ZK stage of [`verify_bundle`]: every proof with the verifying key whose id is its
+/// `circuit_id`, whatever unit circuit it is for (matvec, ACT, attention: the key fixes the
+/// circuit). A proof for a key not given is [`VerifyError::UnknownCircuit`].
+pub fn verify_zk_proofs(
+    zk_proofs: &[crate::rollup::ZkProof],
+    verifying_keys: &[(Hash, &PreparedVk)],
+) -> Result<Vec<ProofClaim>, VerifyError> {
+    let mut proofs = Vec::new();
+    for (index, p) in zk_proofs.iter().enumerate() {
+        let vk = verifying_keys
+            .iter()
+            .find(|(id, _)| *id == p.circuit_id)
+            .map(|(_, vk)| *vk)
+            .ok_or_else(|| VerifyError::UnknownCircuit {
+                index,
+                circuit_id: hex::encode(p.circuit_id),
+            })?;
+        vk.verify_bytes(&p.proof, &p.public_inputs)
+            .map_err(|error| VerifyError::Proof { index, error })?;
+        proofs.push(ProofClaim {
+            circuit_id: hex::encode(p.circuit_id),
+            public_inputs: p.public_inputs.len(),
+        });
+    }
+    Ok(proofs)
 }
 
 /// Why a bundle was rejected; `code()` and `stage()` come from the stage that failed.

@@ -629,3 +629,110 @@ fn matvec_gas() {
     );
     assert!(prove.gas_used < 16_000_000, "{}", prove.gas_used);
 }
+
+#[test]
+fn matvec_step_verifier_checks_its_shapes_at_deployment() {
+    let (step, pk) = small();
+    let mut b = bed(step, &pk.vk, 0);
+    let rounds = b.w.d.deploy_poseidon_rounds(&mut b.w.chain).unwrap();
+    let g16 = b.w.d.deploy_matvec_groth16(&mut b.w.chain, &pk.vk).unwrap();
+    let good = MatVecShape {
+        stage_class: 2,
+        op: 1, // LOGITS
+        rows: 8,
+        cols: 32,
+        unit_rows: 4,
+        verifier: g16,
+    };
+    // A tied output: LOGITS multiplies by the embedding.
+    let v =
+        b.w.d
+            .set_matvec_verifier(&mut b.w.chain, MODEL_ID, rounds, true, &[good])
+            .unwrap();
+    let name: Bytes = host::view(
+        &mut b.w.chain,
+        v,
+        &MatVecStepVerifier::matrixNameCall {
+            stageClass: 2,
+            stage: N_LAYERS + 1,
+            op: 1,
+        },
+    )
+    .unwrap();
+    assert_eq!(&name[..], b"token_embd.weight");
+    let s: MatVecStepVerifier::Shape = host::view(
+        &mut b.w.chain,
+        v,
+        &MatVecStepVerifier::shapeOfCall {
+            stageClass: 2,
+            op: 1,
+        },
+    )
+    .unwrap();
+    assert_eq!((s.rows, s.cols, s.unitRows, s.verifier), (8, 32, 4, g16));
+    // The one-move form refuses every step.
+    let e = host::view(
+        &mut b.w.chain,
+        v,
+        &MatVecStepVerifier::verifyStepCall {
+            _0: MODEL_ID.into(),
+            _1: WEIGHTS_ROOT.into(),
+            _2: Bytes::new(),
+            _3: vec![],
+            _4: Bytes::new(),
+        },
+    )
+    .fails();
+    assert!(e.is("UseMatVecMoves"), "{e}");
+    // Bad shapes and operators that are not matrix-vector products are refused.
+    let bad = [
+        (
+            MatVecShape {
+                unit_rows: 3,
+                ..good
+            },
+            "BadShape",
+        ),
+        (
+            MatVecShape {
+                unit_rows: 128,
+                rows: 256,
+                ..good
+            },
+            "BadShape",
+        ),
+        (MatVecShape { rows: 6, ..good }, "BadShape"),
+        (MatVecShape { cols: 40, ..good }, "BadShape"),
+        (
+            MatVecShape {
+                verifier: Address::ZERO,
+                ..good
+            },
+            "BadShape",
+        ),
+        (MatVecShape { op: 2, ..good }, "NotAMatrixOperator"),
+        (
+            MatVecShape {
+                stage_class: 1,
+                op: 7,
+                ..good
+            },
+            "NotAMatrixOperator",
+        ),
+        (
+            MatVecShape {
+                stage_class: 0,
+                op: 1,
+                ..good
+            },
+            "NotAMatrixOperator",
+        ),
+    ];
+    for (shape, want) in bad {
+        let e =
+            b.w.d
+                .set_matvec_verifier(&mut b.w.chain, MODEL_ID, rounds, false, &[shape])
+                .fails();
+        assert!(e.is(want), "{shape:?}: {e}");
+    }
+}

@@ -153,10 +153,13 @@ impl Exec {
     /// path, nor on the kernel, nor on the thread count.
     pub fn matmul(&self, w: &QMatrix, xs: &[Act16]) -> Vec<Vec<i64>> {
         let t = xs.len();
-        let mut flat = vec![0i64; w.rows * t];
         if t == 0 {
             return Vec::new();
         }
+        if t > 1 {
+            return self.matmul_many(&[w], xs).remove(0);
+        }
+        let mut flat = vec![0i64; w.rows];
         let kernel = self.kernel;
         let cols = w.cols;
         let single = |(ci, out): (usize, &mut [i64])| {
@@ -168,59 +171,46 @@ impl Exec {
                 *o = row_output(kernel.dot(q, bs, &xs[0].q), w.rm[r], w.re[r], xs[0].exp);
             }
         };
-        let tiled = |(ci, out): (usize, &mut [i64])| {
-            let r0 = ci * CHUNK;
-            let nr = out.len() / t;
-            let mut pre = vec![0i16; nr * cols];
-            for (k, wr) in pre.chunks_exact_mut(cols).enumerate() {
-                let r = r0 + k;
-                scalar::prescale(
-                    &w.q[r * cols..(r + 1) * cols],
-                    &w.bscale[r * cols / BLOCK..(r + 1) * cols / BLOCK],
-                    wr,
-                );
-            }
-            let row = |k: usize| &pre[k * cols..(k + 1) * cols];
-            for j0 in (0..t).step_by(TILE_T) {
-                // A last partial tile repeats its last token; those results are dropped.
-                let tok = |i: usize| &xs[(j0 + i).min(t - 1)].q[..];
-                let x = [tok(0), tok(1), tok(2), tok(3)];
-                for k0 in (0..nr).step_by(2) {
-                    let k1 = (k0 + 1).min(nr - 1);
-                    let acc = kernel.dot_tile([row(k0), row(k1)], x);
-                    for (dk, accr) in acc.iter().enumerate().take(k1 + 1 - k0) {
-                        let r = r0 + k0 + dk;
-                        for (i, &a) in accr.iter().enumerate().take((t - j0).min(TILE_T)) {
-                            let j = j0 + i;
-                            out[j * nr + k0 + dk] = row_output(a, w.rm[r], w.re[r], xs[j].exp);
-                        }
-                    }
-                }
-            }
-        };
-        match (&self.pool, t) {
-            (Some(pool), 1) => {
-                pool.install(|| flat.par_chunks_mut(CHUNK).enumerate().for_each(single))
-            }
-            (None, 1) => flat.chunks_mut(CHUNK).enumerate().for_each(single),
-            (Some(pool), _) => pool.install(|| {
-                flat.par_chunks_mut(CHUNK * t).enumerate().for_each(tiled);
-            }),
-            (None, _) => flat.chunks_mut(CHUNK * t).enumerate().for_each(tiled),
+        match &self.pool {
+            Some(pool) => pool.install(|| flat.par_chunks_mut(CHUNK).enumerate().for_each(single)),
+            None => flat.chunks_mut(CHUNK).enumerate().for_each(single),
         }
-        if t == 1 {
-            return vec![flat];
+        vec![flat]
+    }
+
+    /// [`Exec::matmul`] of several matrices with the same tokens, as one set of
+    /// work items: one fork-join for all of them. The same integers as one product at a time.
+    pub fn matmul_many(&self, ws: &[&QMatrix], xs: &[Act16]) -> Vec<Vec<Vec<i64>>> {
+        let t = xs.len();
+        if t <= 1 {
+            return ws.iter().map(|w| self.matmul(w, xs)).collect();
+        }
+        let kernel = self.kernel;
+        let mut flats: Vec<Vec<i64>> = ws.iter().map(|w| vec![0i64; w.rows * t]).collect();
+        let mut jobs: Vec<(usize, usize, &mut [i64])> = Vec::new();
+        for (m, f) in flats.iter_mut().enumerate() {
+            for (ci, out) in f.chunks_mut(CHUNK * t).enumerate() {
+                jobs.push((m, ci, out));
+            }
+        }
+        let run = |(m, ci, out): (usize, usize, &mut [i64])| tile_chunk(kernel, ws[m], xs, ci, out);
+        match &self.pool {
+            Some(pool) => pool.install(|| jobs.into_par_iter().for_each(run)),
+            None => jobs.into_iter().for_each(run),
         }
         // Each work item holds its rows token-major: token `j`'s outputs of the item are
         // contiguous.
-        self.map(t, |j| {
-            let mut y = Vec::with_capacity(w.rows);
-            for item in flat.chunks(CHUNK * t) {
+        let per = self.map(ws.len() * t, |mj| {
+            let (m, j) = (mj / t, mj % t);
+            let mut y = Vec::with_capacity(ws[m].rows);
+            for item in flats[m].chunks(CHUNK * t) {
                 let nr = item.len() / t;
                 y.extend_from_slice(&item[j * nr..(j + 1) * nr]);
             }
             y
-        })
+        });
+        let mut per = per.into_iter();
+        ws.iter().map(|_| per.by_ref().take(t).collect()).collect()
     }
 
     /// `f(0), .., f(n - 1)`, on the pool when there is one (each item computed by one thread,
@@ -237,6 +227,41 @@ impl Exec {
         match &self.pool {
             Some(p) => p.install(f),
             None => f(),
+        }
+    }
+}
+
+/// Work item `ci` of the matrix-matrix product: rows `ci * CHUNK ..` of `w` (prescaled once)
+/// against every token, into `out` (its rows token-major).
+fn tile_chunk(kernel: Kernel, w: &QMatrix, xs: &[Act16], ci: usize, out: &mut [i64]) {
+    let t = xs.len();
+    let cols = w.cols;
+    let r0 = ci * CHUNK;
+    let nr = out.len() / t;
+    let mut pre = vec![0i16; nr * cols];
+    for (k, wr) in pre.chunks_exact_mut(cols).enumerate() {
+        let r = r0 + k;
+        scalar::prescale(
+            &w.q[r * cols..(r + 1) * cols],
+            &w.bscale[r * cols / BLOCK..(r + 1) * cols / BLOCK],
+            wr,
+        );
+    }
+    let row = |k: usize| &pre[k * cols..(k + 1) * cols];
+    for j0 in (0..t).step_by(TILE_T) {
+        // A last partial tile repeats its last token; those results are dropped.
+        let tok = |i: usize| &xs[(j0 + i).min(t - 1)].q[..];
+        let x = [tok(0), tok(1), tok(2), tok(3)];
+        for k0 in (0..nr).step_by(2) {
+            let k1 = (k0 + 1).min(nr - 1);
+            let acc = kernel.dot_tile([row(k0), row(k1)], x);
+            for (dk, accr) in acc.iter().enumerate().take(k1 + 1 - k0) {
+                let r = r0 + k0 + dk;
+                for (i, &a) in accr.iter().enumerate().take((t - j0).min(TILE_T)) {
+                    let j = j0 + i;
+                    out[j * nr + k0 + dk] = row_output(a, w.rm[r], w.re[r], xs[j].exp);
+                }
+            }
         }
     }
 }

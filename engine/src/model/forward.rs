@@ -524,7 +524,8 @@ impl Model {
         start: usize,
         stage: u16,
     ) -> Vec<Vec<Vec<i64>>> {
-        let ys: Vec<Vec<Vec<i64>>> = ws.iter().map(|(w, _)| self.exec.matmul(w, xs)).collect();
+        let mats: Vec<&crate::weights::QMatrix> = ws.iter().map(|(w, _)| *w).collect();
+        let ys = self.exec.matmul_many(&mats, xs);
         let all: Vec<&Vec<i64>> = ys.iter().flatten().collect();
         let ds = digests_by(&self.exec, &all, |v| wide_le_bytes(v));
         let n = xs.len();

@@ -271,35 +271,27 @@ fn prepare(
                 hex::encode(receipt_hash)
             ),
         ))?;
-    let req = store
-        .request(&receipt_id)
-        .map_err(|e| ("DEFEND_STORE", e))?
-        .ok_or((
-            "DEFEND_NO_REQUEST",
-            format!(
-                "no stored request for receipt {receipt_id} (answered before requests were kept)"
-            ),
-        ))?;
-    let body: serde_json::Value = serde_json::from_slice(&req.body)
-        .map_err(|e| ("DEFEND_REQUEST", format!("stored body: {e}")))?;
-    let (prompt, sampling) = super::api::prompt_and_sampling(engine, &body, req.chat, &req.nonce)
-        .map_err(|e| ("DEFEND_REQUEST", e))?;
-    let run = engine
-        .trace(&prompt, &sampling, req.run)
-        .map_err(|e| ("DEFEND_ENGINE", e))?;
-    if run.generation.trace_root != receipt.trace_root {
-        return Err((
-            "DEFEND_TRACE_MISMATCH",
-            format!("re-executing receipt {receipt_id} does not give its trace root"),
-        ));
-    }
+    use super::spotchain::RerunStage as S;
+    let r = super::spotchain::rerun_receipt(store, engine, &receipt_id, receipt).map_err(
+        |(stage, e)| {
+            let code = match stage {
+                S::Store => "DEFEND_STORE",
+                S::NoReceipt => "DEFEND_NO_RECEIPT",
+                S::NoRequest => "DEFEND_NO_REQUEST",
+                S::Request => "DEFEND_REQUEST",
+                S::Engine => "DEFEND_ENGINE",
+                S::TraceMismatch => "DEFEND_TRACE_MISMATCH",
+            };
+            (code, e)
+        },
+    )?;
     Ok(Game {
         last: None,
         receipt_id,
-        prompt,
-        sampling,
-        run: req.run,
-        trace: Trace::new(run.leaves),
+        prompt: r.prompt,
+        sampling: r.sampling,
+        run: r.run,
+        trace: Trace::new(r.leaves),
     })
 }
 

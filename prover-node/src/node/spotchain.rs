@@ -67,8 +67,33 @@ pub struct Rerun {
     pub leaves: Vec<Vec<u8>>,
 }
 
-/// Why a receipt could not be re-executed: a stable code and a message.
-pub type RerunError = (&'static str, String);
+/// Where re-executing a stored receipt failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RerunStage {
+    Store,
+    NoReceipt,
+    NoRequest,
+    Request,
+    Engine,
+    TraceMismatch,
+}
+
+impl RerunStage {
+    /// Stable code (`RERUN_*`).
+    pub fn code(self) -> &'static str {
+        match self {
+            RerunStage::Store => "RERUN_STORE",
+            RerunStage::NoReceipt => "RERUN_NO_RECEIPT",
+            RerunStage::NoRequest => "RERUN_NO_REQUEST",
+            RerunStage::Request => "RERUN_REQUEST",
+            RerunStage::Engine => "RERUN_ENGINE",
+            RerunStage::TraceMismatch => "RERUN_TRACE_MISMATCH",
+        }
+    }
+}
+
+/// Why a receipt could not be re-executed, and a message.
+pub type RerunError = (RerunStage, String);
 
 /// Re-executes receipt `id` from the node's store: the stored request through the engine, as
 /// the node ran it; refuses a re-run whose trace root is not the receipt's.
@@ -76,28 +101,38 @@ pub fn rerun(node: &Node, id: &str) -> Result<Rerun, RerunError> {
     let (receipt, _) = node
         .store
         .receipt(id)
-        .map_err(|e| ("RERUN_STORE", e))?
-        .ok_or(("RERUN_NO_RECEIPT", format!("no receipt {id} in the store")))?;
-    let req = node
-        .store
-        .request(id)
-        .map_err(|e| ("RERUN_STORE", e))?
+        .map_err(|e| (RerunStage::Store, e))?
         .ok_or((
-            "RERUN_NO_REQUEST",
-            format!("the request of receipt {id} was not kept"),
+            RerunStage::NoReceipt,
+            format!("no receipt {id} in the store"),
+        ))?;
+    rerun_receipt(&node.store, node.engine.as_ref(), id, receipt)
+}
+
+/// [`rerun`] of a receipt already read from `store`.
+pub fn rerun_receipt(
+    store: &super::store::Store,
+    engine: &dyn super::inference::Inference,
+    id: &str,
+    receipt: Receipt,
+) -> Result<Rerun, RerunError> {
+    let req = store
+        .request(id)
+        .map_err(|e| (RerunStage::Store, e))?
+        .ok_or((
+            RerunStage::NoRequest,
+            format!("no stored request for receipt {id} (answered before requests were kept)"),
         ))?;
     let body: serde_json::Value = serde_json::from_slice(&req.body)
-        .map_err(|e| ("RERUN_REQUEST", format!("stored request: {e}")))?;
-    let (prompt, sampling) =
-        super::api::prompt_and_sampling(node.engine.as_ref(), &body, req.chat, &req.nonce)
-            .map_err(|e| ("RERUN_REQUEST", e))?;
-    let run = node
-        .engine
+        .map_err(|e| (RerunStage::Request, format!("stored request: {e}")))?;
+    let (prompt, sampling) = super::api::prompt_and_sampling(engine, &body, req.chat, &req.nonce)
+        .map_err(|e| (RerunStage::Request, e))?;
+    let run = engine
         .trace(&prompt, &sampling, req.run)
-        .map_err(|e| ("RERUN_ENGINE", e))?;
+        .map_err(|e| (RerunStage::Engine, e))?;
     if run.generation.trace_root != receipt.trace_root {
         return Err((
-            "RERUN_TRACE_MISMATCH",
+            RerunStage::TraceMismatch,
             format!("re-executing receipt {id} does not give its trace root"),
         ));
     }
@@ -275,7 +310,7 @@ pub fn sampled_step(seed: &Hash, receipt_hash: &Hash, trace_steps: u64) -> u64 {
 fn prove_receipt(node: &Node, id: &str, seed: &Hash) -> Outcome {
     let r = match rerun(node, id) {
         Ok(r) => r,
-        Err((code, e)) => return Outcome::Failed(format!("{code}: {e}")),
+        Err((stage, e)) => return Outcome::Failed(format!("{}: {e}", stage.code())),
     };
     let bundle = match super::api::build_bundle(node, id) {
         Ok(Some(b)) => b,

@@ -521,9 +521,9 @@ fn prove_receipt(
     seed: &Hash,
 ) -> Result<(u64, u64, ZkProof), (&'static str, String)> {
     let fail = |e: String| ("failed", e);
-    let run = super::spotchain::rerun(node, id).map_err(|(code, e)| match code {
-        "RERUN_NO_REQUEST" => ("skipped", e),
-        _ => fail(format!("{code}: {e}")),
+    let run = super::spotchain::rerun(node, id).map_err(|(stage, e)| match stage {
+        super::spotchain::RerunStage::NoRequest => ("skipped", e),
+        _ => fail(format!("{}: {e}", stage.code())),
     })?;
     let (prompt, sampling) = (run.prompt, run.sampling);
     let keys = trace_keys(&run.leaves).map_err(fail)?;

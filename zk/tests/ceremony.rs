@@ -112,8 +112,9 @@ fn finalize_needs_enough_contributors() {
 
 // ---------------------------------------------------------------------------------------------
 // Ceremonies of the ACT and ATTN unit circuits, at the sizes of the fixture model tiny-gemma3:
-// ACT (gelu, FFN width 256, E = 32) and ATTN (its head dimension, the 5 positions of the last
-// prompt token), each with two contributors; their keys prove real units of a trace.
+// ACT (gelu, FFN width 256, E = 32) and ATTN (head dimension 32, the 4 positions of its sliding
+// window at the last prompt token), each with two contributors; their keys prove real units of
+// a trace.
 
 mod kinds {
     use std::sync::OnceLock;
@@ -228,10 +229,13 @@ mod kinds {
     fn act_shape() -> ActShape {
         let table = ActTable::from_digest(&model().act_table_digest()).unwrap();
         assert_eq!(table, ActTable::Gelu);
+        assert_eq!(act_step().gate.len(), 256);
         ActShape::new(table, act_step().gate.len(), E).unwrap()
     }
 
     fn attn_shape() -> AttnShape {
+        // The fixture's sliding window: the last prompt token sees 4 positions.
+        assert_eq!(attn_step().positions, 4);
         AttnShape::new(model().config().head_dim, attn_step().positions).unwrap()
     }
 

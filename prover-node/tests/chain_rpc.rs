@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{dev_trust, free_port, http, start};
+use common::{ask, bundle_text, dev_trust, free_port, http, start, tempdir};
 use otr_contracts::rpc::RpcHost;
 use otr_contracts::Host;
 use otr_core::chain::{keccak256, ChainTrust, EthHeader};
@@ -55,27 +55,6 @@ impl Drop for Anvil {
     fn drop(&mut self) {
         let _ = Command::new("kill").arg(&self.pid).status();
     }
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("otr-chain-rpc-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn ask(port: u16, prompt: &str) -> String {
-    let body = format!(r#"{{"prompt": "{prompt}", "max_tokens": 3, "temperature": 0}}"#);
-    let (status, text) = http(port, "POST", "/v1/completions", &body).expect("completion");
-    assert_eq!(status, 200, "{text}");
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["otr"]["receipt_id"].as_str().unwrap().to_string()
-}
-
-fn bundle_text(port: u16, id: &str) -> String {
-    let (status, text) = http(port, "GET", &format!("/v1/receipts/{id}/bundle"), "").unwrap();
-    assert_eq!(status, 200, "{text}");
-    text
 }
 
 /// The node process, killed on drop (also when an assertion fails).

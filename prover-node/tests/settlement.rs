@@ -9,25 +9,15 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{dev_trust, free_port, http, start};
+use common::{ask, bundle_text, dev_trust, free_port, start, tempdir};
 use otr_contracts::{Address, Chain, U256};
 use otr_core::rollup::{AnswerBundle, DisputeState, Finality};
 use otr_node::node::settlement::{self, SavedDeployment, CHAIN_FILE};
 
 const FAST: &[&str] = &["--challenge-window-secs", "2", "--post-interval-ms", "200"];
 
-fn ask(port: u16, prompt: &str) -> String {
-    let body = format!(r#"{{"prompt": "{prompt}", "max_tokens": 3, "temperature": 0}}"#);
-    let (status, text) = http(port, "POST", "/v1/completions", &body).expect("completion");
-    assert_eq!(status, 200, "{text}");
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["otr"]["receipt_id"].as_str().unwrap().to_string()
-}
-
 fn bundle(port: u16, id: &str) -> AnswerBundle {
-    let (status, text) = http(port, "GET", &format!("/v1/receipts/{id}/bundle"), "").unwrap();
-    assert_eq!(status, 200, "{text}");
-    AnswerBundle::from_json(&text).unwrap()
+    AnswerBundle::from_json(&bundle_text(port, id)).unwrap()
 }
 
 fn verify(port: u16, b: &AnswerBundle) -> otr_core::verify::VerifiedBundle {
@@ -251,17 +241,4 @@ fn a_challenger_can_open_a_dispute_from_a_bundle() {
     let game = d.dispute(&mut c, dispute).unwrap();
     assert_eq!(game.batchIndex, r.batch_index);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "otr-settlement-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }

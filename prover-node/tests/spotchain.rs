@@ -17,18 +17,8 @@ use otr_core::rollup::AnswerBundle;
 use otr_node::node::settlement::{SavedDeployment, CHAIN_FILE};
 use std::time::{Duration, Instant};
 
-fn ask(port: u16, prompt: &str) -> String {
-    let body = format!(r#"{{"prompt": "{prompt}", "max_tokens": 3, "temperature": 0}}"#);
-    let (status, text) = http(port, "POST", "/v1/completions", &body).expect("completion");
-    assert_eq!(status, 200, "{text}");
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["otr"]["receipt_id"].as_str().unwrap().to_string()
-}
-
 fn bundle(port: u16, id: &str) -> AnswerBundle {
-    let (status, text) = http(port, "GET", &format!("/v1/receipts/{id}/bundle"), "").unwrap();
-    assert_eq!(status, 200, "{text}");
-    AnswerBundle::from_json(&text).unwrap()
+    AnswerBundle::from_json(&bundle_text(port, id)).unwrap()
 }
 
 fn counts(port: u16) -> serde_json::Value {
@@ -36,19 +26,6 @@ fn counts(port: u16) -> serde_json::Value {
     assert_eq!(status, 200, "{text}");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["chain_spot_checks"].clone()
-}
-
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "otr-spotchain-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 #[test]

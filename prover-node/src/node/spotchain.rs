@@ -25,7 +25,7 @@ use otr_contracts::host::{self, Host};
 use otr_contracts::proofs::{ReceiptRef, Trace};
 use otr_contracts::{Address, Bytes, U256};
 use otr_core::rollup::{Hash, Receipt, SamplingParams};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
 use super::dispute::{self, Replay};
 use super::inference::RunKind;
@@ -166,18 +166,7 @@ fn rho_ppm(node: &Node) -> Result<u64, String> {
 }
 
 fn select_new_batches(node: &Node) -> Result<(), String> {
-    let todo: Vec<(u64, u64, u64)> = node
-        .store
-        .with_conn(|c| {
-            let mut st = c.prepare(
-                "SELECT batch_index, first_seq, size FROM rollup_batches
-                 WHERE batch_index NOT IN (SELECT batch_index FROM chain_spot_batches)
-                 ORDER BY batch_index",
-            )?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            rows.collect::<Result<Vec<_>, _>>()
-        })
-        .map_err(|e| format!("store: {e}"))?;
+    let todo = super::spotcheck::unseen_batches(node, "chain_spot_batches")?;
     if todo.is_empty() {
         return Ok(());
     }
@@ -186,27 +175,7 @@ fn select_new_batches(node: &Node) -> Result<(), String> {
         let Some(seed) = super::spotcheck::seed_of(node, index)? else {
             return Ok(()); // later batches' seeds come later still
         };
-        let receipts: Vec<(String, Vec<u8>)> = node
-            .store
-            .with_conn(|c| {
-                let mut st = c.prepare(
-                    "SELECT id, receipt_hash FROM receipts WHERE batch_seq >= ?1 AND batch_seq < ?2
-                     ORDER BY n",
-                )?;
-                let rows =
-                    st.query_map(params![first, first + size], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                rows.collect::<Result<Vec<_>, _>>()
-            })
-            .map_err(|e| format!("store: {e}"))?;
-        let mut picked = Vec::new();
-        for (id, h) in receipts {
-            let h: Hash = h
-                .try_into()
-                .map_err(|_| "store: bad receipt hash".to_string())?;
-            if super::spotcheck::selected(&seed, &h, rho) {
-                picked.push(id);
-            }
-        }
+        let picked = super::spotcheck::selected_in_batch(node, &seed, first, size, rho)?;
         node.store
             .with_conn(|c| -> rusqlite::Result<()> {
                 let tx = c.unchecked_transaction()?;
@@ -259,23 +228,11 @@ enum Outcome {
 }
 
 fn prove_next(node: &Node) -> Result<bool, String> {
-    let next: Option<(String, u64, Vec<u8>)> = node
-        .store
-        .with_conn(|c| {
-            c.query_row(
-                "SELECT s.receipt_id, s.batch_index, b.seed FROM chain_spot_checks s
-                 JOIN chain_spot_batches b ON b.batch_index = s.batch_index
-                 WHERE s.status = 'queued' ORDER BY s.batch_index, s.receipt_id LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-        })
-        .map_err(|e| format!("store: {e}"))?;
-    let Some((id, index, seed)) = next else {
+    let Some((id, index, seed)) =
+        super::spotcheck::next_queued(node, "chain_spot_checks", "chain_spot_batches")?
+    else {
         return Ok(false);
     };
-    let seed: Hash = seed.try_into().map_err(|_| "store: bad seed".to_string())?;
     let out = prove_receipt(node, &id, &seed);
     let tag = format!("otr: on-chain spot check: {id} (batch {index})");
     match out {

@@ -373,34 +373,12 @@ pub fn step_once(node: &Node) -> Result<bool, String> {
 }
 
 fn select_new_batches(node: &Node, sc: &SpotChecker) -> Result<(), String> {
-    let todo: Vec<(u64, u64, u64)> = node
-        .store
-        .with_conn(|c| {
-            let mut st = c.prepare(
-                "SELECT batch_index, first_seq, size FROM rollup_batches
-                 WHERE batch_index NOT IN (SELECT batch_index FROM spot_batches)
-                 ORDER BY batch_index",
-            )?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            rows.collect::<Result<Vec<_>, _>>()
-        })
-        .map_err(|e| format!("store: {e}"))?;
+    let todo = unseen_batches(node, "spot_batches")?;
     for (index, first, size) in todo {
         let Some(seed) = seed_of(node, index)? else {
             return Ok(()); // later batches' seeds come later still
         };
-        let receipts: Vec<(String, Vec<u8>)> = node
-            .store
-            .with_conn(|c| {
-                let mut st = c.prepare(
-                    "SELECT id, receipt_hash FROM receipts WHERE batch_seq >= ?1 AND batch_seq < ?2
-                     ORDER BY n",
-                )?;
-                let rows =
-                    st.query_map(params![first, first + size], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                rows.collect::<Result<Vec<_>, _>>()
-            })
-            .map_err(|e| format!("store: {e}"))?;
+
         let queued: usize = node
             .store
             .with_conn(|c| {
@@ -411,15 +389,7 @@ fn select_new_batches(node: &Node, sc: &SpotChecker) -> Result<(), String> {
                 )
             })
             .map_err(|e| format!("store: {e}"))? as usize;
-        let mut picked = Vec::new();
-        for (id, h) in receipts {
-            let h: Hash = h
-                .try_into()
-                .map_err(|_| "store: bad receipt hash".to_string())?;
-            if selected(&seed, &h, sc.rate_ppm) {
-                picked.push(id);
-            }
-        }
+        let picked = selected_in_batch(node, &seed, first, size, sc.rate_ppm)?;
         node.store
             .with_conn(|c| -> rusqlite::Result<()> {
                 let tx = c.unchecked_transaction()?;
@@ -453,6 +423,84 @@ fn select_new_batches(node: &Node, sc: &SpotChecker) -> Result<(), String> {
     Ok(())
 }
 
+/// Posted batches (index, first sequence, size) not yet in `seen` (a table of this module or of
+/// `spotchain` with a `batch_index` column), in order.
+pub(crate) fn unseen_batches(node: &Node, seen: &str) -> Result<Vec<(u64, u64, u64)>, String> {
+    node.store
+        .with_conn(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT batch_index, first_seq, size FROM rollup_batches
+                 WHERE batch_index NOT IN (SELECT batch_index FROM {seen})
+                 ORDER BY batch_index"
+            ))?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| format!("store: {e}"))
+}
+
+/// The receipts of the batch of micro-batches `first .. first + size` that [`selected`] picks
+/// with `seed` at `rate_ppm`, in answer order.
+pub(crate) fn selected_in_batch(
+    node: &Node,
+    seed: &Hash,
+    first: u64,
+    size: u64,
+    rate_ppm: u64,
+) -> Result<Vec<String>, String> {
+    let receipts: Vec<(String, Vec<u8>)> = node
+        .store
+        .with_conn(|c| {
+            let mut st = c.prepare(
+                "SELECT id, receipt_hash FROM receipts WHERE batch_seq >= ?1 AND batch_seq < ?2
+                 ORDER BY n",
+            )?;
+            let rows =
+                st.query_map(params![first, first + size], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| format!("store: {e}"))?;
+    let mut picked = Vec::new();
+    for (id, h) in receipts {
+        let h: Hash = h
+            .try_into()
+            .map_err(|_| "store: bad receipt hash".to_string())?;
+        if selected(seed, &h, rate_ppm) {
+            picked.push(id);
+        }
+    }
+    Ok(picked)
+}
+
+/// The first queued receipt of `checks` (receipt id, batch index) with its batch's seed from
+/// `batches`.
+pub(crate) fn next_queued(
+    node: &Node,
+    checks: &str,
+    batches: &str,
+) -> Result<Option<(String, u64, Hash)>, String> {
+    let next: Option<(String, u64, Vec<u8>)> = node
+        .store
+        .with_conn(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT s.receipt_id, s.batch_index, b.seed FROM {checks} s
+                     JOIN {batches} b ON b.batch_index = s.batch_index
+                     WHERE s.status = 'queued' ORDER BY s.batch_index, s.receipt_id LIMIT 1"
+                ),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+        })
+        .map_err(|e| format!("store: {e}"))?;
+    next.map(|(id, index, seed)| {
+        let seed: Hash = seed.try_into().map_err(|_| "store: bad seed".to_string())?;
+        Ok((id, index, seed))
+    })
+    .transpose()
+}
+
 fn set_status(node: &Node, id: &str, status: &str, note: &str) -> Result<(), String> {
     node.store
         .with_conn(|c| {
@@ -466,23 +514,9 @@ fn set_status(node: &Node, id: &str, status: &str, note: &str) -> Result<(), Str
 }
 
 fn prove_next(node: &Node, sc: &SpotChecker) -> Result<bool, String> {
-    let next: Option<(String, u64, Vec<u8>)> = node
-        .store
-        .with_conn(|c| {
-            c.query_row(
-                "SELECT s.receipt_id, s.batch_index, b.seed FROM spot_checks s
-                 JOIN spot_batches b ON b.batch_index = s.batch_index
-                 WHERE s.status = 'queued' ORDER BY s.batch_index, s.receipt_id LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-        })
-        .map_err(|e| format!("store: {e}"))?;
-    let Some((id, index, seed)) = next else {
+    let Some((id, index, seed)) = next_queued(node, "spot_checks", "spot_batches")? else {
         return Ok(false);
     };
-    let seed: Hash = seed.try_into().map_err(|_| "store: bad seed".to_string())?;
     match prove_receipt(node, sc, &id, &seed) {
         Ok((step, unit, proof)) => {
             node.store

@@ -103,3 +103,33 @@ pub fn dev_trust(
         .as_secs() as i64;
     (anchors, policy, otr_core::UnixTime(now))
 }
+
+/// Asks for a 3-token greedy completion of `prompt`; returns its receipt id.
+pub fn ask(port: u16, prompt: &str) -> String {
+    let body = format!(r#"{{"prompt": "{prompt}", "max_tokens": 3, "temperature": 0}}"#);
+    let (status, text) = http(port, "POST", "/v1/completions", &body).expect("completion");
+    assert_eq!(status, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["otr"]["receipt_id"].as_str().unwrap().to_string()
+}
+
+/// The JSON of receipt `id`'s answer bundle.
+pub fn bundle_text(port: u16, id: &str) -> String {
+    let (status, text) = http(port, "GET", &format!("/v1/receipts/{id}/bundle"), "").unwrap();
+    assert_eq!(status, 200, "{text}");
+    text
+}
+
+/// A new empty directory under the system's temp dir, unique to this process and moment.
+pub fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "otr-test-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

@@ -54,7 +54,68 @@ pub struct RpcHost {
     next_id: u64,
     /// How long [`Host::send`] waits for a receipt.
     pub receipt_timeout: Duration,
+    /// Fee policy of [`Host::send`]: the cap and when a pending transaction is replaced.
+    pub fees: FeePolicy,
     trace_supported: Option<bool>,
+}
+
+/// How [`RpcHost`] prices its transactions (EIP-1559).
+///
+/// A transaction offers `max_fee = 2 base + tip` (the node's suggested tip, 1 gwei without
+/// one), never more than `max_fee_cap`; when the base fee alone reaches the cap the send is
+/// refused before anything is signed (`fee cap` in the error). A transaction still pending
+/// after `replace_after` is replaced: the same nonce signed again with both fees raised by
+/// `bump_percent` (at least the 10% that nodes require of a replacement), within the cap, at
+/// most `max_replacements` times; the send waits for whichever of them is mined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeePolicy {
+    /// Highest `max_fee_per_gas` offered, wei (`None`: no cap).
+    pub max_fee_cap: Option<u128>,
+    /// How long a transaction may stay pending before it is replaced.
+    pub replace_after: Duration,
+    /// Raise of both fees per replacement, percent (at least 10).
+    pub bump_percent: u32,
+    /// Most replacements of one transaction.
+    pub max_replacements: u32,
+}
+
+impl Default for FeePolicy {
+    fn default() -> Self {
+        FeePolicy {
+            max_fee_cap: None,
+            replace_after: Duration::from_secs(30),
+            bump_percent: 25,
+            max_replacements: 4,
+        }
+    }
+}
+
+impl FeePolicy {
+    /// The offer for a base fee and suggested tip: `(max_fee, tip)`, or why nothing can be
+    /// offered under the cap.
+    pub fn offer(&self, base: u128, tip: u128) -> Result<(u128, u128), String> {
+        let max_fee = base.saturating_mul(2).saturating_add(tip);
+        match self.max_fee_cap {
+            None => Ok((max_fee, tip)),
+            Some(cap) if base >= cap => Err(format!(
+                "fee cap: the base fee {base} wei is at or above the cap of {cap} wei per gas; \
+                 nothing sent (raise --chain-max-fee-gwei or wait for lower fees)"
+            )),
+            Some(cap) => Ok((max_fee.min(cap), tip.min(cap - base))),
+        }
+    }
+
+    /// The fees of the next replacement of a transaction offering `(max_fee, tip)`, or `None`
+    /// when the cap leaves no room for the raise nodes require.
+    pub fn bumped(&self, max_fee: u128, tip: u128) -> Option<(u128, u128)> {
+        let pct = u128::from(self.bump_percent.max(10));
+        let up = |x: u128| x.saturating_add((x.saturating_mul(pct)).div_ceil(100).max(1));
+        let (f, t) = (up(max_fee), up(tip));
+        let f = self.max_fee_cap.map_or(f, |cap| f.min(cap));
+        // Nodes accept a replacement only with both fees at least 10% higher.
+        let enough = |new: u128, old: u128| new.saturating_mul(10) >= old.saturating_mul(11);
+        (enough(f, max_fee) && enough(t.min(f), tip)).then_some((f, t.min(f)))
+    }
 }
 
 impl std::fmt::Debug for RpcHost {
@@ -164,6 +225,7 @@ impl RpcHost {
             client: None,
             next_id: 0,
             receipt_timeout: Duration::from_secs(120),
+            fees: FeePolicy::default(),
             trace_supported: None,
         };
         h.chain_id()?;
@@ -403,6 +465,7 @@ impl RpcHost {
         }
     }
 
+    /// The offer of [`FeePolicy::offer`] for the chain's latest base fee and suggested tip.
     fn fees(&mut self) -> Result<(u128, u128), CallError> {
         let latest = self.request("eth_getBlockByNumber", json!(["latest", false]))?;
         let base = word(&latest["baseFeePerGas"], "baseFeePerGas")
@@ -414,22 +477,26 @@ impl RpcHost {
             .and_then(|v| word(&v, "tip").ok())
             .map(|w| U256::from_be_bytes(w).saturating_to::<u128>())
             .unwrap_or(1_000_000_000);
-        Ok((base.saturating_mul(2).saturating_add(tip), tip))
+        self.fees.offer(base, tip).map_err(rejected)
     }
 
-    fn wait_receipt(&mut self, tx_hash: &str) -> Result<Value, CallError> {
+    /// The receipt of whichever of `hashes` is mined first, or `None` after `wait`.
+    fn wait_any_receipt(
+        &mut self,
+        hashes: &[String],
+        wait: Duration,
+    ) -> Result<Option<(String, Value)>, CallError> {
         let start = Instant::now();
         let mut pause = Duration::from_millis(20);
         loop {
-            let r = self.request("eth_getTransactionReceipt", json!([tx_hash]))?;
-            if !r.is_null() {
-                return Ok(r);
+            for h in hashes {
+                let r = self.request("eth_getTransactionReceipt", json!([h]))?;
+                if !r.is_null() {
+                    return Ok(Some((h.clone(), r)));
+                }
             }
-            if start.elapsed() > self.receipt_timeout {
-                return Err(rejected(format!(
-                    "transaction {tx_hash} not mined within {} s",
-                    self.receipt_timeout.as_secs()
-                )));
+            if start.elapsed() > wait {
+                return Ok(None);
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(500));
@@ -502,28 +569,68 @@ impl Host for RpcHost {
             &self.request("eth_getTransactionCount", json!([from, "pending"]))?,
             "nonce",
         )?;
-        let (max_fee, tip) = self.fees()?;
-        let tx = TxEip1559 {
-            chain_id,
-            nonce,
-            gas_limit: gas.saturating_add(gas / 4).saturating_add(10_000),
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: tip,
-            to: to.map_or(TxKind::Create, TxKind::Call),
-            value,
-            access_list: Default::default(),
-            input: data,
+        let (mut max_fee, mut tip) = self.fees()?;
+        let sign = |max_fee: u128, tip: u128| -> Result<Vec<u8>, CallError> {
+            let tx = TxEip1559 {
+                chain_id,
+                nonce,
+                gas_limit: gas.saturating_add(gas / 4).saturating_add(10_000),
+                max_fee_per_gas: max_fee,
+                max_priority_fee_per_gas: tip,
+                to: to.map_or(TxKind::Create, TxKind::Call),
+                value,
+                access_list: Default::default(),
+                input: data.clone(),
+            };
+            let sighash = tx.signature_hash();
+            let (sig, recid) = key
+                .sign_prehash_recoverable(sighash.as_slice())
+                .map_err(|e| rejected(format!("signing: {e}")))?;
+            let signature = Signature::from_signature_and_parity(sig, recid.is_y_odd());
+            Ok(TxEnvelope::Eip1559(tx.into_signed(signature)).encoded_2718())
         };
-        let sighash = tx.signature_hash();
-        let (sig, recid) = key
-            .sign_prehash_recoverable(sighash.as_slice())
-            .map_err(|e| rejected(format!("signing: {e}")))?;
-        let signature = Signature::from_signature_and_parity(sig, recid.is_y_odd());
-        let envelope = TxEnvelope::Eip1559(tx.into_signed(signature));
-        let raw = envelope.encoded_2718();
+        let raw = sign(max_fee, tip)?;
         let tx_hash = self.request("eth_sendRawTransaction", json!([hex_b(&raw)]))?;
-        let tx_hash = as_str(&tx_hash, "transaction hash")?.to_string();
-        let receipt = self.wait_receipt(&tx_hash)?;
+        let mut hashes = vec![as_str(&tx_hash, "transaction hash")?.to_string()];
+        // Wait; replace a transaction left pending (same nonce, higher fees, within the cap).
+        let start = Instant::now();
+        let policy = self.fees;
+        let mut replacements = 0;
+        let (tx_hash, receipt) = loop {
+            let left = self.receipt_timeout.saturating_sub(start.elapsed());
+            let can_replace = replacements < policy.max_replacements;
+            let wait = if can_replace {
+                policy.replace_after.min(left)
+            } else {
+                left
+            };
+            if let Some(found) = self.wait_any_receipt(&hashes, wait)? {
+                break found;
+            }
+            if start.elapsed() >= self.receipt_timeout {
+                return Err(rejected(format!(
+                    "transaction {} not mined within {} s",
+                    hashes.join(", "),
+                    self.receipt_timeout.as_secs()
+                )));
+            }
+            match policy.bumped(max_fee, tip).filter(|_| can_replace) {
+                Some((f, t)) => {
+                    replacements += 1;
+                    let raw = sign(f, t)?;
+                    match self.raw("eth_sendRawTransaction", json!([hex_b(&raw)]))? {
+                        Ok(h) => {
+                            hashes.push(as_str(&h, "transaction hash")?.to_string());
+                            (max_fee, tip) = (f, t);
+                        }
+                        // Already mined (nonce too low) or refused: keep waiting for the ones
+                        // sent.
+                        Err(_) => continue,
+                    }
+                }
+                None => replacements = policy.max_replacements,
+            }
+        };
         let gas_used = quantity(&receipt["gasUsed"], "gasUsed")?;
         if quantity(&receipt["status"], "status")? != 1 {
             // Mined but failed: re-run it where it ran for the revert data.

@@ -186,3 +186,102 @@ fn unknown_senders_and_unreachable_nodes_are_rejected() {
     assert!(e.to_string().contains("no key"), "got {e}");
     assert!(RpcHost::connect("http://127.0.0.1:1").is_err());
 }
+
+#[test]
+fn fee_policy_offers_within_the_cap_and_bumps_by_what_nodes_accept() {
+    use otr_contracts::rpc::FeePolicy;
+    let gwei = 1_000_000_000u128;
+    let open = FeePolicy::default();
+    assert_eq!(open.offer(10 * gwei, gwei), Ok((21 * gwei, gwei)));
+    let capped = FeePolicy {
+        max_fee_cap: Some(15 * gwei),
+        ..FeePolicy::default()
+    };
+    // 2 base + tip above the cap: the cap, and a tip that fits under it.
+    assert_eq!(capped.offer(10 * gwei, gwei), Ok((15 * gwei, gwei)));
+    assert_eq!(
+        capped.offer(14 * gwei, 3 * gwei),
+        Ok((15 * gwei, gwei)),
+        "tip cut to cap - base"
+    );
+    let e = capped.offer(15 * gwei, gwei).unwrap_err();
+    assert!(e.contains("fee cap"), "{e}");
+    // Bumps: at least 10% on both fees; none when the cap leaves no room for it.
+    let (f, t) = open.bumped(20 * gwei, gwei).unwrap();
+    assert!(f * 10 >= 20 * gwei * 11 && t * 10 >= gwei * 11, "{f} {t}");
+    assert_eq!(capped.bumped(15 * gwei, gwei), None);
+    let (f, _) = capped.bumped(12 * gwei, gwei).unwrap();
+    assert_eq!(f, 15 * gwei);
+    // A tiny tip still rises.
+    assert!(open.bumped(10, 1).unwrap().1 >= 2);
+}
+
+#[test]
+fn a_pending_transaction_is_replaced_with_higher_fees_and_the_fee_cap_is_kept() {
+    use otr_contracts::rpc::FeePolicy;
+    use serde_json::json;
+    let anvil = Anvil::start();
+    let mut rpc = RpcHost::connect(&anvil.url).expect("connect");
+    let key = k256::ecdsa::SigningKey::from_slice(&hex::decode(ANVIL_DEV_KEY).unwrap()).unwrap();
+    let from = rpc.add_signer(key);
+    let to = otr_contracts::Address::repeat_byte(0x77);
+    let quantity = |v: &serde_json::Value| {
+        u128::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+    };
+
+    // Blocks only on request: the first transaction stays pending and is replaced.
+    rpc.request("evm_setAutomine", json!([false])).unwrap();
+    let suggested_tip = quantity(&rpc.request("eth_maxPriorityFeePerGas", json!([])).unwrap());
+    rpc.fees = FeePolicy {
+        replace_after: std::time::Duration::from_millis(700),
+        ..FeePolicy::default()
+    };
+    let sender = std::thread::spawn(move || {
+        let out = rpc.send(from, Some(to), Default::default(), U256::from(7u64));
+        (rpc, out)
+    });
+    let mut ctl = RpcHost::connect(&anvil.url).expect("connect");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    ctl.request("evm_mine", json!([])).unwrap();
+    let (mut rpc, out) = sender.join().unwrap();
+    out.expect("the replacement is mined");
+    let block = ctl
+        .request("eth_getBlockByNumber", json!(["latest", true]))
+        .unwrap();
+    let txs = block["transactions"].as_array().unwrap();
+    assert_eq!(txs.len(), 1, "one of the same-nonce transactions is mined");
+    assert_eq!(quantity(&txs[0]["nonce"]), 0);
+    let tip = quantity(&txs[0]["maxPriorityFeePerGas"]);
+    assert!(
+        tip * 100 >= suggested_tip * 125,
+        "the mined one is a replacement: tip {tip} against the first offer's {suggested_tip}"
+    );
+    let count = ctl
+        .request("eth_getTransactionCount", json!([from, "latest"]))
+        .unwrap();
+    assert_eq!(quantity(&count), 1);
+
+    // The cap: at the base fee nothing is sent; above it the offer stays under it.
+    rpc.request("evm_setAutomine", json!([true])).unwrap();
+    let latest = rpc
+        .request("eth_getBlockByNumber", json!(["latest", false]))
+        .unwrap();
+    let base = quantity(&latest["baseFeePerGas"]);
+    rpc.fees.max_fee_cap = Some(base);
+    let e = rpc
+        .send(from, Some(to), Default::default(), U256::from(1u64))
+        .unwrap_err();
+    assert!(e.to_string().contains("fee cap"), "{e}");
+    let count = rpc
+        .request("eth_getTransactionCount", json!([from, "pending"]))
+        .unwrap();
+    assert_eq!(quantity(&count), 1, "nothing was sent");
+    rpc.fees.max_fee_cap = Some(base * 3 / 2 + 1);
+    rpc.send(from, Some(to), Default::default(), U256::from(1u64))
+        .expect("mined under the cap");
+    let block = rpc
+        .request("eth_getBlockByNumber", json!(["latest", true]))
+        .unwrap();
+    let max_fee = quantity(&block["transactions"][0]["maxFeePerGas"]);
+    assert!(max_fee <= base * 3 / 2 + 1, "{max_fee} above the cap");
+}

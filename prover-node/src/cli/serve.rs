@@ -83,6 +83,7 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
                 &engine.info(),
                 config.challenge_window_secs,
                 config.chain_spot_check_ppm,
+                config.chain_max_fee_gwei,
             )
             .map_err(fail("NODE_CHAIN"))?,
         ),

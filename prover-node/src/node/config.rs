@@ -63,6 +63,12 @@ pub struct ServeArgs {
     /// sampled step on-chain. [default: 10000 (1%)]
     #[arg(long, env = "OTR_CHAIN_SPOT_CHECK_PPM", value_name = "PPM")]
     pub chain_spot_check_ppm: Option<u64>,
+    /// With `--chain-rpc`: the most the node offers per gas for its transactions (EIP-1559
+    /// `maxFeePerGas`), in gwei. At a base fee at or above it nothing is sent (the post waits
+    /// and retries); a transaction left pending for 30 s is replaced with 25% higher fees within
+    /// the cap. [default: no cap]
+    #[arg(long, env = "OTR_CHAIN_MAX_FEE_GWEI", value_name = "GWEI")]
+    pub chain_max_fee_gwei: Option<u64>,
     /// How often the node posts its closed micro-batch headers as a rollup batch. [default: 2000]
     #[arg(long, env = "OTR_POST_INTERVAL_MS", value_name = "MS")]
     pub post_interval_ms: Option<u64>,
@@ -114,6 +120,7 @@ struct FileConfig {
     chain_deployment: Option<PathBuf>,
     challenge_window_secs: Option<u64>,
     chain_spot_check_ppm: Option<u64>,
+    chain_max_fee_gwei: Option<u64>,
     post_interval_ms: Option<u64>,
     publish_requests: Option<bool>,
     dev_cheat_every: Option<u64>,
@@ -141,6 +148,8 @@ pub struct NodeConfig {
     pub challenge_window_secs: u64,
     /// SpotChecks rate (ppm) of a newly deployed chain.
     pub chain_spot_check_ppm: u64,
+    /// `--chain-rpc` fee cap, gwei per gas.
+    pub chain_max_fee_gwei: Option<u64>,
     pub post_interval_ms: u64,
     /// Serve `GET /v1/receipts/{id}/request`.
     pub publish_requests: bool,
@@ -293,6 +302,7 @@ impl NodeConfig {
             chain_deployment,
             challenge_window_secs,
             chain_spot_check_ppm,
+            chain_max_fee_gwei: a.chain_max_fee_gwei.or(file.chain_max_fee_gwei),
             post_interval_ms: a
                 .post_interval_ms
                 .or(file.post_interval_ms)

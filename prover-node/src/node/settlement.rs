@@ -500,9 +500,11 @@ impl Settlement {
         model: &ModelInfo,
         challenge_window_secs: u64,
         spot_check_ppm: u64,
+        max_fee_gwei: Option<u64>,
     ) -> Result<Self, String> {
         std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
         let mut host = RpcHost::connect(url).map_err(|e| format!("--chain-rpc {url}: {e}"))?;
+        host.fees.max_fee_cap = max_fee_gwei.map(|g| u128::from(g) * 1_000_000_000);
         let node = host.add_signer(node_key);
         let saved = open_rpc_chain(
             &mut host,

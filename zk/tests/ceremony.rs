@@ -554,3 +554,90 @@ fn version_2_files_read_as_matvec_ceremonies() {
         "ZK_CEREMONY_FORMAT"
     );
 }
+
+#[test]
+fn act_and_attn_ceremonies_on_a_two_party_phase1_verify_against_it() {
+    use otr_engine::fixed::{Act16, W_ONE};
+    use otr_zk::act::{self, ActShape, ActTable};
+    use otr_zk::attn::{self, AttnShape};
+    use otr_zk::kind::CircuitShape;
+    use otr_zk::phase1::{self, Phase1};
+    let act_shape: CircuitShape = ActShape::new(ActTable::Silu, 8, 2).unwrap().into();
+    let attn_shape: CircuitShape = AttnShape::new(2, 2).unwrap().into();
+    let n = [act_shape, attn_shape]
+        .iter()
+        .map(|s| s.constraints_plus_inputs().unwrap())
+        .max()
+        .unwrap();
+    let mut p1 = Phase1::init(Phase1::log_size_for(n)).unwrap();
+    p1.contribute("alice", &mut common::rng(41), None).unwrap();
+    p1.contribute("bob", &mut common::rng(42), None).unwrap();
+    let h1 = phase1::verify(&p1).unwrap().transcript_hash;
+    let mut keys = Vec::new();
+    for (shape, seed) in [(act_shape, 43u64), (attn_shape, 45)] {
+        let mut c = Ceremony::init_from_phase1(shape, &p1, None).unwrap();
+        assert_eq!(c.phase1, ceremony::Phase1Source::Ceremony(h1));
+        c.contribute("carol", &mut common::rng(seed)).unwrap();
+        c.contribute("dave", &mut common::rng(seed + 1)).unwrap();
+        let report = ceremony::verify_with_phase1(&c, &p1, None).unwrap();
+        assert_eq!(report.phase1_contributors.len(), 2);
+        assert_eq!(report.shape, shape);
+        // Not without its phase 1, and not relabelled as the other circuit.
+        assert_eq!(
+            ceremony::verify(&c).unwrap_err().code(),
+            "ZK_CEREMONY_INVALID"
+        );
+        let mut other = c.clone();
+        other.shape = if shape == act_shape {
+            attn_shape
+        } else {
+            act_shape
+        };
+        assert_eq!(
+            ceremony::verify_with_phase1(&other, &p1, None)
+                .unwrap_err()
+                .code(),
+            "ZK_CEREMONY_INVALID"
+        );
+        let (pk, vk, _) = c.finalize_with_phase1(2, Some(&p1)).unwrap();
+        keys.push((pk, otr_core::zk::PreparedVk::new(vk).unwrap()));
+    }
+    let gate = [
+        W_ONE,
+        -W_ONE / 2,
+        3,
+        9 * W_ONE,
+        -40 * W_ONE,
+        W_ONE / 9,
+        2,
+        0,
+    ];
+    let up = [2 * W_ONE, W_ONE, -W_ONE, 5, W_ONE, -3 * W_ONE, W_ONE, W_ONE];
+    let p = act::prove_act_unit(
+        &keys[0].0,
+        act_shape.act().unwrap(),
+        &gate,
+        &up,
+        4,
+        &mut common::rng(50),
+    )
+    .unwrap();
+    act::verify_act_unit(&keys[0].1, &p.statement, &p.proof).unwrap();
+    let a = |exp: i32, q: [i16; 2]| Act16 { q: q.to_vec(), exp };
+    let p = attn::prove_attn_unit(
+        &keys[1].0,
+        &a(-2, [900, -40]),
+        &[a(-3, [100, 200]), a(0, [-7, 3])],
+        &[a(-1, [5000, -5000]), a(-6, [31000, 2])],
+        758_713_601,
+        &mut common::rng(51),
+    )
+    .unwrap();
+    attn::verify_attn_unit(&keys[1].1, &p.statement, &p.proof).unwrap();
+    assert_eq!(
+        attn::verify_attn_unit(&keys[0].1, &p.statement, &p.proof)
+            .unwrap_err()
+            .code(),
+        "PROOF_INVALID"
+    );
+}

@@ -487,3 +487,99 @@ fn committed_stapled_fixture_verifies_offline_against_its_checkpoint() {
         proven.finality
     );
 }
+
+/// A reorganization drops the node's posted batch: the chain is rolled back to before the post
+/// (anvil `evm_snapshot` / `evm_revert`). The node sees that the chain's header sequence is
+/// behind its store's record, posts the headers again, and its bundle then carries an inclusion
+/// and a stapled proof of the new chain that verify against that chain's head.
+#[test]
+fn a_batch_dropped_by_a_reorganization_is_posted_again() {
+    use serde_json::json;
+    let anvil = Anvil::start();
+    let dir = tempdir("reorg");
+    let port = free_port();
+    let _child = NodeProc(start(
+        &dir,
+        port,
+        &[
+            "--chain-rpc",
+            &anvil.url,
+            "--challenge-window-secs",
+            "600",
+            "--post-interval-ms",
+            "200",
+        ],
+    ));
+    let saved = SavedDeployment::read_file(&dir.join(RPC_DEPLOYMENT_FILE)).unwrap();
+    let mut rpc = RpcHost::connect(&anvil.url).unwrap();
+    let before = rpc.request("evm_snapshot", json!([])).unwrap();
+    let posted_at = |b: &AnswerBundle| {
+        b.chain_proof
+            .as_ref()
+            .map(|cp| (number(&cp.headers[0]), keccak256(&cp.headers[0])))
+    };
+    let wait_posted = |id: &str, not: Option<[u8; 32]>| -> AnswerBundle {
+        let t = Instant::now();
+        loop {
+            let b = AnswerBundle::from_json(&bundle_text(port, id)).unwrap();
+            if b.rollup.is_some() && posted_at(&b).is_some_and(|(_, h)| Some(h) != not) {
+                return b;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "no (new) stapled rollup inclusion after 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let id = ask(port, "The capital of France is");
+    let first = wait_posted(&id, None);
+    let (_, first_block) = posted_at(&first).unwrap();
+
+    // The reorganization: the post's block and everything after it are gone.
+    assert_eq!(
+        rpc.request("evm_revert", json!([before])).unwrap(),
+        json!(true)
+    );
+    assert!(
+        rpc.block_hash(number(&first.chain_proof.as_ref().unwrap().headers[0]))
+            .map_or(true, |h| h.0 != first_block),
+        "the post's block is gone"
+    );
+    let again = wait_posted(&id, Some(first_block));
+    let (block, _) = posted_at(&again).unwrap();
+    let r = again.rollup.as_ref().unwrap();
+    assert_eq!(
+        r.batch_root,
+        first.rollup.as_ref().unwrap().batch_root,
+        "same headers"
+    );
+    let count = otr_node::node::settlement::batch_count(&mut rpc, &saved.deployment()).unwrap();
+    assert_eq!(count, r.batch_index + 1, "posted once on the new chain");
+
+    let head = rpc.block_number().unwrap();
+    assert!(head >= block);
+    let (anchors, policy, time) = dev_trust(port);
+    let v = otr_node::native_crypto::OpensslVerifier::new();
+    let opts = VerifyOptions {
+        time,
+        policy: &policy,
+        anchors: &anchors,
+        verifier: &v,
+        verifying_keys: &[],
+        expected_request_hash: None,
+        expected_weights_root: None,
+    };
+    let b = AnswerBundle::from_json(&bundle_text(port, &id)).unwrap();
+    let cp = b.chain_proof.as_ref().unwrap();
+    let tip = number(cp.headers.last().unwrap());
+    let mut trust = ChainTrust::checkpoint(31337, rpc.block_hash(tip).unwrap().0);
+    trust.contract = Some(saved.settlement.0 .0);
+    let full = verify_bundle_with_chain(&b, &opts, Some(&trust))
+        .expect("the stapled proof of the new chain verifies");
+    assert!(
+        matches!(full.chain, ChainCheck::Verified(_)),
+        "{:?}",
+        full.chain
+    );
+}

@@ -516,22 +516,34 @@ pub fn build_bundle(node: &Node, id: &str) -> Result<Option<AnswerBundle>, Strin
         None => (None, None),
         Some(s) => match node.store.rollup_of(batch.header.sequence)? {
             None => (None, None),
-            Some(pos) => {
-                let path = otr_core::rollup::merkle::prove(&pos.header_hashes, pos.position as u64)
-                    .map_err(|e| e.to_string())?
-                    .path;
-                let status = s.chain_status(pos.batch.index)?;
-                (
-                    Some(RollupInclusion {
-                        batch_index: pos.batch.index,
-                        batch_root: pos.batch.root,
-                        batch_size: pos.batch.size,
-                        header_index: pos.position,
-                        path,
-                    }),
-                    Some(status),
-                )
-            }
+            // A batch the chain does not hold (now): dropped by a reorganization until the poster
+            // posts its headers again, or unreadable. The bundle goes out without a rollup
+            // section (complete and provisional) rather than not at all.
+            Some(pos) => match s.chain_status(pos.batch.index) {
+                Ok(status) => {
+                    let path =
+                        otr_core::rollup::merkle::prove(&pos.header_hashes, pos.position as u64)
+                            .map_err(|e| e.to_string())?
+                            .path;
+                    (
+                        Some(RollupInclusion {
+                            batch_index: pos.batch.index,
+                            batch_root: pos.batch.root,
+                            batch_size: pos.batch.size,
+                            header_index: pos.position,
+                            path,
+                        }),
+                        Some(status),
+                    )
+                }
+                Err(e) => {
+                    eprintln!(
+                        "otr: batch {} is not readable on the chain ({e}); bundle {id} is served without its rollup section",
+                        pos.batch.index
+                    );
+                    (None, None)
+                }
+            },
         },
     };
     // The light-client section on RPC chains (a failure to fetch it leaves it out: the bundle

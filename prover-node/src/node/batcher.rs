@@ -187,8 +187,9 @@ pub fn reconcile(node: &Node) -> Result<(), String> {
         }
     } else if chain_next < store_next {
         eprintln!(
-            "otr: WARNING: the chain file has this node's headers only up to sequence {chain_next}, \
-             the store recorded posts up to {store_next}; posting them again"
+            "otr: WARNING: the chain has this node's headers only up to sequence {chain_next} \
+             (a reorganization, or an older chain file), the store recorded posts up to \
+             {store_next}; posting them again"
         );
         node.store.forget_rollup_from(chain_next)?;
     }

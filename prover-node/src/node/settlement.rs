@@ -723,6 +723,11 @@ impl Settlement {
                         }
                         fresh = h.storage_at(d.settlement, &s.key).map_err(e)? == s.value;
                     }
+                    // Still the chain's block at that height (not replaced by a reorganization).
+                    if fresh {
+                        let top = proof.headers.last().map(|t| keccak256(t));
+                        fresh = top == Some(h.block_hash(have).map_err(e)?.0);
+                    }
                     if fresh {
                         if head == have {
                             return Ok((block, proof));

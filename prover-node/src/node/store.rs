@@ -519,6 +519,35 @@ impl Store {
             [],
         )
         .map_err(err)?;
+        // Spot-check selections of the forgotten batches came from their seeds on the chain
+        // that dropped them: forget them and what is still queued, so the batches posted again
+        // are selected by their new seeds. (The spot-check modules create these tables.)
+        for (checks, batches) in [
+            ("spot_checks", "spot_batches"),
+            ("chain_spot_checks", "chain_spot_batches"),
+        ] {
+            let exists: bool = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                    [batches],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(err)?
+                > 0;
+            if exists {
+                let gone = "NOT IN (SELECT batch_index FROM rollup_batches)";
+                tx.execute(
+                    &format!("DELETE FROM {checks} WHERE status = 'queued' AND batch_index {gone}"),
+                    [],
+                )
+                .map_err(err)?;
+                tx.execute(
+                    &format!("DELETE FROM {batches} WHERE batch_index {gone}"),
+                    [],
+                )
+                .map_err(err)?;
+            }
+        }
         tx.commit().map_err(err)
     }
 
@@ -671,5 +700,59 @@ mod tests {
         let s = Store::open(&dir.join("node.sqlite3")).unwrap();
         let (_, b) = s.receipt("r2").unwrap().unwrap();
         assert!(same(&b.unwrap().1.evidence, &evidence(2)));
+    }
+
+    #[test]
+    fn forgetting_posts_forgets_their_spot_check_selections() {
+        let dir = std::env::temp_dir().join(format!("otr-store-forget-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir.join("node.sqlite3")).unwrap();
+        for n in 0..2u8 {
+            s.insert_receipt(&format!("r{n}"), &receipt(n)).unwrap();
+            let sig = HeaderSignature([n; 65]);
+            s.commit_batch(&header(n as u64), &sig, &evidence(n), &[format!("r{n}")])
+                .unwrap();
+            s.record_rollup(&crate::node::settlement::PostedBatch {
+                index: n as u64,
+                root: [n; 32],
+                first_seq: n as u64,
+                size: 1,
+                posted_at: 0,
+            })
+            .unwrap();
+        }
+        // Without the spot-check tables (spot checks never ran) forgetting works as before.
+        s.forget_rollup_from(5).unwrap();
+        crate::node::spotcheck::init_store(&s).unwrap();
+        crate::node::spotchain::init_store(&s).unwrap();
+        let count = |sql: &str| -> i64 { s.conn().query_row(sql, [], |r| r.get(0)).unwrap() };
+        s.with_conn(|c| {
+            c.execute_batch(
+                "INSERT INTO spot_batches VALUES (0, x'00'), (1, x'01');
+                 INSERT INTO spot_checks (receipt_id, batch_index, status) VALUES
+                     ('r0', 0, 'queued'), ('r1', 1, 'queued');
+                 INSERT INTO chain_spot_batches VALUES (0, x'00', 1), (1, x'01', 1);
+                 INSERT INTO chain_spot_checks (receipt_id, batch_index, status) VALUES
+                     ('r0', 0, 'proved'), ('r1', 1, 'queued');",
+            )
+        })
+        .unwrap();
+        // A reorganization dropped batch 1 (header 1): its seeds and queued selections go.
+        s.forget_rollup_from(1).unwrap();
+        assert_eq!(count("SELECT COUNT(*) FROM rollup_batches"), 1);
+        assert_eq!(
+            count("SELECT COUNT(*) FROM spot_batches WHERE batch_index = 1"),
+            0
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM chain_spot_batches WHERE batch_index = 1"),
+            0
+        );
+        assert_eq!(count("SELECT COUNT(*) FROM spot_checks"), 1);
+        assert_eq!(count("SELECT COUNT(*) FROM chain_spot_checks"), 1);
+        assert_eq!(
+            count("SELECT COUNT(*) FROM chain_spot_batches WHERE batch_index = 0"),
+            1
+        );
     }
 }

@@ -67,6 +67,22 @@ impl Drop for NodeProc {
     }
 }
 
+/// `otr serve` on the anvil at `url`: a 600 s challenge window, posting every 200 ms.
+fn node_on_anvil(dir: &std::path::Path, port: u16, url: &str) -> NodeProc {
+    NodeProc(start(
+        dir,
+        port,
+        &[
+            "--chain-rpc",
+            url,
+            "--challenge-window-secs",
+            "600",
+            "--post-interval-ms",
+            "200",
+        ],
+    ))
+}
+
 /// The number of a stapled header.
 fn number(raw: &[u8]) -> u64 {
     EthHeader::decode(raw, 0).unwrap().number
@@ -77,18 +93,7 @@ fn node_on_anvil_staples_light_client_proofs_that_verify_offline() {
     let anvil = Anvil::start();
     let dir = tempdir("staple");
     let port = free_port();
-    let child = NodeProc(start(
-        &dir,
-        port,
-        &[
-            "--chain-rpc",
-            &anvil.url,
-            "--challenge-window-secs",
-            "600",
-            "--post-interval-ms",
-            "200",
-        ],
-    ));
+    let child = node_on_anvil(&dir, port, &anvil.url);
     let saved = SavedDeployment::read_file(&dir.join(RPC_DEPLOYMENT_FILE)).unwrap();
     assert_eq!(saved.chain_id, 31337);
     assert_eq!(saved.challenge_window_secs, 600);
@@ -498,18 +503,7 @@ fn a_batch_dropped_by_a_reorganization_is_posted_again() {
     let anvil = Anvil::start();
     let dir = tempdir("reorg");
     let port = free_port();
-    let _child = NodeProc(start(
-        &dir,
-        port,
-        &[
-            "--chain-rpc",
-            &anvil.url,
-            "--challenge-window-secs",
-            "600",
-            "--post-interval-ms",
-            "200",
-        ],
-    ));
+    let _child = node_on_anvil(&dir, port, &anvil.url);
     let saved = SavedDeployment::read_file(&dir.join(RPC_DEPLOYMENT_FILE)).unwrap();
     let mut rpc = RpcHost::connect(&anvil.url).unwrap();
     let before = rpc.request("evm_snapshot", json!([])).unwrap();

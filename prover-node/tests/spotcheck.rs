@@ -203,6 +203,58 @@ fn node_attaches_verified_spot_check_proofs() {
         zk["circuit_id"].as_str().unwrap(),
         hex::encode(published.key_id())
     );
+    // With keys, the node also names a MatVecStepVerifier on its embedded chain for the matrix
+    // operators of the keys' shape (disputes at those steps are settled by unit proofs).
+    let setup =
+        otr_node::node::dispute::MatVecSetup::load("fixture-gemma3", &[Path::new(&keys).into()])
+            .unwrap();
+    let expected: Vec<(u8, u8)> = setup.op_shapes().iter().map(|s| (s.0, s.1)).collect();
+    assert!(
+        !expected.is_empty(),
+        "the keys' shape is one of the model's"
+    );
+    let model_id = bundle.receipt.model_id;
+    let t = Instant::now();
+    loop {
+        let d = otr_node::node::settlement::SavedDeployment::read(&data)
+            .unwrap()
+            .deployment();
+        let named = otr_contracts::Chain::load(&data.join(otr_node::node::settlement::CHAIN_FILE))
+            .ok()
+            .map(|mut c| {
+                let n_layers = otr_contracts::host::view(
+                    &mut c,
+                    d.registry,
+                    &otr_contracts::bindings::model_registry::ModelRegistry::modelCall {
+                        modelId: model_id.into(),
+                    },
+                )
+                .unwrap()
+                .numLayers;
+                let layer_ops = [1u8, 2, 3, 8, 11, 12, 14];
+                let mut named = Vec::new();
+                for op in layer_ops {
+                    let v = d.step_verifier(&mut c, model_id, 1, op).unwrap();
+                    if v != otr_contracts::Address::ZERO {
+                        named.push((1u8, op));
+                    }
+                }
+                if d.step_verifier(&mut c, model_id, n_layers + 1, 1).unwrap()
+                    != otr_contracts::Address::ZERO
+                {
+                    named.push((2, 1));
+                }
+                named
+            });
+        if named.as_ref() == Some(&expected) {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "matrix operators named {named:?}, expected {expected:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let _ = node.kill();
     let _ = node.wait();
     // The proof is durable: after a restart the bundle carries the same proof.

@@ -310,13 +310,25 @@ pub async fn run(node: std::sync::Arc<super::Node>) {
     let mat_vec: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<dispute::MatVecSetup>>> =
         Default::default();
     if let Some(dir) = node.config.zk_params.clone() {
-        let (model, cell) = (node.config.model.clone(), mat_vec.clone());
+        let (model, cell, n) = (node.config.model.clone(), mat_vec.clone(), node.clone());
         std::thread::spawn(move || {
             super::spotcheck::lowest_priority();
             match dispute::MatVecSetup::load(&model, &[dir]) {
                 Ok(setup) => {
                     eprintln!("otr: disputes: matrix-vector steps defended with unit proofs");
-                    let _ = cell.set(std::sync::Arc::new(setup));
+                    let setup = std::sync::Arc::new(setup);
+                    if let Some(s) = &n.settlement {
+                        match s.register_matvec_verifier(n.engine.info().model_id, setup.clone()) {
+                            Ok(0) => {}
+                            Ok(k) => eprintln!(
+                                "otr: disputes: MatVecStepVerifier named for {k} matrix operator(s) on the embedded chain"
+                            ),
+                            Err(e) => eprintln!(
+                                "otr: disputes: could not register the matrix-vector verifier: {e}"
+                            ),
+                        }
+                    }
+                    let _ = cell.set(setup);
                 }
                 Err(e) => eprintln!(
                     "otr: disputes: matrix-vector steps cannot be defended (no unit proving material: {e})"

@@ -740,6 +740,40 @@ impl MatVecSetup {
             .collect()
     }
 
+    /// The matrix operators this setup can prove, as the registry names step verifiers:
+    /// `(stage class, op, rows, cols, R, verifying key)` for each of `Q K V O GATE UP DOWN`
+    /// (stage class 1: every layer has the first layer's shapes) and `LOGITS` (stage class 2)
+    /// whose matrix has the shape of one of the keys.
+    pub fn op_shapes(&self) -> Vec<(u8, u8, usize, usize, usize, &otr_core::zk::PreparedVk)> {
+        let layer =
+            [op::Q, op::K, op::V, op::O, op::GATE, op::UP, op::DOWN].map(|o| (1u8, 1u16, o));
+        let head = (2u8, self.n_layers + 1, op::LOGITS);
+        let mut out = Vec::new();
+        for (class, stage, o) in layer.into_iter().chain([head]) {
+            let key = LeafKey {
+                pos: 0,
+                stage,
+                op: o,
+            };
+            let Ok((_, w)) = self.matrix(key) else {
+                continue;
+            };
+            if let Some(k) = self
+                .keys
+                .iter()
+                .find(|k| k.shape.matrix_rows == w.rows && k.shape.cols == w.cols)
+            {
+                out.push((class, o, w.rows, w.cols, k.shape.rows_per_unit, &k.vk));
+            }
+        }
+        out
+    }
+
+    /// Whether the model's `LOGITS` multiply by the tied embedding matrix.
+    pub fn tied_output(&self) -> bool {
+        !self.separate_output
+    }
+
     /// The matrix of step `key` and its converted-weights name.
     fn matrix(&self, key: LeafKey) -> Result<(&str, &otr_engine::weights::QMatrix), String> {
         let sk = otr_engine::StepKey {

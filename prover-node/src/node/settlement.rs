@@ -690,6 +690,68 @@ impl Settlement {
     /// chain would exceed [`STAPLE_SPAN`] headers, when the chain reorganised under it, when a
     /// proven storage word changed since (a dispute opened or resolved), and once the head has
     /// passed the batch's window end while the proven block had not (so "final" can be proven).
+    /// On the embedded chain (the node deployed it; its owner is the devnet owner): names a
+    /// `MatVecStepVerifier` for the matrix operators that `setup`'s keys prove, so a dispute
+    /// at such a step is settled by a unit proof (docs/PROTOCOL.md §7.9) instead of lost by
+    /// timeout. Deploys the Poseidon schedule and one Groth16 verifier per key. Does nothing when
+    /// the registry already names a verifier for one of those operators (a restart) or on an
+    /// RPC chain (whose registry owner the node does not hold). Returns how many operators it
+    /// named.
+    pub fn register_matvec_verifier(
+        &self,
+        model_id: Hash,
+        setup: std::sync::Arc<super::dispute::MatVecSetup>,
+    ) -> Result<usize, String> {
+        if self.rpc_url.is_some() || setup.op_shapes().is_empty() {
+            return Ok(0);
+        }
+        let (d, tied) = (self.deployment.clone(), setup.tied_output());
+        self.with_host(move |h: &mut dyn Host| -> Result<usize, String> {
+            let e = |e: otr_contracts::CallError| e.to_string();
+            let n_layers = host::view(
+                h,
+                d.registry,
+                &ModelRegistry::modelCall {
+                    modelId: model_id.into(),
+                },
+            )
+            .map_err(e)?
+            .numLayers;
+            let shapes = setup.op_shapes();
+            for &(class, op, ..) in &shapes {
+                let stage = if class == 1 { 1 } else { n_layers + 1 };
+                if d.step_verifier(h, model_id, stage, op).map_err(e)? != Address::ZERO {
+                    return Ok(0);
+                }
+            }
+            let rounds = d.deploy_poseidon_rounds(h).map_err(e)?;
+            let mut verifiers: Vec<((u32, u32, u32), Address)> = Vec::new();
+            let mut named = Vec::new();
+            for &(class, op, rows, cols, r, vk) in &shapes {
+                let shape = (rows as u32, cols as u32, r as u32);
+                let g16 = match verifiers.iter().find(|(s, _)| *s == shape) {
+                    Some((_, a)) => *a,
+                    None => {
+                        let a = d.deploy_matvec_groth16(h, vk.vk()).map_err(e)?;
+                        verifiers.push((shape, a));
+                        a
+                    }
+                };
+                named.push(otr_contracts::deploy::MatVecShape {
+                    stage_class: class,
+                    op,
+                    rows: shape.0,
+                    cols: shape.1,
+                    unit_rows: shape.2,
+                    verifier: g16,
+                });
+            }
+            d.set_matvec_verifier(h, model_id, rounds, tied, &named)
+                .map_err(e)?;
+            Ok(named.len())
+        })?
+    }
+
     pub fn staple(&self, index: u64) -> Result<Option<ChainProof>, String> {
         if self.rpc_url.is_none() {
             return Ok(None);

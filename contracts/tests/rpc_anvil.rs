@@ -241,7 +241,27 @@ fn a_pending_transaction_is_replaced_with_higher_fees_and_the_fee_cap_is_kept() 
         (rpc, out)
     });
     let mut ctl = RpcHost::connect(&anvil.url).expect("connect");
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // Mine once the pool holds a replacement (the pending nonce-0 transaction pays more than
+    // the first offer).
+    let t = std::time::Instant::now();
+    loop {
+        let pool = ctl.request("txpool_content", json!([])).unwrap();
+        let pending = pool["pending"]
+            .as_object()
+            .and_then(|m| {
+                m.iter()
+                    .find(|(a, _)| a.eq_ignore_ascii_case(&from.to_string()))
+            })
+            .and_then(|(_, txs)| txs.get("0").cloned());
+        if pending.is_some_and(|tx| quantity(&tx["maxPriorityFeePerGas"]) > suggested_tip) {
+            break;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(60),
+            "no replacement in the pool: {pool}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     ctl.request("evm_mine", json!([])).unwrap();
     let (mut rpc, out) = sender.join().unwrap();
     out.expect("the replacement is mined");

@@ -475,14 +475,7 @@ pub(crate) fn prove_last_leaf(
     );
     register(&mut w);
     let p = w.post_receipts(vec![receipt(trace, 1, 10, root, T0)]);
-    let (id, _) =
-        w.d.open_dispute(
-            &mut w.chain,
-            w.challenger,
-            &p.receipt_ref(0, 0),
-            w.params.min_bond,
-        )
-        .unwrap();
+    let id = w.dispute_first(&p);
     loop {
         let x = w.d.dispute(&mut w.chain, id).unwrap();
         if x.disagreeSize - x.agreeSize == 1 {

@@ -324,6 +324,19 @@ impl World {
     }
 
     /// Posts one batch of one header with the given receipts.
+    /// Opens a dispute over the first receipt of `p`, from the challenger with the minimum bond.
+    pub fn dispute_first(&mut self, p: &Posted) -> u64 {
+        self.d
+            .open_dispute(
+                &mut self.chain,
+                self.challenger,
+                &p.receipt_ref(0, 0),
+                self.params.min_bond,
+            )
+            .unwrap()
+            .0
+    }
+
     pub fn post_receipts(&mut self, receipts: Vec<Receipt>) -> Posted {
         self.post(vec![receipts])
     }

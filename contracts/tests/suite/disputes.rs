@@ -14,14 +14,7 @@ fn wrong_output_is_found_by_bisection_and_the_node_slashed() {
     let honest = synth_trace(3, None);
     let p = w.post_receipts(vec![receipt(&bad.trace, 1, 10, WEIGHTS_ROOT, T0)]);
     let stake0 = w.stake_of(w.node);
-    let (id, _) =
-        w.d.open_dispute(
-            &mut w.chain,
-            w.challenger,
-            &p.receipt_ref(0, 0),
-            w.params.min_bond,
-        )
-        .unwrap();
+    let id = w.dispute_first(&p);
     play_to_one_step(&mut w, id, &bad, &honest);
     let d = w.d.dispute(&mut w.chain, id).unwrap();
     let cheat = bad.index_of((1, 2, OP_RESID_ATTN));
@@ -97,14 +90,7 @@ fn bisection_finds_the_first_wrong_leaf_for_many_trace_shapes() {
                 let bad = synth_trace(positions, Some((pos, stage)));
                 let honest = synth_trace(positions, None);
                 let p = w.post_receipts(vec![receipt(&bad.trace, 1, 10, WEIGHTS_ROOT, T0)]);
-                let (id, _) =
-                    w.d.open_dispute(
-                        &mut w.chain,
-                        w.challenger,
-                        &p.receipt_ref(0, 0),
-                        w.params.min_bond,
-                    )
-                    .unwrap();
+                let id = w.dispute_first(&p);
                 play_to_one_step(&mut w, id, &bad, &honest);
                 let d = w.d.dispute(&mut w.chain, id).unwrap();
                 assert_eq!(
@@ -172,14 +158,7 @@ fn timeout_node_never_answers_the_challenge() {
     let mut w = World::new();
     let t = synth_trace(1, None);
     let p = w.post_receipts(vec![receipt(&t.trace, 1, 10, WEIGHTS_ROOT, T0)]);
-    let (id, _) =
-        w.d.open_dispute(
-            &mut w.chain,
-            w.challenger,
-            &p.receipt_ref(0, 0),
-            w.params.min_bond,
-        )
-        .unwrap();
+    let id = w.dispute_first(&p);
     w.chain.advance(w.params.move_timeout - 1, 1);
     let e = w.d.timeout(&mut w.chain, w.other, id).fails();
     assert!(e.is("TooEarly"), "{e}");
@@ -201,14 +180,7 @@ fn timeout_challenger_stops_responding_loses_its_bond() {
     let t = synth_trace(2, None);
     let p = w.post_receipts(vec![receipt(&t.trace, 1, 10, WEIGHTS_ROOT, T0)]);
     let stake0 = w.stake_of(w.node);
-    let (id, _) =
-        w.d.open_dispute(
-            &mut w.chain,
-            w.challenger,
-            &p.receipt_ref(0, 0),
-            w.params.min_bond,
-        )
-        .unwrap();
+    let id = w.dispute_first(&p);
     w.d.bisect(&mut w.chain, w.node, id, &t.trace).unwrap();
     w.chain.advance(w.params.move_timeout, 1);
     let e =
@@ -231,14 +203,7 @@ fn timeout_node_cannot_prove_the_last_step() {
     let bad = synth_trace(1, Some((0, 1)));
     let honest = synth_trace(1, None);
     let p = w.post_receipts(vec![receipt(&bad.trace, 1, 10, WEIGHTS_ROOT, T0)]);
-    let (id, _) =
-        w.d.open_dispute(
-            &mut w.chain,
-            w.challenger,
-            &p.receipt_ref(0, 0),
-            w.params.min_bond,
-        )
-        .unwrap();
+    let id = w.dispute_first(&p);
     play_to_one_step(&mut w, id, &bad, &honest);
     let e = w.d.bisect(&mut w.chain, w.node, id, &bad.trace).fails();
     assert!(e.is("OneStepReached"), "{e}");
@@ -255,14 +220,7 @@ fn a_wrong_consistency_proof_is_rejected() {
     let mut w = World::new();
     let t = synth_trace(2, None);
     let p = w.post_receipts(vec![receipt(&t.trace, 1, 10, WEIGHTS_ROOT, T0)]);
-    let (id, _) =
-        w.d.open_dispute(
-            &mut w.chain,
-            w.challenger,
-            &p.receipt_ref(0, 0),
-            w.params.min_bond,
-        )
-        .unwrap();
+    let id = w.dispute_first(&p);
     // The node tries to reveal a prefix that is not a prefix of its committed trace.
     let other = synth_trace(2, Some((0, 1)));
     let e = w.d.bisect(&mut w.chain, w.node, id, &other.trace).fails();

@@ -105,14 +105,7 @@ fn gas_report() {
     let mut w = World::new();
     let st = synth_trace(2, None);
     let p = w.post_receipts(vec![receipt(&st.trace, 1, 10, WEIGHTS_ROOT, T0)]);
-    let (id, _) =
-        w.d.open_dispute(
-            &mut w.chain,
-            w.challenger,
-            &p.receipt_ref(0, 0),
-            w.params.min_bond,
-        )
-        .unwrap();
+    let id = w.dispute_first(&p);
     crate::lifecycle::play_to_one_step(&mut w, id, &st, &st);
     let last = st.trace.len() - 1;
     let (ins, wit) = st.resid_witness(last);

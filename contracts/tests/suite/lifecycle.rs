@@ -284,14 +284,7 @@ fn unauthorized_calls_are_rejected() {
     assert!(e.is("Unauthorized"), "{e}");
 
     // Dispute moves by the wrong side.
-    let (id, _) =
-        w.d.open_dispute(
-            &mut w.chain,
-            w.challenger,
-            &p.receipt_ref(0, 0),
-            w.params.min_bond,
-        )
-        .unwrap();
+    let id = w.dispute_first(&p);
     let e = w.d.bisect(&mut w.chain, w.challenger, id, &t.trace).fails();
     assert!(e.is("NotYourMove"), "{e}");
     w.d.bisect(&mut w.chain, w.node, id, &t.trace).unwrap();

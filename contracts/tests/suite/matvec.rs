@@ -170,14 +170,7 @@ impl Bed {
     fn dispute_to_last_leaf(&mut self, node_trace: &Trace, own: &Trace) -> u64 {
         let w = &mut self.w;
         let p = w.post_receipts(vec![receipt(node_trace, 1, 10, WEIGHTS_ROOT, T0)]);
-        let (id, _) =
-            w.d.open_dispute(
-                &mut w.chain,
-                w.challenger,
-                &p.receipt_ref(0, 0),
-                w.params.min_bond,
-            )
-            .unwrap();
+        let id = w.dispute_first(&p);
         loop {
             let x = w.d.dispute(&mut w.chain, id).unwrap();
             if x.disagreeSize - x.agreeSize == 1 {

@@ -705,14 +705,7 @@ fn norm_gas() {
         );
         w.d.set_norm_verifier(&mut w.chain, MODEL_ID, true).unwrap();
         let p = w.post_receipts(vec![receipt(&trace, 1, 10, root, T0)]);
-        let (id, _) =
-            w.d.open_dispute(
-                &mut w.chain,
-                w.challenger,
-                &p.receipt_ref(0, 0),
-                w.params.min_bond,
-            )
-            .unwrap();
+        let id = w.dispute_first(&p);
         // Bisect to the last leaf.
         loop {
             let x = w.d.dispute(&mut w.chain, id).unwrap();

@@ -151,6 +151,23 @@ fn rejected(m: impl Into<String>) -> CallError {
     CallError::Rejected(m.into())
 }
 
+/// One log of a receipt or of `eth_getLogs`.
+fn parse_log(l: &Value) -> Result<Log, CallError> {
+    let topics = l["topics"]
+        .as_array()
+        .map(|ts| {
+            ts.iter()
+                .map(|t| fixed::<32>(t, "topic").map(B256::from))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+    Ok(Log {
+        address: Address::from(fixed::<20>(&l["address"], "log address")?),
+        data: LogData::new_unchecked(topics, parse_bytes(as_str(&l["data"], "log data")?)?),
+    })
+}
+
 fn parse_bytes(s: &str) -> Result<Bytes, CallError> {
     let h = s.strip_prefix("0x").unwrap_or(s);
     hex::decode(h)
@@ -657,24 +674,7 @@ impl Host for RpcHost {
             .as_array()
             .map(|ls| {
                 ls.iter()
-                    .map(|l| {
-                        let topics = l["topics"]
-                            .as_array()
-                            .map(|ts| {
-                                ts.iter()
-                                    .map(|t| fixed::<32>(t, "topic").map(B256::from))
-                                    .collect::<Result<Vec<_>, _>>()
-                            })
-                            .transpose()?
-                            .unwrap_or_default();
-                        Ok(Log {
-                            address: Address::from(fixed::<20>(&l["address"], "log address")?),
-                            data: LogData::new_unchecked(
-                                topics,
-                                parse_bytes(as_str(&l["data"], "log data")?)?,
-                            ),
-                        })
-                    })
+                    .map(parse_log)
                     .collect::<Result<Vec<_>, CallError>>()
             })
             .transpose()?
@@ -744,24 +744,7 @@ impl Host for RpcHost {
         v.as_array()
             .ok_or_else(|| rejected("eth_getLogs: not an array"))?
             .iter()
-            .map(|l| {
-                let topics = l["topics"]
-                    .as_array()
-                    .map(|ts| {
-                        ts.iter()
-                            .map(|t| fixed::<32>(t, "topic").map(B256::from))
-                            .collect::<Result<Vec<_>, _>>()
-                    })
-                    .transpose()?
-                    .unwrap_or_default();
-                Ok(Log {
-                    address: Address::from(fixed::<20>(&l["address"], "log address")?),
-                    data: LogData::new_unchecked(
-                        topics,
-                        parse_bytes(as_str(&l["data"], "log data")?)?,
-                    ),
-                })
-            })
+            .map(parse_log)
             .collect()
     }
 }

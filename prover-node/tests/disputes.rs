@@ -58,6 +58,24 @@ struct World {
 }
 
 impl World {
+    /// Registers the engine's model as the node does (`settlement::registry_entry`), from the
+    /// deployment's owner.
+    fn register(&mut self, info: &otr_node::node::inference::ModelInfo) {
+        let owner = self.d.owner;
+        otr_contracts::host::send(
+            &mut self.chain,
+            owner,
+            self.d.registry,
+            &otr_contracts::bindings::model_registry::ModelRegistry::registerModelCall {
+                modelId: info.model_id.into(),
+                m: otr_node::node::settlement::registry_entry(info),
+                vks: vec![],
+            },
+            U256::ZERO,
+        )
+        .unwrap();
+    }
+
     fn new(num_layers: u16) -> Self {
         let mut chain = Chain::new(CHAIN_ID, T0);
         let (owner, node, challenger) = (
@@ -827,25 +845,12 @@ fn gemma_engine() -> Arc<dyn Inference> {
 /// attention verifiers), disputed frivolously at each step `targets(prompt_tokens, num_layers)` names: it proves the step with
 /// its engine replay (`dispute::Replay`) and wins, and the challenger loses its bond.
 fn honest_node_wins_at(e: Arc<dyn Inference>, targets: impl Fn(u32, u16) -> Vec<LeafKey>) {
-    use otr_contracts::bindings::model_registry::ModelRegistry;
     let info = e.info();
     let honest = e.trace(PROMPT, &sampling(), RunKind::Honest).unwrap();
     let nl = num_layers(&honest);
     assert_eq!(nl, info.num_layers);
     let mut w = World::new(nl);
-    let owner = w.d.owner;
-    otr_contracts::host::send(
-        &mut w.chain,
-        owner,
-        w.d.registry,
-        &ModelRegistry::registerModelCall {
-            modelId: info.model_id.into(),
-            m: otr_node::node::settlement::registry_entry(&info),
-            vks: vec![],
-        },
-        U256::ZERO,
-    )
-    .unwrap();
+    w.register(&info);
     if info.plain_residual {
         w.d.set_wide_add_verifier(&mut w.chain, info.model_id)
             .unwrap();
@@ -992,25 +997,12 @@ fn a_node_whose_step_proof_is_refused_keeps_defending_and_loses_by_timeout() {
     // The attention verifier deployed with another 2^-x table digest refuses the node's proof
     // (as a too-long context's transaction fails): the node's move reports it cannot prove
     // instead of failing its defence, and the challenger wins when the deadline passes.
-    use otr_contracts::bindings::model_registry::ModelRegistry;
     let e = engine();
     let info = e.info();
     let honest = e.trace(PROMPT, &sampling(), RunKind::Honest).unwrap();
     let nl = num_layers(&honest);
     let mut w = World::new(nl);
-    let owner = w.d.owner;
-    otr_contracts::host::send(
-        &mut w.chain,
-        owner,
-        w.d.registry,
-        &ModelRegistry::registerModelCall {
-            modelId: info.model_id.into(),
-            m: otr_node::node::settlement::registry_entry(&info),
-            vks: vec![],
-        },
-        U256::ZERO,
-    )
-    .unwrap();
+    w.register(&info);
     w.d.set_attn_verifier(&mut w.chain, info.model_id, [7; 32])
         .unwrap();
     w.model_id = info.model_id;

@@ -503,6 +503,34 @@ struct BundleQuery {
     format: Option<String>,
 }
 
+/// The reference of a posted receipt that the dispute game and the spot checks take (receipt ->
+/// header -> batch, both audit paths), from the store alone: no chain read, no bundle.
+pub fn receipt_ref(
+    node: &Node,
+    id: &str,
+) -> Result<Option<otr_contracts::proofs::ReceiptRef>, String> {
+    let Some((receipt, Some((leaf, batch)))) = node.store.receipt(id)? else {
+        return Ok(None);
+    };
+    let Some(pos) = node.store.rollup_of(batch.header.sequence)? else {
+        return Ok(None);
+    };
+    let prove = |hashes: &[[u8; 32]], i: u64| {
+        otr_core::rollup::merkle::prove(hashes, i)
+            .map(|p| p.path)
+            .map_err(|e| e.to_string())
+    };
+    Ok(Some(otr_contracts::proofs::ReceiptRef {
+        batch_index: pos.batch.index,
+        header_index: pos.position,
+        header: batch.header.encode(),
+        header_path: prove(&pos.header_hashes, pos.position as u64)?,
+        receipt_index: leaf,
+        receipt: receipt.encode(),
+        receipt_path: prove(&batch.leaves, leaf as u64)?,
+    }))
+}
+
 /// Builds the bundle of a batched receipt from the store.
 pub fn build_bundle(node: &Node, id: &str) -> Result<Option<AnswerBundle>, String> {
     let Some((receipt, Some((leaf, batch)))) = node.store.receipt(id)? else {

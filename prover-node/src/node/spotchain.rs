@@ -269,13 +269,10 @@ fn prove_receipt(node: &Node, id: &str, seed: &Hash) -> Outcome {
         Ok(r) => r,
         Err((stage, e)) => return Outcome::Failed(format!("{}: {e}", stage.code())),
     };
-    let bundle = match super::api::build_bundle(node, id) {
-        Ok(Some(b)) => b,
-        Ok(None) => return Outcome::Failed(format!("no bundle for receipt {id}")),
+    let rref = match super::api::receipt_ref(node, id) {
+        Ok(Some(r)) => r,
+        Ok(None) => return Outcome::Failed("the receipt's batch is not posted".into()),
         Err(e) => return Outcome::Failed(e),
-    };
-    let Some(rref) = super::settlement::receipt_ref(&bundle) else {
-        return Outcome::Failed("the receipt's batch is not posted".into());
     };
     let trace = Trace::new(r.leaves);
     let step = sampled_step(seed, &r.receipt.receipt_hash(), trace.len());

@@ -459,3 +459,35 @@ fn run_prints_the_manifest_tokens_and_roots_for_any_kernel_and_thread_count() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+/// `otr gpu probe` runs the nvidia provider's detection. Without a driver (CI) it must report
+/// the missing library, not crash; with one it must report NVML's CC state, and exit 0 only
+/// when the provider can attest.
+#[test]
+fn gpu_probe_reports_the_driver_and_cc_state_without_crashing() {
+    let nonce = "11".repeat(32);
+    let (rc, out, err) = otr(&["gpu", "probe", "--nonce", &nonce, "--force-report"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("probe prints JSON");
+    assert_eq!(v["nonce"], nonce.as_str());
+    assert_eq!(v["library"], "libnvidia-ml.so.1");
+    let ok = v["provider"]["ok"].as_bool().expect("provider.ok");
+    if ok {
+        assert_eq!(rc, 0, "{err}");
+        assert_eq!(v["cc_state"]["feature_enabled"], true);
+        assert!(v["attestation"]["report_bytes"].as_u64().unwrap() > 0);
+    } else {
+        assert_eq!(rc, 2);
+        let msg = v["provider"]["message"].as_str().unwrap();
+        assert!(err.contains(&format!("error: NO_CC_GPU: {msg}")), "{err}");
+        if v.get("load_error").is_some() {
+            assert!(msg.starts_with("no NVIDIA driver here"), "{msg}");
+            assert!(v.get("cc_state").is_none());
+        } else {
+            assert!(v["driver_version"].is_string() || v["driver_version"]["error"].is_object());
+            assert!(v["cc_state"].is_object(), "{v}");
+        }
+    }
+    let (rc, _, err) = otr(&["gpu", "probe", "--nonce", "zz"]);
+    assert_eq!(rc, 2);
+    assert!(err.contains("INPUT_NONCE"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! Command-line definitions.
 
 mod dev;
+mod gpu;
 mod input;
 mod inspect;
 pub mod run;
@@ -36,6 +37,10 @@ pub enum Command {
     /// Challenger: follow the chain (a node's embedded chain file, or `--chain-rpc URL`), re-check
     /// every posted receipt's bundle, re-execute receipts (`--model`) and play disputes to the end.
     Watch(watch::WatchArgs),
+    /// NVIDIA GPUs: `otr gpu probe` reports what the driver (NVML) says about confidential-computing
+    /// mode and whether the `nvidia` attestation provider can attest here.
+    #[command(subcommand)]
+    Gpu(gpu::GpuCommand),
     /// Development tools: dev-signed evidence and fixtures (NOT PRODUCTION).
     #[command(subcommand)]
     Dev(dev::DevCommand),
@@ -81,6 +86,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(a) => serve::run(a),
         Command::Run(a) => run::run(a),
         Command::Dev(d) => dev::run(d),
+        Command::Gpu(g) => gpu::run(g),
         Command::Inspect(i) => inspect::run(i),
         Command::Watch(w) => watch::run(w),
         Command::Simulate(a) => simulate::run_simulate(a),

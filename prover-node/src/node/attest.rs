@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use super::nvml::{Device, Nvml};
 use super::store::StoredEvidence;
 use crate::devattest::report::{build_report, ReportSpec};
 use crate::devattest::DevGpu;
@@ -72,137 +73,55 @@ impl Attestor for DevAttestor {
     }
 }
 
-/// NVML structures (nvml.h, driver 535+).
-#[repr(C)]
-struct CcSystemState {
-    environment: u32,
-    cc_feature: u32,
-    dev_tools_mode: u32,
-}
-
-#[repr(C)]
-struct GpuCertificate {
-    cert_chain_size: u32,
-    attestation_cert_chain_size: u32,
-    cert_chain: [u8; 0x1000],
-    attestation_cert_chain: [u8; 0x1400],
-}
-
-#[repr(C)]
-struct GpuAttestationReport {
-    is_cec_attestation_report_present: u32,
-    attestation_report_size: u32,
-    cec_attestation_report_size: u32,
-    nonce: [u8; 32],
-    attestation_report: [u8; 0x2000],
-    cec_attestation_report: [u8; 0x1000],
-}
-
-type NvmlDevice = *mut std::ffi::c_void;
-
-/// The NVIDIA provider: GPU 0 through NVML.
+/// The NVIDIA provider: one GPU through NVML ([`super::nvml`]).
 pub struct NvidiaAttestor {
-    lib: libloading::Library,
-    device: usize,
+    nvml: Nvml,
+    device: Device,
     /// Reference manifests and OCSP answers to staple (files given by the operator).
     collateral: (Vec<String>, Vec<Vec<u8>>),
 }
 
-// SAFETY: NVML is thread-safe (documented), and we only hold the library and a device handle.
-unsafe impl Send for NvidiaAttestor {}
-unsafe impl Sync for NvidiaAttestor {}
-
-fn nvml_check(what: &str, rc: i32) -> Result<(), String> {
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(format!("NVML {what} failed with error {rc}"))
-    }
-}
-
 impl NvidiaAttestor {
-    /// Loads NVML and checks that GPU `index` is in confidential-computing mode.
+    /// Loads NVML and checks that the system is in production confidential-computing mode.
     pub fn open(index: u32, rims: Vec<String>, ocsp: Vec<Vec<u8>>) -> Result<Self, String> {
-        // SAFETY: loading the system NVML library; its initialisers are NVIDIA's.
-        let lib = unsafe { libloading::Library::new("libnvidia-ml.so.1") }.map_err(|e| {
-            format!("no NVIDIA driver here (libnvidia-ml.so.1: {e}); run on an H100 in CC mode, or use --attestation dev")
+        let nvml = Nvml::load()?;
+        let state = nvml.cc_state().map_err(|e| {
+            format!("cannot read the confidential-computing state: {e}; use --attestation dev on a GPU without CC")
         })?;
-        unsafe {
-            let init: libloading::Symbol<unsafe extern "C" fn() -> i32> =
-                lib.get(b"nvmlInit_v2").map_err(|e| format!("NVML: {e}"))?;
-            nvml_check("init", init())?;
-            let get_state: libloading::Symbol<unsafe extern "C" fn(*mut CcSystemState) -> i32> = lib
-                .get(b"nvmlSystemGetConfComputeState")
-                .map_err(|e| format!("this driver has no confidential-computing API ({e}); driver 535 or later is needed"))?;
-            let mut st = CcSystemState {
-                environment: 0,
-                cc_feature: 0,
-                dev_tools_mode: 0,
-            };
-            nvml_check("nvmlSystemGetConfComputeState", get_state(&mut st))?;
-            if st.cc_feature != 1 {
-                return Err("the GPU is not in confidential-computing mode (CC feature off); enable CC mode, or use --attestation dev".into());
-            }
-            if st.dev_tools_mode != 0 {
-                return Err(
-                    "the GPU is in CC dev-tools mode, which is not a production attestation".into(),
-                );
-            }
-            let by_index: libloading::Symbol<unsafe extern "C" fn(u32, *mut NvmlDevice) -> i32> =
-                lib.get(b"nvmlDeviceGetHandleByIndex_v2")
-                    .map_err(|e| format!("NVML: {e}"))?;
-            let mut dev: NvmlDevice = std::ptr::null_mut();
-            nvml_check("nvmlDeviceGetHandleByIndex", by_index(index, &mut dev))?;
-            Ok(NvidiaAttestor {
-                lib,
-                device: dev as usize,
-                collateral: (rims, ocsp),
-            })
+        if !state.feature_enabled {
+            return Err("the GPU is not in confidential-computing mode (CC feature off); enable CC mode, or use --attestation dev".into());
         }
+        if state.dev_tools_mode {
+            return Err(
+                "the GPU is in CC dev-tools mode, which is not a production attestation".into(),
+            );
+        }
+        let device = nvml.device(index).map_err(|e| e.to_string())?;
+        Ok(NvidiaAttestor {
+            nvml,
+            device,
+            collateral: (rims, ocsp),
+        })
     }
 }
 
 impl Attestor for NvidiaAttestor {
     fn attest(&self, nonce: [u8; 32]) -> Result<StoredEvidence, String> {
-        unsafe {
-            let dev = self.device as NvmlDevice;
-            let get_report: libloading::Symbol<
-                unsafe extern "C" fn(NvmlDevice, *mut GpuAttestationReport) -> i32,
-            > = self
-                .lib
-                .get(b"nvmlDeviceGetConfComputeGpuAttestationReport")
-                .map_err(|e| format!("NVML: {e}"))?;
-            let mut rep: Box<GpuAttestationReport> = Box::new(std::mem::zeroed());
-            rep.nonce = nonce;
-            nvml_check(
-                "nvmlDeviceGetConfComputeGpuAttestationReport",
-                get_report(dev, &mut *rep),
-            )?;
-            let n = (rep.attestation_report_size as usize).min(rep.attestation_report.len());
-            let get_cert: libloading::Symbol<
-                unsafe extern "C" fn(NvmlDevice, *mut GpuCertificate) -> i32,
-            > = self
-                .lib
-                .get(b"nvmlDeviceGetConfComputeGpuCertificate")
-                .map_err(|e| format!("NVML: {e}"))?;
-            let mut cert: Box<GpuCertificate> = Box::new(std::mem::zeroed());
-            nvml_check(
-                "nvmlDeviceGetConfComputeGpuCertificate",
-                get_cert(dev, &mut *cert),
-            )?;
-            let m =
-                (cert.attestation_cert_chain_size as usize).min(cert.attestation_cert_chain.len());
-            let chain_pem = String::from_utf8_lossy(&cert.attestation_cert_chain[..m])
-                .trim_end_matches('\0')
-                .to_string();
-            Ok(StoredEvidence {
-                report: rep.attestation_report[..n].to_vec(),
-                chain_pem,
-                rims: self.collateral.0.clone(),
-                ocsp: self.collateral.1.clone(),
-                dev: false,
-            })
-        }
+        let report = self
+            .nvml
+            .attestation_report(self.device, nonce)
+            .map_err(|e| e.to_string())?;
+        let chain_pem = self
+            .nvml
+            .attestation_chain(self.device)
+            .map_err(|e| e.to_string())?;
+        Ok(StoredEvidence {
+            report,
+            chain_pem,
+            rims: self.collateral.0.clone(),
+            ocsp: self.collateral.1.clone(),
+            dev: false,
+        })
     }
     fn kind(&self) -> &'static str {
         "nvidia"

@@ -18,6 +18,7 @@ pub mod dispute;
 pub mod engine_impl;
 pub mod inference;
 pub mod keys;
+pub mod nvml;
 pub mod plain;
 pub mod settlement;
 pub mod spotchain;

@@ -10,6 +10,7 @@ import {BatchProof} from "./lib/BatchProof.sol";
 import {Codec} from "./lib/Codec.sol";
 import {Rfc6962} from "./lib/Rfc6962.sol";
 import {StepOpening} from "./lib/StepOpening.sol";
+import {MatVecStepVerifier} from "./verifiers/MatVecStepVerifier.sol";
 
 /// @title Stochastic ZK spot-checks (DESIGN principle 7).
 /// @notice The seed of batch n is `keccak256(blockhash(postedBlock + seedDelayBlocks), root)`:
@@ -21,6 +22,11 @@ import {StepOpening} from "./lib/StepOpening.sol";
 ///         `proveSpotCheck` (the leaf and its inputs opened in the receipt's trace, checked by
 ///         the model's step verifier) before `postedAt + proofWindow`; after that anyone can
 ///         `reportMissed` and the node is slashed `slashAmount` (`reporterBps` to the reporter).
+///         A sampled matrix-vector step (`Q K V O GATE UP DOWN`, `LOGITS`; its verifier is a
+///         `MatVecStepVerifier`) is proved with `proveSpotCheckMatVec` instead: the whole output
+///         `y` and one unit of `R` rows, the unit drawn from the seed
+///         (`keccak256(seed, receiptHash, 4) mod rows/R`, `selectedUnit`), so the node cannot
+///         choose the rows it proves, with a Groth16 unit proof (docs/PROTOCOL.md §7.8).
 contract SpotChecks is Owned {
     Settlement public immutable settlement;
     NodeStaking public immutable staking;
@@ -30,6 +36,31 @@ contract SpotChecks is Owned {
     uint256 public immutable proofWindow;
     uint256 public immutable slashAmount;
     uint256 public immutable reporterBps;
+
+    /// Domain of the sampled step in `keccak256(abi.encode(seed, receiptHash, domain))`.
+    uint256 internal constant STEP_DOMAIN = 1;
+    /// Domain of the sampled unit of a matrix-vector step.
+    uint256 internal constant UNIT_DOMAIN = 4;
+
+    /// A matrix-vector step's unit proof: the step's input `x` and whole output `y` (their
+    /// SHA-256 are the trace leaves' digests), the matrix commitment `C_W` opened in the
+    /// registry's `poseidonRoot`, and the Groth16 proof (EIP-197 order) of the selected unit.
+    struct UnitProof {
+        bytes x;
+        bytes y;
+        MatVecStepVerifier.MatrixOpening w;
+        uint256[8] proof;
+    }
+
+    /// The sampled step of a selected receipt, opened in its trace.
+    struct Sampled {
+        BatchProof.Included inc;
+        bytes32 key;
+        uint64 step;
+        Codec.TraceKey k;
+        bytes[] ins;
+        address verifier;
+    }
 
     /// Batch index => seed (0: not recorded).
     mapping(uint256 => bytes32) public seedOf;
@@ -50,6 +81,7 @@ contract SpotChecks is Owned {
     error AlreadyReported(bytes32 receiptHash);
     error NoStepVerifier(uint16 stage, uint8 op);
     error StepNotProven();
+    error UnitNotProven();
 
     event SeedRecorded(uint256 indexed batchIndex, bytes32 seed);
     event SpotCheckProved(uint256 indexed batchIndex, bytes32 receiptHash, uint64 step);
@@ -101,7 +133,14 @@ contract SpotChecks is Owned {
 
     function selectedStep(uint256 batchIndex, bytes32 receiptHash, uint64 traceSteps) public view returns (uint64) {
         if (traceSteps == 0) return 0;
-        return uint64(uint256(keccak256(abi.encode(seedOf[batchIndex], receiptHash, uint256(1)))) % traceSteps);
+        return uint64(uint256(keccak256(abi.encode(seedOf[batchIndex], receiptHash, STEP_DOMAIN))) % traceSteps);
+    }
+
+    /// @notice The unit (of `units`) a spot check proves when the sampled step is a
+    ///         matrix-vector product; its rows are `unit * R ..`.
+    function selectedUnit(uint256 batchIndex, bytes32 receiptHash, uint256 units) public view returns (uint256) {
+        if (units == 0) return 0;
+        return uint256(keccak256(abi.encode(seedOf[batchIndex], receiptHash, UNIT_DOMAIN))) % units;
     }
 
     /// @notice Does a receipt of a final batch count for rewards: not selected, or proved.
@@ -109,7 +148,8 @@ contract SpotChecks is Owned {
         return !isSelected(batchIndex, receiptHash) || proved[_key(batchIndex, receiptHash)];
     }
 
-    /// @notice The node's proof of the sampled step of a selected receipt.
+    /// @notice The node's proof of the sampled step of a selected receipt, for an operator with a
+    ///         one-call step verifier (`IStepVerifier.verifyStep`).
     function proveSpotCheck(
         BatchProof.ReceiptRef calldata r,
         bytes calldata outLeaf,
@@ -117,25 +157,32 @@ contract SpotChecks is Owned {
         StepOpening.Leaf[] calldata inputs,
         bytes calldata witness
     ) external {
-        (BatchProof.Included memory inc, bytes32 key) = _selected(r);
-        uint256 dl = deadline(r.batchIndex);
-        if (block.timestamp >= dl) revert DeadlinePassed(dl);
-        if (proved[key]) revert AlreadyProved(inc.receiptHash);
-        uint64 step = selectedStep(r.batchIndex, inc.receiptHash, inc.receipt.traceSteps);
-        {
-            Codec.TraceKey memory k = Codec.traceKey(outLeaf);
-            Rfc6962.verifyInclusion(
-                Rfc6962.leafHashOf(outLeaf), step, inc.receipt.traceSteps, outPath, inc.receipt.traceRoot
-            );
-            bytes[] memory ins = StepOpening.openInputs(inputs, inc.receipt.traceSteps, inc.receipt.traceRoot, step);
-            address v = registry.stepVerifier(inc.receipt.modelId, k.stage, k.op);
-            if (v == address(0)) revert NoStepVerifier(k.stage, k.op);
-            if (!IStepVerifier(v).verifyStep(inc.receipt.modelId, inc.receipt.weightsRoot, outLeaf, ins, witness)) {
-                revert StepNotProven();
-            }
+        Sampled memory s = _openSampled(r, outLeaf, outPath, inputs);
+        if (!IStepVerifier(s.verifier).verifyStep(s.inc.receipt.modelId, s.inc.receipt.weightsRoot, outLeaf, s.ins, witness)) {
+            revert StepNotProven();
         }
-        proved[key] = true;
-        emit SpotCheckProved(r.batchIndex, inc.receiptHash, step);
+        _markProved(r.batchIndex, s);
+    }
+
+    /// @notice The node's proof of a sampled matrix-vector step: `MatVecStepVerifier.openMatVec`
+    ///         checks the step, its input leaf and the whole output `u.y`; `verifyUnit` checks the
+    ///         unit proof of the rows `selectedUnit(.., rows / R) * R ..` (not the node's choice).
+    function proveSpotCheckMatVec(
+        BatchProof.ReceiptRef calldata r,
+        bytes calldata outLeaf,
+        bytes32[] calldata outPath,
+        StepOpening.Leaf[] calldata inputs,
+        UnitProof calldata u
+    ) external {
+        Sampled memory s = _openSampled(r, outLeaf, outPath, inputs);
+        MatVecStepVerifier v = MatVecStepVerifier(s.verifier);
+        (uint256 rows, uint256 unitRows, bytes32 inDigest) =
+            v.openMatVec(s.inc.receipt.modelId, s.inc.receipt.weightsRoot, outLeaf, s.ins, u.y);
+        uint256 rowStart = selectedUnit(r.batchIndex, s.inc.receiptHash, rows / unitRows) * unitRows;
+        if (!v.verifyUnit(s.inc.receipt.modelId, s.k.stage, s.k.op, inDigest, s.k.digest, rowStart, u.x, u.y, u.w, u.proof)) {
+            revert UnitNotProven();
+        }
+        _markProved(r.batchIndex, s);
     }
 
     /// @notice After the deadline: slashes the node for a selected receipt left unproved.
@@ -149,6 +196,34 @@ contract SpotChecks is Owned {
         slashed = staking.slash(inc.header.node, slashAmount, msg.sender, reporterBps);
         settlement.onFraudProven(r.batchIndex, slashed);
         emit SpotCheckMissed(r.batchIndex, inc.receiptHash, slashed);
+    }
+
+    /// @dev Checks a selected receipt before its deadline, not yet proved; opens its sampled step
+    ///      (`outLeaf` at `selectedStep`) and the step's inputs in its trace, and finds the
+    ///      operator's step verifier.
+    function _openSampled(
+        BatchProof.ReceiptRef calldata r,
+        bytes calldata outLeaf,
+        bytes32[] calldata outPath,
+        StepOpening.Leaf[] calldata inputs
+    ) private view returns (Sampled memory s) {
+        (s.inc, s.key) = _selected(r);
+        uint256 dl = deadline(r.batchIndex);
+        if (block.timestamp >= dl) revert DeadlinePassed(dl);
+        if (proved[s.key]) revert AlreadyProved(s.inc.receiptHash);
+        s.step = selectedStep(r.batchIndex, s.inc.receiptHash, s.inc.receipt.traceSteps);
+        s.k = Codec.traceKey(outLeaf);
+        Rfc6962.verifyInclusion(
+            Rfc6962.leafHashOf(outLeaf), s.step, s.inc.receipt.traceSteps, outPath, s.inc.receipt.traceRoot
+        );
+        s.ins = StepOpening.openInputs(inputs, s.inc.receipt.traceSteps, s.inc.receipt.traceRoot, s.step);
+        s.verifier = registry.stepVerifier(s.inc.receipt.modelId, s.k.stage, s.k.op);
+        if (s.verifier == address(0)) revert NoStepVerifier(s.k.stage, s.k.op);
+    }
+
+    function _markProved(uint256 batchIndex, Sampled memory s) private {
+        proved[s.key] = true;
+        emit SpotCheckProved(batchIndex, s.inc.receiptHash, s.step);
     }
 
     function _selected(BatchProof.ReceiptRef calldata r)

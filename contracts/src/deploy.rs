@@ -995,6 +995,66 @@ impl Deployment {
         )?;
         Ok(seed.0)
     }
+
+    /// `SpotChecks.selectedUnit`: the unit of `units` a spot check at a matrix-vector step of
+    /// receipt `receipt_hash` in batch `index` must prove.
+    pub fn selected_unit<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        index: u64,
+        receipt_hash: Hash,
+        units: u64,
+    ) -> Result<u64, CallError> {
+        let u = host::view(
+            host,
+            self.spot_checks,
+            &SpotChecks::selectedUnitCall {
+                batchIndex: U256::from(index),
+                receiptHash: receipt_hash.into(),
+                units: U256::from(units),
+            },
+        )?;
+        Ok(u.saturating_to())
+    }
+
+    /// `SpotChecks.proveSpotCheckMatVec`: the sampled matrix-vector step `step` of the receipt
+    /// `r` (trace `trace`), its input leaf at `input_index`, and the unit proof of the unit
+    /// the contract draws (`selected_unit`).
+    pub fn prove_spot_check_mat_vec<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        node: Address,
+        r: &proofs::ReceiptRef,
+        trace: &proofs::Trace,
+        step: u64,
+        input_index: u64,
+        u: &UnitMove,
+    ) -> Result<TxOutcome, CallError> {
+        use crate::bindings::spot_checks::{MatVecStepVerifier, StepOpening};
+        let n = trace.len();
+        let call = SpotChecks::proveSpotCheckMatVecCall {
+            r: r.into(),
+            outLeaf: Bytes::from(trace.leaf(step).to_vec()),
+            outPath: proofs::words(&trace.path(step, n)),
+            inputs: vec![StepOpening::Leaf {
+                index: input_index,
+                leaf: Bytes::from(trace.leaf(input_index).to_vec()),
+                path: proofs::words(&trace.path(input_index, n)),
+            }],
+            u: SpotChecks::UnitProof {
+                x: Bytes::copy_from_slice(&u.x),
+                y: Bytes::copy_from_slice(&u.y),
+                w: MatVecStepVerifier::MatrixOpening {
+                    index: U256::from(u.cw_index),
+                    size: U256::from(u.cw_size),
+                    path: proofs::words(&u.cw_path),
+                    commitment: U256::from_be_bytes(u.c_w),
+                },
+                proof: u.proof,
+            },
+        };
+        host::send(host, node, self.spot_checks, &call, U256::ZERO).map(|r| r.1)
+    }
 }
 
 /// The witness of `NormStepVerifier.verifyStep`: `abi.encode(bytes config, bytes[] inputs, bytes

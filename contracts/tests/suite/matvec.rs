@@ -12,7 +12,8 @@ use otr_contracts::bindings::dispute_game::DisputeGame;
 use otr_contracts::bindings::matvec_groth16::MatVecGroth16Verifier;
 use otr_contracts::bindings::matvec_step::MatVecStepVerifier;
 use otr_contracts::bindings::model_registry::ModelRegistry;
-use otr_contracts::deploy::{MatVecShape, UnitMove};
+use otr_contracts::bindings::spot_checks::SpotChecks;
+use otr_contracts::deploy::{MatVecShape, Params, UnitMove};
 use otr_contracts::groth16_sol::{inputs_calldata, proof_calldata};
 use otr_contracts::host;
 use otr_contracts::proofs::Trace;
@@ -120,7 +121,17 @@ struct Bed {
 }
 
 fn bed(step: &Step, vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>, extra: usize) -> Bed {
-    let mut w = World::new();
+    bed_with(step, vk, extra, Params::devnet())
+}
+
+/// [`bed`] with deployment parameters `params`.
+fn bed_with(
+    step: &Step,
+    vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    extra: usize,
+    params: Params,
+) -> Bed {
+    let mut w = World::with_params(params);
     let root = MatrixRoot::new(step.c_w(), extra);
     let reg = w.d.registry;
     w.owner_send(
@@ -623,6 +634,56 @@ fn matvec_gas() {
     assert!(prove.gas_used < 16_000_000, "{}", prove.gas_used);
 }
 
+/// Gas of `proveSpotCheckMatVec` at Gemma 3 270M's `DOWN` (640 x 2048, R = 4), with the
+/// committed `fixtures/zk/matvec_r4` proof of rows 20..23 (unit 5 of 160): receipts are posted
+/// until the seed samples one at the `DOWN` step and at unit 5 (the contract's draw, so the test
+/// searches a batch of 2,400 receipts for one; the receipt's path in its header is 12 hashes).
+#[test]
+fn matvec_spot_check_gas() {
+    use otr_core::zk::snarkjs;
+    let fixture = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/../fixtures/zk/matvec_r4/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let vk = snarkjs::parse_vk(&fixture("verification_key.json")).unwrap();
+    let proof = snarkjs::parse_proof(&fixture("proof.json")).unwrap();
+    let w = testdata::matrix(640, 2048, 1, &[-9, -8, -10, -7]);
+    let x = testdata::input(2048, 1, 4);
+    let step = Step {
+        y: otr_zk::unit::reference_rows(&w, &x, 0, 640),
+        tree: MatrixTree::new(&w),
+        w,
+        x,
+        unit_rows: 4,
+    };
+    let mut b = bed_with(&step, vk.vk(), 125, all_selected());
+    let honest = trace(&step.x, &step.y);
+    let receipts: Vec<_> = (0..2400u64)
+        .map(|i| receipt(&honest, (i % 256) as u8, 10, WEIGHTS_ROOT, T0 + i / 256))
+        .collect();
+    let (p, seed) = spot_batch(&mut b, receipts.clone());
+    let i = (0..receipts.len())
+        .find(|&i| {
+            let rh = receipts[i].receipt_hash();
+            draw(&seed, &rh, 1, 3) == 2 && draw(&seed, &rh, 4, 160) == 5
+        })
+        .expect("a receipt sampled at DOWN, unit 5");
+    let r = p.receipt_ref(0, i);
+    let u = b.unit_move(&step, &step.y, proof_calldata(&proof.0));
+    let out =
+        b.w.d
+            .prove_spot_check_mat_vec(&mut b.w.chain, b.w.node, &r, &honest, 2, 1, &u)
+            .unwrap();
+    println!(
+        "| `proveSpotCheckMatVec`, DOWN 640 x 2048, R = 4 (receipt in a 2,400-receipt header, x 4,100 bytes, y 5,120 bytes, C_x of 2048 values, 7-hash matrix path, Groth16), whole transaction | {} |",
+        out.gas_used
+    );
+    assert!(out.gas_used < 16_000_000, "{}", out.gas_used);
+}
+
 #[test]
 fn matvec_step_verifier_checks_its_shapes_at_deployment() {
     let (step, pk) = small();
@@ -728,4 +789,170 @@ fn matvec_step_verifier_checks_its_shapes_at_deployment() {
                 .fails();
         assert!(e.is(want), "{shape:?}: {e}");
     }
+}
+
+/// `keccak256(abi.encode(seed, receiptHash, domain)) mod n`, as `SpotChecks` draws.
+fn draw(seed: &[u8; 32], rh: &[u8; 32], domain: u64, n: u64) -> u64 {
+    let mut b = Vec::with_capacity(96);
+    b.extend_from_slice(seed);
+    b.extend_from_slice(rh);
+    b.extend_from_slice(&U256::from(domain).to_be_bytes::<32>());
+    let h = U256::from_be_bytes(alloy_primitives::keccak256(&b).0);
+    (h % U256::from(n)).saturating_to()
+}
+
+/// Posts `receipts` in one batch of a bed where every receipt is selected, records its seed
+/// and returns the batch with the seed.
+fn spot_batch(b: &mut Bed, receipts: Vec<otr_core::rollup::Receipt>) -> (Posted, [u8; 32]) {
+    let p = b.w.post_receipts(receipts);
+    b.w.chain.advance(30, 3);
+    let seed = b.w.d.record_seed(&mut b.w.chain, b.w.other, p.index).unwrap();
+    (p, seed)
+}
+
+fn all_selected() -> Params {
+    Params {
+        rho_ppm: 1_000_000,
+        ..Params::devnet()
+    }
+}
+
+/// A spot check that samples a matrix-vector step is proved in one call with the unit the seed
+/// draws (`selectedUnit`), never one the node picks; a node whose output rows are wrong cannot
+/// prove it and is slashed at the deadline.
+#[test]
+fn matvec_spot_check_proves_the_unit_the_seed_draws() {
+    let (step, pk) = small();
+    let mut b = bed_with(step, &pk.vk, 2, all_selected());
+    let honest = trace(&step.x, &step.y);
+    let mut bad_y = step.y.clone();
+    bad_y[1] += 1; // unit 0
+    bad_y[6] -= 1; // unit 1
+    let cheat = trace(&step.x, &bad_y);
+    let mut receipts: Vec<_> = (0..12)
+        .map(|i| receipt(&honest, i, 10, WEIGHTS_ROOT, T0))
+        .collect();
+    receipts.extend((0..12).map(|i| receipt(&cheat, 100 + i, 10, WEIGHTS_ROOT, T0)));
+    let (p, seed) = spot_batch(&mut b, receipts.clone());
+    // The receipts whose sampled step is the DOWN leaf (index 2), as the contract says.
+    let at_down = |from: usize, b: &mut Bed| {
+        (from..from + 12)
+            .find(|&i| {
+                let rh = receipts[i].receipt_hash();
+                let s: u64 = host::view(
+                    &mut b.w.chain,
+                    b.w.d.spot_checks,
+                    &SpotChecks::selectedStepCall {
+                        batchIndex: U256::from(p.index),
+                        receiptHash: rh.into(),
+                        traceSteps: 3,
+                    },
+                )
+                .unwrap();
+                assert_eq!(s, draw(&seed, &rh, 1, 3));
+                s == 2
+            })
+            .expect("a receipt sampled at DOWN")
+    };
+    let (good, bad) = (at_down(0, &mut b), at_down(12, &mut b));
+    let rh = receipts[good].receipt_hash();
+    let unit = b.w.d.selected_unit(&mut b.w.chain, p.index, rh, 2).unwrap();
+    assert_eq!(unit, draw(&seed, &rh, 4, 2));
+    let r = p.receipt_ref(0, good);
+    let node = b.w.node;
+    // The one-call form refuses a matrix step.
+    let one_call = SpotChecks::proveSpotCheckCall {
+        r: (&r).into(),
+        outLeaf: Bytes::from(honest.leaf(2).to_vec()),
+        outPath: honest.path(2, 3).iter().map(|h| (*h).into()).collect(),
+        inputs: vec![otr_contracts::bindings::spot_checks::StepOpening::Leaf {
+            index: 1,
+            leaf: Bytes::from(honest.leaf(1).to_vec()),
+            path: honest.path(1, 3).iter().map(|h| (*h).into()).collect(),
+        }],
+        witness: Bytes::new(),
+    };
+    let e = host::send(&mut b.w.chain, node, b.w.d.spot_checks, &one_call, U256::ZERO).fails();
+    assert!(e.is("UseMatVecMoves"), "{e}");
+    // A valid proof of the other unit is not the drawn one.
+    let other = b.unit_move(step, &step.y, prove(step, pk, 4 * (1 - unit as usize)));
+    let e =
+        b.w.d
+            .prove_spot_check_mat_vec(&mut b.w.chain, node, &r, &honest, 2, 1, &other)
+            .fails();
+    assert!(e.is("UnitNotProven"), "{e}");
+    // An output that is not the leaf's, an input that is not the step's.
+    let u = b.unit_move(step, &step.y, prove(step, pk, 4 * unit as usize));
+    let mut wrong = u.clone();
+    wrong.y[0] ^= 1;
+    let e =
+        b.w.d
+            .prove_spot_check_mat_vec(&mut b.w.chain, node, &r, &honest, 2, 1, &wrong)
+            .fails();
+    assert!(e.is("OutputMismatch"), "{e}");
+    let e =
+        b.w.d
+            .prove_spot_check_mat_vec(&mut b.w.chain, node, &r, &honest, 2, 0, &u)
+            .fails();
+    assert!(e.is("WrongInputStep"), "{e}");
+    // Only the sampled step.
+    let e =
+        b.w.d
+            .prove_spot_check_mat_vec(&mut b.w.chain, node, &r, &honest, 1, 0, &u)
+            .fails();
+    assert!(e.is("RootMismatch") || e.is("PathLength"), "{e}");
+    b.w.d
+        .prove_spot_check_mat_vec(&mut b.w.chain, node, &r, &honest, 2, 1, &u)
+        .unwrap();
+    let cleared = |b: &mut Bed, rh: [u8; 32]| -> bool {
+        host::view(
+            &mut b.w.chain,
+            b.w.d.spot_checks,
+            &SpotChecks::clearedCall {
+                batchIndex: U256::from(p.index),
+                receiptHash: rh.into(),
+            },
+        )
+        .unwrap()
+    };
+    assert!(cleared(&mut b, rh));
+    let e =
+        b.w.d
+            .prove_spot_check_mat_vec(&mut b.w.chain, node, &r, &honest, 2, 1, &u)
+            .fails();
+    assert!(e.is("AlreadyProved"), "{e}");
+
+    // The cheat: whichever unit is drawn has a wrong row, and no proof of the engine's rows
+    // matches the published ones.
+    let rb = p.receipt_ref(0, bad);
+    let rh_bad = receipts[bad].receipt_hash();
+    let unit_b = b.w.d.selected_unit(&mut b.w.chain, p.index, rh_bad, 2).unwrap();
+    let ub = b.unit_move(step, &bad_y, prove(step, pk, 4 * unit_b as usize));
+    let e =
+        b.w.d
+            .prove_spot_check_mat_vec(&mut b.w.chain, node, &rb, &cheat, 2, 1, &ub)
+            .fails();
+    assert!(e.is("UnitNotProven"), "{e}");
+    assert!(!cleared(&mut b, rh_bad));
+    b.w.chain.advance(b.w.params.proof_window, 1);
+    let stake = b.w.stake_of(node);
+    host::send(
+        &mut b.w.chain,
+        b.w.other,
+        b.w.d.spot_checks,
+        &SpotChecks::reportMissedCall { r: (&rb).into() },
+        U256::ZERO,
+    )
+    .unwrap();
+    assert_eq!(b.w.stake_of(node), stake - b.w.params.spot_slash);
+    // The proved receipt cannot be reported.
+    let e = host::send(
+        &mut b.w.chain,
+        b.w.other,
+        b.w.d.spot_checks,
+        &SpotChecks::reportMissedCall { r: (&r).into() },
+        U256::ZERO,
+    )
+    .fails();
+    assert!(e.is("AlreadyProved"), "{e}");
 }

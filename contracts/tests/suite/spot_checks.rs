@@ -166,3 +166,60 @@ fn a_seed_not_recorded_within_256_blocks_expires() {
     let e = host::send(&mut w.chain, w.other, w.d.spot_checks, &call, U256::ZERO).fails();
     assert!(e.is("NoSeed"), "{e}");
 }
+
+/// Gas of the spot-check transactions: `recordSeed`, `proveSpotCheck` of a residual add
+/// (recomputed on-chain; the synthetic two-position trace's short paths), `reportMissed`
+/// (with the slash). `cargo test -p otr-contracts --test contracts spot_check_gas -- --nocapture`.
+#[test]
+fn spot_check_gas() {
+    let mut w = all_selected();
+    let t = synth_trace(2, None);
+    let rs: Vec<_> = (0..16)
+        .map(|i| receipt(&t.trace, i, 10, WEIGHTS_ROOT, T0))
+        .collect();
+    let p = w.post_receipts(rs.clone());
+    w.chain.advance(30, 3);
+    let seed = host::send(
+        &mut w.chain,
+        w.other,
+        w.d.spot_checks,
+        &SpotChecks::recordSeedCall {
+            batchIndex: U256::from(p.index),
+        },
+        U256::ZERO,
+    )
+    .unwrap()
+    .1;
+    let mut proved = None;
+    let mut missed = None;
+    for i in 0..rs.len() {
+        let r = p.receipt_ref(0, i);
+        let s = selected_step(&mut w, p.index, &r, t.trace.len());
+        let op = t.keys[s as usize].2;
+        if op == OP_RESID_ATTN || op == OP_RESID_FFN {
+            if proved.is_none() {
+                proved = Some(prove(&mut w, &r, &t, s).unwrap());
+            }
+        } else {
+            missed.get_or_insert(r);
+        }
+    }
+    let proved = proved.expect("a receipt sampled at a residual add");
+    w.chain.advance(w.params.proof_window, 1);
+    let report = SpotChecks::reportMissedCall {
+        r: (&missed.expect("an unprovable receipt")).into(),
+    };
+    let missed = host::send(&mut w.chain, w.other, w.d.spot_checks, &report, U256::ZERO)
+        .unwrap()
+        .1;
+    println!("| `recordSeed` (once per batch) | {} |", seed.gas_used);
+    println!(
+        "| `proveSpotCheck`, residual add recomputed on-chain (receipt in a 16-receipt header, {}-leaf trace) | {} |",
+        t.trace.len(),
+        proved.gas_used
+    );
+    println!(
+        "| `reportMissed` (a selected receipt left unproved: slash, reporter's share) | {} |",
+        missed.gas_used
+    );
+}

@@ -142,3 +142,94 @@ fn the_node_proves_the_steps_the_spot_check_contract_samples() {
     assert_eq!(on_chain_cleared, proved);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With unit proving keys (`--zk-params`, a two-contributor ceremony for the fixture's 64 x 64
+/// matrices), a receipt whose sampled step is a matrix-vector product of that shape is proved
+/// with `proveSpotCheckMatVec` and the unit the seed draws: the node's unit is the contract's
+/// `selectedUnit`, and the receipt is cleared on-chain.
+#[test]
+fn matrix_steps_are_proved_with_the_unit_the_seed_draws() {
+    let dir = tempdir("matvec");
+    let keys = ceremony(&dir);
+    let data = dir.join("node");
+    let port = free_port();
+    let mut node = start(
+        &data,
+        port,
+        &[
+            "--post-interval-ms",
+            "200",
+            "--chain-spot-check-ppm",
+            "1000000",
+            "--zk-params",
+            &keys,
+        ],
+    );
+    // Ask in rounds of ten until a receipt is sampled at a matrix step of the keys' shape (about
+    // one step in eight of the fixture's trace).
+    let mut ids = Vec::new();
+    let found = 'rounds: loop {
+        assert!(ids.len() < 80, "no receipt sampled at a 64 x 64 matrix step");
+        for i in 0..10 {
+            ids.push(ask(port, &format!("Counting {} and {i}", ids.len())));
+        }
+        let t = Instant::now();
+        let c = loop {
+            let c = counts(port);
+            let total: i64 = c
+                .as_object()
+                .map(|m| m.values().filter_map(|v| v.as_i64()).sum())
+                .unwrap_or(0);
+            if total == ids.len() as i64 && c["queued"].as_i64().unwrap_or(0) == 0 {
+                break c;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(300),
+                "on-chain spot checks not done: {c}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert_eq!(c["failed"].as_i64().unwrap_or(0), 0, "{c}");
+        let db = rusqlite::Connection::open(data.join("node.sqlite3")).unwrap();
+        for id in &ids {
+            let note: Option<String> = db
+                .query_row(
+                    "SELECT note FROM chain_spot_checks WHERE receipt_id = ?1 AND status = 'proved'",
+                    [id],
+                    |r| r.get(0),
+                )
+                .unwrap_or(None);
+            if let Some(n) = note.filter(|n| n.starts_with("matrix-vector unit ")) {
+                break 'rounds (id.clone(), n);
+            }
+        }
+    };
+    let (id, note) = found;
+    let b = bundle(port, &id);
+    let _ = node.kill();
+    let _ = node.wait();
+    // "matrix-vector unit U of N"
+    let words: Vec<&str> = note.split(' ').collect();
+    let (unit, units): (u64, u64) = (words[2].parse().unwrap(), words[4].parse().unwrap());
+    assert!(units > 1 && unit < units, "{note}");
+    let d = SavedDeployment::read(&data).unwrap().deployment();
+    let mut chain = Chain::load(&data.join(CHAIN_FILE)).unwrap();
+    let batch = b.rollup.as_ref().expect("posted").batch_index;
+    let rh = b.receipt.receipt_hash();
+    assert_eq!(
+        d.selected_unit(&mut chain, batch, rh, units).unwrap(),
+        unit,
+        "the unit the contract draws"
+    );
+    let cleared: bool = host::view(
+        &mut chain,
+        d.spot_checks,
+        &SpotChecks::clearedCall {
+            batchIndex: U256::from(batch),
+            receiptHash: rh.into(),
+        },
+    )
+    .unwrap();
+    assert!(cleared, "{id}: proved by the node but not cleared on-chain");
+    let _ = std::fs::remove_dir_all(&dir);
+}

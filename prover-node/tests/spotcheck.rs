@@ -6,89 +6,13 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{free_port, request, start};
+use common::{ceremony, free_port, otr, p, request, start};
 use otr_core::crypto::RustCrypto;
 use otr_core::rollup::AnswerBundle;
 use otr_core::verify::{verify_bundle, VerifyOptions};
 use otr_core::ErrorCode;
-
-fn otr(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_otr"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
-
-fn p(d: &Path, f: &str) -> String {
-    d.join(f).to_string_lossy().into()
-}
-
-/// The fixture's attention projections are 64 x 64: a setup for them with R = 4.
-fn ceremony(dir: &Path) -> String {
-    let steps: [Vec<String>; 4] = [
-        [
-            "zk",
-            "ceremony",
-            "init",
-            "--rows",
-            "64",
-            "--cols",
-            "64",
-            "--rows-per-unit",
-            "4",
-            "--insecure-public-phase1",
-            "--out",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([p(dir, "c0.bin")])
-        .collect(),
-        vec![
-            "zk".into(),
-            "ceremony".into(),
-            "contribute".into(),
-            "--in".into(),
-            p(dir, "c0.bin"),
-            "--out".into(),
-            p(dir, "c1.bin"),
-            "--name".into(),
-            "alice".into(),
-        ],
-        vec![
-            "zk".into(),
-            "ceremony".into(),
-            "contribute".into(),
-            "--in".into(),
-            p(dir, "c1.bin"),
-            "--out".into(),
-            p(dir, "c2.bin"),
-            "--name".into(),
-            "bob".into(),
-        ],
-        vec![
-            "zk".into(),
-            "ceremony".into(),
-            "finalize".into(),
-            "--in".into(),
-            p(dir, "c2.bin"),
-            "--out-dir".into(),
-            p(dir, "keys"),
-        ],
-    ];
-    for s in &steps {
-        let (code, out, err) = otr(&s.iter().map(String::as_str).collect::<Vec<_>>());
-        assert_eq!(code, 0, "{s:?}: {out}{err}");
-    }
-    p(dir, "keys")
-}
 
 #[test]
 fn node_attaches_verified_spot_check_proofs() {

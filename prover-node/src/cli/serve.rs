@@ -107,6 +107,7 @@ pub fn build_node(config: NodeConfig) -> Result<Node, CliError> {
         )),
         settlement,
         spotcheck,
+        mat_vec: Default::default(),
     })
 }
 
@@ -176,6 +177,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         tokio::spawn(batcher::run(node.clone()));
         tokio::spawn(batcher::run_poster(node.clone()));
         crate::node::spotcheck::start(node.clone());
+        crate::node::defend::load_mat_vec(node.clone());
         crate::node::spotchain::start(node.clone());
         tokio::spawn(crate::node::defend::run(node.clone()));
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| CliError::usage("LISTEN", format!("{listen}: {e}")))?;

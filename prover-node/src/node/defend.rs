@@ -295,6 +295,40 @@ fn prepare(
     })
 }
 
+/// With `--zk-params`, loads the model's matrices and unit proving keys into `node.mat_vec` on a
+/// thread of its own at the lowest priority (the matrix commitments of a big model take minutes
+/// the first time), and names the `MatVecStepVerifier` for the keys' shapes on an embedded chain.
+/// Disputes and on-chain spot checks at matrix-vector steps use them once loaded.
+pub fn load_mat_vec(node: std::sync::Arc<super::Node>) {
+    let Some(dir) = node.config.zk_params.clone() else {
+        return;
+    };
+    std::thread::spawn(move || {
+        super::spotcheck::lowest_priority();
+        match dispute::MatVecSetup::load(&node.config.model, &[dir]) {
+            Ok(setup) => {
+                eprintln!("otr: matrix-vector steps (disputes, on-chain spot checks) proved with unit proofs");
+                let setup = std::sync::Arc::new(setup);
+                if let Some(s) = &node.settlement {
+                    match s.register_matvec_verifier(node.engine.info().model_id, setup.clone()) {
+                        Ok(0) => {}
+                        Ok(k) => eprintln!(
+                            "otr: MatVecStepVerifier named for {k} matrix operator(s) on the embedded chain"
+                        ),
+                        Err(e) => {
+                            eprintln!("otr: could not register the matrix-vector verifier: {e}")
+                        }
+                    }
+                }
+                let _ = node.mat_vec.set(setup);
+            }
+            Err(e) => eprintln!(
+                "otr: matrix-vector steps cannot be proved (no unit proving material: {e})"
+            ),
+        }
+    });
+}
+
 /// The node's defence loop (`otr serve` with a settlement chain): a round every post interval,
 /// each event logged as one JSON line on stderr. The round runs in the chain thread, on the
 /// embedded chain or over JSON-RPC. (On the embedded chain only the node itself writes, so
@@ -305,41 +339,10 @@ pub async fn run(node: std::sync::Arc<super::Node>) {
     };
     let me = s.node;
     let state = std::sync::Arc::new(std::sync::Mutex::new(Defender::new(me)));
-    // With `--zk-params`, the matrices and keys for matrix-vector steps, loaded in the
-    // background (the matrix commitments of a big model take minutes the first time).
-    let mat_vec: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<dispute::MatVecSetup>>> =
-        Default::default();
-    if let Some(dir) = node.config.zk_params.clone() {
-        let (model, cell, n) = (node.config.model.clone(), mat_vec.clone(), node.clone());
-        std::thread::spawn(move || {
-            super::spotcheck::lowest_priority();
-            match dispute::MatVecSetup::load(&model, &[dir]) {
-                Ok(setup) => {
-                    eprintln!("otr: disputes: matrix-vector steps defended with unit proofs");
-                    let setup = std::sync::Arc::new(setup);
-                    if let Some(s) = &n.settlement {
-                        match s.register_matvec_verifier(n.engine.info().model_id, setup.clone()) {
-                            Ok(0) => {}
-                            Ok(k) => eprintln!(
-                                "otr: disputes: MatVecStepVerifier named for {k} matrix operator(s) on the embedded chain"
-                            ),
-                            Err(e) => eprintln!(
-                                "otr: disputes: could not register the matrix-vector verifier: {e}"
-                            ),
-                        }
-                    }
-                    let _ = cell.set(setup);
-                }
-                Err(e) => eprintln!(
-                    "otr: disputes: matrix-vector steps cannot be defended (no unit proving material: {e})"
-                ),
-            }
-        });
-    }
     let period = std::time::Duration::from_millis(node.config.post_interval_ms.max(200));
     loop {
         tokio::time::sleep(period).await;
-        if let Some(setup) = mat_vec.get() {
+        if let Some(setup) = node.mat_vec.get() {
             let mut def = state.lock().unwrap_or_else(|p| p.into_inner());
             if !def.has_mat_vec() {
                 def.mat_vec = Some(setup.clone());

@@ -769,6 +769,17 @@ impl MatVecSetup {
         out
     }
 
+    /// `(matrix rows, rows per unit R)` of the keys that prove step `key`.
+    pub fn unit_shape(&self, key: LeafKey) -> Result<(u64, u64), String> {
+        let (name, w) = self.matrix(key)?;
+        let k = self
+            .keys
+            .iter()
+            .find(|k| k.shape.matrix_rows == w.rows && k.shape.cols == w.cols)
+            .ok_or_else(|| format!("no proving keys for {name} ({} x {})", w.rows, w.cols))?;
+        Ok((w.rows as u64, k.shape.rows_per_unit as u64))
+    }
+
     /// Whether the model's `LOGITS` multiply by the tied embedding matrix.
     pub fn tied_output(&self) -> bool {
         !self.separate_output
@@ -1178,7 +1189,7 @@ pub fn norm_step_proof(
 }
 
 /// The latest leaf before `index` whose key is `key` (an input, opened in the agreed prefix).
-fn find_input(trace: &Trace, index: u64, key: LeafKey) -> Result<u64, String> {
+pub fn find_input(trace: &Trace, index: u64, key: LeafKey) -> Result<u64, String> {
     (0..index)
         .rev()
         .find(|&i| leaf_key(trace.leaf(i)) == Some(key))

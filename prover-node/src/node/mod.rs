@@ -51,4 +51,8 @@ pub struct Node {
     pub settlement: Option<settlement::Settlement>,
     /// ZK spot-checks (`--zk-params DIR`); `None` when off.
     pub spotcheck: Option<spotcheck::SpotChecker>,
+    /// With `--zk-params`: the model's matrices and unit proving keys, for matrix-vector steps
+    /// in disputes and on-chain spot checks; set once loaded in the background
+    /// ([`defend::load_mat_vec`]).
+    pub mat_vec: std::sync::OnceLock<Arc<dispute::MatVecSetup>>,
 }

@@ -9,9 +9,12 @@
 //! against the receipt's trace root), and proves the sampled step with the one-step witness of
 //! the dispute game (`dispute::step_proof`: the same step verifiers the model registry names).
 //!
-//! A sampled step whose operator has no single-call step verifier (the matrix products,
-//! embedding, sampling) cannot be proved this way; it is recorded `unprovable` with the reason,
-//! which is also what `reportMissed` will slash after the deadline (docs/PROTOCOL.md §7.9).
+//! A sampled matrix-vector step (`Q K V O GATE UP DOWN`, `LOGITS`) is proved with
+//! `proveSpotCheckMatVec`: its whole output and a unit proof of the unit the seed draws, with the
+//! keys of `--zk-params` ([`super::Node::mat_vec`]). A sampled step the node cannot prove (no
+//! verifier registered for the operator, no keys for the matrix's shape, embedding, sampling) is
+//! recorded `unprovable` with the reason, which is also what `reportMissed` will slash after the
+//! deadline (docs/PROTOCOL.md §7.8).
 //!
 //! Runs on a thread of its own at the lowest CPU priority, one receipt at a time; its state
 //! (`chain_spot_batches`, `chain_spot_checks`) lives in the node's store, so a restart resumes.
@@ -34,6 +37,8 @@ use super::Node;
 /// Domain of the step choice in `keccak256(abi.encode(seed, receiptHash, 1))`
 /// (`SpotChecks.selectedStep`).
 pub const STEP_DOMAIN: u8 = 1;
+/// Domain of the unit choice at a matrix-vector step (`SpotChecks.selectedUnit`).
+pub const UNIT_DOMAIN: u8 = 4;
 
 /// Creates the tables of this module.
 pub fn init_store(store: &super::store::Store) -> Result<(), String> {
@@ -219,6 +224,10 @@ fn set_status(node: &Node, id: &str, status: &str, step: Option<u64>, note: Opti
 #[derive(Debug)]
 enum Outcome {
     Proved(u64),
+    /// A matrix-vector step proved with the unit the seed drew: (step, unit, units).
+    ProvedUnit(u64, u64, u64),
+    /// Not yet (the unit proving keys are still loading): kept queued.
+    Later,
     /// No step verifier for the sampled operator, or no witness for it.
     Unprovable(u64, String),
     /// The deadline passed first.
@@ -240,6 +249,13 @@ fn prove_next(node: &Node) -> Result<bool, String> {
             eprintln!("{tag}: step {step} proved");
             set_status(node, &id, "proved", Some(step), None);
         }
+        Outcome::ProvedUnit(step, unit, units) => {
+            let note = format!("matrix-vector unit {unit} of {units}");
+            eprintln!("{tag}: step {step} proved ({note})");
+            set_status(node, &id, "proved", Some(step), Some(&note));
+        }
+        // Kept queued; the next poll tries again.
+        Outcome::Later => return Ok(false),
         Outcome::Unprovable(step, why) => {
             eprintln!("{tag}: step {step} cannot be proved: {why}");
             set_status(node, &id, "unprovable", Some(step), Some(&why));
@@ -320,6 +336,10 @@ fn prove_receipt(node: &Node, id: &str, seed: &Hash) -> Outcome {
         sampling: &r.sampling,
         run: r.run,
     };
+    if dispute::is_mat_vec(key, num_layers) {
+        let rh = r.receipt.receipt_hash();
+        return prove_mat_vec(node, material, rref, trace, step, key, seed, &rh);
+    }
     let (inputs, witness) = match dispute::step_proof(&trace, step, key, num_layers, &mut material)
     {
         Ok(p) => p,
@@ -331,11 +351,71 @@ fn prove_receipt(node: &Node, id: &str, seed: &Hash) -> Outcome {
             .map(|_| ())
             .map_err(|e| e.to_string())
     });
+    sent_outcome(step, "proveSpotCheck", sent)
+}
+
+/// A sampled matrix-vector step (`SpotChecks.proveSpotCheckMatVec`): the whole output and one
+/// unit proof of the unit the seed draws (`keccak256(seed, receiptHash, 4) mod rows/R`), with
+/// the keys of the matrix's shape (`--zk-params`, [`super::Node::mat_vec`]).
+#[allow(clippy::too_many_arguments)]
+fn prove_mat_vec(
+    node: &Node,
+    replay: Replay<'_>,
+    rref: ReceiptRef,
+    trace: Trace,
+    step: u64,
+    key: dispute::LeafKey,
+    seed: &Hash,
+    receipt_hash: &Hash,
+) -> Outcome {
+    let Some(setup) = node.mat_vec.get() else {
+        if node.config.zk_params.is_some() {
+            return Outcome::Later; // the unit proving keys are still loading
+        }
+        return Outcome::Unprovable(
+            step,
+            "matrix-vector step: no unit proving keys (start the node with --zk-params)".into(),
+        );
+    };
+    let input = match dispute::find_input(&trace, step, dispute::mat_vec_input(key)) {
+        Ok(i) => i,
+        Err(e) => return Outcome::Unprovable(step, e),
+    };
+    let (rows, unit_rows) = match setup.unit_shape(key) {
+        Ok(s) => s,
+        Err(e) => return Outcome::Unprovable(step, e),
+    };
+    let unit = super::spotcheck::draw(seed, receipt_hash, UNIT_DOMAIN, rows / unit_rows);
+    let mut material = dispute::MatVecReplay {
+        replay,
+        setup: setup.as_ref(),
+    };
+    let u = match dispute::StepMaterial::mat_vec_unit(&mut material, step, key, unit * unit_rows) {
+        Ok(u) => u,
+        Err(e) => return Outcome::Unprovable(step, e),
+    };
+    let Some(s) = &node.settlement else {
+        return Outcome::Failed("no settlement chain".into());
+    };
+    let (d, me) = (s.deployment.clone(), s.node);
+    let sent = s.with_host(move |h: &mut dyn Host| {
+        d.prove_spot_check_mat_vec(h, me, &rref, &trace, step, input, &u)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    match sent_outcome(step, "proveSpotCheckMatVec", sent) {
+        Outcome::Proved(step) => Outcome::ProvedUnit(step, unit, rows / unit_rows),
+        other => other,
+    }
+}
+
+/// What a proof transaction's result means for the spot check.
+fn sent_outcome(step: u64, call: &str, sent: Result<Result<(), String>, String>) -> Outcome {
     match sent {
         Ok(Ok(())) => Outcome::Proved(step),
         Ok(Err(e)) if e.contains("AlreadyProved") => Outcome::Proved(step),
         Ok(Err(e)) if e.contains("DeadlinePassed") => Outcome::Missed(step, e),
-        Ok(Err(e)) => Outcome::Failed(format!("proveSpotCheck: {e}")),
+        Ok(Err(e)) => Outcome::Failed(format!("{call}: {e}")),
         Err(e) => Outcome::Failed(e),
     }
 }

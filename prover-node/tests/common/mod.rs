@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// (status, headers, body) of one request.
@@ -132,4 +133,82 @@ pub fn tempdir(name: &str) -> std::path::PathBuf {
     ));
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// Runs the `otr` binary; (exit code, stdout, stderr).
+pub fn otr(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_otr"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// `d/f` as a string argument.
+pub fn p(d: &Path, f: &str) -> String {
+    d.join(f).to_string_lossy().into()
+}
+
+/// The fixture's attention projections are 64 x 64: a two-contributor `otr zk ceremony` for
+/// them with R = 4 (the INSECURE public phase 1: test keys); returns the keys' directory.
+pub fn ceremony(dir: &Path) -> String {
+    let steps: [Vec<String>; 4] = [
+        [
+            "zk",
+            "ceremony",
+            "init",
+            "--rows",
+            "64",
+            "--cols",
+            "64",
+            "--rows-per-unit",
+            "4",
+            "--insecure-public-phase1",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([p(dir, "c0.bin")])
+        .collect(),
+        vec![
+            "zk".into(),
+            "ceremony".into(),
+            "contribute".into(),
+            "--in".into(),
+            p(dir, "c0.bin"),
+            "--out".into(),
+            p(dir, "c1.bin"),
+            "--name".into(),
+            "alice".into(),
+        ],
+        vec![
+            "zk".into(),
+            "ceremony".into(),
+            "contribute".into(),
+            "--in".into(),
+            p(dir, "c1.bin"),
+            "--out".into(),
+            p(dir, "c2.bin"),
+            "--name".into(),
+            "bob".into(),
+        ],
+        vec![
+            "zk".into(),
+            "ceremony".into(),
+            "finalize".into(),
+            "--in".into(),
+            p(dir, "c2.bin"),
+            "--out-dir".into(),
+            p(dir, "keys"),
+        ],
+    ];
+    for s in &steps {
+        let (code, out, err) = otr(&s.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 0, "{s:?}: {out}{err}");
+    }
+    p(dir, "keys")
 }

@@ -293,20 +293,24 @@ pub fn simulate(c: &CostModel, p: &Params, s: &Scenario) -> SimReport {
                     let mut detected = false;
                     if rng.bernoulli(p.rho) {
                         nodes[i].st.selected += 1;
-                        let provable =
-                            strategy != Strategy::WithholdProofs && !(r.bad && rng.bernoulli(f));
+                        // As built, the sampled step may be one no node can prove on-chain.
+                        let step_provable =
+                            q.unprovable_share == 0.0 || !rng.bernoulli(q.unprovable_share);
+                        let provable = step_provable
+                            && strategy != Strategy::WithholdProofs
+                            && !(r.bad && rng.bernoulli(f));
                         if provable {
                             nodes[i].st.proved += 1;
-                            nodes[i].st.prove_s += q.prove_s_per_selected;
-                            gas += c.gas_spot_check_proof_tx;
+                            nodes[i].st.prove_s += q.prove_s_if_provable;
+                            gas += q.spot_gas_if_provable;
                             if p.prove_on_node {
                                 let n = &mut nodes[i];
-                                n.free_at = n.free_at.max(seed_at) + q.prove_s_per_selected;
-                                n.st.busy_s += q.prove_s_per_selected;
+                                n.free_at = n.free_at.max(seed_at) + q.prove_s_if_provable;
+                                n.st.busy_s += q.prove_s_if_provable;
                             }
                         } else {
-                            if strategy == Strategy::WithholdProofs {
-                                nodes[i].st.cheat_gain_usd += c.machine_usd(q.prove_s_per_selected);
+                            if strategy == Strategy::WithholdProofs && step_provable {
+                                nodes[i].st.cheat_gain_usd += c.machine_usd(q.prove_s_if_provable);
                             }
                             nodes[i].st.missed_proofs += 1;
                             if rng.bernoulli(s.reporter_presence) {

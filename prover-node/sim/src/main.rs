@@ -28,7 +28,11 @@ OPTIONS (all commands):
   --scenario FILE     scenario as JSON (fields of otr_sim::Scenario)
   --seed N --hours H --nodes N --rate QPS --rho R --stake ETH --gas-price GWEI --presence P
   --audit A --challengers N --byzantine s1,s2 --fraction F --value-at-risk USD --bribed F
-  --window S --proof-window S --batch-interval S --row-block (one unit per spot check)
+  --window S --proof-window S --batch-interval S
+  --whole-step (not built: prove every row of a sampled matrix step instead of the one unit
+               the seed draws; --row-block, the contracts as built, is the default)
+  --provable-only (not built: draw the sampled step among the steps an honest node can prove;
+                  as built it is uniform over the trace and unprovable steps are slashed)
   --separate-prover (proofs do not run on the serving machine)
 Strategies: honest cheap-model skip-work tamper-output withhold-proofs collude leaked-tee";
 
@@ -38,7 +42,14 @@ struct Args {
 }
 
 fn parse(argv: &[String]) -> Result<Args, String> {
-    const FLAGS: [&str; 4] = ["json", "row-block", "separate-prover", "help"];
+    const FLAGS: [&str; 6] = [
+        "json",
+        "row-block",
+        "whole-step",
+        "provable-only",
+        "separate-prover",
+        "help",
+    ];
     let mut pos = Vec::new();
     let mut kv = BTreeMap::new();
     let mut i = 0;
@@ -152,8 +163,17 @@ fn setup(a: &Args) -> Result<(CostModel, Params, Scenario), String> {
     if let Some(v) = a.f("batch-interval")? {
         p.batch_interval_s = v;
     }
+    if a.has("row-block") && a.has("whole-step") {
+        return Err("--row-block and --whole-step exclude each other".into());
+    }
     if a.has("row-block") {
         p.whole_step_spot_checks = false;
+    }
+    if a.has("whole-step") {
+        p.whole_step_spot_checks = true;
+    }
+    if a.has("provable-only") {
+        p.sample_provable_only = true;
     }
     if a.has("separate-prover") {
         p.prove_on_node = false;
@@ -207,6 +227,13 @@ fn run(argv: &[String]) -> Result<(), String> {
             println!(
                 "per query: engine {:.3} s, trace hashing {:.4} s, {:.0} trace steps, {:.2} proof units per selected receipt ({:.1} s)",
                 q.engine_s, q.trace_hash_s, q.trace_steps, q.units_per_selected, q.prove_s_per_selected
+            );
+            println!(
+                "spot check: {:.0} gas of proof per selected receipt ({:.0} when its sampled step is provable); {:.2}% of sampled steps unprovable, an honest node's expected slash ${:.4} per query",
+                q.spot_gas_per_selected,
+                q.spot_gas_if_provable,
+                q.unprovable_share * 100.0,
+                b.honest_slash_usd
             );
             println!(
                 "paper's claim: $0.07 per query; ours (overhead): ${:.7}",

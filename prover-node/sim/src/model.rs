@@ -31,9 +31,14 @@ pub struct Params {
     pub batch_interval_s: f64,
     pub block_time_s: f64,
     pub gas_price_gwei: f64,
-    /// The spot check proves a whole trace step (the contracts as built) rather than one row
-    /// block of it (DESIGN principle 7's suggested unit).
+    /// The node proves every row of a sampled matrix step (not built) rather than the one unit
+    /// of R rows the seed draws (`proveSpotCheckMatVec`, the contracts as built).
     pub whole_step_spot_checks: bool,
+    /// The sampled step is drawn among the steps an honest node can prove on-chain (not built).
+    /// As built (false) it is uniform over the whole trace, and an honest node selected at an
+    /// unprovable step (`EMBED`, `SAMPLE`, `LOGITS`, attention past the gas cap) misses its
+    /// proof and is slashed.
+    pub sample_provable_only: bool,
     /// Proofs are computed on the node's own machine (taking time from inference).
     pub prove_on_node: bool,
 }
@@ -57,7 +62,8 @@ impl Default for Params {
             batch_interval_s: 60.0,
             block_time_s: 12.0,
             gas_price_gwei: 1.0,
-            whole_step_spot_checks: true,
+            whole_step_spot_checks: false,
+            sample_provable_only: false,
             prove_on_node: true,
         }
     }
@@ -209,8 +215,23 @@ pub struct QueryCosts {
     pub trace_hash_s: f64,
     pub node_overhead_s: f64,
     pub trace_steps: f64,
+    /// Probability that a selected receipt's sampled step cannot be proved by an honest node
+    /// (0 with `sample_provable_only`).
+    pub unprovable_share: f64,
+    /// Proof units per selected receipt, on average (unprovable steps prove nothing).
     pub units_per_selected: f64,
     pub prove_s_per_selected: f64,
+    /// Proving seconds of a selected receipt whose sampled step is provable, on average.
+    pub prove_s_if_provable: f64,
+    /// Proving seconds of the costliest sampled step (what a proof window must cover).
+    pub prove_s_max: f64,
+    /// Gas of the node's proof transaction of a selected receipt whose step is provable, on
+    /// average over the provable steps.
+    pub spot_gas_if_provable: f64,
+    /// Proof gas per selected receipt, on average: (1 - unprovable) x `spot_gas_if_provable`.
+    pub spot_gas_per_selected: f64,
+    /// `reportMissed` gas per selected receipt, on average (unprovable x its gas).
+    pub report_gas_per_selected: f64,
     /// Seconds of a node machine per answered query, baseline (engine without trace) and OTR.
     pub baseline_s: f64,
     pub otr_s: f64,
@@ -220,12 +241,20 @@ pub fn query_costs(c: &CostModel, p: &Params, s: &Scenario) -> QueryCosts {
     let engine_s = c.engine_time_s(s.prompt_tokens, s.completion_tokens) / s.engine_speedup;
     let trace_hash_s = c.trace_hash_s(s.prompt_tokens, s.completion_tokens);
     let node_overhead_s = c.node_answer_overhead_ms / 1000.0;
-    let units = c.units_per_sampled_step(
+    let mix = c.spot_check_mix(s.prompt_tokens, s.completion_tokens);
+    let unprovable = if p.sample_provable_only {
+        0.0
+    } else {
+        mix.unprovable_share()
+    };
+    let units_if_provable = c.units_per_provable_step(
         s.prompt_tokens,
         s.completion_tokens,
         p.whole_step_spot_checks,
     );
+    let units = (1.0 - unprovable) * units_if_provable;
     let prove = units * c.zk_prove_unit_s;
+    let spot_gas_if_provable = mix.gas_if_provable();
     let baseline_s = (engine_s - trace_hash_s).max(engine_s * 0.01);
     let otr_s = engine_s + node_overhead_s + if p.prove_on_node { p.rho * prove } else { 0.0 };
     QueryCosts {
@@ -233,17 +262,31 @@ pub fn query_costs(c: &CostModel, p: &Params, s: &Scenario) -> QueryCosts {
         trace_hash_s,
         node_overhead_s,
         trace_steps: c.trace_steps(s.prompt_tokens, s.completion_tokens),
+        unprovable_share: unprovable,
         units_per_selected: units,
         prove_s_per_selected: prove,
+        prove_s_if_provable: units_if_provable * c.zk_prove_unit_s,
+        prove_s_max: c.max_units_per_step(p.whole_step_spot_checks) * c.zk_prove_unit_s,
+        spot_gas_if_provable,
+        spot_gas_per_selected: (1.0 - unprovable) * spot_gas_if_provable,
+        report_gas_per_selected: unprovable * c.gas_report_missed,
         baseline_s,
         otr_s,
     }
 }
 
-/// Share of a query's trace steps that are matrix-vector products (the only operators with a
-/// spot-check circuit today).
+/// Share of a query's trace steps that are matrix-vector products (layer matrices and
+/// `LOGITS`).
 pub fn matrix_step_fraction(c: &CostModel, s: &Scenario) -> f64 {
-    c.units_per_sampled_step(s.prompt_tokens, s.completion_tokens, false)
+    let m = c.spot_check_mix(s.prompt_tokens, s.completion_tokens);
+    m.all_matvec_steps / m.steps
+}
+
+/// Share of a query's trace steps that no honest node can prove on-chain as built (`EMBED`,
+/// `SAMPLE`, `LOGITS`, attention past the gas cap).
+pub fn unprovable_step_fraction(c: &CostModel, s: &Scenario) -> f64 {
+    c.spot_check_mix(s.prompt_tokens, s.completion_tokens)
+        .unprovable_share()
 }
 
 /// Rounds of bisection over a trace of `steps` leaves.
@@ -269,6 +312,10 @@ pub struct CostBreakdown {
     pub spot_verification_gas_usd: f64,
     pub disputes_usd: f64,
     pub total_overhead_usd: f64,
+    /// Expected slash of an honest node per query for unprovable sampled steps (USD): rho x
+    /// unprovable share x the missed-proof slash. Not in `total_overhead_usd`: it is a defect
+    /// of the contracts as built, not a cost of running them (0 with `sample_provable_only`).
+    pub honest_slash_usd: f64,
     pub gas_per_query: f64,
 }
 
@@ -286,7 +333,8 @@ pub fn cost_breakdown(
     let g = p.gas_price_gwei;
     let batch_gas = (c.post_batch_gas(headers_per_batch) + c.gas_record_seed) / receipts_per_batch;
     let reg_gas = c.gas_register_work_per_receipt;
-    let spot_gas = p.rho * c.gas_spot_check_proof_tx;
+    // Proof transactions of selected receipts, and the reports of those left unproved.
+    let spot_gas = p.rho * (q.spot_gas_per_selected + q.report_gas_per_selected);
     let disp_gas = dispute_rate * dispute_gas(c, q.trace_steps);
     // The node's self-check per answer is its attestation cost; the GPU report is made by the
     // GPU's security processor once per micro-batch (no host compute modelled).
@@ -310,6 +358,10 @@ pub fn cost_breakdown(
         spot_verification_gas_usd: c.gas_usd(spot_gas, g),
         disputes_usd: c.gas_usd(disp_gas, g),
         total_overhead_usd,
+        honest_slash_usd: p.rho
+            * q.unprovable_share
+            * (p.spot_slash_fraction * p.stake_eth).min(p.stake_eth)
+            * c.eth_usd,
         gas_per_query: batch_gas + reg_gas + spot_gas + disp_gas,
     }
 }

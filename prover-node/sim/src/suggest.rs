@@ -91,7 +91,8 @@ pub fn suggest(c: &CostModel, i: &Inputs) -> Suggestion {
     };
     let q = query_costs(c, &base, &s);
     // Windows: a challenger re-executes a receipt, then needs `safety_blocks` to get its
-    // transaction in; a node proves a selected step after the seed block, with the same margin.
+    // transaction in; a node proves a selected step after the seed block, with the same margin
+    // (twice the proving time of the costliest step it can be asked to prove).
     base.challenge_window_s = (q.engine_s + i.safety_blocks * i.block_time_s)
         .max(base.challenge_window_s)
         .ceil();
@@ -101,7 +102,7 @@ pub fn suggest(c: &CostModel, i: &Inputs) -> Suggestion {
         p.rho = rho;
         let qp = query_costs(c, &p, &s);
         p.proof_window_s = (p.seed_delay_blocks * p.block_time_s
-            + 2.0 * qp.prove_s_per_selected
+            + 2.0 * qp.prove_s_max
             + i.safety_blocks * p.block_time_s)
             .ceil();
         p

@@ -3,8 +3,8 @@
 use otr_sim::costs::{CostModel, CostsFile, EMBEDDED};
 use otr_sim::des::{detection_trials, simulate};
 use otr_sim::model::{
-    detect_within, deterrence, min_stake_eth, p_detect, query_costs, Params, Scenario, Strategy,
-    CHEATERS,
+    cost_breakdown, detect_within, deterrence, matrix_step_fraction, min_stake_eth, p_detect,
+    query_costs, unprovable_step_fraction, Params, Scenario, Strategy, CHEATERS,
 };
 use otr_sim::svg::{line_chart, Series};
 
@@ -198,13 +198,15 @@ fn simulation_profit_signs() {
     }
 }
 
-/// The spot-check selection rate in the simulation is rho.
+/// The spot-check selection rate in the simulation is rho; when the sampled step is drawn
+/// among provable steps, honest nodes are never slashed.
 #[test]
 fn simulated_selection_rate_is_rho() {
     let c = costs();
     let p = Params {
         rho: 0.05,
         prove_on_node: false,
+        sample_provable_only: true,
         ..Params::default()
     };
     let s = Scenario {
@@ -222,6 +224,114 @@ fn simulated_selection_rate_is_rho() {
         r.nodes.iter().all(|n| n.slashed_eth == 0.0),
         "honest nodes are never slashed"
     );
+}
+
+/// As built, the sampled step is uniform over the whole trace: an honest node misses its proof
+/// (and is slashed) for the unprovable share of its selected receipts.
+#[test]
+fn honest_nodes_miss_unprovable_steps_as_built() {
+    let c = costs();
+    // No ejection (least stake 0), so every node serves the whole run.
+    let p = Params {
+        rho: 0.2,
+        min_stake_eth: 0.0,
+        prove_on_node: false,
+        ..Params::default()
+    };
+    let s = Scenario {
+        duration_s: 8.0 * 3600.0,
+        ..Scenario::default()
+    };
+    let u = query_costs(&c, &p, &s).unprovable_share;
+    assert!((u - unprovable_step_fraction(&c, &s)).abs() < 1e-15);
+    let r = simulate(&c, &p, &s);
+    let sel: u64 = r.nodes.iter().map(|n| n.selected).sum();
+    let missed: u64 = r.nodes.iter().map(|n| n.missed_proofs).sum();
+    let share = missed as f64 / sel as f64;
+    let sd = (u * (1.0 - u) / sel as f64).sqrt();
+    assert!(sel > 5_000, "{sel}");
+    assert!(
+        (share - u).abs() < 5.0 * sd,
+        "missed {share} vs unprovable {u}"
+    );
+    assert!(r.nodes.iter().all(|n| n.strategy == "honest"));
+    assert!(r.nodes.iter().filter(|n| n.slashed_eth > 0.0).count() >= 10);
+    // The closed form charges the same expectation: rho x share x the missed-proof slash.
+    let b = cost_breakdown(&c, &p, &s, 6.0, 6.0, 0.0);
+    let expect = p.rho * u * p.spot_slash_fraction * p.stake_eth * c.eth_usd;
+    assert!((b.honest_slash_usd - expect).abs() < 1e-12 * expect);
+    let only = Params {
+        sample_provable_only: true,
+        ..p.clone()
+    };
+    assert_eq!(
+        cost_breakdown(&c, &only, &s, 6.0, 6.0, 0.0).honest_slash_usd,
+        0.0
+    );
+}
+
+/// The step mix of a 128 + 128 query of Gemma 3 270M: its classes add up to the trace the
+/// engine measures (289 steps per fed position, 3 per sampled one), the unprovable steps are
+/// exactly EMBED, LOGITS, SAMPLE and the attention steps past the measured gas cap, and the
+/// expected proof gas is the step-weighted mean of the measured per-operator gas.
+#[test]
+fn spot_check_mix_of_a_gemma_query() {
+    let c = costs();
+    let s = Scenario::default();
+    let (prompt, completion) = (s.prompt_tokens, s.completion_tokens);
+    let m = c.spot_check_mix(prompt, completion);
+    let steps = c.trace_steps(prompt, completion);
+    assert_eq!(steps, 74_079.0);
+    assert_eq!(m.steps, steps);
+    assert_eq!(
+        m.classes.iter().map(|k| k.steps).sum::<f64>(),
+        steps,
+        "classes cover the trace"
+    );
+    let fed = prompt + completion - 1.0;
+    // Positions 96..254 attend over 97..255 positions: past the measured cap of 96.
+    let long_attn = c.n_layers * (fed - c.attn_max_visible);
+    assert_eq!(c.attn_max_visible, 96.0);
+    assert_eq!(
+        steps - m.provable_steps,
+        fed + 2.0 * completion + long_attn,
+        "EMBED + LOGITS + SAMPLE + long ATTN"
+    );
+    assert_eq!(steps - m.provable_steps, 3_373.0);
+    // The matrix-vector share counts LOGITS (unprovable) as the report states.
+    let mat = (fed * c.n_layers * 7.0 + completion) / steps;
+    assert!((matrix_step_fraction(&c, &s) - mat).abs() < 1e-15);
+    assert!((m.matvec_steps - fed * c.n_layers * 7.0).abs() < 1e-9);
+    // Interpolation passes through the measured attention points; one past the cap is None.
+    for &(v, g) in &c.gas_step_attn {
+        assert_eq!(c.attn_step_gas(v), Some(g));
+    }
+    assert_eq!(c.attn_step_gas(c.attn_max_visible + 1.0), None);
+    // The one-call conversion reproduces the measured residual-add spot check.
+    assert_eq!(
+        c.spot_check_one_call_gas(c.gas_prove_step_onchain),
+        c.gas_spot_check_one_call
+    );
+    // The mean lies between the cheapest and the costliest provable step, and the DOWN
+    // matrix transaction is a measured figure.
+    let g = m.gas_if_provable();
+    let lo = c.spot_check_one_call_gas(c.gas_step_v_cache);
+    let hi = c.spot_check_one_call_gas(c.gas_step_attn.last().unwrap().1);
+    assert!(lo < g && g < hi, "{lo} < {g} < {hi}");
+    let q = query_costs(&c, &Params::default(), &s);
+    assert!((q.spot_gas_per_selected - (1.0 - q.unprovable_share) * g).abs() < 1e-6);
+    assert!((q.report_gas_per_selected - q.unprovable_share * c.gas_report_missed).abs() < 1e-9);
+    // One unit per sampled matrix step (as built): units = matrix share among provable steps.
+    let qp = query_costs(
+        &c,
+        &Params {
+            sample_provable_only: true,
+            ..Params::default()
+        },
+        &s,
+    );
+    assert!((qp.units_per_selected - m.matvec_steps / m.provable_steps).abs() < 1e-12);
+    assert!(q.units_per_selected < qp.units_per_selected);
 }
 
 /// Same seed, same output; another seed, another output.
@@ -271,6 +381,17 @@ fn costs_file_is_honest() {
     }
     let names: Vec<&str> = c.assumed.iter().map(|a| a.name.as_str()).collect();
     assert!(names.contains(&"market.eth_usd"));
+    // The spot-check transactions are measured now (docs/BENCHMARKS.md, Settlement gas).
+    for measured in [
+        "gas.spot_check_one_call",
+        "gas.spot_check_matvec",
+        "gas.record_seed",
+        "gas.report_missed",
+        "gas.prove_step.attn",
+    ] {
+        assert!(!names.contains(&measured), "{measured} is measured");
+        assert_eq!(f.figures[measured].kind, "measured", "{measured}");
+    }
     assert!(c.assumed_line().starts_with("ASSUMED"));
     // A figure with neither value nor placeholder is refused.
     let bad = EMBEDDED.replace("\"placeholder\": 3000", "\"placeholder\": null");

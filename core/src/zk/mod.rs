@@ -6,6 +6,7 @@
 //! - [`snarkjs`]: the snarkjs JSON forms of verifying keys, proofs and public inputs.
 
 pub mod groth16;
+pub mod poseidon;
 pub mod snarkjs;
 
 pub use ark_bn254::Fr;

@@ -37,6 +37,10 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
+fn pct3(x: f64) -> String {
+    format!("{:.3}%", x * 100.0)
+}
+
 const CMD: &str = "cargo run --release -p otr-sim -- report --out docs";
 
 /// Throughput of an OTR node relative to the same engine without receipts.
@@ -49,6 +53,12 @@ pub fn build(c: &CostModel) -> Output {
     let mut md = String::new();
     let mut svgs = Vec::new();
     let p0 = Params::default();
+    // Sections 3 to 6 evaluate deterrence with the sampled step drawn among provable steps (not
+    // built); the headline and sections 1 and 2 use the contracts as built.
+    let pp = Params {
+        sample_provable_only: true,
+        ..p0.clone()
+    };
     let s0 = Scenario::default();
     let q0 = query_costs(c, &p0, &s0);
 
@@ -56,9 +66,19 @@ pub fn build(c: &CostModel) -> Output {
     let rhos_plot: Vec<f64> = (0..=40).map(|i| i as f64 * 0.0025).collect();
     let mut th_series = Vec::new();
     for (name, whole, on_node, dashed) in [
-        ("whole-step proofs on the node", true, true, false),
-        ("row-block proofs on the node", false, true, false),
-        ("proofs on a separate prover", true, false, true),
+        (
+            "one unit per sampled matrix step, on the node (as built)",
+            false,
+            true,
+            false,
+        ),
+        (
+            "every row of the sampled matrix step, on the node (not built)",
+            true,
+            true,
+            true,
+        ),
+        ("proofs on a separate prover", false, false, true),
     ] {
         let pts = rhos_plot
             .iter()
@@ -96,8 +116,13 @@ pub fn build(c: &CostModel) -> Output {
         ),
     ));
     // DES: one node at half its closed-form capacity for a simulated week; its capacity is the
-    // answers it served over the busy time it spent (engine, node work, the proofs drawn).
+    // answers it served over the busy time it spent (engine, node work, the proofs drawn). No
+    // least stake, so a slash at an unprovable step does not end the run.
     let sat = |p: &Params| {
+        let p = &Params {
+            min_stake_eth: 0.0,
+            ..p.clone()
+        };
         let q = query_costs(c, p, &s0);
         let s = Scenario {
             nodes: 1,
@@ -195,7 +220,7 @@ pub fn build(c: &CostModel) -> Output {
                     rho: r,
                     stake_eth: st_eth,
                     min_stake_eth: st_eth,
-                    ..p0.clone()
+                    ..pp.clone()
                 };
                 let (mut m, mut w) = (f64::NEG_INFINITY, Strategy::Honest);
                 for st in CHEATERS {
@@ -374,7 +399,7 @@ pub fn build(c: &CostModel) -> Output {
                 };
                 let p = Params {
                     prove_on_node: false,
-                    ..p0.clone()
+                    ..pp.clone()
                 };
                 let r = simulate(c, &p, &s);
                 byz_rows.push((frac_name, mix_name, presence, r));
@@ -409,15 +434,15 @@ pub fn build(c: &CostModel) -> Output {
     for a in &c.assumed {
         let _ = writeln!(md, "> - `{}` = {} {} ({})", a.name, a.value, a.unit, a.why);
     }
-    let _ = writeln!(md, ">\n> Settlement gas comes from the contracts' gas report (`cargo test -p otr-contracts --test contracts gas_report -- --nocapture`), run on the contracts as they stood when this was generated. Inference, proving and re-execution are priced as time on the 2-core CPU that measured the engine, not on an H100.\n");
+    let _ = writeln!(md, ">\n> Settlement gas comes from the contracts' gas tests (`cargo test -p otr-contracts --test contracts gas_report -- --nocapture`; the spot-check transactions: `... spot_check_gas ...`; every operator's one-step proof: `... _gas ...`), run on the contracts as they stood when this was generated. Inference, proving and re-execution are priced as time on the 2-core CPU that measured the engine, not on an H100.\n");
 
     // Headline.
-    let p_row = Params {
-        whole_step_spot_checks: false,
+    let p_whole = Params {
+        whole_step_spot_checks: true,
         ..p0.clone()
     };
-    let ratio_whole = throughput_ratio(c, &p0, &s0);
-    let ratio_row = throughput_ratio(c, &p_row, &s0);
+    let ratio_built = throughput_ratio(c, &p0, &s0);
+    let ratio_whole = throughput_ratio(c, &p_whole, &s0);
     let ratio_sep = throughput_ratio(
         c,
         &Params {
@@ -453,23 +478,34 @@ pub fn build(c: &CostModel) -> Output {
             ..s0.clone()
         },
     );
+    let mix = c.spot_check_mix(s0.prompt_tokens, s0.completion_tokens);
+    let unprov = mix.unprovable_share();
+    let unprov_steps = mix.steps - mix.provable_steps;
+    let class_steps = |name: &str| {
+        mix.classes
+            .iter()
+            .find(|k| k.name == name)
+            .map_or(0.0, |k| k.steps)
+    };
+    // Receipts between two slashes of an honest node, and the hours that is at the CPU node's load.
+    let between_slashes = 1.0 / (p0.rho * unprov);
     let _ = writeln!(md, "## Headline: our numbers next to the paper's claims\n");
-    let _ = writeln!(md, "Defaults: rho = 1%, stake 1 ETH, slash 50% per lost dispute or missed proof, challenge window 300 s, proof window 600 s, micro-batch 200 ms, one batch post a minute, 12 s blocks; queries of {} prompt + {} completion tokens of Gemma 3 270M on the measured CPU engine ({:.2} s of engine time per query).\n", s0.prompt_tokens, s0.completion_tokens, q0.engine_s);
+    let _ = writeln!(md, "Defaults: rho = 1%, stake 1 ETH, slash 50% per lost dispute or missed proof, challenge window 300 s, proof window 600 s, micro-batch 200 ms, one batch post a minute, 12 s blocks; queries of {} prompt + {} completion tokens of Gemma 3 270M on the measured CPU engine ({:.2} s of engine time per query). Spot checks as the contracts stand (`contracts/src/SpotChecks.sol`): the sampled step is uniform over the receipt's {:.0} trace steps; a sampled matrix-vector step is proved with one unit of {} rows that the seed draws (`proveSpotCheckMatVec`), every other provable step by recomputation on-chain (`proveSpotCheck`).\n", s0.prompt_tokens, s0.completion_tokens, q0.engine_s, steps, c.zk_unit_rows);
     let _ = writeln!(md, "| claim (paper) | ours | verdict | why |");
     let _ = writeln!(md, "|---|---|---|---|");
-    let _ = writeln!(md, "| 99% of centralized throughput | {} with whole-step spot-check proofs on the node; {} with one row block per selected receipt; {} with proofs on a separate prover | **worse**: far below as built; {} to {} with row-block proofs or a separate prover | the contracts' spot check proves a whole trace step: {:.1} proof units per selected receipt on average ({:.0} s of proving at the measured {} s per {}-row unit on this CPU), against {:.2} s of inference. The remaining {} is trace hashing (SHA-256 of every step's output, estimated from the leaf sizes and the measured SHA-256 rate) and the node's measured per-answer work |", pct(ratio_whole), pct(ratio_row), pct(ratio_sep), pct(ratio_row.min(ratio_sep)), pct(ratio_row.max(ratio_sep)), q0.units_per_selected, q0.prove_s_per_selected, c.zk_prove_unit_s, c.zk_unit_rows, q0.engine_s, pct(1.0 - ratio_sep));
-    let _ = writeln!(md, "| $0.07 marginal cost per query | busy node: {} at 0.05 gwei, {} at 1 gwei, {} at 30 gwei; a lightly loaded CPU node: {} at 1 gwei (verification overhead; inference itself {} on the CPU) | **better** on an L2 or a quiet L1 with a busy node; **worse** on a busy L1 or with small batches | {:.0} of the {:.0} gas per query (busy node) is the per-receipt reward registration; batch posting amortizes to {:.0} gas per receipt only when batches are full |", usd(busy_l2.total_overhead_usd), usd(busy_1.total_overhead_usd), usd(busy_30.total_overhead_usd), usd(cb1.total_overhead_usd), usd(cb1.inference_usd), c.gas_register_work_per_receipt, busy_1.gas_per_query, c.post_batch_gas(1024.0) / 16_384.0);
-    let _ = writeln!(md, "| Byzantine fault tolerance against rational adversaries | rational cheaters that save work lose money at 1 ETH stake and rho = 1% (skip-work: expected profit {}); but a node paid per wrong answer that alters only the answer (tamper-output) is caught by spot checks with probability {:.1e} per answer and needs challengers | **partly**: holds for work-saving cheats, not for value-extraction without challengers | spot checks sample one step of the trace; a tampered answer leaves one wrong step among {:.0}. Safety does not depend on an honest majority of nodes (each node is accountable alone), so 1/3 or 1/2 Byzantine nodes change capacity, not correctness guarantees |", usd(skip.expected_profit_usd), tamper.p_detect, steps);
-    let _ = writeln!(md, "| stochastic ZK spot-checks (rho about 1%) | a selected receipt's sampled step is a matrix-vector product with probability {}; every other operator (norms, RoPE, attention, activation, sampling) has no step verifier yet, so `proveSpotCheck` reverts (`NoStepVerifier`) and an honest node would be slashed for about {} of its receipts at rho = 1% | **not yet usable as built** | the simulator assumes every honest step can be proved; until the remaining operators have circuits or on-chain recomputation, spot checks must sample matrix steps only (or row blocks, DESIGN principle 7) |", pct(crate::model::matrix_step_fraction(c, &s0)), pct(0.01 * (1.0 - crate::model::matrix_step_fraction(c, &s0))));
+    let _ = writeln!(md, "| 99% of centralized throughput | {} with spot-check proofs on the node (as built: one unit per sampled matrix step); {} with proofs on a separate prover; {} if every row of a sampled matrix step were proved on the node (not built) | **worse**: {} to {} | a selected receipt's sampled step is a layer matrix with probability {}, and the node then proves one {}-row unit ({} s on this CPU): {:.2} units, {:.1} s of proving per selected receipt on average, against {:.2} s of inference; the other provable steps are recomputed on-chain (no proof). The remaining {} is trace hashing (SHA-256 of every step's output, estimated from the leaf sizes and the measured SHA-256 rate) and the node's measured per-answer work |", pct(ratio_built), pct(ratio_sep), pct(ratio_whole), pct(ratio_built.min(ratio_sep)), pct(ratio_built.max(ratio_sep)), pct(mix.matvec_steps / mix.steps), c.zk_unit_rows, c.zk_prove_unit_s, q0.units_per_selected, q0.prove_s_per_selected, q0.engine_s, pct(1.0 - ratio_sep));
+    let _ = writeln!(md, "| $0.07 marginal cost per query | busy node: {} at 0.05 gwei, {} at 1 gwei, {} at 30 gwei; a lightly loaded CPU node: {} at 1 gwei (verification overhead; inference itself {} on the CPU) | **better** on an L2 or a quiet L1 with a busy node; **worse** on a busy L1 or with small batches | of the {:.0} gas per query (busy node), {:.0} is the spot-check proofs (rho x {:.0} gas per selected receipt: the measured gas of each operator's proof weighted by its share of the trace, section 2) and {:.0} the per-receipt reward registration; batch posting amortizes to {:.0} gas per receipt only when batches are full. Not in these totals: an honest node's expected slash at unprovable steps as built, {} per query (next rows) |", usd(busy_l2.total_overhead_usd), usd(busy_1.total_overhead_usd), usd(busy_30.total_overhead_usd), usd(cb1.total_overhead_usd), usd(cb1.inference_usd), busy_1.gas_per_query, p0.rho * (q0.spot_gas_per_selected + q0.report_gas_per_selected), q0.spot_gas_per_selected, c.gas_register_work_per_receipt, c.post_batch_gas(1024.0) / 16_384.0, usd(cb1.honest_slash_usd));
+    let _ = writeln!(md, "| Byzantine fault tolerance against rational adversaries | rational cheaters that save work lose money at 1 ETH stake and rho = 1% (skip-work: expected profit {}); but a node paid per wrong answer that alters only the answer (tamper-output) is caught by spot checks with probability {:.1e} per answer and needs challengers | **partly**: holds for work-saving cheats, not for value-extraction without challengers | spot checks sample one step of the trace; a tampered answer leaves one wrong step among {:.0} (a `SAMPLE` step, which is not provable on-chain anyway, next row). Safety does not depend on an honest majority of nodes (each node is accountable alone), so 1/3 or 1/2 Byzantine nodes change capacity, not correctness guarantees |", usd(skip.expected_profit_usd), tamper.p_detect, steps);
+    let _ = writeln!(md, "| stochastic ZK spot-checks (rho about 1%) | a selected receipt's sampled step is a matrix-vector product with probability {} (layer matrices {}, proved with one Groth16 unit; `LOGITS` {}); norms, post-norm residuals, RoPE, `V_CACHE`, `ACT` and attention over at most {:.0} positions are recomputed on-chain; mean proof transaction {:.0} gas per selected receipt ({:.0} when the step is provable). `EMBED`, `SAMPLE`, `LOGITS` and attention over more than {:.0} positions ({:.0} of the {:.0} steps: {:.0} + {:.0} + {:.0} + {:.0}, {}) cannot be proved on-chain, so an honest node is slashed for rho x {} = {} of its receipts: at 1 ETH stake and a 50% slash, {} per query in expectation, one slash every {:.0} receipts ({:.1} h at the CPU node's {} q/s) | **usable for {} of the steps; honest nodes slashable on the rest** | the contracts as built sample every step; until `EMBED`, `SAMPLE`, `LOGITS` and long attention have a proof (or the sampler skips them), rho x {} of an honest node's receipts cost it half its stake. Sections 3 to 6 assume the sampled step is provable (`--provable-only`); section 2 gives the as-built numbers |", pct(crate::model::matrix_step_fraction(c, &s0)), pct(mix.matvec_steps / mix.steps), pct(class_steps("LOGITS") / mix.steps), c.attn_max_visible, q0.spot_gas_per_selected, q0.spot_gas_if_provable, c.attn_max_visible, unprov_steps, mix.steps, class_steps("EMBED"), class_steps("SAMPLE"), class_steps("LOGITS"), class_steps("ATTN (too long)"), pct3(unprov), pct3(unprov), pct3(p0.rho * unprov), usd(cb1.honest_slash_usd), between_slashes, between_slashes / rate_node / 3600.0, rate_node, pct(1.0 - unprov), pct3(unprov));
     let _ = writeln!(md, "| sub-second provisional finality | measured on the node: {} / {} ms p50 / p99 from a finished answer to its bundle fetched and verified (dev attestation, `scripts/bench-node.sh`); an H100 adds its report time ({} ms, assumed) | **equal** (sub-second), with an assumed GPU report time | provisional finality says a genuine GPU signed the micro-batch; it says nothing about which weights ran |\n", c.node_provisional_p50_ms, c.node_provisional_p99_ms, c.gpu_report_ms);
 
     // Throughput section.
     let _ = writeln!(md, "## 1. Throughput against a centralized baseline\n");
     let _ = writeln!(md, "Reproduce: `{CMD}` (plot `economics/throughput.svg`); one point: `cargo run --release -p otr-sim -- run --rho 0.01 --nodes 1 --rate 0.045 --hours 168`.\n");
-    let _ = writeln!(md, "Baseline = the same engine without receipts: the measured engine time minus its trace hashing (the measured engine always builds the trace). OTR node = measured engine time + node work per answer (receipt, SQLite commit, self-check: `node.answer_overhead_ms`) + rho x proving time of one selected receipt when the node proves on its own machine. Per query: engine {:.3} s, of which trace hashing {:.4} s ({:.2} MB hashed per fed position, {:.2} MB per sampled position, at the measured SHA-256 rate); node overhead {:.3} s; {:.0} trace steps; one selected receipt costs {:.1} proof units as built (whole step) or {:.2} with row-block units.\n", q0.engine_s, q0.trace_hash_s, c.trace_bytes().0 / 1e6, c.trace_bytes().1 / 1e6, q0.node_overhead_s, steps, q0.units_per_selected, query_costs(c, &p_row, &s0).units_per_selected);
+    let _ = writeln!(md, "Baseline = the same engine without receipts: the measured engine time minus its trace hashing (the measured engine always builds the trace). OTR node = measured engine time + node work per answer (receipt, SQLite commit, self-check: `node.answer_overhead_ms`) + rho x proving time of one selected receipt when the node proves on its own machine. Per query: engine {:.3} s, of which trace hashing {:.4} s ({:.2} MB hashed per fed position, {:.2} MB per sampled position, at the measured SHA-256 rate); node overhead {:.3} s; {:.0} trace steps; one selected receipt costs {:.2} proof units on average as built (one unit when the sampled step is a layer matrix, nothing at the steps recomputed on-chain or not provable), or {:.1} if every row of the sampled matrix step were proved (not built).\n", q0.engine_s, q0.trace_hash_s, c.trace_bytes().0 / 1e6, c.trace_bytes().1 / 1e6, q0.node_overhead_s, steps, q0.units_per_selected, query_costs(c, &p_whole, &s0).units_per_selected);
     let _ = writeln!(md, "Cross-check: the project's node benchmark (`scripts/bench-node.sh`, fixture model, 2 clients) measures the node at {} of the engine alone when both build the trace, i.e. the node's per-answer work hides behind the engine on two cores; this model charges it serially ({} of a query), and charges the trace hashing that a centralized engine would not do (estimated, not measured: the engine has no trace-free mode).\n", c.node_throughput_ratio_fixture, pct(q0.node_overhead_s / q0.engine_s));
     let _ = writeln!(md, "![throughput](economics/throughput.svg)\n");
-    let _ = writeln!(md, "| rho | whole-step proofs on node | row-block proofs on node | proofs elsewhere | simulated (DES, whole-step proofs on node) |");
+    let _ = writeln!(md, "| rho | proofs on node (as built: one unit per sampled matrix step) | every row of the sampled matrix step on node (not built) | proofs elsewhere | simulated (DES, as built, proofs on node) |");
     let _ = writeln!(md, "|---|---|---|---|---|");
     for r in [0.0, 0.001, 0.01, 0.05] {
         let pw = Params {
@@ -478,7 +514,7 @@ pub fn build(c: &CostModel) -> Output {
         };
         let pr = Params {
             rho: r,
-            whole_step_spot_checks: false,
+            whole_step_spot_checks: true,
             ..p0.clone()
         };
         let ps = Params {
@@ -499,14 +535,17 @@ pub fn build(c: &CostModel) -> Output {
             base_qps
         );
     }
-    let _ = writeln!(md, "\nThe simulated column runs the event simulation of one node for a simulated week at half its capacity and divides the answers it served by the busy time it spent (engine, node work and the proofs its random selections required); it agrees with the closed form within the sampling noise of the selections.\n");
+    let _ = writeln!(md, "\nThe simulated column runs the event simulation of one node for a simulated week at half its capacity and divides the answers it served by the busy time it spent (engine, node work and the proofs its random selections required; a slash at an unprovable step does not stop it here); it agrees with the closed form within the sampling noise of the selections.\n");
 
     // Cost section.
     let _ = writeln!(md, "## 2. Cost per query\n");
     let _ = writeln!(md, "Reproduce: `{CMD}`; one scenario: `cargo run --release -p otr-sim -- costs --gas-price 30`.\n");
-    let _ = writeln!(md, "Two loads: (a) a node running the measured CPU engine at {} q/s posts a batch every {} s with {:.0} receipts in {:.0} micro-batch headers (poor amortization); (b) a busy node posts 1,024 headers of 16 receipts per batch (the contracts' cap; the settlement benchmark's best case). Inference and proving are priced at `market.machine_usd_per_hour` (assumed), gas at `market.eth_usd` (assumed). Spot-check proving is whole-step, on the measured CPU prover.\n", rate_node, p0.batch_interval_s, rec_default, hdr_default);
-    let _ = writeln!(md, "| load | gas price (gwei) | attestation (self-check) | trace + receipt | batch gas | reward registration gas | spot-check proving | spot-check verification gas | disputes | **total overhead** | gas per query | inference (not overhead) | paper |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "Two loads: (a) a node running the measured CPU engine at {} q/s posts a batch every {} s with {:.0} receipts in {:.0} micro-batch headers (poor amortization); (b) a busy node posts 1,024 headers of 16 receipts per batch (the contracts' cap; the settlement benchmark's best case). Inference and proving are priced at `market.machine_usd_per_hour` (assumed), gas at `market.eth_usd` (assumed). Spot-check proving is one unit per sampled layer matrix, on the measured CPU prover; spot-check gas is rho x (the mean proof transaction per selected receipt + the `reportMissed` transactions of the unprovable share), from the table below. The last column, an honest node's expected slash at unprovable steps, is not in the total: it is a defect of the contracts as built, not a cost of running them.\n", rate_node, p0.batch_interval_s, rec_default, hdr_default);
+    let _ = writeln!(md, "| load | gas price (gwei) | attestation (self-check) | trace + receipt | batch gas | reward registration gas | spot-check proving | spot-check gas (proofs + missed-proof reports) | disputes | **total overhead** | gas per query | inference (not overhead) | paper | honest node's expected slash, unprovable steps (as built) |");
+    let _ = writeln!(
+        md,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for (load, rec, hdr) in [
         ("(a) CPU node", rec_default, hdr_default),
         ("(b) busy node", 16_384.0, 1024.0),
@@ -525,7 +564,7 @@ pub fn build(c: &CostModel) -> Output {
             );
             let _ = writeln!(
                 md,
-                "| {load} | {g} | {} | {} | {} | {} | {} | {} | {} | **{}** | {:.0} | {} | $0.07 |",
+                "| {load} | {g} | {} | {} | {} | {} | {} | {} | {} | **{}** | {:.0} | {} | $0.07 | {} |",
                 usd(b.attestation_usd),
                 usd(b.trace_and_receipt_usd),
                 usd(b.batch_gas_usd),
@@ -535,12 +574,96 @@ pub fn build(c: &CostModel) -> Output {
                 usd(b.disputes_usd),
                 usd(b.total_overhead_usd),
                 b.gas_per_query,
-                usd(b.inference_usd)
+                usd(b.inference_usd),
+                usd(b.honest_slash_usd)
             );
         }
     }
     let d_gas = crate::model::dispute_gas(c, steps);
     let _ = writeln!(md, "\nDisputes cost nothing in an honest network. One dispute played to the end on this trace costs {:.0} gas (open {} + {} rounds x {} + a Groth16 one-step proof {}), {} at 30 gwei; with 1 receipt in 10,000 disputed that adds {} per query at 30 gwei. The simulated gas per query in the default scenario (12 honest nodes, 4 h): {:.0}.\n", d_gas, c.gas_open_dispute, crate::model::dispute_rounds(steps), c.gas_dispute_round, c.gas_groth16_verify_tx, usd(c.gas_usd(d_gas, 30.0)), usd(c.gas_usd(d_gas, 30.0) * 1e-4), simulate(c, &p0, &s0).gas_per_query);
+
+    // Spot-check gas by operator, and what unprovable steps do to honest nodes.
+    let _ = writeln!(md, "### Spot-check gas by sampled operator\n");
+    let _ = writeln!(md, "Reproduce: `{CMD}`; the gas figures: `cargo test -p otr-contracts --test contracts spot_check_gas -- --nocapture` (`recordSeed` {:.0}, `proveSpotCheck` of a residual add {:.0}, `proveSpotCheckMatVec` of a `DOWN` step {:.0}, `reportMissed` {:.0}) and `cargo test -p otr-contracts --test contracts _gas -- --nocapture` (every operator's `proveStep`; docs/BENCHMARKS.md, Settlement gas).\n", c.gas_record_seed, c.gas_spot_check_one_call, c.gas_spot_check_matvec, c.gas_report_missed);
+    let _ = writeln!(md, "The contract samples the step uniformly: `keccak256(seed, receiptHash, 1) mod trace_steps`. The expected proof gas of a selected receipt is therefore E[gas] = sum over operator classes of (steps of the class / {:.0}) x gas of its proof transaction, unprovable classes counting 0 (the node sends nothing; a reporter later sends `reportMissed`). A sampled layer matrix costs the measured `proveSpotCheckMatVec` transaction of the `DOWN` step (640 x 2048, R = {}), used for every matrix shape (not measured for the others: the transaction grows with the input length, Poseidon over `x`, and the output length, `y` as calldata and event data). A one-call operator costs its measured `proveStep` (the dispute's one-step proof: the same `verifyStep`, the same witness, the same trace leaves opened) plus the measured difference of the two forms for the residual add, `proveSpotCheck` - `proveStep` = {:.0} - {:.0} = {:.0} gas (receipt inclusion and selection instead of the game state and payout). Attention is priced by its visible positions (position i attends over i + 1), piecewise linear through the measured points {}; more than {:.0} positions are not measured to fit the 16,000,000 transaction cap (128 is measured not to), so those steps count as unprovable (a linear extrapolation would put the limit near 101: {:.0} steps, {} of the trace, more would be provable). Query of {} + {} tokens:\n", mix.steps, c.zk_unit_rows, c.gas_spot_check_one_call, c.gas_prove_step_onchain, c.gas_spot_check_one_call - c.gas_prove_step_onchain, c.gas_step_attn.iter().map(|(v, g)| format!("({v:.0}, {g:.0})")).collect::<Vec<_>>().join(", "), c.attn_max_visible, 5.0 * c.n_layers, pct(5.0 * c.n_layers / mix.steps), s0.prompt_tokens, s0.completion_tokens);
+    let _ = writeln!(md, "| sampled step | steps | share | proof transaction (gas, mean per step) | priced from | contribution to E[gas] |");
+    let _ = writeln!(md, "|---|---:|---:|---:|---|---:|");
+    for k in &mix.classes {
+        let from = match k.name {
+            "Q K V O GATE UP DOWN" => "`gas.spot_check_matvec` (`DOWN`, measured)",
+            "ATTN_NORM FFN_NORM" | "FINAL_NORM" => "`gas.prove_step.norm` + difference",
+            "RESID_ATTN RESID_FFN" => "`gas.prove_step.post_norm_residual` + difference",
+            "Q_ROPE" => "`gas.prove_step.q_rope` + difference",
+            "K_ROPE" => "`gas.prove_step.k_rope` + difference",
+            "V_CACHE" => "`gas.prove_step.v_cache` + difference",
+            "ACT" => "`gas.prove_step.act` + difference",
+            "ATTN (provable length)" => "`gas.prove_step.attn` (interpolated) + difference",
+            "ATTN (too long)" => "not provable: over the transaction gas cap",
+            "LOGITS" => "not provable: the 262,144-value output does not fit a transaction",
+            _ => "not provable: no step verifier",
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {:.0} | {} | {} | {from} | {:.0} |",
+            k.name,
+            k.steps,
+            pct(k.steps / mix.steps),
+            if k.provable {
+                format!("{:.0}", k.gas_sum / k.steps)
+            } else {
+                "-".into()
+            },
+            k.gas_sum / mix.steps
+        );
+    }
+    let _ = writeln!(
+        md,
+        "| **all** | {:.0} | 100% | | | **{:.0}** |\n",
+        mix.steps,
+        mix.provable_gas_sum / mix.steps
+    );
+    let _ = writeln!(md, "So a selected receipt costs its node {:.0} gas of proof on average as built ({:.0} when its step is provable), and with probability {} it cannot be proved at all: {:.0} + {:.0} + {:.0} + {:.0} = {:.0} of the {:.0} steps (`EMBED` at every fed position, `SAMPLE` and `LOGITS` at every sampled one, attention at the {:.0} positions that see more than {:.0}, in {:.0} layers). Per query at rho = {}: {:.0} gas of proofs and {:.0} gas of `reportMissed` (a reporter's, repaid from the slash).\n", q0.spot_gas_per_selected, q0.spot_gas_if_provable, pct3(unprov), class_steps("EMBED"), class_steps("SAMPLE"), class_steps("LOGITS"), class_steps("ATTN (too long)"), unprov_steps, mix.steps, class_steps("ATTN (too long)") / c.n_layers, c.attn_max_visible, c.n_layers, pct(p0.rho), p0.rho * q0.spot_gas_per_selected, p0.rho * q0.report_gas_per_selected);
+    let _ = writeln!(
+        md,
+        "### As built, an honest node is slashed at unprovable steps\n"
+    );
+    let built = simulate(c, &p0, &s0);
+    let prov_only = simulate(
+        c,
+        &Params {
+            sample_provable_only: true,
+            ..p0.clone()
+        },
+        &s0,
+    );
+    let honest_stats = |r: &SimReport| {
+        let missed: u64 = r.nodes.iter().map(|n| n.missed_proofs).sum();
+        let selected: u64 = r.nodes.iter().map(|n| n.selected).sum();
+        let ejected = r.nodes.iter().filter(|n| n.ejected_at_s.is_some()).count();
+        let slashed: f64 = r.nodes.iter().map(|n| n.slashed_eth).sum();
+        (selected, missed, ejected, slashed)
+    };
+    let (sel_b, miss_b, ej_b, sl_b) = honest_stats(&built);
+    let (sel_p, miss_p, ej_p, sl_p) = honest_stats(&prov_only);
+    let _ = writeln!(md, "Reproduce: `cargo run --release -p otr-sim -- run` (as built) and `cargo run --release -p otr-sim -- run --provable-only`.\n");
+    let _ = writeln!(md, "An honest node misses the proof of a selected receipt whose sampled step is unprovable, and `reportMissed` slashes it {} of its stake: rho x {} = {} of its receipts, {} per query in expectation at 1 ETH (one slash every {:.0} receipts). With a least stake equal to the stake (the defaults), the first slash ejects it. The default scenario ({} honest nodes, {} q/s, {:.0} h, seed {}), simulated:\n", pct(p0.spot_slash_fraction), pct3(unprov), pct3(p0.rho * unprov), usd(cb1.honest_slash_usd), between_slashes, s0.nodes, s0.request_rate, s0.duration_s / 3600.0, s0.seed);
+    let _ = writeln!(md, "| sampling | selected receipts | proofs missed | honest nodes ejected | slashed (ETH) | answers per second | requests dropped |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+    for (name, r, (sel, miss, ej, sl)) in [
+        ("as built (every step)", &built, (sel_b, miss_b, ej_b, sl_b)),
+        (
+            "provable steps only (not built)",
+            &prov_only,
+            (sel_p, miss_p, ej_p, sl_p),
+        ),
+    ] {
+        let _ = writeln!(
+            md,
+            "| {name} | {sel} | {miss} | {ej} of {} | {sl:.2} | {:.3} | {} |",
+            s0.nodes, r.throughput_qps, r.dropped
+        );
+    }
+    let _ = writeln!(md, "\nUntil `EMBED`, `SAMPLE`, `LOGITS` and long attention can be proved on-chain, or the sampler draws only among provable steps, this is a cost of honesty. Sections 3 to 6 assume the latter (`sample_provable_only`): they evaluate the deterrence of cheating, which unprovable steps do not change for work-saving cheats (every step of their trace is wrong).\n");
 
     // Detection section.
     let _ = writeln!(
@@ -596,7 +719,7 @@ pub fn build(c: &CostModel) -> Output {
         "\n## 5. One third and one half of the nodes Byzantine\n"
     );
     let _ = writeln!(md, "Reproduce: `{CMD}`; one run: `cargo run --release -p otr-sim -- run --byzantine skip-work,cheap-model,collude,leaked-tee --fraction 0.5 --presence 1`.\n");
-    let _ = writeln!(md, "12 nodes, 1.2 q/s in total (each node's capacity is {:.3} q/s; spot-check proofs on a separate prover, since whole-step proving on the serving CPU would saturate it on its own, section 1), 4 simulated hours, seed 1, rho = 1%, stake 1 ETH; a third of the challengers are bribed by colluding nodes; presence 1 = 3 challengers each re-executing 5% of every batch.\n", 1.0 / (q0.engine_s + q0.node_overhead_s));
+    let _ = writeln!(md, "12 nodes, 1.2 q/s in total (each node's capacity is {:.3} q/s; spot-check proofs on a separate prover; the sampled step drawn among provable steps, section 2), 4 simulated hours, seed 1, rho = 1%, stake 1 ETH; a third of the challengers are bribed by colluding nodes; presence 1 = 3 challengers each re-executing 5% of every batch.\n", 1.0 / (q0.engine_s + q0.node_overhead_s));
     let _ = writeln!(md, "| Byzantine | strategies | challengers | bad answers served | bad answers finalized undetected | caught | cheaters ejected (mean time) | slashed (ETH) | answers per second | request to provisional finality, mean / p99 (s) | cheater net profit per node |");
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
     for (f, m, presence, r) in &byz_rows {
@@ -683,7 +806,8 @@ pub fn build(c: &CostModel) -> Output {
     // Limits.
     let _ = writeln!(md, "\n## What the simulator does not model\n");
     let _ = writeln!(md, "- GPU numbers: every time figure is the 2-core CPU engine's; an H100 changes the scale of inference and proving alike, not the structure. No H100 attestation report time is measured (`attestation.gpu_report_ms` is assumed).");
-    let _ = writeln!(md, "- Non-matrix steps: the spot-check circuits cover matrix-vector products only; a selected element-wise, normalization or attention step has no circuit yet (element-wise adds are recomputed on-chain in disputes). The proving cost counts matrix steps only, so it is a lower bound for whole-step checks.");
+    let _ = writeln!(md, "- Spot-check gas by operator: the matrix transaction is measured for `DOWN` (640 x 2048) only and used for every layer matrix; the one-call operators other than the residual add are priced from their `proveStep` rows plus the measured difference of the two forms (tens of thousands of gas either way, against 0.5M to 15M per step); attention is measured with every weight 1 (the most work at its length), so a peaked attention costs less. Proving time counts the one unit of a sampled layer matrix; the witness of a one-call step is built by the node (not timed).");
+    let _ = writeln!(md, "- Unprovable steps: the simulator draws them for honest nodes as built (section 2) but does not model a remedy; sections 3 to 6 assume the sampled step is provable. `params suggest` prices the proof window on the costliest provable step (one unit) and leaves the honest slash out of its cost.");
     let _ = writeln!(md, "- Repeated entry: a slashed operator can stake again under a new key; each entry costs the stake, which the profit formula already charges once per detection.");
     let _ = writeln!(md, "- Challenger incentives are exogenous (presence, audit share): in an honest network auditing earns nothing (the verifier's dilemma), which is why spot checks, whose detection does not depend on anyone watching, carry the guarantee for work-saving cheats.");
     let _ = writeln!(md, "- Bribes to challengers are free in the model and a colluder's sock puppet always front-runs: the collude rows are a worst case. Paying part of every slash to a burn address (the contracts pay 50% to the winner) is what keeps self-reporting from refunding a cheater.");
@@ -710,6 +834,7 @@ pub fn validate(c: &CostModel, st: Strategy, rho: f64, stake: f64, seeds: u64) -
         stake_eth: stake,
         min_stake_eth: stake,
         prove_on_node: false,
+        sample_provable_only: true,
         ..Params::default()
     };
     let s = Scenario {

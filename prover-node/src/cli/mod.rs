@@ -1,5 +1,6 @@
 //! Command-line definitions.
 
+mod chain;
 mod dev;
 mod gpu;
 mod input;
@@ -52,6 +53,10 @@ pub enum Command {
     /// ZK spot-checks: setup ceremony, verifying-key export, proving a unit, verifying a proof.
     #[command(subcommand)]
     Zk(zk::ZkCommand),
+    /// The registry owner's commands on an RPC chain: `otr chain register-model`,
+    /// `register-matvec` (the matrix-vector step verifier for `--zk-params` keys) and `status`.
+    #[command(subcommand)]
+    Chain(chain::ChainCommand),
 }
 
 /// A failure to report: `error: CODE: message` on stderr and a non-zero exit status.
@@ -92,5 +97,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Simulate(a) => simulate::run_simulate(a),
         Command::Params(p) => simulate::run_params(p),
         Command::Zk(z) => zk::run(z),
+        Command::Chain(c) => chain::run(c),
     }
 }

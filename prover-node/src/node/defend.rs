@@ -313,7 +313,7 @@ pub fn load_mat_vec(node: std::sync::Arc<super::Node>) {
                     match s.register_matvec_verifier(node.engine.info().model_id, setup.clone()) {
                         Ok(0) => {}
                         Ok(k) => eprintln!(
-                            "otr: MatVecStepVerifier named for {k} matrix operator(s) on the embedded chain"
+                            "otr: MatVecStepVerifier named for {k} matrix operator(s) in the registry"
                         ),
                         Err(e) => {
                             eprintln!("otr: could not register the matrix-vector verifier: {e}")

@@ -71,11 +71,12 @@ pub fn registry_entry(model: &ModelInfo) -> ModelRegistry::Model {
     }
 }
 
-/// Registers `model` from the deployment's owner (dev chains): its registry entry, the
+/// Registers `model` from the deployment's owner (the node on dev chains, the owner's
+/// `otr chain register-model` elsewhere): its registry entry, the
 /// residual-add step verifier when its residual is a plain add (Llama), and the norm step
 /// verifier for its RMSNorm steps (pre norms and the final norm; with post norms, Gemma 3, also
 /// the residuals `h + rms_norm(x)`), and the QK-norm + RoPE verifier with its RoPE table roots.
-fn register_model<H: Host + ?Sized>(
+pub fn register_model<H: Host + ?Sized>(
     host: &mut H,
     d: &Deployment,
     model: &ModelInfo,
@@ -119,6 +120,109 @@ fn register_model<H: Host + ?Sized>(
             .map_err(|e| format!("naming the attention step verifier: {e}"))?;
     }
     Ok(())
+}
+
+/// The registry's stage of a matrix operator's stage class (`MatVecSetup::op_shapes`): a
+/// layer's operators are looked up at stage 1, the head's at `num_layers + 1`.
+pub fn matvec_stage(class: u8, num_layers: u16) -> u16 {
+    if class == 1 {
+        1
+    } else {
+        num_layers + 1
+    }
+}
+
+/// Whether the registry already names a step verifier for one of the matrix operators that
+/// `setup`'s keys prove (a verifier registered before: by the node at an earlier start, or by
+/// the owner with `otr chain register-matvec`).
+pub fn matvec_verifier_named<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    model_id: Hash,
+    setup: &super::dispute::MatVecSetup,
+) -> Result<bool, String> {
+    let e = |e: otr_contracts::CallError| e.to_string();
+    let n_layers = host::view(
+        host,
+        d.registry,
+        &ModelRegistry::modelCall {
+            modelId: model_id.into(),
+        },
+    )
+    .map_err(e)?
+    .numLayers;
+    for (class, op, ..) in setup.op_shapes() {
+        let stage = matvec_stage(class, n_layers);
+        if d.step_verifier(host, model_id, stage, op).map_err(e)? != Address::ZERO {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Deploys, from the registry owner `d.owner`, the Poseidon round schedule, one
+/// `MatVecGroth16Verifier` per unit shape of `setup`'s keys and the `MatVecStepVerifier` over
+/// them, and names that verifier in the registry for every matrix operator of the keys' shapes
+/// (docs/PROTOCOL.md §7.9). The model must be registered and active (the registry names step
+/// verifiers only for those; checked before anything is sent). Used by the node where it holds
+/// the owner's key ([`Settlement::register_matvec_verifier`]) and by the owner's
+/// `otr chain register-matvec`. Returns how many operators it named.
+pub fn deploy_matvec_verifier<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    model_id: Hash,
+    setup: &super::dispute::MatVecSetup,
+) -> Result<usize, String> {
+    let e = |e: otr_contracts::CallError| e.to_string();
+    let shapes = setup.op_shapes();
+    if shapes.is_empty() {
+        return Ok(0);
+    }
+    let m = host::view(
+        host,
+        d.registry,
+        &ModelRegistry::modelCall {
+            modelId: model_id.into(),
+        },
+    )
+    .map_err(e)?;
+    if !m.active {
+        return Err(format!(
+            "model 0x{} is not registered (or not active) in the registry at 0x{}: register it \
+             first (`otr chain register-model`)",
+            hex::encode(model_id),
+            hex::encode(d.registry)
+        ));
+    }
+    let rounds = d
+        .deploy_poseidon_rounds(host)
+        .map_err(|x| format!("deploying PoseidonRounds: {x}"))?;
+    let mut verifiers: Vec<((u32, u32, u32), Address)> = Vec::new();
+    let mut named = Vec::new();
+    for &(class, op, rows, cols, r, vk) in &shapes {
+        let shape = (rows as u32, cols as u32, r as u32);
+        let g16 = match verifiers.iter().find(|(s, _)| *s == shape) {
+            Some((_, a)) => *a,
+            None => {
+                let a = d
+                    .deploy_matvec_groth16(host, vk.vk())
+                    .map_err(|x| format!("deploying MatVecGroth16Verifier {shape:?}: {x}"))?;
+                verifiers.push((shape, a));
+                a
+            }
+        };
+        named.push(otr_contracts::deploy::MatVecShape {
+            stage_class: class,
+            op,
+            rows: shape.0,
+            cols: shape.1,
+            unit_rows: shape.2,
+            verifier: g16,
+        });
+    }
+    d.set_matvec_verifier(host, model_id, rounds, setup.tied_output(), &named)
+        .map_err(|x| format!("deploying and naming MatVecStepVerifier: {x}"))?;
+    Ok(named.len())
 }
 
 /// The devnet governance account of the embedded chain (transactions are not signed there; this
@@ -415,6 +519,9 @@ pub struct Settlement {
     /// `Some(url)` on an RPC chain.
     pub rpc_url: Option<String>,
     pub chain_id: u64,
+    /// Whether the node signs for the registry's owner: on the embedded chain, and on a dev RPC
+    /// chain whose deployment anvil's dev account owns.
+    pub holds_owner_key: bool,
     staples: std::sync::Mutex<std::collections::BTreeMap<u64, Staple>>,
 }
 
@@ -480,6 +587,7 @@ impl Settlement {
             challenge_window_secs: saved.challenge_window_secs,
             rpc_url: None,
             chain_id,
+            holds_owner_key: true,
             staples: Default::default(),
         })
     }
@@ -516,6 +624,9 @@ impl Settlement {
             challenge_window_secs,
             spot_check_ppm,
         )?;
+        // On a dev chain `open_rpc_chain` signs with anvil's dev key: the owner of the contracts
+        // the node deployed there itself.
+        let holds_owner_key = host.is_dev() && dev_key_address() == Some(saved.owner);
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("otr-chain".into())
@@ -534,6 +645,7 @@ impl Settlement {
             challenge_window_secs: saved.challenge_window_secs,
             rpc_url: Some(url.to_string()),
             chain_id,
+            holds_owner_key,
             staples: Default::default(),
         })
     }
@@ -684,74 +796,48 @@ impl Settlement {
         self.with_host(move |c| read_batch(c, &d, index).map(|b| b.root))?
     }
 
+    /// Names a `MatVecStepVerifier` for the matrix operators that `setup`'s keys prove
+    /// ([`deploy_matvec_verifier`]), so a dispute or an on-chain spot check at such a step is
+    /// settled by a unit proof (docs/PROTOCOL.md §7.9) instead of lost. Only where the node holds
+    /// the registry owner's key: the embedded chain (the devnet owner) and a dev RPC chain whose
+    /// contracts anvil's dev account deployed (the node signs with that key there). On any other
+    /// RPC chain the registry's owner registers it (`otr chain register-matvec`): this sends
+    /// nothing and, while the registry names no verifier for those operators, logs a note saying
+    /// so. Does nothing either when the registry already names a verifier for one of those
+    /// operators (a restart). Returns how many operators it named.
+    pub fn register_matvec_verifier(
+        &self,
+        model_id: Hash,
+        setup: std::sync::Arc<super::dispute::MatVecSetup>,
+    ) -> Result<usize, String> {
+        if setup.op_shapes().is_empty() {
+            return Ok(0);
+        }
+        let (d, owner) = (self.deployment.clone(), self.holds_owner_key);
+        self.with_host(move |h: &mut dyn Host| {
+            if matvec_verifier_named(h, &d, model_id, &setup)? {
+                return Ok(0);
+            }
+            if !owner {
+                eprintln!(
+                    "otr: note: the registry at 0x{} names no matrix-vector step verifier for this \
+                     model and the node does not hold its owner's key: until its owner runs \
+                     `otr chain register-matvec` with these keys, matrix steps cannot be proved \
+                     on-chain",
+                    hex::encode(d.registry)
+                );
+                return Ok(0);
+            }
+            deploy_matvec_verifier(h, &d, model_id, &setup)
+        })?
+    }
+
     /// The light-client section for batch `index` (RPC chains; `None` on the embedded chain,
     /// which has no state trie). Cached per batch: the proof is taken at the head once, and the
     /// header chain above it grows with the chain. It is taken again at the head when the header
     /// chain would exceed [`STAPLE_SPAN`] headers, when the chain reorganised under it, when a
     /// proven storage word changed since (a dispute opened or resolved), and once the head has
     /// passed the batch's window end while the proven block had not (so "final" can be proven).
-    /// On the embedded chain (the node deployed it; its owner is the devnet owner): names a
-    /// `MatVecStepVerifier` for the matrix operators that `setup`'s keys prove, so a dispute
-    /// at such a step is settled by a unit proof (docs/PROTOCOL.md §7.9) instead of lost by
-    /// timeout. Deploys the Poseidon schedule and one Groth16 verifier per key. Does nothing when
-    /// the registry already names a verifier for one of those operators (a restart) or on an
-    /// RPC chain (whose registry owner the node does not hold). Returns how many operators it
-    /// named.
-    pub fn register_matvec_verifier(
-        &self,
-        model_id: Hash,
-        setup: std::sync::Arc<super::dispute::MatVecSetup>,
-    ) -> Result<usize, String> {
-        if self.rpc_url.is_some() || setup.op_shapes().is_empty() {
-            return Ok(0);
-        }
-        let (d, tied) = (self.deployment.clone(), setup.tied_output());
-        self.with_host(move |h: &mut dyn Host| -> Result<usize, String> {
-            let e = |e: otr_contracts::CallError| e.to_string();
-            let n_layers = host::view(
-                h,
-                d.registry,
-                &ModelRegistry::modelCall {
-                    modelId: model_id.into(),
-                },
-            )
-            .map_err(e)?
-            .numLayers;
-            let shapes = setup.op_shapes();
-            for &(class, op, ..) in &shapes {
-                let stage = if class == 1 { 1 } else { n_layers + 1 };
-                if d.step_verifier(h, model_id, stage, op).map_err(e)? != Address::ZERO {
-                    return Ok(0);
-                }
-            }
-            let rounds = d.deploy_poseidon_rounds(h).map_err(e)?;
-            let mut verifiers: Vec<((u32, u32, u32), Address)> = Vec::new();
-            let mut named = Vec::new();
-            for &(class, op, rows, cols, r, vk) in &shapes {
-                let shape = (rows as u32, cols as u32, r as u32);
-                let g16 = match verifiers.iter().find(|(s, _)| *s == shape) {
-                    Some((_, a)) => *a,
-                    None => {
-                        let a = d.deploy_matvec_groth16(h, vk.vk()).map_err(e)?;
-                        verifiers.push((shape, a));
-                        a
-                    }
-                };
-                named.push(otr_contracts::deploy::MatVecShape {
-                    stage_class: class,
-                    op,
-                    rows: shape.0,
-                    cols: shape.1,
-                    unit_rows: shape.2,
-                    verifier: g16,
-                });
-            }
-            d.set_matvec_verifier(h, model_id, rounds, tied, &named)
-                .map_err(e)?;
-            Ok(named.len())
-        })?
-    }
-
     pub fn staple(&self, index: u64) -> Result<Option<ChainProof>, String> {
         if self.rpc_url.is_none() {
             return Ok(None);
@@ -932,6 +1018,13 @@ fn open_chain(
     Ok((chain, saved))
 }
 
+/// The address of anvil's prefunded dev account (`rpc::ANVIL_DEV_KEY`).
+fn dev_key_address() -> Option<Address> {
+    let key = hex::decode(otr_contracts::rpc::ANVIL_DEV_KEY).ok()?;
+    let key = k256::ecdsa::SigningKey::from_slice(&key).ok()?;
+    Some(otr_contracts::rpc::key_address(&key))
+}
+
 /// Finds or makes the deployment on an RPC chain, registers the model and stakes the node (see
 /// [`Settlement::open_rpc`]).
 #[allow(clippy::too_many_arguments)]
@@ -1015,7 +1108,8 @@ fn open_rpc_chain(
             register_model(host, &d, model)?;
         } else {
             eprintln!(
-                "otr: note: the served model is not in the registry at 0x{}; its owner must register it",
+                "otr: note: the served model is not in the registry at 0x{}; its owner must \
+                 register it (`otr chain register-model`)",
                 hex::encode(d.registry)
             );
         }

@@ -62,6 +62,9 @@ impl fmt::Debug for VerifyOptions<'_> {
 pub struct ProofClaim {
     pub circuit_id: String,
     pub public_inputs: usize,
+    /// What the proof is about in this receipt's trace, when the bundle carries its statement
+    /// ([`crate::zk::statement`]); `None`: the proof is valid but not bound to this answer.
+    pub bound: Option<crate::zk::statement::BoundClaim>,
 }
 
 /// What a verified bundle proves.
@@ -168,7 +171,7 @@ pub fn verify_bundle(
         o.verifier,
     )?;
 
-    let proofs = verify_zk_proofs(&bundle.zk_proofs, o.verifying_keys)?;
+    let proofs = verify_bundle_zk(&bundle.receipt, &bundle.zk_proofs, o.verifying_keys)?;
 
     let finality = match &bundle.chain_status {
         None => evaluate_finality(&FinalityInputs {
@@ -216,9 +219,32 @@ pub fn verify_zk_proofs(
         proofs.push(ProofClaim {
             circuit_id: hex::encode(p.circuit_id),
             public_inputs: p.public_inputs.len(),
+            bound: None,
         });
     }
     Ok(proofs)
+}
+
+/// [`verify_zk_proofs`], then each proof that carries a statement is bound to `receipt`'s
+/// trace ([`crate::zk::statement::check_statement`]): its claim says which step, unit and
+/// matrix it proves and the matrix root its commitment opens to.
+pub fn verify_bundle_zk(
+    receipt: &crate::rollup::Receipt,
+    zk_proofs: &[crate::rollup::ZkProof],
+    verifying_keys: &[(Hash, &PreparedVk)],
+) -> Result<Vec<ProofClaim>, VerifyError> {
+    let mut claims = verify_zk_proofs(zk_proofs, verifying_keys)?;
+    let mut poseidon = None;
+    for (index, (p, c)) in zk_proofs.iter().zip(claims.iter_mut()).enumerate() {
+        if let Some(st) = &p.statement {
+            let h = poseidon.get_or_insert_with(crate::zk::poseidon::Poseidon::new);
+            c.bound = Some(
+                crate::zk::statement::check_statement(st, &p.public_inputs, receipt, h)
+                    .map_err(|error| VerifyError::Statement { index, error })?,
+            );
+        }
+    }
+    Ok(claims)
 }
 
 /// Why a bundle was rejected; `code()` and `stage()` come from the stage that failed.
@@ -235,6 +261,11 @@ pub enum VerifyError {
     Proof {
         index: usize,
         error: ProofError,
+    },
+    /// A proof's statement does not bind it to this receipt's trace.
+    Statement {
+        index: usize,
+        error: crate::zk::statement::StatementError,
     },
     Finality(FinalityError),
     /// The stapled light-client section does not prove the bundle's batch.
@@ -274,6 +305,7 @@ impl ErrorCode for VerifyError {
             VerifyError::ModelMismatch(_) => "RECEIPT_MODEL_MISMATCH",
             VerifyError::UnknownCircuit { .. } => "PROOF_UNKNOWN_CIRCUIT",
             VerifyError::Proof { error, .. } => error.code(),
+            VerifyError::Statement { error, .. } => error.code(),
             VerifyError::Finality(e) => e.code(),
             VerifyError::Light(e) => e.code(),
             VerifyError::NoChainProof => "LIGHT_NO_CHAIN_PROOF",
@@ -286,6 +318,7 @@ impl ErrorCode for VerifyError {
             VerifyError::RequestMismatch(_) | VerifyError::ModelMismatch(_) => Stage::Receipt,
             VerifyError::UnknownCircuit { .. } => Stage::Proof,
             VerifyError::Proof { error, .. } => error.stage(),
+            VerifyError::Statement { error, .. } => error.stage(),
             VerifyError::Finality(e) => e.stage(),
             VerifyError::Light(e) => e.stage(),
             VerifyError::NoChainProof => Stage::LightClient,
@@ -308,6 +341,7 @@ impl fmt::Display for VerifyError {
                 write!(f, "proof {index} is for circuit {circuit_id}, for which no verifying key was given")
             }
             VerifyError::Proof { index, error } => write!(f, "proof {index}: {error}"),
+            VerifyError::Statement { index, error } => write!(f, "proof {index}: {error}"),
             VerifyError::Finality(e) => fmt::Display::fmt(e, f),
             VerifyError::Light(e) => write!(f, "chain proof: {e}"),
             VerifyError::NoChainProof => f.write_str(

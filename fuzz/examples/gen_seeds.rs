@@ -346,6 +346,7 @@ fn bundle(out: &Out, fixtures: &Path) {
             circuit_id: [0xcc; 32],
             proof: zk_proof,
             public_inputs: vec![[0; 32], [1; 32]],
+            statement: None,
         }],
         chain_proof: None,
     };

@@ -125,3 +125,44 @@ pub fn prove_step_unit<R: RngCore + CryptoRng>(
         output_digest: digest,
     })
 }
+
+/// A matrix commitment's place in the model's matrix root (`zkroot`): leaf index, tree size and
+/// audit path.
+pub type MatrixOpening = (u64, u64, Vec<[u8; 32]>);
+
+/// The bundle statement of a unit proof of trace step `step` (input step `input`) of the trace
+/// `leaves` (its 57-byte leaves in order): both leaves with their audit paths in the trace, the
+/// input `x` (`Act16` bytes) and whole output `y` (`i64le`), the rows per unit, and the matrix
+/// `matrix` with its commitment's opening (`otr_core::zk::statement` checks it).
+#[allow(clippy::too_many_arguments)]
+pub fn statement(
+    leaves: &[Vec<u8>],
+    step: u64,
+    input: u64,
+    x: &[u8],
+    y: &[u8],
+    unit_rows: usize,
+    matrix: &str,
+    opening: MatrixOpening,
+) -> Result<otr_core::rollup::ZkStatement, ZkError> {
+    let open = |i: u64| -> Result<otr_core::rollup::TraceOpening, ZkError> {
+        let p = otr_core::rollup::merkle::prove(leaves, i)
+            .map_err(|e| ZkError::Shape(format!("trace leaf {i}: {e}")))?;
+        Ok(otr_core::rollup::TraceOpening {
+            index: i,
+            leaf: leaves[i as usize].clone(),
+            path: p.path,
+        })
+    };
+    Ok(otr_core::rollup::ZkStatement {
+        step: open(step)?,
+        input: open(input)?,
+        x: x.to_vec(),
+        y: y.to_vec(),
+        unit_rows: unit_rows as u32,
+        matrix: matrix.to_string(),
+        matrix_index: opening.0,
+        matrix_size: opening.1,
+        matrix_path: opening.2,
+    })
+}

@@ -19,6 +19,7 @@ fn entry(vk: &PreparedVk, proof: &[u8], inputs: Vec<[u8; 32]>) -> ZkProof {
         circuit_id: vk.key_id(),
         proof: proof.to_vec(),
         public_inputs: inputs,
+        statement: None,
     }
 }
 

@@ -31,7 +31,11 @@ fn hashes_and_commitments_match_the_circuits() {
     for len in [0usize, 1, 30, 31, 32, 62, 100, 4100] {
         let b: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
         let t = otr_zk::poseidon::tag("OTR/zk/wide/v1");
-        assert_eq!(ours.hash_bytes(t, &b), otr_zk::pack::hash_bytes(t, &b), "{len} bytes");
+        assert_eq!(
+            ours.hash_bytes(t, &b),
+            otr_zk::pack::hash_bytes(t, &b),
+            "{len} bytes"
+        );
     }
     let x = otr_zk::testdata::input(64, 3, 2);
     assert_eq!(
@@ -44,4 +48,3 @@ fn hashes_and_commitments_match_the_circuits() {
         otr_zk::commit::output_commitment(&y)
     );
 }
-

@@ -10,6 +10,11 @@
 //! section after the ZK proofs; JSON: the key is left out when absent), so bundles without it
 //! encode exactly as before and older bundles decode unchanged. Any other byte there is
 //! refused as trailing bytes (absence has one encoding: no bytes).
+//!
+//! The statements of spot-check proofs ([`ZkStatement`]: the trace bytes a proof is about) came
+//! later still: binary, tag `0x02` after the light-client section (or after the ZK proofs when
+//! that is absent) and, for each ZK proof in order, an option tag and its statement; written only
+//! when some proof has one. JSON: a `statement` key in the proof, left out when absent.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -46,6 +51,8 @@ pub struct BundleLimits {
     pub max_zk_proofs: usize,
     pub max_zk_proof: usize,
     pub max_public_inputs: usize,
+    /// The most bytes of one tensor in a ZK statement (a step's input or whole output).
+    pub max_zk_tensor: usize,
 }
 
 impl BundleLimits {
@@ -61,6 +68,7 @@ impl BundleLimits {
         max_zk_proofs: 16,
         max_zk_proof: 4096,
         max_public_inputs: crate::zk::MAX_PUBLIC_INPUTS,
+        max_zk_tensor: 256 * 1024,
     };
 }
 
@@ -126,6 +134,97 @@ pub struct ZkProof {
     /// Public inputs: BN254 scalars, 32-byte big-endian each.
     #[serde(with = "hex_hash_vec")]
     pub public_inputs: Vec<[u8; 32]>,
+    /// What the proof is about, in the receipt's own trace: lets a client bind the proof to
+    /// this answer (`docs/PROTOCOL.md` §7.8). Absent on older bundles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<ZkStatement>,
+}
+
+/// One trace leaf with its audit path in the receipt's trace (`trace_root`, `trace_steps`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceOpening {
+    pub index: u64,
+    /// The 57-byte leaf: tag, `u32be pos`, `u16be stage`, `u8 op`, SHA-256 of the output.
+    #[serde(with = "base64_bytes")]
+    pub leaf: Vec<u8>,
+    #[serde(with = "hex_hash_vec")]
+    pub path: Vec<Hash>,
+}
+
+/// The statement of a matrix-vector unit proof, in the receipt's trace: the proved step and its
+/// input step (leaves opened in `trace_root`), their tensors (whose SHA-256 are the leaves'
+/// digests, from which the client recomputes the proof's `C_x` and `C_y`), the rows per unit,
+/// and the matrix with its commitment's opening in the model's matrix root (the registry's
+/// `poseidonRoot`), against which the proof's `C_W` is checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZkStatement {
+    pub step: TraceOpening,
+    pub input: TraceOpening,
+    /// The input vector (`Act16` bytes: `i32le exp || i16le q[..]`).
+    #[serde(with = "base64_bytes")]
+    pub x: Vec<u8>,
+    /// The step's whole output (`i64le` per row).
+    #[serde(with = "base64_bytes")]
+    pub y: Vec<u8>,
+    pub unit_rows: u32,
+    /// The converted-weights name of the matrix, e.g. `blk.3.ffn_down.weight`.
+    pub matrix: String,
+    pub matrix_index: u64,
+    pub matrix_size: u64,
+    #[serde(with = "hex_hash_vec")]
+    pub matrix_path: Vec<Hash>,
+}
+
+/// Tag of the ZK statements section in the binary form.
+const STATEMENTS_TAG: u8 = 2;
+/// The longest matrix name accepted.
+pub const MAX_MATRIX_NAME: usize = 128;
+
+fn write_opening(w: &mut Writer, o: &TraceOpening) {
+    w.u64(o.index).bytes(&o.leaf);
+    write_path(w, &o.path);
+}
+
+fn read_opening(r: &mut Reader<'_>) -> Result<TraceOpening, BundleError> {
+    Ok(TraceOpening {
+        index: r.u64("ZK statement leaf index")?,
+        leaf: r.bytes(64, "ZK statement leaf")?.to_vec(),
+        path: read_path(r, "ZK statement leaf path")?,
+    })
+}
+
+impl ZkStatement {
+    fn write(&self, w: &mut Writer) {
+        write_opening(w, &self.step);
+        write_opening(w, &self.input);
+        w.bytes(&self.x)
+            .bytes(&self.y)
+            .u32(self.unit_rows)
+            .str(&self.matrix)
+            .u64(self.matrix_index)
+            .u64(self.matrix_size);
+        write_path(w, &self.matrix_path);
+    }
+
+    fn read(r: &mut Reader<'_>, limits: &BundleLimits) -> Result<Self, BundleError> {
+        Ok(ZkStatement {
+            step: read_opening(r)?,
+            input: read_opening(r)?,
+            x: r.bytes(limits.max_zk_tensor, "ZK statement input")?
+                .to_vec(),
+            y: r.bytes(limits.max_zk_tensor, "ZK statement output")?
+                .to_vec(),
+            unit_rows: r.u32("ZK statement rows per unit")?,
+            matrix: r
+                .str(MAX_MATRIX_NAME, "ZK statement matrix name")?
+                .to_string(),
+            matrix_index: r.u64("ZK statement matrix index")?,
+            matrix_size: r.u64("ZK statement matrix count")?,
+            matrix_path: read_path(r, "ZK statement matrix path")?,
+        })
+    }
 }
 
 /// Everything a client needs to check one answer.
@@ -213,6 +312,15 @@ impl AnswerBundle {
         if let Some(cp) = &self.chain_proof {
             w.option_tag(true);
             cp.write(&mut w);
+        }
+        if self.zk_proofs.iter().any(|p| p.statement.is_some()) {
+            w.u8(STATEMENTS_TAG);
+            for p in &self.zk_proofs {
+                w.option_tag(p.statement.is_some());
+                if let Some(st) = &p.statement {
+                    st.write(&mut w);
+                }
+            }
         }
         w.into_bytes()
     }
@@ -310,6 +418,7 @@ impl AnswerBundle {
                 circuit_id,
                 proof,
                 public_inputs,
+                statement: None,
             });
         }
         // The light-client section: present only as tag 0x01 and the section; anything else
@@ -326,6 +435,14 @@ impl AnswerBundle {
         } else {
             None
         };
+        if bytes.get(r.offset()) == Some(&STATEMENTS_TAG) && !zk_proofs.is_empty() {
+            r.u8("ZK statements tag")?;
+            for p in zk_proofs.iter_mut() {
+                if r.option_tag("ZK statement tag")? {
+                    p.statement = Some(ZkStatement::read(&mut r, limits)?);
+                }
+            }
+        }
         r.finish()?;
         Ok(AnswerBundle {
             version,

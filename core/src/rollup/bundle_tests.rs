@@ -88,6 +88,7 @@ fn sample() -> (AnswerBundle, SigningKey) {
             circuit_id: [0xcc; 32],
             proof: vec![7; 128],
             public_inputs: vec![[0; 32], [1; 32]],
+            statement: None,
         }],
         chain_proof: None,
     };

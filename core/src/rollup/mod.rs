@@ -20,7 +20,8 @@ pub(crate) mod serde_forms;
 pub mod verify;
 
 pub use bundle::{
-    AnswerBundle, BundleError, BundleLimits, GpuEvidence, ReceiptProof, RollupInclusion, ZkProof,
+    AnswerBundle, BundleError, BundleLimits, GpuEvidence, ReceiptProof, RollupInclusion,
+    TraceOpening, ZkProof, ZkStatement,
 };
 pub use finality::{
     evaluate_finality, ChainStatus, DisputeState, Finality, FinalityError, FinalityInputs,

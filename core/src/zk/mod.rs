@@ -8,6 +8,7 @@
 pub mod groth16;
 pub mod poseidon;
 pub mod snarkjs;
+pub mod statement;
 
 pub use ark_bn254::Fr;
 pub use ark_serialize::Compress;

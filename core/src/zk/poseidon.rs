@@ -65,7 +65,10 @@ impl Grain {
     fn update(&mut self) -> bool {
         let s = &self.state;
         let h = self.head;
-        let bit = s[(h + 62) % 80] ^ s[(h + 51) % 80] ^ s[(h + 38) % 80] ^ s[(h + 23) % 80]
+        let bit = s[(h + 62) % 80]
+            ^ s[(h + 51) % 80]
+            ^ s[(h + 38) % 80]
+            ^ s[(h + 23) % 80]
             ^ s[(h + 13) % 80]
             ^ s[h];
         self.state[h] = bit;
@@ -104,7 +107,11 @@ impl Grain {
         let bits = self.bits(Fr::MODULUS_BIT_SIZE as usize);
         let bytes: Vec<u8> = bits
             .chunks(8)
-            .map(|c| c.iter().enumerate().fold(0u8, |a, (i, &b)| a | (u8::from(b) << i)))
+            .map(|c| {
+                c.iter()
+                    .enumerate()
+                    .fold(0u8, |a, (i, &b)| a | (u8::from(b) << i))
+            })
             .collect();
         Fr::from_le_bytes_mod_order(&bytes)
     }

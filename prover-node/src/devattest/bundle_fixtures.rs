@@ -295,6 +295,7 @@ pub fn generate_full(out: &Path) -> std::io::Result<()> {
         circuit_id,
         proof: hex_field("proof_hex")?,
         public_inputs: public.iter().map(|s| decimal_be32(s)).collect(),
+        statement: None,
     }];
 
     let d = out.join("bundles").join(FULL_CASE);

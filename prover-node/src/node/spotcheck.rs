@@ -292,6 +292,7 @@ pub fn proofs_for(node: &Node, id: &str) -> Result<Vec<ZkProof>, String> {
             .chunks_exact(32)
             .map(|c| c.try_into().unwrap_or([0u8; 32]))
             .collect(),
+        statement: None,
     }])
 }
 
@@ -622,6 +623,7 @@ pub fn prove_step(
         circuit_id: sc.keys.key_id,
         proof: p.proof.proof.to_vec(),
         public_inputs: p.public_inputs,
+        statement: None,
     };
     sc.keys
         .vk

@@ -491,3 +491,63 @@ fn chain_proof_section_round_trips_and_is_backward_compatible() {
     // Truncated inside the section.
     assert!(AnswerBundle::decode(&with[..with.len() - 3]).is_err());
 }
+
+fn statement() -> crate::rollup::ZkStatement {
+    use crate::rollup::{TraceOpening, ZkStatement};
+    ZkStatement {
+        step: TraceOpening {
+            index: 9,
+            leaf: vec![0xaa; 57],
+            path: vec![[1; 32], [2; 32]],
+        },
+        input: TraceOpening {
+            index: 4,
+            leaf: vec![0xbb; 57],
+            path: vec![[3; 32]],
+        },
+        x: vec![1, 2, 3, 4, 5, 6],
+        y: vec![9; 64],
+        unit_rows: 4,
+        matrix: "blk.0.ffn_down.weight".into(),
+        matrix_index: 5,
+        matrix_size: 127,
+        matrix_path: vec![[4; 32]; 7],
+    }
+}
+
+#[test]
+fn zk_statements_round_trip_and_older_bundles_decode_unchanged() {
+    let (mut b, _) = sample();
+    let before = b.encode();
+    // A second proof without a statement: per-proof option tags keep the order.
+    b.zk_proofs.push(b.zk_proofs[0].clone());
+    b.zk_proofs[0].statement = Some(statement());
+    let bytes = b.encode_checked().unwrap();
+    assert_eq!(AnswerBundle::decode(&bytes).unwrap(), b);
+    assert_eq!(AnswerBundle::from_json(&b.to_json()).unwrap(), b);
+    assert!(b.to_json().contains("\"statement\":{"));
+    // With a stapled chain proof too: statements come after it.
+    let mut c = b.clone();
+    c.chain_proof = Some(stapled());
+    assert_eq!(AnswerBundle::decode(&c.encode()).unwrap(), c);
+    // Without statements the encoding is exactly the older one.
+    let mut plain = b.clone();
+    plain.zk_proofs.truncate(1);
+    plain.zk_proofs[0].statement = None;
+    assert_eq!(plain.encode(), before);
+    // A statements tag with no proofs, a truncated statement, an oversized tensor.
+    let mut none = plain.clone();
+    none.zk_proofs.clear();
+    let mut bytes = none.encode();
+    bytes.extend_from_slice(&[2, 1]);
+    assert_eq!(
+        AnswerBundle::decode(&bytes).unwrap_err().code(),
+        "BUNDLE_TRAILING_BYTES"
+    );
+    let full = b.encode();
+    assert!(AnswerBundle::decode(&full[..full.len() - 3]).is_err());
+    let mut big = b.clone();
+    big.zk_proofs[0].statement.as_mut().unwrap().y =
+        vec![0; BundleLimits::PROTOCOL.max_zk_tensor + 1];
+    assert!(big.encode_checked().is_err());
+}

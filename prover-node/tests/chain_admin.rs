@@ -225,6 +225,21 @@ fn owner_registers_model_and_matvec_verifier_on_an_rpc_chain() {
     assert_eq!(st["registered"], false, "{st}");
     assert_eq!(st["owner"], format!("0x{}", hex::encode(owner)));
 
+    // The fee cap applies: at a cap below the base fee nothing is signed.
+    let (code, _, err) = chain(
+        "register-model",
+        &anvil.url,
+        &dep,
+        &["--owner-key", &owner_file, "--chain-max-fee-gwei", "0"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("error: CHAIN_TX:") && err.contains("fee cap"),
+        "{err}"
+    );
+    assert_eq!(nonce(&mut rpc, owner), nonce_owner, "nothing sent");
+    assert!(!attributed(&mut rpc));
+
     // register-model: the entry and the step verifiers, from the owner.
     let (code, out, err) = chain(
         "register-model",

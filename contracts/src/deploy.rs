@@ -1020,6 +1020,7 @@ impl Deployment {
     /// `SpotChecks.proveSpotCheckMatVec`: the sampled matrix-vector step `step` of the receipt
     /// `r` (trace `trace`), its input leaf at `input_index`, and the unit proof of the unit
     /// the contract draws (`selected_unit`).
+    #[allow(clippy::too_many_arguments)]
     pub fn prove_spot_check_mat_vec<H: Host + ?Sized>(
         &self,
         host: &mut H,

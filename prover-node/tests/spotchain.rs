@@ -169,7 +169,10 @@ fn matrix_steps_are_proved_with_the_unit_the_seed_draws() {
     // one step in eight of the fixture's trace).
     let mut ids = Vec::new();
     let found = 'rounds: loop {
-        assert!(ids.len() < 80, "no receipt sampled at a 64 x 64 matrix step");
+        assert!(
+            ids.len() < 80,
+            "no receipt sampled at a 64 x 64 matrix step"
+        );
         for i in 0..10 {
             ids.push(ask(port, &format!("Counting {} and {i}", ids.len())));
         }

@@ -229,6 +229,36 @@ fn node_attaches_verified_spot_check_proofs() {
     let verified = verify_bundle(&bundle, &opts).unwrap();
     assert_eq!(verified.proofs.len(), 1);
     assert_eq!(verified.proofs[0].circuit_id, hex::encode(key_id));
+    // The proof is bound to this answer: its statement opens a 64 x 64 matrix step of the
+    // receipt's trace, the unit is the proof's, and the matrix commitment opens to the root the
+    // registry holds for the model.
+    let b = verified.proofs[0].bound.as_ref().expect("a statement");
+    assert_eq!((b.row_start, b.unit_rows, b.rows), (row, 4, 64));
+    assert!(b.step_index < bundle.receipt.trace_steps);
+    let registry_root = {
+        let d = otr_node::node::settlement::SavedDeployment::read(&data)
+            .unwrap()
+            .deployment();
+        let mut c =
+            otr_contracts::Chain::load(&data.join(otr_node::node::settlement::CHAIN_FILE)).unwrap();
+        otr_contracts::host::view(
+            &mut c,
+            d.registry,
+            &otr_contracts::bindings::model_registry::ModelRegistry::modelCall {
+                modelId: bundle.receipt.model_id.into(),
+            },
+        )
+        .unwrap()
+        .poseidonRoot
+    };
+    assert_eq!(b.matrix_root, hex::encode(registry_root.0));
+    // A statement whose input is not the trace's is refused.
+    let mut t = bundle.clone();
+    t.zk_proofs[0].statement.as_mut().unwrap().x[4] ^= 1;
+    assert_eq!(
+        verify_bundle(&t, &opts).unwrap_err().code(),
+        "ZK_STATEMENT_DIGEST"
+    );
 
     // Without the key the proof's circuit is unknown.
     let e = verify_bundle(

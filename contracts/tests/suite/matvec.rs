@@ -806,7 +806,10 @@ fn draw(seed: &[u8; 32], rh: &[u8; 32], domain: u64, n: u64) -> u64 {
 fn spot_batch(b: &mut Bed, receipts: Vec<otr_core::rollup::Receipt>) -> (Posted, [u8; 32]) {
     let p = b.w.post_receipts(receipts);
     b.w.chain.advance(30, 3);
-    let seed = b.w.d.record_seed(&mut b.w.chain, b.w.other, p.index).unwrap();
+    let seed =
+        b.w.d
+            .record_seed(&mut b.w.chain, b.w.other, p.index)
+            .unwrap();
     (p, seed)
 }
 
@@ -872,7 +875,14 @@ fn matvec_spot_check_proves_the_unit_the_seed_draws() {
         }],
         witness: Bytes::new(),
     };
-    let e = host::send(&mut b.w.chain, node, b.w.d.spot_checks, &one_call, U256::ZERO).fails();
+    let e = host::send(
+        &mut b.w.chain,
+        node,
+        b.w.d.spot_checks,
+        &one_call,
+        U256::ZERO,
+    )
+    .fails();
     assert!(e.is("UseMatVecMoves"), "{e}");
     // A valid proof of the other unit is not the drawn one.
     let other = b.unit_move(step, &step.y, prove(step, pk, 4 * (1 - unit as usize)));
@@ -926,7 +936,10 @@ fn matvec_spot_check_proves_the_unit_the_seed_draws() {
     // matches the published ones.
     let rb = p.receipt_ref(0, bad);
     let rh_bad = receipts[bad].receipt_hash();
-    let unit_b = b.w.d.selected_unit(&mut b.w.chain, p.index, rh_bad, 2).unwrap();
+    let unit_b =
+        b.w.d
+            .selected_unit(&mut b.w.chain, p.index, rh_bad, 2)
+            .unwrap();
     let ub = b.unit_move(step, &bad_y, prove(step, pk, 4 * unit_b as usize));
     let e =
         b.w.d

@@ -224,7 +224,7 @@ pub fn check_statement(
         });
     };
     let bad = |which: &'static str, reason: String| StatementError::PublicInput { which, reason };
-    if st.y.len() % 8 != 0 {
+    if !st.y.len().is_multiple_of(8) {
         return Err(bad("C_y", "the output is not whole i64 values".into()));
     }
     let rows = (st.y.len() / 8) as u64;
@@ -234,7 +234,10 @@ pub fn check_statement(
     if Fr::from(start_u64) != start {
         return Err(bad("row_start", "not a row number".into()));
     }
-    if r == 0 || start_u64 % r != 0 || start_u64.checked_add(r).is_none_or(|end| end > rows) {
+    if r == 0
+        || !start_u64.is_multiple_of(r)
+        || start_u64.checked_add(r).is_none_or(|end| end > rows)
+    {
         return Err(bad(
             "row_start",
             format!("{start_u64} does not start a unit of {r} rows within {rows}"),

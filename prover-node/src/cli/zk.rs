@@ -115,7 +115,7 @@ fn prove(a: ProveArgs) -> Result<(), CliError> {
         a.unit,
         keys.get(step as usize)
     );
-    let p = spotcheck::prove_step(
+    let (p, _) = spotcheck::prove_step(
         &sc,
         engine.as_ref(),
         &a.prompt,

@@ -48,6 +48,11 @@ pub struct SpotChecker {
     matrices: BTreeMap<String, (QMatrix, std::sync::OnceLock<MatrixTree>)>,
     n_layers: u16,
     separate_output: bool,
+    /// The served model (for its matrix commitments).
+    info: otr_engine::ModelInfo,
+    /// The model's matrix commitments (`zkroot`, cached next to the converted weights), loaded
+    /// on the first proof: each proof's bundle statement opens `C_W` in their root.
+    commitments: std::sync::OnceLock<Result<super::zkroot::MatrixCommitments, String>>,
 }
 
 fn keccak(parts: &[&[u8]]) -> [u8; 32] {
@@ -134,7 +139,19 @@ impl SpotChecker {
             matrices,
             n_layers: info.config.n_layers as u16,
             separate_output: info.config.separate_output,
+            info,
+            commitments: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The opening of matrix `name`'s commitment in the model's matrix root.
+    fn matrix_opening(&self, name: &str) -> Result<super::zkroot::MatrixOpening, String> {
+        self.commitments
+            .get_or_init(|| super::zkroot::load_or_compute(&self.info, 1).map(|c| c.0))
+            .as_ref()
+            .map_err(|e| format!("the model's matrix commitments: {e}"))?
+            .opening(name)
+            .ok_or_else(|| format!("no registered commitment of {name}"))
     }
 
     /// How many of the model's matrices the keys can prove units of.
@@ -239,9 +256,10 @@ pub fn open(
 
 /// Creates the spot-check tables (idempotent).
 pub fn init_store(store: &super::store::Store) -> Result<(), String> {
-    store.with_conn(|c| {
-        c.execute_batch(
-            "CREATE TABLE IF NOT EXISTS spot_batches (
+    store
+        .with_conn(|c| {
+            c.execute_batch(
+                "CREATE TABLE IF NOT EXISTS spot_batches (
                  batch_index INTEGER PRIMARY KEY,
                  seed BLOB NOT NULL
              );
@@ -257,9 +275,17 @@ pub fn init_store(store: &super::store::Store) -> Result<(), String> {
                  note TEXT
              );
              CREATE INDEX IF NOT EXISTS spot_checks_status ON spot_checks(status, batch_index);",
-        )
-        .map_err(|e| format!("store: {e}"))
-    })
+            )?;
+            // The bundle statement of each proof (JSON), added after the table existed.
+            let has: bool = c
+                .prepare("SELECT 1 FROM pragma_table_info('spot_checks') WHERE name = 'statement'")?
+                .exists([])?;
+            if !has {
+                c.execute_batch("ALTER TABLE spot_checks ADD COLUMN statement TEXT")?;
+            }
+            Ok(())
+        })
+        .map_err(|e: rusqlite::Error| format!("store: {e}"))
 }
 
 /// The proofs to attach to the bundle of receipt `id` (hook in `build_bundle`).
@@ -267,21 +293,25 @@ pub fn proofs_for(node: &Node, id: &str) -> Result<Vec<ZkProof>, String> {
     if node.spotcheck.is_none() {
         return Ok(vec![]);
     }
-    let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>)> = node
+    type Row = (Vec<u8>, Vec<u8>, Vec<u8>, Option<String>);
+    let row: Option<Row> = node
         .store
         .with_conn(|c| {
             c.query_row(
-                "SELECT circuit_id, proof, public_inputs FROM spot_checks
+                "SELECT circuit_id, proof, public_inputs, statement FROM spot_checks
                  WHERE receipt_id = ?1 AND status = 'proved'",
                 params![id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
         })
         .map_err(|e| format!("store: {e}"))?;
-    let Some((cid, proof, inputs)) = row else {
+    let Some((cid, proof, inputs, statement)) = row else {
         return Ok(vec![]);
     };
+    let statement = statement
+        .map(|t| serde_json::from_str(&t).map_err(|e| format!("store: statement: {e}")))
+        .transpose()?;
     let circuit_id: Hash = cid
         .try_into()
         .map_err(|_| "store: bad circuit id".to_string())?;
@@ -292,7 +322,7 @@ pub fn proofs_for(node: &Node, id: &str) -> Result<Vec<ZkProof>, String> {
             .chunks_exact(32)
             .map(|c| c.try_into().unwrap_or([0u8; 32]))
             .collect(),
-        statement: None,
+        statement,
     }])
 }
 
@@ -524,7 +554,8 @@ fn prove_next(node: &Node, sc: &SpotChecker) -> Result<bool, String> {
                 .with_conn(|c| {
                     c.execute(
                         "UPDATE spot_checks SET status = 'proved', step = ?2, unit = ?3,
-                         circuit_id = ?4, proof = ?5, public_inputs = ?6, note = NULL
+                         circuit_id = ?4, proof = ?5, public_inputs = ?6, note = NULL,
+                         statement = ?7
                          WHERE receipt_id = ?1",
                         params![
                             id,
@@ -532,7 +563,11 @@ fn prove_next(node: &Node, sc: &SpotChecker) -> Result<bool, String> {
                             unit,
                             proof.circuit_id.to_vec(),
                             proof.proof,
-                            proof.public_inputs.concat()
+                            proof.public_inputs.concat(),
+                            proof
+                                .statement
+                                .as_ref()
+                                .and_then(|st| serde_json::to_string(st).ok())
                         ],
                     )
                 })
@@ -566,7 +601,7 @@ fn prove_receipt(
     let Some((step, unit)) = sc.sample(seed, &rh, &keys) else {
         return Err(("skipped", "no step of the keys' shape in this trace".into()));
     };
-    let zk = prove_step(
+    let (mut zk, x) = prove_step(
         sc,
         node.engine.as_ref(),
         &prompt,
@@ -577,6 +612,7 @@ fn prove_receipt(
         unit,
     )
     .map_err(fail)?;
+    zk.statement = Some(statement_for(sc, &run.receipt, &run.leaves, step, &x, &zk).map_err(fail)?);
     Ok((step, unit, zk))
 }
 
@@ -600,7 +636,7 @@ pub fn prove_step(
     leaves: &[Vec<u8>],
     step: u64,
     unit: u64,
-) -> Result<ZkProof, String> {
+) -> Result<(ZkProof, Vec<u8>), String> {
     let leaf = leaves
         .get(step as usize)
         .ok_or_else(|| format!("step {step} of a {}-step trace", leaves.len()))?;
@@ -611,13 +647,16 @@ pub fn prove_step(
             sc.keys.shape.matrix_rows, sc.keys.shape.cols
         )
     })?;
-    let inputs = engine.step_inputs(prompt, sampling, run, step)?;
-    let x = inputs.first().ok_or("the step has no input")?;
+    let mut inputs = engine.step_inputs(prompt, sampling, run, step)?;
+    if inputs.is_empty() {
+        return Err("the step has no input".into());
+    }
+    let x = inputs.swap_remove(0);
     let digest: [u8; 32] = leaf[leaf.len() - 32..]
         .try_into()
         .map_err(|_| "malformed trace leaf")?;
     let mut rng = rand_core_rng();
-    let p = otr_zk::step::prove_step_unit(&sc.keys, w, tree, x, Some(digest), unit, &mut rng)
+    let p = otr_zk::step::prove_step_unit(&sc.keys, w, tree, &x, Some(digest), unit, &mut rng)
         .map_err(|e| format!("{} ({})", e, e.code()))?;
     let zk = ZkProof {
         circuit_id: sc.keys.key_id,
@@ -629,7 +668,65 @@ pub fn prove_step(
         .vk
         .verify_bytes(&zk.proof, &zk.public_inputs)
         .map_err(|e| format!("{} ({})", e, otr_core::ErrorCode::code(&e)))?;
-    Ok(zk)
+    Ok((zk, x))
+}
+
+/// The bundle statement of `zk`, a proof of trace step `step` of `receipt` (trace `leaves`)
+/// whose input is `x`: the step and its input leaf opened in the trace, the whole output, and
+/// the matrix commitment opened in the model's matrix root; checked with the core's
+/// [`otr_core::zk::statement::check_statement`] (what every client runs on the bundle).
+pub fn statement_for(
+    sc: &SpotChecker,
+    receipt: &otr_core::rollup::Receipt,
+    leaves: &[Vec<u8>],
+    step: u64,
+    x: &[u8],
+    zk: &ZkProof,
+) -> Result<otr_core::rollup::ZkStatement, String> {
+    let leaf = leaves.get(step as usize).ok_or("step out of range")?;
+    let key = leaf_key(leaf).ok_or("malformed trace leaf")?;
+    let name = otr_zk::step::matrix_name(key, sc.n_layers, sc.separate_output)
+        .ok_or("not a matrix-vector step")?;
+    let (w, _) = sc.matrix_of(key).ok_or("no matrix of the keys' shape")?;
+    let want = super::dispute::mat_vec_input(super::dispute::LeafKey {
+        pos: key.pos,
+        stage: key.stage,
+        op: key.op,
+    });
+    let input = (0..step)
+        .rev()
+        .find(|&i| {
+            leaf_key(&leaves[i as usize])
+                .is_some_and(|k| (k.pos, k.stage, k.op) == (want.pos, want.stage, want.op))
+        })
+        .ok_or("the step's input leaf is not in the trace")?;
+    let act = otr_zk::step::act16_from_bytes(x, w.cols).map_err(|e| e.to_string())?;
+    let y = otr_engine::fixed::wide_bytes(&otr_zk::unit::reference_rows(w, &act, 0, w.rows));
+    let opening = sc.matrix_opening(&name)?;
+    if zk.public_inputs.first() != Some(&opening.commitment) {
+        return Err(format!(
+            "{name}: the proof's C_W is not the registered commitment"
+        ));
+    }
+    let st = otr_zk::step::statement(
+        leaves,
+        step,
+        input,
+        x,
+        &y,
+        sc.keys.shape.rows_per_unit,
+        &name,
+        (opening.index, opening.size, opening.path),
+    )
+    .map_err(|e| e.to_string())?;
+    otr_core::zk::statement::check_statement(
+        &st,
+        &zk.public_inputs,
+        receipt,
+        &otr_core::zk::poseidon::Poseidon::new(),
+    )
+    .map_err(|e| format!("{} ({})", e, otr_core::ErrorCode::code(&e)))?;
+    Ok(st)
 }
 
 /// The eligible steps of a trace: those whose matrix has the keys' shape.

@@ -63,7 +63,9 @@ pub struct ProofClaim {
     pub circuit_id: String,
     pub public_inputs: usize,
     /// What the proof is about in this receipt's trace, when the bundle carries its statement
-    /// ([`crate::zk::statement`]); `None`: the proof is valid but not bound to this answer.
+    /// ([`crate::zk::statement`]); `None` (left out of the JSON): the proof is valid but not
+    /// bound to this answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bound: Option<crate::zk::statement::BoundClaim>,
 }
 
@@ -223,6 +225,26 @@ pub fn verify_zk_proofs(
         });
     }
     Ok(proofs)
+}
+
+/// Requires every proof of a verified bundle to be bound to the model whose matrix root (the
+/// registry's `poseidonRoot`) is `root`: each must carry a statement, and its matrix
+/// commitment must open to `root`.
+pub fn require_matrix_root(proofs: &[ProofClaim], root: &Hash) -> Result<(), VerifyError> {
+    use crate::zk::statement::StatementError;
+    let expected = hex::encode(root);
+    for (index, p) in proofs.iter().enumerate() {
+        let error = match &p.bound {
+            None => StatementError::Missing,
+            Some(b) if b.matrix_root != expected => StatementError::MatrixRoot {
+                got: b.matrix_root.clone(),
+                expected: expected.clone(),
+            },
+            Some(_) => continue,
+        };
+        return Err(VerifyError::Statement { index, error });
+    }
+    Ok(())
 }
 
 /// [`verify_zk_proofs`], then each proof that carries a statement is bound to `receipt`'s

@@ -84,6 +84,12 @@ export interface BundleOptions extends EvidenceOptions {
   /** The weights root of the model paid for (32 bytes); the receipt must carry it. */
   expectedWeightsRoot?: string | Uint8Array;
   /**
+   * The model's matrix root (the registry's `poseidonRoot`, 32 bytes): every spot-check proof
+   * must carry its statement (`ZK_STATEMENT_MISSING`) and its matrix commitment must open to this
+   * root (`ZK_STATEMENT_MATRIX_ROOT`), binding the proof to the registered model.
+   */
+  expectedMatrixRoot?: string | Uint8Array;
+  /**
    * A block you trust: the bundle's stapled light-client section (`chain_proof`) must prove its
    * batch under it, and the result's `chain` then holds the proven claims. Without it a stapled
    * section is reported as `unverified`; with it, a bundle without one fails

@@ -162,6 +162,25 @@ export type Finality =
 export interface ProofClaim {
   circuit_id: Hex;
   public_inputs: number;
+  /**
+   * What the proof is about in this receipt's trace, when the bundle carries its statement
+   * (absent: the proof is valid but not bound to this answer).
+   */
+  bound?: BoundClaim;
+}
+
+/** A spot-check proof bound to its answer: the step, unit and matrix it proves. */
+export interface BoundClaim {
+  /** The proved step's index in the receipt's trace, and its key. */
+  step_index: number;
+  step: { pos: number; stage: number; op: number };
+  /** The matrix's name in the converted weights, e.g. `blk.0.ffn_down.weight`. */
+  matrix: string;
+  row_start: number;
+  unit_rows: number;
+  rows: number;
+  /** The root the matrix commitment opens to (hex, no `0x`): compare with the registry's `poseidonRoot`, or pass `expectedMatrixRoot`. */
+  matrix_root: Hex;
 }
 
 /** What a verified answer bundle proves (`verifyBundle`). */

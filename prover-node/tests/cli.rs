@@ -491,3 +491,67 @@ fn gpu_probe_reports_the_driver_and_cc_state_without_crashing() {
     assert_eq!(rc, 2);
     assert!(err.contains("INPUT_NONCE"), "{err}");
 }
+
+/// The full bundle fixture's spot-check proof is bound to its receipt's trace; with
+/// `--matrix-root` (the registry's `poseidonRoot`) the CLI also requires it to be bound to that
+/// model: the fixture's root passes, another root and a proof without its statement fail.
+#[test]
+fn verify_bundle_binds_proofs_to_the_matrix_root() {
+    let d = format!(
+        "{}/../fixtures/bundles/full_a1_like",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{d}/spec.json")).unwrap()).unwrap();
+    let dir = std::env::temp_dir().join(format!("otr-cli-matrix-root-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("policy.json");
+    std::fs::write(&policy, r#"{"allow_dev_roots": true}"#).unwrap();
+    let root = spec["matrix_root"].as_str().unwrap().to_string();
+    let run = |bundle: &str, root: &str| {
+        otr(&[
+            "verify",
+            "bundle",
+            bundle,
+            "--vk",
+            &format!("{d}/verification_key.json"),
+            "--dev-root",
+            &format!("{d}/dev-root.pem"),
+            "--dev-root",
+            &format!("{d}/dev-rim-root.pem"),
+            "--time",
+            spec["time"].as_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+            "--matrix-root",
+            root,
+        ])
+    };
+    let otrb = format!("{d}/bundle.otrb");
+    let (rc, out, err) = run(&otrb, &root);
+    assert_eq!(rc, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let b = &v["proofs"][0]["bound"];
+    assert_eq!(b["matrix"], "blk.0.ffn_down.weight");
+    assert_eq!(
+        (b["row_start"].as_u64(), b["unit_rows"].as_u64()),
+        (Some(20), Some(4))
+    );
+    assert_eq!(b["matrix_root"], root.as_str());
+    let (rc, _, err) = run(&otrb, &"11".repeat(32));
+    assert_eq!(rc, 1);
+    assert!(err.contains("ZK_STATEMENT_MATRIX_ROOT"), "{err}");
+    let mut j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{d}/bundle.json")).unwrap())
+            .unwrap();
+    j["zk_proofs"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("statement");
+    let unbound = dir.join("unbound.json");
+    std::fs::write(&unbound, j.to_string()).unwrap();
+    let (rc, _, err) = run(unbound.to_str().unwrap(), &root);
+    assert_eq!(rc, 1);
+    assert!(err.contains("ZK_STATEMENT_MISSING"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

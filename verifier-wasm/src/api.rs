@@ -24,6 +24,8 @@ pub struct Settings {
     pub verifying_keys: Vec<PreparedVk>,
     pub expected_request_hash: Option<Hash>,
     pub expected_weights_root: Option<Hash>,
+    /// The model's matrix root (registry `poseidonRoot`): every proof must be bound to it.
+    pub expected_matrix_root: Option<Hash>,
     /// The checkpoint (and contract facts) the stapled light-client section is checked against.
     pub chain_trust: Option<otr_core::chain::ChainTrust>,
 }
@@ -38,6 +40,7 @@ impl Settings {
             verifying_keys: Vec::new(),
             expected_request_hash: None,
             expected_weights_root: None,
+            expected_matrix_root: None,
             chain_trust: None,
         }
     }
@@ -203,7 +206,11 @@ pub fn verify_bundle(
         expected_request_hash: s.expected_request_hash,
         expected_weights_root: s.expected_weights_root,
     };
-    otr_core::verify::verify_bundle_with_chain(bundle, &opts, s.chain_trust.as_ref())
+    let v = otr_core::verify::verify_bundle_with_chain(bundle, &opts, s.chain_trust.as_ref())?;
+    if let Some(root) = &s.expected_matrix_root {
+        otr_core::verify::require_matrix_root(&v.proofs, root)?;
+    }
+    Ok(v)
 }
 
 /// A light-client section from its JSON form, through its binary codec (so the same caps apply

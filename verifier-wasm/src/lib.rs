@@ -27,6 +27,7 @@ pub const BUNDLE_OPTIONS: &[&str] = &[
     "verifyingKeys",
     "expectedRequestHash",
     "expectedWeightsRoot",
+    "expectedMatrixRoot",
     "trustedCheckpoint",
 ];
 pub const CHECKPOINT_FIELDS: &[&str] = &[
@@ -251,6 +252,9 @@ mod exports {
         }
         if let Some(h) = field(&options, "expectedWeightsRoot") {
             s.expected_weights_root = Some(js::hash(&h, "options.expectedWeightsRoot")?);
+        }
+        if let Some(h) = field(&options, "expectedMatrixRoot") {
+            s.expected_matrix_root = Some(js::hash(&h, "options.expectedMatrixRoot")?);
         }
         if let Some(c) = field(&options, "trustedCheckpoint") {
             s.chain_trust = Some(chain_trust(&c)?);

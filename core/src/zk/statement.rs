@@ -75,6 +75,10 @@ pub enum StatementError {
     PublicInput { which: &'static str, reason: String },
     /// The matrix commitment's opening is malformed.
     Matrix(String),
+    /// A matrix root was required, and the proof carries no statement.
+    Missing,
+    /// The matrix commitment opens to another root than the one required.
+    MatrixRoot { got: String, expected: String },
 }
 
 impl ErrorCode for StatementError {
@@ -85,6 +89,8 @@ impl ErrorCode for StatementError {
             StatementError::Digest { .. } => "ZK_STATEMENT_DIGEST",
             StatementError::PublicInput { .. } => "ZK_STATEMENT_PUBLIC_INPUT",
             StatementError::Matrix(_) => "ZK_STATEMENT_MATRIX",
+            StatementError::Missing => "ZK_STATEMENT_MISSING",
+            StatementError::MatrixRoot { .. } => "ZK_STATEMENT_MATRIX_ROOT",
         }
     }
     fn stage(&self) -> Stage {
@@ -107,6 +113,13 @@ impl fmt::Display for StatementError {
                 write!(f, "public input {which}: {reason}")
             }
             StatementError::Matrix(r) => write!(f, "statement matrix: {r}"),
+            StatementError::Missing => f.write_str(
+                "the proof carries no statement, so it is not bound to this answer or model",
+            ),
+            StatementError::MatrixRoot { got, expected } => write!(
+                f,
+                "the matrix commitment opens to root {got}, not the model's {expected}"
+            ),
         }
     }
 }

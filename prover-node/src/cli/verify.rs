@@ -41,6 +41,11 @@ pub struct BundleArgs {
     /// A spot-check circuit's verifying key (snarkjs JSON). Repeat for several circuits.
     #[arg(long = "vk", value_name = "FILE")]
     pub vks: Vec<PathBuf>,
+    /// The model's matrix root (the registry's `poseidonRoot`, 64 hex digits, e.g. from
+    /// `otr chain status`): every spot-check proof must carry its statement and its matrix
+    /// commitment must open to this root (`ZK_STATEMENT_MISSING`, `ZK_STATEMENT_MATRIX_ROOT`).
+    #[arg(long, value_name = "HEX")]
+    pub matrix_root: Option<String>,
     /// A block hash you trust (64 hex digits): the bundle's stapled light-client section must
     /// prove its batch under it. Without it, a stapled section is reported as unverified.
     #[arg(long, value_name = "HASH")]
@@ -71,10 +76,11 @@ pub struct TrustArgs {
     /// Applied on top of --policy.
     #[arg(long)]
     pub device_only: bool,
-    /// Also trust this development root (PEM) for device and RIM chains. Evidence chained to it
-    /// is labelled `dev_root: true` and is accepted only if the policy sets allow_dev_roots.
+    /// Also trust this development root (PEM; every certificate in the file) for device and RIM
+    /// chains; repeat for several files. Evidence chained to it is labelled `dev_root: true` and
+    /// is accepted only if the policy sets allow_dev_roots.
     #[arg(long, value_name = "FILE")]
-    pub dev_root: Option<PathBuf>,
+    pub dev_root: Vec<PathBuf>,
     /// ECDSA P-384 implementation: `openssl` (the system library, fastest here) or `rust`
     /// (the pure-Rust `p384` crate the WASM verifier uses). Verdicts are identical.
     #[arg(long, value_enum, default_value_t = Crypto::Openssl)]
@@ -136,11 +142,13 @@ pub fn run(cmd: VerifyCommand) -> Result<(), CliError> {
 
 pub fn anchors(trust: &TrustArgs) -> Result<TrustAnchors, CliError> {
     let mut anchors = TrustAnchors::nvidia();
-    if let Some(p) = &trust.dev_root {
-        let der = input::chain(p)?.remove(0);
-        let cert = Certificate::from_der(&der)
-            .map_err(|e| CliError::usage("INPUT_CERT", format!("{}: {}", p.display(), e.reason)))?;
-        anchors = anchors.with_dev_root(cert);
+    for p in &trust.dev_root {
+        for der in input::chain(p)? {
+            let cert = Certificate::from_der(&der).map_err(|e| {
+                CliError::usage("INPUT_CERT", format!("{}: {}", p.display(), e.reason))
+            })?;
+            anchors = anchors.with_dev_root(cert);
+        }
     }
     Ok(anchors)
 }
@@ -244,6 +252,11 @@ fn bundle(a: BundleArgs) -> Result<(), CliError> {
     };
     let verified = otr_core::verify::verify_bundle_with_chain(&bundle, &opts, chain_trust.as_ref())
         .map_err(|e| CliError::rejected(&e))?;
+    if let Some(root) = a.matrix_root.as_deref() {
+        let root = hash32(root, "--matrix-root")?;
+        otr_core::verify::require_matrix_root(&verified.proofs, &root)
+            .map_err(|e| CliError::rejected(&e))?;
+    }
     println!(
         "{}",
         serde_json::to_string_pretty(&verified)

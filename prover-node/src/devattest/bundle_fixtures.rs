@@ -6,6 +6,7 @@ use std::path::Path;
 
 use otr_core::rollup::{ChainStatus, DisputeState};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::bundle::{build_bundle, node_key, sample_receipt, BundleSpec};
 use super::fixtures::{FIXTURE_SEED, FIXTURE_TIME};
@@ -237,6 +238,46 @@ fn decimal_be32(text: &str) -> [u8; 32] {
     out
 }
 
+/// The step of the committed `fixtures/zk/matvec_r4` proof as a trace: the seeded 640 x 2048
+/// matrix (`blk.0.ffn_down.weight`) times the seeded input.
+struct MatVecFixture {
+    x: Vec<u8>,
+    y: Vec<u8>,
+    leaves: Vec<Vec<u8>>,
+}
+
+impl MatVecFixture {
+    const MATRIX: &'static str = "blk.0.ffn_down.weight";
+
+    fn new() -> Self {
+        use otr_engine::model::trace::{layer_op, leaf};
+        let w = otr_zk::testdata::matrix(640, 2048, 1, &[-9, -8, -10, -7]);
+        let a = otr_zk::testdata::input(2048, 1, 4);
+        let x = a.bytes();
+        let y = otr_engine::fixed::wide_bytes(&otr_zk::unit::reference_rows(&w, &a, 0, w.rows));
+        let key = |op| otr_engine::StepKey {
+            pos: 0,
+            stage: 1,
+            op,
+        };
+        let sha = |b: &[u8]| -> [u8; 32] { Sha256::digest(b).into() };
+        let leaves = vec![
+            leaf(key(layer_op::ACT), &sha(&x)),
+            leaf(key(layer_op::DOWN), &sha(&y)),
+        ];
+        MatVecFixture { x, y, leaves }
+    }
+
+    /// `"OTR/zk-matrix/v1\0" || u16be(len(name)) || name || C_W`.
+    fn matrix_leaf(&self, c_w: &[u8; 32]) -> Vec<u8> {
+        let mut l = b"OTR/zk-matrix/v1\0".to_vec();
+        l.extend_from_slice(&(Self::MATRIX.len() as u16).to_be_bytes());
+        l.extend_from_slice(Self::MATRIX.as_bytes());
+        l.extend_from_slice(c_w);
+        l
+    }
+}
+
 /// `bundles/full_a1_like/`: one bundle with evidence of NVIDIA's A1 shape (report, 5-certificate
 /// device chain, driver and VBIOS RIMs, GOOD OCSP answers for every CA certificate of both
 /// chains), the GPU nonce bound to the header hash, receipt and batch inclusion, finality, and
@@ -246,9 +287,14 @@ fn decimal_be32(text: &str) -> [u8; 32] {
 pub fn generate_full(out: &Path) -> std::io::Result<()> {
     let gpu = DevGpu::generate(FIXTURE_SEED);
     let key = node_key(FIXTURE_SEED);
-    let receipts: Vec<_> = (0..5)
+    let mut receipts: Vec<_> = (0..5)
         .map(|i| sample_receipt(&format!("request-{i}"), NOW - 700))
         .collect();
+    // The bundle's receipt (index 3) gets a real two-step trace: `(0, 1, ACT) = x` and
+    // `(0, 1, DOWN) = W x`, the step the committed `fixtures/zk/matvec_r4` proof is a unit of.
+    let mv = MatVecFixture::new();
+    receipts[3].trace_root = otr_core::rollup::merkle::root(&mv.leaves);
+    receipts[3].trace_steps = mv.leaves.len() as u64;
     let others: Vec<[u8; 32]> = (0..6u8).map(|i| [i; 32]).collect();
     let mut b = build_bundle(&BundleSpec {
         gpu: &gpu,
@@ -291,11 +337,26 @@ pub fn generate_full(out: &Path) -> std::io::Result<()> {
     let circuit_id: [u8; 32] = hex_field("key_id")?
         .try_into()
         .map_err(|_| std::io::Error::other("key_id is not 32 bytes"))?;
+    let public_inputs: Vec<[u8; 32]> = public.iter().map(|s| decimal_be32(s)).collect();
+    // The matrix root: one leaf, `blk.0.ffn_down.weight` with the proof's C_W.
+    let matrix_leaf = mv.matrix_leaf(&public_inputs[0]);
+    let matrix_root = otr_core::rollup::merkle::root(&[matrix_leaf]);
+    let statement = otr_zk::step::statement(
+        &mv.leaves,
+        1,
+        0,
+        &mv.x,
+        &mv.y,
+        4,
+        MatVecFixture::MATRIX,
+        (0, 1, Vec::new()),
+    )
+    .map_err(|e| std::io::Error::other(e.to_string()))?;
     b.zk_proofs = vec![otr_core::rollup::ZkProof {
         circuit_id,
         proof: hex_field("proof_hex")?,
-        public_inputs: public.iter().map(|s| decimal_be32(s)).collect(),
-        statement: None,
+        public_inputs,
+        statement: Some(statement),
     }];
 
     let d = out.join("bundles").join(FULL_CASE);
@@ -309,7 +370,8 @@ pub fn generate_full(out: &Path) -> std::io::Result<()> {
         include_str!("../../../fixtures/zk/matvec_r4/verification_key.json"),
     )?;
     let spec = json!({
-        "description": "A1-shaped evidence (report, 5-certificate chain, driver and VBIOS RIMs, 6 GOOD OCSP answers), nonce = header hash, receipt and batch inclusion, final, one Groth16 spot-check proof",
+        "description": "A1-shaped evidence (report, 5-certificate chain, driver and VBIOS RIMs, 6 GOOD OCSP answers), nonce = header hash, receipt and batch inclusion, final, one Groth16 spot-check proof bound to the receipt's trace by its statement",
+        "matrix_root": hex::encode(matrix_root),
         "expected": "ok",
         "finality": "final",
         "time": FIXTURE_TIME,

@@ -36,7 +36,21 @@ function checkClaims(c) {
     ["device-1", "device-2", "device-3", "driver_rim-0", "driver_rim-1", "driver_rim-2",
       "vbios_rim-0", "vbios_rim-1", "vbios_rim-2"]);
   for (const o of c.gpu.ocsp) assert.equal(o.verdict.status, "good", JSON.stringify(o));
-  assert.deepEqual(c.proofs, [{ circuit_id: b.zk_proofs[0].circuit_id.slice(2), public_inputs: 4 }]);
+  // The proof is bound to the receipt's trace: rows 20..23 of the DOWN step at leaf 1, with the
+  // matrix commitment opening to the fixture model's matrix root.
+  assert.deepEqual(c.proofs, [{
+    circuit_id: b.zk_proofs[0].circuit_id.slice(2),
+    public_inputs: 4,
+    bound: {
+      step_index: 1,
+      step: { pos: 0, stage: 1, op: 14 },
+      matrix: "blk.0.ffn_down.weight",
+      row_start: 20,
+      unit_rows: 4,
+      rows: 640,
+      matrix_root: full.spec.matrix_root,
+    },
+  }]);
   assert.equal(c.chain.status, "absent");
   record("ok");
 }
@@ -48,6 +62,16 @@ test("full_a1_like: the binary and JSON forms verify with every claim checked (W
     checkClaims(await V.verifyBundle(bytes(), { ...opts, crypto }));
     checkClaims(await V.verifyBundle(json(), { ...opts, crypto }));
   }
+});
+
+test("full_a1_like: the proof is bound to the model's matrix root only when it opens to it", async () => {
+  checkClaims(await V.verifyBundle(bytes(), { ...opts, expectedMatrixRoot: full.spec.matrix_root }));
+  await fails(bytes(), "ZK_STATEMENT_MATRIX_ROOT", { ...opts, expectedMatrixRoot: "11".repeat(32) });
+  const unbound = json();
+  delete unbound.zk_proofs[0].statement;
+  const c = await V.verifyBundle(unbound, opts);
+  assert.equal(c.proofs[0].bound, undefined, "valid, but not bound to the answer");
+  await fails(unbound, "ZK_STATEMENT_MISSING", { ...opts, expectedMatrixRoot: full.spec.matrix_root });
 });
 
 test("full_a1_like: without the verifying key, the RIM root or dev roots allowed, it is rejected", async () => {
@@ -85,6 +109,21 @@ const TAMPERED = [
   }],
   ["proof: its circuit id changed", "PROOF_UNKNOWN_CIRCUIT", (b) => {
     b.zk_proofs[0].circuit_id = "0x" + "00".repeat(32);
+  }],
+  ["statement: the step leaf's index moved", "ZK_STATEMENT_LEAF", (b) => {
+    b.zk_proofs[0].statement.step.index = 0;
+  }],
+  ["statement: another layer's matrix named", "ZK_STATEMENT_STEP", (b) => {
+    b.zk_proofs[0].statement.matrix = "blk.1.ffn_down.weight";
+  }],
+  ["statement: one byte of the input vector flipped", "ZK_STATEMENT_DIGEST", (b) => {
+    b.zk_proofs[0].statement.x = b64flip(b.zk_proofs[0].statement.x, 9);
+  }],
+  ["statement: rows per unit that the proof's output commitment does not cover", "ZK_STATEMENT_PUBLIC_INPUT", (b) => {
+    b.zk_proofs[0].statement.unit_rows = 8;
+  }],
+  ["statement: a matrix opening in an empty tree", "ZK_STATEMENT_MATRIX", (b) => {
+    b.zk_proofs[0].statement.matrix_size = 0;
   }],
   ["report: one byte of a measurement flipped", "REPORT_SIGNATURE_INVALID", (b) => {
     b.evidence.report = b64flip(b.evidence.report, 60);

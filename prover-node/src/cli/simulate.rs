@@ -85,9 +85,17 @@ pub struct SimulateArgs {
     /// Interval between rollup batches, seconds.
     #[arg(long, value_name = "S")]
     pub batch_interval: Option<f64>,
-    /// A spot check proves one row block (unit) instead of a whole step.
-    #[arg(long)]
+    /// A spot check proves one row block (unit) of a matrix step: what the contracts do (the
+    /// default; kept for scripts).
+    #[arg(long, conflicts_with = "whole_step")]
     pub row_block: bool,
+    /// A spot check proves the whole matrix step (every unit), for comparison.
+    #[arg(long)]
+    pub whole_step: bool,
+    /// Draw the sampled step among provable steps only (as if every operator had an on-chain
+    /// verifier); by default an honest node selected at an unprovable step is slashed, as built.
+    #[arg(long)]
+    pub provable_only: bool,
     /// Proofs run on a separate machine (they take no time from inference).
     #[arg(long)]
     pub separate_prover: bool,
@@ -245,6 +253,12 @@ pub fn setup(a: &SimulateArgs) -> Result<(CostModel, Params, Scenario), CliError
     }
     if a.row_block {
         p.whole_step_spot_checks = false;
+    }
+    if a.whole_step {
+        p.whole_step_spot_checks = true;
+    }
+    if a.provable_only {
+        p.sample_provable_only = true;
     }
     if a.separate_prover {
         p.prove_on_node = false;

@@ -71,6 +71,7 @@ function optionsFor(devRootPem, extra = {}) {
     ? { policy: { allow_dev_roots: true, require_rims: false, require_ocsp: false }, trustAnchors: { devRoots: devRootPem } }
     : {};
   if (extra.vk) o.verifyingKeys = [extra.vk];
+  if (extra.vks?.length) o.verifyingKeys = extra.vks;
   if (extra.time) o.time = extra.time;
   return o;
 }
@@ -116,9 +117,11 @@ $("ask").addEventListener("submit", async (ev) => {
     if (!b.ok) throw new Error((await b.json()).error?.message ?? b.statusText);
     const bundle = await b.json();
     const info = await infoPromise;
-    // A node with spot-checks on publishes its verifying key: its bundles' proofs are checked.
-    const vk = info?.zk_spot_checks?.verification_key;
-    current = { bundle, options: optionsFor(info?.dev_root_pem, { vk: vk ? JSON.stringify(vk) : null }) };
+    // A node with spot-checks on publishes its verifying keys (one per matrix shape): its
+    // bundles' proofs are checked.
+    const zk = info?.zk_spot_checks;
+    const vks = (zk?.keys ?? (zk?.verification_key ? [zk] : [])).map((k) => JSON.stringify(k.verification_key));
+    current = { bundle, options: optionsFor(info?.dev_root_pem, { vks }) };
     $("receipt-line").textContent = `receipt ${otr.receipt_id} · hash ${otr.receipt_hash.slice(0, 16)}… · bundle fetched`;
     await verifyCurrent();
   } catch (e) {

@@ -22,7 +22,7 @@ export function checkOf(code) {
   if (/^REPORT_(NONCE|FWID)/.test(code) || /^POLICY_(DRIVER|VBIOS)/.test(code)) return "nonce";
   if (/^OCSP_/.test(code) || code === "POLICY_MISSING_OCSP") return "revocation";
   if (/^(RIM_|MEASUREMENT_)/.test(code) || code === "POLICY_MISSING_RIMS") return "measurements";
-  if (/^PROOF_/.test(code)) return "proof";
+  if (/^(PROOF_|ZK_STATEMENT_)/.test(code)) return "proof";
   if (/^FINALITY_/.test(code)) return "finality";
   return "inclusion";
 }
@@ -70,7 +70,14 @@ export function rows(claims, error) {
           : { ...c, state: "skip", detail: "no reference manifests stapled (allowed by this policy)" };
       case "proof":
         return claims.proofs.length
-          ? { ...c, state: "ok", detail: `${claims.proofs.length} proof(s) verified` }
+          ? {
+              ...c,
+              state: "ok",
+              detail: `${claims.proofs.length} proof(s) verified` + claims.proofs
+                .filter((p) => p.bound)
+                .map((p) => `; rows ${p.bound.row_start}..${p.bound.row_start + p.bound.unit_rows - 1} of ${p.bound.matrix} at trace step ${p.bound.step_index}, bound to this answer (matrix root ${short(p.bound.matrix_root, 12)})`)
+                .join(""),
+            }
           : { ...c, state: "skip", detail: "this receipt was not sampled for a spot-check" };
       case "finality": {
         const f = claims.finality;

@@ -143,14 +143,16 @@ fn the_node_proves_the_steps_the_spot_check_contract_samples() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// With unit proving keys (`--zk-params`, a two-contributor ceremony for the fixture's 64 x 64
-/// matrices), a receipt whose sampled step is a matrix-vector product of that shape is proved
-/// with `proveSpotCheckMatVec` and the unit the seed draws: the node's unit is the contract's
-/// `selectedUnit`, and the receipt is cleared on-chain.
+/// With unit proving keys for two shapes (`--zk-params` twice: two-contributor ceremonies for
+/// the fixture's 64 x 64 attention projections and its 64 x 256 `DOWN`), a receipt whose sampled
+/// step is a matrix-vector product of one of them is proved with `proveSpotCheckMatVec` and the
+/// unit the seed draws: the node's unit is the contract's `selectedUnit`, and the receipt is
+/// cleared on-chain. The node publishes both verifying keys.
 #[test]
 fn matrix_steps_are_proved_with_the_unit_the_seed_draws() {
     let dir = tempdir("matvec");
     let keys = ceremony(&dir);
+    let down = ceremony_for(&dir, 64, 256);
     let data = dir.join("node");
     let port = free_port();
     let mut node = start(
@@ -163,16 +165,33 @@ fn matrix_steps_are_proved_with_the_unit_the_seed_draws() {
             "1000000",
             "--zk-params",
             &keys,
+            "--zk-params",
+            &down,
         ],
     );
+    let (status, text) = http(port, "GET", "/v1/node", "").unwrap();
+    assert_eq!(status, 200, "{text}");
+    let info: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let published = info["zk_spot_checks"]["keys"]
+        .as_array()
+        .expect("keys")
+        .clone();
+    let shapes: Vec<(u64, u64)> = published
+        .iter()
+        .map(|k| {
+            let s = &k["shape"];
+            (
+                s["matrix_rows"].as_u64().unwrap(),
+                s["cols"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(shapes, [(64, 64), (64, 256)]);
     // Ask in rounds of ten until a receipt is sampled at a matrix step of the keys' shape (about
     // one step in eight of the fixture's trace).
     let mut ids = Vec::new();
     let found = 'rounds: loop {
-        assert!(
-            ids.len() < 80,
-            "no receipt sampled at a 64 x 64 matrix step"
-        );
+        assert!(ids.len() < 80, "no receipt sampled at a keyed matrix step");
         for i in 0..10 {
             ids.push(ask(port, &format!("Counting {} and {i}", ids.len())));
         }

@@ -116,7 +116,10 @@ test("paste mode: a bundle with full evidence and a Groth16 proof; the proof swi
   await page.click("#verify-pasted");
   assert.equal(await overall(page), "ok");
   const detail = (id) => page.$eval(`#checks li[data-check=${id}]`, (l) => [l.className, l.querySelector(".detail").textContent]);
-  assert.deepEqual(await detail("proof"), ["ok", "1 proof(s) verified"]);
+  // The proof is bound to the receipt's trace: its step, rows and matrix are shown.
+  const [proofState, proofText] = await detail("proof");
+  assert.equal(proofState, "ok");
+  assert.match(proofText, /^1 proof\(s\) verified; rows 20\.\.23 of blk\.0\.ffn_down\.weight at trace step 1, bound to this answer/);
   assert.deepEqual(await detail("revocation"), ["ok", "9 OCSP answers GOOD"]);
   assert.equal((await detail("measurements"))[0], "ok");
   assert.match((await detail("finality"))[1], /final/);
@@ -214,6 +217,7 @@ test("a node with spot-checks on: its bundle's real proof verifies in the page, 
     await page.click("#verify-pasted");
     assert.equal(await overall(page), "ok");
     assert.equal(await page.$eval("#checks li[data-check=proof]", (l) => l.className), "ok");
+    assert.match(await page.$eval("#checks li[data-check=proof] .detail", (l) => l.textContent), /bound to this answer/);
 
     // The same tamper, run in Node through the same package, names the code the page must show.
     const { tamper } = await import("../checks.js");

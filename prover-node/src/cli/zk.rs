@@ -85,8 +85,13 @@ fn prove(a: ProveArgs) -> Result<(), CliError> {
         .map_err(fail("MODEL_LOAD"))?;
     let info = engine.info();
     eprintln!("loading the keys and the model's matrices of their shape ...");
-    let sc = spotcheck::SpotChecker::open(&a.params, &a.model, &info.weights_root, 1.0)
-        .map_err(fail("ZK_PARAMS"))?;
+    let sc = spotcheck::SpotChecker::open(
+        std::slice::from_ref(&a.params),
+        &a.model,
+        &info.weights_root,
+        1.0,
+    )
+    .map_err(fail("ZK_PARAMS"))?;
     let sampling = SamplingParams {
         temperature_milli: 0,
         top_k: 0,

@@ -83,10 +83,12 @@ pub struct ServeArgs {
     /// are not those of the request). Refused with `--attestation nvidia`. [default: off]
     #[arg(long, env = "OTR_DEV_CHEAT_EVERY", value_name = "N")]
     pub dev_cheat_every: Option<u64>,
-    /// ZK spot-checks: a finalized setup directory (`otr zk ceremony finalize --out-dir DIR`).
-    /// Without it spot-checks are off. [default: off]
-    #[arg(long, env = "OTR_ZK_PARAMS", value_name = "DIR")]
-    pub zk_params: Option<PathBuf>,
+    /// ZK spot-checks: a finalized setup directory (`otr zk ceremony finalize --out-dir DIR`),
+    /// one per matrix shape to prove; repeat the flag (environment: comma-separated). Also the
+    /// unit proving keys of matrix-vector steps in disputes and on-chain spot checks. Without it
+    /// spot-checks are off. [default: off]
+    #[arg(long, env = "OTR_ZK_PARAMS", value_name = "DIR", value_delimiter = ',')]
+    pub zk_params: Vec<PathBuf>,
     /// ZK spot-check rate rho: the probability that a posted receipt is proved (selected by
     /// the batch's seed, docs/PROTOCOL.md §7.8); at least the SpotChecks contract's rate.
     /// [default: 0.01]
@@ -124,7 +126,8 @@ struct FileConfig {
     post_interval_ms: Option<u64>,
     publish_requests: Option<bool>,
     dev_cheat_every: Option<u64>,
-    zk_params: Option<PathBuf>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    zk_params: Vec<PathBuf>,
     spot_check_rate: Option<f64>,
     receipts: Option<String>,
 }
@@ -155,8 +158,8 @@ pub struct NodeConfig {
     pub publish_requests: bool,
     /// Dev only: every Nth answer is wrong on purpose (0: never).
     pub dev_cheat_every: u64,
-    /// `--zk-params`: spot-checks on when set.
-    pub zk_params: Option<PathBuf>,
+    /// `--zk-params`: the setup directories (one per matrix shape); spot-checks on when any.
+    pub zk_params: Vec<PathBuf>,
     pub spot_check_rate: f64,
     /// `--receipts`: false serves plain, unverifiable answers (`node::plain`).
     pub receipts: bool,
@@ -223,7 +226,7 @@ impl NodeConfig {
                     "a settlement chain",
                 ),
                 (
-                    a.zk_params.is_some() || file.zk_params.is_some(),
+                    !a.zk_params.is_empty() || !file.zk_params.is_empty(),
                     "--zk-params",
                 ),
                 (
@@ -310,7 +313,11 @@ impl NodeConfig {
                 .max(1),
             publish_requests: a.publish_requests || file.publish_requests.unwrap_or(false),
             dev_cheat_every,
-            zk_params: a.zk_params.clone().or(file.zk_params),
+            zk_params: if a.zk_params.is_empty() {
+                file.zk_params
+            } else {
+                a.zk_params.clone()
+            },
             receipts,
             spot_check_rate: {
                 let r = a
@@ -323,5 +330,38 @@ impl NodeConfig {
                 r
             },
         })
+    }
+}
+
+/// A config-file field given as one path or a list of paths.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match <OneOrMany as serde::Deserialize>::deserialize(d)? {
+        OneOrMany::One(p) => vec![p],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zk_params_in_a_config_file_are_one_path_or_a_list() {
+        let one: FileConfig = toml::from_str(r#"zk_params = "/k/64x64""#).unwrap();
+        assert_eq!(one.zk_params, [PathBuf::from("/k/64x64")]);
+        let many: FileConfig = toml::from_str(r#"zk_params = ["/k/a", "/k/b"]"#).unwrap();
+        assert_eq!(
+            many.zk_params,
+            [PathBuf::from("/k/a"), PathBuf::from("/k/b")]
+        );
+        let none: FileConfig = toml::from_str("").unwrap();
+        assert!(none.zk_params.is_empty());
+        assert!(toml::from_str::<FileConfig>("zk_params = 3").is_err());
     }
 }

@@ -300,12 +300,13 @@ fn prepare(
 /// the first time), and names the `MatVecStepVerifier` for the keys' shapes on an embedded chain.
 /// Disputes and on-chain spot checks at matrix-vector steps use them once loaded.
 pub fn load_mat_vec(node: std::sync::Arc<super::Node>) {
-    let Some(dir) = node.config.zk_params.clone() else {
+    let dirs = node.config.zk_params.clone();
+    if dirs.is_empty() {
         return;
-    };
+    }
     std::thread::spawn(move || {
         super::spotcheck::lowest_priority();
-        match dispute::MatVecSetup::load(&node.config.model, &[dir]) {
+        match dispute::MatVecSetup::load(&node.config.model, &dirs) {
             Ok(setup) => {
                 eprintln!("otr: matrix-vector steps (disputes, on-chain spot checks) proved with unit proofs");
                 let setup = std::sync::Arc::new(setup);

@@ -369,7 +369,7 @@ fn prove_mat_vec(
     receipt_hash: &Hash,
 ) -> Outcome {
     let Some(setup) = node.mat_vec.get() else {
-        if node.config.zk_params.is_some() {
+        if !node.config.zk_params.is_empty() {
             return Outcome::Later; // the unit proving keys are still loading
         }
         return Outcome::Unprovable(

@@ -40,12 +40,13 @@ pub const UNIT_DOMAIN: u8 = 3;
 
 /// The spot-check prover of a node: keys, rate, and the matrices of the keys' shape.
 pub struct SpotChecker {
-    pub keys: Keys,
+    /// The unit proving keys, one per matrix shape (`--zk-params`, repeatable).
+    pub keys: Vec<Keys>,
     /// Selection threshold in parts per million (`rate * 1e6`).
     pub rate_ppm: u64,
-    /// Matrices of the keys' shape by engine tensor name, with their Poseidon trees (built on
-    /// first use: about a second each for a 640 x 2048 matrix).
-    matrices: BTreeMap<String, (QMatrix, std::sync::OnceLock<MatrixTree>)>,
+    /// Matrices of the keys' shapes by engine tensor name, with the index of their keys and
+    /// their Poseidon trees (built on first use: about a second each for a 640 x 2048 matrix).
+    matrices: BTreeMap<String, (QMatrix, usize, std::sync::OnceLock<MatrixTree>)>,
     n_layers: u16,
     separate_output: bool,
     /// The served model (for its matrix commitments).
@@ -104,15 +105,36 @@ fn model_path(model: &str) -> Result<std::path::PathBuf, String> {
 }
 
 impl SpotChecker {
-    /// Loads the keys from `dir` and, from the engine's converted weights of `model`, every
-    /// matrix of the keys' shape (with its Poseidon tree). `weights_root` must be the served
-    /// model's.
-    pub fn open(dir: &Path, model: &str, weights_root: &Hash, rate: f64) -> Result<Self, String> {
+    /// Loads the keys from `dirs` (one per matrix shape) and, from the engine's converted
+    /// weights of `model`, every matrix of one of their shapes (with its Poseidon tree).
+    /// `weights_root` must be the served model's.
+    pub fn open(
+        dirs: &[std::path::PathBuf],
+        model: &str,
+        weights_root: &Hash,
+        rate: f64,
+    ) -> Result<Self, String> {
         if !(0.0..=1.0).contains(&rate) {
             return Err(format!("--spot-check-rate must be in [0, 1], not {rate}"));
         }
-        let keys =
-            Keys::load(dir).map_err(|e| format!("{}: {} ({})", dir.display(), e, e.code()))?;
+        let mut keys: Vec<Keys> = Vec::new();
+        for dir in dirs {
+            let k =
+                Keys::load(dir).map_err(|e| format!("{}: {} ({})", dir.display(), e, e.code()))?;
+            let s = k.shape;
+            if keys
+                .iter()
+                .any(|o| (o.shape.matrix_rows, o.shape.cols) == (s.matrix_rows, s.cols))
+            {
+                return Err(format!(
+                    "{}: a second setup for {} x {} matrices (give one per shape)",
+                    dir.display(),
+                    s.matrix_rows,
+                    s.cols
+                ));
+            }
+            keys.push(k);
+        }
         let path = model_path(model)?;
         let m = otr_engine::Model::load(&path, &otr_engine::default_cache_dir())
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -124,12 +146,14 @@ impl SpotChecker {
         let tensors = otr_engine::convert::cache::read(&info.cache_path, &info.gguf_sha256)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("{}: no converted weights", info.cache_path.display()))?;
-        let s = keys.shape;
         let mut matrices = BTreeMap::new();
         for (name, t, _) in tensors {
             if let Tensor::Matrix(w) = t {
-                if w.rows == s.matrix_rows && w.cols == s.cols {
-                    matrices.insert(name, (w, std::sync::OnceLock::new()));
+                let k = keys
+                    .iter()
+                    .position(|k| w.rows == k.shape.matrix_rows && w.cols == k.shape.cols);
+                if let Some(k) = k {
+                    matrices.insert(name, (w, k, std::sync::OnceLock::new()));
                 }
             }
         }
@@ -159,40 +183,43 @@ impl SpotChecker {
         self.matrices.len()
     }
 
-    /// The matrix of step `key`, when it has the keys' shape.
-    fn matrix_of(&self, key: StepKey) -> Option<(&QMatrix, &MatrixTree)> {
-        let (w, tree) = otr_zk::step::matrix_name(key, self.n_layers, self.separate_output)
+    /// The matrix of step `key`, when it has one of the keys' shapes, with those keys.
+    fn matrix_of(&self, key: StepKey) -> Option<(&QMatrix, &MatrixTree, &Keys)> {
+        let (w, k, tree) = otr_zk::step::matrix_name(key, self.n_layers, self.separate_output)
             .and_then(|n| self.matrices.get(&n))?;
-        Some((w, tree.get_or_init(|| MatrixTree::new(w))))
+        Some((w, tree.get_or_init(|| MatrixTree::new(w)), &self.keys[*k]))
     }
 
-    /// Whether step `key` multiplies by a matrix of the keys' shape (builds no tree).
-    fn eligible(&self, key: StepKey) -> bool {
+    /// The keys that prove step `key`'s units (builds no tree).
+    fn keys_of(&self, key: StepKey) -> Option<&Keys> {
         otr_zk::step::matrix_name(key, self.n_layers, self.separate_output)
-            .is_some_and(|n| self.matrices.contains_key(&n))
+            .and_then(|n| self.matrices.get(&n))
+            .map(|(_, k, _)| &self.keys[*k])
+    }
+
+    /// Whether step `key` multiplies by a matrix of one of the keys' shapes (builds no tree).
+    fn eligible(&self, key: StepKey) -> bool {
+        self.keys_of(key).is_some()
     }
 
     /// The sampled (step index, unit) of a selected receipt whose trace has the step keys
-    /// `keys` (trace order): the eligible steps are those whose matrix has the keys' shape;
-    /// the step is eligible[draw(STEP_DOMAIN) mod len], the unit draw(UNIT_DOMAIN) mod units.
+    /// `keys` (trace order): the eligible steps are those whose matrix has one of the keys'
+    /// shapes; the step is eligible[draw(STEP_DOMAIN) mod len], the unit draw(UNIT_DOMAIN) mod
+    /// the units of that step's shape.
     pub fn sample(&self, seed: &Hash, receipt_hash: &Hash, keys: &[StepKey]) -> Option<(u64, u64)> {
         let eligible = eligible_steps(self, keys);
         if eligible.is_empty() {
             return None;
         }
         let step = eligible[draw(seed, receipt_hash, STEP_DOMAIN, eligible.len() as u64) as usize];
-        let unit = draw(
-            seed,
-            receipt_hash,
-            UNIT_DOMAIN,
-            self.keys.shape.units() as u64,
-        );
+        let units = self.keys_of(keys[step as usize])?.shape.units() as u64;
+        let unit = draw(seed, receipt_hash, UNIT_DOMAIN, units);
         Some((step, unit))
     }
 
     /// The verifying keys a bundle check needs.
     pub fn verifying_keys(&self) -> Vec<(Hash, &PreparedVk)> {
-        vec![(self.keys.key_id, &self.keys.vk)]
+        self.keys.iter().map(|k| (k.key_id, &k.vk)).collect()
     }
 }
 
@@ -205,30 +232,40 @@ pub fn open(
     model: &super::inference::ModelInfo,
     chain: Option<&super::settlement::Settlement>,
 ) -> Result<Option<SpotChecker>, String> {
-    let Some(dir) = &config.zk_params else {
+    if config.zk_params.is_empty() {
         eprintln!("otr: ZK spot-checks: off (no --zk-params DIR; make one with `otr zk ceremony`)");
         return Ok(None);
-    };
+    }
     let Some(chain) = chain else {
         eprintln!("otr: ZK spot-checks: off (--chain none: no posted batches, no seeds)");
         return Ok(None);
     };
     let sc = SpotChecker::open(
-        dir,
+        &config.zk_params,
         &config.model,
         &model.weights_root,
         config.spot_check_rate,
     )?;
     init_store(store)?;
-    let s = sc.keys.shape;
+    let shapes: Vec<String> = sc
+        .keys
+        .iter()
+        .map(|k| {
+            let s = k.shape;
+            format!(
+                "{} x {} (R = {}, keys {})",
+                s.matrix_rows,
+                s.cols,
+                s.rows_per_unit,
+                &hex::encode(k.key_id)[..16]
+            )
+        })
+        .collect();
     eprintln!(
-        "otr: ZK spot-checks: on, rate {} ({} ppm), keys {} for {} x {} matrices (R = {}, {} of the model's matrices), proving in the background at the lowest priority",
+        "otr: ZK spot-checks: on, rate {} ({} ppm), matrices {} ({} of the model's matrices), proving in the background at the lowest priority",
         config.spot_check_rate,
         sc.rate_ppm,
-        hex::encode(sc.keys.key_id),
-        s.matrix_rows,
-        s.cols,
-        s.rows_per_unit,
+        shapes.join(", "),
         sc.matrix_count()
     );
     // The contract's rate: a node below it leaves receipts the contract selects unproved.
@@ -333,16 +370,22 @@ pub fn node_info(node: &Node) -> serde_json::Value {
     let Some(sc) = &node.spotcheck else {
         return serde_json::Value::Null;
     };
-    let s = sc.keys.shape;
-    let vk: serde_json::Value =
-        serde_json::from_str(&otr_core::zk::snarkjs::vk_to_json(sc.keys.vk.vk()))
-            .unwrap_or_default();
-    serde_json::json!({
-        "rate_ppm": sc.rate_ppm,
-        "shape": {"matrix_rows": s.matrix_rows, "cols": s.cols, "rows_per_unit": s.rows_per_unit},
-        "circuit_id": hex::encode(sc.keys.key_id),
-        "verification_key": vk,
-    })
+    let entry = |k: &Keys| {
+        let s = k.shape;
+        let vk: serde_json::Value =
+            serde_json::from_str(&otr_core::zk::snarkjs::vk_to_json(k.vk.vk())).unwrap_or_default();
+        serde_json::json!({
+            "shape": {"matrix_rows": s.matrix_rows, "cols": s.cols, "rows_per_unit": s.rows_per_unit},
+            "circuit_id": hex::encode(k.key_id),
+            "verification_key": vk,
+        })
+    };
+    let keys: Vec<serde_json::Value> = sc.keys.iter().map(entry).collect();
+    // The first key's fields stay at the top level (what single-key clients read).
+    let mut v = keys.first().cloned().unwrap_or_default();
+    v["rate_ppm"] = sc.rate_ppm.into();
+    v["keys"] = keys.into();
+    v
 }
 
 /// The verifying keys for the node's own bundle check (hook in `self_check`).
@@ -641,10 +684,15 @@ pub fn prove_step(
         .get(step as usize)
         .ok_or_else(|| format!("step {step} of a {}-step trace", leaves.len()))?;
     let key = leaf_key(leaf).ok_or("malformed trace leaf")?;
-    let (w, tree) = sc.matrix_of(key).ok_or_else(|| {
+    let (w, tree, keys) = sc.matrix_of(key).ok_or_else(|| {
+        let shapes: Vec<String> = sc
+            .keys
+            .iter()
+            .map(|k| format!("{} x {}", k.shape.matrix_rows, k.shape.cols))
+            .collect();
         format!(
-            "step {step} ({key:?}) is not a matrix-vector product with a {} x {} matrix",
-            sc.keys.shape.matrix_rows, sc.keys.shape.cols
+            "step {step} ({key:?}) is not a matrix-vector product by a matrix of the setups' shapes ({})",
+            shapes.join(", ")
         )
     })?;
     let mut inputs = engine.step_inputs(prompt, sampling, run, step)?;
@@ -656,16 +704,15 @@ pub fn prove_step(
         .try_into()
         .map_err(|_| "malformed trace leaf")?;
     let mut rng = rand_core_rng();
-    let p = otr_zk::step::prove_step_unit(&sc.keys, w, tree, &x, Some(digest), unit, &mut rng)
+    let p = otr_zk::step::prove_step_unit(keys, w, tree, &x, Some(digest), unit, &mut rng)
         .map_err(|e| format!("{} ({})", e, e.code()))?;
     let zk = ZkProof {
-        circuit_id: sc.keys.key_id,
+        circuit_id: keys.key_id,
         proof: p.proof.proof.to_vec(),
         public_inputs: p.public_inputs,
         statement: None,
     };
-    sc.keys
-        .vk
+    keys.vk
         .verify_bytes(&zk.proof, &zk.public_inputs)
         .map_err(|e| format!("{} ({})", e, otr_core::ErrorCode::code(&e)))?;
     Ok((zk, x))
@@ -687,7 +734,7 @@ pub fn statement_for(
     let key = leaf_key(leaf).ok_or("malformed trace leaf")?;
     let name = otr_zk::step::matrix_name(key, sc.n_layers, sc.separate_output)
         .ok_or("not a matrix-vector step")?;
-    let (w, _) = sc.matrix_of(key).ok_or("no matrix of the keys' shape")?;
+    let (w, _, keys) = sc.matrix_of(key).ok_or("no matrix of the keys' shapes")?;
     let want = super::dispute::mat_vec_input(super::dispute::LeafKey {
         pos: key.pos,
         stage: key.stage,
@@ -714,7 +761,7 @@ pub fn statement_for(
         input,
         x,
         &y,
-        sc.keys.shape.rows_per_unit,
+        keys.shape.rows_per_unit,
         &name,
         (opening.index, opening.size, opening.path),
     )

@@ -156,15 +156,27 @@ pub fn p(d: &Path, f: &str) -> String {
 /// The fixture's attention projections are 64 x 64: a two-contributor `otr zk ceremony` for
 /// them with R = 4 (the INSECURE public phase 1: test keys); returns the keys' directory.
 pub fn ceremony(dir: &Path) -> String {
+    ceremony_for(dir, 64, 64)
+}
+
+/// [`ceremony`] for `rows x cols` matrices (R = 4), in `dir/<rows>x<cols>/`.
+pub fn ceremony_for(dir: &Path, rows: usize, cols: usize) -> String {
+    let dir = &if (rows, cols) == (64, 64) {
+        dir.to_path_buf()
+    } else {
+        dir.join(format!("{rows}x{cols}"))
+    };
+    std::fs::create_dir_all(dir).unwrap();
+    let (rows, cols) = (rows.to_string(), cols.to_string());
     let steps: [Vec<String>; 4] = [
         [
             "zk",
             "ceremony",
             "init",
             "--rows",
-            "64",
+            rows.as_str(),
             "--cols",
-            "64",
+            cols.as_str(),
             "--rows-per-unit",
             "4",
             "--insecure-public-phase1",

@@ -5,7 +5,6 @@ import {Owned} from "./Owned.sol";
 import {NodeStaking} from "./NodeStaking.sol";
 import {Settlement} from "./Settlement.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
-import {IStepVerifier} from "./IStepVerifier.sol";
 import {BatchProof} from "./lib/BatchProof.sol";
 import {Codec} from "./lib/Codec.sol";
 import {Rfc6962} from "./lib/Rfc6962.sol";
@@ -17,16 +16,19 @@ import {MatVecStepVerifier} from "./verifiers/MatVecStepVerifier.sol";
 ///         a block hash the node could not know when it answered. Anyone records it with
 ///         `recordSeed` once that block exists and while its hash is still readable (256
 ///         blocks); a batch whose seed was never recorded earns no reward. A receipt is selected
-///         when `keccak256(seed, receiptHash) mod 1e6 < rhoPpm`; its sampled step is
-///         `keccak256(seed, receiptHash, 1) mod trace_steps`. The node proves the step with
-///         `proveSpotCheck` (the leaf and its inputs opened in the receipt's trace, checked by
-///         the model's step verifier) before `postedAt + proofWindow`; after that anyone can
-///         `reportMissed` and the node is slashed `slashAmount` (`reporterBps` to the reporter).
-///         A sampled matrix-vector step (`Q K V O GATE UP DOWN`, `LOGITS`; its verifier is a
-///         `MatVecStepVerifier`) is proved with `proveSpotCheckMatVec` instead: the whole output
-///         `y` and one unit of `R` rows, the unit drawn from the seed
-///         (`keccak256(seed, receiptHash, 4) mod rows/R`, `selectedUnit`), so the node cannot
-///         choose the rows it proves, with a Groth16 unit proof (docs/PROTOCOL.md §7.8).
+///         when `keccak256(seed, receiptHash) mod 1e6 < rhoPpm`. The sampled index is
+///         `s = keccak256(seed, receiptHash, 1) mod trace_steps`, and the proved step is the first
+///         layer matrix-vector step (`Q K V O GATE UP DOWN` of a layer) at or after `s` in trace
+///         order, wrapping to the trace's start: the node opens every leaf from `s` up to it (none
+///         of them a layer matrix-vector step), publishes the step's whole output `y` and proves
+///         one unit of `R` rows drawn from the seed (`keccak256(seed, receiptHash, 4) mod
+///         rows/R`, `selectedUnit`) with a Groth16 unit proof through the operator's
+///         `MatVecStepVerifier` (`proveSpotCheck`). Neither the step nor the rows are the node's
+///         choice. Other operators (norms, attention, embedding, logits, sampling) are settled by
+///         disputes, not sampled here: a spot check is always a unit proof, which every layer
+///         step of a model with registered unit keys can give. Proof before `postedAt +
+///         proofWindow`; after that anyone can `reportMissed` and the node is slashed
+///         `slashAmount` (`reporterBps` to the reporter).
 contract SpotChecks is Owned {
     Settlement public immutable settlement;
     NodeStaking public immutable staking;
@@ -52,15 +54,9 @@ contract SpotChecks is Owned {
         uint256[8] proof;
     }
 
-    /// The sampled step of a selected receipt, opened in its trace.
-    struct Sampled {
-        BatchProof.Included inc;
-        bytes32 key;
-        uint64 step;
-        Codec.TraceKey k;
-        bytes[] ins;
-        address verifier;
-    }
+    /// Layer operators that are matrix-vector products (engine `trace.rs` codes).
+    uint256 internal constant LAYER_MATVEC_OPS = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 8) | (1 << 11) | (1 << 12) | (1 << 14);
+    uint8 internal constant CLASS_LAYER = 1;
 
     /// Batch index => seed (0: not recorded).
     mapping(uint256 => bytes32) public seedOf;
@@ -74,14 +70,15 @@ contract SpotChecks is Owned {
     error SeedAlreadyRecorded(uint256 batchIndex);
     error NoSeed(uint256 batchIndex);
     error NotSelected(bytes32 receiptHash);
-    error WrongStep(uint64 got, uint64 expected);
+    error NotAMatVecStep(uint64 index);
     error DeadlinePassed(uint256 deadline);
     error DeadlineNotPassed(uint256 deadline);
     error AlreadyProved(bytes32 receiptHash);
     error AlreadyReported(bytes32 receiptHash);
     error NoStepVerifier(uint16 stage, uint8 op);
-    error StepNotProven();
     error UnitNotProven();
+    error NotTheSampledStep(uint64 index, uint64 expected);
+    error SkippedMatVecStep(uint64 index);
 
     event SeedRecorded(uint256 indexed batchIndex, bytes32 seed);
     event SpotCheckProved(uint256 indexed batchIndex, bytes32 receiptHash, uint64 step);
@@ -148,41 +145,58 @@ contract SpotChecks is Owned {
         return !isSelected(batchIndex, receiptHash) || proved[_key(batchIndex, receiptHash)];
     }
 
-    /// @notice The node's proof of the sampled step of a selected receipt, for an operator with a
-    ///         one-call step verifier (`IStepVerifier.verifyStep`).
-    function proveSpotCheck(
-        BatchProof.ReceiptRef calldata r,
-        bytes calldata outLeaf,
-        bytes32[] calldata outPath,
-        StepOpening.Leaf[] calldata inputs,
-        bytes calldata witness
-    ) external {
-        Sampled memory s = _openSampled(r, outLeaf, outPath, inputs);
-        if (!IStepVerifier(s.verifier).verifyStep(s.inc.receipt.modelId, s.inc.receipt.weightsRoot, outLeaf, s.ins, witness)) {
-            revert StepNotProven();
-        }
-        _markProved(r.batchIndex, s);
+    /// @notice Whether trace step `(stage, op)` of model `modelId` is a layer matrix-vector step.
+    function isLayerMatVec(bytes32 modelId, uint16 stage, uint8 op) public view returns (bool) {
+        return registry.stageClass(modelId, stage) == CLASS_LAYER && (LAYER_MATVEC_OPS >> op) & 1 == 1;
     }
 
-    /// @notice The node's proof of a sampled matrix-vector step: `MatVecStepVerifier.openMatVec`
-    ///         checks the step, its input leaf and the whole output `u.y`; `verifyUnit` checks the
-    ///         unit proof of the rows `selectedUnit(.., rows / R) * R ..` (not the node's choice).
-    function proveSpotCheckMatVec(
+    /// @notice The node's proof of a selected receipt. `skipped` are the leaves from the sampled
+    ///         index on (wrapping), none a layer matrix-vector step, and `outLeaf` (at the index
+    ///         after the last of them, or at the sampled index when `skipped` is empty) is one:
+    ///         the proved step. `inputs` is its input leaf; `u` the unit proof of the rows
+    ///         `selectedUnit(.., rows / R) * R ..` checked by `MatVecStepVerifier.openMatVec` and
+    ///         `verifyUnit`.
+    function proveSpotCheck(
         BatchProof.ReceiptRef calldata r,
-        bytes calldata outLeaf,
-        bytes32[] calldata outPath,
+        StepOpening.Leaf[] calldata skipped,
+        StepOpening.Leaf calldata out,
         StepOpening.Leaf[] calldata inputs,
         UnitProof calldata u
     ) external {
-        Sampled memory s = _openSampled(r, outLeaf, outPath, inputs);
-        MatVecStepVerifier v = MatVecStepVerifier(s.verifier);
+        (BatchProof.Included memory inc, bytes32 key) = _selected(r);
+        {
+            uint256 dl = deadline(r.batchIndex);
+            if (block.timestamp >= dl) revert DeadlinePassed(dl);
+        }
+        if (proved[key]) revert AlreadyProved(inc.receiptHash);
+        uint64 n = inc.receipt.traceSteps;
+        bytes32 modelId = inc.receipt.modelId;
+        uint64 next = selectedStep(r.batchIndex, inc.receiptHash, n);
+        for (uint256 i = 0; i < skipped.length; ++i) {
+            StepOpening.Leaf calldata l = skipped[i];
+            if (l.index != next) revert NotTheSampledStep(l.index, next);
+            Rfc6962.verifyInclusion(Rfc6962.leafHashOf(l.leaf), l.index, n, l.path, inc.receipt.traceRoot);
+            Codec.TraceKey memory sk = Codec.traceKey(l.leaf);
+            if (isLayerMatVec(modelId, sk.stage, sk.op)) revert SkippedMatVecStep(l.index);
+            next = next + 1 == n ? 0 : next + 1;
+        }
+        if (out.index != next) revert NotTheSampledStep(out.index, next);
+        Rfc6962.verifyInclusion(Rfc6962.leafHashOf(out.leaf), out.index, n, out.path, inc.receipt.traceRoot);
+        Codec.TraceKey memory k = Codec.traceKey(out.leaf);
+        if (!isLayerMatVec(modelId, k.stage, k.op)) revert NotAMatVecStep(out.index);
+        address v = registry.stepVerifier(modelId, k.stage, k.op);
+        if (v == address(0)) revert NoStepVerifier(k.stage, k.op);
+        bytes[] memory ins = StepOpening.openInputs(inputs, n, inc.receipt.traceRoot, out.index);
         (uint256 rows, uint256 unitRows, bytes32 inDigest) =
-            v.openMatVec(s.inc.receipt.modelId, s.inc.receipt.weightsRoot, outLeaf, s.ins, u.y);
-        uint256 rowStart = selectedUnit(r.batchIndex, s.inc.receiptHash, rows / unitRows) * unitRows;
-        if (!v.verifyUnit(s.inc.receipt.modelId, s.k.stage, s.k.op, inDigest, s.k.digest, rowStart, u.x, u.y, u.w, u.proof)) {
+            MatVecStepVerifier(v).openMatVec(modelId, inc.receipt.weightsRoot, out.leaf, ins, u.y);
+        uint256 rowStart = selectedUnit(r.batchIndex, inc.receiptHash, rows / unitRows) * unitRows;
+        if (!MatVecStepVerifier(v).verifyUnit(
+                modelId, k.stage, k.op, inDigest, k.digest, rowStart, u.x, u.y, u.w, u.proof
+            )) {
             revert UnitNotProven();
         }
-        _markProved(r.batchIndex, s);
+        proved[key] = true;
+        emit SpotCheckProved(r.batchIndex, inc.receiptHash, out.index);
     }
 
     /// @notice After the deadline: slashes the node for a selected receipt left unproved.
@@ -196,34 +210,6 @@ contract SpotChecks is Owned {
         slashed = staking.slash(inc.header.node, slashAmount, msg.sender, reporterBps);
         settlement.onFraudProven(r.batchIndex, slashed);
         emit SpotCheckMissed(r.batchIndex, inc.receiptHash, slashed);
-    }
-
-    /// @dev Checks a selected receipt before its deadline, not yet proved; opens its sampled step
-    ///      (`outLeaf` at `selectedStep`) and the step's inputs in its trace, and finds the
-    ///      operator's step verifier.
-    function _openSampled(
-        BatchProof.ReceiptRef calldata r,
-        bytes calldata outLeaf,
-        bytes32[] calldata outPath,
-        StepOpening.Leaf[] calldata inputs
-    ) private view returns (Sampled memory s) {
-        (s.inc, s.key) = _selected(r);
-        uint256 dl = deadline(r.batchIndex);
-        if (block.timestamp >= dl) revert DeadlinePassed(dl);
-        if (proved[s.key]) revert AlreadyProved(s.inc.receiptHash);
-        s.step = selectedStep(r.batchIndex, s.inc.receiptHash, s.inc.receipt.traceSteps);
-        s.k = Codec.traceKey(outLeaf);
-        Rfc6962.verifyInclusion(
-            Rfc6962.leafHashOf(outLeaf), s.step, s.inc.receipt.traceSteps, outPath, s.inc.receipt.traceRoot
-        );
-        s.ins = StepOpening.openInputs(inputs, s.inc.receipt.traceSteps, s.inc.receipt.traceRoot, s.step);
-        s.verifier = registry.stepVerifier(s.inc.receipt.modelId, s.k.stage, s.k.op);
-        if (s.verifier == address(0)) revert NoStepVerifier(s.k.stage, s.k.op);
-    }
-
-    function _markProved(uint256 batchIndex, Sampled memory s) private {
-        proved[s.key] = true;
-        emit SpotCheckProved(batchIndex, s.inc.receiptHash, s.step);
     }
 
     function _selected(BatchProof.ReceiptRef calldata r)

@@ -1017,31 +1017,35 @@ impl Deployment {
         Ok(u.saturating_to())
     }
 
-    /// `SpotChecks.proveSpotCheckMatVec`: the sampled matrix-vector step `step` of the receipt
-    /// `r` (trace `trace`), its input leaf at `input_index`, and the unit proof of the unit
-    /// the contract draws (`selected_unit`).
+    /// `SpotChecks.proveSpotCheck`: for receipt `r` (trace `trace`) whose sampled index is
+    /// `skipped[0]` (or `step` when `skipped` is empty), the leaves `skipped` (none a layer
+    /// matrix-vector step; see [`proofs::spot_check_step`]), the proved matrix-vector step `step`
+    /// with its input leaf at `input_index`, and the unit proof of the unit the contract draws
+    /// (`selected_unit`).
     #[allow(clippy::too_many_arguments)]
-    pub fn prove_spot_check_mat_vec<H: Host + ?Sized>(
+    pub fn prove_spot_check<H: Host + ?Sized>(
         &self,
         host: &mut H,
         node: Address,
         r: &proofs::ReceiptRef,
         trace: &proofs::Trace,
+        skipped: &[u64],
         step: u64,
         input_index: u64,
         u: &UnitMove,
     ) -> Result<TxOutcome, CallError> {
         use crate::bindings::spot_checks::{MatVecStepVerifier, StepOpening};
         let n = trace.len();
-        let call = SpotChecks::proveSpotCheckMatVecCall {
+        let leaf = |i: u64| StepOpening::Leaf {
+            index: i,
+            leaf: Bytes::from(trace.leaf(i).to_vec()),
+            path: proofs::words(&trace.path(i, n)),
+        };
+        let call = SpotChecks::proveSpotCheckCall {
             r: r.into(),
-            outLeaf: Bytes::from(trace.leaf(step).to_vec()),
-            outPath: proofs::words(&trace.path(step, n)),
-            inputs: vec![StepOpening::Leaf {
-                index: input_index,
-                leaf: Bytes::from(trace.leaf(input_index).to_vec()),
-                path: proofs::words(&trace.path(input_index, n)),
-            }],
+            skipped: skipped.iter().map(|&i| leaf(i)).collect(),
+            out: leaf(step),
+            inputs: vec![leaf(input_index)],
             u: SpotChecks::UnitProof {
                 x: Bytes::copy_from_slice(&u.x),
                 y: Bytes::copy_from_slice(&u.y),

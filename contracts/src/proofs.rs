@@ -177,3 +177,35 @@ pub fn batch_root(headers: &[MicroBatchHeader]) -> Hash {
 pub fn headers_calldata(headers: &[MicroBatchHeader]) -> Vec<u8> {
     headers.iter().flat_map(|h| h.encode()).collect()
 }
+
+/// Layer operators that are matrix-vector products (engine `trace.rs`: `Q K V O GATE UP DOWN`).
+pub const LAYER_MATVEC_OPS: [u8; 7] = [1, 2, 3, 8, 11, 12, 14];
+
+/// Whether the 57-byte trace leaf `leaf` is a layer matrix-vector step of a model with
+/// `num_layers` layers (`SpotChecks.isLayerMatVec`).
+pub fn is_layer_mat_vec(leaf: &[u8], num_layers: u16) -> bool {
+    if leaf.len() < 39 {
+        return false;
+    }
+    let t = leaf.len() - 39;
+    let stage = u16::from_be_bytes([leaf[t + 4], leaf[t + 5]]);
+    (1..=num_layers).contains(&stage) && LAYER_MATVEC_OPS.contains(&leaf[t + 6])
+}
+
+/// The step a spot check proves when the contract samples index `sampled` of `trace`
+/// (`SpotChecks.proveSpotCheck`): the first layer matrix-vector step at or after it, wrapping to
+/// the trace's start; with the indices of the leaves skipped on the way. `None` when the trace
+/// has no such step.
+pub fn spot_check_step(trace: &Trace, sampled: u64, num_layers: u16) -> Option<(Vec<u64>, u64)> {
+    let n = trace.len();
+    let mut skipped = Vec::new();
+    let mut i = sampled % n.max(1);
+    for _ in 0..n {
+        if is_layer_mat_vec(trace.leaf(i), num_layers) {
+            return Some((skipped, i));
+        }
+        skipped.push(i);
+        i = if i + 1 == n { 0 } else { i + 1 };
+    }
+    None
+}

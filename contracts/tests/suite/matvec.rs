@@ -634,10 +634,11 @@ fn matvec_gas() {
     assert!(prove.gas_used < 16_000_000, "{}", prove.gas_used);
 }
 
-/// Gas of `proveSpotCheckMatVec` at Gemma 3 270M's `DOWN` (640 x 2048, R = 4), with the
-/// committed `fixtures/zk/matvec_r4` proof of rows 20..23 (unit 5 of 160): receipts are posted
-/// until the seed samples one at the `DOWN` step and at unit 5 (the contract's draw, so the test
-/// searches a batch of 2,400 receipts for one; the receipt's path in its header is 12 hashes).
+/// Gas of `proveSpotCheck` at Gemma 3 270M's `DOWN` (640 x 2048, R = 4), with the committed
+/// `fixtures/zk/matvec_r4` proof of rows 20..23 (unit 5 of 160): receipts are posted until the
+/// seed samples one at the trace's first leaf (so two leaves are skipped on the way to `DOWN`)
+/// and draws unit 5 (the contract's draws, so the test searches a batch of 2,400 receipts for
+/// one; the receipt's path in its header is 12 hashes).
 #[test]
 fn matvec_spot_check_gas() {
     use otr_core::zk::snarkjs;
@@ -668,17 +669,17 @@ fn matvec_spot_check_gas() {
     let i = (0..receipts.len())
         .find(|&i| {
             let rh = receipts[i].receipt_hash();
-            draw(&seed, &rh, 1, 3) == 2 && draw(&seed, &rh, 4, 160) == 5
+            draw(&seed, &rh, 1, 3) == 0 && draw(&seed, &rh, 4, 160) == 5
         })
-        .expect("a receipt sampled at DOWN, unit 5");
+        .expect("a receipt sampled at leaf 0 whose unit is 5");
     let r = p.receipt_ref(0, i);
     let u = b.unit_move(&step, &step.y, proof_calldata(&proof.0));
     let out =
         b.w.d
-            .prove_spot_check_mat_vec(&mut b.w.chain, b.w.node, &r, &honest, 2, 1, &u)
+            .prove_spot_check(&mut b.w.chain, b.w.node, &r, &honest, &[0, 1], 2, 1, &u)
             .unwrap();
     println!(
-        "| `proveSpotCheckMatVec`, DOWN 640 x 2048, R = 4 (receipt in a 2,400-receipt header, x 4,100 bytes, y 5,120 bytes, C_x of 2048 values, 7-hash matrix path, Groth16), whole transaction | {} |",
+        "| `proveSpotCheck`, DOWN 640 x 2048, R = 4 (receipt in a 2,400-receipt header, two leaves skipped to reach the step, x 4,100 bytes, y 5,120 bytes, C_x of 2048 values, 7-hash matrix path, Groth16), whole transaction | {} |",
         out.gas_used
     );
     assert!(out.gas_used < 16_000_000, "{}", out.gas_used);
@@ -820,9 +821,10 @@ fn all_selected() -> Params {
     }
 }
 
-/// A spot check that samples a matrix-vector step is proved in one call with the unit the seed
-/// draws (`selectedUnit`), never one the node picks; a node whose output rows are wrong cannot
-/// prove it and is slashed at the deadline.
+/// A spot check proves the first layer matrix-vector step at or after the index the seed
+/// samples, with the unit the seed draws (`selectedUnit`): neither is the node's choice. Every
+/// leaf on the way is opened and none may be a matrix step; a node whose output rows are wrong
+/// cannot prove its unit and is slashed at the deadline.
 #[test]
 fn matvec_spot_check_proves_the_unit_the_seed_draws() {
     let (step, pk) = small();
@@ -837,83 +839,54 @@ fn matvec_spot_check_proves_the_unit_the_seed_draws() {
         .collect();
     receipts.extend((0..12).map(|i| receipt(&cheat, 100 + i, 10, WEIGHTS_ROOT, T0)));
     let (p, seed) = spot_batch(&mut b, receipts.clone());
-    // The receipts whose sampled step is the DOWN leaf (index 2), as the contract says.
-    let at_down = |from: usize, b: &mut Bed| {
-        (from..from + 12)
-            .find(|&i| {
-                let rh = receipts[i].receipt_hash();
-                let s: u64 = host::view(
-                    &mut b.w.chain,
-                    b.w.d.spot_checks,
-                    &SpotChecks::selectedStepCall {
-                        batchIndex: U256::from(p.index),
-                        receiptHash: rh.into(),
-                        traceSteps: 3,
-                    },
-                )
-                .unwrap();
-                assert_eq!(s, draw(&seed, &rh, 1, 3));
-                s == 2
-            })
-            .expect("a receipt sampled at DOWN")
+    let sampled = |b: &mut Bed, i: usize| -> u64 {
+        let rh = receipts[i].receipt_hash();
+        let s: u64 = host::view(
+            &mut b.w.chain,
+            b.w.d.spot_checks,
+            &SpotChecks::selectedStepCall {
+                batchIndex: U256::from(p.index),
+                receiptHash: rh.into(),
+                traceSteps: 3,
+            },
+        )
+        .unwrap();
+        assert_eq!(s, draw(&seed, &rh, 1, 3));
+        s
     };
-    let (good, bad) = (at_down(0, &mut b), at_down(12, &mut b));
+    // An honest receipt sampled at leaf 0 (EMBED): leaves 0 and 1 are skipped, DOWN is proved.
+    let good = (0..12)
+        .find(|&i| sampled(&mut b, i) == 0)
+        .expect("a receipt sampled at leaf 0");
+    let (skip, at) = otr_contracts::proofs::spot_check_step(&honest, 0, N_LAYERS).unwrap();
+    assert_eq!((skip.as_slice(), at), (&[0u64, 1][..], 2));
     let rh = receipts[good].receipt_hash();
     let unit = b.w.d.selected_unit(&mut b.w.chain, p.index, rh, 2).unwrap();
     assert_eq!(unit, draw(&seed, &rh, 4, 2));
     let r = p.receipt_ref(0, good);
     let node = b.w.node;
-    // The one-call form refuses a matrix step.
-    let one_call = SpotChecks::proveSpotCheckCall {
-        r: (&r).into(),
-        outLeaf: Bytes::from(honest.leaf(2).to_vec()),
-        outPath: honest.path(2, 3).iter().map(|h| (*h).into()).collect(),
-        inputs: vec![otr_contracts::bindings::spot_checks::StepOpening::Leaf {
-            index: 1,
-            leaf: Bytes::from(honest.leaf(1).to_vec()),
-            path: honest.path(1, 3).iter().map(|h| (*h).into()).collect(),
-        }],
-        witness: Bytes::new(),
+    let u = b.unit_move(step, &step.y, prove(step, pk, 4 * unit as usize));
+    let send = |b: &mut Bed, skipped: &[u64], at: u64, input: u64, u: &UnitMove| {
+        b.w.d
+            .prove_spot_check(&mut b.w.chain, node, &r, &honest, skipped, at, input, u)
     };
-    let e = host::send(
-        &mut b.w.chain,
-        node,
-        b.w.d.spot_checks,
-        &one_call,
-        U256::ZERO,
-    )
-    .fails();
-    assert!(e.is("UseMatVecMoves"), "{e}");
+    // Not starting at the sampled index; stopping before a matrix step; the step is not one.
+    let e = send(&mut b, &[], 2, 1, &u).fails();
+    assert!(e.is("NotTheSampledStep"), "{e}");
+    let e = send(&mut b, &[0], 1, 0, &u).fails();
+    assert!(e.is("NotAMatVecStep"), "{e}");
     // A valid proof of the other unit is not the drawn one.
     let other = b.unit_move(step, &step.y, prove(step, pk, 4 * (1 - unit as usize)));
-    let e =
-        b.w.d
-            .prove_spot_check_mat_vec(&mut b.w.chain, node, &r, &honest, 2, 1, &other)
-            .fails();
+    let e = send(&mut b, &[0, 1], 2, 1, &other).fails();
     assert!(e.is("UnitNotProven"), "{e}");
     // An output that is not the leaf's, an input that is not the step's.
-    let u = b.unit_move(step, &step.y, prove(step, pk, 4 * unit as usize));
     let mut wrong = u.clone();
     wrong.y[0] ^= 1;
-    let e =
-        b.w.d
-            .prove_spot_check_mat_vec(&mut b.w.chain, node, &r, &honest, 2, 1, &wrong)
-            .fails();
+    let e = send(&mut b, &[0, 1], 2, 1, &wrong).fails();
     assert!(e.is("OutputMismatch"), "{e}");
-    let e =
-        b.w.d
-            .prove_spot_check_mat_vec(&mut b.w.chain, node, &r, &honest, 2, 0, &u)
-            .fails();
+    let e = send(&mut b, &[0, 1], 2, 0, &u).fails();
     assert!(e.is("WrongInputStep"), "{e}");
-    // Only the sampled step.
-    let e =
-        b.w.d
-            .prove_spot_check_mat_vec(&mut b.w.chain, node, &r, &honest, 1, 0, &u)
-            .fails();
-    assert!(e.is("RootMismatch") || e.is("PathLength"), "{e}");
-    b.w.d
-        .prove_spot_check_mat_vec(&mut b.w.chain, node, &r, &honest, 2, 1, &u)
-        .unwrap();
+    send(&mut b, &[0, 1], 2, 1, &u).unwrap();
     let cleared = |b: &mut Bed, rh: [u8; 32]| -> bool {
         host::view(
             &mut b.w.chain,
@@ -926,16 +899,39 @@ fn matvec_spot_check_proves_the_unit_the_seed_draws() {
         .unwrap()
     };
     assert!(cleared(&mut b, rh));
-    let e =
-        b.w.d
-            .prove_spot_check_mat_vec(&mut b.w.chain, node, &r, &honest, 2, 1, &u)
-            .fails();
+    let e = send(&mut b, &[0, 1], 2, 1, &u).fails();
     assert!(e.is("AlreadyProved"), "{e}");
+
+    // A receipt sampled at the DOWN leaf itself may not skip it (wrapping around the trace to
+    // reach it again).
+    if let Some(i) = (0..12).find(|&i| sampled(&mut b, i) == 2) {
+        let ri = p.receipt_ref(0, i);
+        let uu = b.unit_move(
+            step,
+            &step.y,
+            prove(
+                step,
+                pk,
+                4 * draw(&seed, &receipts[i].receipt_hash(), 4, 2) as usize,
+            ),
+        );
+        let e =
+            b.w.d
+                .prove_spot_check(&mut b.w.chain, node, &ri, &honest, &[2, 0, 1], 2, 1, &uu)
+                .fails();
+        assert!(e.is("SkippedMatVecStep"), "{e}");
+        b.w.d
+            .prove_spot_check(&mut b.w.chain, node, &ri, &honest, &[], 2, 1, &uu)
+            .unwrap();
+    }
 
     // The cheat: whichever unit is drawn has a wrong row, and no proof of the engine's rows
     // matches the published ones.
+    let bad = 12;
     let rb = p.receipt_ref(0, bad);
     let rh_bad = receipts[bad].receipt_hash();
+    let (skip_b, at_b) =
+        otr_contracts::proofs::spot_check_step(&cheat, sampled(&mut b, bad), N_LAYERS).unwrap();
     let unit_b =
         b.w.d
             .selected_unit(&mut b.w.chain, p.index, rh_bad, 2)
@@ -943,7 +939,7 @@ fn matvec_spot_check_proves_the_unit_the_seed_draws() {
     let ub = b.unit_move(step, &bad_y, prove(step, pk, 4 * unit_b as usize));
     let e =
         b.w.d
-            .prove_spot_check_mat_vec(&mut b.w.chain, node, &rb, &cheat, 2, 1, &ub)
+            .prove_spot_check(&mut b.w.chain, node, &rb, &cheat, &skip_b, at_b, 1, &ub)
             .fails();
     assert!(e.is("UnitNotProven"), "{e}");
     assert!(!cleared(&mut b, rh_bad));

@@ -1,20 +1,18 @@
 //! On-chain spot checks (contract `SpotChecks`, DESIGN principle 7, `docs/PROTOCOL.md` §7.8,
 //! "On-chain spot checks"): the contract selects a receipt of a posted batch when
-//! `keccak256(abi.encode(seed, receiptHash)) mod 10^6 < rhoPpm` and samples one step of its
-//! trace, `keccak256(abi.encode(seed, receiptHash, 1)) mod trace_steps`; the node must prove that
-//! step with `proveSpotCheck` before the batch's proof deadline, or anyone may report it missed
-//! and it is slashed. This module is the node's side: after each of its batches is posted and
-//! its seed block exists, it records the seed (`spotcheck::seed_of`), finds its selected
-//! receipts by the contract's rule and rate, re-executes each from the stored request (checked
-//! against the receipt's trace root), and proves the sampled step with the one-step witness of
-//! the dispute game (`dispute::step_proof`: the same step verifiers the model registry names).
-//!
-//! A sampled matrix-vector step (`Q K V O GATE UP DOWN`, `LOGITS`) is proved with
-//! `proveSpotCheckMatVec`: its whole output and a unit proof of the unit the seed draws, with the
-//! keys of `--zk-params` ([`super::Node::mat_vec`]). A sampled step the node cannot prove (no
-//! verifier registered for the operator, no keys for the matrix's shape, embedding, sampling) is
-//! recorded `unprovable` with the reason, which is also what `reportMissed` will slash after the
-//! deadline (docs/PROTOCOL.md §7.8).
+//! `keccak256(abi.encode(seed, receiptHash)) mod 10^6 < rhoPpm` and samples an index of its
+//! trace, `keccak256(abi.encode(seed, receiptHash, 1)) mod trace_steps`; the node must prove the
+//! first layer matrix-vector step at or after it (`Q K V O GATE UP DOWN`, wrapping to the trace's
+//! start) with `proveSpotCheck` before the batch's proof deadline: the leaves skipped on the way,
+//! the step's whole output, and a unit proof of the unit the seed draws (`keccak256(seed,
+//! receiptHash, 4) mod rows/R`), with the keys of `--zk-params` ([`super::Node::mat_vec`]).
+//! Otherwise anyone may report it missed and it is slashed. This module is the node's side:
+//! after each of its batches is posted and its seed block exists, it records the seed
+//! (`spotcheck::seed_of`), finds its selected receipts by the contract's rule and rate,
+//! re-executes each from the stored request (checked against the receipt's trace root), and
+//! proves. A receipt it cannot prove (no keys for the matrix's shape, no `MatVecStepVerifier`
+//! registered for the operator) is recorded `unprovable` with the reason, which is also what
+//! `reportMissed` will slash after the deadline.
 //!
 //! Runs on a thread of its own at the lowest CPU priority, one receipt at a time; its state
 //! (`chain_spot_batches`, `chain_spot_checks`) lives in the node's store, so a restart resumes.
@@ -23,10 +21,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use otr_contracts::bindings::model_registry::ModelRegistry;
-use otr_contracts::bindings::spot_checks::{SpotChecks, StepOpening};
+use otr_contracts::bindings::spot_checks::SpotChecks;
 use otr_contracts::host::{self, Host};
 use otr_contracts::proofs::{ReceiptRef, Trace};
-use otr_contracts::{Address, Bytes, U256};
+use otr_contracts::Address;
 use otr_core::rollup::{Hash, Receipt, SamplingParams};
 use rusqlite::params;
 
@@ -291,78 +289,73 @@ fn prove_receipt(node: &Node, id: &str, seed: &Hash) -> Outcome {
         Err(e) => return Outcome::Failed(e),
     };
     let trace = Trace::new(r.leaves);
-    let step = sampled_step(seed, &r.receipt.receipt_hash(), trace.len());
-    let Some(key) = dispute::leaf_key(trace.leaf(step)) else {
-        return Outcome::Unprovable(step, "malformed trace leaf".into());
-    };
+    let sampled = sampled_step(seed, &r.receipt.receipt_hash(), trace.len());
     let Some(s) = &node.settlement else {
         return Outcome::Failed("no settlement chain".into());
     };
-    let (d, me, model_id) = (s.deployment.clone(), s.node, r.receipt.model_id);
-    let looked_up = s.with_host({
-        let d = d.clone();
-        move |h: &mut dyn Host| -> Result<(Address, u16), String> {
-            let v = d
-                .step_verifier(h, model_id, key.stage, key.op)
-                .map_err(|e| e.to_string())?;
-            let layers = host::view(
-                h,
-                d.registry,
-                &ModelRegistry::modelCall {
-                    modelId: model_id.into(),
-                },
-            )
-            .map_err(|e| e.to_string())?
-            .numLayers;
-            Ok((v, layers))
-        }
+    let (d, model_id) = (s.deployment.clone(), r.receipt.model_id);
+    let num_layers = s.with_host(move |h: &mut dyn Host| -> Result<u16, String> {
+        Ok(host::view(
+            h,
+            d.registry,
+            &ModelRegistry::modelCall {
+                modelId: model_id.into(),
+            },
+        )
+        .map_err(|e| e.to_string())?
+        .numLayers)
     });
-    let (verifier, num_layers) = match looked_up {
-        Ok(Ok(x)) => x,
+    let num_layers = match num_layers {
+        Ok(Ok(n)) => n,
         Ok(Err(e)) | Err(e) => return Outcome::Failed(format!("chain: {e}")),
     };
-    if verifier == Address::ZERO {
-        return Outcome::Unprovable(
-            step,
-            format!(
-                "no step verifier is registered for operator {} at stage {}",
-                key.op, key.stage
-            ),
-        );
+    // The proved step: the first layer matrix-vector step at or after the sampled index.
+    let Some((skipped, step)) = otr_contracts::proofs::spot_check_step(&trace, sampled, num_layers)
+    else {
+        return Outcome::Unprovable(sampled, "the trace has no layer matrix-vector step".into());
+    };
+    let Some(key) = dispute::leaf_key(trace.leaf(step)) else {
+        return Outcome::Unprovable(step, "malformed trace leaf".into());
+    };
+    let d = s.deployment.clone();
+    let verifier = s.with_host(move |h: &mut dyn Host| {
+        d.step_verifier(h, model_id, key.stage, key.op)
+            .map_err(|e| e.to_string())
+    });
+    match verifier {
+        Ok(Ok(v)) if v == Address::ZERO => {
+            return Outcome::Unprovable(
+                step,
+                format!(
+                    "no step verifier is registered for operator {} at stage {} (the registry's owner names the MatVecStepVerifier: `otr chain register-matvec`)",
+                    key.op, key.stage
+                ),
+            )
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) | Err(e) => return Outcome::Failed(format!("chain: {e}")),
     }
-    let mut material = Replay {
+    let replay = Replay {
         engine: node.engine.as_ref(),
         prompt: &r.prompt,
         sampling: &r.sampling,
         run: r.run,
     };
-    if dispute::is_mat_vec(key, num_layers) {
-        let rh = r.receipt.receipt_hash();
-        return prove_mat_vec(node, material, rref, trace, step, key, seed, &rh);
-    }
-    let (inputs, witness) = match dispute::step_proof(&trace, step, key, num_layers, &mut material)
-    {
-        Ok(p) => p,
-        Err(e) => return Outcome::Unprovable(step, e),
-    };
-    let call = prove_call(&rref, &trace, step, &inputs, witness);
-    let sent = s.with_host(move |h: &mut dyn Host| {
-        host::send(h, me, d.spot_checks, &call, U256::ZERO)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    });
-    sent_outcome(step, "proveSpotCheck", sent)
+    let rh = r.receipt.receipt_hash();
+    prove_mat_vec(node, replay, rref, trace, &skipped, step, key, seed, &rh)
 }
 
-/// A sampled matrix-vector step (`SpotChecks.proveSpotCheckMatVec`): the whole output and one
-/// unit proof of the unit the seed draws (`keccak256(seed, receiptHash, 4) mod rows/R`), with
-/// the keys of the matrix's shape (`--zk-params`, [`super::Node::mat_vec`]).
+/// The proof of a spot check (`SpotChecks.proveSpotCheck`): the leaves skipped from the sampled
+/// index, the matrix-vector step's whole output and one unit proof of the unit the seed draws
+/// (`keccak256(seed, receiptHash, 4) mod rows/R`), with the keys of the matrix's shape
+/// (`--zk-params`, [`super::Node::mat_vec`]).
 #[allow(clippy::too_many_arguments)]
 fn prove_mat_vec(
     node: &Node,
     replay: Replay<'_>,
     rref: ReceiptRef,
     trace: Trace,
+    skipped: &[u64],
     step: u64,
     key: dispute::LeafKey,
     seed: &Hash,
@@ -397,13 +390,13 @@ fn prove_mat_vec(
     let Some(s) = &node.settlement else {
         return Outcome::Failed("no settlement chain".into());
     };
-    let (d, me) = (s.deployment.clone(), s.node);
+    let (d, me, skipped) = (s.deployment.clone(), s.node, skipped.to_vec());
     let sent = s.with_host(move |h: &mut dyn Host| {
-        d.prove_spot_check_mat_vec(h, me, &rref, &trace, step, input, &u)
+        d.prove_spot_check(h, me, &rref, &trace, &skipped, step, input, &u)
             .map(|_| ())
             .map_err(|e| e.to_string())
     });
-    match sent_outcome(step, "proveSpotCheckMatVec", sent) {
+    match sent_outcome(step, "proveSpotCheck", sent) {
         Outcome::Proved(step) => Outcome::ProvedUnit(step, unit, rows / unit_rows),
         other => other,
     }
@@ -417,39 +410,6 @@ fn sent_outcome(step: u64, call: &str, sent: Result<Result<(), String>, String>)
         Ok(Err(e)) if e.contains("DeadlinePassed") => Outcome::Missed(step, e),
         Ok(Err(e)) => Outcome::Failed(format!("{call}: {e}")),
         Err(e) => Outcome::Failed(e),
-    }
-}
-
-/// `SpotChecks.proveSpotCheck` of step `step` of `trace`: the leaf and its inputs opened against
-/// the receipt's whole trace.
-pub fn prove_call(
-    r: &ReceiptRef,
-    trace: &Trace,
-    step: u64,
-    inputs: &[u64],
-    witness: Vec<u8>,
-) -> SpotChecks::proveSpotCheckCall {
-    let n = trace.len();
-    let path = |i: u64| {
-        trace
-            .path(i, n)
-            .iter()
-            .map(|h| (*h).into())
-            .collect::<Vec<_>>()
-    };
-    SpotChecks::proveSpotCheckCall {
-        r: r.into(),
-        outLeaf: Bytes::from(trace.leaf(step).to_vec()),
-        outPath: path(step),
-        inputs: inputs
-            .iter()
-            .map(|&i| StepOpening::Leaf {
-                index: i,
-                leaf: Bytes::from(trace.leaf(i).to_vec()),
-                path: path(i),
-            })
-            .collect(),
-        witness: witness.into(),
     }
 }
 

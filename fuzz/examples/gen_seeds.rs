@@ -289,9 +289,61 @@ fn receipt(i: u8) -> Receipt {
     }
 }
 
+/// A consistent ZK statement (docs/PROTOCOL.md §7.8) of a two-step trace `(0, 1, ACT) = x`,
+/// `(0, 1, DOWN) = y` (8 rows, R = 4, unit 1), and the four public inputs it implies (`C_W` made
+/// up): the trace root for the receipt, the statement, the public inputs.
+fn statement_case() -> ([u8; 32], u64, otr_core::rollup::ZkStatement, Vec<[u8; 32]>) {
+    use otr_core::zk::poseidon::Poseidon;
+    use sha2::Digest;
+    let x: Vec<u8> = (0..68u8).collect();
+    let y: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(37)).collect();
+    let leaf = |op: u8, t: &[u8]| {
+        let mut l = b"OTR/trace-step/v1\0".to_vec();
+        l.extend_from_slice(&0u32.to_be_bytes());
+        l.extend_from_slice(&1u16.to_be_bytes());
+        l.push(op);
+        l.extend_from_slice(&sha2::Sha256::digest(t));
+        l
+    };
+    let leaves = vec![leaf(13, &x), leaf(14, &y)];
+    let open = |i: u64| otr_core::rollup::TraceOpening {
+        index: i,
+        leaf: leaves[i as usize].clone(),
+        path: merkle::prove(&leaves, i).unwrap().path,
+    };
+    let be = |f: otr_core::zk::Fr| otr_core::zk::groth16::scalar_to_be_bytes(&f);
+    let h = Poseidon::new();
+    let mut row_start = [0u8; 32];
+    row_start[31] = 4;
+    let mut c_w = [0u8; 32];
+    c_w[31] = 7;
+    let inputs = vec![
+        c_w,
+        row_start,
+        be(h.input_commitment(&x)),
+        be(h.output_commitment(&y[32..])),
+    ];
+    let st = otr_core::rollup::ZkStatement {
+        step: open(1),
+        input: open(0),
+        x,
+        y,
+        unit_rows: 4,
+        matrix: "blk.0.ffn_down.weight".into(),
+        matrix_index: 0,
+        matrix_size: 1,
+        matrix_path: Vec::new(),
+    };
+    (merkle::root(&leaves), 2, st, inputs)
+}
+
 fn bundle(out: &Out, fixtures: &Path) {
     let key = HeaderKey::from_slice(&[0x5a; 32]).unwrap();
-    let receipts: Vec<Receipt> = (0..5).map(receipt).collect();
+    let mut receipts: Vec<Receipt> = (0..5).map(receipt).collect();
+    // The bundle's receipt has a real two-step trace, which its proof's statement opens.
+    let (trace_root, trace_steps, statement, statement_inputs) = statement_case();
+    receipts[3].trace_root = trace_root;
+    receipts[3].trace_steps = trace_steps;
     let hashes: Vec<[u8; 32]> = receipts.iter().map(Receipt::receipt_hash).collect();
     let header = MicroBatchHeader {
         version: HEADER_VERSION,
@@ -345,12 +397,20 @@ fn bundle(out: &Out, fixtures: &Path) {
         zk_proofs: vec![ZkProof {
             circuit_id: [0xcc; 32],
             proof: zk_proof,
-            public_inputs: vec![[0; 32], [1; 32]],
-            statement: None,
+            public_inputs: statement_inputs,
+            statement: Some(statement),
         }],
         chain_proof: None,
     };
     otr_core::rollup::verify_bundle_structure(&full).expect("seed bundle is consistent");
+    let p = &full.zk_proofs[0];
+    otr_core::zk::statement::check_statement(
+        p.statement.as_ref().unwrap(),
+        &p.public_inputs,
+        &full.receipt,
+        &otr_core::zk::poseidon::Poseidon::new(),
+    )
+    .expect("seed statement is consistent");
     let pending = AnswerBundle {
         rollup: None,
         chain_status: None,

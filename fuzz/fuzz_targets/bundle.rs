@@ -1,4 +1,5 @@
-//! Answer bundles (binary and JSON), receipts and micro-batch headers.
+//! Answer bundles (binary and JSON), receipts and micro-batch headers; the ZK statements a
+//! bundle's proofs carry, checked against its receipt (`otr_core::zk::statement`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,6 +10,13 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(b) = AnswerBundle::decode(data) {
         let _ = verify_bundle_structure(&b);
         let _ = b.to_json();
+        let mut poseidon = None;
+        for p in &b.zk_proofs {
+            if let Some(st) = &p.statement {
+                let h = poseidon.get_or_insert_with(otr_core::zk::poseidon::Poseidon::new);
+                let _ = otr_core::zk::statement::check_statement(st, &p.public_inputs, &b.receipt, h);
+            }
+        }
     }
     let _ = Receipt::decode(data);
     let _ = MicroBatchHeader::decode(data);

@@ -71,24 +71,11 @@ pub struct CostModel {
     pub gas_open_dispute: f64,
     pub gas_dispute_round: f64,
     pub gas_dispute_timeout: f64,
-    pub gas_prove_step_onchain: f64,
     pub gas_groth16_verify_tx: f64,
-    /// `proveSpotCheck` of a residual add (the one-call spot check whose `proveStep` is
-    /// `gas_prove_step_onchain`).
-    pub gas_spot_check_one_call: f64,
-    /// `proveSpotCheckMatVec` of a `DOWN` step (640 x 2048, R = 4).
-    pub gas_spot_check_matvec: f64,
-    /// `proveStep` of Gemma 3 270M's one-call operators (the dispute's one-step proof).
-    pub gas_step_norm: f64,
-    pub gas_step_post_norm_residual: f64,
-    pub gas_step_q_rope: f64,
-    pub gas_step_k_rope: f64,
-    pub gas_step_v_cache: f64,
-    pub gas_step_act: f64,
-    /// (visible positions, gas) of `ATTN`'s `proveStep`, sorted by positions.
-    pub gas_step_attn: Vec<(f64, f64)>,
-    /// The most visible positions whose `ATTN` step is measured to fit a transaction.
-    pub attn_max_visible: f64,
+    /// `proveSpotCheck` of a `DOWN` step (640 x 2048, R = 4, two leaves skipped): the
+    /// measured spot-check transaction, an upper bound for every layer matrix shape of the
+    /// model (the others commit a shorter input).
+    pub gas_spot_check: f64,
     pub gas_record_seed: f64,
     pub gas_report_missed: f64,
     pub zk_prove_unit_s: f64,
@@ -180,46 +167,61 @@ fn interpolate(p: &[(f64, f64)], x: f64) -> f64 {
     a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0)
 }
 
-/// One operator class of a query's trace, as the spot check sees it.
+/// One layer matrix of the model (`Q K V O GATE UP DOWN`), as the spot check sees it.
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct StepClass {
+pub struct MatrixClass {
     pub name: &'static str,
-    /// Trace steps of this class in the query.
+    /// Output rows and input columns of the matrix.
+    pub rows: f64,
+    pub cols: f64,
+    /// Trace steps of this matrix in the query (one per fed position and layer).
     pub steps: f64,
-    /// Gas of the spot-check proof transaction, summed over the class's steps (0 when
-    /// unprovable).
-    pub gas_sum: f64,
-    /// Whether an honest node can prove a sampled step of this class on-chain.
-    pub provable: bool,
-    /// Proved by `proveSpotCheckMatVec` with one Groth16 unit (the node proves one unit).
-    pub matvec: bool,
+    /// Probability that a selected receipt's spot check proves a step of this matrix: the
+    /// sampled indices that land on one of its steps or on the non-matrix steps just before it,
+    /// over the trace.
+    pub probability: f64,
+    /// Skipped leaves (opened on the way to the step), on average when this matrix is proved.
+    pub mean_skipped: f64,
+    /// The most leaves skipped on the way to a step of this matrix.
+    pub max_skipped: f64,
 }
 
-/// The query's step mix and the spot-check cost of each class.
+/// What a spot check proves for one query: the contract samples `s` uniformly over the trace
+/// and the node proves the first layer matrix step at or after `s` (wrapping), one unit.
 #[derive(Clone, Debug, Serialize)]
-pub struct SpotCheckMix {
-    pub classes: Vec<StepClass>,
+pub struct SpotCheckSelection {
+    pub classes: Vec<MatrixClass>,
     pub steps: f64,
-    pub provable_steps: f64,
-    /// Steps proved with one unit proof (`proveSpotCheckMatVec`).
-    pub matvec_steps: f64,
-    /// Matrix-vector steps of every kind, provable or not (layer matrices and `LOGITS`).
+    /// Layer matrix steps (`Q K V O GATE UP DOWN` of every layer at every fed position).
+    pub matrix_steps: f64,
+    /// Matrix-vector steps of every kind (layer matrices and `LOGITS`, which is never proved
+    /// by a spot check).
     pub all_matvec_steps: f64,
-    /// Sum over provable steps of their proof transaction's gas.
-    pub provable_gas_sum: f64,
+    /// Skipped leaves per spot check, on average and at most.
+    pub mean_skipped: f64,
+    pub max_skipped: f64,
 }
 
-impl SpotCheckMix {
-    /// Share of the trace an honest node cannot prove on-chain.
-    pub fn unprovable_share(&self) -> f64 {
-        1.0 - self.provable_steps / self.steps
-    }
-
-    /// Mean proof gas of a sampled provable step.
-    pub fn gas_if_provable(&self) -> f64 {
-        self.provable_gas_sum / self.provable_steps
-    }
-}
+/// The 16 operators of a layer in trace order (engine/README.md, Trace); `true` for the layer
+/// matrices a spot check proves.
+pub const LAYER_OPS: [(&str, bool); 16] = [
+    ("ATTN_NORM", false),
+    ("Q", true),
+    ("K", true),
+    ("V", true),
+    ("Q_ROPE", false),
+    ("K_ROPE", false),
+    ("V_CACHE", false),
+    ("ATTN", false),
+    ("O", true),
+    ("RESID_ATTN", false),
+    ("FFN_NORM", false),
+    ("GATE", true),
+    ("UP", true),
+    ("ACT", false),
+    ("DOWN", true),
+    ("RESID_FFN", false),
+];
 
 impl CostModel {
     pub fn from_file(f: &CostsFile) -> Result<Self, String> {
@@ -237,7 +239,6 @@ impl CostModel {
             r.num("engine.prefill_tok_s.high")?,
         );
         let gas_post_batch = pairs(r.raw("gas.post_batch")?, "gas.post_batch")?;
-        let gas_step_attn = pairs(r.raw("gas.prove_step.attn")?, "gas.prove_step.attn")?;
         Ok(CostModel {
             decode_tok_s: decode,
             prefill_tok_s: prefill,
@@ -263,18 +264,8 @@ impl CostModel {
             gas_open_dispute: r.num("gas.open_dispute")?,
             gas_dispute_round: r.num("gas.dispute_round")?,
             gas_dispute_timeout: r.num("gas.dispute_timeout")?,
-            gas_prove_step_onchain: r.num("gas.prove_step_onchain")?,
             gas_groth16_verify_tx: r.num("gas.groth16_verify_tx")?,
-            gas_spot_check_one_call: r.num("gas.spot_check_one_call")?,
-            gas_spot_check_matvec: r.num("gas.spot_check_matvec")?,
-            gas_step_norm: r.num("gas.prove_step.norm")?,
-            gas_step_post_norm_residual: r.num("gas.prove_step.post_norm_residual")?,
-            gas_step_q_rope: r.num("gas.prove_step.q_rope")?,
-            gas_step_k_rope: r.num("gas.prove_step.k_rope")?,
-            gas_step_v_cache: r.num("gas.prove_step.v_cache")?,
-            gas_step_act: r.num("gas.prove_step.act")?,
-            gas_step_attn,
-            attn_max_visible: r.num("gas.prove_step.attn_max_visible")?,
+            gas_spot_check: r.num("gas.spot_check")?,
             gas_record_seed: r.num("gas.record_seed")?,
             gas_report_missed: r.num("gas.report_missed")?,
             zk_prove_unit_s: r.num("zk.prove_unit_s")?,
@@ -343,129 +334,130 @@ impl CostModel {
         ((prompt + completion - 1.0) * pp + completion * ps) / self.sha256_bytes_per_s
     }
 
-    /// Gas of the one-call spot check (`proveSpotCheck`) of an operator whose dispute
-    /// one-step proof (`proveStep`) costs `prove_step`: both call the same `verifyStep` with the
-    /// same witness and open the same trace leaves; their fixed parts differ (the spot check
-    /// checks the receipt's inclusion and selection, the dispute its game state and payout), by
-    /// the measured pair of the residual add (`proveSpotCheck` - `proveStep`).
-    pub fn spot_check_one_call_gas(&self, prove_step: f64) -> f64 {
-        prove_step + self.gas_spot_check_one_call - self.gas_prove_step_onchain
+    /// (rows, cols) of a layer matrix of Gemma 3 270M's shape.
+    pub fn matrix_shape(&self, name: &str) -> Option<(f64, f64)> {
+        let (d, f, q, kv) = (self.d_model, self.d_ff, self.q_dim, self.kv_dim);
+        Some(match name {
+            "Q" => (q, d),
+            "K" | "V" => (kv, d),
+            "O" => (d, q),
+            "GATE" | "UP" => (f, d),
+            "DOWN" => (d, f),
+            _ => return None,
+        })
     }
 
-    /// Gas of `ATTN`'s `proveStep` with `visible` positions, through the measured points;
-    /// `None` past the most positions measured to fit a transaction.
-    pub fn attn_step_gas(&self, visible: f64) -> Option<f64> {
-        (visible <= self.attn_max_visible).then(|| interpolate(&self.gas_step_attn, visible))
-    }
-
-    /// The trace of one query of Gemma 3 270M's shape, by operator class, with what a spot check
-    /// of each class costs on-chain (contracts/src/SpotChecks.sol): the sampled step is uniform
-    /// over the trace (`keccak256(seed, receiptHash, 1) mod trace_steps`).
+    /// Which layer matrix a spot check of one query proves (contracts/src/SpotChecks.sol,
+    /// docs/PROTOCOL.md 7.8): the contract samples `s = keccak256(seed, h, 1) mod trace_steps`
+    /// uniformly, and the node proves the first layer matrix step at or after `s` in trace
+    /// order, wrapping to the trace's start, opening the leaves it skips. A layer matrix step is
+    /// therefore proved with probability (1 + the non-matrix steps just before it, back to the
+    /// previous layer matrix step) / `trace_steps`.
     ///
-    /// - `Q K V O GATE UP DOWN`: `proveSpotCheckMatVec`, one unit of R rows drawn by the seed;
-    ///   every shape is priced at the measured `DOWN` transaction.
-    /// - Norms, post-norm residuals, `Q_ROPE`, `K_ROPE`, `V_CACHE`, `ACT`, and `ATTN` with at
-    ///   most `attn_max_visible` visible positions: `proveSpotCheck`, priced from each
-    ///   operator's measured `proveStep` ([`Self::spot_check_one_call_gas`]). Position `i`
-    ///   (0-based) attends over `i + 1` positions (Gemma 3 270M's sliding window of 512 is
-    ///   longer than any provable attention step, so local and global layers agree here).
-    /// - Not provable: `EMBED`, `SAMPLE`, `LOGITS` (its output does not fit a transaction) and
-    ///   `ATTN` past `attn_max_visible` positions (over the transaction gas cap).
-    pub fn spot_check_mix(&self, prompt: f64, completion: f64) -> SpotCheckMix {
-        let fed = (prompt + completion - 1.0).max(0.0);
-        let sampled = completion;
-        let l = self.n_layers;
-        let one = |g: f64| self.spot_check_one_call_gas(g);
-        let mut attn_ok = 0.0;
-        let mut attn_gas = 0.0;
-        for i in 0..fed as u64 {
-            if let Some(g) = self.attn_step_gas((i + 1) as f64) {
-                attn_ok += l;
-                attn_gas += l * one(g);
+    /// The trace is ordered by (position, stage, operator): at every fed position `EMBED`, then
+    /// the layers' 16 operators ([`LAYER_OPS`]), then the head (`FINAL_NORM LOGITS SAMPLE`) at
+    /// the positions whose next token is sampled (the last `completion` fed positions). The
+    /// first `Q` of a position follows its `ATTN_NORM` and `EMBED`, the previous position's last
+    /// `RESID_FFN` and, when that position was sampled, its head; the first position's wraps to
+    /// the trace's end.
+    pub fn spot_check_selection(&self, prompt: f64, completion: f64) -> SpotCheckSelection {
+        let fed = (prompt + completion - 1.0).max(1.0) as u64;
+        let sampled = (completion.max(0.0) as u64).min(fed);
+        let layers = self.n_layers as u64;
+        let head = self.head_steps;
+        let is_sampled = |i: u64| i + sampled >= fed;
+        // Non-matrix steps before each layer matrix within a layer, and after the last one.
+        let mut gap_in_layer = Vec::new();
+        let mut run = 0.0;
+        for (name, matrix) in LAYER_OPS {
+            if matrix {
+                gap_in_layer.push((name, run));
+                run = 0.0;
+            } else {
+                run += 1.0;
             }
         }
-        let cls = |name, steps: f64, gas_each: Option<f64>, matvec| StepClass {
-            name,
-            steps,
-            gas_sum: gas_each.map_or(0.0, |g| g * steps),
-            provable: gas_each.is_some(),
-            matvec,
+        let tail = run; // RESID_FFN
+        let first = gap_in_layer[0].1; // ATTN_NORM
+        let names: Vec<&'static str> = gap_in_layer.iter().map(|(n, _)| *n).collect();
+        let k = names.len();
+        // Per class: steps, sum of weights w, sum of w (w - 1) / 2 (skipped leaves summed over
+        // the sampled indices that land on it), largest w.
+        let mut acc = vec![(0.0f64, 0.0f64, 0.0f64, 0.0f64); k];
+        let mut add = |j: usize, gap: f64, n: f64| {
+            let w = gap + 1.0;
+            let a = &mut acc[j];
+            a.0 += n;
+            a.1 += n * w;
+            a.2 += n * w * (w - 1.0) / 2.0;
+            a.3 = a.3.max(w);
         };
-        let classes = vec![
-            cls(
-                "Q K V O GATE UP DOWN",
-                fed * l * 7.0,
-                Some(self.gas_spot_check_matvec),
-                true,
-            ),
-            cls(
-                "ATTN_NORM FFN_NORM",
-                fed * l * 2.0,
-                Some(one(self.gas_step_norm)),
-                false,
-            ),
-            cls(
-                "RESID_ATTN RESID_FFN",
-                fed * l * 2.0,
-                Some(one(self.gas_step_post_norm_residual)),
-                false,
-            ),
-            cls("Q_ROPE", fed * l, Some(one(self.gas_step_q_rope)), false),
-            cls("K_ROPE", fed * l, Some(one(self.gas_step_k_rope)), false),
-            cls("V_CACHE", fed * l, Some(one(self.gas_step_v_cache)), false),
-            cls("ACT", fed * l, Some(one(self.gas_step_act)), false),
-            StepClass {
-                name: "ATTN (provable length)",
-                steps: attn_ok,
-                gas_sum: attn_gas,
-                provable: true,
-                matvec: false,
-            },
-            cls("FINAL_NORM", sampled, Some(one(self.gas_step_norm)), false),
-            cls("ATTN (too long)", fed * l - attn_ok, None, false),
-            cls("EMBED", fed, None, false),
-            cls("LOGITS", sampled, None, false),
-            cls("SAMPLE", sampled, None, false),
-        ];
-        let sum = |f: &dyn Fn(&StepClass) -> bool| -> f64 {
-            classes.iter().filter(|c| f(c)).map(|c| c.steps).sum()
-        };
-        let steps = sum(&|_| true);
-        let provable_steps = sum(&|c| c.provable);
-        let matvec_steps = sum(&|c| c.matvec);
-        let provable_gas_sum = classes.iter().map(|c| c.gas_sum).sum();
-        SpotCheckMix {
-            steps,
-            provable_steps,
-            matvec_steps,
-            all_matvec_steps: matvec_steps + sampled,
-            provable_gas_sum,
+        for i in 0..fed {
+            let prev = (i + fed - 1) % fed;
+            let prev_head = if is_sampled(prev) { head } else { 0.0 };
+            for l in 0..layers {
+                for (j, &(_, gap)) in gap_in_layer.iter().enumerate() {
+                    let gap = if j > 0 {
+                        gap
+                    } else if l > 0 {
+                        tail + first
+                    } else {
+                        tail + prev_head + 1.0 + first // + EMBED
+                    };
+                    add(j, gap, 1.0);
+                }
+            }
+        }
+        let steps = self.trace_steps(prompt, completion);
+        let mut classes = Vec::new();
+        let (mut matrix_steps, mut skipped_sum, mut max_skipped) = (0.0, 0.0, 0.0f64);
+        for (j, name) in names.iter().enumerate() {
+            let (n, w, sk, wmax) = acc[j];
+            let (rows, cols) = self.matrix_shape(name).expect("layer matrix");
+            matrix_steps += n;
+            skipped_sum += sk;
+            max_skipped = max_skipped.max(wmax - 1.0);
+            classes.push(MatrixClass {
+                name,
+                rows,
+                cols,
+                steps: n,
+                probability: w / steps,
+                mean_skipped: sk / w,
+                max_skipped: wmax - 1.0,
+            });
+        }
+        SpotCheckSelection {
             classes,
+            steps,
+            matrix_steps,
+            all_matvec_steps: matrix_steps + sampled as f64,
+            mean_skipped: skipped_sum / steps,
+            max_skipped,
         }
     }
 
-    /// Proving work of one sampled provable step, in measured-unit equivalents, on average
-    /// over the provable steps of a query. The node proves one unit of R rows at a sampled
-    /// matrix-vector step (`proveSpotCheckMatVec`, the contracts as built) and nothing at the
-    /// other provable steps (recomputed on-chain from the opened leaves). `whole_step`: every
-    /// row of the sampled matrix step instead (not built; scaled by multiply-accumulates
-    /// relative to the measured unit).
-    pub fn units_per_provable_step(&self, prompt: f64, completion: f64, whole_step: bool) -> f64 {
-        let mix = self.spot_check_mix(prompt, completion);
-        if whole_step {
-            let unit_macs = self.zk_unit_rows * self.zk_unit_cols;
-            let (d, f, q, kv) = (self.d_model, self.d_ff, self.q_dim, self.kv_dim);
-            let layer_units: f64 = [q * d, kv * d, kv * d, d * q, f * d, f * d, d * f]
-                .iter()
-                .map(|m| m / unit_macs)
-                .sum();
-            (mix.matvec_steps / 7.0) * layer_units / mix.provable_steps
-        } else {
-            mix.matvec_steps / mix.provable_steps
+    /// Proving work of one selected receipt, in measured-unit equivalents. As built: exactly one
+    /// unit of R rows, whichever layer matrix the seed leads to (every spot check is one unit
+    /// proof; the unit is priced at the measured `DOWN` unit, whose 2,048 columns are the most
+    /// of any layer matrix). `whole_step`: every row of the proved matrix step instead (not
+    /// built), scaled by multiply-accumulates relative to the measured unit and weighted by the
+    /// probability that each matrix is the one proved.
+    pub fn units_per_selected(&self, prompt: f64, completion: f64, whole_step: bool) -> f64 {
+        if !whole_step {
+            return 1.0;
         }
+        let sel = self.spot_check_selection(prompt, completion);
+        let unit_macs = self.zk_unit_rows * self.zk_unit_cols;
+        let total_p: f64 = sel.classes.iter().map(|k| k.probability).sum();
+        sel.classes
+            .iter()
+            .map(|k| k.probability / total_p * k.rows * k.cols / unit_macs)
+            .sum()
     }
 
-    /// Proving units of the costliest provable step (the bound a proof window must cover).
+    /// Proving units of the costliest step a spot check can prove (the bound a proof window
+    /// must cover).
     pub fn max_units_per_step(&self, whole_step: bool) -> f64 {
         if whole_step {
             let unit_macs = self.zk_unit_rows * self.zk_unit_cols;

@@ -279,7 +279,7 @@ pub fn simulate(c: &CostModel, p: &Params, s: &Scenario) -> SimReport {
                     .collect();
                 mbs.dedup();
                 let strategy = nodes[i].strategy;
-                let f = strategy.bad_step_fraction(steps);
+                let f = strategy.spot_catch_fraction();
                 let mut gas = c.post_batch_gas(mbs.len() as f64)
                     + c.gas_record_seed
                     + c.gas_register_work_per_receipt * ready.len() as f64;
@@ -293,24 +293,23 @@ pub fn simulate(c: &CostModel, p: &Params, s: &Scenario) -> SimReport {
                     let mut detected = false;
                     if rng.bernoulli(p.rho) {
                         nodes[i].st.selected += 1;
-                        // As built, the sampled step may be one no node can prove on-chain.
-                        let step_provable =
-                            q.unprovable_share == 0.0 || !rng.bernoulli(q.unprovable_share);
-                        let provable = step_provable
-                            && strategy != Strategy::WithholdProofs
-                            && !(r.bad && rng.bernoulli(f));
+                        // Every spot check is one unit proof of a layer matrix step, which an
+                        // honest node can always give; a cheated receipt whose matrix steps are
+                        // wrong cannot be proved.
+                        let provable =
+                            strategy != Strategy::WithholdProofs && !(r.bad && rng.bernoulli(f));
                         if provable {
                             nodes[i].st.proved += 1;
-                            nodes[i].st.prove_s += q.prove_s_if_provable;
-                            gas += q.spot_gas_if_provable;
+                            nodes[i].st.prove_s += q.prove_s_per_selected;
+                            gas += q.spot_gas_per_selected;
                             if p.prove_on_node {
                                 let n = &mut nodes[i];
-                                n.free_at = n.free_at.max(seed_at) + q.prove_s_if_provable;
-                                n.st.busy_s += q.prove_s_if_provable;
+                                n.free_at = n.free_at.max(seed_at) + q.prove_s_per_selected;
+                                n.st.busy_s += q.prove_s_per_selected;
                             }
                         } else {
-                            if strategy == Strategy::WithholdProofs && step_provable {
-                                nodes[i].st.cheat_gain_usd += c.machine_usd(q.prove_s_if_provable);
+                            if strategy == Strategy::WithholdProofs {
+                                nodes[i].st.cheat_gain_usd += c.machine_usd(q.prove_s_per_selected);
                             }
                             nodes[i].st.missed_proofs += 1;
                             if rng.bernoulli(s.reporter_presence) {
@@ -465,21 +464,20 @@ pub fn detection_trials(
     st: Strategy,
     p: &Params,
     s: &Scenario,
-    steps: f64,
     k: u64,
     trials: u64,
     seed: u64,
 ) -> f64 {
     let mut rng = Rng::new(seed);
-    let f = st.bad_step_fraction(steps);
+    let f = st.spot_catch_fraction();
     let n_bribed = (s.bribed_challengers * s.challengers as f64).round() as usize;
     let mut caught = 0u64;
     for _ in 0..trials {
         let mut hit = false;
         for _ in 0..k {
             if rng.bernoulli(p.rho) {
-                let unprovable = st == Strategy::WithholdProofs || rng.bernoulli(f);
-                if unprovable && rng.bernoulli(s.reporter_presence) {
+                let missed = st == Strategy::WithholdProofs || rng.bernoulli(f);
+                if missed && rng.bernoulli(s.reporter_presence) {
                     hit = true;
                 }
             }

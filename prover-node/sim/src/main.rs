@@ -29,10 +29,8 @@ OPTIONS (all commands):
   --seed N --hours H --nodes N --rate QPS --rho R --stake ETH --gas-price GWEI --presence P
   --audit A --challengers N --byzantine s1,s2 --fraction F --value-at-risk USD --bribed F
   --window S --proof-window S --batch-interval S
-  --whole-step (not built: prove every row of a sampled matrix step instead of the one unit
-               the seed draws; --row-block, the contracts as built, is the default)
-  --provable-only (not built: draw the sampled step among the steps an honest node can prove;
-                  as built it is uniform over the trace and unprovable steps are slashed)
+  --whole-step (not built: prove every row of the spot-checked matrix step instead of the one
+               unit the seed draws; --row-block, the contracts as built, is the default)
   --separate-prover (proofs do not run on the serving machine)
 Strategies: honest cheap-model skip-work tamper-output withhold-proofs collude leaked-tee";
 
@@ -42,20 +40,20 @@ struct Args {
 }
 
 fn parse(argv: &[String]) -> Result<Args, String> {
-    const FLAGS: [&str; 6] = [
-        "json",
-        "row-block",
-        "whole-step",
-        "provable-only",
-        "separate-prover",
-        "help",
-    ];
+    const FLAGS: [&str; 5] = ["json", "row-block", "whole-step", "separate-prover", "help"];
     let mut pos = Vec::new();
     let mut kv = BTreeMap::new();
     let mut i = 0;
     while i < argv.len() {
         let a = &argv[i];
         if let Some(k) = a.strip_prefix("--") {
+            if k == "provable-only" {
+                return Err(
+                    "--provable-only is gone: every spot check proves a layer matrix step \
+                            (one unit), which an honest node can always prove"
+                        .into(),
+                );
+            }
             if FLAGS.contains(&k) {
                 kv.insert(k.to_string(), "true".into());
             } else {
@@ -172,9 +170,6 @@ fn setup(a: &Args) -> Result<(CostModel, Params, Scenario), String> {
     if a.has("whole-step") {
         p.whole_step_spot_checks = true;
     }
-    if a.has("provable-only") {
-        p.sample_provable_only = true;
-    }
     if a.has("separate-prover") {
         p.prove_on_node = false;
     }
@@ -229,11 +224,8 @@ fn run(argv: &[String]) -> Result<(), String> {
                 q.engine_s, q.trace_hash_s, q.trace_steps, q.units_per_selected, q.prove_s_per_selected
             );
             println!(
-                "spot check: {:.0} gas of proof per selected receipt ({:.0} when its sampled step is provable); {:.2}% of sampled steps unprovable, an honest node's expected slash ${:.4} per query",
-                q.spot_gas_per_selected,
-                q.spot_gas_if_provable,
-                q.unprovable_share * 100.0,
-                b.honest_slash_usd
+                "spot check: one proveSpotCheck of at most {:.0} gas per selected receipt (the measured DOWN transaction, an upper bound for every layer matrix shape)",
+                q.spot_gas_per_selected
             );
             println!(
                 "paper's claim: $0.07 per query; ours (overhead): ${:.7}",
@@ -247,10 +239,8 @@ fn run(argv: &[String]) -> Result<(), String> {
                     .and_then(|x| Strategy::parse(x))
                     .ok_or("--strategy: one of the strategies")?;
             let k = a.f("k")?.unwrap_or(100.0);
-            let q = query_costs(&c, &p, &s);
-            let pd = p_detect(st, &p, &s, q.trace_steps);
-            let mc =
-                otr_sim::des::detection_trials(st, &p, &s, q.trace_steps, k as u64, 20_000, s.seed);
+            let pd = p_detect(st, &p, &s);
+            let mc = otr_sim::des::detection_trials(st, &p, &s, k as u64, 20_000, s.seed);
             println!(
                 "{}: p per receipt {pd:.3e}; P(caught within {k}) = {:.4} (closed form), {mc:.4} (Monte Carlo, 20000 trials)",
                 st.name(),

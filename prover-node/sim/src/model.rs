@@ -31,14 +31,9 @@ pub struct Params {
     pub batch_interval_s: f64,
     pub block_time_s: f64,
     pub gas_price_gwei: f64,
-    /// The node proves every row of a sampled matrix step (not built) rather than the one unit
-    /// of R rows the seed draws (`proveSpotCheckMatVec`, the contracts as built).
+    /// The node proves every row of the spot-checked matrix step (not built) rather than the
+    /// one unit of R rows the seed draws (`proveSpotCheck`, the contracts as built).
     pub whole_step_spot_checks: bool,
-    /// The sampled step is drawn among the steps an honest node can prove on-chain (not built).
-    /// As built (false) it is uniform over the whole trace, and an honest node selected at an
-    /// unprovable step (`EMBED`, `SAMPLE`, `LOGITS`, attention past the gas cap) misses its
-    /// proof and is slashed.
-    pub sample_provable_only: bool,
     /// Proofs are computed on the node's own machine (taking time from inference).
     pub prove_on_node: bool,
 }
@@ -63,7 +58,6 @@ impl Default for Params {
             block_time_s: 12.0,
             gas_price_gwei: 1.0,
             whole_step_spot_checks: false,
-            sample_provable_only: false,
             prove_on_node: true,
         }
     }
@@ -122,14 +116,16 @@ impl Strategy {
         !matches!(self, Strategy::Honest | Strategy::WithholdProofs)
     }
 
-    /// Fraction of a cheated receipt's trace steps that do not follow from their inputs and the
-    /// registered weights (a spot check of such a step cannot be proved).
-    pub fn bad_step_fraction(self, steps: f64) -> f64 {
+    /// Probability that the spot check of a selected cheated receipt cannot be proved. A spot
+    /// check proves one unit of the first layer matrix step at or after the sampled index
+    /// (docs/PROTOCOL.md 7.8), so only wrong layer matrix steps are seen. A cheaper model,
+    /// skipped work or a leaked-TEE node gets every matrix step wrong (1). One replaced token
+    /// leaves one wrong `SAMPLE` step, every later step computed honestly from the replaced
+    /// token: no matrix step is wrong, and no spot check ever sees it (0; only a challenger
+    /// who re-executes does).
+    pub fn spot_catch_fraction(self) -> f64 {
         match self {
-            Strategy::Honest | Strategy::WithholdProofs => 0.0,
-            // One replaced token: one SAMPLE step is wrong; every later step is computed
-            // honestly from the replaced token.
-            Strategy::TamperOutput => 1.0 / steps,
+            Strategy::Honest | Strategy::WithholdProofs | Strategy::TamperOutput => 0.0,
             _ => 1.0,
         }
     }
@@ -215,23 +211,15 @@ pub struct QueryCosts {
     pub trace_hash_s: f64,
     pub node_overhead_s: f64,
     pub trace_steps: f64,
-    /// Probability that a selected receipt's sampled step cannot be proved by an honest node
-    /// (0 with `sample_provable_only`).
-    pub unprovable_share: f64,
-    /// Proof units per selected receipt, on average (unprovable steps prove nothing).
+    /// Proof units per selected receipt (as built: one).
     pub units_per_selected: f64,
     pub prove_s_per_selected: f64,
-    /// Proving seconds of a selected receipt whose sampled step is provable, on average.
-    pub prove_s_if_provable: f64,
-    /// Proving seconds of the costliest sampled step (what a proof window must cover).
+    /// Proving seconds of the costliest step a spot check can prove (what a proof window must
+    /// cover).
     pub prove_s_max: f64,
-    /// Gas of the node's proof transaction of a selected receipt whose step is provable, on
-    /// average over the provable steps.
-    pub spot_gas_if_provable: f64,
-    /// Proof gas per selected receipt, on average: (1 - unprovable) x `spot_gas_if_provable`.
+    /// Gas of the node's `proveSpotCheck` transaction per selected receipt: the measured `DOWN`
+    /// transaction, an upper bound for every layer matrix shape.
     pub spot_gas_per_selected: f64,
-    /// `reportMissed` gas per selected receipt, on average (unprovable x its gas).
-    pub report_gas_per_selected: f64,
     /// Seconds of a node machine per answered query, baseline (engine without trace) and OTR.
     pub baseline_s: f64,
     pub otr_s: f64,
@@ -241,20 +229,12 @@ pub fn query_costs(c: &CostModel, p: &Params, s: &Scenario) -> QueryCosts {
     let engine_s = c.engine_time_s(s.prompt_tokens, s.completion_tokens) / s.engine_speedup;
     let trace_hash_s = c.trace_hash_s(s.prompt_tokens, s.completion_tokens);
     let node_overhead_s = c.node_answer_overhead_ms / 1000.0;
-    let mix = c.spot_check_mix(s.prompt_tokens, s.completion_tokens);
-    let unprovable = if p.sample_provable_only {
-        0.0
-    } else {
-        mix.unprovable_share()
-    };
-    let units_if_provable = c.units_per_provable_step(
+    let units = c.units_per_selected(
         s.prompt_tokens,
         s.completion_tokens,
         p.whole_step_spot_checks,
     );
-    let units = (1.0 - unprovable) * units_if_provable;
     let prove = units * c.zk_prove_unit_s;
-    let spot_gas_if_provable = mix.gas_if_provable();
     let baseline_s = (engine_s - trace_hash_s).max(engine_s * 0.01);
     let otr_s = engine_s + node_overhead_s + if p.prove_on_node { p.rho * prove } else { 0.0 };
     QueryCosts {
@@ -262,14 +242,10 @@ pub fn query_costs(c: &CostModel, p: &Params, s: &Scenario) -> QueryCosts {
         trace_hash_s,
         node_overhead_s,
         trace_steps: c.trace_steps(s.prompt_tokens, s.completion_tokens),
-        unprovable_share: unprovable,
         units_per_selected: units,
         prove_s_per_selected: prove,
-        prove_s_if_provable: units_if_provable * c.zk_prove_unit_s,
         prove_s_max: c.max_units_per_step(p.whole_step_spot_checks) * c.zk_prove_unit_s,
-        spot_gas_if_provable,
-        spot_gas_per_selected: (1.0 - unprovable) * spot_gas_if_provable,
-        report_gas_per_selected: unprovable * c.gas_report_missed,
+        spot_gas_per_selected: c.gas_spot_check,
         baseline_s,
         otr_s,
     }
@@ -278,15 +254,8 @@ pub fn query_costs(c: &CostModel, p: &Params, s: &Scenario) -> QueryCosts {
 /// Share of a query's trace steps that are matrix-vector products (layer matrices and
 /// `LOGITS`).
 pub fn matrix_step_fraction(c: &CostModel, s: &Scenario) -> f64 {
-    let m = c.spot_check_mix(s.prompt_tokens, s.completion_tokens);
+    let m = c.spot_check_selection(s.prompt_tokens, s.completion_tokens);
     m.all_matvec_steps / m.steps
-}
-
-/// Share of a query's trace steps that no honest node can prove on-chain as built (`EMBED`,
-/// `SAMPLE`, `LOGITS`, attention past the gas cap).
-pub fn unprovable_step_fraction(c: &CostModel, s: &Scenario) -> f64 {
-    c.spot_check_mix(s.prompt_tokens, s.completion_tokens)
-        .unprovable_share()
 }
 
 /// Rounds of bisection over a trace of `steps` leaves.
@@ -312,10 +281,6 @@ pub struct CostBreakdown {
     pub spot_verification_gas_usd: f64,
     pub disputes_usd: f64,
     pub total_overhead_usd: f64,
-    /// Expected slash of an honest node per query for unprovable sampled steps (USD): rho x
-    /// unprovable share x the missed-proof slash. Not in `total_overhead_usd`: it is a defect
-    /// of the contracts as built, not a cost of running them (0 with `sample_provable_only`).
-    pub honest_slash_usd: f64,
     pub gas_per_query: f64,
 }
 
@@ -333,8 +298,8 @@ pub fn cost_breakdown(
     let g = p.gas_price_gwei;
     let batch_gas = (c.post_batch_gas(headers_per_batch) + c.gas_record_seed) / receipts_per_batch;
     let reg_gas = c.gas_register_work_per_receipt;
-    // Proof transactions of selected receipts, and the reports of those left unproved.
-    let spot_gas = p.rho * (q.spot_gas_per_selected + q.report_gas_per_selected);
+    // One proof transaction per selected receipt (an honest node proves every one).
+    let spot_gas = p.rho * q.spot_gas_per_selected;
     let disp_gas = dispute_rate * dispute_gas(c, q.trace_steps);
     // The node's self-check per answer is its attestation cost; the GPU report is made by the
     // GPU's security processor once per micro-batch (no host compute modelled).
@@ -358,10 +323,6 @@ pub fn cost_breakdown(
         spot_verification_gas_usd: c.gas_usd(spot_gas, g),
         disputes_usd: c.gas_usd(disp_gas, g),
         total_overhead_usd,
-        honest_slash_usd: p.rho
-            * q.unprovable_share
-            * (p.spot_slash_fraction * p.stake_eth).min(p.stake_eth)
-            * c.eth_usd,
         gas_per_query: batch_gas + reg_gas + spot_gas + disp_gas,
     }
 }
@@ -387,15 +348,17 @@ pub struct Deterrence {
     pub expected_profit_usd: f64,
 }
 
-/// Per-receipt detection probability of a strategy.
-pub fn p_detect(st: Strategy, p: &Params, s: &Scenario, steps: f64) -> f64 {
+/// Per-receipt detection probability of a strategy: spot checks see it with probability rho x
+/// [`Strategy::spot_catch_fraction`] (times the chance someone reports the missed proof),
+/// honest challengers with the chance one of them re-executes the receipt.
+pub fn p_detect(st: Strategy, p: &Params, s: &Scenario) -> f64 {
     if st == Strategy::Honest {
         return 0.0;
     }
     if st == Strategy::WithholdProofs {
         return p.rho * s.reporter_presence;
     }
-    let spot = p.rho * st.bad_step_fraction(steps) * s.reporter_presence;
+    let spot = p.rho * st.spot_catch_fraction() * s.reporter_presence;
     let honest_challengers = if st.colludes() {
         s.challengers as f64 * (1.0 - s.bribed_challengers)
     } else {
@@ -412,7 +375,7 @@ pub fn detect_within(p: f64, k: f64) -> f64 {
 
 pub fn deterrence(st: Strategy, c: &CostModel, p: &Params, s: &Scenario) -> Deterrence {
     let q = query_costs(c, p, s);
-    let pd = p_detect(st, p, s, q.trace_steps);
+    let pd = p_detect(st, p, s);
     let rate = s.request_rate / s.nodes as f64;
     let saved_s = q.engine_s * (1.0 - st.compute_fraction(s.cheap_model_ratio));
     let gain_usd = match st {
@@ -445,7 +408,10 @@ pub fn deterrence(st: Strategy, c: &CostModel, p: &Params, s: &Scenario) -> Dete
         0.0
     };
     let penalty_usd = penalty_eth * c.eth_usd + forfeited;
-    let expected_gain_usd = if pd > 0.0 {
+    // Nothing gained, nothing to expect (even when nothing detects it).
+    let expected_gain_usd = if gain_usd == 0.0 {
+        0.0
+    } else if pd > 0.0 {
         gain_usd * (1.0 / pd + rate * s.cheat_fraction * lag_s)
     } else {
         f64::INFINITY

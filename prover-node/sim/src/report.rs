@@ -23,6 +23,8 @@ pub struct Output {
 fn usd(x: f64) -> String {
     if x == 0.0 {
         "0".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "unbounded" } else { "-unbounded" }.into()
     } else if x.abs() >= 1.0 {
         format!("${x:.2}")
     } else {
@@ -37,10 +39,6 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-fn pct3(x: f64) -> String {
-    format!("{:.3}%", x * 100.0)
-}
-
 const CMD: &str = "cargo run --release -p otr-sim -- report --out docs";
 
 /// Throughput of an OTR node relative to the same engine without receipts.
@@ -53,12 +51,6 @@ pub fn build(c: &CostModel) -> Output {
     let mut md = String::new();
     let mut svgs = Vec::new();
     let p0 = Params::default();
-    // Sections 3 to 6 evaluate deterrence with the sampled step drawn among provable steps (not
-    // built); the headline and sections 1 and 2 use the contracts as built.
-    let pp = Params {
-        sample_provable_only: true,
-        ..p0.clone()
-    };
     let s0 = Scenario::default();
     let q0 = query_costs(c, &p0, &s0);
 
@@ -67,13 +59,13 @@ pub fn build(c: &CostModel) -> Output {
     let mut th_series = Vec::new();
     for (name, whole, on_node, dashed) in [
         (
-            "one unit per sampled matrix step, on the node (as built)",
+            "one unit per selected receipt, on the node (as built)",
             false,
             true,
             false,
         ),
         (
-            "every row of the sampled matrix step, on the node (not built)",
+            "every row of the proved matrix step, on the node (not built)",
             true,
             true,
             true,
@@ -117,7 +109,7 @@ pub fn build(c: &CostModel) -> Output {
     ));
     // DES: one node at half its closed-form capacity for a simulated week; its capacity is the
     // answers it served over the busy time it spent (engine, node work, the proofs drawn). No
-    // least stake, so a slash at an unprovable step does not end the run.
+    // least stake, so no slash ends the run.
     let sat = |p: &Params| {
         let p = &Params {
             min_stake_eth: 0.0,
@@ -179,7 +171,7 @@ pub fn build(c: &CostModel) -> Output {
                         rho: r,
                         ..p0.clone()
                     };
-                    (r * 100.0, detect_within(p_detect(st, &p, &s, steps), k))
+                    (r * 100.0, detect_within(p_detect(st, &p, &s), k))
                 })
                 .collect();
             series.push(Series {
@@ -220,7 +212,7 @@ pub fn build(c: &CostModel) -> Output {
                     rho: r,
                     stake_eth: st_eth,
                     min_stake_eth: st_eth,
-                    ..pp.clone()
+                    ..p0.clone()
                 };
                 let (mut m, mut w) = (f64::NEG_INFINITY, Strategy::Honest);
                 for st in CHEATERS {
@@ -399,7 +391,7 @@ pub fn build(c: &CostModel) -> Output {
                 };
                 let p = Params {
                     prove_on_node: false,
-                    ..pp.clone()
+                    ..p0.clone()
                 };
                 let r = simulate(c, &p, &s);
                 byz_rows.push((frac_name, mix_name, presence, r));
@@ -434,7 +426,7 @@ pub fn build(c: &CostModel) -> Output {
     for a in &c.assumed {
         let _ = writeln!(md, "> - `{}` = {} {} ({})", a.name, a.value, a.unit, a.why);
     }
-    let _ = writeln!(md, ">\n> Settlement gas comes from the contracts' gas tests (`cargo test -p otr-contracts --test contracts gas_report -- --nocapture`; the spot-check transactions: `... spot_check_gas ...`; every operator's one-step proof: `... _gas ...`), run on the contracts as they stood when this was generated. Inference, proving and re-execution are priced as time on the 2-core CPU that measured the engine, not on an H100.\n");
+    let _ = writeln!(md, ">\n> Settlement gas comes from the contracts' gas tests (`cargo test -p otr-contracts --test contracts gas_report -- --nocapture`; the spot-check transactions: `... spot_check_gas ...`), run on the contracts as they stood when this was generated. Inference, proving and re-execution are priced as time on the 2-core CPU that measured the engine, not on an H100.\n");
 
     // Headline.
     let p_whole = Params {
@@ -478,34 +470,36 @@ pub fn build(c: &CostModel) -> Output {
             ..s0.clone()
         },
     );
-    let mix = c.spot_check_mix(s0.prompt_tokens, s0.completion_tokens);
-    let unprov = mix.unprovable_share();
-    let unprov_steps = mix.steps - mix.provable_steps;
-    let class_steps = |name: &str| {
-        mix.classes
+    let sel = c.spot_check_selection(s0.prompt_tokens, s0.completion_tokens);
+    let class_p = |name: &str| {
+        sel.classes
             .iter()
             .find(|k| k.name == name)
-            .map_or(0.0, |k| k.steps)
+            .map_or(0.0, |k| k.probability)
     };
-    // Receipts between two slashes of an honest node, and the hours that is at the CPU node's load.
-    let between_slashes = 1.0 / (p0.rho * unprov);
+    // The default scenario as built: honest nodes, every selected receipt proved.
+    let honest_run = simulate(c, &p0, &s0);
+    let honest_selected: u64 = honest_run.nodes.iter().map(|n| n.selected).sum();
+    let honest_proved: u64 = honest_run.nodes.iter().map(|n| n.proved).sum();
+    let honest_missed: u64 = honest_run.nodes.iter().map(|n| n.missed_proofs).sum();
+    let honest_slashed: f64 = honest_run.nodes.iter().map(|n| n.slashed_eth).sum();
     let _ = writeln!(md, "## Headline: our numbers next to the paper's claims\n");
-    let _ = writeln!(md, "Defaults: rho = 1%, stake 1 ETH, slash 50% per lost dispute or missed proof, challenge window 300 s, proof window 600 s, micro-batch 200 ms, one batch post a minute, 12 s blocks; queries of {} prompt + {} completion tokens of Gemma 3 270M on the measured CPU engine ({:.2} s of engine time per query). Spot checks as the contracts stand (`contracts/src/SpotChecks.sol`): the sampled step is uniform over the receipt's {:.0} trace steps; a sampled matrix-vector step is proved with one unit of {} rows that the seed draws (`proveSpotCheckMatVec`), every other provable step by recomputation on-chain (`proveSpotCheck`).\n", s0.prompt_tokens, s0.completion_tokens, q0.engine_s, steps, c.zk_unit_rows);
+    let _ = writeln!(md, "Defaults: rho = 1%, stake 1 ETH, slash 50% per lost dispute or missed proof, challenge window 300 s, proof window 600 s, micro-batch 200 ms, one batch post a minute, 12 s blocks; queries of {} prompt + {} completion tokens of Gemma 3 270M on the measured CPU engine ({:.2} s of engine time per query). Spot checks as the contracts stand (`contracts/src/SpotChecks.sol`, docs/PROTOCOL.md 7.8): the contract samples an index uniformly over the receipt's {:.0} trace steps and the node proves the first layer matrix-vector step (`Q K V O GATE UP DOWN`) at or after it, wrapping to the trace's start, with one unit of {} rows that the seed draws (`proveSpotCheck`), opening the leaves it skips: every spot check is one unit proof.\n", s0.prompt_tokens, s0.completion_tokens, q0.engine_s, steps, c.zk_unit_rows);
     let _ = writeln!(md, "| claim (paper) | ours | verdict | why |");
     let _ = writeln!(md, "|---|---|---|---|");
-    let _ = writeln!(md, "| 99% of centralized throughput | {} with spot-check proofs on the node (as built: one unit per sampled matrix step); {} with proofs on a separate prover; {} if every row of a sampled matrix step were proved on the node (not built) | **worse**: {} to {} | a selected receipt's sampled step is a layer matrix with probability {}, and the node then proves one {}-row unit ({} s on this CPU): {:.2} units, {:.1} s of proving per selected receipt on average, against {:.2} s of inference; the other provable steps are recomputed on-chain (no proof). The remaining {} is trace hashing (SHA-256 of every step's output, estimated from the leaf sizes and the measured SHA-256 rate) and the node's measured per-answer work |", pct(ratio_built), pct(ratio_sep), pct(ratio_whole), pct(ratio_built.min(ratio_sep)), pct(ratio_built.max(ratio_sep)), pct(mix.matvec_steps / mix.steps), c.zk_unit_rows, c.zk_prove_unit_s, q0.units_per_selected, q0.prove_s_per_selected, q0.engine_s, pct(1.0 - ratio_sep));
-    let _ = writeln!(md, "| $0.07 marginal cost per query | busy node: {} at 0.05 gwei, {} at 1 gwei, {} at 30 gwei; a lightly loaded CPU node: {} at 1 gwei (verification overhead; inference itself {} on the CPU) | **better** on an L2 or a quiet L1 with a busy node; **worse** on a busy L1 or with small batches | of the {:.0} gas per query (busy node), {:.0} is the spot-check proofs (rho x {:.0} gas per selected receipt: the measured gas of each operator's proof weighted by its share of the trace, section 2) and {:.0} the per-receipt reward registration; batch posting amortizes to {:.0} gas per receipt only when batches are full. Not in these totals: an honest node's expected slash at unprovable steps as built, {} per query (next rows) |", usd(busy_l2.total_overhead_usd), usd(busy_1.total_overhead_usd), usd(busy_30.total_overhead_usd), usd(cb1.total_overhead_usd), usd(cb1.inference_usd), busy_1.gas_per_query, p0.rho * (q0.spot_gas_per_selected + q0.report_gas_per_selected), q0.spot_gas_per_selected, c.gas_register_work_per_receipt, c.post_batch_gas(1024.0) / 16_384.0, usd(cb1.honest_slash_usd));
-    let _ = writeln!(md, "| Byzantine fault tolerance against rational adversaries | rational cheaters that save work lose money at 1 ETH stake and rho = 1% (skip-work: expected profit {}); but a node paid per wrong answer that alters only the answer (tamper-output) is caught by spot checks with probability {:.1e} per answer and needs challengers | **partly**: holds for work-saving cheats, not for value-extraction without challengers | spot checks sample one step of the trace; a tampered answer leaves one wrong step among {:.0} (a `SAMPLE` step, which is not provable on-chain anyway, next row). Safety does not depend on an honest majority of nodes (each node is accountable alone), so 1/3 or 1/2 Byzantine nodes change capacity, not correctness guarantees |", usd(skip.expected_profit_usd), tamper.p_detect, steps);
-    let _ = writeln!(md, "| stochastic ZK spot-checks (rho about 1%) | a selected receipt's sampled step is a matrix-vector product with probability {} (layer matrices {}, proved with one Groth16 unit; `LOGITS` {}); norms, post-norm residuals, RoPE, `V_CACHE`, `ACT` and attention over at most {:.0} positions are recomputed on-chain; mean proof transaction {:.0} gas per selected receipt ({:.0} when the step is provable). `EMBED`, `SAMPLE`, `LOGITS` and attention over more than {:.0} positions ({:.0} of the {:.0} steps: {:.0} + {:.0} + {:.0} + {:.0}, {}) cannot be proved on-chain, so an honest node is slashed for rho x {} = {} of its receipts: at 1 ETH stake and a 50% slash, {} per query in expectation, one slash every {:.0} receipts ({:.1} h at the CPU node's {} q/s) | **usable for {} of the steps; honest nodes slashable on the rest** | the contracts as built sample every step; until `EMBED`, `SAMPLE`, `LOGITS` and long attention have a proof (or the sampler skips them), rho x {} of an honest node's receipts cost it half its stake. Sections 3 to 6 assume the sampled step is provable (`--provable-only`); section 2 gives the as-built numbers |", pct(crate::model::matrix_step_fraction(c, &s0)), pct(mix.matvec_steps / mix.steps), pct(class_steps("LOGITS") / mix.steps), c.attn_max_visible, q0.spot_gas_per_selected, q0.spot_gas_if_provable, c.attn_max_visible, unprov_steps, mix.steps, class_steps("EMBED"), class_steps("SAMPLE"), class_steps("LOGITS"), class_steps("ATTN (too long)"), pct3(unprov), pct3(unprov), pct3(p0.rho * unprov), usd(cb1.honest_slash_usd), between_slashes, between_slashes / rate_node / 3600.0, rate_node, pct(1.0 - unprov), pct3(unprov));
+    let _ = writeln!(md, "| 99% of centralized throughput | {} with spot-check proofs on the node (as built: one unit per selected receipt); {} with proofs on a separate prover; {} if every row of the proved matrix step were proved on the node (not built) | **worse**: {} to {} | every selected receipt costs its node exactly one {}-row unit proof, {} s on this CPU (measured for `DOWN`, 640 x 2048, the layer matrix with the most columns; the other shapes' units are narrower, not timed): rho x {} s = {:.4} s per query against {:.2} s of inference. The remaining {} is trace hashing (SHA-256 of every step's output, estimated from the leaf sizes and the measured SHA-256 rate) and the node's measured per-answer work |", pct(ratio_built), pct(ratio_sep), pct(ratio_whole), pct(ratio_built.min(ratio_sep)), pct(ratio_built.max(ratio_sep)), c.zk_unit_rows, c.zk_prove_unit_s, c.zk_prove_unit_s, p0.rho * q0.prove_s_per_selected, q0.engine_s, pct(1.0 - ratio_sep));
+    let _ = writeln!(md, "| $0.07 marginal cost per query | busy node: {} at 0.05 gwei, {} at 1 gwei, {} at 30 gwei; a lightly loaded CPU node: {} at 1 gwei (verification overhead; inference itself {} on the CPU) | **better** on an L2 or a quiet L1 with a busy node; **worse** on a busy L1 or with small batches | of the {:.0} gas per query (busy node), {:.0} is the spot-check proofs (rho x one `proveSpotCheck` transaction of at most {:.0} gas, the measured `DOWN` one, an upper bound for every layer matrix shape, section 2) and {:.0} the per-receipt reward registration; batch posting amortizes to {:.0} gas per receipt only when batches are full |", usd(busy_l2.total_overhead_usd), usd(busy_1.total_overhead_usd), usd(busy_30.total_overhead_usd), usd(cb1.total_overhead_usd), usd(cb1.inference_usd), busy_1.gas_per_query, p0.rho * q0.spot_gas_per_selected, q0.spot_gas_per_selected, c.gas_register_work_per_receipt, c.post_batch_gas(1024.0) / 16_384.0);
+    let _ = writeln!(md, "| Byzantine fault tolerance against rational adversaries | rational cheaters that save work lose money at 1 ETH stake and rho = 1% (skip-work: expected profit {}); but a node paid per wrong answer that alters only the answer (tamper-output) is never caught by spot checks (p = {} per answer without challengers) and needs challengers who re-execute | **partly**: holds for work-saving cheats, not for value-extraction without challengers | a spot check proves one layer matrix step; a tampered answer leaves every matrix step right and one `SAMPLE` step wrong among {:.0}. Safety does not depend on an honest majority of nodes (each node is accountable alone), so 1/3 or 1/2 Byzantine nodes change capacity, not correctness guarantees |", usd(skip.expected_profit_usd), tamper.p_detect, steps);
+    let _ = writeln!(md, "| stochastic ZK spot-checks (rho about 1%) | every selected receipt is checked by one Groth16 unit proof of a layer matrix step (`O` {}, `Q` {}, `GATE` {}, `DOWN` {}, `K` `V` `UP` {} each; {:.2} skipped leaves on average, at most {:.0}), at most {:.0} gas per proof. An honest node holding unit keys for its model's layer shapes (and the registry naming the verifier) is never slashed by a spot check: in the default scenario ({} honest nodes, {:.0} h) {} receipts were selected, {} proved, {} missed, {:.2} ETH slashed. A work-saving cheat (every matrix step wrong) is caught with probability rho per receipt | **holds** for cheats that touch the matrix work; **blind** to cheats confined to other steps | spot checks prove matrix steps only: a cheat confined to non-matrix steps (an altered sampled token, a skipped norm) is never caught by them, only by a challenger who re-executes and disputes (docs/PROTOCOL.md 7.8, 7.9). Such a cheat saves no matrix work, the bulk of inference, so it pays only through value extracted from the answer (tamper-output) |", pct(class_p("O")), pct(class_p("Q")), pct(class_p("GATE")), pct(class_p("DOWN")), pct(class_p("K")), sel.mean_skipped, sel.max_skipped, q0.spot_gas_per_selected, s0.nodes, s0.duration_s / 3600.0, honest_selected, honest_proved, honest_missed, honest_slashed);
     let _ = writeln!(md, "| sub-second provisional finality | measured on the node: {} / {} ms p50 / p99 from a finished answer to its bundle fetched and verified (dev attestation, `scripts/bench-node.sh`); an H100 adds its report time ({} ms, assumed) | **equal** (sub-second), with an assumed GPU report time | provisional finality says a genuine GPU signed the micro-batch; it says nothing about which weights ran |\n", c.node_provisional_p50_ms, c.node_provisional_p99_ms, c.gpu_report_ms);
 
     // Throughput section.
     let _ = writeln!(md, "## 1. Throughput against a centralized baseline\n");
     let _ = writeln!(md, "Reproduce: `{CMD}` (plot `economics/throughput.svg`); one point: `cargo run --release -p otr-sim -- run --rho 0.01 --nodes 1 --rate 0.045 --hours 168`.\n");
-    let _ = writeln!(md, "Baseline = the same engine without receipts: the measured engine time minus its trace hashing (the measured engine always builds the trace). OTR node = measured engine time + node work per answer (receipt, SQLite commit, self-check: `node.answer_overhead_ms`) + rho x proving time of one selected receipt when the node proves on its own machine. Per query: engine {:.3} s, of which trace hashing {:.4} s ({:.2} MB hashed per fed position, {:.2} MB per sampled position, at the measured SHA-256 rate); node overhead {:.3} s; {:.0} trace steps; one selected receipt costs {:.2} proof units on average as built (one unit when the sampled step is a layer matrix, nothing at the steps recomputed on-chain or not provable), or {:.1} if every row of the sampled matrix step were proved (not built).\n", q0.engine_s, q0.trace_hash_s, c.trace_bytes().0 / 1e6, c.trace_bytes().1 / 1e6, q0.node_overhead_s, steps, q0.units_per_selected, query_costs(c, &p_whole, &s0).units_per_selected);
+    let _ = writeln!(md, "Baseline = the same engine without receipts: the measured engine time minus its trace hashing (the measured engine always builds the trace). OTR node = measured engine time + node work per answer (receipt, SQLite commit, self-check: `node.answer_overhead_ms`) + rho x proving time of one selected receipt when the node proves on its own machine. Per query: engine {:.3} s, of which trace hashing {:.4} s ({:.2} MB hashed per fed position, {:.2} MB per sampled position, at the measured SHA-256 rate); node overhead {:.3} s; {:.0} trace steps; one selected receipt costs exactly {:.0} proof unit as built ({} s, the measured `DOWN` unit, used for every layer matrix: the others have 640 or 1,024 columns against `DOWN`'s 2,048), or {:.1} units on average if every row of the proved matrix step were proved (not built; weighted by the probability that each matrix is the one proved, section 2).\n", q0.engine_s, q0.trace_hash_s, c.trace_bytes().0 / 1e6, c.trace_bytes().1 / 1e6, q0.node_overhead_s, steps, q0.units_per_selected, c.zk_prove_unit_s, query_costs(c, &p_whole, &s0).units_per_selected);
     let _ = writeln!(md, "Cross-check: the project's node benchmark (`scripts/bench-node.sh`, fixture model, 2 clients) measures the node at {} of the engine alone when both build the trace, i.e. the node's per-answer work hides behind the engine on two cores; this model charges it serially ({} of a query), and charges the trace hashing that a centralized engine would not do (estimated, not measured: the engine has no trace-free mode).\n", c.node_throughput_ratio_fixture, pct(q0.node_overhead_s / q0.engine_s));
     let _ = writeln!(md, "![throughput](economics/throughput.svg)\n");
-    let _ = writeln!(md, "| rho | proofs on node (as built: one unit per sampled matrix step) | every row of the sampled matrix step on node (not built) | proofs elsewhere | simulated (DES, as built, proofs on node) |");
+    let _ = writeln!(md, "| rho | proofs on node (as built: one unit per selected receipt) | every row of the proved matrix step on node (not built) | proofs elsewhere | simulated (DES, as built, proofs on node) |");
     let _ = writeln!(md, "|---|---|---|---|---|");
     for r in [0.0, 0.001, 0.01, 0.05] {
         let pw = Params {
@@ -535,17 +529,14 @@ pub fn build(c: &CostModel) -> Output {
             base_qps
         );
     }
-    let _ = writeln!(md, "\nThe simulated column runs the event simulation of one node for a simulated week at half its capacity and divides the answers it served by the busy time it spent (engine, node work and the proofs its random selections required; a slash at an unprovable step does not stop it here); it agrees with the closed form within the sampling noise of the selections.\n");
+    let _ = writeln!(md, "\nThe simulated column runs the event simulation of one node for a simulated week at half its capacity and divides the answers it served by the busy time it spent (engine, node work and the proofs its random selections required); it agrees with the closed form within the sampling noise of the selections.\n");
 
     // Cost section.
     let _ = writeln!(md, "## 2. Cost per query\n");
     let _ = writeln!(md, "Reproduce: `{CMD}`; one scenario: `cargo run --release -p otr-sim -- costs --gas-price 30`.\n");
-    let _ = writeln!(md, "Two loads: (a) a node running the measured CPU engine at {} q/s posts a batch every {} s with {:.0} receipts in {:.0} micro-batch headers (poor amortization); (b) a busy node posts 1,024 headers of 16 receipts per batch (the contracts' cap; the settlement benchmark's best case). Inference and proving are priced at `market.machine_usd_per_hour` (assumed), gas at `market.eth_usd` (assumed). Spot-check proving is one unit per sampled layer matrix, on the measured CPU prover; spot-check gas is rho x (the mean proof transaction per selected receipt + the `reportMissed` transactions of the unprovable share), from the table below. The last column, an honest node's expected slash at unprovable steps, is not in the total: it is a defect of the contracts as built, not a cost of running them.\n", rate_node, p0.batch_interval_s, rec_default, hdr_default);
-    let _ = writeln!(md, "| load | gas price (gwei) | attestation (self-check) | trace + receipt | batch gas | reward registration gas | spot-check proving | spot-check gas (proofs + missed-proof reports) | disputes | **total overhead** | gas per query | inference (not overhead) | paper | honest node's expected slash, unprovable steps (as built) |");
-    let _ = writeln!(
-        md,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    );
+    let _ = writeln!(md, "Two loads: (a) a node running the measured CPU engine at {} q/s posts a batch every {} s with {:.0} receipts in {:.0} micro-batch headers (poor amortization); (b) a busy node posts 1,024 headers of 16 receipts per batch (the contracts' cap; the settlement benchmark's best case). Inference and proving are priced at `market.machine_usd_per_hour` (assumed), gas at `market.eth_usd` (assumed). Spot-check proving is one unit per selected receipt, on the measured CPU prover; spot-check gas is rho x one `proveSpotCheck` transaction, the measured `DOWN` one ({:.0} gas, an upper bound for every layer matrix shape: the table below). An honest node proves every selected receipt, so no `reportMissed` is sent and no stake is slashed.\n", rate_node, p0.batch_interval_s, rec_default, hdr_default, c.gas_spot_check);
+    let _ = writeln!(md, "| load | gas price (gwei) | attestation (self-check) | trace + receipt | batch gas | reward registration gas | spot-check proving | spot-check gas (proofs) | disputes | **total overhead** | gas per query | inference (not overhead) | paper |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (load, rec, hdr) in [
         ("(a) CPU node", rec_default, hdr_default),
         ("(b) busy node", 16_384.0, 1024.0),
@@ -564,7 +555,7 @@ pub fn build(c: &CostModel) -> Output {
             );
             let _ = writeln!(
                 md,
-                "| {load} | {g} | {} | {} | {} | {} | {} | {} | {} | **{}** | {:.0} | {} | $0.07 | {} |",
+                "| {load} | {g} | {} | {} | {} | {} | {} | {} | {} | **{}** | {:.0} | {} | $0.07 |",
                 usd(b.attestation_usd),
                 usd(b.trace_and_receipt_usd),
                 usd(b.batch_gas_usd),
@@ -574,96 +565,48 @@ pub fn build(c: &CostModel) -> Output {
                 usd(b.disputes_usd),
                 usd(b.total_overhead_usd),
                 b.gas_per_query,
-                usd(b.inference_usd),
-                usd(b.honest_slash_usd)
+                usd(b.inference_usd)
             );
         }
     }
     let d_gas = crate::model::dispute_gas(c, steps);
     let _ = writeln!(md, "\nDisputes cost nothing in an honest network. One dispute played to the end on this trace costs {:.0} gas (open {} + {} rounds x {} + a Groth16 one-step proof {}), {} at 30 gwei; with 1 receipt in 10,000 disputed that adds {} per query at 30 gwei. The simulated gas per query in the default scenario (12 honest nodes, 4 h): {:.0}.\n", d_gas, c.gas_open_dispute, crate::model::dispute_rounds(steps), c.gas_dispute_round, c.gas_groth16_verify_tx, usd(c.gas_usd(d_gas, 30.0)), usd(c.gas_usd(d_gas, 30.0) * 1e-4), simulate(c, &p0, &s0).gas_per_query);
 
-    // Spot-check gas by operator, and what unprovable steps do to honest nodes.
-    let _ = writeln!(md, "### Spot-check gas by sampled operator\n");
-    let _ = writeln!(md, "Reproduce: `{CMD}`; the gas figures: `cargo test -p otr-contracts --test contracts spot_check_gas -- --nocapture` (`recordSeed` {:.0}, `proveSpotCheck` of a residual add {:.0}, `proveSpotCheckMatVec` of a `DOWN` step {:.0}, `reportMissed` {:.0}) and `cargo test -p otr-contracts --test contracts _gas -- --nocapture` (every operator's `proveStep`; docs/BENCHMARKS.md, Settlement gas).\n", c.gas_record_seed, c.gas_spot_check_one_call, c.gas_spot_check_matvec, c.gas_report_missed);
-    let _ = writeln!(md, "The contract samples the step uniformly: `keccak256(seed, receiptHash, 1) mod trace_steps`. The expected proof gas of a selected receipt is therefore E[gas] = sum over operator classes of (steps of the class / {:.0}) x gas of its proof transaction, unprovable classes counting 0 (the node sends nothing; a reporter later sends `reportMissed`). A sampled layer matrix costs the measured `proveSpotCheckMatVec` transaction of the `DOWN` step (640 x 2048, R = {}), used for every matrix shape (not measured for the others: the transaction grows with the input length, Poseidon over `x`, and the output length, `y` as calldata and event data). A one-call operator costs its measured `proveStep` (the dispute's one-step proof: the same `verifyStep`, the same witness, the same trace leaves opened) plus the measured difference of the two forms for the residual add, `proveSpotCheck` - `proveStep` = {:.0} - {:.0} = {:.0} gas (receipt inclusion and selection instead of the game state and payout). Attention is priced by its visible positions (position i attends over i + 1), piecewise linear through the measured points {}; more than {:.0} positions are not measured to fit the 16,000,000 transaction cap (128 is measured not to), so those steps count as unprovable (a linear extrapolation would put the limit near 101: {:.0} steps, {} of the trace, more would be provable). Query of {} + {} tokens:\n", mix.steps, c.zk_unit_rows, c.gas_spot_check_one_call, c.gas_prove_step_onchain, c.gas_spot_check_one_call - c.gas_prove_step_onchain, c.gas_step_attn.iter().map(|(v, g)| format!("({v:.0}, {g:.0})")).collect::<Vec<_>>().join(", "), c.attn_max_visible, 5.0 * c.n_layers, pct(5.0 * c.n_layers / mix.steps), s0.prompt_tokens, s0.completion_tokens);
-    let _ = writeln!(md, "| sampled step | steps | share | proof transaction (gas, mean per step) | priced from | contribution to E[gas] |");
-    let _ = writeln!(md, "|---|---:|---:|---:|---|---:|");
-    for k in &mix.classes {
-        let from = match k.name {
-            "Q K V O GATE UP DOWN" => "`gas.spot_check_matvec` (`DOWN`, measured)",
-            "ATTN_NORM FFN_NORM" | "FINAL_NORM" => "`gas.prove_step.norm` + difference",
-            "RESID_ATTN RESID_FFN" => "`gas.prove_step.post_norm_residual` + difference",
-            "Q_ROPE" => "`gas.prove_step.q_rope` + difference",
-            "K_ROPE" => "`gas.prove_step.k_rope` + difference",
-            "V_CACHE" => "`gas.prove_step.v_cache` + difference",
-            "ACT" => "`gas.prove_step.act` + difference",
-            "ATTN (provable length)" => "`gas.prove_step.attn` (interpolated) + difference",
-            "ATTN (too long)" => "not provable: over the transaction gas cap",
-            "LOGITS" => "not provable: the 262,144-value output does not fit a transaction",
-            _ => "not provable: no step verifier",
-        };
+    // What a spot check proves.
+    let _ = writeln!(md, "### What a spot check proves, and its gas\n");
+    let _ = writeln!(md, "Reproduce: `{CMD}`; the gas figures: `cargo test -p otr-contracts --test contracts spot_check_gas -- --nocapture` (`recordSeed` {:.0} per batch, `proveSpotCheck` of a `DOWN` step {:.0}, `reportMissed` {:.0}; docs/BENCHMARKS.md, Settlement gas).\n", c.gas_record_seed, c.gas_spot_check, c.gas_report_missed);
+    let _ = writeln!(md, "The contract samples `s = keccak256(seed, receiptHash, 1) mod trace_steps` uniformly and the node proves the first layer matrix step at or after `s`, wrapping to the trace's start. A layer matrix step is therefore proved with probability (1 + the non-matrix steps just before it, back to the previous layer matrix step) / trace_steps: `O` follows four (`Q_ROPE K_ROPE V_CACHE ATTN`), `GATE` two (`RESID_ATTN FFN_NORM`), `Q` two (`RESID_FFN` of the previous layer, `ATTN_NORM`; three at a position's first layer, where the position's `EMBED` lies between, and six after a sampled position's head `FINAL_NORM LOGITS SAMPLE`), `DOWN` one (`ACT`), `K`, `V` and `UP` none. Every selection is one unit proof whatever the matrix, so the work per selected receipt does not depend on this distribution; which matrix is proved decides what a spot check can see (section 3). The transaction is measured for `DOWN` only (640 x 2048, R = {}, two skipped leaves, on a three-leaf trace) and used as the gas of every selection: `DOWN` commits the longest input of Gemma 3 270M's layer matrices (`C_x`, Poseidon over its 2,048 inputs, is about 1.6M of the 2.21M; 640 inputs cost about 0.5M and 1,024 about 0.85M, docs/BENCHMARKS.md, Poseidon commitments), so the other shapes cost less, not measured; what is not in the bound: the longer outputs of `GATE` and `UP` (2,048 values as calldata against 640), up to {:.0} skipped leaves (57 bytes and an audit path each) and a real trace's longer audit paths ({:.0} hashes at {:.0} steps, against the test's three-leaf trace), none measured. Query of {} + {} tokens:\n", c.zk_unit_rows, sel.max_skipped, steps.log2().ceil(), steps, s0.prompt_tokens, s0.completion_tokens);
+    let _ = writeln!(md, "| proved matrix | rows x cols | steps in the query | P(proved per selection) | skipped leaves, mean / most | `proveSpotCheck` gas (bound) | proving (s, one unit) |");
+    let _ = writeln!(md, "|---|---|---:|---:|---|---:|---:|");
+    for k in &sel.classes {
         let _ = writeln!(
             md,
-            "| {} | {:.0} | {} | {} | {from} | {:.0} |",
+            "| `{}` | {:.0} x {:.0} | {:.0} | {} | {:.2} / {:.0} | {:.0} | {} |",
             k.name,
+            k.rows,
+            k.cols,
             k.steps,
-            pct(k.steps / mix.steps),
-            if k.provable {
-                format!("{:.0}", k.gas_sum / k.steps)
-            } else {
-                "-".into()
-            },
-            k.gas_sum / mix.steps
+            pct(k.probability),
+            k.mean_skipped,
+            k.max_skipped,
+            c.gas_spot_check,
+            c.zk_prove_unit_s
         );
     }
     let _ = writeln!(
         md,
-        "| **all** | {:.0} | 100% | | | **{:.0}** |\n",
-        mix.steps,
-        mix.provable_gas_sum / mix.steps
+        "| **any** | | {:.0} of {:.0} steps | 100% | {:.2} / {:.0} | **{:.0}** | **{}** |\n",
+        sel.matrix_steps,
+        steps,
+        sel.mean_skipped,
+        sel.max_skipped,
+        c.gas_spot_check,
+        c.zk_prove_unit_s
     );
-    let _ = writeln!(md, "So a selected receipt costs its node {:.0} gas of proof on average as built ({:.0} when its step is provable), and with probability {} it cannot be proved at all: {:.0} + {:.0} + {:.0} + {:.0} = {:.0} of the {:.0} steps (`EMBED` at every fed position, `SAMPLE` and `LOGITS` at every sampled one, attention at the {:.0} positions that see more than {:.0}, in {:.0} layers). Per query at rho = {}: {:.0} gas of proofs and {:.0} gas of `reportMissed` (a reporter's, repaid from the slash).\n", q0.spot_gas_per_selected, q0.spot_gas_if_provable, pct3(unprov), class_steps("EMBED"), class_steps("SAMPLE"), class_steps("LOGITS"), class_steps("ATTN (too long)"), unprov_steps, mix.steps, class_steps("ATTN (too long)") / c.n_layers, c.attn_max_visible, c.n_layers, pct(p0.rho), p0.rho * q0.spot_gas_per_selected, p0.rho * q0.report_gas_per_selected);
-    let _ = writeln!(
-        md,
-        "### As built, an honest node is slashed at unprovable steps\n"
-    );
-    let built = simulate(c, &p0, &s0);
-    let prov_only = simulate(
-        c,
-        &Params {
-            sample_provable_only: true,
-            ..p0.clone()
-        },
-        &s0,
-    );
-    let honest_stats = |r: &SimReport| {
-        let missed: u64 = r.nodes.iter().map(|n| n.missed_proofs).sum();
-        let selected: u64 = r.nodes.iter().map(|n| n.selected).sum();
-        let ejected = r.nodes.iter().filter(|n| n.ejected_at_s.is_some()).count();
-        let slashed: f64 = r.nodes.iter().map(|n| n.slashed_eth).sum();
-        (selected, missed, ejected, slashed)
-    };
-    let (sel_b, miss_b, ej_b, sl_b) = honest_stats(&built);
-    let (sel_p, miss_p, ej_p, sl_p) = honest_stats(&prov_only);
-    let _ = writeln!(md, "Reproduce: `cargo run --release -p otr-sim -- run` (as built) and `cargo run --release -p otr-sim -- run --provable-only`.\n");
-    let _ = writeln!(md, "An honest node misses the proof of a selected receipt whose sampled step is unprovable, and `reportMissed` slashes it {} of its stake: rho x {} = {} of its receipts, {} per query in expectation at 1 ETH (one slash every {:.0} receipts). With a least stake equal to the stake (the defaults), the first slash ejects it. The default scenario ({} honest nodes, {} q/s, {:.0} h, seed {}), simulated:\n", pct(p0.spot_slash_fraction), pct3(unprov), pct3(p0.rho * unprov), usd(cb1.honest_slash_usd), between_slashes, s0.nodes, s0.request_rate, s0.duration_s / 3600.0, s0.seed);
-    let _ = writeln!(md, "| sampling | selected receipts | proofs missed | honest nodes ejected | slashed (ETH) | answers per second | requests dropped |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|");
-    for (name, r, (sel, miss, ej, sl)) in [
-        ("as built (every step)", &built, (sel_b, miss_b, ej_b, sl_b)),
-        (
-            "provable steps only (not built)",
-            &prov_only,
-            (sel_p, miss_p, ej_p, sl_p),
-        ),
-    ] {
-        let _ = writeln!(
-            md,
-            "| {name} | {sel} | {miss} | {ej} of {} | {sl:.2} | {:.3} | {} |",
-            s0.nodes, r.throughput_qps, r.dropped
-        );
-    }
-    let _ = writeln!(md, "\nUntil `EMBED`, `SAMPLE`, `LOGITS` and long attention can be proved on-chain, or the sampler draws only among provable steps, this is a cost of honesty. Sections 3 to 6 assume the latter (`sample_provable_only`): they evaluate the deterrence of cheating, which unprovable steps do not change for work-saving cheats (every step of their trace is wrong).\n");
+    let _ = writeln!(md, "Per query at rho = {}: {:.0} gas of proofs, plus the batch's `recordSeed` shared by its receipts. The other operators (`EMBED`, norms, RoPE, `V_CACHE`, attention, `ACT`, residuals, `LOGITS`, `SAMPLE`) are never spot-checked: they are settled by disputes, where a challenger who re-executes names the wrong step (docs/PROTOCOL.md 7.9, 10).\n", pct(p0.rho), p0.rho * q0.spot_gas_per_selected);
+    let _ = writeln!(md, "### Honest nodes are not slashed by spot checks\n");
+    let _ = writeln!(md, "Reproduce: `cargo run --release -p otr-sim -- run`.\n");
+    let _ = writeln!(md, "Every spot check proves a layer matrix step with one unit, which a node holding unit keys for its model's layer shapes (and the registry naming the `MatVecStepVerifier` for them) can always give: no honest node misses a proof. The default scenario ({} honest nodes, {} q/s, {:.0} h, seed {}), simulated: {} receipts selected, {} proved, {} missed, {:.2} ETH slashed, {} of {} nodes ejected, {:.3} answers per second, {} requests dropped. A node lacking keys for a shape, or a registry without the verifier, would miss the proofs of the selections that land on that shape (the probabilities above) and be slashed by `reportMissed`; the simulator does not model such a node.\n", s0.nodes, s0.request_rate, s0.duration_s / 3600.0, s0.seed, honest_selected, honest_proved, honest_missed, honest_slashed, honest_run.nodes.iter().filter(|n| n.ejected_at_s.is_some()).count(), s0.nodes, honest_run.throughput_qps, honest_run.dropped);
 
     // Detection section.
     let _ = writeln!(
@@ -671,7 +614,7 @@ pub fn build(c: &CostModel) -> Output {
         "## 3. Detection probability of each cheating strategy\n"
     );
     let _ = writeln!(md, "Reproduce: `{CMD}`; one point: `cargo run --release -p otr-sim -- detect --strategy skip-work --rho 0.01 --presence 0.5 --k 100`.\n");
-    let _ = writeln!(md, "Per cheated receipt, p = 1 - (1 - rho f)(1 - c), where f is the fraction of the receipt's trace steps that are wrong (a sampled wrong step cannot be proved: 1 for a cheaper model, skipped work or a leaked-TEE node; 1/{steps:.0} for an answer altered in one token), and c = 1 - (1 - presence x audit)^challengers is the chance an honest challenger re-executes it. Withholding proofs is caught exactly when a receipt is selected (p = rho). A cheater is caught within k cheated receipts with probability 1 - (1 - p)^k; the Monte Carlo column draws the same events as the simulation (20,000 trials, seed 7).\n");
+    let _ = writeln!(md, "Per cheated receipt, p = 1 - (1 - rho f)(1 - c), where f is the probability that the step a spot check proves (the first layer matrix step at or after the sampled index, one unit of it) is wrong, so that the node cannot prove it, and c = 1 - (1 - presence x audit)^challengers is the chance an honest challenger re-executes it. f = 1 for a cheaper model, skipped work or a leaked-TEE node: every layer matrix step is wrong (each row of it, so whichever unit the seed draws). f = 0 for an answer altered in one token: its only wrong step is a `SAMPLE` step (every later step is computed honestly from the replaced token), and spot checks prove layer matrix steps only, so they never catch it; only challengers do. A cheat confined to some matrix steps would be caught with f = the sum of those steps' selection probabilities (section 2: not uniform, a step after a longer run of other operators is drawn more often) times the share of their units holding a wrong row; no such strategy is modelled. Withholding proofs is caught exactly when a receipt is selected (p = rho). A cheater is caught within k cheated receipts with probability 1 - (1 - p)^k; the Monte Carlo column draws the same events as the simulation (20,000 trials, seed 7).\n");
     let _ = writeln!(md, "![detection, no challengers](economics/detection-no-challengers.svg)\n![detection, challengers](economics/detection-challengers.svg)\n");
     let _ = writeln!(md, "| strategy | rho | challenger presence | p per receipt | P(caught within 100) closed form | Monte Carlo | expected cheated receipts before the first detection |");
     let _ = writeln!(md, "|---|---|---|---|---|---|---|");
@@ -680,8 +623,8 @@ pub fn build(c: &CostModel) -> Output {
             for presence in [0.0, 0.5] {
                 let s = scen_presence(presence, if st.colludes() { 1.0 } else { 0.0 });
                 let p = Params { rho, ..p0.clone() };
-                let pd = p_detect(st, &p, &s, steps);
-                let mc = detection_trials(st, &p, &s, steps, 100, 20_000, 7);
+                let pd = p_detect(st, &p, &s);
+                let mc = detection_trials(st, &p, &s, 100, 20_000, 7);
                 let _ = writeln!(
                     md,
                     "| {name} | {}% | {presence} | {:.2e} | {:.4} | {:.4} | {} |",
@@ -710,7 +653,7 @@ pub fn build(c: &CostModel) -> Output {
         let _ = writeln!(md, "![region](economics/{fname})");
     }
     md.push_str(&region_text);
-    let _ = writeln!(md, "\nThe event simulation agrees with the closed form on the sign of the profit at boundary points (a bribe of $1 per wrong answer, mean over 8 seeds of one cheating node among 12 for 24 simulated hours, `cheat_net_usd` = gains - net slashes - forfeited fees). Magnitudes differ where they should: the number of receipts before the first detection is geometric (mean 1/p, as wide as its mean), so 8 seeds leave a standard error of about a third of the gain term; the simulation also slashes detections that land during the lag (up to the whole stake) where the closed form counts one slash; and a run ends after 24 hours, which truncates the tamper-output row (the closed form's 1/p is millions of answers):\n");
+    let _ = writeln!(md, "\nThe event simulation agrees with the closed form on the sign of the profit at boundary points (a bribe of $1 per wrong answer, mean over 8 seeds of one cheating node among 12 for 24 simulated hours, `cheat_net_usd` = gains - net slashes - forfeited fees). Magnitudes differ where they should: the number of receipts before the first detection is geometric (mean 1/p, as wide as its mean), so 8 seeds leave a standard error of about a third of the gain term; the simulation also slashes detections that land during the lag (up to the whole stake) where the closed form counts one slash; and a run ends after 24 hours, which truncates the tamper-output row (without challengers nothing detects it: the closed form's gain is unbounded, the simulation's is what 24 hours of bribes bring):\n");
     md.push_str(&val);
 
     // Byzantine.
@@ -719,7 +662,7 @@ pub fn build(c: &CostModel) -> Output {
         "\n## 5. One third and one half of the nodes Byzantine\n"
     );
     let _ = writeln!(md, "Reproduce: `{CMD}`; one run: `cargo run --release -p otr-sim -- run --byzantine skip-work,cheap-model,collude,leaked-tee --fraction 0.5 --presence 1`.\n");
-    let _ = writeln!(md, "12 nodes, 1.2 q/s in total (each node's capacity is {:.3} q/s; spot-check proofs on a separate prover; the sampled step drawn among provable steps, section 2), 4 simulated hours, seed 1, rho = 1%, stake 1 ETH; a third of the challengers are bribed by colluding nodes; presence 1 = 3 challengers each re-executing 5% of every batch.\n", 1.0 / (q0.engine_s + q0.node_overhead_s));
+    let _ = writeln!(md, "12 nodes, 1.2 q/s in total (each node's capacity is {:.3} q/s; spot-check proofs on a separate prover), 4 simulated hours, seed 1, rho = 1%, stake 1 ETH; a third of the challengers are bribed by colluding nodes; presence 1 = 3 challengers each re-executing 5% of every batch.\n", 1.0 / (q0.engine_s + q0.node_overhead_s));
     let _ = writeln!(md, "| Byzantine | strategies | challengers | bad answers served | bad answers finalized undetected | caught | cheaters ejected (mean time) | slashed (ETH) | answers per second | request to provisional finality, mean / p99 (s) | cheater net profit per node |");
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
     for (f, m, presence, r) in &byz_rows {
@@ -754,7 +697,7 @@ pub fn build(c: &CostModel) -> Output {
             if cheaters > 0 { usd(net / cheaters as f64) } else { "-".into() }
         );
     }
-    let _ = writeln!(md, "\nReading: OTR has no vote among nodes, so there is no 1/3 or 1/2 threshold: each answer is checked against the registered model by spot checks and challengers, and each node's stake answers for its own receipts. A larger Byzantine share means more wrong answers before the cheaters are ejected and less capacity after (latency grows when the remaining honest nodes saturate), not a loss of safety. What does not hold: a wrong answer is not prevented, only punished; without challengers about 99% of wrong answers from work-saving cheaters finalize undetected at rho = 1% before their node is ejected, and nearly all tampered answers do. Users who act on a high-value answer before final finality should re-execute it (anyone can: the engine is deterministic) or require challengers.\n");
+    let _ = writeln!(md, "\nReading: OTR has no vote among nodes, so there is no 1/3 or 1/2 threshold: each answer is checked against the registered model by spot checks and challengers, and each node's stake answers for its own receipts. A larger Byzantine share means more wrong answers before the cheaters are ejected and less capacity after (latency grows when the remaining honest nodes saturate), not a loss of safety. What does not hold: a wrong answer is not prevented, only punished; without challengers about 99% of wrong answers from work-saving cheaters finalize undetected at rho = 1% before their node is ejected, and every tampered answer does (spot checks never see a cheat confined to a `SAMPLE` step). Users who act on a high-value answer before final finality should re-execute it (anyone can: the engine is deterministic) or require challengers.\n");
 
     // Guidance.
     let _ = writeln!(md, "## 6. Parameter guidance\n");
@@ -774,7 +717,9 @@ pub fn build(c: &CostModel) -> Output {
             .not_deterred
             .iter()
             .map(|(n, need, least)| match need {
+                Some(v) if !least.is_finite() => format!("{n} (spot checks never see it: no stake deters it without honest re-execution of >= {:.3}% of receipts)", v * 100.0),
                 Some(v) => format!("{n} (needs a stake of {least:.1e} ETH, or honest re-execution of >= {:.3}% of receipts)", v * 100.0),
+                None if !least.is_finite() => format!("{n} (spot checks never see it and no stake deters it)"),
                 None => format!("{n} (needs a stake of {least:.1e} ETH)"),
             })
             .collect();
@@ -806,8 +751,8 @@ pub fn build(c: &CostModel) -> Output {
     // Limits.
     let _ = writeln!(md, "\n## What the simulator does not model\n");
     let _ = writeln!(md, "- GPU numbers: every time figure is the 2-core CPU engine's; an H100 changes the scale of inference and proving alike, not the structure. No H100 attestation report time is measured (`attestation.gpu_report_ms` is assumed).");
-    let _ = writeln!(md, "- Spot-check gas by operator: the matrix transaction is measured for `DOWN` (640 x 2048) only and used for every layer matrix; the one-call operators other than the residual add are priced from their `proveStep` rows plus the measured difference of the two forms (tens of thousands of gas either way, against 0.5M to 15M per step); attention is measured with every weight 1 (the most work at its length), so a peaked attention costs less. Proving time counts the one unit of a sampled layer matrix; the witness of a one-call step is built by the node (not timed).");
-    let _ = writeln!(md, "- Unprovable steps: the simulator draws them for honest nodes as built (section 2) but does not model a remedy; sections 3 to 6 assume the sampled step is provable. `params suggest` prices the proof window on the costliest provable step (one unit) and leaves the honest slash out of its cost.");
+    let _ = writeln!(md, "- Spot-check gas and proving by shape: the `proveSpotCheck` transaction (two skipped leaves, a three-leaf trace) and the unit proving time are measured for `DOWN` (640 x 2048) only and used for every layer matrix, as upper bounds: the other shapes commit a shorter input (the largest part of the transaction) and prove narrower units. Longer outputs (`GATE`, `UP`), up to six skipped leaves and a real trace's longer audit paths add gas that is not measured (section 2).");
+    let _ = writeln!(md, "- Missing keys: an honest node is modelled with unit keys for every layer shape of its model and a registry naming the verifier for each, so it proves every selected receipt. A node lacking a shape's key would be slashed at the selections that land on that shape (section 2's probabilities); not modelled. `params suggest` prices the proof window on one unit (every spot check's proof).");
     let _ = writeln!(md, "- Repeated entry: a slashed operator can stake again under a new key; each entry costs the stake, which the profit formula already charges once per detection.");
     let _ = writeln!(md, "- Challenger incentives are exogenous (presence, audit share): in an honest network auditing earns nothing (the verifier's dilemma), which is why spot checks, whose detection does not depend on anyone watching, carry the guarantee for work-saving cheats.");
     let _ = writeln!(md, "- Bribes to challengers are free in the model and a colluder's sock puppet always front-runs: the collude rows are a worst case. Paying part of every slash to a burn address (the contracts pay 50% to the winner) is what keeps self-reporting from refunding a cheater.");
@@ -834,7 +779,6 @@ pub fn validate(c: &CostModel, st: Strategy, rho: f64, stake: f64, seeds: u64) -
         stake_eth: stake,
         min_stake_eth: stake,
         prove_on_node: false,
-        sample_provable_only: true,
         ..Params::default()
     };
     let s = Scenario {

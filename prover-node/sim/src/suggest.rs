@@ -224,10 +224,16 @@ pub fn render(c: &CostModel, g: &Suggestion) -> String {
         ));
     }
     for (st, need, least) in &g.not_deterred {
-        s.push_str(&format!(
-            "\nWARNING: {st} is NOT deterred by these parameters: it needs a stake of {least:.3e} ETH at best (over --max-stake {} ETH).",
-            g.max_stake_eth
-        ));
+        if least.is_finite() {
+            s.push_str(&format!(
+                "\nWARNING: {st} is NOT deterred by these parameters: it needs a stake of {least:.3e} ETH at best (over --max-stake {} ETH).",
+                g.max_stake_eth
+            ));
+        } else {
+            s.push_str(&format!(
+                "\nWARNING: {st} is NOT deterred by these parameters: spot checks never see it, so no stake deters it by itself."
+            ));
+        }
         match need {
             Some(x) => s.push_str(&format!(
                 " At this stake it is deterred only if each receipt is re-executed by an honest challenger (or the user) with probability >= {x:.4}.\n"

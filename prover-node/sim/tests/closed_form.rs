@@ -4,7 +4,7 @@ use otr_sim::costs::{CostModel, CostsFile, EMBEDDED};
 use otr_sim::des::{detection_trials, simulate};
 use otr_sim::model::{
     cost_breakdown, detect_within, deterrence, matrix_step_fraction, min_stake_eth, p_detect,
-    query_costs, unprovable_step_fraction, Params, Scenario, Strategy, CHEATERS,
+    query_costs, Params, Scenario, Strategy, CHEATERS,
 };
 use otr_sim::svg::{line_chart, Series};
 
@@ -15,9 +15,7 @@ fn costs() -> CostModel {
 /// Monte Carlo detection within k receipts matches 1 - (1 - rho)^k (spot checks only).
 #[test]
 fn detection_matches_closed_form_spot_checks_only() {
-    let c = costs();
     let s = Scenario::default();
-    let steps = query_costs(&c, &Params::default(), &s).trace_steps;
     let trials = 20_000u64;
     for (rho, k) in [(0.01, 100u64), (0.05, 20), (0.001, 500)] {
         let p = Params {
@@ -30,8 +28,8 @@ fn detection_matches_closed_form_spot_checks_only() {
             Strategy::WithholdProofs,
         ] {
             let closed = 1.0 - (1.0 - rho).powi(k as i32);
-            assert!((detect_within(p_detect(st, &p, &s, steps), k as f64) - closed).abs() < 1e-12);
-            let mc = detection_trials(st, &p, &s, steps, k, trials, 42);
+            assert!((detect_within(p_detect(st, &p, &s), k as f64) - closed).abs() < 1e-12);
+            let mc = detection_trials(st, &p, &s, k, trials, 42);
             let sd = (closed * (1.0 - closed) / trials as f64).sqrt();
             assert!(
                 (mc - closed).abs() < 4.0 * sd + 1e-3,
@@ -45,7 +43,6 @@ fn detection_matches_closed_form_spot_checks_only() {
 /// With challengers, p = 1 - (1 - rho)(1 - presence*audit)^n, and Monte Carlo agrees.
 #[test]
 fn detection_with_challengers() {
-    let c = costs();
     let s = Scenario {
         challenger_presence: 0.5,
         audit_fraction: 0.1,
@@ -56,23 +53,29 @@ fn detection_with_challengers() {
         rho: 0.01,
         ..Params::default()
     };
-    let steps = query_costs(&c, &p, &s).trace_steps;
     let expect = 1.0 - (1.0 - 0.01) * (1.0f64 - 0.05).powi(3);
-    let pd = p_detect(Strategy::SkipWork, &p, &s, steps);
+    let pd = p_detect(Strategy::SkipWork, &p, &s);
     assert!((pd - expect).abs() < 1e-12);
     let closed = detect_within(pd, 10.0);
-    let mc = detection_trials(Strategy::SkipWork, &p, &s, steps, 10, 20_000, 9);
+    let mc = detection_trials(Strategy::SkipWork, &p, &s, 10, 20_000, 9);
     assert!((mc - closed).abs() < 0.015, "{mc} vs {closed}");
     // Bribed challengers do not help against a colluder; withholding is invisible to them.
     let sb = Scenario {
         bribed_challengers: 1.0,
         ..s.clone()
     };
-    assert!((p_detect(Strategy::Collude, &p, &sb, steps) - 0.01).abs() < 1e-12);
-    assert!((p_detect(Strategy::WithholdProofs, &p, &s, steps) - 0.01).abs() < 1e-12);
-    // A one-token tamper is invisible to spot checks: rho / steps.
+    assert!((p_detect(Strategy::Collude, &p, &sb) - 0.01).abs() < 1e-12);
+    assert!((p_detect(Strategy::WithholdProofs, &p, &s) - 0.01).abs() < 1e-12);
+    // A one-token tamper leaves every layer matrix step right: spot checks (which prove only
+    // layer matrix steps) never catch it; only challengers who re-execute do.
     let s0 = Scenario::default();
-    assert!((p_detect(Strategy::TamperOutput, &p, &s0, steps) - 0.01 / steps).abs() < 1e-15);
+    assert_eq!(p_detect(Strategy::TamperOutput, &p, &s0), 0.0);
+    let chal_only = 1.0 - (1.0f64 - 0.05).powi(3);
+    assert!((p_detect(Strategy::TamperOutput, &p, &s) - chal_only).abs() < 1e-12);
+    assert_eq!(
+        detection_trials(Strategy::TamperOutput, &p, &s0, 1_000, 200, 5),
+        0.0
+    );
 }
 
 /// At the least deterring stake the expected profit is zero (margin 0); just above it every
@@ -198,15 +201,14 @@ fn simulation_profit_signs() {
     }
 }
 
-/// The spot-check selection rate in the simulation is rho; when the sampled step is drawn
-/// among provable steps, honest nodes are never slashed.
+/// The spot-check selection rate in the simulation is rho, and honest nodes prove every
+/// selected receipt: every spot check is one unit proof of a layer matrix step.
 #[test]
 fn simulated_selection_rate_is_rho() {
     let c = costs();
     let p = Params {
         rho: 0.05,
         prove_on_node: false,
-        sample_provable_only: true,
         ..Params::default()
     };
     let s = Scenario {
@@ -226,15 +228,13 @@ fn simulated_selection_rate_is_rho() {
     );
 }
 
-/// As built, the sampled step is uniform over the whole trace: an honest node misses its proof
-/// (and is slashed) for the unprovable share of its selected receipts.
+/// As built, an honest node proves every selected receipt (one unit each) and is never
+/// slashed, even at a high rho; the closed form charges one `proveSpotCheck` per selection.
 #[test]
-fn honest_nodes_miss_unprovable_steps_as_built() {
+fn honest_nodes_prove_every_selected_receipt() {
     let c = costs();
-    // No ejection (least stake 0), so every node serves the whole run.
     let p = Params {
         rho: 0.2,
-        min_stake_eth: 0.0,
         prove_on_node: false,
         ..Params::default()
     };
@@ -242,96 +242,173 @@ fn honest_nodes_miss_unprovable_steps_as_built() {
         duration_s: 8.0 * 3600.0,
         ..Scenario::default()
     };
-    let u = query_costs(&c, &p, &s).unprovable_share;
-    assert!((u - unprovable_step_fraction(&c, &s)).abs() < 1e-15);
     let r = simulate(&c, &p, &s);
     let sel: u64 = r.nodes.iter().map(|n| n.selected).sum();
+    let proved: u64 = r.nodes.iter().map(|n| n.proved).sum();
     let missed: u64 = r.nodes.iter().map(|n| n.missed_proofs).sum();
-    let share = missed as f64 / sel as f64;
-    let sd = (u * (1.0 - u) / sel as f64).sqrt();
     assert!(sel > 5_000, "{sel}");
-    assert!(
-        (share - u).abs() < 5.0 * sd,
-        "missed {share} vs unprovable {u}"
-    );
+    assert_eq!(proved, sel);
+    assert_eq!(missed, 0);
     assert!(r.nodes.iter().all(|n| n.strategy == "honest"));
-    assert!(r.nodes.iter().filter(|n| n.slashed_eth > 0.0).count() >= 10);
-    // The closed form charges the same expectation: rho x share x the missed-proof slash.
+    assert!(r
+        .nodes
+        .iter()
+        .all(|n| n.slashed_eth == 0.0 && n.ejected_at_s.is_none()));
+    // Proving time: exactly one unit per selected receipt.
+    let prove_s: f64 = r.nodes.iter().map(|n| n.prove_s).sum();
+    assert!((prove_s - sel as f64 * c.zk_prove_unit_s).abs() < 1e-6 * prove_s);
+    // Gas: rho x one measured proveSpotCheck per query, on top of the rest.
+    let q = query_costs(&c, &p, &s);
+    assert_eq!(q.units_per_selected, 1.0);
+    assert_eq!(q.spot_gas_per_selected, c.gas_spot_check);
     let b = cost_breakdown(&c, &p, &s, 6.0, 6.0, 0.0);
-    let expect = p.rho * u * p.spot_slash_fraction * p.stake_eth * c.eth_usd;
-    assert!((b.honest_slash_usd - expect).abs() < 1e-12 * expect);
-    let only = Params {
-        sample_provable_only: true,
-        ..p.clone()
-    };
-    assert_eq!(
-        cost_breakdown(&c, &only, &s, 6.0, 6.0, 0.0).honest_slash_usd,
-        0.0
-    );
-}
-
-/// The step mix of a 128 + 128 query of Gemma 3 270M: its classes add up to the trace the
-/// engine measures (289 steps per fed position, 3 per sampled one), the unprovable steps are
-/// exactly EMBED, LOGITS, SAMPLE and the attention steps past the measured gas cap, and the
-/// expected proof gas is the step-weighted mean of the measured per-operator gas.
-#[test]
-fn spot_check_mix_of_a_gemma_query() {
-    let c = costs();
-    let s = Scenario::default();
-    let (prompt, completion) = (s.prompt_tokens, s.completion_tokens);
-    let m = c.spot_check_mix(prompt, completion);
-    let steps = c.trace_steps(prompt, completion);
-    assert_eq!(steps, 74_079.0);
-    assert_eq!(m.steps, steps);
-    assert_eq!(
-        m.classes.iter().map(|k| k.steps).sum::<f64>(),
-        steps,
-        "classes cover the trace"
-    );
-    let fed = prompt + completion - 1.0;
-    // Positions 96..254 attend over 97..255 positions: past the measured cap of 96.
-    let long_attn = c.n_layers * (fed - c.attn_max_visible);
-    assert_eq!(c.attn_max_visible, 96.0);
-    assert_eq!(
-        steps - m.provable_steps,
-        fed + 2.0 * completion + long_attn,
-        "EMBED + LOGITS + SAMPLE + long ATTN"
-    );
-    assert_eq!(steps - m.provable_steps, 3_373.0);
-    // The matrix-vector share counts LOGITS (unprovable) as the report states.
-    let mat = (fed * c.n_layers * 7.0 + completion) / steps;
-    assert!((matrix_step_fraction(&c, &s) - mat).abs() < 1e-15);
-    assert!((m.matvec_steps - fed * c.n_layers * 7.0).abs() < 1e-9);
-    // Interpolation passes through the measured attention points; one past the cap is None.
-    for &(v, g) in &c.gas_step_attn {
-        assert_eq!(c.attn_step_gas(v), Some(g));
-    }
-    assert_eq!(c.attn_step_gas(c.attn_max_visible + 1.0), None);
-    // The one-call conversion reproduces the measured residual-add spot check.
-    assert_eq!(
-        c.spot_check_one_call_gas(c.gas_prove_step_onchain),
-        c.gas_spot_check_one_call
-    );
-    // The mean lies between the cheapest and the costliest provable step, and the DOWN
-    // matrix transaction is a measured figure.
-    let g = m.gas_if_provable();
-    let lo = c.spot_check_one_call_gas(c.gas_step_v_cache);
-    let hi = c.spot_check_one_call_gas(c.gas_step_attn.last().unwrap().1);
-    assert!(lo < g && g < hi, "{lo} < {g} < {hi}");
-    let q = query_costs(&c, &Params::default(), &s);
-    assert!((q.spot_gas_per_selected - (1.0 - q.unprovable_share) * g).abs() < 1e-6);
-    assert!((q.report_gas_per_selected - q.unprovable_share * c.gas_report_missed).abs() < 1e-9);
-    // One unit per sampled matrix step (as built): units = matrix share among provable steps.
-    let qp = query_costs(
+    let rest = cost_breakdown(
         &c,
         &Params {
-            sample_provable_only: true,
-            ..Params::default()
+            rho: 0.0,
+            ..p.clone()
         },
         &s,
+        6.0,
+        6.0,
+        0.0,
     );
-    assert!((qp.units_per_selected - m.matvec_steps / m.provable_steps).abs() < 1e-12);
-    assert!(q.units_per_selected < qp.units_per_selected);
+    assert!((b.gas_per_query - rest.gas_per_query - 0.2 * c.gas_spot_check).abs() < 1e-6);
+}
+
+/// A node that alters one sampled token is never caught by spot checks (its layer matrix steps
+/// are right), one that skips the work always is when selected.
+#[test]
+fn tamper_output_escapes_spot_checks_skip_work_does_not() {
+    let c = costs();
+    let p = Params {
+        rho: 0.2,
+        prove_on_node: false,
+        stake_eth: 100.0,
+        min_stake_eth: 0.0,
+        ..Params::default()
+    };
+    for (st, caught) in [(Strategy::TamperOutput, false), (Strategy::SkipWork, true)] {
+        let s = Scenario {
+            byzantine: vec![st],
+            byzantine_fraction: 1.0 / 12.0,
+            duration_s: 4.0 * 3600.0,
+            ..Scenario::default()
+        };
+        let r = simulate(&c, &p, &s);
+        let x = &r.by_strategy[st.name()];
+        assert!(x.cheated > 50, "{} cheated {}", st.name(), x.cheated);
+        if caught {
+            assert!(x.bad_detected > 0 && x.slashed_eth > 0.0, "{}", st.name());
+        } else {
+            assert_eq!(x.bad_detected, 0, "{}", st.name());
+            assert_eq!(x.slashed_eth, 0.0, "{}", st.name());
+            assert!(x.bad_finalized > 0 && x.bad_finalized <= x.cheated);
+            // It proves every selected receipt: the proved step is a right matrix step.
+            for n in r.nodes.iter().filter(|n| n.strategy == st.name()) {
+                assert!(n.selected > 0);
+                assert_eq!((n.proved, n.missed_proofs), (n.selected, 0));
+            }
+        }
+    }
+}
+
+/// The layer matrix a spot check proves, for a query of Gemma 3 270M's shape, against a brute
+/// force over the actual trace order: for every sampled index, walk forward (wrapping) to the
+/// first layer matrix step.
+#[test]
+fn spot_check_selection_matches_the_trace_order() {
+    let c = costs();
+    let layer_ops = otr_sim::costs::LAYER_OPS;
+    assert_eq!(
+        1.0 + c.n_layers * layer_ops.len() as f64,
+        c.steps_per_position
+    );
+    for (prompt, completion) in [(128.0, 128.0), (5.0, 3.0), (1.0, 1.0), (7.0, 1.0)] {
+        // The trace: (op name, is layer matrix) in (position, stage, op) order.
+        let fed = (prompt + completion - 1.0) as usize;
+        let sampled = completion as usize;
+        let mut trace: Vec<(&str, bool)> = Vec::new();
+        for i in 0..fed {
+            trace.push(("EMBED", false));
+            for _ in 0..c.n_layers as usize {
+                trace.extend(layer_ops.iter().copied());
+            }
+            if i + sampled >= fed {
+                trace.extend([("FINAL_NORM", false), ("LOGITS", false), ("SAMPLE", false)]);
+            }
+        }
+        let n = trace.len();
+        assert_eq!(n as f64, c.trace_steps(prompt, completion));
+        let mut hits: std::collections::BTreeMap<&str, (f64, f64, f64)> = Default::default();
+        for s in 0..n {
+            let mut j = s;
+            let mut skipped = 0.0;
+            while !trace[j].1 {
+                j = (j + 1) % n;
+                skipped += 1.0;
+            }
+            let e = hits.entry(trace[j].0).or_default();
+            e.0 += 1.0;
+            e.1 += skipped;
+            e.2 = f64::max(e.2, skipped);
+        }
+        let sel = c.spot_check_selection(prompt, completion);
+        assert_eq!(sel.steps, n as f64);
+        assert_eq!(sel.classes.len(), 7);
+        let mut total_p = 0.0;
+        let mut total_skipped = 0.0;
+        for k in &sel.classes {
+            let (count, skipped, most) = hits[k.name];
+            assert!(
+                (k.probability - count / n as f64).abs() < 1e-12,
+                "{} {prompt}+{completion}",
+                k.name
+            );
+            assert!(
+                (k.mean_skipped - skipped / count).abs() < 1e-12,
+                "{}",
+                k.name
+            );
+            assert_eq!(k.max_skipped, most, "{}", k.name);
+            assert_eq!(k.steps, fed as f64 * c.n_layers);
+            total_p += k.probability;
+            total_skipped += skipped;
+        }
+        assert!((total_p - 1.0).abs() < 1e-12);
+        assert!((sel.mean_skipped - total_skipped / n as f64).abs() < 1e-12);
+        assert_eq!(sel.matrix_steps, 7.0 * fed as f64 * c.n_layers);
+    }
+    // The default query: not uniform over matrix steps. O is drawn five times as often as K,
+    // a position's first Q after a sampled head seven times.
+    let s = Scenario::default();
+    let sel = c.spot_check_selection(s.prompt_tokens, s.completion_tokens);
+    assert_eq!(sel.steps, 74_079.0);
+    let p = |name: &str| {
+        sel.classes
+            .iter()
+            .find(|k| k.name == name)
+            .unwrap()
+            .probability
+    };
+    assert!((p("O") / p("K") - 5.0).abs() < 1e-12);
+    assert!((p("GATE") / p("UP") - 3.0).abs() < 1e-12);
+    assert!((p("DOWN") / p("V") - 2.0).abs() < 1e-12);
+    assert_eq!(sel.max_skipped, 6.0);
+    // The matrix-vector share counts LOGITS (never spot-checked) as the report states.
+    let fed = s.prompt_tokens + s.completion_tokens - 1.0;
+    let mat = (fed * c.n_layers * 7.0 + s.completion_tokens) / sel.steps;
+    assert!((matrix_step_fraction(&c, &s) - mat).abs() < 1e-15);
+    // One unit per selected receipt as built; whole steps weight each shape by its probability.
+    assert_eq!(c.units_per_selected(128.0, 128.0, false), 1.0);
+    let unit = c.zk_unit_rows * c.zk_unit_cols;
+    let whole: f64 = sel
+        .classes
+        .iter()
+        .map(|k| k.probability * k.rows * k.cols / unit)
+        .sum();
+    assert!((c.units_per_selected(128.0, 128.0, true) - whole).abs() < 1e-9);
+    assert!(whole < c.max_units_per_step(true) && whole > 1.0);
 }
 
 /// Same seed, same output; another seed, another output.
@@ -382,13 +459,7 @@ fn costs_file_is_honest() {
     let names: Vec<&str> = c.assumed.iter().map(|a| a.name.as_str()).collect();
     assert!(names.contains(&"market.eth_usd"));
     // The spot-check transactions are measured now (docs/BENCHMARKS.md, Settlement gas).
-    for measured in [
-        "gas.spot_check_one_call",
-        "gas.spot_check_matvec",
-        "gas.record_seed",
-        "gas.report_missed",
-        "gas.prove_step.attn",
-    ] {
+    for measured in ["gas.spot_check", "gas.record_seed", "gas.report_missed"] {
         assert!(!names.contains(&measured), "{measured} is measured");
         assert_eq!(f.figures[measured].kind, "measured", "{measured}");
     }

@@ -92,10 +92,6 @@ pub struct SimulateArgs {
     /// A spot check proves the whole matrix step (every unit), for comparison.
     #[arg(long)]
     pub whole_step: bool,
-    /// Draw the sampled step among provable steps only (as if every operator had an on-chain
-    /// verifier); by default an honest node selected at an unprovable step is slashed, as built.
-    #[arg(long)]
-    pub provable_only: bool,
     /// Proofs run on a separate machine (they take no time from inference).
     #[arg(long)]
     pub separate_prover: bool,
@@ -256,9 +252,6 @@ pub fn setup(a: &SimulateArgs) -> Result<(CostModel, Params, Scenario), CliError
     }
     if a.whole_step {
         p.whole_step_spot_checks = true;
-    }
-    if a.provable_only {
-        p.sample_provable_only = true;
     }
     if a.separate_prover {
         p.prove_on_node = false;

@@ -6,6 +6,7 @@
 mod common;
 
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{ceremony, free_port, otr, p, request, start};
@@ -116,6 +117,37 @@ fn node_attaches_verified_spot_check_proofs() {
         );
         std::thread::sleep(Duration::from_millis(200));
     };
+    // `otr watch` checks the posted bundles, proofs included: with the node's published keys
+    // every posted receipt verifies and its proof is bound to the registry's matrix root; with a
+    // key that is not the proofs', the receipt with the proof is reported.
+    let watch = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_otr"))
+            .args(["watch", "--once", "--allow-dev-root", "--node"])
+            .arg(format!("http://127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(extra)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let reports: Vec<serde_json::Value> = stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter(|r: &serde_json::Value| r.get("receipts_on_chain").is_some())
+            .collect();
+        (out.status.success(), reports, stdout)
+    };
+    let (ok, reports, text) = watch(&[]);
+    assert!(ok, "{text}");
+    let sum = |key: &str| -> u64 { reports.iter().map(|r| r[key].as_u64().unwrap()).sum() };
+    assert!(sum("receipts_on_chain") >= 1, "{text}");
+    assert_eq!(sum("receipts_verified"), sum("receipts_on_chain"), "{text}");
+    let other_vk = format!(
+        "{}/../fixtures/zk/matvec_r4/verification_key.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let (ok, _, text) = watch(&["--vk", &other_vk]);
+    assert!(!ok && text.contains("PROOF_UNKNOWN_CIRCUIT"), "{text}");
     let (anchors, policy, now) = common::dev_trust(port);
     // The node publishes the verifying key of its proofs.
     let (_, _, info) = request(port, "GET", "/v1/node", "").unwrap();

@@ -55,6 +55,12 @@ pub struct WatchArgs {
     /// Trust the node's dev attestation root (from `/v1/node`): NOT PRODUCTION.
     #[arg(long)]
     pub allow_dev_root: bool,
+    /// A spot-check circuit's verifying key you trust (snarkjs JSON, e.g. from the ceremony's
+    /// transcript); repeat for several. Without it the keys the node publishes at `/v1/node` are
+    /// used (a node's own keys prove nothing against a node that cheats its setup). Every
+    /// proof must also be bound to the registry's matrix root for the model, read from the chain.
+    #[arg(long = "vk", value_name = "FILE")]
+    pub vks: Vec<PathBuf>,
     /// Re-execute every posted receipt whose request is available with this model (as
     /// `otr serve --model`), compare `output_hash` and `trace_root`, and dispute mismatches.
     #[arg(long, value_name = "MODEL")]
@@ -169,6 +175,8 @@ struct Watcher {
     /// The watched node's account (`/v1/node`): on a chain shared by several nodes, only its
     /// batches are reported.
     node_address: Option<[u8; 20]>,
+    /// Verifying keys of the spot-check proofs in bundles (`--vk`, else the node's own).
+    keys: Vec<otr_core::zk::PreparedVk>,
 }
 
 fn print_json<T: serde::Serialize>(v: &T) {
@@ -278,6 +286,35 @@ impl Watcher {
                 policy.require_ocsp = false;
             }
         }
+        let keys = if args.vks.is_empty() {
+            let zk = &info["zk_spot_checks"];
+            let published: Vec<&serde_json::Value> = match zk["keys"].as_array() {
+                Some(list) => list.iter().map(|k| &k["verification_key"]).collect(),
+                None if zk["verification_key"].is_object() => vec![&zk["verification_key"]],
+                None => Vec::new(),
+            };
+            if !published.is_empty() {
+                eprintln!(
+                    "otr watch: checking spot-check proofs with the {} key(s) the node publishes (give --vk for keys you trust)",
+                    published.len()
+                );
+            }
+            published
+                .into_iter()
+                .map(|v| otr_core::zk::snarkjs::parse_vk(&v.to_string()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| CliError::usage("WATCH_NODE", format!("published key: {e}")))?
+        } else {
+            args.vks
+                .iter()
+                .map(|p| {
+                    let text = String::from_utf8(input::read(p)?).map_err(|_| {
+                        CliError::usage("INPUT_READ", format!("{}: not UTF-8", p.display()))
+                    })?;
+                    otr_core::zk::snarkjs::parse_vk(&text).map_err(|e| CliError::rejected(&e))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        };
         let mut source = ChainSource::from_args(&args)?;
         let reexec = reexec_setup(&args, &mut source)?;
         Ok(Watcher {
@@ -293,23 +330,36 @@ impl Watcher {
             checked: BTreeMap::new(),
             reported: BTreeSet::new(),
             node_address,
+            keys,
         })
     }
 
-    fn verify(&self, b: &AnswerBundle, onchain_root: &[u8; 32]) -> Result<String, String> {
+    /// Verifies a posted bundle: everything `verify_bundle` checks, the batch root the chain
+    /// holds, and every spot-check proof bound to `matrix_root` (the registry's `poseidonRoot`
+    /// for the receipt's model).
+    fn verify(
+        &self,
+        b: &AnswerBundle,
+        onchain_root: &[u8; 32],
+        matrix_root: &[u8; 32],
+    ) -> Result<String, String> {
         let v = &self.verifier;
         let time = input::time(None).map_err(|e| e.message)?;
+        let keyed: Vec<([u8; 32], &otr_core::zk::PreparedVk)> =
+            self.keys.iter().map(|k| (k.key_id(), k)).collect();
         let opts = otr_core::verify::VerifyOptions {
             time,
             policy: &self.policy,
             anchors: &self.anchors,
             verifier: v,
-            verifying_keys: &[],
+            verifying_keys: &keyed,
             expected_request_hash: None,
             expected_weights_root: None,
         };
-        let verified = otr_core::verify::verify_bundle(b, &opts)
-            .map_err(|e| format!("{}: {e}", otr_core::ErrorCode::code(&e)))?;
+        let code =
+            |e: otr_core::verify::VerifyError| format!("{}: {e}", otr_core::ErrorCode::code(&e));
+        let verified = otr_core::verify::verify_bundle(b, &opts).map_err(code)?;
+        otr_core::verify::require_matrix_root(&verified.proofs, matrix_root).map_err(code)?;
         let r = b.rollup.as_ref().ok_or("no rollup section")?;
         verified
             .structure
@@ -365,7 +415,18 @@ impl Watcher {
                     "bundle names batch {} but the chain has {n} batches",
                     r.batch_index
                 )),
-                Some(onchain) => self.verify(&b, &onchain.root).err(),
+                Some(onchain) => {
+                    let matrix_root = otr_contracts::host::view(
+                        chain,
+                        d.registry,
+                        &otr_contracts::bindings::model_registry::ModelRegistry::modelCall {
+                            modelId: b.receipt.model_id.into(),
+                        },
+                    )
+                    .map(|m| m.poseidonRoot.0)
+                    .unwrap_or_default();
+                    self.verify(&b, &onchain.root, &matrix_root).err()
+                }
             };
             if let (Some(rx), None) = (self.reexec.as_mut(), &problem) {
                 if !rx.seen(&id) {

@@ -14,10 +14,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
-use common::{ceremony, otr, tempdir};
+use common::{ceremony, otr, tempdir, Anvil};
 use otr_contracts::bindings::model_registry::ModelRegistry;
 use otr_contracts::deploy::{Deployment, Params};
 use otr_contracts::host;
@@ -28,39 +27,6 @@ use otr_node::node::settlement::{SavedDeployment, Settlement};
 use serde_json::Value;
 
 const MODEL: &str = "fixture-gemma3";
-
-/// anvil on a free port (scripts/anvil.sh), killed on drop.
-struct Anvil {
-    url: String,
-    pid: String,
-}
-
-impl Anvil {
-    fn start() -> Anvil {
-        let port = common::free_port();
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/anvil.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .arg(port.to_string())
-            .output()
-            .expect("run scripts/anvil.sh");
-        assert!(
-            out.status.success(),
-            "scripts/anvil.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Anvil {
-            url: format!("http://127.0.0.1:{port}"),
-            pid: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        }
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(&self.pid).status();
-    }
-}
 
 fn eth(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18u64))

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{ask, bundle_text, dev_trust, free_port, http, start, tempdir};
+use common::{ask, bundle_text, dev_trust, free_port, http, start, tempdir, Anvil};
 use otr_contracts::rpc::RpcHost;
 use otr_contracts::Host;
 use otr_core::chain::{keccak256, ChainTrust, EthHeader};
@@ -23,39 +23,6 @@ use otr_core::error::ErrorCode;
 use otr_core::rollup::{AnswerBundle, DisputeState, Finality};
 use otr_core::verify::{verify_bundle, verify_bundle_with_chain, ChainCheck, VerifyOptions};
 use otr_node::node::settlement::{SavedDeployment, RPC_DEPLOYMENT_FILE};
-
-/// anvil on a free port (scripts/anvil.sh), killed on drop.
-struct Anvil {
-    url: String,
-    pid: String,
-}
-
-impl Anvil {
-    fn start() -> Anvil {
-        let port = free_port();
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/anvil.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .arg(port.to_string())
-            .output()
-            .expect("run scripts/anvil.sh");
-        assert!(
-            out.status.success(),
-            "scripts/anvil.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Anvil {
-            url: format!("http://127.0.0.1:{port}"),
-            pid: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        }
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(&self.pid).status();
-    }
-}
 
 /// The node process, killed on drop (also when an assertion fails).
 struct NodeProc(std::process::Child);

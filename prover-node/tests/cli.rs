@@ -1,20 +1,11 @@
 //! `otr verify gpu` and `otr inspect report` as a user runs them: exit codes, JSON claims on
 //! stdout, `error: CODE: message` on stderr.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn otr(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_otr"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use std::path::Path;
+
+use common::otr;
 
 fn fixture(case: &str, file: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -224,3 +224,37 @@ pub fn ceremony_for(dir: &Path, rows: usize, cols: usize) -> String {
     }
     p(dir, "keys")
 }
+
+/// anvil on a free port (scripts/anvil.sh), killed on drop.
+pub struct Anvil {
+    pub url: String,
+    pub pid: String,
+}
+
+impl Anvil {
+    pub fn start() -> Anvil {
+        let port = free_port();
+        let script =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/anvil.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .arg(port.to_string())
+            .output()
+            .expect("run scripts/anvil.sh");
+        assert!(
+            out.status.success(),
+            "scripts/anvil.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Anvil {
+            url: format!("http://127.0.0.1:{port}"),
+            pid: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        }
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(&self.pid).status();
+    }
+}

@@ -584,8 +584,9 @@ fn matvec_groth16_verifier_takes_its_key_at_deployment() {
 /// Gas of the three moves at Gemma 3 270M's `DOWN` step (640 x 2048, R = 4), proving the
 /// committed `fixtures/zk/matvec_r4` unit (rows 20..23, seeded matrix and input) with its key,
 /// the matrix opened in a tree of 127 matrices (Gemma 3 270M's count: a 7-hash path).
-#[test]
-fn matvec_gas() {
+/// The committed `fixtures/zk/matvec_r4` case: Gemma 3 270M's `DOWN` shape (640 x 2048, R = 4),
+/// its seeded matrix and input as a step, the key and the proof of rows 20..23.
+fn down_fixture() -> (Step, otr_core::zk::PreparedVk, otr_core::zk::Groth16Proof) {
     use otr_core::zk::snarkjs;
     let fixture = |name: &str| {
         std::fs::read_to_string(format!(
@@ -596,17 +597,21 @@ fn matvec_gas() {
     };
     let vk = snarkjs::parse_vk(&fixture("verification_key.json")).unwrap();
     let proof = snarkjs::parse_proof(&fixture("proof.json")).unwrap();
+    let w = testdata::matrix(640, 2048, 1, &[-9, -8, -10, -7]);
+    let x = testdata::input(2048, 1, 4);
     let step = Step {
-        w: testdata::matrix(640, 2048, 1, &[-9, -8, -10, -7]),
-        tree: MatrixTree::new(&testdata::matrix(640, 2048, 1, &[-9, -8, -10, -7])),
-        x: testdata::input(2048, 1, 4),
-        y: Vec::new(),
+        y: otr_zk::unit::reference_rows(&w, &x, 0, 640),
+        tree: MatrixTree::new(&w),
+        w,
+        x,
         unit_rows: 4,
     };
-    let step = Step {
-        y: otr_zk::unit::reference_rows(&step.w, &step.x, 0, 640),
-        ..step
-    };
+    (step, vk, proof)
+}
+
+#[test]
+fn matvec_gas() {
+    let (step, vk, proof) = down_fixture();
     let mut b = bed(&step, vk.vk(), 125);
     assert_eq!(b.root.leaves.len(), 127);
     let honest = trace(&step.x, &step.y);
@@ -641,25 +646,7 @@ fn matvec_gas() {
 /// one; the receipt's path in its header is 12 hashes).
 #[test]
 fn matvec_spot_check_gas() {
-    use otr_core::zk::snarkjs;
-    let fixture = |name: &str| {
-        std::fs::read_to_string(format!(
-            "{}/../fixtures/zk/matvec_r4/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    };
-    let vk = snarkjs::parse_vk(&fixture("verification_key.json")).unwrap();
-    let proof = snarkjs::parse_proof(&fixture("proof.json")).unwrap();
-    let w = testdata::matrix(640, 2048, 1, &[-9, -8, -10, -7]);
-    let x = testdata::input(2048, 1, 4);
-    let step = Step {
-        y: otr_zk::unit::reference_rows(&w, &x, 0, 640),
-        tree: MatrixTree::new(&w),
-        w,
-        x,
-        unit_rows: 4,
-    };
+    let (step, vk, proof) = down_fixture();
     let mut b = bed_with(&step, vk.vk(), 125, all_selected());
     let honest = trace(&step.x, &step.y);
     let receipts: Vec<_> = (0..2400u64)

@@ -68,6 +68,8 @@ pub struct StepUnitProof {
     pub public_inputs: Vec<[u8; 32]>,
     /// SHA-256 of the whole step output (the trace leaf's digest) that the unit is a slice of.
     pub output_digest: [u8; 32],
+    /// The whole step output (`i64le` per row), whose SHA-256 is `output_digest`.
+    pub output: Vec<u8>,
 }
 
 /// Proves unit `unit` (rows `unit * R ..`) of `w` times the step input `input_bytes`, after
@@ -99,7 +101,8 @@ pub fn prove_step_unit<R: RngCore + CryptoRng>(
     }
     let x = act16_from_bytes(input_bytes, w.cols)?;
     let full = reference_rows(w, &x, 0, w.rows);
-    let digest: [u8; 32] = Sha256::digest(wide_bytes(&full)).into();
+    let output = wide_bytes(&full);
+    let digest: [u8; 32] = Sha256::digest(&output).into();
     if let Some(d) = output_digest {
         if d != digest {
             return Err(ZkError::Unsatisfied);
@@ -123,6 +126,7 @@ pub fn prove_step_unit<R: RngCore + CryptoRng>(
         public_inputs: st.public_inputs_be(),
         proof,
         output_digest: digest,
+        output,
     })
 }
 

@@ -810,14 +810,15 @@ impl MatVecSetup {
         ))
     }
 
-    /// The `proveUnit` arguments of the unit at `row_start` of step `key` with input `x`, whose
-    /// whole output must hash to `digest` (the trace leaf's): the proof is made with the keys
-    /// of the matrix's shape and checked by the core verifier.
+    /// The `proveUnit` arguments of the unit at `row_start` of step `key` with input `x` (the
+    /// whole output computed once, by the prover, and checked against `digest` when given: the
+    /// trace leaf's): the proof is made with the keys of the matrix's shape and checked by the
+    /// core verifier.
     pub fn unit(
         &self,
         key: LeafKey,
         x: &[u8],
-        digest: [u8; 32],
+        digest: Option<[u8; 32]>,
         row_start: u64,
     ) -> Result<otr_contracts::deploy::UnitMove, String> {
         let (name, w) = self.matrix(key)?;
@@ -847,13 +848,12 @@ impl MatVecSetup {
             getrandom::getrandom(&mut seed).map_err(|e| e.to_string())?;
             rand_chacha::ChaCha20Rng::from_seed(seed)
         };
-        let p =
-            otr_zk::step::prove_step_unit(keys, w, tree, x, Some(digest), row_start / r, &mut rng)
-                .map_err(|e| format!("{} ({})", e, e.code()))?;
+        let p = otr_zk::step::prove_step_unit(keys, w, tree, x, digest, row_start / r, &mut rng)
+            .map_err(|e| format!("{} ({})", e, e.code()))?;
         let proof = otr_zk::prove::decode_proof(&p.proof.proof).map_err(|e| e.to_string())?;
         Ok(otr_contracts::deploy::UnitMove {
             x: x.to_vec(),
-            y: self.output(key, x)?,
+            y: p.output,
             c_w: opening.commitment,
             cw_index: opening.index,
             cw_size: opening.size,
@@ -916,11 +916,9 @@ impl StepMaterial for MatVecReplay<'_> {
         key: LeafKey,
         row_start: u64,
     ) -> Result<otr_contracts::deploy::UnitMove, String> {
+        // The replay's own product: the contract checks it against the step's leaf.
         let x = self.input(index)?;
-        let y = self.setup.output(key, &x)?;
-        use sha2::Digest;
-        let digest: [u8; 32] = sha2::Sha256::digest(&y).into();
-        self.setup.unit(key, &x, digest, row_start)
+        self.setup.unit(key, &x, None, row_start)
     }
 }
 
@@ -1190,9 +1188,18 @@ pub fn norm_step_proof(
 
 /// The latest leaf before `index` whose key is `key` (an input, opened in the agreed prefix).
 pub fn find_input(trace: &Trace, index: u64, key: LeafKey) -> Result<u64, String> {
+    find_input_in(|i| trace.leaf(i), index, key)
+}
+
+/// [`find_input`] over any leaf accessor (`leaf(i)`: the 57-byte leaf `i`).
+pub fn find_input_in<'a>(
+    leaf: impl Fn(u64) -> &'a [u8],
+    index: u64,
+    key: LeafKey,
+) -> Result<u64, String> {
     (0..index)
         .rev()
-        .find(|&i| leaf_key(trace.leaf(i)) == Some(key))
+        .find(|&i| leaf_key(leaf(i)) == Some(key))
         .ok_or_else(|| {
             format!(
                 "input step ({}, {}, {}) not in the agreed prefix",

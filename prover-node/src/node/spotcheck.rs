@@ -644,7 +644,7 @@ fn prove_receipt(
     let Some((step, unit)) = sc.sample(seed, &rh, &keys) else {
         return Err(("skipped", "no step of the keys' shape in this trace".into()));
     };
-    let (mut zk, x) = prove_step(
+    let (mut zk, tensors) = prove_step(
         sc,
         node.engine.as_ref(),
         &prompt,
@@ -655,7 +655,8 @@ fn prove_receipt(
         unit,
     )
     .map_err(fail)?;
-    zk.statement = Some(statement_for(sc, &run.receipt, &run.leaves, step, &x, &zk).map_err(fail)?);
+    zk.statement =
+        Some(statement_for(sc, &run.receipt, &run.leaves, step, &tensors, &zk).map_err(fail)?);
     Ok((step, unit, zk))
 }
 
@@ -679,7 +680,7 @@ pub fn prove_step(
     leaves: &[Vec<u8>],
     step: u64,
     unit: u64,
-) -> Result<(ZkProof, Vec<u8>), String> {
+) -> Result<(ZkProof, StepTensors), String> {
     let leaf = leaves
         .get(step as usize)
         .ok_or_else(|| format!("step {step} of a {}-step trace", leaves.len()))?;
@@ -715,11 +716,17 @@ pub fn prove_step(
     keys.vk
         .verify_bytes(&zk.proof, &zk.public_inputs)
         .map_err(|e| format!("{} ({})", e, otr_core::ErrorCode::code(&e)))?;
-    Ok((zk, x))
+    Ok((zk, StepTensors { x, y: p.output }))
+}
+
+/// A proved matrix-vector step's input (`Act16` bytes) and whole output (`i64le`).
+pub struct StepTensors {
+    pub x: Vec<u8>,
+    pub y: Vec<u8>,
 }
 
 /// The bundle statement of `zk`, a proof of trace step `step` of `receipt` (trace `leaves`)
-/// whose input is `x`: the step and its input leaf opened in the trace, the whole output, and
+/// whose tensors are `t`: the step and its input leaf opened in the trace, the whole output, and
 /// the matrix commitment opened in the model's matrix root; checked with the core's
 /// [`otr_core::zk::statement::check_statement`] (what every client runs on the bundle).
 pub fn statement_for(
@@ -727,28 +734,23 @@ pub fn statement_for(
     receipt: &otr_core::rollup::Receipt,
     leaves: &[Vec<u8>],
     step: u64,
-    x: &[u8],
+    t: &StepTensors,
     zk: &ZkProof,
 ) -> Result<otr_core::rollup::ZkStatement, String> {
     let leaf = leaves.get(step as usize).ok_or("step out of range")?;
     let key = leaf_key(leaf).ok_or("malformed trace leaf")?;
     let name = otr_zk::step::matrix_name(key, sc.n_layers, sc.separate_output)
         .ok_or("not a matrix-vector step")?;
-    let (w, _, keys) = sc.matrix_of(key).ok_or("no matrix of the keys' shapes")?;
-    let want = super::dispute::mat_vec_input(super::dispute::LeafKey {
-        pos: key.pos,
-        stage: key.stage,
-        op: key.op,
-    });
-    let input = (0..step)
-        .rev()
-        .find(|&i| {
-            leaf_key(&leaves[i as usize])
-                .is_some_and(|k| (k.pos, k.stage, k.op) == (want.pos, want.stage, want.op))
-        })
-        .ok_or("the step's input leaf is not in the trace")?;
-    let act = otr_zk::step::act16_from_bytes(x, w.cols).map_err(|e| e.to_string())?;
-    let y = otr_engine::fixed::wide_bytes(&otr_zk::unit::reference_rows(w, &act, 0, w.rows));
+    let keys = sc.keys_of(key).ok_or("no matrix of the keys' shapes")?;
+    let input = super::dispute::find_input_in(
+        |i| &leaves[i as usize],
+        step,
+        super::dispute::mat_vec_input(super::dispute::LeafKey {
+            pos: key.pos,
+            stage: key.stage,
+            op: key.op,
+        }),
+    )?;
     let opening = sc.matrix_opening(&name)?;
     if zk.public_inputs.first() != Some(&opening.commitment) {
         return Err(format!(
@@ -759,8 +761,8 @@ pub fn statement_for(
         leaves,
         step,
         input,
-        x,
-        &y,
+        &t.x,
+        &t.y,
         keys.shape.rows_per_unit,
         &name,
         (opening.index, opening.size, opening.path),

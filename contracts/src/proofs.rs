@@ -184,12 +184,9 @@ pub const LAYER_MATVEC_OPS: [u8; 7] = [1, 2, 3, 8, 11, 12, 14];
 /// Whether the 57-byte trace leaf `leaf` is a layer matrix-vector step of a model with
 /// `num_layers` layers (`SpotChecks.isLayerMatVec`).
 pub fn is_layer_mat_vec(leaf: &[u8], num_layers: u16) -> bool {
-    if leaf.len() < 39 {
-        return false;
-    }
-    let t = leaf.len() - 39;
-    let stage = u16::from_be_bytes([leaf[t + 4], leaf[t + 5]]);
-    (1..=num_layers).contains(&stage) && LAYER_MATVEC_OPS.contains(&leaf[t + 6])
+    otr_core::zk::statement::trace_leaf(leaf).is_some_and(|(k, _)| {
+        (1..=num_layers).contains(&k.stage) && LAYER_MATVEC_OPS.contains(&k.op)
+    })
 }
 
 /// The step a spot check proves when the contract samples index `sampled` of `trace`

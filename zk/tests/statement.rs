@@ -9,20 +9,13 @@ use otr_core::error::ErrorCode;
 use otr_core::rollup::{merkle, Receipt, SamplingParams, ZkProof};
 use otr_core::verify::{verify_bundle_zk, VerifyError};
 use otr_core::zk::groth16::scalar_to_be_bytes;
+use otr_core::zk::statement::matrix_leaf;
 use otr_engine::model::trace::{embed_op, layer_op, leaf};
 use otr_engine::StepKey;
 use otr_zk::prove::{prepared_vk, prove_unit};
 use sha2::{Digest, Sha256};
 
 const MATRIX: &str = "blk.2.attn_q.weight";
-
-fn matrix_leaf(name: &str, c_w: &[u8; 32]) -> Vec<u8> {
-    let mut l = b"OTR/zk-matrix/v1\0".to_vec();
-    l.extend_from_slice(&(name.len() as u16).to_be_bytes());
-    l.extend_from_slice(name.as_bytes());
-    l.extend_from_slice(c_w);
-    l
-}
 
 struct Case {
     receipt: Receipt,

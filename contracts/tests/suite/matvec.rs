@@ -19,6 +19,7 @@ use otr_contracts::host;
 use otr_contracts::proofs::Trace;
 use otr_contracts::{Address, Bytes, U256};
 use otr_core::zk::groth16::scalar_to_be_bytes;
+use otr_core::zk::statement::matrix_leaf;
 use otr_engine::fixed::Act16;
 use otr_engine::weights::QMatrix;
 use otr_zk::commit::MatrixTree;
@@ -68,15 +69,6 @@ fn small() -> &'static (Step, ark_groth16::ProvingKey<ark_bn254::Bn254>) {
         let pk = otr_zk::ceremony::initial_key(UnitShape::new(8, 32, 4).unwrap()).unwrap();
         (s, pk)
     })
-}
-
-/// `zkroot::leaf`: `"OTR/zk-matrix/v1\0" || u16be(len(name)) || name || C_W`.
-fn matrix_leaf(name: &str, c_w: &[u8; 32]) -> Vec<u8> {
-    let mut l = b"OTR/zk-matrix/v1\0".to_vec();
-    l.extend_from_slice(&(name.len() as u16).to_be_bytes());
-    l.extend_from_slice(name.as_bytes());
-    l.extend_from_slice(c_w);
-    l
 }
 
 /// The registry's matrix tree: `blk.0.ffn_down.weight` with `c_w` among `extra` other

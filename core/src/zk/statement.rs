@@ -49,7 +49,8 @@ pub struct LeafKey {
     pub op: u8,
 }
 
-fn parse_leaf(leaf: &[u8]) -> Option<(LeafKey, Hash)> {
+/// The key and digest of a 57-byte trace leaf (`None` for anything else).
+pub fn trace_leaf(leaf: &[u8]) -> Option<(LeafKey, Hash)> {
     let t = TRACE_LEAF_TAG.len();
     if leaf.len() != t + 7 + 32 || &leaf[..t] != TRACE_LEAF_TAG {
         return None;
@@ -124,6 +125,18 @@ impl fmt::Display for StatementError {
     }
 }
 
+/// The leaf of matrix `name` with commitment `c_w` in a model's matrix root:
+/// `"OTR/zk-matrix/v1\0" || u16be(len(name)) || name || C_W` (names are short: at most
+/// [`crate::rollup::bundle::MAX_MATRIX_NAME`] bytes in a statement).
+pub fn matrix_leaf(name: &str, c_w: &[u8; 32]) -> Vec<u8> {
+    let mut leaf = Vec::with_capacity(MATRIX_LEAF_TAG.len() + 2 + name.len() + 32);
+    leaf.extend_from_slice(MATRIX_LEAF_TAG);
+    leaf.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    leaf.extend_from_slice(name.as_bytes());
+    leaf.extend_from_slice(c_w);
+    leaf
+}
+
 /// What a bound proof is about.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct BoundClaim {
@@ -196,7 +209,7 @@ pub fn check_statement(
     poseidon: &Poseidon,
 ) -> Result<BoundClaim, StatementError> {
     let open = |which: &'static str, o: &crate::rollup::TraceOpening| {
-        let (key, digest) = parse_leaf(&o.leaf).ok_or(StatementError::Leaf {
+        let (key, digest) = trace_leaf(&o.leaf).ok_or(StatementError::Leaf {
             which,
             reason: "not a 57-byte trace leaf".into(),
         })?;
@@ -267,17 +280,11 @@ pub fn check_statement(
             "not the commitment of the unit's output rows".into(),
         ));
     }
-    let name = st.matrix.as_bytes();
-    if name.len() > u16::MAX as usize {
+    if st.matrix.len() > u16::MAX as usize {
         return Err(StatementError::Matrix("name too long".into()));
     }
-    let mut leaf = Vec::with_capacity(MATRIX_LEAF_TAG.len() + 2 + name.len() + 32);
-    leaf.extend_from_slice(MATRIX_LEAF_TAG);
-    leaf.extend_from_slice(&(name.len() as u16).to_be_bytes());
-    leaf.extend_from_slice(name);
-    leaf.extend_from_slice(c_w);
     let root = root_from_path(
-        &leaf_hash(&leaf),
+        &leaf_hash(&matrix_leaf(&st.matrix, c_w)),
         st.matrix_index,
         st.matrix_size,
         &st.matrix_path,

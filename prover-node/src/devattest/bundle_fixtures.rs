@@ -267,15 +267,6 @@ impl MatVecFixture {
         ];
         MatVecFixture { x, y, leaves }
     }
-
-    /// `"OTR/zk-matrix/v1\0" || u16be(len(name)) || name || C_W`.
-    fn matrix_leaf(&self, c_w: &[u8; 32]) -> Vec<u8> {
-        let mut l = b"OTR/zk-matrix/v1\0".to_vec();
-        l.extend_from_slice(&(Self::MATRIX.len() as u16).to_be_bytes());
-        l.extend_from_slice(Self::MATRIX.as_bytes());
-        l.extend_from_slice(c_w);
-        l
-    }
 }
 
 /// `bundles/full_a1_like/`: one bundle with evidence of NVIDIA's A1 shape (report, 5-certificate
@@ -339,7 +330,7 @@ pub fn generate_full(out: &Path) -> std::io::Result<()> {
         .map_err(|_| std::io::Error::other("key_id is not 32 bytes"))?;
     let public_inputs: Vec<[u8; 32]> = public.iter().map(|s| decimal_be32(s)).collect();
     // The matrix root: one leaf, `blk.0.ffn_down.weight` with the proof's C_W.
-    let matrix_leaf = mv.matrix_leaf(&public_inputs[0]);
+    let matrix_leaf = crate::node::zkroot::leaf(MatVecFixture::MATRIX, &public_inputs[0]);
     let matrix_root = otr_core::rollup::merkle::root(&[matrix_leaf]);
     let statement = otr_zk::step::statement(
         &mv.leaves,

@@ -29,17 +29,13 @@ use otr_zk::commit::MatrixTree;
 use sha2::{Digest, Sha256};
 
 /// Domain tag of a leaf of the matrix-commitment tree.
-pub const LEAF_TAG: &[u8] = b"OTR/zk-matrix/v1\0";
+pub const LEAF_TAG: &[u8] = otr_core::zk::statement::MATRIX_LEAF_TAG;
 /// First bytes of the cache file.
 const FILE_MAGIC: &[u8; 16] = b"OTR-ZK-MATRICES1";
 
 /// The leaf of matrix `name` with commitment `c_w` (32-byte big-endian).
 pub fn leaf(name: &str, c_w: &[u8; 32]) -> Vec<u8> {
-    let mut l = LEAF_TAG.to_vec();
-    l.extend_from_slice(&(name.len() as u16).to_be_bytes());
-    l.extend_from_slice(name.as_bytes());
-    l.extend_from_slice(c_w);
-    l
+    otr_core::zk::statement::matrix_leaf(name, c_w)
 }
 
 /// One matrix's commitment opened against the root.

@@ -298,12 +298,12 @@ fn statement_case() -> ([u8; 32], u64, otr_core::rollup::ZkStatement, Vec<[u8; 3
     let x: Vec<u8> = (0..68u8).collect();
     let y: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(37)).collect();
     let leaf = |op: u8, t: &[u8]| {
-        let mut l = b"OTR/trace-step/v1\0".to_vec();
-        l.extend_from_slice(&0u32.to_be_bytes());
-        l.extend_from_slice(&1u16.to_be_bytes());
-        l.push(op);
-        l.extend_from_slice(&sha2::Sha256::digest(t));
-        l
+        let key = otr_engine::StepKey {
+            pos: 0,
+            stage: 1,
+            op,
+        };
+        otr_engine::model::trace::leaf(key, &sha2::Sha256::digest(t).into())
     };
     let leaves = vec![leaf(13, &x), leaf(14, &y)];
     let open = |i: u64| otr_core::rollup::TraceOpening {

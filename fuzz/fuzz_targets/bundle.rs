@@ -14,7 +14,8 @@ fuzz_target!(|data: &[u8]| {
         for p in &b.zk_proofs {
             if let Some(st) = &p.statement {
                 let h = poseidon.get_or_insert_with(otr_core::zk::poseidon::Poseidon::new);
-                let _ = otr_core::zk::statement::check_statement(st, &p.public_inputs, &b.receipt, h);
+                let _ =
+                    otr_core::zk::statement::check_statement(st, &p.public_inputs, &b.receipt, h);
             }
         }
     }

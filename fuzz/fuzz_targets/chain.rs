@@ -38,7 +38,11 @@ fn split(mut data: &[u8]) -> Vec<Vec<u8>> {
 
 fn touch(c: &Certificate) {
     let _ = (c.fingerprint(), c.serial_decimal(), c.subject_cn());
-    let _ = (c.public_key_p384(), c.is_self_issued(), c.allows_digital_signature());
+    let _ = (
+        c.public_key_p384(),
+        c.is_self_issued(),
+        c.allows_digital_signature(),
+    );
     let _ = c.extension("2.23.133.5.4.1");
 }
 

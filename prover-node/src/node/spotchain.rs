@@ -221,9 +221,8 @@ fn set_status(node: &Node, id: &str, status: &str, step: Option<u64>, note: Opti
 /// What became of one selected receipt.
 #[derive(Debug)]
 enum Outcome {
-    Proved(u64),
-    /// A matrix-vector step proved with the unit the seed drew: (step, unit, units).
-    ProvedUnit(u64, u64, u64),
+    /// The matrix-vector step proved with the unit the seed drew: (step, unit, units).
+    Proved(u64, u64, u64),
     /// Not yet (the unit proving keys are still loading): kept queued.
     Later,
     /// No step verifier for the sampled operator, or no witness for it.
@@ -243,11 +242,7 @@ fn prove_next(node: &Node) -> Result<bool, String> {
     let out = prove_receipt(node, &id, &seed);
     let tag = format!("otr: on-chain spot check: {id} (batch {index})");
     match out {
-        Outcome::Proved(step) => {
-            eprintln!("{tag}: step {step} proved");
-            set_status(node, &id, "proved", Some(step), None);
-        }
-        Outcome::ProvedUnit(step, unit, units) => {
+        Outcome::Proved(step, unit, units) => {
             let note = format!("matrix-vector unit {unit} of {units}");
             eprintln!("{tag}: step {step} proved ({note})");
             set_status(node, &id, "proved", Some(step), Some(&note));
@@ -396,19 +391,11 @@ fn prove_mat_vec(
             .map(|_| ())
             .map_err(|e| e.to_string())
     });
-    match sent_outcome(step, "proveSpotCheck", sent) {
-        Outcome::Proved(step) => Outcome::ProvedUnit(step, unit, rows / unit_rows),
-        other => other,
-    }
-}
-
-/// What a proof transaction's result means for the spot check.
-fn sent_outcome(step: u64, call: &str, sent: Result<Result<(), String>, String>) -> Outcome {
     match sent {
-        Ok(Ok(())) => Outcome::Proved(step),
-        Ok(Err(e)) if e.contains("AlreadyProved") => Outcome::Proved(step),
+        Ok(Ok(())) => Outcome::Proved(step, unit, rows / unit_rows),
+        Ok(Err(e)) if e.contains("AlreadyProved") => Outcome::Proved(step, unit, rows / unit_rows),
         Ok(Err(e)) if e.contains("DeadlinePassed") => Outcome::Missed(step, e),
-        Ok(Err(e)) => Outcome::Failed(format!("{call}: {e}")),
+        Ok(Err(e)) => Outcome::Failed(format!("proveSpotCheck: {e}")),
         Err(e) => Outcome::Failed(e),
     }
 }

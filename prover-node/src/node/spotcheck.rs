@@ -790,14 +790,10 @@ pub fn eligible_steps(sc: &SpotChecker, keys: &[StepKey]) -> Vec<u64> {
 /// The step key of a trace leaf (engine `trace::leaf`: tag, u32be pos, u16be stage, u8 op,
 /// SHA-256 of the output).
 fn leaf_key(leaf: &[u8]) -> Option<StepKey> {
-    let t = otr_engine::model::trace::TRACE_LEAF_TAG.len();
-    if leaf.len() != t + 39 || !leaf.starts_with(otr_engine::model::trace::TRACE_LEAF_TAG) {
-        return None;
-    }
-    Some(StepKey {
-        pos: u32::from_be_bytes(leaf[t..t + 4].try_into().ok()?),
-        stage: u16::from_be_bytes(leaf[t + 4..t + 6].try_into().ok()?),
-        op: leaf[t + 6],
+    otr_core::zk::statement::trace_leaf(leaf).map(|(k, _)| StepKey {
+        pos: k.pos,
+        stage: k.stage,
+        op: k.op,
     })
 }
 

@@ -306,27 +306,38 @@ pub fn load_mat_vec(node: std::sync::Arc<super::Node>) {
     }
     std::thread::spawn(move || {
         super::spotcheck::lowest_priority();
-        match dispute::MatVecSetup::load(&node.config.model, &dirs) {
-            Ok(setup) => {
-                eprintln!("otr: matrix-vector steps (disputes, on-chain spot checks) proved with unit proofs");
-                let setup = std::sync::Arc::new(setup);
-                if let Some(s) = &node.settlement {
-                    match s.register_matvec_verifier(node.engine.info().model_id, setup.clone()) {
-                        Ok(0) => {}
-                        Ok(k) => eprintln!(
-                            "otr: MatVecStepVerifier named for {k} matrix operator(s) in the registry"
-                        ),
-                        Err(e) => {
-                            eprintln!("otr: could not register the matrix-vector verifier: {e}")
-                        }
-                    }
-                }
-                let _ = node.mat_vec.set(setup);
+        // The ZK spot-checker loaded the matrices and keys at start-up: share them.
+        let loaded = match &node.spotcheck {
+            Some(sc) => Ok(sc.setup.clone()),
+            None => dispute::MatVecSetup::load(&node.config.model, &dirs).map(std::sync::Arc::new),
+        };
+        // Unit proofs open C_W in the matrix commitments: compute (or read) them first.
+        let ready = |s: std::sync::Arc<dispute::MatVecSetup>| -> Result<_, String> {
+            s.commitments()?;
+            Ok(s)
+        };
+        let setup = match loaded.and_then(ready) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!(
+                    "otr: matrix-vector steps cannot be proved (no unit proving material: {e})"
+                );
+                return;
             }
-            Err(e) => eprintln!(
-                "otr: matrix-vector steps cannot be proved (no unit proving material: {e})"
-            ),
+        };
+        eprintln!(
+            "otr: matrix-vector steps (disputes, on-chain spot checks) proved with unit proofs"
+        );
+        if let Some(s) = &node.settlement {
+            match s.register_matvec_verifier(node.engine.info().model_id, setup.clone()) {
+                Ok(0) => {}
+                Ok(k) => eprintln!(
+                    "otr: MatVecStepVerifier named for {k} matrix operator(s) in the registry"
+                ),
+                Err(e) => eprintln!("otr: could not register the matrix-vector verifier: {e}"),
+            }
         }
+        let _ = node.mat_vec.set(setup);
     });
 }
 

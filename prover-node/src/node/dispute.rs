@@ -653,10 +653,11 @@ fn mat_vec_move<H: Host + ?Sized>(
     Ok(Move::OpenedMatVec { index, key })
 }
 
-/// The model's matrices, for both sides of a dispute at a matrix-vector step: the converted
-/// weights' matrices (a challenger computes its own product), and, for a node, the unit
-/// proving keys by shape (`otr zk ceremony` output directories) and the registry's matrix
-/// commitments (`zkroot`) it opens `C_W` in.
+/// The model's matrices, for a dispute at a matrix-vector step and for the node's spot checks
+/// (off-chain ZK and on-chain): the converted weights' matrices (a challenger computes its own
+/// product), and, for a node, the unit proving keys by shape (`otr zk ceremony` output
+/// directories, one per shape) and the registry's matrix commitments (`zkroot`) it opens `C_W`
+/// in. A node loads it once (`SpotChecker` holds it, `Node::mat_vec` shares it).
 pub struct MatVecSetup {
     matrices: std::collections::BTreeMap<
         String,
@@ -666,24 +667,38 @@ pub struct MatVecSetup {
         ),
     >,
     keys: Vec<otr_zk::keys::Keys>,
-    commitments: Option<super::zkroot::MatrixCommitments>,
+    /// The served model (for its matrix commitments).
+    info: otr_engine::ModelInfo,
+    /// The matrix commitments, computed (or read from their cache) on first use:
+    /// [`MatVecSetup::commitments`].
+    commitments: std::sync::OnceLock<Result<super::zkroot::MatrixCommitments, String>>,
     n_layers: u16,
     separate_output: bool,
 }
 
 impl MatVecSetup {
-    /// Loads the converted matrices of `model` (a name or GGUF path, as `otr serve --model`),
-    /// the keys in `key_dirs` (`pk.bin` and `transcript.json` each; none for a challenger) and,
-    /// when there are keys, the matrix commitments (cached next to the converted weights). With
-    /// keys only the matrices of their shapes are kept.
+    /// Loads the converted matrices of `model` (a name or GGUF path, as `otr serve --model`) and
+    /// the keys in `key_dirs` (`pk.bin` and `transcript.json` each, one directory per matrix
+    /// shape; none for a challenger). With keys only the matrices of their shapes are kept.
     pub fn load(model: &str, key_dirs: &[std::path::PathBuf]) -> Result<Self, String> {
-        let keys = key_dirs
-            .iter()
-            .map(|dir| {
-                otr_zk::keys::Keys::load(dir)
-                    .map_err(|e| format!("{}: {} ({})", dir.display(), e, e.code()))
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+        let mut keys: Vec<otr_zk::keys::Keys> = Vec::new();
+        for dir in key_dirs {
+            let k = otr_zk::keys::Keys::load(dir)
+                .map_err(|e| format!("{}: {} ({})", dir.display(), e, e.code()))?;
+            let s = k.shape;
+            if keys
+                .iter()
+                .any(|o| (o.shape.matrix_rows, o.shape.cols) == (s.matrix_rows, s.cols))
+            {
+                return Err(format!(
+                    "{}: a second setup for {} x {} matrices (give one per shape)",
+                    dir.display(),
+                    s.matrix_rows,
+                    s.cols
+                ));
+            }
+            keys.push(k);
+        }
         Self::with_keys(model, keys)
     }
 
@@ -715,18 +730,70 @@ impl MatVecSetup {
                 _ => None,
             })
             .collect();
-        let commitments = if keys.is_empty() {
-            None
-        } else {
-            Some(super::zkroot::load_or_compute(&info, 1)?.0)
-        };
         Ok(MatVecSetup {
             matrices,
             keys,
-            commitments,
             n_layers: info.config.n_layers as u16,
             separate_output: info.config.separate_output,
+            info,
+            commitments: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The model's matrix commitments (the registry's `poseidonRoot` tree), read from their cache
+    /// next to the converted weights or computed there the first time (minutes for Gemma 3
+    /// 270M: a node warms them in the background, `defend::load_mat_vec`).
+    pub fn commitments(&self) -> Result<&super::zkroot::MatrixCommitments, String> {
+        self.commitments
+            .get_or_init(|| super::zkroot::load_or_compute(&self.info, 1).map(|c| c.0))
+            .as_ref()
+            .map_err(|e| format!("the model's matrix commitments: {e}"))
+    }
+
+    /// The unit proving keys, one per matrix shape.
+    pub fn keys(&self) -> &[otr_zk::keys::Keys] {
+        &self.keys
+    }
+
+    /// The served model.
+    pub fn info(&self) -> &otr_engine::ModelInfo {
+        &self.info
+    }
+
+    /// How many of the model's matrices are kept (those of the keys' shapes, with keys).
+    pub fn matrix_count(&self) -> usize {
+        self.matrices.len()
+    }
+
+    /// The matrix of step `key` when keys prove its shape: its name, the matrix, its Poseidon
+    /// tree (built on first use: about a second for 640 x 2048) and the keys.
+    pub fn keyed_matrix(
+        &self,
+        key: LeafKey,
+    ) -> Option<(
+        &str,
+        &otr_engine::weights::QMatrix,
+        &otr_zk::commit::MatrixTree,
+        &otr_zk::keys::Keys,
+    )> {
+        let (name, w) = self.matrix(key).ok()?;
+        let keys = self.keys_for(w)?;
+        let tree = self.matrices[name]
+            .1
+            .get_or_init(|| otr_zk::commit::MatrixTree::new(w));
+        Some((name, w, tree, keys))
+    }
+
+    /// Whether keys prove the matrix of step `key` (builds no tree).
+    pub fn is_keyed(&self, key: LeafKey) -> bool {
+        self.matrix(key)
+            .is_ok_and(|(_, w)| self.keys_for(w).is_some())
+    }
+
+    fn keys_for(&self, w: &otr_engine::weights::QMatrix) -> Option<&otr_zk::keys::Keys> {
+        self.keys
+            .iter()
+            .find(|k| k.shape.matrix_rows == w.rows && k.shape.cols == w.cols)
     }
 
     /// The shapes the keys are for: `(matrix rows, cols, R, verifying key)`.
@@ -758,11 +825,7 @@ impl MatVecSetup {
             let Ok((_, w)) = self.matrix(key) else {
                 continue;
             };
-            if let Some(k) = self
-                .keys
-                .iter()
-                .find(|k| k.shape.matrix_rows == w.rows && k.shape.cols == w.cols)
-            {
+            if let Some(k) = self.keys_for(w) {
                 out.push((class, o, w.rows, w.cols, k.shape.rows_per_unit, &k.vk));
             }
         }
@@ -773,9 +836,7 @@ impl MatVecSetup {
     pub fn unit_shape(&self, key: LeafKey) -> Result<(u64, u64), String> {
         let (name, w) = self.matrix(key)?;
         let k = self
-            .keys
-            .iter()
-            .find(|k| k.shape.matrix_rows == w.rows && k.shape.cols == w.cols)
+            .keys_for(w)
             .ok_or_else(|| format!("no proving keys for {name} ({} x {})", w.rows, w.cols))?;
         Ok((w.rows as u64, k.shape.rows_per_unit as u64))
     }
@@ -823,18 +884,15 @@ impl MatVecSetup {
     ) -> Result<otr_contracts::deploy::UnitMove, String> {
         let (name, w) = self.matrix(key)?;
         let keys = self
-            .keys
-            .iter()
-            .find(|k| k.shape.matrix_rows == w.rows && k.shape.cols == w.cols)
+            .keys_for(w)
             .ok_or_else(|| format!("no proving keys for {name} ({} x {})", w.rows, w.cols))?;
         let r = keys.shape.rows_per_unit as u64;
         if !row_start.is_multiple_of(r) {
             return Err(format!("row {row_start} does not start a unit of {r} rows"));
         }
         let opening = self
-            .commitments
-            .as_ref()
-            .and_then(|c| c.opening(name))
+            .commitments()?
+            .opening(name)
             .ok_or_else(|| format!("no registered commitment of {name}"))?;
         let tree = self.matrices[name]
             .1

@@ -52,7 +52,7 @@ pub struct Node {
     /// ZK spot-checks (`--zk-params DIR`); `None` when off.
     pub spotcheck: Option<spotcheck::SpotChecker>,
     /// With `--zk-params`: the model's matrices and unit proving keys, for matrix-vector steps
-    /// in disputes and on-chain spot checks; set once loaded in the background
-    /// ([`defend::load_mat_vec`]).
+    /// in disputes and on-chain spot checks (the ZK spot-checker's, when it runs); set once its
+    /// matrix commitments are ready ([`defend::load_mat_vec`]).
     pub mat_vec: std::sync::OnceLock<Arc<dispute::MatVecSetup>>,
 }

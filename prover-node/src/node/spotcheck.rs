@@ -9,23 +9,24 @@
 //! each batch's seed and each selected receipt's state (`queued`, `proved`, `failed`,
 //! `skipped`) live in the node's store, so a restart resumes the queue where it stopped.
 //!
-//! Keys: a finalized setup directory (`otr zk ceremony finalize --out-dir DIR`, given as
-//! `--zk-params DIR`). One setup is for one matrix shape; the steps a receipt can be sampled
-//! from are those whose matrix has that shape. Without `--zk-params` spot-checks are off.
+//! Keys: finalized setup directories (`otr zk ceremony finalize --out-dir DIR`, each given as
+//! `--zk-params DIR`), one per matrix shape; the steps a receipt can be sampled from are those
+//! whose matrix has one of those shapes. The matrices and keys are the node's one
+//! [`MatVecSetup`], shared with disputes and on-chain spot checks. Without `--zk-params`
+//! spot-checks are off.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use otr_core::rollup::{Hash, ZkProof};
 use otr_core::zk::PreparedVk;
-use otr_engine::weights::{QMatrix, Tensor};
+use otr_engine::weights::QMatrix;
 use otr_engine::StepKey;
 use otr_zk::commit::MatrixTree;
 use otr_zk::keys::Keys;
 use rusqlite::{params, OptionalExtension};
 
+use super::dispute::MatVecSetup;
 use super::Node;
 
 /// Default `--spot-check-rate` (the devnet contract samples 1%).
@@ -38,22 +39,14 @@ pub const STEP_DOMAIN: u8 = 2;
 /// Domain of the unit choice.
 pub const UNIT_DOMAIN: u8 = 3;
 
-/// The spot-check prover of a node: keys, rate, and the matrices of the keys' shape.
+/// The spot-check prover of a node: the rate, and the model's matrices with the unit proving keys
+/// of their shapes (the [`MatVecSetup`] the node also defends disputes and answers on-chain spot
+/// checks with: one copy of the matrices).
 pub struct SpotChecker {
-    /// The unit proving keys, one per matrix shape (`--zk-params`, repeatable).
-    pub keys: Vec<Keys>,
     /// Selection threshold in parts per million (`rate * 1e6`).
     pub rate_ppm: u64,
-    /// Matrices of the keys' shapes by engine tensor name, with the index of their keys and
-    /// their Poseidon trees (built on first use: about a second each for a 640 x 2048 matrix).
-    matrices: BTreeMap<String, (QMatrix, usize, std::sync::OnceLock<MatrixTree>)>,
-    n_layers: u16,
-    separate_output: bool,
-    /// The served model (for its matrix commitments).
-    info: otr_engine::ModelInfo,
-    /// The model's matrix commitments (`zkroot`, cached next to the converted weights), loaded
-    /// on the first proof: each proof's bundle statement opens `C_W` in their root.
-    commitments: std::sync::OnceLock<Result<super::zkroot::MatrixCommitments, String>>,
+    /// The matrices, keys and matrix commitments.
+    pub setup: Arc<MatVecSetup>,
 }
 
 fn keccak(parts: &[&[u8]]) -> [u8; 32] {
@@ -93,20 +86,9 @@ pub fn draw(seed: &Hash, receipt_hash: &Hash, domain: u8, n: u64) -> u64 {
     )
 }
 
-/// Resolves a model argument to its GGUF path the way `engine_impl::load` does.
-fn model_path(model: &str) -> Result<std::path::PathBuf, String> {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models");
-    match model {
-        "gemma3-270m" => Ok(super::engine_impl::gemma_path()),
-        "fixture-gemma3" => otr_engine::fixture::ensure(&fixtures, "tiny-gemma3"),
-        "fixture-llama" => otr_engine::fixture::ensure(&fixtures, "tiny-llama"),
-        other => Ok(other.into()),
-    }
-}
-
 impl SpotChecker {
     /// Loads the keys from `dirs` (one per matrix shape) and, from the engine's converted
-    /// weights of `model`, every matrix of one of their shapes (with its Poseidon tree).
+    /// weights of `model`, every matrix of one of their shapes ([`MatVecSetup::load`]).
     /// `weights_root` must be the served model's.
     pub fn open(
         dirs: &[std::path::PathBuf],
@@ -117,89 +99,42 @@ impl SpotChecker {
         if !(0.0..=1.0).contains(&rate) {
             return Err(format!("--spot-check-rate must be in [0, 1], not {rate}"));
         }
-        let mut keys: Vec<Keys> = Vec::new();
-        for dir in dirs {
-            let k =
-                Keys::load(dir).map_err(|e| format!("{}: {} ({})", dir.display(), e, e.code()))?;
-            let s = k.shape;
-            if keys
-                .iter()
-                .any(|o| (o.shape.matrix_rows, o.shape.cols) == (s.matrix_rows, s.cols))
-            {
-                return Err(format!(
-                    "{}: a second setup for {} x {} matrices (give one per shape)",
-                    dir.display(),
-                    s.matrix_rows,
-                    s.cols
-                ));
-            }
-            keys.push(k);
-        }
-        let path = model_path(model)?;
-        let m = otr_engine::Model::load(&path, &otr_engine::default_cache_dir())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let info = m.info().clone();
-        drop(m);
-        if &info.weights_root != weights_root {
+        let setup = MatVecSetup::load(model, dirs)?;
+        if &setup.info().weights_root != weights_root {
             return Err("the spot-check weights are not the served model's".into());
         }
-        let tensors = otr_engine::convert::cache::read(&info.cache_path, &info.gguf_sha256)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("{}: no converted weights", info.cache_path.display()))?;
-        let mut matrices = BTreeMap::new();
-        for (name, t, _) in tensors {
-            if let Tensor::Matrix(w) = t {
-                let k = keys
-                    .iter()
-                    .position(|k| w.rows == k.shape.matrix_rows && w.cols == k.shape.cols);
-                if let Some(k) = k {
-                    matrices.insert(name, (w, k, std::sync::OnceLock::new()));
-                }
-            }
-        }
         Ok(SpotChecker {
-            keys,
             rate_ppm: (rate * 1e6).round() as u64,
-            matrices,
-            n_layers: info.config.n_layers as u16,
-            separate_output: info.config.separate_output,
-            info,
-            commitments: std::sync::OnceLock::new(),
+            setup: Arc::new(setup),
         })
+    }
+
+    /// The unit proving keys, one per matrix shape.
+    pub fn keys(&self) -> &[Keys] {
+        self.setup.keys()
     }
 
     /// The opening of matrix `name`'s commitment in the model's matrix root.
     fn matrix_opening(&self, name: &str) -> Result<super::zkroot::MatrixOpening, String> {
-        self.commitments
-            .get_or_init(|| super::zkroot::load_or_compute(&self.info, 1).map(|c| c.0))
-            .as_ref()
-            .map_err(|e| format!("the model's matrix commitments: {e}"))?
+        self.setup
+            .commitments()?
             .opening(name)
             .ok_or_else(|| format!("no registered commitment of {name}"))
     }
 
     /// How many of the model's matrices the keys can prove units of.
     pub fn matrix_count(&self) -> usize {
-        self.matrices.len()
+        self.setup.matrix_count()
     }
 
-    /// The matrix of step `key`, when it has one of the keys' shapes, with those keys.
-    fn matrix_of(&self, key: StepKey) -> Option<(&QMatrix, &MatrixTree, &Keys)> {
-        let (w, k, tree) = otr_zk::step::matrix_name(key, self.n_layers, self.separate_output)
-            .and_then(|n| self.matrices.get(&n))?;
-        Some((w, tree.get_or_init(|| MatrixTree::new(w)), &self.keys[*k]))
-    }
-
-    /// The keys that prove step `key`'s units (builds no tree).
-    fn keys_of(&self, key: StepKey) -> Option<&Keys> {
-        otr_zk::step::matrix_name(key, self.n_layers, self.separate_output)
-            .and_then(|n| self.matrices.get(&n))
-            .map(|(_, k, _)| &self.keys[*k])
+    /// The matrix of step `key`, when it has one of the keys' shapes: name, matrix, tree, keys.
+    fn matrix_of(&self, key: StepKey) -> Option<(&str, &QMatrix, &MatrixTree, &Keys)> {
+        self.setup.keyed_matrix(leaf_key_of(key))
     }
 
     /// Whether step `key` multiplies by a matrix of one of the keys' shapes (builds no tree).
     fn eligible(&self, key: StepKey) -> bool {
-        self.keys_of(key).is_some()
+        self.setup.is_keyed(leaf_key_of(key))
     }
 
     /// The sampled (step index, unit) of a selected receipt whose trace has the step keys
@@ -212,14 +147,22 @@ impl SpotChecker {
             return None;
         }
         let step = eligible[draw(seed, receipt_hash, STEP_DOMAIN, eligible.len() as u64) as usize];
-        let units = self.keys_of(keys[step as usize])?.shape.units() as u64;
-        let unit = draw(seed, receipt_hash, UNIT_DOMAIN, units);
+        let (_, _, _, k) = self.matrix_of(keys[step as usize])?;
+        let unit = draw(seed, receipt_hash, UNIT_DOMAIN, k.shape.units() as u64);
         Some((step, unit))
     }
 
     /// The verifying keys a bundle check needs.
     pub fn verifying_keys(&self) -> Vec<(Hash, &PreparedVk)> {
-        self.keys.iter().map(|k| (k.key_id, &k.vk)).collect()
+        self.keys().iter().map(|k| (k.key_id, &k.vk)).collect()
+    }
+}
+
+fn leaf_key_of(k: StepKey) -> super::dispute::LeafKey {
+    super::dispute::LeafKey {
+        pos: k.pos,
+        stage: k.stage,
+        op: k.op,
     }
 }
 
@@ -248,7 +191,7 @@ pub fn open(
     )?;
     init_store(store)?;
     let shapes: Vec<String> = sc
-        .keys
+        .keys()
         .iter()
         .map(|k| {
             let s = k.shape;
@@ -380,7 +323,7 @@ pub fn node_info(node: &Node) -> serde_json::Value {
             "verification_key": vk,
         })
     };
-    let keys: Vec<serde_json::Value> = sc.keys.iter().map(entry).collect();
+    let keys: Vec<serde_json::Value> = sc.keys().iter().map(entry).collect();
     // The first key's fields stay at the top level (what single-key clients read).
     let mut v = keys.first().cloned().unwrap_or_default();
     v["rate_ppm"] = sc.rate_ppm.into();
@@ -685,9 +628,9 @@ pub fn prove_step(
         .get(step as usize)
         .ok_or_else(|| format!("step {step} of a {}-step trace", leaves.len()))?;
     let key = leaf_key(leaf).ok_or("malformed trace leaf")?;
-    let (w, tree, keys) = sc.matrix_of(key).ok_or_else(|| {
+    let (_, w, tree, keys) = sc.matrix_of(key).ok_or_else(|| {
         let shapes: Vec<String> = sc
-            .keys
+            .keys()
             .iter()
             .map(|k| format!("{} x {}", k.shape.matrix_rows, k.shape.cols))
             .collect();
@@ -739,9 +682,9 @@ pub fn statement_for(
 ) -> Result<otr_core::rollup::ZkStatement, String> {
     let leaf = leaves.get(step as usize).ok_or("step out of range")?;
     let key = leaf_key(leaf).ok_or("malformed trace leaf")?;
-    let name = otr_zk::step::matrix_name(key, sc.n_layers, sc.separate_output)
-        .ok_or("not a matrix-vector step")?;
-    let keys = sc.keys_of(key).ok_or("no matrix of the keys' shapes")?;
+    let (name, _, _, keys) = sc
+        .matrix_of(key)
+        .ok_or("not a matrix-vector step by a matrix of the keys' shapes")?;
     let input = super::dispute::find_input_in(
         |i| &leaves[i as usize],
         step,
@@ -751,7 +694,7 @@ pub fn statement_for(
             op: key.op,
         }),
     )?;
-    let opening = sc.matrix_opening(&name)?;
+    let opening = sc.matrix_opening(name)?;
     if zk.public_inputs.first() != Some(&opening.commitment) {
         return Err(format!(
             "{name}: the proof's C_W is not the registered commitment"
@@ -764,7 +707,7 @@ pub fn statement_for(
         &t.x,
         &t.y,
         keys.shape.rows_per_unit,
-        &name,
+        name,
         (opening.index, opening.size, opening.path),
     )
     .map_err(|e| e.to_string())?;

@@ -91,17 +91,7 @@ fn owner_registers_model_and_matvec_verifier_on_an_rpc_chain() {
         ..Params::devnet()
     };
     let d = Deployment::deploy(&mut rpc, owner, &params, genesis).unwrap();
-    let saved = SavedDeployment {
-        chain_id: 31337,
-        challenge_window_secs: 600,
-        owner: d.owner,
-        registry: d.registry,
-        staking: d.staking,
-        settlement: d.settlement,
-        dispute_game: d.dispute_game,
-        spot_checks: d.spot_checks,
-        rewards: d.rewards,
-    };
+    let saved = SavedDeployment::new(31337, 600, &d);
     let dep_file = dir.join("deployment.json");
     saved.write_file(&dep_file).unwrap();
     let dep = dep_file.to_string_lossy().to_string();

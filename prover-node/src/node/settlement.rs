@@ -262,7 +262,8 @@ pub struct SavedDeployment {
 }
 
 impl SavedDeployment {
-    fn new(chain_id: u64, window: u64, d: &Deployment) -> Self {
+    /// The record of deployment `d` on chain `chain_id` with challenge window `window`.
+    pub fn new(chain_id: u64, window: u64, d: &Deployment) -> Self {
         SavedDeployment {
             chain_id,
             challenge_window_secs: window,

@@ -27,7 +27,7 @@ pub mod weights;
 
 pub use error::EngineError;
 pub use kernels::Kernel;
-pub use model::forward::{FinishReason, Generation, Prefill, StepRecord};
+pub use model::forward::{DevFault, FinishReason, Generation, Prefill, StepRecord};
 pub use model::trace::{StepKey, StepTensor};
 pub use model::{Arch, Config, LoadOptions, Model, ModelInfo, Sampling};
 pub use tokenizer::Tokenizer;

@@ -1,8 +1,10 @@
 //! Fast tests of both architectures on the tiny self-made models in `fixtures/models/`.
 
 use otr_engine::fixture::{make_tiny, specs};
-use otr_engine::model::trace::{head_op, layer_op};
-use otr_engine::{EngineError, FinishReason, Kernel, LoadOptions, Model, Sampling, StepTensor};
+use otr_engine::model::trace::{embed_op, head_op, layer_op, layout_index, StepKey};
+use otr_engine::{
+    DevFault, EngineError, FinishReason, Kernel, LoadOptions, Model, Sampling, StepTensor,
+};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -217,6 +219,23 @@ fn steps_replay_from_their_inputs() {
         ] {
             let rec = m.step_input(&ids, &s, i).unwrap();
             assert_eq!(rec.index, i);
+            if i == 0 {
+                // The prompt step is the run's input: its output is the prompt, nothing replays it.
+                assert_eq!(
+                    rec.key,
+                    StepKey {
+                        pos: 0,
+                        stage: 0,
+                        op: embed_op::PROMPT
+                    }
+                );
+                assert_eq!(rec.output, StepTensor::Tokens(ids.clone()));
+                assert!(matches!(
+                    m.replay_step(&rec),
+                    Err(EngineError::InvalidRequest(_))
+                ));
+                continue;
+            }
             let out = m.replay_step(&rec).unwrap();
             assert_eq!(out, rec.output);
             seen_ops.insert((rec.key.stage == 0, rec.key.op));
@@ -227,6 +246,10 @@ fn steps_replay_from_their_inputs() {
                 Some(StepTensor::Act(a)) => a.q[0] = a.q[0].wrapping_add(1000),
                 Some(StepTensor::Acts(a)) => a[0].q[0] = a[0].q[0].wrapping_add(1000),
                 Some(StepTensor::Token(t)) => *t = (*t + 1) % 100,
+                Some(StepTensor::Tokens(p)) => {
+                    let t = &mut p[rec.key.pos as usize];
+                    *t = (*t + 1) % 100
+                }
                 None => unreachable!(),
             }
             if rec.key.op != head_op::SAMPLE {
@@ -243,6 +266,136 @@ fn steps_replay_from_their_inputs() {
             Err(EngineError::StepOutOfRange { .. })
         ));
     }
+}
+
+/// Every leaf of a run sits where `layout_index` says (what the dispute game checks before it
+/// lets a step end without a contest), for both architectures, greedy and sampled, a one-token
+/// prompt, and a run stopped early.
+#[test]
+fn trace_layout_is_the_closed_form() {
+    for name in NAMES {
+        let m = load(name, &format!("layout-{name}"), Kernel::best(), 1);
+        let man = manifest(name);
+        let nl = m.config().n_layers as u16;
+        let ids = tokens(&man["prompt_tokens"]);
+        for (prompt, s) in [
+            (ids.clone(), Sampling::greedy(5)),
+            (ids.clone(), sampled_params(&man)),
+            (vec![ids[0]], Sampling::greedy(3)),
+            (ids.clone(), Sampling::greedy(1)),
+        ] {
+            let (g, steps) = m.trace_steps(&prompt, &s, &mut |_, _| true).unwrap();
+            for (i, (k, _)) in steps.iter().enumerate() {
+                assert_eq!(
+                    layout_index(*k, g.prompt_tokens, nl),
+                    Some(i as u64),
+                    "{name} {k:?}"
+                );
+            }
+            // Keys no run has.
+            let p = g.prompt_tokens;
+            let none = [
+                StepKey {
+                    pos: 1,
+                    stage: 0,
+                    op: embed_op::PROMPT,
+                },
+                StepKey {
+                    pos: 0,
+                    stage: 0,
+                    op: 2,
+                },
+                StepKey {
+                    pos: 0,
+                    stage: 1,
+                    op: layer_op::COUNT,
+                },
+                StepKey {
+                    pos: p.saturating_sub(2),
+                    stage: nl + 1,
+                    op: head_op::SAMPLE,
+                },
+                StepKey {
+                    pos: p,
+                    stage: nl + 1,
+                    op: head_op::SAMPLE + 1,
+                },
+                StepKey {
+                    pos: p,
+                    stage: nl + 2,
+                    op: 0,
+                },
+            ];
+            for k in none {
+                if p >= 2 || k.stage != nl + 1 || k.op != head_op::SAMPLE {
+                    assert_eq!(layout_index(k, p, nl), None, "{name} {k:?}");
+                }
+            }
+        }
+    }
+}
+
+/// The dev fault changes exactly the faulty position's `EMBED` (and what follows from it): the
+/// prompt step still commits the prompt, and that `EMBED` no longer replays from it.
+#[test]
+fn the_embedding_fault_makes_one_embed_step_wrong() {
+    let m = load("tiny-gemma3", "fault", Kernel::best(), 1);
+    let ids = tokens(&manifest("tiny-gemma3")["prompt_tokens"]);
+    let s = Sampling::greedy(3);
+    let last = ids.len() as u32 - 1;
+    let fault = Some(DevFault::EmbedNextToken { pos: last });
+    let (_, honest) = m.trace_steps(&ids, &s, &mut |_, _| true).unwrap();
+    let (_, faulty) = m
+        .trace_steps_with_fault(&ids, &s, fault, &mut |_, _| true)
+        .unwrap();
+    let first = honest
+        .iter()
+        .zip(&faulty)
+        .position(|(a, b)| a != b)
+        .unwrap();
+    assert_eq!(
+        faulty[first].0,
+        StepKey {
+            pos: last,
+            stage: 0,
+            op: embed_op::EMBED
+        }
+    );
+    assert_eq!(honest[0], faulty[0], "the prompt step is the same");
+    let rec = m
+        .step_input_with_fault(&ids, &s, fault, first as u64)
+        .unwrap();
+    assert_eq!(rec.inputs, vec![StepTensor::Tokens(ids.clone())]);
+    assert!(matches!(
+        m.replay_step(&rec),
+        Err(EngineError::ReplayMismatch { .. })
+    ));
+    let honest_rec = m.step_input(&ids, &s, first as u64).unwrap();
+    assert_eq!(m.replay_step(&honest_rec).unwrap(), honest_rec.output);
+}
+
+/// The embedding-row tree opens each row to the root, and a row's body is what `EMBED` reads.
+#[test]
+fn embedding_rows_open_against_their_root() {
+    let m = load("tiny-llama", "embed-rows", Kernel::best(), 1);
+    let root = m.embed_rows_root();
+    let vocab = m.config().vocab as u32;
+    for t in [0, 1, vocab / 2, vocab - 1] {
+        let o = m.embed_row_opening(t).unwrap();
+        assert_eq!((o.index, o.size), (t as u64, vocab as u64));
+        let mut leaf = otr_engine::model::EMBED_ROW_TAG.to_vec();
+        leaf.extend_from_slice(&t.to_be_bytes());
+        leaf.extend_from_slice(&o.row);
+        let got = otr_core::rollup::merkle::root_from_path(
+            &otr_core::rollup::merkle::leaf_hash(&leaf),
+            o.index,
+            o.size,
+            &o.path,
+        )
+        .unwrap();
+        assert_eq!(got, root, "row {t}");
+    }
+    assert!(m.embed_row_opening(vocab).is_none());
 }
 
 #[test]

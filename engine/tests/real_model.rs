@@ -8,8 +8,8 @@ use std::path::PathBuf;
 const WEIGHTS_ROOT: &str = "fb7928f7ccd36bfd14bc68743a0fecf93dc9a73f0df6dd2ad3fac372fe1dc116";
 /// Greedy continuation of the prompt, 8 tokens: " Paris, France. It is the tallest".
 const EXPECTED: [u32; 8] = [9079, 236764, 7001, 236761, 1030, 563, 506, 92900];
-const TRACE_ROOT: &str = "2568c448f42ecd2baa5d485b558addc4713268d8a3bc36d8d6b1e1595d87d504";
-const TRACE_STEPS: u64 = 4937;
+const TRACE_ROOT: &str = "86735926be06a8cad3bfad8e6ca98e0bdde18cd8d6b780631ade02b8fae5a735";
+const TRACE_STEPS: u64 = 4938;
 
 fn model_path() -> PathBuf {
     std::env::var_os("OTR_MODEL_PATH")

@@ -149,8 +149,17 @@ pub fn prove<T: AsRef<[u8]>>(items: &[T], index: u64) -> Result<InclusionProof, 
         return Err(InclusionError::IndexOutOfRange { index, size });
     }
     let leaves: Vec<Hash> = items.iter().map(|d| leaf_hash(d.as_ref())).collect();
+    prove_leaf_hashes(&leaves, index)
+}
+
+/// [`prove`] over leaves that are already leaf-hashed.
+pub fn prove_leaf_hashes(leaves: &[Hash], index: u64) -> Result<InclusionProof, InclusionError> {
+    let size = leaves.len() as u64;
+    if index >= size {
+        return Err(InclusionError::IndexOutOfRange { index, size });
+    }
     let mut path = Vec::new();
-    audit_path(index as usize, &leaves, &mut path);
+    audit_path(index as usize, leaves, &mut path);
     Ok(InclusionProof {
         leaf_index: index,
         tree_size: size,

@@ -67,6 +67,16 @@ pub enum Prefill {
     Sequential,
 }
 
+/// A fault injected on purpose into a run, for testing that disputes catch it (dev only: a node
+/// refuses it with real attestation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DevFault {
+    /// The embedding at position `pos` is the next vocabulary id's row instead of the fed
+    /// token's: the trace commits the prompt's tokens (its `PROMPT` leaf) but that position's
+    /// `EMBED` step does not follow from them.
+    EmbedNextToken { pos: u32 },
+}
+
 /// Per-run state: the trace and an optional step to capture.
 #[derive(Debug, Default)]
 pub(crate) struct Ctx {
@@ -74,6 +84,9 @@ pub(crate) struct Ctx {
     pub trace: Trace,
     pub capture: Option<StepKey>,
     pub captured: Option<StepRecord>,
+    /// The prompt's tokens, once recorded (the input of prompt positions' `EMBED`).
+    pub prompt: Option<Vec<u32>>,
+    pub dev_fault: Option<DevFault>,
 }
 
 impl Ctx {
@@ -231,15 +244,27 @@ impl Model {
         }
         let pos = |t: usize| (start + t) as u32;
         let scale = cfg.embed_scale_q32();
-        let emb = ex.map(n, |t| ops::embed_row(&self.embd, tokens[t] as usize, scale));
+        // The dev fault embeds another token than the one fed at its position (the trace still
+        // commits the fed token: the step is wrong).
+        let fed = |t: usize| match ctx.dev_fault {
+            Some(DevFault::EmbedNextToken { pos: p }) if p == pos(t) => {
+                (tokens[t] + 1) % (cfg.vocab as u32).max(1)
+            }
+            _ => tokens[t],
+        };
+        let emb = ex.map(n, |t| ops::embed_row(&self.embd, fed(t) as usize, scale));
         let ds = wide_digests(ex, &emb);
         let mut hs: Vec<Vec<i64>> = Vec::with_capacity(n);
         for (t, (h, d)) in emb.into_iter().zip(ds).enumerate() {
+            let input = match &ctx.prompt {
+                Some(p) if (pos(t) as usize) < p.len() => StepTensor::Tokens(p.clone()),
+                _ => StepTensor::Token(tokens[t]),
+            };
             ctx.rec_d(
                 key(pos(t), 0, embed_op::EMBED),
                 d,
                 || StepTensor::Wide(h.clone()),
-                || vec![StepTensor::Token(tokens[t])],
+                || vec![input],
             );
             hs.push(h);
         }
@@ -551,7 +576,21 @@ impl Model {
         sampling: &Sampling,
         on_token: &mut dyn FnMut(u32, &str) -> bool,
     ) -> Result<Generation, EngineError> {
-        let mut ctx = Ctx::default();
+        self.generate_with_fault(prompt, sampling, None, on_token)
+    }
+
+    /// [`Model::generate`] with a [`DevFault`] injected (dev only: dispute tests).
+    pub fn generate_with_fault(
+        &self,
+        prompt: &[u32],
+        sampling: &Sampling,
+        fault: Option<DevFault>,
+        on_token: &mut dyn FnMut(u32, &str) -> bool,
+    ) -> Result<Generation, EngineError> {
+        let mut ctx = Ctx {
+            dev_fault: fault,
+            ..Ctx::default()
+        };
         self.run(prompt, sampling, on_token, &mut ctx)
     }
 
@@ -619,6 +658,9 @@ impl Model {
             )));
         }
         let stops = self.stop_tokens();
+        let prompt_step = StepTensor::Tokens(prompt.to_vec());
+        ctx.rec(key(0, 0, embed_op::PROMPT), &prompt_step, Vec::new);
+        ctx.prompt = Some(prompt.to_vec());
         let mut cache = KvCache::default();
         let mut dec = StreamDecoder::default();
         let mut logits = match ctx.prefill {

@@ -68,6 +68,8 @@ pub struct Model {
     /// Every tensor's name and SHA-256 of its canonical bytes, in byte-wise name order: the
     /// leaves of the weights tree ([`crate::weights::weights_root`]).
     weight_digests: NamedDigests,
+    /// Leaf hashes of the embedding-row tree, on first use ([`Model::embed_rows_root`]).
+    embed_hashes: std::sync::OnceLock<Vec<[u8; 32]>>,
 }
 
 /// Tensor names with the SHA-256 of their canonical bytes.
@@ -87,6 +89,21 @@ pub struct NormOpening {
 
 /// Domain tag of a RoPE table row (a leaf of [`Model::rope_roots`]).
 pub const ROPE_ROW_TAG: &[u8] = b"OTR/rope-row/v1\0";
+
+/// Domain tag of an embedding-row leaf (see [`Model::embed_rows_root`]).
+pub const EMBED_ROW_TAG: &[u8] = b"OTR/embed-row/v1\0";
+
+/// One row of the token embedding opened against the embedding-row root (the witness of an
+/// `EMBED` step).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmbedRowOpening {
+    /// The leaf after its tag and row index: `u32le(rm) || i32le(re) || block scales || quants`.
+    pub row: Vec<u8>,
+    /// Leaf index (= the token id) and the tree's size (= the vocabulary).
+    pub index: u64,
+    pub size: u64,
+    pub path: Vec<[u8; 32]>,
+}
 
 /// One RoPE table row opened against its table root (a one-step proof's witness).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -313,6 +330,7 @@ impl Model {
             exec,
             info,
             weight_digests,
+            embed_hashes: Default::default(),
         })
     }
 
@@ -390,6 +408,68 @@ impl Model {
             .into_iter()
             .flatten()
             .collect()
+    }
+
+    /// The embedding row `r` as committed: `u32le(rm) || i32le(re) || cols/BLOCK block scales
+    /// (u8) || cols quants (i8)` (engine `ops::embed_row` reads exactly these).
+    fn embed_row_body(&self, r: usize) -> Vec<u8> {
+        let m = &self.embd;
+        let nb = m.cols / crate::weights::BLOCK;
+        let mut l = Vec::with_capacity(8 + nb + m.cols);
+        l.extend_from_slice(&m.rm[r].to_le_bytes());
+        l.extend_from_slice(&m.re[r].to_le_bytes());
+        l.extend_from_slice(&m.bscale[r * nb..(r + 1) * nb]);
+        l.extend(m.q[r * m.cols..(r + 1) * m.cols].iter().map(|&q| q as u8));
+        l
+    }
+
+    /// RFC 6962 leaf hashes of the embedding rows, leaf `r` =
+    /// `"OTR/embed-row/v1\0" || u32be(r) || embed_row_body(r)`; computed once.
+    fn embed_row_hashes(&self) -> &[[u8; 32]] {
+        self.embed_hashes.get_or_init(|| {
+            let n = self.embd.rows;
+            let block = 1024;
+            self.exec
+                .map(n.div_ceil(block), |b| {
+                    (b * block..((b + 1) * block).min(n))
+                        .map(|r| {
+                            let mut l = EMBED_ROW_TAG.to_vec();
+                            l.extend_from_slice(&(r as u32).to_be_bytes());
+                            l.extend_from_slice(&self.embed_row_body(r));
+                            otr_core::rollup::merkle::leaf_hash(&l)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .into_iter()
+                .flatten()
+                .collect()
+        })
+    }
+
+    /// RFC 6962 root over the token embedding's rows (one leaf per vocabulary id): what the
+    /// on-chain `EMBED` verifier opens a row against. The weights root commits the embedding
+    /// only whole; this root commits the same quants row by row (anyone can recompute it from
+    /// the weights).
+    pub fn embed_rows_root(&self) -> [u8; 32] {
+        otr_core::rollup::merkle::root_of_leaf_hashes(self.embed_row_hashes())
+    }
+
+    /// The embedding row of `token` opened against [`Model::embed_rows_root`].
+    pub fn embed_row_opening(&self, token: u32) -> Option<EmbedRowOpening> {
+        let p = otr_core::rollup::merkle::prove_leaf_hashes(self.embed_row_hashes(), token as u64)
+            .ok()?;
+        Some(EmbedRowOpening {
+            row: self.embed_row_body(token as usize),
+            index: p.leaf_index,
+            size: p.tree_size,
+            path: p.path,
+        })
+    }
+
+    /// The embedding scale with 32 fractional bits (`sqrt(d_model)` for Gemma, 1 for Llama):
+    /// the on-chain `EMBED` verifier's other deployment parameter.
+    pub fn embed_scale_q32(&self) -> i64 {
+        self.cfg.embed_scale_q32()
     }
 
     /// RFC 6962 roots of the RoPE tables `[global layers, local layers]` (see

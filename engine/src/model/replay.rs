@@ -1,7 +1,9 @@
 //! Re-executing one trace step from its inputs (disputes, ZK export).
 //!
 //! Inputs per operator (all [`StepTensor`]s, in this order):
-//! - embedding: `[Token(id)]`;
+//! - `PROMPT`: none (the prompt's tokens are the run's input; not replayable);
+//! - `EMBED`: `[Tokens(prompt)]` at a prompt position (the `PROMPT` step's output), else
+//!   `[Token(id)]` (the `SAMPLE` of the position before);
 //! - `ATTN_NORM`, `FFN_NORM`, `FINAL_NORM`: `[Wide(h)]`;
 //! - `Q`, `K`, `V`, `O`, `GATE`, `UP`, `DOWN`, `LOGITS`: `[Act(x)]` (weights from the model);
 //! - `Q_ROPE`, `K_ROPE`, `V_CACHE`: `[Wide(projection)]` (position from the key);
@@ -11,7 +13,7 @@
 //! - `ACT`: `[Wide(gate), Wide(up)]`;
 //! - `SAMPLE`: `[Wide(logits)]` with the sampling parameters and completion index.
 
-use super::forward::{Ctx, StepRecord};
+use super::forward::{Ctx, DevFault, StepRecord};
 use super::ops;
 use super::sampling::{sample, Sampling};
 use super::trace::{embed_op, head_op, layer_op, StepKey, StepTensor};
@@ -35,7 +37,21 @@ impl Model {
         sampling: &Sampling,
         on_token: &mut dyn FnMut(u32, &str) -> bool,
     ) -> Result<(super::forward::Generation, TraceSteps), EngineError> {
-        let mut ctx = Ctx::default();
+        self.trace_steps_with_fault(prompt, sampling, None, on_token)
+    }
+
+    /// [`Model::trace_steps`] with a [`DevFault`] injected (dev only: dispute tests).
+    pub fn trace_steps_with_fault(
+        &self,
+        prompt: &[u32],
+        sampling: &Sampling,
+        fault: Option<DevFault>,
+        on_token: &mut dyn FnMut(u32, &str) -> bool,
+    ) -> Result<(super::forward::Generation, TraceSteps), EngineError> {
+        let mut ctx = Ctx {
+            dev_fault: fault,
+            ..Ctx::default()
+        };
         let g = self.run(prompt, sampling, on_token, &mut ctx)?;
         Ok((g, ctx.trace.steps()))
     }
@@ -63,7 +79,21 @@ impl Model {
         sampling: &Sampling,
         index: u64,
     ) -> Result<StepRecord, EngineError> {
-        let mut ctx = Ctx::default();
+        self.step_input_with_fault(prompt, sampling, None, index)
+    }
+
+    /// [`Model::step_input`] of a run with a [`DevFault`] injected (dev only: dispute tests).
+    pub fn step_input_with_fault(
+        &self,
+        prompt: &[u32],
+        sampling: &Sampling,
+        fault: Option<DevFault>,
+        index: u64,
+    ) -> Result<StepRecord, EngineError> {
+        let mut ctx = Ctx {
+            dev_fault: fault,
+            ..Ctx::default()
+        };
         let g = self.run(prompt, sampling, &mut |_, _| true, &mut ctx)?;
         let steps = ctx.trace.steps();
         let key = steps
@@ -75,6 +105,7 @@ impl Model {
             })?;
         let mut ctx = Ctx {
             capture: Some(key),
+            dev_fault: fault,
             ..Ctx::default()
         };
         self.run(prompt, sampling, &mut |_, _| true, &mut ctx)?;
@@ -126,16 +157,27 @@ impl Model {
             ))
         };
         if key.stage == 0 {
-            return match (key.op, inputs.first()) {
-                (embed_op::EMBED, Some(StepTensor::Token(t))) if (*t as usize) < self.cfg.vocab => {
-                    Ok(StepTensor::Wide(ops::embed_row(
-                        &self.embd,
-                        *t as usize,
-                        self.cfg.embed_scale_q32(),
-                    )))
+            let token = match (key.op, inputs.first()) {
+                (embed_op::EMBED, Some(StepTensor::Token(t))) => *t,
+                (embed_op::EMBED, Some(StepTensor::Tokens(p))) => *p
+                    .get(key.pos as usize)
+                    .ok_or_else(|| bad(key, "the prompt has no token at this position"))?,
+                (embed_op::PROMPT, _) => {
+                    return Err(bad(
+                        key,
+                        "the prompt step is the trace's input, not computed",
+                    ))
                 }
-                _ => Err(bad(key, "embedding step needs a token")),
+                _ => return Err(bad(key, "embedding step needs a token")),
             };
+            if token as usize >= self.cfg.vocab {
+                return Err(bad(key, "token not in the vocabulary"));
+            }
+            return Ok(StepTensor::Wide(ops::embed_row(
+                &self.embd,
+                token as usize,
+                self.cfg.embed_scale_q32(),
+            )));
         }
         if key.stage == nl + 1 {
             return match key.op {

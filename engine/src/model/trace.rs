@@ -16,8 +16,13 @@ pub const TRACE_LEAF_TAG: &[u8] = b"OTR/trace-step/v1\0";
 
 /// Operators of the embedding stage.
 pub mod embed_op {
-    /// Token embedding, scaled (output: wide `h`).
-    pub const EMBED: u8 = 0;
+    /// The prompt's token ids (output: `Tokens`), position 0 only: the trace's first leaf. It
+    /// commits the tokens the node says the prompt is, which every prompt position's `EMBED`
+    /// is checked against in a dispute.
+    pub const PROMPT: u8 = 0;
+    /// Token embedding, scaled (output: wide `h`). Its token is the `PROMPT` leaf's entry at the
+    /// position (prompt positions) or the `SAMPLE` of the position before (generated ones).
+    pub const EMBED: u8 = 1;
 }
 
 /// Operators of a layer stage, in execution order.
@@ -83,17 +88,20 @@ pub enum StepTensor {
     Act(Act16),
     Acts(Vec<Act16>),
     Token(u32),
+    /// A list of token ids (the `PROMPT` step).
+    Tokens(Vec<u32>),
 }
 
 impl StepTensor {
     /// Canonical bytes: wide as i64 LE; Act16 as `exp` i32 LE then i16 LE values; a list of
-    /// Act16 as their concatenation; a token as u32 LE.
+    /// Act16 as their concatenation; a token as u32 LE; a token list as its u32 LE ids.
     pub fn bytes(&self) -> Vec<u8> {
         match self {
             StepTensor::Wide(v) => wide_bytes(v),
             StepTensor::Act(a) => a.bytes(),
             StepTensor::Acts(v) => acts_bytes(v),
             StepTensor::Token(t) => t.to_le_bytes().to_vec(),
+            StepTensor::Tokens(v) => tokens_bytes(v),
         }
     }
 
@@ -103,8 +111,14 @@ impl StepTensor {
             StepTensor::Act(a) => act_digest(a),
             StepTensor::Acts(v) => acts_digest(v),
             StepTensor::Token(t) => Sha256::digest(t.to_le_bytes()).into(),
+            StepTensor::Tokens(v) => Sha256::digest(tokens_bytes(v)).into(),
         }
     }
+}
+
+/// Token ids as u32 LE, concatenated.
+pub fn tokens_bytes(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|t| t.to_le_bytes()).collect()
 }
 
 /// SHA-256 of `bytes(item)` for each item, in one pass over the pool: sixteen messages of one
@@ -269,4 +283,33 @@ impl Trace {
         let leaves: Vec<Vec<u8>> = self.sorted().iter().map(|(k, d)| leaf(*k, d)).collect();
         otr_core::rollup::merkle::root(&leaves)
     }
+}
+
+/// Where step `key` sits in the trace of a run with `prompt_tokens` prompt tokens on a model of
+/// `n_layers` layers (leaf index), or `None` when no run has such a step at any position.
+///
+/// The layout follows from the run: leaf 0 is `PROMPT`; every fed position `p` has `EMBED` and
+/// the `16 n_layers` layer steps; positions `p >= prompt_tokens - 1` (whose next token is
+/// sampled) also have the three head steps. So
+/// `index = 1 + p (1 + 16 n_layers) + 3 max(0, p - prompt_tokens + 1) + offset(stage, op)`.
+/// Contract `DisputeGame.layoutIndex` computes the same; a run's leaves satisfy it one by one
+/// (tests below and `tests/fixture_models.rs`).
+pub fn layout_index(key: StepKey, prompt_tokens: u32, n_layers: u16) -> Option<u64> {
+    let nl = n_layers as u64;
+    let (p, s, o) = (key.pos as u64, key.stage as u64, key.op as u64);
+    if prompt_tokens == 0 {
+        return None;
+    }
+    let first_head = prompt_tokens as u64 - 1;
+    if s == 0 && o == embed_op::PROMPT as u64 {
+        return (p == 0).then_some(0);
+    }
+    let offset = match s {
+        0 if o == embed_op::EMBED as u64 => 0,
+        0 => return None,
+        s if s <= nl && o < layer_op::COUNT as u64 => 1 + 16 * (s - 1) + o,
+        s if s == nl + 1 && o <= head_op::SAMPLE as u64 && p >= first_head => 1 + 16 * nl + o,
+        _ => return None,
+    };
+    Some(1 + p * (1 + 16 * nl) + 3 * p.saturating_sub(first_head) + offset)
 }

@@ -42,7 +42,8 @@ contract DisputeGame is Owned {
         NodeToMove,
         ChallengerToMove,
         NodeWon,
-        ChallengerWon
+        ChallengerWon,
+        NoContest // the disputed step has no step verifier: no one wins (`declareUnprovable`)
     }
 
     struct Dispute {
@@ -51,6 +52,7 @@ contract DisputeGame is Owned {
         Phase phase; // slot +0
         address challenger; // slot +1
         uint64 lastMoveAt; // slot +1
+        uint32 promptTokens; // slot +1: the receipt's, for the trace layout (`layoutIndex`)
         uint128 bond; // slot +2
         uint64 agreeSize; // slot +2
         uint64 disagreeSize; // slot +2
@@ -115,6 +117,8 @@ contract DisputeGame is Owned {
     error MatVecUnderway(uint256 id, MatVecStage stage);
     error NotAUnit(uint256 rowStart, uint256 unitRows, uint256 rows);
     error UnitNotProven();
+    error NotInLayout(uint32 pos, uint16 stage, uint8 op, uint64 index);
+    error HasStepVerifier(uint16 stage, uint8 op, address verifier);
 
     event DisputeOpened(uint256 indexed id, uint256 indexed batchIndex, bytes32 receiptHash, address challenger);
     event Bisected(uint256 indexed id, uint64 midSize, bytes32 midRoot);
@@ -125,6 +129,9 @@ contract DisputeGame is Owned {
     /// find its wrong rows.
     event MatVecOpened(uint256 indexed id, uint256 rows, uint256 unitRows, bytes y);
     event UnitNamed(uint256 indexed id, uint256 rowStart);
+    /// The disputed step has no step verifier for its operator: the dispute ends without a
+    /// winner (bond back to the challenger, no slash).
+    event NoContest(uint256 indexed id, uint64 index, uint16 stage, uint8 op);
 
     constructor(
         address owner_,
@@ -159,6 +166,7 @@ contract DisputeGame is Owned {
         d.batchIndex = r.batchIndex;
         d.challenger = msg.sender;
         d.lastMoveAt = uint64(block.timestamp);
+        d.promptTokens = inc.receipt.promptTokens;
         d.bond = uint128(msg.value);
         d.receiptHash = inc.receiptHash;
         d.modelId = inc.receipt.modelId;
@@ -317,6 +325,61 @@ contract DisputeGame is Owned {
         _nodeWins(id, d);
     }
 
+    /// @notice Node's last move at a step whose operator has no step verifier in the registry
+    ///         (`EMBED` where none is named, `SAMPLE`, a large vocabulary's `LOGITS`, the
+    ///         `PROMPT` leaf: docs/PROTOCOL.md §7.10): `outLeaf` is leaf `agreeSize` of the
+    ///         disputed prefix, at the index the trace layout gives its key. Neither side can show
+    ///         who is right on chain, so neither wins: the challenger's bond is returned, the node
+    ///         is not slashed, the batch goes on to finality. Without it, a challenger could steer
+    ///         the bisection to such a step and win by the node's timeout.
+    function declareUnprovable(uint256 id, bytes calldata outLeaf, bytes32[] calldata outPath) external {
+        Dispute storage d = _move(id, Phase.NodeToMove, true);
+        _noMatVec(id);
+        if (d.disagreeSize != d.agreeSize + 1) revert NotOneStep(d.agreeSize, d.disagreeSize);
+        Codec.TraceKey memory k = _oneStep(d, outLeaf, outPath);
+        address v = registry.stepVerifier(d.modelId, k.stage, k.op);
+        if (v != address(0)) revert HasStepVerifier(k.stage, k.op, v);
+        d.phase = Phase.NoContest;
+        openDisputeOf[d.receiptHash] = 0;
+        staking.unlockDispute(d.node);
+        settlement.onDisputeResolved(d.batchIndex, true, 0);
+        staking.creditTo{value: d.bond}(d.challenger);
+        emit NoContest(id, d.agreeSize, k.stage, k.op);
+    }
+
+    /// @notice Leaf index of step `(pos, stage, op)` in the trace of a run with `promptTokens`
+    ///         prompt tokens on a model of `numLayers` layers (engine `trace::layout_index`);
+    ///         false when no run has such a step. Leaf 0 is `PROMPT`; each fed position `p` has
+    ///         `EMBED` and `16 numLayers` layer steps, positions `p >= promptTokens - 1` also the
+    ///         three head steps: `1 + p (1 + 16 numLayers) + 3 max(0, p - promptTokens + 1) +
+    ///         offset(stage, op)`.
+    function layoutIndex(uint32 pos, uint16 stage, uint8 op, uint32 promptTokens, uint16 numLayers)
+        public
+        pure
+        returns (bool, uint64)
+    {
+        if (promptTokens == 0) return (false, 0);
+        uint256 nl = numLayers;
+        uint256 p = pos;
+        uint256 firstHead = uint256(promptTokens) - 1;
+        uint256 offset;
+        if (stage == 0) {
+            if (op == 0) return (p == 0, 0); // PROMPT
+            if (op != 1) return (false, 0);
+            offset = 0; // EMBED
+        } else if (stage <= nl) {
+            if (op >= 16) return (false, 0);
+            offset = 1 + 16 * (uint256(stage) - 1) + op;
+        } else if (stage == nl + 1) {
+            if (op > 2 || p < firstHead) return (false, 0);
+            offset = 1 + 16 * nl + op;
+        } else {
+            return (false, 0);
+        }
+        uint256 idx = 1 + p * (1 + 16 * nl) + 3 * (p > firstHead ? p - firstHead : 0) + offset;
+        return (true, uint64(idx));
+    }
+
     /// @notice After a missed move deadline: the side that moved last wins.
     function timeout(uint256 id) external {
         Dispute storage d = disputes[id];
@@ -356,6 +419,20 @@ contract DisputeGame is Owned {
         uint256 dl = deadline(id);
         if (block.timestamp >= dl) revert MoveTooLate(dl);
         d.lastMoveAt = uint64(block.timestamp);
+    }
+
+    /// @dev The disputed leaf (leaf `agreeSize` of the disputed prefix) opened, its key at the
+    ///      index the trace layout gives it.
+    function _oneStep(Dispute storage d, bytes calldata outLeaf, bytes32[] calldata outPath)
+        private
+        view
+        returns (Codec.TraceKey memory k)
+    {
+        k = Codec.traceKey(outLeaf);
+        Rfc6962.verifyInclusion(Rfc6962.leafHashOf(outLeaf), d.agreeSize, d.disagreeSize, outPath, d.disagreeRoot);
+        (bool ok, uint64 idx) =
+            layoutIndex(k.pos, k.stage, k.op, d.promptTokens, registry.model(d.modelId).numLayers);
+        if (!ok || idx != d.agreeSize) revert NotInLayout(k.pos, k.stage, k.op, d.agreeSize);
     }
 
     /// @dev Reverts while dispute `id` is in the three moves of a matrix-vector step.

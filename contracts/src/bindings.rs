@@ -69,6 +69,13 @@ pub mod rope_step {
         "artifacts/RopeStepVerifier.json"
     );
 }
+pub mod embed_step {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        EmbedStepVerifier,
+        "artifacts/EmbedStepVerifier.json"
+    );
+}
 pub mod vcache_step {
     alloy_sol_types::sol!(
         #[sol(all_derives)]

@@ -465,6 +465,25 @@ impl Deployment {
         host::send(host, node, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
     }
 
+    /// Node's last move at a step whose operator has no step verifier: the dispute ends with
+    /// no winner (`DisputeGame.declareUnprovable`).
+    pub fn declare_unprovable<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        node: Address,
+        id: u64,
+        trace: &proofs::Trace,
+    ) -> Result<TxOutcome, CallError> {
+        let d = self.dispute(host, id)?;
+        let (a, b) = (d.agreeSize, d.disagreeSize);
+        let call = DisputeGame::declareUnprovableCall {
+            id: U256::from(id),
+            outLeaf: Bytes::from(trace.leaf(a).to_vec()),
+            outPath: proofs::words(&trace.path(a, b)),
+        };
+        host::send(host, node, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
+    }
+
     /// Ends a dispute whose side to move missed its deadline.
     pub fn timeout<H: Host + ?Sized>(
         &self,
@@ -617,6 +636,36 @@ impl Deployment {
             }
             .abi_encode(),
             &[(1, 4), (1, 5)],
+        )
+    }
+
+    /// Deploys the token-embedding step verifier (`verifiers/EmbedStepVerifier.sol`) for the
+    /// weights `weights_root` with their embedding-row root, vocabulary and embedding scale
+    /// (engine `Model::embed_rows_root`, `Model::embed_scale_q32`) and names it, from the owner,
+    /// for `model_id`'s `EMBED` (stage 0, op 1).
+    pub fn set_embed_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        weights_root: Hash,
+        rows_root: Hash,
+        vocab: u64,
+        scale_q32: i64,
+    ) -> Result<Address, CallError> {
+        use crate::bindings::embed_step::EmbedStepVerifier;
+        self.deploy_step_verifier(
+            host,
+            model_id,
+            &EmbedStepVerifier::BYTECODE,
+            EmbedStepVerifier::constructorCall {
+                registry_: self.registry,
+                weightsRoot_: FixedBytes(weights_root),
+                rowsRoot_: FixedBytes(rows_root),
+                vocab_: U256::from(vocab),
+                scaleQ32_: scale_q32,
+            }
+            .abi_encode(),
+            &[(0, 1)],
         )
     }
 
@@ -1115,6 +1164,17 @@ pub fn rope_step_witness(
         crate::Bytes::copy_from_slice(r),
         U256::from(rs),
         rp.iter().map(|h| crate::B256::from(*h)).collect::<Vec<_>>(),
+    ))
+}
+
+/// The witness of `EmbedStepVerifier.verifyStep`: `abi.encode(bytes tokens, bytes row,
+/// bytes32[] rowPath)`, the input leaf's tensor (the prompt's ids, or the sampled token, u32le)
+/// and the token's embedding row (engine `EmbedRowOpening::row`) with its audit path.
+pub fn embed_step_witness(tokens: &[u8], row: &[u8], path: &[Hash]) -> Vec<u8> {
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        crate::Bytes::copy_from_slice(tokens),
+        crate::Bytes::copy_from_slice(row),
+        path.iter().map(|h| crate::B256::from(*h)).collect::<Vec<_>>(),
     ))
 }
 

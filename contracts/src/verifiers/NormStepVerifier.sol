@@ -43,7 +43,7 @@ import {Rfc6962} from "../lib/Rfc6962.sol";
 ///         wide: i64le) is the output leaf's digest. Any mismatch returns false; a witness that
 ///         is not that ABI encoding, or a malformed leaf, reverts.
 contract NormStepVerifier is IStepVerifier {
-    uint8 internal constant EMBED = 0;
+    uint8 internal constant EMBED = 1;
     uint8 internal constant ATTN_NORM = 0;
     uint8 internal constant FINAL_NORM = 0;
     uint8 internal constant O = 8;

@@ -13,7 +13,7 @@ import {Codec} from "../lib/Codec.sol";
 ///         (wide: i64 little-endian). The output is the element-wise saturating i64 sum (engine
 ///         `ops::add`); the step holds when the three SHA-256 digests match the leaves.
 contract WideAddStepVerifier is IStepVerifier {
-    uint8 internal constant EMBED = 0;
+    uint8 internal constant EMBED = 1;
     uint8 internal constant O = 8;
     uint8 internal constant RESID_ATTN = 9;
     uint8 internal constant DOWN = 14;

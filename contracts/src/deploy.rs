@@ -1174,7 +1174,9 @@ pub fn embed_step_witness(tokens: &[u8], row: &[u8], path: &[Hash]) -> Vec<u8> {
     alloy_sol_types::SolValue::abi_encode_params(&(
         crate::Bytes::copy_from_slice(tokens),
         crate::Bytes::copy_from_slice(row),
-        path.iter().map(|h| crate::B256::from(*h)).collect::<Vec<_>>(),
+        path.iter()
+            .map(|h| crate::B256::from(*h))
+            .collect::<Vec<_>>(),
     ))
 }
 

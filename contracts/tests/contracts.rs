@@ -8,6 +8,8 @@ mod attn;
 mod common;
 #[path = "suite/disputes.rs"]
 mod disputes;
+#[path = "suite/embed.rs"]
+mod embed;
 #[path = "suite/gas.rs"]
 mod gas;
 #[path = "suite/groth16.rs"]

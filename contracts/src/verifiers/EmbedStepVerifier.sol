@@ -87,11 +87,20 @@ contract EmbedStepVerifier is NormStepVerifier {
         int256 rm = int256(readU32(row, 0));
         int256 sh = readI32(row, 4) + 32; // re + W_FRAC
         int256[] memory h = new int256[](cols);
-        for (uint256 i = 0; i < cols; ++i) {
-            int256 q = int256(int8(uint8(row[8 + cols / 32 + i])));
-            int256 bs = int256(uint256(uint8(row[8 + i / 32])));
-            int256 v = shiftSat(q * bs * rm, sh);
-            h[i] = shiftSat(v * scale, -32);
+        // No overflow: |q bs rm| < 2^39, |v| <= 2^63 and |scale| < 2^63, so every product fits.
+        unchecked {
+            uint256 qOff = 8 + cols / 32;
+            for (uint256 i = 0; i < cols; ++i) {
+                int256 q;
+                int256 bs;
+                assembly ("memory-safe") {
+                    let base := add(row, 0x20)
+                    q := signextend(0, byte(0, mload(add(base, add(qOff, i)))))
+                    bs := byte(0, mload(add(base, add(8, shr(5, i)))))
+                }
+                int256 v = shiftSat(q * bs * rm, sh);
+                h[i] = shiftSat(v * scale, -32);
+            }
         }
         return addWide(new bytes(8 * cols), h);
     }

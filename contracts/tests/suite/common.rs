@@ -19,7 +19,7 @@ pub const WEIGHTS_ROOT: [u8; 32] = [0x22; 32];
 pub const COST_WEIGHT: u64 = 3;
 pub const N_LAYERS: u16 = 2;
 /// Engine operator codes (engine `trace.rs`).
-pub const OP_EMBED: u8 = 0;
+pub const OP_EMBED: u8 = 1;
 pub const OP_O: u8 = 8;
 pub const OP_RESID_ATTN: u8 = 9;
 pub const OP_DOWN: u8 = 14;

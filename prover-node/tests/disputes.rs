@@ -29,6 +29,20 @@ fn engine() -> Arc<dyn Inference> {
     .clone()
 }
 
+/// Names the model's `EMBED` step verifier (its embedding-row tree).
+fn set_embed(chain: &mut Chain, d: &Deployment, info: &otr_node::node::inference::ModelInfo) {
+    let e = info.embed_rows.get().expect("embedding rows");
+    d.set_embed_verifier(
+        chain,
+        info.model_id,
+        info.weights_root,
+        e.root,
+        e.vocab,
+        e.scale_q32,
+    )
+    .expect("embed verifier");
+}
+
 fn sampling() -> SamplingParams {
     SamplingParams {
         temperature_milli: 0,
@@ -93,6 +107,7 @@ impl World {
             .expect("register");
         d.set_wide_add_verifier(&mut chain, info.model_id)
             .expect("verifier");
+        set_embed(&mut chain, &d, &info);
         d.stake(&mut chain, node, eth(2)).expect("stake");
         World {
             chain,
@@ -434,10 +449,16 @@ fn the_node_cannot_bisect_with_a_trace_other_than_the_committed_one() {
     assert_eq!(e.code(), "DISPUTE_NOT_A_PARTY", "{e}");
 }
 
+/// A challenger that steers the bisection to a step no registered verifier can decide (here the
+/// `Q` projection, whose matrix-vector verifier this chain does not name; in production
+/// `SAMPLE` or a large vocabulary's `LOGITS`) does not win by the honest node's timeout: the
+/// node declares the step unprovable and the dispute ends with no winner, nothing slashed, the
+/// bond returned.
 #[test]
-fn known_limit_an_honest_node_disputed_at_an_operator_without_a_verifier_loses() {
+fn a_dispute_steered_to_a_step_without_a_verifier_ends_with_no_contest() {
     let honest = run(RunKind::Honest);
     let mut w = World::new(num_layers(&honest));
+    let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
     let refs = w.post(vec![w.receipt(&honest, 1)]);
     let key = LeafKey {
         pos: 0,
@@ -457,10 +478,25 @@ fn known_limit_an_honest_node_disputed_at_an_operator_without_a_verifier_loses()
         w.params.move_timeout,
     )
     .unwrap();
-    assert_eq!(outcome, Outcome::ChallengerWon);
-    assert!(moves.iter().any(
-        |m| matches!(m, Move::CannotProve { index, key: Some(k), .. } if *index == at && *k == key)
-    ));
+    assert_eq!(outcome, Outcome::NoContest, "{moves:?}");
+    assert!(
+        moves.contains(&Move::NoContest { index: at, key }),
+        "{moves:?}"
+    );
+    assert_eq!(
+        w.d.stake_of(&mut w.chain, w.node).unwrap(),
+        stake0,
+        "not slashed"
+    );
+    assert_eq!(
+        w.d.credit_of(&mut w.chain, w.challenger).unwrap(),
+        w.params.min_bond,
+        "the bond back"
+    );
+    assert_eq!(
+        w.d.chain_status(&mut w.chain, 0).unwrap().dispute,
+        DisputeState::ResolvedNodeWon
+    );
 }
 
 /// What the node does when it answers: runs the request (or the dev cheat), builds the receipt
@@ -865,6 +901,7 @@ fn honest_node_wins_at(e: Arc<dyn Inference>, targets: impl Fn(u32, u16) -> Vec<
     .unwrap();
     w.d.set_vcache_verifier(&mut w.chain, info.model_id)
         .unwrap();
+    set_embed(&mut w.chain, &w.d, &info);
     w.d.set_act_verifier(
         &mut w.chain,
         info.model_id,
@@ -959,6 +996,16 @@ fn an_honest_gemma_node_wins_frivolous_disputes_at_norm_rope_v_cache_act_and_att
             k(nl, op::ACT),            // GELU-tanh gated activation
             k(1, op::ATTN),            // attention, local layer: a window of 4
             k(nl, op::ATTN),           // attention, global layer: every position
+            LeafKey {
+                pos: pos - 1,
+                stage: 0,
+                op: op::EMBED,
+            }, // token from the PROMPT leaf
+            LeafKey {
+                pos: pos + 2,
+                stage: 0,
+                op: op::EMBED,
+            }, // from a SAMPLE
         ]
     });
     // A step without an on-chain verifier (the Q projection) is still the known limit.
@@ -988,6 +1035,16 @@ fn an_honest_llama_node_wins_frivolous_disputes_at_norm_rope_v_cache_act_and_att
             k(nl, op::V_CACHE), // per-head Act16 of the value
             k(1, op::ACT),      // SiLU gated activation
             k(2, op::ATTN),     // attention over every position (no window)
+            LeafKey {
+                pos: 0,
+                stage: 0,
+                op: op::EMBED,
+            }, // token from the PROMPT leaf
+            LeafKey {
+                pos: prompt_tokens,
+                stage: 0,
+                op: op::EMBED,
+            }, // from the last SAMPLE
         ]
     });
 }

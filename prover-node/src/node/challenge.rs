@@ -345,7 +345,7 @@ impl Challenger {
                     // transaction falls back to the contract's slash amount, capped by what
                     // the batch records as slashed.
                     let slashed = match (outcome, g.slashed) {
-                        (Outcome::NodeWon, _) => U256::ZERO,
+                        (Outcome::NodeWon | Outcome::NoContest, _) => U256::ZERO,
                         (Outcome::ChallengerWon, Some(s)) => s,
                         (Outcome::ChallengerWon, None) => {
                             let batch = match d.chain_status(host, g.batch)?.dispute {

@@ -33,8 +33,13 @@
 //!   product of its own or every row agrees: it should not have disputed), and the node proves
 //!   that unit with a spot-check unit proof ([`StepMaterial::mat_vec_unit`], [`MatVecSetup`]);
 //!
-//!   every other operator (embedding, sampling) has no on-chain verifier yet: an honest node
-//!   disputed there cannot prove and loses when its move deadline passes;
+//!   - the token embedding, `EMBED` (`EmbedStepVerifier`, [`embed_step_proof`]), from the
+//!     `PROMPT` leaf's token (prompt positions) or the previous `SAMPLE` (generated ones), with
+//!     the token's row opened in the embedding-row tree;
+//!
+//!   a step whose operator has no step verifier in the registry (`PROMPT`, `SAMPLE`, `LOGITS` of
+//!   a vocabulary too large for `openMatVec`) ends without a winner: the node calls
+//!   `declareUnprovable` ([`Move::NoContest`]; bond back to the challenger, no slash);
 //! - a side whose opponent missed the move deadline calls `timeout` and wins.
 //!
 //! Each function makes at most one transaction and says what it did ([`Move`]); callers loop
@@ -57,8 +62,9 @@ const TAG_LEN: usize = 18;
 /// Engine operator codes (engine `trace.rs`) of the steps with an on-chain verifier and of
 /// their inputs.
 pub mod op {
-    /// Embedding stage.
-    pub const EMBED: u8 = 0;
+    /// Embedding stage: the prompt's token ids (position 0 only) and the embedding.
+    pub const PROMPT: u8 = 0;
+    pub const EMBED: u8 = 1;
     /// Layer stages.
     pub const ATTN_NORM: u8 = 0;
     pub const Q: u8 = 1;
@@ -79,6 +85,7 @@ pub mod op {
     /// Head stage (`num_layers + 1`).
     pub const FINAL_NORM: u8 = 0;
     pub const LOGITS: u8 = 1;
+    pub const SAMPLE: u8 = 2;
 }
 
 /// A step key read from a trace leaf.
@@ -158,6 +165,9 @@ impl From<CallError> for DisputeError {
 pub enum Outcome {
     NodeWon,
     ChallengerWon,
+    /// The disputed step has no step verifier: no winner, no slash, the bond returned
+    /// (`DisputeGame.declareUnprovable`).
+    NoContest,
 }
 
 /// The dispute's phase (contract `DisputeGame.Phase`).
@@ -193,6 +203,7 @@ fn phase_of(p: u8) -> Phase {
         2 => Phase::ChallengerToMove,
         3 => Phase::Resolved(Outcome::NodeWon),
         4 => Phase::Resolved(Outcome::ChallengerWon),
+        5 => Phase::Resolved(Outcome::NoContest),
         _ => Phase::None,
     }
 }
@@ -269,9 +280,11 @@ pub enum Move {
         key: LeafKey,
         row_start: u64,
     },
-    /// The node is at one step it cannot prove: no step verifier for the operator, no witness
-    /// for it, or its `proveStep` transaction failed (attention past the gas cap). It will lose
-    /// when its deadline passes.
+    /// The node declared the disputed step unprovable (no step verifier for its operator): the
+    /// dispute ended with no winner.
+    NoContest { index: u64, key: LeafKey },
+    /// The node is at one step it cannot prove: no witness for it, or its `proveStep`
+    /// transaction failed (attention past the gas cap). It will lose when its deadline passes.
     CannotProve {
         index: u64,
         key: Option<LeafKey>,
@@ -452,6 +465,10 @@ pub trait StepMaterial {
     fn exp_table(&mut self) -> Result<Vec<u8>, String> {
         Err("no 2^-x table".into())
     }
+    /// The embedding row of `token` opened in the embedding-row tree (`EMBED` steps).
+    fn embed_row(&mut self, _token: u32) -> Result<super::inference::EmbedRow, String> {
+        Err("no embedding rows".into())
+    }
     /// The whole output (i64le) of matrix-vector step `index` (key `key`): the model's matrix
     /// times the replayed input.
     fn mat_vec_output(&mut self, _index: u64, _key: LeafKey) -> Result<Vec<u8>, String> {
@@ -501,6 +518,10 @@ impl StepMaterial for Replay<'_> {
 
     fn exp_table(&mut self) -> Result<Vec<u8>, String> {
         self.engine.exp_table()
+    }
+
+    fn embed_row(&mut self, token: u32) -> Result<super::inference::EmbedRow, String> {
+        self.engine.embed_row(token)
     }
 }
 
@@ -553,14 +574,19 @@ pub fn node_move<H: Host + ?Sized>(
             };
             let verifier = d.step_verifier(host, v.model_id, key.stage, key.op)?;
             if verifier == Address::ZERO {
-                return Ok(Move::CannotProve {
-                    index,
-                    key: Some(key),
-                    reason: format!(
-                        "no step verifier is registered for operator {} at stage {}",
-                        key.op, key.stage
-                    ),
-                });
+                // No one can show on chain who is right at this step: it ends without a winner.
+                return match d.declare_unprovable(host, me, id, trace) {
+                    Ok(_) => Ok(Move::NoContest { index, key }),
+                    Err(e) => Ok(Move::CannotProve {
+                        index,
+                        key: Some(key),
+                        reason: format!(
+                            "no step verifier is registered for operator {} at stage {}, and \
+                             declareUnprovable failed: {e}",
+                            key.op, key.stage
+                        ),
+                    }),
+                };
             }
             let num_layers = host::view(
                 host,
@@ -963,6 +989,10 @@ impl StepMaterial for MatVecReplay<'_> {
         self.replay.exp_table()
     }
 
+    fn embed_row(&mut self, token: u32) -> Result<super::inference::EmbedRow, String> {
+        self.replay.embed_row(token)
+    }
+
     fn mat_vec_output(&mut self, index: u64, key: LeafKey) -> Result<Vec<u8>, String> {
         let x = self.input(index)?;
         self.setup.output(key, &x)
@@ -993,6 +1023,9 @@ pub fn step_proof(
     material: &mut dyn StepMaterial,
 ) -> Result<StepProof, String> {
     let layer = (1..=num_layers).contains(&key.stage);
+    if key.stage == 0 && key.op == op::EMBED {
+        return embed_step_proof(trace, index, key, num_layers, material);
+    }
     if layer && (key.op == op::Q_ROPE || key.op == op::K_ROPE) {
         return rope_step_proof(trace, index, key, material);
     }
@@ -1014,6 +1047,61 @@ pub fn step_proof(
         },
         None => residual_add_proof(trace, index, key, material),
     }
+}
+
+/// The inputs and witness of the token embedding (`EmbedStepVerifier.sol`), `(pos, 0, EMBED)`:
+/// the input leaf is the `SAMPLE` of the position before when the trace has one (a generated
+/// position), else the `PROMPT` leaf (index 0); the witness is that leaf's tensor (the sampled
+/// token, or the prompt's ids) and the token's embedding row opened against the row tree.
+pub fn embed_step_proof(
+    trace: &Trace,
+    index: u64,
+    key: LeafKey,
+    num_layers: u16,
+    material: &mut dyn StepMaterial,
+) -> Result<StepProof, String> {
+    let sample = (key.pos > 0)
+        .then(|| {
+            find_input(
+                trace,
+                index,
+                LeafKey {
+                    pos: key.pos - 1,
+                    stage: num_layers + 1,
+                    op: op::SAMPLE,
+                },
+            )
+            .ok()
+        })
+        .flatten();
+    let (in_index, at) = match sample {
+        Some(i) => (i, 0),
+        None => {
+            let prompt = LeafKey {
+                pos: 0,
+                stage: 0,
+                op: op::PROMPT,
+            };
+            if leaf_key(trace.leaf(0)) != Some(prompt) {
+                return Err("the trace has no PROMPT leaf".into());
+            }
+            (0, 4 * key.pos as usize)
+        }
+    };
+    let inputs = material.inputs(index)?;
+    let tokens = inputs
+        .first()
+        .ok_or("the embedding step has no input")?
+        .clone();
+    let token = tokens
+        .get(at..at + 4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+        .ok_or("the prompt has no token at this position")?;
+    let row = material.embed_row(token)?;
+    Ok((
+        vec![in_index],
+        otr_contracts::deploy::embed_step_witness(&tokens, &row.row, &row.path),
+    ))
 }
 
 /// The inputs and witness of QK-norm + RoPE (`verifiers/RopeStepVerifier.sol`), a layer's

@@ -85,6 +85,7 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
             .map_err(|_| format!("{}: {} layers", path.display(), i.config.n_layers))?,
         plain_residual: i.arch == otr_engine::model::Arch::Llama,
         rope_roots: super::inference::LazyRoots::known(None),
+        embed_rows: super::inference::LazyEmbed::known(None),
         act_table_digest: Some(m.act_table_digest()),
         exp_table_digest: Some(otr_engine::tables::exp2_table_digest()),
         // Minutes for Gemma 3 270M the first time (then read from its cache file): only when
@@ -95,11 +96,20 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
     // The RoPE table roots only when first asked (registering the model), not at every start:
     // 8.4M sin/cos entries for Gemma 3 270M. The closure holds the model weakly (no cycle).
     Ok(Arc::new_cyclic(|weak: &std::sync::Weak<EngineModel>| {
+        let weak2 = weak.clone();
         let weak = weak.clone();
         let mut info = info;
         info.rope_roots = super::inference::LazyRoots::new(move || {
             let e = weak.upgrade()?;
             rope_applies.then(|| e.model.rope_roots())
+        });
+        info.embed_rows = super::inference::LazyEmbed::new(move || {
+            let e = weak2.upgrade()?;
+            Some(super::inference::EmbedRows {
+                root: e.model.embed_rows_root(),
+                vocab: e.model.config().vocab as u64,
+                scale_q32: e.model.embed_scale_q32(),
+            })
         });
         EngineModel { model: m, info }
     }))
@@ -156,11 +166,11 @@ impl Inference for EngineModel {
         run: RunKind,
         on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Generation, String> {
-        let tokens = self.tokens(prompt, run);
+        let (tokens, fault) = self.tokens(prompt, run);
         let mut text = String::new();
         let g = self
             .model
-            .generate(&tokens, &sampling(s), &mut |_, piece| {
+            .generate_with_fault(&tokens, &sampling(s), fault, &mut |_, piece| {
                 text.push_str(piece);
                 on_text(piece)
             })
@@ -169,12 +179,12 @@ impl Inference for EngineModel {
     }
 
     fn trace(&self, prompt: &str, s: &SamplingParams, run: RunKind) -> Result<TracedRun, String> {
-        let tokens = self.tokens(prompt, run);
+        let (tokens, fault) = self.tokens(prompt, run);
         let mut text = String::new();
         let mut out = otr_core::rollup::OutputHasher::new();
         let (g, steps) = self
             .model
-            .trace_steps(&tokens, &sampling(s), &mut |_, piece| {
+            .trace_steps_with_fault(&tokens, &sampling(s), fault, &mut |_, piece| {
                 text.push_str(piece);
                 out.update(piece.as_bytes());
                 true
@@ -197,10 +207,10 @@ impl Inference for EngineModel {
         run: RunKind,
         index: u64,
     ) -> Result<Vec<Vec<u8>>, String> {
-        let tokens = self.tokens(prompt, run);
+        let (tokens, fault) = self.tokens(prompt, run);
         let rec = self
             .model
-            .step_input(&tokens, &sampling(s), index)
+            .step_input_with_fault(&tokens, &sampling(s), fault, index)
             .map_err(|e| e.to_string())?;
         Ok(rec.inputs.iter().map(|t| t.bytes()).collect())
     }
@@ -231,6 +241,17 @@ impl Inference for EngineModel {
         Ok(otr_engine::tables::exp2_table_bytes())
     }
 
+    fn embed_row(&self, token: u32) -> Result<super::inference::EmbedRow, String> {
+        let o = self
+            .model
+            .embed_row_opening(token)
+            .ok_or_else(|| format!("token {token} is not in the vocabulary"))?;
+        Ok(super::inference::EmbedRow {
+            row: o.row,
+            path: o.path,
+        })
+    }
+
     fn norm_opening(&self, name: &str) -> Result<super::inference::NormOpening, String> {
         let o = self
             .model
@@ -247,16 +268,16 @@ impl Inference for EngineModel {
 }
 
 impl EngineModel {
-    /// The prompt's tokens; for the dev cheat, the last one replaced by the next vocabulary id.
-    fn tokens(&self, prompt: &str, run: RunKind) -> Vec<u32> {
-        let mut tokens = self.model.tokenizer().encode(prompt, true, true);
-        if run == RunKind::Cheat {
-            let vocab = self.model.config().vocab as u32;
-            if let Some(t) = tokens.last_mut() {
-                *t = (*t + 1) % vocab.max(1);
+    /// The prompt's tokens, and for the dev cheat the fault it injects: the last prompt
+    /// position embeds the next vocabulary id's row (the trace still commits the prompt).
+    fn tokens(&self, prompt: &str, run: RunKind) -> (Vec<u32>, Option<otr_engine::DevFault>) {
+        let tokens = self.model.tokenizer().encode(prompt, true, true);
+        let fault = (run == RunKind::Cheat && !tokens.is_empty()).then(|| {
+            otr_engine::DevFault::EmbedNextToken {
+                pos: tokens.len() as u32 - 1,
             }
-        }
-        tokens
+        });
+        (tokens, fault)
     }
 }
 

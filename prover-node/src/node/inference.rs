@@ -32,6 +32,10 @@ pub struct ModelInfo {
     /// not apply (a Llama-architecture model with QK-norm).
     #[serde(skip)]
     pub rope_roots: LazyRoots,
+    /// The embedding-row tree (the on-chain `EMBED` verifier's parameters), on first use
+    /// (hashing every row: a second for Gemma 3 270M's 262,144); `None` without an engine.
+    #[serde(skip)]
+    pub embed_rows: LazyEmbed,
     /// Commitment of the model's gated-activation table (engine `Model::act_table_digest`), the
     /// parameter of its on-chain `ACT` step verifier; `None` when the engine has none.
     #[serde(skip)]
@@ -46,32 +50,56 @@ pub struct ModelInfo {
     pub matrix_root: super::zkroot::LazyRoot,
 }
 
-/// Values computed once, on first use, and shared by clones.
-#[derive(Clone)]
-pub struct LazyRoots {
-    cell: std::sync::Arc<std::sync::OnceLock<Option<[[u8; 32]; 2]>>>,
-    f: std::sync::Arc<dyn Fn() -> Option<[[u8; 32]; 2]> + Send + Sync>,
+/// A value computed once, on first use, and shared by clones (`None`: does not apply).
+pub struct Lazy<T: Copy + Send + Sync + 'static> {
+    cell: std::sync::Arc<std::sync::OnceLock<Option<T>>>,
+    f: std::sync::Arc<dyn Fn() -> Option<T> + Send + Sync>,
 }
 
-impl LazyRoots {
-    pub fn new(f: impl Fn() -> Option<[[u8; 32]; 2]> + Send + Sync + 'static) -> Self {
-        LazyRoots {
+impl<T: Copy + Send + Sync + 'static> Clone for Lazy<T> {
+    fn clone(&self) -> Self {
+        Lazy {
+            cell: self.cell.clone(),
+            f: self.f.clone(),
+        }
+    }
+}
+
+/// The RoPE table roots `[global layers, local layers]`, on first use.
+pub type LazyRoots = Lazy<[[u8; 32]; 2]>;
+
+/// The token embedding's row tree, on first use: its root, its size (the vocabulary) and the
+/// embedding scale (engine `Model::embed_rows_root`, `Model::embed_scale_q32`): the parameters
+/// of the on-chain `EMBED` step verifier.
+pub type LazyEmbed = Lazy<EmbedRows>;
+
+/// See [`LazyEmbed`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EmbedRows {
+    pub root: [u8; 32],
+    pub vocab: u64,
+    pub scale_q32: i64,
+}
+
+impl<T: Copy + Send + Sync + 'static> Lazy<T> {
+    pub fn new(f: impl Fn() -> Option<T> + Send + Sync + 'static) -> Self {
+        Lazy {
             cell: Default::default(),
             f: std::sync::Arc::new(f),
         }
     }
 
     /// Already known values (no computation).
-    pub fn known(v: Option<[[u8; 32]; 2]>) -> Self {
+    pub fn known(v: Option<T>) -> Self {
         Self::new(move || v)
     }
 
-    pub fn get(&self) -> Option<[[u8; 32]; 2]> {
+    pub fn get(&self) -> Option<T> {
         *self.cell.get_or_init(|| (self.f)())
     }
 }
 
-impl std::fmt::Debug for LazyRoots {
+impl<T: Copy + Send + Sync + std::fmt::Debug + 'static> std::fmt::Debug for Lazy<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.cell.get() {
             Some(v) => write!(f, "{v:?}"),
@@ -144,6 +172,12 @@ pub trait Inference: Send + Sync {
         Err("this engine cannot open its RoPE tables".into())
     }
 
+    /// The embedding row of `token` opened against the embedding-row tree: the witness part of
+    /// an `EMBED` step (`EmbedStepVerifier.sol`).
+    fn embed_row(&self, _token: u32) -> Result<EmbedRow, String> {
+        Err("this engine cannot open its embedding rows".into())
+    }
+
     /// The canonical config text (`otr_engine::model::Config::canonical`): what the `V_CACHE`
     /// and attention step verifiers read the model's shape from.
     fn config_text(&self) -> Result<String, String> {
@@ -190,6 +224,14 @@ pub struct NormOpening {
     /// Leaf index in the weights tree, the tree's size, and the RFC 6962 audit path.
     pub index: u64,
     pub size: u64,
+    pub path: Vec<[u8; 32]>,
+}
+
+/// An embedding row opened against the embedding-row root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmbedRow {
+    /// `u32le(rm) || i32le(re) || block scales || quants` (engine `EmbedRowOpening::row`).
+    pub row: Vec<u8>,
     pub path: Vec<[u8; 32]>,
 }
 

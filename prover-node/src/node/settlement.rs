@@ -105,6 +105,18 @@ pub fn register_model<H: Host + ?Sized>(
         d.set_rope_verifier(host, model.model_id, roots)
             .map_err(|e| format!("naming the RoPE step verifier: {e}"))?;
     }
+    // The token embedding, bound to the model's embedding-row tree (computed on first use).
+    if let Some(e) = model.embed_rows.get() {
+        d.set_embed_verifier(
+            host,
+            model.model_id,
+            model.weights_root,
+            e.root,
+            e.vocab,
+            e.scale_q32,
+        )
+        .map_err(|e| format!("naming the embedding step verifier: {e}"))?;
+    }
     // The value entered into the KV cache (per-head Act16), for every model.
     d.set_vcache_verifier(host, model.model_id)
         .map_err(|e| format!("naming the V_CACHE step verifier: {e}"))?;

@@ -230,7 +230,10 @@ contract DisputeGame is Owned {
     }
 
     /// @notice Node's last move: proves the one disputed step. `outLeaf` is leaf `agreeSize` of
-    ///         the disputed prefix; `inputs` are opened in the agreed prefix. Reverts (and can be
+    ///         the disputed prefix, its key at that index of the trace layout (`layoutIndex`: a
+    ///         node cannot defend a misplaced step, such as a copy of an earlier correct one,
+    ///         instead of the step the challenger disputes); `inputs` are opened in the agreed
+    ///         prefix. Reverts (and can be
     ///         retried until the deadline) when the step verifier rejects it.
     function proveStep(
         uint256 id,
@@ -242,8 +245,7 @@ contract DisputeGame is Owned {
         Dispute storage d = _move(id, Phase.NodeToMove, true);
         _noMatVec(id);
         if (d.disagreeSize != d.agreeSize + 1) revert NotOneStep(d.agreeSize, d.disagreeSize);
-        Codec.TraceKey memory k = Codec.traceKey(outLeaf);
-        Rfc6962.verifyInclusion(Rfc6962.leafHashOf(outLeaf), d.agreeSize, d.disagreeSize, outPath, d.disagreeRoot);
+        Codec.TraceKey memory k = _oneStep(d, outLeaf, outPath);
         bytes[] memory ins = StepOpening.openInputs(inputs, d.agreeSize, d.agreeRoot, d.agreeSize);
         address v = registry.stepVerifier(d.modelId, k.stage, k.op);
         if (v == address(0)) revert NoStepVerifier(k.stage, k.op);
@@ -266,8 +268,7 @@ contract DisputeGame is Owned {
         Dispute storage d = _move(id, Phase.NodeToMove, true);
         _noMatVec(id);
         if (d.disagreeSize != d.agreeSize + 1) revert NotOneStep(d.agreeSize, d.disagreeSize);
-        Codec.TraceKey memory k = Codec.traceKey(outLeaf);
-        Rfc6962.verifyInclusion(Rfc6962.leafHashOf(outLeaf), d.agreeSize, d.disagreeSize, outPath, d.disagreeRoot);
+        Codec.TraceKey memory k = _oneStep(d, outLeaf, outPath);
         bytes[] memory ins = StepOpening.openInputs(inputs, d.agreeSize, d.agreeRoot, d.agreeSize);
         address v = registry.stepVerifier(d.modelId, k.stage, k.op);
         if (v == address(0)) revert NoStepVerifier(k.stage, k.op);

@@ -460,6 +460,13 @@ pub(crate) fn prove_last_leaf(
     witness: Vec<u8>,
     register: impl FnOnce(&mut World),
 ) -> Result<u64, String> {
+    // The steps at their places in the trace layout (the last position the prompt's last).
+    let given: Vec<Vec<u8>> = (0..trace.len()).map(|i| trace.leaf(i).to_vec()).collect();
+    let prompt_tokens = given.iter().map(|l| leaf_key(l).pos).max().unwrap() + 1;
+    let (trace, at) = in_layout(&given, prompt_tokens, cfg.n_layers as u16);
+    let trace = &trace;
+    let in_idx: Vec<u64> = in_idx.iter().map(|&i| at[i as usize]).collect();
+    let in_idx = &in_idx[..];
     let mut theirs: Vec<Vec<u8>> = (0..trace.len()).map(|i| trace.leaf(i).to_vec()).collect();
     theirs.last_mut().unwrap()[56] ^= 1;
     let theirs = Trace::new(theirs);
@@ -474,7 +481,9 @@ pub(crate) fn prove_last_leaf(
         },
     );
     register(&mut w);
-    let p = w.post_receipts(vec![receipt(trace, 1, 10, root, T0)]);
+    let mut r = receipt(trace, 1, 10, root, T0);
+    r.prompt_tokens = prompt_tokens;
+    let p = w.post_receipts(vec![r]);
     let id = w.dispute_first(&p);
     loop {
         let x = w.d.dispute(&mut w.chain, id).unwrap();

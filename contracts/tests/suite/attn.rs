@@ -393,7 +393,7 @@ fn attn_gas() {
             let k0 = StepKey {
                 pos: j,
                 stage: 0,
-                op: 0,
+                op: otr_engine::model::trace::embed_op::EMBED,
             };
             push(k0, filler(k0));
             for st in 1..=cfg.n_layers as u16 {

@@ -10,6 +10,7 @@ use otr_contracts::host::{self, TxOutcome};
 use otr_contracts::proofs::{ReceiptRef, Trace};
 use otr_contracts::{Address, Chain, U256};
 use otr_core::rollup::{MicroBatchHeader, Receipt, SamplingParams};
+use otr_engine::model::trace::{layout_index, StepKey};
 use sha2::{Digest, Sha256};
 
 pub const CHAIN_ID: u64 = 31337;
@@ -19,6 +20,7 @@ pub const WEIGHTS_ROOT: [u8; 32] = [0x22; 32];
 pub const COST_WEIGHT: u64 = 3;
 pub const N_LAYERS: u16 = 2;
 /// Engine operator codes (engine `trace.rs`).
+pub const OP_PROMPT: u8 = 0;
 pub const OP_EMBED: u8 = 1;
 pub const OP_O: u8 = 8;
 pub const OP_RESID_ATTN: u8 = 9;
@@ -171,8 +173,11 @@ pub fn trace_leaf(pos: u32, stage: u16, op: u8, output: &[u8]) -> Vec<u8> {
     l
 }
 
-/// A synthetic Llama-style trace: per position an embedding, then per layer `O`,
-/// `RESID_ATTN = h + o`, `DOWN` and `RESID_FFN = h1 + d` (element-wise adds). `cheat_at = Some((pos, stage))` makes
+/// A synthetic Llama-style trace in the trace layout (docs/PROTOCOL.md §10): the `PROMPT` leaf,
+/// then per position an embedding and per layer the sixteen layer steps, of which `O`,
+/// `RESID_ATTN = h + o`, `DOWN` and `RESID_FFN = h1 + d` (element-wise adds) are computed and
+/// the others are filler. No head steps: it is the layout of a prompt longer than `positions`
+/// (a receipt's `prompt_tokens` must exceed `positions`). `cheat_at = Some((pos, stage))` makes
 /// that residual add wrong (and so everything after it). Returns the trace and, per leaf, the
 /// tensor bytes.
 pub struct SynthTrace {
@@ -186,17 +191,23 @@ pub fn synth_trace(positions: u32, cheat_at: Option<(u32, u16)>) -> SynthTrace {
     let mut tensors = Vec::new();
     let mut keys = Vec::new();
     let mut drift = 0i64;
+    let mut push = |pos: u32, stage: u16, op: u8, t: Vec<u8>| {
+        leaves.push(trace_leaf(pos, stage, op, &t));
+        tensors.push(t);
+        keys.push((pos, stage, op));
+    };
+    let prompt: Vec<u8> = (0..positions).flat_map(|p| (p + 7).to_le_bytes()).collect();
+    push(0, 0, OP_PROMPT, prompt);
     for pos in 0..positions {
         let mut h: Vec<i64> = (0..8).map(|i| 1000 * pos as i64 + i + drift).collect();
-        let mut push = |stage: u16, op: u8, t: Vec<u8>| {
-            leaves.push(trace_leaf(pos, stage, op, &t));
-            tensors.push(t);
-            keys.push((pos, stage, op));
-        };
-        push(0, OP_EMBED, wide(&h));
+        push(pos, 0, OP_EMBED, wide(&h));
         for stage in 1..=N_LAYERS {
+            let filler = |op: u8| wide(&[pos as i64, stage as i64, op as i64]);
+            for op in 0..OP_O {
+                push(pos, stage, op, filler(op));
+            }
             let o: Vec<i64> = h.iter().map(|x| x.wrapping_mul(3) - 7).collect();
-            push(stage, OP_O, wide(&o));
+            push(pos, stage, OP_O, wide(&o));
             let mut h1: Vec<i64> = h
                 .iter()
                 .zip(&o)
@@ -206,15 +217,18 @@ pub fn synth_trace(positions: u32, cheat_at: Option<(u32, u16)>) -> SynthTrace {
                 h1[0] += 1;
                 drift = 1;
             }
-            push(stage, OP_RESID_ATTN, wide(&h1));
+            push(pos, stage, OP_RESID_ATTN, wide(&h1));
+            for op in OP_RESID_ATTN + 1..OP_DOWN {
+                push(pos, stage, op, filler(op));
+            }
             let dn: Vec<i64> = h1.iter().map(|x| x / 2 + 5).collect();
-            push(stage, OP_DOWN, wide(&dn));
+            push(pos, stage, OP_DOWN, wide(&dn));
             let h2: Vec<i64> = h1
                 .iter()
                 .zip(&dn)
                 .map(|(a, b)| a.saturating_add(*b))
                 .collect();
-            push(stage, OP_RESID_FFN, wide(&h2));
+            push(pos, stage, OP_RESID_FFN, wide(&h2));
             h = h2;
         }
     }
@@ -223,6 +237,73 @@ pub fn synth_trace(positions: u32, cheat_at: Option<(u32, u16)>) -> SynthTrace {
         tensors,
         keys,
     }
+}
+
+/// The key of a 57-byte trace leaf.
+pub fn leaf_key(leaf: &[u8]) -> StepKey {
+    StepKey {
+        pos: u32::from_be_bytes(leaf[18..22].try_into().unwrap()),
+        stage: u16::from_be_bytes(leaf[22..24].try_into().unwrap()),
+        op: leaf[24],
+    }
+}
+
+/// A trace holding `leaves` each at the index the trace layout gives its key (a run with
+/// `prompt_tokens` prompt tokens on `n_layers` layers), every other index up to the last of them
+/// a filler leaf of the layout's key there. Returns the trace and each given leaf's new index.
+/// What a test's hand-made trace needs before its steps can be disputed (`DisputeGame` checks
+/// the layout).
+pub fn in_layout(leaves: &[Vec<u8>], prompt_tokens: u32, n_layers: u16) -> (Trace, Vec<u64>) {
+    let at: Vec<u64> = leaves
+        .iter()
+        .map(|l| {
+            let k = leaf_key(l);
+            layout_index(k, prompt_tokens, n_layers)
+                .unwrap_or_else(|| panic!("{k:?} is not in the layout"))
+        })
+        .collect();
+    let len = at.iter().max().map_or(0, |m| m + 1);
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(len as usize);
+    let last_pos = leaves.iter().map(|l| leaf_key(l).pos).max().unwrap_or(0);
+    'keys: for pos in 0..=last_pos {
+        let mut keys = Vec::new();
+        if pos == 0 {
+            keys.push(StepKey {
+                pos,
+                stage: 0,
+                op: 0,
+            });
+        }
+        keys.push(StepKey {
+            pos,
+            stage: 0,
+            op: OP_EMBED,
+        });
+        for stage in 1..=n_layers {
+            keys.extend((0..16).map(|op| StepKey { pos, stage, op }));
+        }
+        if pos + 1 >= prompt_tokens {
+            keys.extend((0..3).map(|op| StepKey {
+                pos,
+                stage: n_layers + 1,
+                op,
+            }));
+        }
+        for k in keys {
+            if out.len() as u64 == len {
+                break 'keys;
+            }
+            debug_assert_eq!(
+                layout_index(k, prompt_tokens, n_layers),
+                Some(out.len() as u64)
+            );
+            out.push(trace_leaf(k.pos, k.stage, k.op, b"filler"));
+        }
+    }
+    for (l, &i) in leaves.iter().zip(&at) {
+        out[i as usize] = l.clone();
+    }
+    (Trace::new(out), at)
 }
 
 impl SynthTrace {

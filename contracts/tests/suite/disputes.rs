@@ -6,6 +6,46 @@ use otr_contracts::deploy::BatchFinality;
 use otr_contracts::U256;
 use otr_core::rollup::DisputeState;
 
+/// A node that cheats after a copy of a correct earlier step: its trace holds, where the honest
+/// trace has the next step, a duplicate of the step before (correct, so its verifier accepts
+/// it). The bisection stops at the duplicate; the layout check refuses it (the step is not the
+/// one at that index), so the node cannot win on a step it did not have to compute.
+#[test]
+fn a_misplaced_correct_step_does_not_win_a_dispute() {
+    let mut w = World::new();
+    let honest = synth_trace(2, None);
+    let resid = honest.index_of((0, 1, OP_RESID_ATTN));
+    let mut leaves: Vec<Vec<u8>> = (0..honest.trace.len())
+        .map(|i| honest.trace.leaf(i).to_vec())
+        .collect();
+    leaves.insert(resid as usize + 1, leaves[resid as usize].clone());
+    let mut tensors = honest.tensors.clone();
+    tensors.insert(resid as usize + 1, tensors[resid as usize].clone());
+    let mut keys = honest.keys.clone();
+    keys.insert(resid as usize + 1, keys[resid as usize]);
+    let forged = SynthTrace {
+        trace: otr_contracts::proofs::Trace::new(leaves),
+        tensors,
+        keys,
+    };
+    let p = w.post_receipts(vec![receipt(&forged.trace, 1, 10, WEIGHTS_ROOT, T0)]);
+    let id = w.dispute_first(&p);
+    play_to_one_step(&mut w, id, &forged, &honest);
+    let d = w.d.dispute(&mut w.chain, id).unwrap();
+    assert_eq!(d.agreeSize, resid + 1, "the bisection stops at the copy");
+    // The copy's own inputs and witness: the sum is right, the place is not.
+    let (inputs, witness) = honest.resid_witness(resid);
+    let e =
+        w.d.prove_step(&mut w.chain, w.node, id, &forged.trace, &inputs, witness)
+            .fails();
+    assert!(e.is("NotInLayout"), "{e}");
+    // Nor is it a step without a verifier.
+    let e =
+        w.d.declare_unprovable(&mut w.chain, w.node, id, &forged.trace)
+            .fails();
+    assert!(e.is("NotInLayout"), "{e}");
+}
+
 #[test]
 fn wrong_output_is_found_by_bisection_and_the_node_slashed() {
     let mut w = World::new();

@@ -158,13 +158,29 @@ fn bed_with(
     Bed { w, root, verifier }
 }
 
-/// A trace ending `(0, 1, ACT) = x`, `(0, 1, DOWN) = y` after a filler leaf.
+/// A trace ending `(0, 1, ACT) = x`, `(0, 1, DOWN) = y` after a filler leaf (spot checks, which
+/// do not read the trace layout).
 fn trace(x: &Act16, y: &[i64]) -> Trace {
-    Trace::new(vec![
+    Trace::new(trace_leaves(x, y))
+}
+
+fn trace_leaves(x: &Act16, y: &[i64]) -> Vec<Vec<u8>> {
+    vec![
         trace_leaf(0, 0, OP_EMBED, &wide(&[1, 2, 3])),
         trace_leaf(0, 1, OP_ACT, &x.bytes()),
         trace_leaf(0, 1, OP_DOWN, &wide(y)),
-    ])
+    ]
+}
+
+/// Index of `(0, 1, ACT)` in [`dispute_trace`].
+const ACT_AT: u64 = 15;
+
+/// The same steps at their places in the trace layout (a 10-token prompt, `N_LAYERS` layers),
+/// filler leaves between them, ending at `(0, 1, DOWN)`: what a dispute plays over.
+fn dispute_trace(x: &Act16, y: &[i64]) -> Trace {
+    let (t, at) = in_layout(&trace_leaves(x, y), 10, N_LAYERS);
+    assert_eq!(at[1], ACT_AT);
+    t
 }
 
 impl Bed {
@@ -265,10 +281,10 @@ fn opened_y(b: &mut Bed, id: u64) -> Vec<u8> {
 fn matvec_honest_node_wins_a_frivolous_dispute() {
     let (step, pk) = small();
     let mut b = bed(step, &pk.vk, 3);
-    let honest = trace(&step.x, &step.y);
+    let honest = dispute_trace(&step.x, &step.y);
     // The challenger's own trace differs only at the last leaf: it disputes a correct product.
-    let mut mine: Vec<Vec<u8>> = (0..3).map(|i| honest.leaf(i).to_vec()).collect();
-    mine[2][56] ^= 1;
+    let mut mine: Vec<Vec<u8>> = (0..honest.len()).map(|i| honest.leaf(i).to_vec()).collect();
+    mine.last_mut().unwrap()[56] ^= 1;
     let id = b.dispute_to_last_leaf(&honest, &Trace::new(mine));
     // The registry names the verifier for layer DOWN; its matrix names are the converted
     // weights' (`otr_zk::step::matrix_name`).
@@ -300,7 +316,14 @@ fn matvec_honest_node_wins_a_frivolous_dispute() {
     let node_credit = b.w.credit(b.w.node);
     let stake = b.w.stake_of(b.w.node);
     b.w.d
-        .open_mat_vec(&mut b.w.chain, b.w.node, id, &honest, 1, &wide(&step.y))
+        .open_mat_vec(
+            &mut b.w.chain,
+            b.w.node,
+            id,
+            &honest,
+            ACT_AT,
+            &wide(&step.y),
+        )
         .unwrap();
     assert_eq!(b.phase(id), PHASE_CHALLENGER_TO_MOVE);
     // The published y is the node's output; every row is right: the challenger has nothing to
@@ -330,12 +353,19 @@ fn matvec_wrong_row_is_caught_and_the_node_is_slashed() {
     let mut b = bed(step, &pk.vk, 0);
     let mut bad_y = step.y.clone();
     bad_y[5] += 1;
-    let node_trace = trace(&step.x, &bad_y);
-    let honest = trace(&step.x, &step.y);
+    let node_trace = dispute_trace(&step.x, &bad_y);
+    let honest = dispute_trace(&step.x, &step.y);
     let id = b.dispute_to_last_leaf(&node_trace, &honest);
     let stake = b.w.stake_of(b.w.node);
     b.w.d
-        .open_mat_vec(&mut b.w.chain, b.w.node, id, &node_trace, 1, &wide(&bad_y))
+        .open_mat_vec(
+            &mut b.w.chain,
+            b.w.node,
+            id,
+            &node_trace,
+            ACT_AT,
+            &wide(&bad_y),
+        )
         .unwrap();
     // The challenger reads y and names the unit with the wrong row.
     let y: Vec<i64> = opened_y(&mut b, id)
@@ -370,9 +400,9 @@ fn matvec_wrong_row_is_caught_and_the_node_is_slashed() {
 fn matvec_moves_reject_wrong_bytes_openings_and_callers() {
     let (step, pk) = small();
     let mut b = bed(step, &pk.vk, 2);
-    let honest = trace(&step.x, &step.y);
-    let mut mine: Vec<Vec<u8>> = (0..3).map(|i| honest.leaf(i).to_vec()).collect();
-    mine[2][56] ^= 1;
+    let honest = dispute_trace(&step.x, &step.y);
+    let mut mine: Vec<Vec<u8>> = (0..honest.len()).map(|i| honest.leaf(i).to_vec()).collect();
+    mine.last_mut().unwrap()[56] ^= 1;
     let id = b.dispute_to_last_leaf(&honest, &Trace::new(mine));
     let (node, ch) = (b.w.node, b.w.challenger);
     let y = wide(&step.y);
@@ -380,25 +410,25 @@ fn matvec_moves_reject_wrong_bytes_openings_and_callers() {
     // A matrix step has no one-move proof.
     let e =
         b.w.d
-            .prove_step(&mut b.w.chain, node, id, &honest, &[1], vec![])
+            .prove_step(&mut b.w.chain, node, id, &honest, &[ACT_AT], vec![])
             .fails();
     assert!(e.is("UseMatVecMoves"), "{e}");
     // openMatVec: only the node; y must be the leaf's output, whole; the input must be ACT.
     let e =
         b.w.d
-            .open_mat_vec(&mut b.w.chain, ch, id, &honest, 1, &y)
+            .open_mat_vec(&mut b.w.chain, ch, id, &honest, ACT_AT, &y)
             .fails();
     assert!(e.is("NotYourMove"), "{e}");
     let mut y2 = y.clone();
     y2[9] ^= 1;
     let e =
         b.w.d
-            .open_mat_vec(&mut b.w.chain, node, id, &honest, 1, &y2)
+            .open_mat_vec(&mut b.w.chain, node, id, &honest, ACT_AT, &y2)
             .fails();
     assert!(e.is("OutputMismatch"), "{e}");
     let e =
         b.w.d
-            .open_mat_vec(&mut b.w.chain, node, id, &honest, 1, &y[..56])
+            .open_mat_vec(&mut b.w.chain, node, id, &honest, ACT_AT, &y[..56])
             .fails();
     assert!(e.is("OutputLength"), "{e}");
     let e =
@@ -414,7 +444,7 @@ fn matvec_moves_reject_wrong_bytes_openings_and_callers() {
     assert!(e.is("MatVecUnderway"), "{e}");
 
     b.w.d
-        .open_mat_vec(&mut b.w.chain, node, id, &honest, 1, &y)
+        .open_mat_vec(&mut b.w.chain, node, id, &honest, ACT_AT, &y)
         .unwrap();
     // The challenger may not bisect-respond now; only it names a unit, and only a unit start.
     let e = b.w.d.respond(&mut b.w.chain, ch, id, &honest).fails();
@@ -430,7 +460,7 @@ fn matvec_moves_reject_wrong_bytes_openings_and_callers() {
     assert!(e.is("WrongPhase"), "{e}");
     let e =
         b.w.d
-            .open_mat_vec(&mut b.w.chain, node, id, &honest, 1, &y)
+            .open_mat_vec(&mut b.w.chain, node, id, &honest, ACT_AT, &y)
             .fails();
     assert!(e.is("MatVecUnderway"), "{e}");
 
@@ -475,9 +505,9 @@ fn matvec_moves_reject_wrong_bytes_openings_and_callers() {
 #[test]
 fn matvec_timeouts_decide_for_the_side_that_moved_last() {
     let (step, pk) = small();
-    let honest = trace(&step.x, &step.y);
-    let mut mine: Vec<Vec<u8>> = (0..3).map(|i| honest.leaf(i).to_vec()).collect();
-    mine[2][56] ^= 1;
+    let honest = dispute_trace(&step.x, &step.y);
+    let mut mine: Vec<Vec<u8>> = (0..honest.len()).map(|i| honest.leaf(i).to_vec()).collect();
+    mine.last_mut().unwrap()[56] ^= 1;
     let mine = Trace::new(mine);
     let y = wide(&step.y);
     // 0: the node never opens; 1: the challenger never names a unit; 2: the node never proves.
@@ -487,7 +517,7 @@ fn matvec_timeouts_decide_for_the_side_that_moved_last() {
         let (node, ch) = (b.w.node, b.w.challenger);
         if stop >= 1 {
             b.w.d
-                .open_mat_vec(&mut b.w.chain, node, id, &honest, 1, &y)
+                .open_mat_vec(&mut b.w.chain, node, id, &honest, ACT_AT, &y)
                 .unwrap();
         }
         if stop >= 2 {
@@ -503,7 +533,7 @@ fn matvec_timeouts_decide_for_the_side_that_moved_last() {
         let late = match stop {
             0 => {
                 b.w.d
-                    .open_mat_vec(&mut b.w.chain, node, id, &honest, 1, &y)
+                    .open_mat_vec(&mut b.w.chain, node, id, &honest, ACT_AT, &y)
                     .fails()
             }
             1 => b.w.d.name_unit(&mut b.w.chain, ch, id, 0).fails(),
@@ -606,14 +636,14 @@ fn matvec_gas() {
     let (step, vk, proof) = down_fixture();
     let mut b = bed(&step, vk.vk(), 125);
     assert_eq!(b.root.leaves.len(), 127);
-    let honest = trace(&step.x, &step.y);
-    let mut mine: Vec<Vec<u8>> = (0..3).map(|i| honest.leaf(i).to_vec()).collect();
-    mine[2][56] ^= 1;
+    let honest = dispute_trace(&step.x, &step.y);
+    let mut mine: Vec<Vec<u8>> = (0..honest.len()).map(|i| honest.leaf(i).to_vec()).collect();
+    mine.last_mut().unwrap()[56] ^= 1;
     let id = b.dispute_to_last_leaf(&honest, &Trace::new(mine));
     let (node, ch) = (b.w.node, b.w.challenger);
     let open =
         b.w.d
-            .open_mat_vec(&mut b.w.chain, node, id, &honest, 1, &wide(&step.y))
+            .open_mat_vec(&mut b.w.chain, node, id, &honest, ACT_AT, &wide(&step.y))
             .unwrap();
     let name = b.w.d.name_unit(&mut b.w.chain, ch, id, 20).unwrap();
     let u = b.unit_move(&step, &step.y, proof_calldata(&proof.0));

@@ -680,7 +680,9 @@ fn norm_gas() {
         // Trace order: inputs before the step ((pos, stage, op) sorted).
         leaves_t.sort_by_key(|l| l[18..25].to_vec());
         leaves_t.push(leaf(key, &Sha256::digest(&out).into()));
-        let trace = Trace::new(leaves_t.clone());
+        // At their places in the trace layout, filler leaves between them.
+        let (trace, _) = in_layout(&leaves_t, 10, cfg.n_layers as u16);
+        let leaves_t: Vec<Vec<u8>> = (0..trace.len()).map(|i| trace.leaf(i).to_vec()).collect();
         let mut theirs = leaves_t.clone();
         theirs.last_mut().unwrap()[56] ^= 1;
         let theirs = Trace::new(theirs);

@@ -119,12 +119,15 @@ contract DisputeGame is Owned {
     error UnitNotProven();
     error NotInLayout(uint32 pos, uint16 stage, uint8 op, uint64 index);
     error HasStepVerifier(uint16 stage, uint8 op, address verifier);
+    error LayoutMatches(uint64 traceSteps);
 
     event DisputeOpened(uint256 indexed id, uint256 indexed batchIndex, bytes32 receiptHash, address challenger);
     event Bisected(uint256 indexed id, uint64 midSize, bytes32 midRoot);
     event Responded(uint256 indexed id, bool agree, uint64 agreeSize, uint64 disagreeSize);
     event Resolved(uint256 indexed id, bool nodeWon, uint256 slashed);
     event ModelFraud(uint256 indexed batchIndex, bytes32 receiptHash, uint256 slashed);
+    /// A receipt's `traceSteps` is not what its token counts give (`challengeLayout`).
+    event LayoutFraud(uint256 indexed batchIndex, bytes32 receiptHash, uint64 traceSteps, uint64 expected);
     /// The node's whole output `y` (i64le) of the disputed matrix step, for the challenger to
     /// find its wrong rows.
     event MatVecOpened(uint256 indexed id, uint256 rows, uint256 unitRows, bytes y);
@@ -405,6 +408,43 @@ contract DisputeGame is Owned {
         settlement.onFraudProven(r.batchIndex, slashed);
         staking.creditTo{value: msg.value}(msg.sender);
         emit ModelFraud(r.batchIndex, inc.receiptHash, slashed);
+    }
+
+    /// @notice Settles, with no game, a receipt whose `traceSteps` is not the trace layout's
+    ///         count for its `promptTokens` and `completionTokens` (`layoutSteps`): a node could
+    ///         otherwise claim more tokens than its trace computes (a trace that stops early agrees
+    ///         with an honest re-execution leaf by leaf up to its end, and the game would end at a
+    ///         correct last leaf). The node is slashed and the bond returned; reverts
+    ///         `LayoutMatches` when the count is right.
+    function challengeLayout(BatchProof.ReceiptRef calldata r) external payable returns (uint256 slashed) {
+        if (msg.value < minBond) revert BondTooSmall(msg.value, minBond);
+        BatchProof.Included memory inc = _include(r);
+        uint64 want = layoutSteps(
+            inc.receipt.promptTokens, inc.receipt.completionTokens, registry.model(inc.receipt.modelId).numLayers
+        );
+        if (inc.receipt.traceSteps == want) revert LayoutMatches(want);
+        if (fraudProven[inc.receiptHash]) revert AlreadyProven(inc.receiptHash);
+        if (!settlement.inWindow(r.batchIndex)) revert WindowClosed(r.batchIndex);
+        fraudProven[inc.receiptHash] = true;
+        slashed = staking.slash(inc.header.node, slashAmount, msg.sender, winnerBps);
+        settlement.onFraudProven(r.batchIndex, slashed);
+        staking.creditTo{value: msg.value}(msg.sender);
+        emit LayoutFraud(r.batchIndex, inc.receiptHash, inc.receipt.traceSteps, want);
+    }
+
+    /// @notice The number of trace leaves of a run with `promptTokens` prompt and
+    ///         `completionTokens` completion tokens on `numLayers` layers (engine
+    ///         `trace::layout_steps`): the `PROMPT` leaf, `1 + 16 numLayers` per fed position
+    ///         (`promptTokens + completionTokens - 1`: the last sampled token is not fed) and three
+    ///         head steps per sampled token. 0 (no run) when either count is 0.
+    function layoutSteps(uint32 promptTokens, uint32 completionTokens, uint16 numLayers)
+        public
+        pure
+        returns (uint64)
+    {
+        if (promptTokens == 0 || completionTokens == 0) return 0;
+        uint256 fed = uint256(promptTokens) + completionTokens - 1;
+        return uint64(1 + fed * (1 + 16 * uint256(numLayers)) + 3 * uint256(completionTokens));
     }
 
     function _include(BatchProof.ReceiptRef calldata r) private view returns (BatchProof.Included memory) {

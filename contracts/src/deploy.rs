@@ -386,6 +386,20 @@ impl Deployment {
         Ok((id.saturating_to(), out))
     }
 
+    /// Slashes, with no game, the node of a receipt whose `traceSteps` is not its token counts'
+    /// trace layout (`DisputeGame.challengeLayout`); the bond is returned. Returns the amount
+    /// slashed.
+    pub fn challenge_layout<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        challenger: Address,
+        r: &ReceiptRef,
+        bond: U256,
+    ) -> Result<(U256, TxOutcome), CallError> {
+        let call = DisputeGame::challengeLayoutCall { r: r.into() };
+        host::send(host, challenger, self.dispute_game, &call, bond)
+    }
+
     pub fn dispute<H: Host + ?Sized>(
         &self,
         host: &mut H,

@@ -1,7 +1,7 @@
 //! Fast tests of both architectures on the tiny self-made models in `fixtures/models/`.
 
 use otr_engine::fixture::{make_tiny, specs};
-use otr_engine::model::trace::{embed_op, head_op, layer_op, layout_index, StepKey};
+use otr_engine::model::trace::{embed_op, head_op, layer_op, layout_index, layout_steps, StepKey};
 use otr_engine::{
     DevFault, EngineError, FinishReason, Kernel, LoadOptions, Model, Sampling, StepTensor,
 };
@@ -285,6 +285,11 @@ fn trace_layout_is_the_closed_form() {
             (ids.clone(), Sampling::greedy(1)),
         ] {
             let (g, steps) = m.trace_steps(&prompt, &s, &mut |_, _| true).unwrap();
+            assert_eq!(
+                layout_steps(g.prompt_tokens, g.completion_tokens, nl),
+                steps.len() as u64,
+                "{name}"
+            );
             for (i, (k, _)) in steps.iter().enumerate() {
                 assert_eq!(
                     layout_index(*k, g.prompt_tokens, nl),

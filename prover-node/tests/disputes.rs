@@ -499,6 +499,38 @@ fn a_dispute_steered_to_a_step_without_a_verifier_ends_with_no_contest() {
     );
 }
 
+/// `otr watch`'s check settles a receipt whose `trace_steps` is not its token counts' layout
+/// (here it claims one completion token more than its trace computes) with `challengeLayout`,
+/// before and without re-executing; a consistent receipt is not flagged.
+#[test]
+fn watch_slashes_a_receipt_claiming_more_tokens_than_its_trace() {
+    let honest = run(RunKind::Honest);
+    let mut w = World::new(num_layers(&honest));
+    let good = w.receipt(&honest, 1);
+    let mut greedy = w.receipt(&honest, 2);
+    greedy.completion_tokens += 1;
+    let refs = w.post(vec![good.clone(), greedy.clone()]);
+    let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
+    let ch = otr_node::node::challenge::Challenger::new(w.challenger, w.params.min_bond);
+    let mut watch = otr_node::node::challenge::Watch::new(engine(), Some(ch));
+    let (c, ev) = watch.check(&mut w.chain, &w.d, "good", &good, &refs[0], None);
+    assert_eq!(c.status, "no_request", "{c:?}");
+    assert!(ev.is_none());
+    let (c, _) = watch.check(&mut w.chain, &w.d, "greedy", &greedy, &refs[1], None);
+    assert_eq!(c.status, "layout_fraud", "{c:?}");
+    assert!(
+        c.detail
+            .as_deref()
+            .unwrap()
+            .contains("challengeLayout slashed"),
+        "{c:?}"
+    );
+    assert_eq!(
+        w.d.stake_of(&mut w.chain, w.node).unwrap(),
+        stake0 - w.params.slash_amount
+    );
+}
+
 /// What the node does when it answers: runs the request (or the dev cheat), builds the receipt
 /// and stores it with the request in one transaction.
 fn answer(

@@ -399,3 +399,60 @@ fn embed_gas() {
     println!("| `EMBED` (640 values, 16-token prompt, 18-hash row path) | proveStep | {gas} |");
     assert!(gas > 50_000);
 }
+
+/// A receipt whose `traceSteps` is not its token counts' layout (here: one completion token more
+/// than its trace computes) is slashed with no game; a consistent one is refused. `layoutSteps`
+/// equals the engine's `layout_steps`.
+#[test]
+fn a_receipt_claiming_more_tokens_than_its_trace_is_slashed_at_once() {
+    let m = gemma();
+    let nl = m.config().n_layers as u16;
+    let (g, steps) = m
+        .trace_steps(PROMPT, &Sampling::greedy(3), &mut |_, _| true)
+        .unwrap();
+    let leaves: Vec<Vec<u8>> = steps.iter().map(|(k, d)| leaf(*k, d)).collect();
+    let trace = Trace::new(leaves);
+    let mut w = World::new();
+    registered(&mut w, m);
+    for (p, c) in [
+        (g.prompt_tokens, g.completion_tokens),
+        (1, 1),
+        (0, 4),
+        (7, 0),
+        (300, 200),
+    ] {
+        let got: u64 = host::view(
+            &mut w.chain,
+            w.d.dispute_game,
+            &DisputeGame::layoutStepsCall {
+                promptTokens: p,
+                completionTokens: c,
+                numLayers: nl,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            otr_engine::model::trace::layout_steps(p, c, nl),
+            "{p} {c}"
+        );
+    }
+    let mut honest = receipt(&trace, 1, 3, m.info().weights_root, T0);
+    honest.prompt_tokens = g.prompt_tokens;
+    honest.completion_tokens = g.completion_tokens;
+    let mut greedy = honest.clone();
+    greedy.request_hash = [2; 32];
+    greedy.completion_tokens += 1; // claims a token its trace does not compute
+    let p = w.post_receipts(vec![honest, greedy]);
+    let stake0 = w.stake_of(w.node);
+    let bond = w.params.min_bond;
+    let call = |i: usize| DisputeGame::challengeLayoutCall {
+        r: (&p.receipt_ref(0, i)).into(),
+    };
+    let e = host::send(&mut w.chain, w.challenger, w.d.dispute_game, &call(0), bond).fails();
+    assert!(e.is("LayoutMatches"), "{e}");
+    host::send(&mut w.chain, w.challenger, w.d.dispute_game, &call(1), bond).unwrap();
+    assert_eq!(w.stake_of(w.node), stake0 - w.params.slash_amount);
+    let e = host::send(&mut w.chain, w.challenger, w.d.dispute_game, &call(1), bond).fails();
+    assert!(e.is("AlreadyProven"), "{e}");
+}

@@ -285,6 +285,19 @@ impl Trace {
     }
 }
 
+/// The number of leaves of the trace of a run with `prompt_tokens` prompt and
+/// `completion_tokens` completion tokens on `n_layers` layers: the `PROMPT` leaf,
+/// `1 + 16 n_layers` per fed position (`prompt + completion - 1`: the last sampled token is not
+/// fed) and three head steps per sampled token; 0 when either count is 0 (no run). Contract
+/// `DisputeGame.layoutSteps` computes the same.
+pub fn layout_steps(prompt_tokens: u32, completion_tokens: u32, n_layers: u16) -> u64 {
+    if prompt_tokens == 0 || completion_tokens == 0 {
+        return 0;
+    }
+    let fed = prompt_tokens as u64 + completion_tokens as u64 - 1;
+    1 + fed * (1 + 16 * n_layers as u64) + 3 * completion_tokens as u64
+}
+
 /// Where step `key` sits in the trace of a run with `prompt_tokens` prompt tokens on a model of
 /// `n_layers` layers (leaf index), or `None` when no run has such a step at any position.
 ///

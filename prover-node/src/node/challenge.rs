@@ -472,6 +472,39 @@ impl Watch {
             dispute: None,
         };
         let mut event = None;
+        // A receipt whose trace length is not its token counts' layout is wrong whatever its
+        // request: settled at once, without re-executing or a game.
+        let info = self.engine.info();
+        let want = otr_engine::model::trace::layout_steps(
+            receipt.prompt_tokens,
+            receipt.completion_tokens,
+            info.num_layers,
+        );
+        if info.num_layers > 0 && info.model_id == receipt.model_id && receipt.trace_steps != want {
+            c.status = "layout_fraud".into();
+            c.detail = Some(format!(
+                "trace_steps {} is not the layout's {want} for {} prompt and {} completion tokens",
+                receipt.trace_steps, receipt.prompt_tokens, receipt.completion_tokens
+            ));
+            if let Some(ch) = self.challenger.as_ref() {
+                match d.challenge_layout(host, ch.me, r, ch.bond) {
+                    Ok((slashed, _)) => {
+                        c.detail = Some(format!(
+                            "{}; challengeLayout slashed {slashed} wei",
+                            c.detail.unwrap_or_default()
+                        ))
+                    }
+                    Err(e) => {
+                        c.detail = Some(format!(
+                            "{}; challengeLayout failed: {e}",
+                            c.detail.unwrap_or_default()
+                        ))
+                    }
+                }
+            }
+            self.checks.insert(id.into(), c.clone());
+            return (c, event);
+        }
         if let Some(req) = request {
             match reexecute(self.engine.as_ref(), receipt, &req) {
                 Err(e) => {

@@ -6,6 +6,7 @@ import {NodeStaking} from "./NodeStaking.sol";
 import {Settlement} from "./Settlement.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {IStepVerifier} from "./IStepVerifier.sol";
+import {IStepLimit} from "./IStepLimit.sol";
 import {BatchProof} from "./lib/BatchProof.sol";
 import {Codec} from "./lib/Codec.sol";
 import {Rfc6962} from "./lib/Rfc6962.sol";
@@ -330,8 +331,9 @@ contract DisputeGame is Owned {
     }
 
     /// @notice Node's last move at a step whose operator has no step verifier in the registry
-    ///         (`EMBED` where none is named, `SAMPLE`, a large vocabulary's `LOGITS`, the
-    ///         `PROMPT` leaf: docs/PROTOCOL.md §7.10): `outLeaf` is leaf `agreeSize` of the
+    ///         (`SAMPLE`, a large vocabulary's `LOGITS`, the `PROMPT` leaf), or one whose verifier
+    ///         says it cannot prove it within a transaction (`IStepLimit`: attention over a long
+    ///         context) (docs/PROTOCOL.md §10): `outLeaf` is leaf `agreeSize` of the
     ///         disputed prefix, at the index the trace layout gives its key. Neither side can show
     ///         who is right on chain, so neither wins: the challenger's bond is returned, the node
     ///         is not slashed, the batch goes on to finality. Without it, a challenger could steer
@@ -342,7 +344,7 @@ contract DisputeGame is Owned {
         if (d.disagreeSize != d.agreeSize + 1) revert NotOneStep(d.agreeSize, d.disagreeSize);
         Codec.TraceKey memory k = _oneStep(d, outLeaf, outPath);
         address v = registry.stepVerifier(d.modelId, k.stage, k.op);
-        if (v != address(0)) revert HasStepVerifier(k.stage, k.op, v);
+        if (v != address(0) && _provable(v, d.modelId, outLeaf)) revert HasStepVerifier(k.stage, k.op, v);
         d.phase = Phase.NoContest;
         openDisputeOf[d.receiptHash] = 0;
         staking.unlockDispute(d.node);
@@ -460,6 +462,25 @@ contract DisputeGame is Owned {
         uint256 dl = deadline(id);
         if (block.timestamp >= dl) revert MoveTooLate(dl);
         d.lastMoveAt = uint64(block.timestamp);
+    }
+
+    /// @notice Whether the registry names a step verifier for the step of trace leaf `outLeaf`
+    ///         of a `modelId` receipt that can prove it within a transaction (`IStepLimit`): the
+    ///         steps a dispute cannot end at with `declareUnprovable`.
+    function hasStepProof(bytes32 modelId, bytes calldata outLeaf) external view returns (bool) {
+        Codec.TraceKey memory k = Codec.traceKey(outLeaf);
+        address v = registry.stepVerifier(modelId, k.stage, k.op);
+        return v != address(0) && _provable(v, modelId, outLeaf);
+    }
+
+    /// @dev A verifier without `IStepLimit.provable` proves every step.
+    function _provable(address v, bytes32 modelId, bytes calldata outLeaf) private view returns (bool) {
+        if (v.code.length == 0) return true;
+        try IStepLimit(v).provable(modelId, outLeaf) returns (bool ok) {
+            return ok;
+        } catch {
+            return true;
+        }
     }
 
     /// @dev The disputed leaf (leaf `agreeSize` of the disputed prefix) opened, its key at the

@@ -735,6 +735,7 @@ impl Deployment {
         host: &mut H,
         model_id: Hash,
         exp_table_digest: Hash,
+        limits: AttnLimits,
     ) -> Result<Address, CallError> {
         use crate::bindings::attn_step::AttnStepVerifier;
         self.deploy_step_verifier(
@@ -744,6 +745,9 @@ impl Deployment {
             AttnStepVerifier::constructorCall {
                 registry_: self.registry,
                 expTableDigest_: FixedBytes(exp_table_digest),
+                maxVisible_: U256::from(limits.max_visible),
+                window_: U256::from(limits.window),
+                globalEvery_: U256::from(limits.global_every),
             }
             .abi_encode(),
             &[(1, 7)],
@@ -1179,6 +1183,39 @@ pub fn rope_step_witness(
         U256::from(rs),
         rp.iter().map(|h| crate::B256::from(*h)).collect::<Vec<_>>(),
     ))
+}
+
+/// What the attention step verifier is deployed with (`AttnStepVerifier.provable`): the most
+/// visible positions it proves, and the model's `sliding_window` and `global_every`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttnLimits {
+    pub max_visible: u64,
+    pub window: u64,
+    pub global_every: u64,
+}
+
+impl AttnLimits {
+    /// Limits for a model of `n_heads` query heads of `head_dim`: the most visible positions
+    /// whose `ATTN` proof fits 14.5M gas (below the 16M transaction cap) by a linear estimate
+    /// from the measured Gemma 3 270M-sized steps (4 heads x 256: 2.82M at 8 visible, 15.22M at
+    /// 96, docs/BENCHMARKS.md; about 141k per visible position and 1.69M fixed, both taken to
+    /// grow with `n_heads x head_dim`): 90 positions at Gemma 3 270M's size, where 96 were
+    /// measured to fit. At most `context_len`.
+    pub fn estimate(
+        n_heads: u64,
+        head_dim: u64,
+        context_len: u64,
+        window: u64,
+        global_every: u64,
+    ) -> Self {
+        let f = (n_heads * head_dim).max(1) as f64 / 1024.0;
+        let fit = ((14.5e6 - 1.69e6 * f) / (141e3 * f)).floor().max(0.0) as u64;
+        AttnLimits {
+            max_visible: fit.min(context_len),
+            window,
+            global_every,
+        }
+    }
 }
 
 /// The witness of `EmbedStepVerifier.verifyStep`: `abi.encode(bytes tokens, bytes row,

@@ -944,6 +944,7 @@ fn honest_node_wins_at(e: Arc<dyn Inference>, targets: impl Fn(u32, u16) -> Vec<
         &mut w.chain,
         info.model_id,
         info.exp_table_digest.expect("2^-x table digest"),
+        info.attn_limits.expect("attention limits"),
     )
     .unwrap();
     w.model_id = info.model_id;
@@ -1092,8 +1093,13 @@ fn a_node_whose_step_proof_is_refused_keeps_defending_and_loses_by_timeout() {
     let nl = num_layers(&honest);
     let mut w = World::new(nl);
     w.register(&info);
-    w.d.set_attn_verifier(&mut w.chain, info.model_id, [7; 32])
-        .unwrap();
+    w.d.set_attn_verifier(
+        &mut w.chain,
+        info.model_id,
+        [7; 32],
+        info.attn_limits.unwrap(),
+    )
+    .unwrap();
     w.model_id = info.model_id;
     w.weights_root = info.weights_root;
     let refs = w.post(vec![w.receipt(&honest, 1)]);

@@ -5,6 +5,7 @@ import {ModelRegistry} from "../ModelRegistry.sol";
 import {Codec} from "../lib/Codec.sol";
 import {ConfigText} from "../lib/ConfigText.sol";
 import {NormStepVerifier} from "./NormStepVerifier.sol";
+import {IStepLimit} from "../IStepLimit.sol";
 
 /// @title On-chain recomputation of attention (engine `Model::attention`, `ops::attend`, then
 ///        `Act16::from_wide`): the step `ATTN` (layer op 7), bit for bit.
@@ -40,7 +41,14 @@ import {NormStepVerifier} from "./NormStepVerifier.sol";
 ///         position's bytes = its leaf's digest) and the table. The witness, and the work,
 ///         grow with the visible context: docs/BENCHMARKS.md has the gas per context length
 ///         (a long context exceeds a transaction's gas and needs another route).
-contract AttnStepVerifier is NormStepVerifier {
+///
+///         `provable(modelId, outLeaf)` (`IStepLimit`) is false for a step with more than
+///         `maxVisible` visible positions (with the deployment's `window` and `globalEvery`, the
+///         config's `sliding_window` and `global_every`): the largest context whose proof the
+///         deployer measured or estimated to fit a transaction. A dispute at such a step ends
+///         with no contest (`DisputeGame.declareUnprovable`) instead of the honest node's
+///         timeout.
+contract AttnStepVerifier is NormStepVerifier, IStepLimit {
     uint8 internal constant Q_ROPE = 4;
     uint8 internal constant K_ROPE = 5;
     uint8 internal constant V_CACHE = 6;
@@ -48,6 +56,9 @@ contract AttnStepVerifier is NormStepVerifier {
     uint256 internal constant EXP_ENTRIES = 1025;
 
     bytes32 public immutable expTableDigest;
+    uint256 public immutable maxVisible;
+    uint256 public immutable window;
+    uint256 public immutable globalEvery;
 
     struct AttnWitness {
         bytes config;
@@ -78,8 +89,27 @@ contract AttnStepVerifier is NormStepVerifier {
         uint256 globalEvery;
     }
 
-    constructor(ModelRegistry registry_, bytes32 expTableDigest_) NormStepVerifier(registry_) {
+    constructor(
+        ModelRegistry registry_,
+        bytes32 expTableDigest_,
+        uint256 maxVisible_,
+        uint256 window_,
+        uint256 globalEvery_
+    ) NormStepVerifier(registry_) {
         expTableDigest = expTableDigest_;
+        maxVisible = maxVisible_;
+        window = window_;
+        globalEvery = globalEvery_;
+    }
+
+    /// @notice Whether an `ATTN` step's visible positions are at most `maxVisible`.
+    function provable(bytes32 modelId, bytes calldata outLeaf) external view returns (bool) {
+        Codec.TraceKey memory out = Codec.traceKey(outLeaf);
+        if (out.stage == 0 || out.stage > registry.model(modelId).numLayers) return true;
+        Shape memory sh;
+        sh.window = window;
+        sh.globalEvery = globalEvery;
+        return uint256(out.pos) + 1 - visibleFrom(sh, out.stage - 1, out.pos) <= maxVisible;
     }
 
     function verifyStep(

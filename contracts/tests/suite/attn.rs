@@ -91,7 +91,12 @@ fn attn_verifier_accepts_real_steps_of_both_models_and_rejects_wrong_ones() {
         let mut bed = Bed::new(&cfg, m.info().weights_root);
         let v = bed
             .d
-            .set_attn_verifier(&mut bed.chain, bed.model_id, tables::exp2_table_digest())
+            .set_attn_verifier(
+                &mut bed.chain,
+                bed.model_id,
+                tables::exp2_table_digest(),
+                limits(&cfg),
+            )
             .unwrap();
         let mut windowed = false;
         for pos in [0, 1, PROMPT.len() as u32 - 1, PROMPT.len() as u32] {
@@ -192,7 +197,7 @@ fn attn_verifier_accepts_real_steps_of_both_models_and_rejects_wrong_ones() {
         rejects(&mut bed, &c.in_leaves, &wt, "changed table");
         let other = bed
             .d
-            .set_attn_verifier(&mut bed.chain, bed.model_id, [9; 32])
+            .set_attn_verifier(&mut bed.chain, bed.model_id, [9; 32], limits(&cfg))
             .unwrap();
         assert!(!bed.verify(other, &c.out_leaf, &c.in_leaves, &w));
         // A config without the window (every layer global) asks for more leaves: not the
@@ -227,7 +232,12 @@ fn attn_arithmetic_equals_the_engine_on_edge_cases() {
     let mut bed = Bed::new(m.config(), m.info().weights_root);
     let v = bed
         .d
-        .set_attn_verifier(&mut bed.chain, bed.model_id, tables::exp2_table_digest())
+        .set_attn_verifier(
+            &mut bed.chain,
+            bed.model_id,
+            tables::exp2_table_digest(),
+            limits(m.config()),
+        )
         .unwrap();
     let table = tables::exp2_table_bytes();
     let mut r = otr_engine::rng::SplitMix(23);
@@ -316,6 +326,17 @@ fn attn_arithmetic_equals_the_engine_on_edge_cases() {
 
 /// `proveStep` of the last leaf of `trace` at the end of a dispute (the challenger's trace
 /// differs there), or the error when the transaction fails (out of gas past the cap).
+/// The verifier's limits for `cfg` (`AttnLimits::estimate`).
+pub(crate) fn limits(cfg: &Config) -> otr_contracts::deploy::AttnLimits {
+    otr_contracts::deploy::AttnLimits::estimate(
+        cfg.n_heads as u64,
+        cfg.head_dim as u64,
+        cfg.context_len as u64,
+        cfg.sliding_window as u64,
+        cfg.global_every as u64,
+    )
+}
+
 fn prove_last(
     cfg: &Config,
     trace: &Trace,
@@ -323,8 +344,13 @@ fn prove_last(
     witness: Vec<u8>,
 ) -> Result<u64, String> {
     prove_last_leaf(cfg, [0x77; 32], trace, in_idx, witness, |w| {
-        w.d.set_attn_verifier(&mut w.chain, MODEL_ID, tables::exp2_table_digest())
-            .unwrap();
+        w.d.set_attn_verifier(
+            &mut w.chain,
+            MODEL_ID,
+            tables::exp2_table_digest(),
+            limits(cfg),
+        )
+        .unwrap();
     })
 }
 
@@ -461,5 +487,73 @@ fn attn_gas() {
     }
     for l in &lines {
         println!("{l}");
+    }
+}
+
+/// The attention verifier's limit (`AttnLimits::estimate`, 90 visible positions at Gemma 3 270M
+/// size, where 96 were measured to fit): a dispute at an `ATTN` step seeing more positions ends
+/// with no contest (`declareUnprovable`) instead of the honest node's timeout; at a shorter one
+/// the node must prove (`HasStepVerifier`).
+#[test]
+fn attention_past_the_verifiers_limit_ends_with_no_contest() {
+    let cfg = crate::act::gemma_270m_config();
+    let l = limits(&cfg);
+    assert_eq!(l.max_visible, 90);
+    let stage = (1..=cfg.n_layers as u16)
+        .find(|&s| cfg.is_global(s as usize - 1))
+        .unwrap();
+    for (pos, provable) in [(7u32, true), (89, true), (90, false), (127, false)] {
+        let key = StepKey {
+            pos,
+            stage,
+            op: layer_op::ATTN,
+        };
+        let (trace, _) = in_layout(&[leaf(key, &[0x33; 32])], pos + 1, cfg.n_layers as u16);
+        let mut theirs: Vec<Vec<u8>> = (0..trace.len()).map(|i| trace.leaf(i).to_vec()).collect();
+        theirs.last_mut().unwrap()[56] ^= 1;
+        let theirs = Trace::new(theirs);
+        let mut w = World::new();
+        let reg = w.d.registry;
+        w.owner_send(
+            reg,
+            &otr_contracts::bindings::model_registry::ModelRegistry::registerModelCall {
+                modelId: MODEL_ID.into(),
+                m: crate::act::model_entry(&cfg, [0x77; 32]),
+                vks: vec![],
+            },
+        );
+        w.d.set_attn_verifier(&mut w.chain, MODEL_ID, tables::exp2_table_digest(), l)
+            .unwrap();
+        let mut r = receipt(&trace, 1, 10, [0x77; 32], T0);
+        r.prompt_tokens = pos + 1;
+        let p = w.post_receipts(vec![r]);
+        let id = w.dispute_first(&p);
+        loop {
+            let x = w.d.dispute(&mut w.chain, id).unwrap();
+            if x.disagreeSize - x.agreeSize == 1 {
+                break;
+            }
+            w.d.bisect(&mut w.chain, w.node, id, &trace).unwrap();
+            w.d.respond(&mut w.chain, w.challenger, id, &theirs)
+                .unwrap();
+        }
+        let has: bool = host::view(
+            &mut w.chain,
+            w.d.dispute_game,
+            &otr_contracts::bindings::dispute_game::DisputeGame::hasStepProofCall {
+                modelId: MODEL_ID.into(),
+                outLeaf: trace.leaf(trace.len() - 1).to_vec().into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(has, provable, "pos {pos}");
+        let out = w.d.declare_unprovable(&mut w.chain, w.node, id, &trace);
+        if provable {
+            let e = out.fails();
+            assert!(e.is("HasStepVerifier"), "pos {pos}: {e}");
+        } else {
+            out.unwrap();
+            assert_eq!(w.d.dispute(&mut w.chain, id).unwrap().phase, 5, "pos {pos}");
+        }
     }
 }

@@ -23,8 +23,8 @@
 //!     activation table supplied whole against its committed digest;
 //!   - attention, `ATTN` (`AttnStepVerifier`, [`attn_step_proof`]), over every visible
 //!     position's key and value leaves, with the 2^-x table supplied whole; its gas grows with
-//!     the visible context and a long one exceeds the transaction gas cap (the node then
-//!     cannot prove the step);
+//!     the visible context, and past the verifier's `maxVisible` (what fits a transaction) the
+//!     step counts as one without a verifier (no contest);
 //!
 //!   the matrix-vector products (`Q K V O GATE UP DOWN`, `LOGITS`; `MatVecStepVerifier`) are
 //!   settled in three moves instead (docs/PROTOCOL.md §7.9): the node's `openMatVec` publishes
@@ -573,15 +573,25 @@ pub fn node_move<H: Host + ?Sized>(
                 });
             };
             let verifier = d.step_verifier(host, v.model_id, key.stage, key.op)?;
-            if verifier == Address::ZERO {
-                // No one can show on chain who is right at this step: it ends without a winner.
+            let provable = verifier != Address::ZERO
+                && host::view(
+                    host,
+                    d.dispute_game,
+                    &DisputeGame::hasStepProofCall {
+                        modelId: v.model_id.into(),
+                        outLeaf: trace.leaf(index).to_vec().into(),
+                    },
+                )?;
+            if !provable {
+                // No one can show on chain who is right at this step (no verifier, or one whose
+                // proof would not fit a transaction): it ends without a winner.
                 return match d.declare_unprovable(host, me, id, trace) {
                     Ok(_) => Ok(Move::NoContest { index, key }),
                     Err(e) => Ok(Move::CannotProve {
                         index,
                         key: Some(key),
                         reason: format!(
-                            "no step verifier is registered for operator {} at stage {}, and \
+                            "no step verifier can prove operator {} at stage {}, and \
                              declareUnprovable failed: {e}",
                             key.op, key.stage
                         ),

@@ -88,6 +88,13 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
         embed_rows: super::inference::LazyEmbed::known(None),
         act_table_digest: Some(m.act_table_digest()),
         exp_table_digest: Some(otr_engine::tables::exp2_table_digest()),
+        attn_limits: Some(otr_contracts::deploy::AttnLimits::estimate(
+            i.config.n_heads as u64,
+            i.config.head_dim as u64,
+            i.config.context_len as u64,
+            i.config.sliding_window as u64,
+            i.config.global_every as u64,
+        )),
         // Minutes for Gemma 3 270M the first time (then read from its cache file): only when
         // the node registers its model.
         matrix_root: super::zkroot::LazyRoot::of_model(i.clone()),

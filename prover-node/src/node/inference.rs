@@ -44,6 +44,10 @@ pub struct ModelInfo {
     /// parameter of the on-chain `ATTN` step verifier; `None` when the engine has none.
     #[serde(skip)]
     pub exp_table_digest: Option<[u8; 32]>,
+    /// The on-chain `ATTN` verifier's limits (`AttnLimits::estimate` of the model's shape): the
+    /// longest visible context it proves; a dispute at a longer one ends with no contest.
+    #[serde(skip)]
+    pub attn_limits: Option<otr_contracts::deploy::AttnLimits>,
     /// The registry's `poseidonRoot`: the root over the model's matrices' Poseidon commitments
     /// (`zkroot`), computed (or read from its cache file) when first asked, at registration.
     #[serde(skip)]
@@ -254,10 +258,11 @@ pub struct RopeRow {
 pub enum RunKind {
     /// The model on the request, as the receipt claims.
     Honest,
-    /// Dev only (`--dev-cheat-every`): the model on the request with its last prompt token
-    /// replaced by the next vocabulary id. The answer, the trace and so the receipt's
-    /// `trace_root` differ from what the request commits to, from the last prompt position's
-    /// embedding step on.
+    /// Dev only (`--dev-cheat-every`): the model on the request, but the last prompt position
+    /// embeds the next vocabulary id's row (engine `DevFault::EmbedNextToken`) while the trace's
+    /// `PROMPT` leaf commits the real tokens. The answer, the trace and so the receipt's
+    /// `trace_root` differ from what the request commits to, from that position's `EMBED` step
+    /// on, which does not follow from the committed token.
     Cheat,
 }
 

@@ -127,8 +127,8 @@ pub fn register_model<H: Host + ?Sized>(
     }
     // Attention over the visible cache, bound to the engine's 2^-x table (a long context
     // exceeds a transaction's gas: docs/PROTOCOL.md).
-    if let Some(t) = model.exp_table_digest {
-        d.set_attn_verifier(host, model.model_id, t)
+    if let (Some(t), Some(l)) = (model.exp_table_digest, model.attn_limits) {
+        d.set_attn_verifier(host, model.model_id, t, l)
             .map_err(|e| format!("naming the attention step verifier: {e}"))?;
     }
     Ok(())

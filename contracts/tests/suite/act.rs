@@ -467,9 +467,7 @@ pub(crate) fn prove_last_leaf(
     let trace = &trace;
     let in_idx: Vec<u64> = in_idx.iter().map(|&i| at[i as usize]).collect();
     let in_idx = &in_idx[..];
-    let mut theirs: Vec<Vec<u8>> = (0..trace.len()).map(|i| trace.leaf(i).to_vec()).collect();
-    theirs.last_mut().unwrap()[56] ^= 1;
-    let theirs = Trace::new(theirs);
+    let theirs = last_leaf_changed(&trace);
     let mut w = World::new();
     let reg = w.d.registry;
     w.owner_send(
@@ -485,15 +483,7 @@ pub(crate) fn prove_last_leaf(
     r.prompt_tokens = prompt_tokens;
     let p = w.post_receipts(vec![r]);
     let id = w.dispute_first(&p);
-    loop {
-        let x = w.d.dispute(&mut w.chain, id).unwrap();
-        if x.disagreeSize - x.agreeSize == 1 {
-            break;
-        }
-        w.d.bisect(&mut w.chain, w.node, id, trace).unwrap();
-        w.d.respond(&mut w.chain, w.challenger, id, &theirs)
-            .unwrap();
-    }
+    w.bisect_to_one_step(id, trace, &theirs);
     let out =
         w.d.prove_step(&mut w.chain, w.node, id, trace, in_idx, witness)
             .map_err(|e| e.to_string())?;

@@ -509,9 +509,7 @@ fn attention_past_the_verifiers_limit_ends_with_no_contest() {
             op: layer_op::ATTN,
         };
         let (trace, _) = in_layout(&[leaf(key, &[0x33; 32])], pos + 1, cfg.n_layers as u16);
-        let mut theirs: Vec<Vec<u8>> = (0..trace.len()).map(|i| trace.leaf(i).to_vec()).collect();
-        theirs.last_mut().unwrap()[56] ^= 1;
-        let theirs = Trace::new(theirs);
+        let theirs = last_leaf_changed(&trace);
         let mut w = World::new();
         let reg = w.d.registry;
         w.owner_send(
@@ -528,15 +526,7 @@ fn attention_past_the_verifiers_limit_ends_with_no_contest() {
         r.prompt_tokens = pos + 1;
         let p = w.post_receipts(vec![r]);
         let id = w.dispute_first(&p);
-        loop {
-            let x = w.d.dispute(&mut w.chain, id).unwrap();
-            if x.disagreeSize - x.agreeSize == 1 {
-                break;
-            }
-            w.d.bisect(&mut w.chain, w.node, id, &trace).unwrap();
-            w.d.respond(&mut w.chain, w.challenger, id, &theirs)
-                .unwrap();
-        }
+        w.bisect_to_one_step(id, &trace, &theirs);
         let has: bool = host::view(
             &mut w.chain,
             w.d.dispute_game,

@@ -239,6 +239,14 @@ pub fn synth_trace(positions: u32, cheat_at: Option<(u32, u16)>) -> SynthTrace {
     }
 }
 
+/// `trace` with its last leaf's digest changed: the trace of a challenger that disputes exactly
+/// that leaf.
+pub fn last_leaf_changed(trace: &Trace) -> Trace {
+    let mut leaves: Vec<Vec<u8>> = (0..trace.len()).map(|i| trace.leaf(i).to_vec()).collect();
+    leaves.last_mut().expect("a leaf")[56] ^= 1;
+    Trace::new(leaves)
+}
+
 /// The key of a 57-byte trace leaf.
 pub fn leaf_key(leaf: &[u8]) -> StepKey {
     StepKey {
@@ -416,6 +424,21 @@ impl World {
             )
             .unwrap()
             .0
+    }
+
+    /// Plays dispute `id` down to one step: the node bisects with `node`, the challenger
+    /// responds with `theirs`.
+    pub fn bisect_to_one_step(&mut self, id: u64, node: &Trace, theirs: &Trace) {
+        loop {
+            let x = self.d.dispute(&mut self.chain, id).unwrap();
+            if x.disagreeSize - x.agreeSize == 1 {
+                return;
+            }
+            self.d.bisect(&mut self.chain, self.node, id, node).unwrap();
+            self.d
+                .respond(&mut self.chain, self.challenger, id, theirs)
+                .unwrap();
+        }
     }
 
     pub fn post_receipts(&mut self, receipts: Vec<Receipt>) -> Posted {

@@ -245,25 +245,15 @@ fn dispute_to_last_leaf(m: &Model, prompt_tokens: u32) -> (World, u64, Trace) {
         .trace_steps(PROMPT, &Sampling::greedy(3), &mut |_, _| true)
         .unwrap();
     let leaves: Vec<Vec<u8>> = steps.iter().map(|(k, d)| leaf(*k, d)).collect();
-    let trace = Trace::new(leaves.clone());
-    let mut theirs = leaves;
-    theirs.last_mut().unwrap()[56] ^= 1;
-    let theirs = Trace::new(theirs);
+    let trace = Trace::new(leaves);
+    let theirs = last_leaf_changed(&trace);
     let mut w = World::new();
     registered(&mut w, m);
     let mut r = receipt(&trace, 1, 3, m.info().weights_root, T0);
     r.prompt_tokens = prompt_tokens;
     let p = w.post_receipts(vec![r]);
     let id = w.dispute_first(&p);
-    loop {
-        let x = w.d.dispute(&mut w.chain, id).unwrap();
-        if x.disagreeSize - x.agreeSize == 1 {
-            break;
-        }
-        w.d.bisect(&mut w.chain, w.node, id, &trace).unwrap();
-        w.d.respond(&mut w.chain, w.challenger, id, &theirs)
-            .unwrap();
-    }
+    w.bisect_to_one_step(id, &trace, &theirs);
     (w, id, trace)
 }
 

@@ -683,9 +683,7 @@ fn norm_gas() {
         // At their places in the trace layout, filler leaves between them.
         let (trace, _) = in_layout(&leaves_t, 10, cfg.n_layers as u16);
         let leaves_t: Vec<Vec<u8>> = (0..trace.len()).map(|i| trace.leaf(i).to_vec()).collect();
-        let mut theirs = leaves_t.clone();
-        theirs.last_mut().unwrap()[56] ^= 1;
-        let theirs = Trace::new(theirs);
+        let theirs = last_leaf_changed(&trace);
 
         let mut w = World::new();
         let reg = w.d.registry;
@@ -708,16 +706,7 @@ fn norm_gas() {
         w.d.set_norm_verifier(&mut w.chain, MODEL_ID, true).unwrap();
         let p = w.post_receipts(vec![receipt(&trace, 1, 10, root, T0)]);
         let id = w.dispute_first(&p);
-        // Bisect to the last leaf.
-        loop {
-            let x = w.d.dispute(&mut w.chain, id).unwrap();
-            if x.disagreeSize - x.agreeSize == 1 {
-                break;
-            }
-            w.d.bisect(&mut w.chain, w.node, id, &trace).unwrap();
-            w.d.respond(&mut w.chain, w.challenger, id, &theirs)
-                .unwrap();
-        }
+        w.bisect_to_one_step(id, &trace, &theirs);
         let (index, size, path) = open(name);
         let inputs: Vec<Vec<u8>> = ins.iter().map(|t| wide(t)).collect();
         let witness = norm_step_witness(

@@ -339,6 +339,21 @@ fn owner_registers_model_and_matvec_verifier_on_an_rpc_chain() {
             assert_eq!(*v, Value::Null, "{name}: {st}");
         }
     }
+    // The verifiers whose parameters the model computes on first use (RoPE table roots, the
+    // embedding-row tree) are named too.
+    assert!(
+        st["stepVerifiers"]["layer"]["ops"]["Q_ROPE"].is_string(),
+        "{st}"
+    );
+    // The embedding is recomputed on chain; the prompt's tokenization is not.
+    assert!(
+        st["stepVerifiers"]["embedding"]["ops"]["EMBED"].is_string(),
+        "{st}"
+    );
+    assert!(
+        st["stepVerifiers"]["embedding"]["ops"]["PROMPT"].is_null(),
+        "{st}"
+    );
     let head_logits = &st["stepVerifiers"]["head"]["ops"]["LOGITS"];
     if shapes.contains(&(2, 1)) {
         assert_eq!(*head_logits, Value::String(addr.clone()));

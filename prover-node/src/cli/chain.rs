@@ -223,6 +223,20 @@ fn load_model(model: &str) -> Result<ModelInfo, CliError> {
     Ok(engine.info())
 }
 
+/// [`load_model`] with the step verifiers' parameters computed while the engine is loaded (the
+/// RoPE table roots and the embedding-row tree are computed on first use from the model, which
+/// is gone once this returns).
+fn load_model_for_registration(model: &str) -> Result<ModelInfo, CliError> {
+    eprintln!("loading {model} ...");
+    let engine =
+        crate::node::engine_impl::load(model, &std::env::temp_dir()).map_err(fail("MODEL_LOAD"))?;
+    let info = engine.info();
+    eprintln!("computing the RoPE table roots and the embedding-row tree ...");
+    info.rope_roots.get();
+    info.embed_rows.get();
+    Ok(info)
+}
+
 /// The registry's entry of `info`'s model id.
 fn entry(
     host: &mut RpcHost,
@@ -242,7 +256,7 @@ fn entry(
 fn register_model(a: RegisterModelArgs) -> Result<Value, CliError> {
     let (mut host, saved) = open(&a.chain)?;
     let d = owner_signer(&mut host, &saved, &a.owner)?;
-    let info = load_model(&a.chain.model)?;
+    let info = load_model_for_registration(&a.chain.model)?;
     // The Poseidon root is part of the entry: computed (or read from its cache) now, as the
     // node computes it at registration for a small model.
     eprintln!("committing the model's matrices (Poseidon root) ...");
@@ -360,6 +374,7 @@ const LAYER_OPS: [&str; 16] = [
     "RESID_FFN",
 ];
 const HEAD_OPS: [&str; 3] = ["FINAL_NORM", "LOGITS", "SAMPLE"];
+const EMBED_OPS: [&str; 2] = ["PROMPT", "EMBED"];
 
 fn op_name(class: u8, o: u8) -> String {
     let names: &[&str] = if class == 1 { &LAYER_OPS } else { &HEAD_OPS };
@@ -399,6 +414,7 @@ fn status(a: StatusArgs) -> Result<Value, CliError> {
     };
     let step_verifiers = if registered {
         json!({
+            "embedding": {"stage": 0, "ops": verifiers(0, &EMBED_OPS)?},
             "layer": {"stage": 1, "ops": verifiers(1, &LAYER_OPS)?},
             "head": {"stage": head, "ops": verifiers(head, &HEAD_OPS)?},
         })

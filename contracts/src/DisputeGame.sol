@@ -11,6 +11,7 @@ import {BatchProof} from "./lib/BatchProof.sol";
 import {Codec} from "./lib/Codec.sol";
 import {Rfc6962} from "./lib/Rfc6962.sol";
 import {StepOpening} from "./lib/StepOpening.sol";
+import {TraceLayout} from "./lib/TraceLayout.sol";
 import {MatVecStepVerifier} from "./verifiers/MatVecStepVerifier.sol";
 
 /// @title The dispute game: bisection over a receipt's trace, one-step adjudication, slashing.
@@ -364,26 +365,7 @@ contract DisputeGame is Owned {
         pure
         returns (bool, uint64)
     {
-        if (promptTokens == 0) return (false, 0);
-        uint256 nl = numLayers;
-        uint256 p = pos;
-        uint256 firstHead = uint256(promptTokens) - 1;
-        uint256 offset;
-        if (stage == 0) {
-            if (op == 0) return (p == 0, 0); // PROMPT
-            if (op != 1) return (false, 0);
-            offset = 0; // EMBED
-        } else if (stage <= nl) {
-            if (op >= 16) return (false, 0);
-            offset = 1 + 16 * (uint256(stage) - 1) + op;
-        } else if (stage == nl + 1) {
-            if (op > 2 || p < firstHead) return (false, 0);
-            offset = 1 + 16 * nl + op;
-        } else {
-            return (false, 0);
-        }
-        uint256 idx = 1 + p * (1 + 16 * nl) + 3 * (p > firstHead ? p - firstHead : 0) + offset;
-        return (true, uint64(idx));
+        return TraceLayout.index(pos, stage, op, promptTokens, numLayers);
     }
 
     /// @notice After a missed move deadline: the side that moved last wins.
@@ -444,9 +426,7 @@ contract DisputeGame is Owned {
         pure
         returns (uint64)
     {
-        if (promptTokens == 0 || completionTokens == 0) return 0;
-        uint256 fed = uint256(promptTokens) + completionTokens - 1;
-        return uint64(1 + fed * (1 + 16 * uint256(numLayers)) + 3 * uint256(completionTokens));
+        return TraceLayout.steps(promptTokens, completionTokens, numLayers);
     }
 
     function _include(BatchProof.ReceiptRef calldata r) private view returns (BatchProof.Included memory) {

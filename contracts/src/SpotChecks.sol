@@ -9,6 +9,7 @@ import {BatchProof} from "./lib/BatchProof.sol";
 import {Codec} from "./lib/Codec.sol";
 import {Rfc6962} from "./lib/Rfc6962.sol";
 import {StepOpening} from "./lib/StepOpening.sol";
+import {TraceLayout} from "./lib/TraceLayout.sol";
 import {MatVecStepVerifier} from "./verifiers/MatVecStepVerifier.sol";
 
 /// @title Stochastic ZK spot-checks (DESIGN principle 7).
@@ -79,6 +80,7 @@ contract SpotChecks is Owned {
     error UnitNotProven();
     error NotTheSampledStep(uint64 index, uint64 expected);
     error SkippedMatVecStep(uint64 index);
+    error NotInLayout(uint64 index);
 
     event SeedRecorded(uint256 indexed batchIndex, bytes32 seed);
     event SpotCheckProved(uint256 indexed batchIndex, bytes32 receiptHash, uint64 step);
@@ -155,7 +157,11 @@ contract SpotChecks is Owned {
     ///         after the last of them, or at the sampled index when `skipped` is empty) is one:
     ///         the proved step. `inputs` is its input leaf; `u` the unit proof of the rows
     ///         `selectedUnit(.., rows / R) * R ..` checked by `MatVecStepVerifier.openMatVec` and
-    ///         `verifyUnit`.
+    ///         `verifyUnit`. Every opened leaf (skipped, the step, its input) must carry the key
+    ///         the trace layout puts at its index (`TraceLayout`, with the receipt's
+    ///         `promptTokens` and the model's `numLayers`): a trace holding copies of correct
+    ///         steps in place of wrong ones, or other keys over them, would otherwise pass every
+    ///         spot check.
     function proveSpotCheck(
         BatchProof.ReceiptRef calldata r,
         StepOpening.Leaf[] calldata skipped,
@@ -171,22 +177,32 @@ contract SpotChecks is Owned {
         if (proved[key]) revert AlreadyProved(inc.receiptHash);
         uint64 n = inc.receipt.traceSteps;
         bytes32 modelId = inc.receipt.modelId;
+        uint32 pt = inc.receipt.promptTokens;
+        uint16 nl = registry.model(modelId).numLayers;
         uint64 next = selectedStep(r.batchIndex, inc.receiptHash, n);
         for (uint256 i = 0; i < skipped.length; ++i) {
             StepOpening.Leaf calldata l = skipped[i];
             if (l.index != next) revert NotTheSampledStep(l.index, next);
             Rfc6962.verifyInclusion(Rfc6962.leafHashOf(l.leaf), l.index, n, l.path, inc.receipt.traceRoot);
             Codec.TraceKey memory sk = Codec.traceKey(l.leaf);
+            if (!TraceLayout.placed(sk.pos, sk.stage, sk.op, pt, nl, l.index)) revert NotInLayout(l.index);
             if (isLayerMatVec(modelId, sk.stage, sk.op)) revert SkippedMatVecStep(l.index);
             next = next + 1 == n ? 0 : next + 1;
         }
         if (out.index != next) revert NotTheSampledStep(out.index, next);
         Rfc6962.verifyInclusion(Rfc6962.leafHashOf(out.leaf), out.index, n, out.path, inc.receipt.traceRoot);
         Codec.TraceKey memory k = Codec.traceKey(out.leaf);
+        if (!TraceLayout.placed(k.pos, k.stage, k.op, pt, nl, out.index)) revert NotInLayout(out.index);
         if (!isLayerMatVec(modelId, k.stage, k.op)) revert NotAMatVecStep(out.index);
         address v = registry.stepVerifier(modelId, k.stage, k.op);
         if (v == address(0)) revert NoStepVerifier(k.stage, k.op);
         bytes[] memory ins = StepOpening.openInputs(inputs, n, inc.receipt.traceRoot, out.index);
+        for (uint256 i = 0; i < inputs.length; ++i) {
+            Codec.TraceKey memory ik = Codec.traceKey(inputs[i].leaf);
+            if (!TraceLayout.placed(ik.pos, ik.stage, ik.op, pt, nl, inputs[i].index)) {
+                revert NotInLayout(inputs[i].index);
+            }
+        }
         (uint256 rows, uint256 unitRows, bytes32 inDigest) =
             MatVecStepVerifier(v).openMatVec(modelId, inc.receipt.weightsRoot, out.leaf, ins, u.y);
         uint256 rowStart = selectedUnit(r.batchIndex, inc.receiptHash, rows / unitRows) * unitRows;

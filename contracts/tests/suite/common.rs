@@ -22,6 +22,8 @@ pub const N_LAYERS: u16 = 2;
 /// Engine operator codes (engine `trace.rs`).
 pub const OP_PROMPT: u8 = 0;
 pub const OP_EMBED: u8 = 1;
+pub const OP_ATTN_NORM: u8 = 0;
+pub const OP_Q: u8 = 1;
 pub const OP_O: u8 = 8;
 pub const OP_RESID_ATTN: u8 = 9;
 pub const OP_DOWN: u8 = 14;

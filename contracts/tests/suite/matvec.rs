@@ -79,8 +79,8 @@ struct MatrixRoot {
 }
 
 impl MatrixRoot {
-    fn new(c_w: [u8; 32], extra: usize) -> MatrixRoot {
-        let mut entries: Vec<(String, [u8; 32])> = vec![("blk.0.ffn_down.weight".into(), c_w)];
+    fn new(c_w: [u8; 32], extra: usize, name: &str) -> MatrixRoot {
+        let mut entries: Vec<(String, [u8; 32])> = vec![(name.into(), c_w)];
         for i in 0..extra {
             entries.push((format!("blk.{}.attn_q.weight", i + 1), [i as u8 + 1; 32]));
         }
@@ -104,27 +104,37 @@ impl MatrixRoot {
     }
 }
 
-/// A world whose model has the matrix root and a matrix-vector verifier for layer `DOWN`.
+/// A world whose model has the matrix root and a matrix-vector verifier for layer 0's `op`
+/// (`DOWN` for disputes, `Q` for spot checks).
 struct Bed {
     w: World,
     root: MatrixRoot,
     /// The `MatVecStepVerifier`.
     verifier: Address,
+    /// The matrix's name in the root.
+    name: &'static str,
 }
 
 fn bed(step: &Step, vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>, extra: usize) -> Bed {
-    bed_with(step, vk, extra, Params::devnet())
+    bed_with(step, vk, extra, Params::devnet(), OP_DOWN)
 }
 
-/// [`bed`] with deployment parameters `params`.
+/// [`bed`] with deployment parameters `params`, the matrix registered as layer 0's `op`
+/// (`OP_DOWN` or `OP_Q`).
 fn bed_with(
     step: &Step,
     vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
     extra: usize,
     params: Params,
+    op: u8,
 ) -> Bed {
     let mut w = World::with_params(params);
-    let root = MatrixRoot::new(step.c_w(), extra);
+    let name = if op == OP_Q {
+        "blk.0.attn_q.weight"
+    } else {
+        "blk.0.ffn_down.weight"
+    };
+    let root = MatrixRoot::new(step.c_w(), extra, name);
     let reg = w.d.registry;
     w.owner_send(
         reg,
@@ -146,7 +156,7 @@ fn bed_with(
     let g16 = w.d.deploy_matvec_groth16(&mut w.chain, vk).unwrap();
     let shape = MatVecShape {
         stage_class: 1,
-        op: OP_DOWN,
+        op,
         rows: step.w.rows as u32,
         cols: step.w.cols as u32,
         unit_rows: step.unit_rows as u32,
@@ -155,13 +165,23 @@ fn bed_with(
     let verifier =
         w.d.set_matvec_verifier(&mut w.chain, MODEL_ID, rounds, false, &[shape])
             .unwrap();
-    Bed { w, root, verifier }
+    Bed {
+        w,
+        root,
+        verifier,
+        name,
+    }
 }
 
-/// A trace ending `(0, 1, ACT) = x`, `(0, 1, DOWN) = y` after a filler leaf (spot checks, which
-/// do not read the trace layout).
-fn trace(x: &Act16, y: &[i64]) -> Trace {
-    Trace::new(trace_leaves(x, y))
+/// The first four leaves of a trace: `PROMPT` and `EMBED` (filler), `(0, 1, ATTN_NORM) = x`,
+/// `(0, 1, Q) = y`, each at its layout index (spot checks).
+fn spot_trace(x: &Act16, y: &[i64]) -> Trace {
+    Trace::new(vec![
+        trace_leaf(0, 0, OP_PROMPT, &[2, 0, 0, 0]),
+        trace_leaf(0, 0, OP_EMBED, &wide(&[1, 2, 3])),
+        trace_leaf(0, 1, OP_ATTN_NORM, &x.bytes()),
+        trace_leaf(0, 1, OP_Q, &wide(y)),
+    ])
 }
 
 fn trace_leaves(x: &Act16, y: &[i64]) -> Vec<Vec<u8>> {
@@ -216,7 +236,7 @@ impl Bed {
     }
 
     fn unit_move(&self, step: &Step, y: &[i64], proof: [U256; 8]) -> UnitMove {
-        let (cw_index, cw_size, cw_path) = self.root.opening("blk.0.ffn_down.weight");
+        let (cw_index, cw_size, cw_path) = self.root.opening(self.name);
         UnitMove {
             x: step.x.bytes(),
             y: wide(y),
@@ -669,8 +689,8 @@ fn matvec_gas() {
 #[test]
 fn matvec_spot_check_gas() {
     let (step, vk, proof) = down_fixture();
-    let mut b = bed_with(&step, vk.vk(), 125, all_selected());
-    let honest = trace(&step.x, &step.y);
+    let mut b = bed_with(&step, vk.vk(), 125, all_selected(), OP_Q);
+    let honest = spot_trace(&step.x, &step.y);
     let receipts: Vec<_> = (0..2400u64)
         .map(|i| receipt(&honest, (i % 256) as u8, 10, WEIGHTS_ROOT, T0 + i / 256))
         .collect();
@@ -678,17 +698,17 @@ fn matvec_spot_check_gas() {
     let i = (0..receipts.len())
         .find(|&i| {
             let rh = receipts[i].receipt_hash();
-            draw(&seed, &rh, 1, 3) == 0 && draw(&seed, &rh, 4, 160) == 5
+            draw(&seed, &rh, 1, 4) == 0 && draw(&seed, &rh, 4, 160) == 5
         })
         .expect("a receipt sampled at leaf 0 whose unit is 5");
     let r = p.receipt_ref(0, i);
     let u = b.unit_move(&step, &step.y, proof_calldata(&proof.0));
     let out =
         b.w.d
-            .prove_spot_check(&mut b.w.chain, b.w.node, &r, &honest, &[0, 1], 2, 1, &u)
+            .prove_spot_check(&mut b.w.chain, b.w.node, &r, &honest, &[0, 1, 2], 3, 2, &u)
             .unwrap();
     println!(
-        "| `proveSpotCheck`, DOWN 640 x 2048, R = 4 (receipt in a 2,400-receipt header, two leaves skipped to reach the step, x 4,100 bytes, y 5,120 bytes, C_x of 2048 values, 7-hash matrix path, Groth16), whole transaction | {} |",
+        "| `proveSpotCheck`, a 640 x 2048 matrix (Gemma 3 270M's `DOWN` shape, registered as layer 0's `Q` so that only non-matrix leaves precede it), R = 4 (receipt in a 2,400-receipt header, three leaves skipped to reach the step, each with its layout checked, x 4,100 bytes, y 5,120 bytes, C_x of 2048 values, 7-hash matrix path, Groth16), whole transaction | {} |",
         out.gas_used
     );
     assert!(out.gas_used < 16_000_000, "{}", out.gas_used);
@@ -837,16 +857,25 @@ fn all_selected() -> Params {
 #[test]
 fn matvec_spot_check_proves_the_unit_the_seed_draws() {
     let (step, pk) = small();
-    let mut b = bed_with(step, &pk.vk, 2, all_selected());
-    let honest = trace(&step.x, &step.y);
+    let mut b = bed_with(step, &pk.vk, 2, all_selected(), OP_Q);
+    let honest = spot_trace(&step.x, &step.y);
     let mut bad_y = step.y.clone();
     bad_y[1] += 1; // unit 0
     bad_y[6] -= 1; // unit 1
-    let cheat = trace(&step.x, &bad_y);
+    let cheat = spot_trace(&step.x, &bad_y);
     let mut receipts: Vec<_> = (0..12)
         .map(|i| receipt(&honest, i, 10, WEIGHTS_ROOT, T0))
         .collect();
     receipts.extend((0..12).map(|i| receipt(&cheat, 100 + i, 10, WEIGHTS_ROOT, T0)));
+    // The honest step's leaves under position 1's keys, at position 0's indices: a trace of
+    // copies placed where they do not belong.
+    let misplaced = Trace::new(vec![
+        honest.leaf(0).to_vec(),
+        honest.leaf(1).to_vec(),
+        trace_leaf(1, 1, OP_ATTN_NORM, &step.x.bytes()),
+        trace_leaf(1, 1, OP_Q, &wide(&step.y)),
+    ]);
+    receipts.push(receipt(&misplaced, 200, 10, WEIGHTS_ROOT, T0));
     let (p, seed) = spot_batch(&mut b, receipts.clone());
     let sampled = |b: &mut Bed, i: usize| -> u64 {
         let rh = receipts[i].receipt_hash();
@@ -856,19 +885,19 @@ fn matvec_spot_check_proves_the_unit_the_seed_draws() {
             &SpotChecks::selectedStepCall {
                 batchIndex: U256::from(p.index),
                 receiptHash: rh.into(),
-                traceSteps: 3,
+                traceSteps: 4,
             },
         )
         .unwrap();
-        assert_eq!(s, draw(&seed, &rh, 1, 3));
+        assert_eq!(s, draw(&seed, &rh, 1, 4));
         s
     };
-    // An honest receipt sampled at leaf 0 (EMBED): leaves 0 and 1 are skipped, DOWN is proved.
+    // An honest receipt sampled at leaf 0 (PROMPT): leaves 0 to 2 are skipped, Q is proved.
     let good = (0..12)
         .find(|&i| sampled(&mut b, i) == 0)
         .expect("a receipt sampled at leaf 0");
     let (skip, at) = otr_contracts::proofs::spot_check_step(&honest, 0, N_LAYERS).unwrap();
-    assert_eq!((skip.as_slice(), at), (&[0u64, 1][..], 2));
+    assert_eq!((skip.as_slice(), at), (&[0u64, 1, 2][..], 3));
     let rh = receipts[good].receipt_hash();
     let unit = b.w.d.selected_unit(&mut b.w.chain, p.index, rh, 2).unwrap();
     assert_eq!(unit, draw(&seed, &rh, 4, 2));
@@ -880,22 +909,22 @@ fn matvec_spot_check_proves_the_unit_the_seed_draws() {
             .prove_spot_check(&mut b.w.chain, node, &r, &honest, skipped, at, input, u)
     };
     // Not starting at the sampled index; stopping before a matrix step; the step is not one.
-    let e = send(&mut b, &[], 2, 1, &u).fails();
+    let e = send(&mut b, &[], 3, 2, &u).fails();
     assert!(e.is("NotTheSampledStep"), "{e}");
     let e = send(&mut b, &[0], 1, 0, &u).fails();
     assert!(e.is("NotAMatVecStep"), "{e}");
     // A valid proof of the other unit is not the drawn one.
     let other = b.unit_move(step, &step.y, prove(step, pk, 4 * (1 - unit as usize)));
-    let e = send(&mut b, &[0, 1], 2, 1, &other).fails();
+    let e = send(&mut b, &[0, 1, 2], 3, 2, &other).fails();
     assert!(e.is("UnitNotProven"), "{e}");
     // An output that is not the leaf's, an input that is not the step's.
     let mut wrong = u.clone();
     wrong.y[0] ^= 1;
-    let e = send(&mut b, &[0, 1], 2, 1, &wrong).fails();
+    let e = send(&mut b, &[0, 1, 2], 3, 2, &wrong).fails();
     assert!(e.is("OutputMismatch"), "{e}");
-    let e = send(&mut b, &[0, 1], 2, 0, &u).fails();
+    let e = send(&mut b, &[0, 1, 2], 3, 0, &u).fails();
     assert!(e.is("WrongInputStep"), "{e}");
-    send(&mut b, &[0, 1], 2, 1, &u).unwrap();
+    send(&mut b, &[0, 1, 2], 3, 2, &u).unwrap();
     let cleared = |b: &mut Bed, rh: [u8; 32]| -> bool {
         host::view(
             &mut b.w.chain,
@@ -908,12 +937,40 @@ fn matvec_spot_check_proves_the_unit_the_seed_draws() {
         .unwrap()
     };
     assert!(cleared(&mut b, rh));
-    let e = send(&mut b, &[0, 1], 2, 1, &u).fails();
+    let e = send(&mut b, &[0, 1, 2], 3, 2, &u).fails();
     assert!(e.is("AlreadyProved"), "{e}");
 
-    // A receipt sampled at the DOWN leaf itself may not skip it (wrapping around the trace to
+    // Steps opened at indices the layout gives other keys are refused, whatever their values.
+    let mi = 24;
+    let sm = sampled(&mut b, mi);
+    let skip: Vec<u64> = (sm..3).collect();
+    let um = b.unit_move(
+        step,
+        &step.y,
+        prove(
+            step,
+            pk,
+            4 * draw(&seed, &receipts[mi].receipt_hash(), 4, 2) as usize,
+        ),
+    );
+    let e =
+        b.w.d
+            .prove_spot_check(
+                &mut b.w.chain,
+                node,
+                &p.receipt_ref(0, mi),
+                &misplaced,
+                &skip,
+                3,
+                2,
+                &um,
+            )
+            .fails();
+    assert!(e.is("NotInLayout"), "{e}");
+
+    // A receipt sampled at the Q leaf itself may not skip it (wrapping around the trace to
     // reach it again).
-    if let Some(i) = (0..12).find(|&i| sampled(&mut b, i) == 2) {
+    if let Some(i) = (0..12).find(|&i| sampled(&mut b, i) == 3) {
         let ri = p.receipt_ref(0, i);
         let uu = b.unit_move(
             step,
@@ -926,11 +983,11 @@ fn matvec_spot_check_proves_the_unit_the_seed_draws() {
         );
         let e =
             b.w.d
-                .prove_spot_check(&mut b.w.chain, node, &ri, &honest, &[2, 0, 1], 2, 1, &uu)
+                .prove_spot_check(&mut b.w.chain, node, &ri, &honest, &[3, 0, 1, 2], 3, 2, &uu)
                 .fails();
         assert!(e.is("SkippedMatVecStep"), "{e}");
         b.w.d
-            .prove_spot_check(&mut b.w.chain, node, &ri, &honest, &[], 2, 1, &uu)
+            .prove_spot_check(&mut b.w.chain, node, &ri, &honest, &[], 3, 2, &uu)
             .unwrap();
     }
 
@@ -948,7 +1005,7 @@ fn matvec_spot_check_proves_the_unit_the_seed_draws() {
     let ub = b.unit_move(step, &bad_y, prove(step, pk, 4 * unit_b as usize));
     let e =
         b.w.d
-            .prove_spot_check(&mut b.w.chain, node, &rb, &cheat, &skip_b, at_b, 1, &ub)
+            .prove_spot_check(&mut b.w.chain, node, &rb, &cheat, &skip_b, at_b, 2, &ub)
             .fails();
     assert!(e.is("UnitNotProven"), "{e}");
     assert!(!cleared(&mut b, rh_bad));

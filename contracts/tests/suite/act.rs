@@ -467,7 +467,7 @@ pub(crate) fn prove_last_leaf(
     let trace = &trace;
     let in_idx: Vec<u64> = in_idx.iter().map(|&i| at[i as usize]).collect();
     let in_idx = &in_idx[..];
-    let theirs = last_leaf_changed(&trace);
+    let theirs = last_leaf_changed(trace);
     let mut w = World::new();
     let reg = w.d.registry;
     w.owner_send(

@@ -256,16 +256,16 @@ impl Model {
         let ds = wide_digests(ex, &emb);
         let mut hs: Vec<Vec<i64>> = Vec::with_capacity(n);
         for (t, (h, d)) in emb.into_iter().zip(ds).enumerate() {
+            let k = key(pos(t), 0, embed_op::EMBED);
+            // The input is only built for the captured step (a prompt copy per position
+            // otherwise).
             let input = match &ctx.prompt {
-                Some(p) if (pos(t) as usize) < p.len() => StepTensor::Tokens(p.clone()),
+                Some(p) if ctx.capture == Some(k) && (pos(t) as usize) < p.len() => {
+                    StepTensor::Tokens(p.clone())
+                }
                 _ => StepTensor::Token(tokens[t]),
             };
-            ctx.rec_d(
-                key(pos(t), 0, embed_op::EMBED),
-                d,
-                || StepTensor::Wide(h.clone()),
-                || vec![input],
-            );
+            ctx.rec_d(k, d, || StepTensor::Wide(h.clone()), || vec![input]);
             hs.push(h);
         }
         // RoPE tables of every position, once per base (global and local layers), instead of

@@ -337,7 +337,11 @@ pub fn simulate(c: &CostModel, p: &Params, s: &Scenario) -> SimReport {
                             found |= r.bad;
                         }
                     }
-                    if found && q.engine_s < p.challenge_window_s {
+                    if found && q.engine_s < p.challenge_window_s && !strategy.dispute_slashes() {
+                        // The game ends at the cheat's `SAMPLE` step with no contest: the
+                        // challenger pays the game's gas, nobody is slashed.
+                        chal.gas += d_gas;
+                    } else if found && q.engine_s < p.challenge_window_s {
                         detected = true;
                         push(
                             &mut heap,
@@ -486,7 +490,11 @@ pub fn detection_trials(
                     if st.colludes() && ch < n_bribed {
                         continue;
                     }
-                    if rng.bernoulli(s.challenger_presence * s.audit_fraction) {
+                    // A challenger finds it; a dispute slashes only where the first wrong step
+                    // has a verifier (not a replaced `SAMPLE` token).
+                    if rng.bernoulli(s.challenger_presence * s.audit_fraction)
+                        && st.dispute_slashes()
+                    {
                         hit = true;
                     }
                 }

@@ -142,6 +142,15 @@ impl Strategy {
     pub fn colludes(self) -> bool {
         self == Strategy::Collude
     }
+
+    /// Whether a dispute over a cheated receipt slashes the node. One replaced token's first
+    /// wrong step is its `SAMPLE`, which has no on-chain verifier: the dispute ends with no
+    /// contest (`DisputeGame.declareUnprovable`, docs/PROTOCOL.md §10), so a challenger who finds
+    /// it cannot have it slashed. Every other cheat's first wrong step is a layer or embedding
+    /// step with a verifier.
+    pub fn dispute_slashes(self) -> bool {
+        self != Strategy::TamperOutput
+    }
 }
 
 /// Workload, population and market of one simulated scenario.
@@ -364,7 +373,11 @@ pub fn p_detect(st: Strategy, p: &Params, s: &Scenario) -> f64 {
     } else {
         s.challengers as f64
     };
-    let chal = 1.0 - (1.0 - s.challenger_presence * s.audit_fraction).powf(honest_challengers);
+    let chal = if st.dispute_slashes() {
+        1.0 - (1.0 - s.challenger_presence * s.audit_fraction).powf(honest_challengers)
+    } else {
+        0.0
+    };
     1.0 - (1.0 - spot) * (1.0 - chal)
 }
 
@@ -388,7 +401,8 @@ pub fn deterrence(st: Strategy, c: &CostModel, p: &Params, s: &Scenario) -> Dete
         + p.block_time_s
         + q.engine_s
         + 2.0 * dispute_rounds(q.trace_steps) * p.move_timeout_s;
-    let challengers_matter = s.challenger_presence > 0.0 && st != Strategy::WithholdProofs;
+    let challengers_matter =
+        s.challenger_presence > 0.0 && st != Strategy::WithholdProofs && st.dispute_slashes();
     let lag_s = if challengers_matter {
         spot_lag.max(dispute_lag)
     } else {

@@ -303,10 +303,11 @@ impl CostModel {
         prompt / self.prefill_tok_s + completion / self.decode_tok_s
     }
 
-    /// Trace steps of one query: every fed position gets the layer steps, every sampled position
-    /// the head steps (the last completion token is sampled but not fed back).
+    /// Trace steps of one query: the `PROMPT` leaf, every fed position's embedding and layer
+    /// steps, every sampled position's head steps (the last completion token is sampled but not
+    /// fed back); engine `trace::layout_steps`.
     pub fn trace_steps(&self, prompt: f64, completion: f64) -> f64 {
-        (prompt + completion - 1.0) * self.steps_per_position + completion * self.head_steps
+        1.0 + (prompt + completion - 1.0) * self.steps_per_position + completion * self.head_steps
     }
 
     /// Bytes the engine hashes into the trace per fed position and per sampled position, from
@@ -354,7 +355,8 @@ impl CostModel {
     /// therefore proved with probability (1 + the non-matrix steps just before it, back to the
     /// previous layer matrix step) / `trace_steps`.
     ///
-    /// The trace is ordered by (position, stage, operator): at every fed position `EMBED`, then
+    /// The trace is ordered by (position, stage, operator): the `PROMPT` leaf first, then at
+    /// every fed position `EMBED`, then
     /// the layers' 16 operators ([`LAYER_OPS`]), then the head (`FINAL_NORM LOGITS SAMPLE`) at
     /// the positions whose next token is sampled (the last `completion` fed positions). The
     /// first `Q` of a position follows its `ATTN_NORM` and `EMBED`, the previous position's last
@@ -401,8 +403,10 @@ impl CostModel {
                         gap
                     } else if l > 0 {
                         tail + first
-                    } else {
+                    } else if i > 0 {
                         tail + prev_head + 1.0 + first // + EMBED
+                    } else {
+                        tail + prev_head + 2.0 + first // + PROMPT, EMBED (wrapping)
                     };
                     add(j, gap, 1.0);
                 }

@@ -134,8 +134,8 @@ contract DisputeGame is Owned {
     /// find its wrong rows.
     event MatVecOpened(uint256 indexed id, uint256 rows, uint256 unitRows, bytes y);
     event UnitNamed(uint256 indexed id, uint256 rowStart);
-    /// The disputed step has no step verifier for its operator: the dispute ends without a
-    /// winner (bond back to the challenger, no slash).
+    /// The disputed step has no step verifier for its operator: the dispute ends with no slash;
+    /// the bond goes as in a node win (the challenger showed no wrong step).
     event NoContest(uint256 indexed id, uint64 index, uint16 stage, uint8 op);
 
     constructor(
@@ -336,9 +336,11 @@ contract DisputeGame is Owned {
     ///         says it cannot prove it within a transaction (`IStepLimit`: attention over a long
     ///         context) (docs/PROTOCOL.md §10): `outLeaf` is leaf `agreeSize` of the
     ///         disputed prefix, at the index the trace layout gives its key. Neither side can show
-    ///         who is right on chain, so neither wins: the challenger's bond is returned, the node
-    ///         is not slashed, the batch goes on to finality. Without it, a challenger could steer
-    ///         the bisection to such a step and win by the node's timeout.
+    ///         who is right on chain: the node is not slashed and the batch goes on to finality;
+    ///         the challenger, who showed no wrong step, pays for the game as in a node win
+    ///         (`winnerBps` of the bond to the node, the rest to the treasury), so steering a
+    ///         frivolous dispute here costs the bond. Without it, a challenger could steer the
+    ///         bisection to such a step and win by the node's timeout.
     function declareUnprovable(uint256 id, bytes calldata outLeaf, bytes32[] calldata outPath) external {
         Dispute storage d = _move(id, Phase.NodeToMove, true);
         _noMatVec(id);
@@ -350,7 +352,9 @@ contract DisputeGame is Owned {
         openDisputeOf[d.receiptHash] = 0;
         staking.unlockDispute(d.node);
         settlement.onDisputeResolved(d.batchIndex, true, 0);
-        staking.creditTo{value: d.bond}(d.challenger);
+        uint256 toNode = uint256(d.bond) * winnerBps / 10_000;
+        staking.creditTo{value: toNode}(d.node);
+        staking.toTreasury{value: d.bond - toNode}();
         emit NoContest(id, d.agreeSize, k.stage, k.op);
     }
 

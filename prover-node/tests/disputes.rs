@@ -452,8 +452,8 @@ fn the_node_cannot_bisect_with_a_trace_other_than_the_committed_one() {
 /// A challenger that steers the bisection to a step no registered verifier can decide (here the
 /// `Q` projection, whose matrix-vector verifier this chain does not name; in production
 /// `SAMPLE` or a large vocabulary's `LOGITS`) does not win by the honest node's timeout: the
-/// node declares the step unprovable and the dispute ends with no winner, nothing slashed, the
-/// bond returned.
+/// node declares the step unprovable and the dispute ends with nothing slashed, the bond going as
+/// in a node win.
 #[test]
 fn a_dispute_steered_to_a_step_without_a_verifier_ends_with_no_contest() {
     let honest = run(RunKind::Honest);
@@ -490,8 +490,13 @@ fn a_dispute_steered_to_a_step_without_a_verifier_ends_with_no_contest() {
     );
     assert_eq!(
         w.d.credit_of(&mut w.chain, w.challenger).unwrap(),
-        w.params.min_bond,
-        "the bond back"
+        U256::ZERO,
+        "the challenger, who showed no wrong step, pays for the game"
+    );
+    assert_eq!(
+        w.d.credit_of(&mut w.chain, w.node).unwrap(),
+        w.params.min_bond * U256::from(w.params.winner_bps) / U256::from(10_000u64),
+        "the node's share of the bond"
     );
     assert_eq!(
         w.d.chain_status(&mut w.chain, 0).unwrap().dispute,

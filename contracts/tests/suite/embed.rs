@@ -275,16 +275,18 @@ fn a_step_without_a_verifier_ends_the_dispute_with_no_winner() {
         .is_err());
     let stake = w.stake_of(w.node);
     let credit = w.credit(w.challenger);
+    let node_credit = w.credit(w.node);
     let out =
         w.d.declare_unprovable(&mut w.chain, w.node, id, &trace)
             .unwrap();
     let x = w.d.dispute(&mut w.chain, id).unwrap();
     assert_eq!(x.phase, 5, "NoContest");
     assert_eq!(w.stake_of(w.node), stake, "not slashed");
+    assert_eq!(w.credit(w.challenger), credit, "no bond back");
     assert_eq!(
-        w.credit(w.challenger) - credit,
-        w.params.min_bond,
-        "bond back"
+        w.credit(w.node) - node_credit,
+        w.params.min_bond * U256::from(w.params.winner_bps) / U256::from(10_000u64),
+        "the node's share of the bond, as in a win"
     );
     println!("declareUnprovable gas: {}", out.gas_used);
     // Over: no further move, and the receipt can be disputed again.

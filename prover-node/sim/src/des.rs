@@ -339,7 +339,7 @@ pub fn simulate(c: &CostModel, p: &Params, s: &Scenario) -> SimReport {
                     }
                     if found && q.engine_s < p.challenge_window_s && !strategy.dispute_slashes() {
                         // The game ends at the cheat's `SAMPLE` step with no contest: the
-                        // challenger pays the game's gas, nobody is slashed.
+                        // challenger pays the game's gas (and its bond, not modelled), nobody is slashed.
                         chal.gas += d_gas;
                     } else if found && q.engine_s < p.challenge_window_s {
                         detected = true;

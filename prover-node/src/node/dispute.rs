@@ -39,7 +39,7 @@
 //!
 //!   a step whose operator has no step verifier in the registry (`PROMPT`, `SAMPLE`, `LOGITS` of
 //!   a vocabulary too large for `openMatVec`) ends without a winner: the node calls
-//!   `declareUnprovable` ([`Move::NoContest`]; bond back to the challenger, no slash);
+//!   `declareUnprovable` ([`Move::NoContest`]; no slash, the bond split as in a node win);
 //! - a side whose opponent missed the move deadline calls `timeout` and wins.
 //!
 //! Each function makes at most one transaction and says what it did ([`Move`]); callers loop
@@ -165,7 +165,7 @@ impl From<CallError> for DisputeError {
 pub enum Outcome {
     NodeWon,
     ChallengerWon,
-    /// The disputed step has no step verifier: no winner, no slash, the bond returned
+    /// The disputed step has no step verifier: no slash, the bond split as in a node win
     /// (`DisputeGame.declareUnprovable`).
     NoContest,
 }

@@ -665,6 +665,11 @@ fn node_defender_and_challenger_play_their_disputes_to_the_end_by_themselves() {
     );
     ch.open(&mut w.chain, &w.d, &refs[2], tampered(&r2, at), "r2")
         .unwrap();
+    // And one over honest r0 from a trace whose PROMPT leaf differs (another prompt's tokens):
+    // it ends at leaf 0 with no contest, and the challenger says where.
+    let r0 = run_body(&body(0), [1; 32]);
+    ch.open(&mut w.chain, &w.d, &refs[0], tampered(&r0, 0), "r0")
+        .unwrap();
 
     let mut def = Defender::new(w.node);
     let mut node_events = Vec::new();
@@ -698,6 +703,16 @@ fn node_defender_and_challenger_play_their_disputes_to_the_end_by_themselves() {
     let slash = w.params.slash_amount;
     assert_eq!(outcome("r1"), (Outcome::ChallengerWon, slash));
     assert_eq!(outcome("r2"), (Outcome::NodeWon, U256::ZERO));
+    assert_eq!(outcome("r0"), (Outcome::NoContest, U256::ZERO));
+    assert!(challenger_events.iter().any(|e| e.receipt == "r0"
+        && matches!(
+            e.what,
+            ChallengeWhat::Resolved {
+                outcome: Outcome::NoContest,
+                no_contest_at: Some(0),
+                ..
+            }
+        )));
     assert!(node_events
         .iter()
         .any(|e| e.receipt_id.as_deref() == Some("r2")
@@ -719,7 +734,7 @@ fn node_defender_and_challenger_play_their_disputes_to_the_end_by_themselves() {
     watch.challenger = Some(ch);
     let sum = watch.summary();
     assert_eq!((sum.agreed, sum.disagreed, sum.disputes_open), (2, 1, 0));
-    assert_eq!(sum.disputes.len(), 2);
+    assert_eq!(sum.disputes.len(), 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -160,6 +160,11 @@ pub enum ChallengeWhat {
         rounds: u32,
         /// Wei slashed from the node (0 when the node won).
         slashed_wei: String,
+        /// For `no_contest`: the trace step the game ended at, which no on-chain verifier
+        /// decides (0: the node's `PROMPT` leaf, the tokens it says the prompt is, differs from
+        /// this re-execution's: it answered another prompt).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        no_contest_at: Option<u64>,
     },
     /// A move failed (retried next round).
     Failed {
@@ -362,6 +367,18 @@ impl Challenger {
                             batch.min(per)
                         }
                     };
+                    let no_contest_at = match outcome {
+                        Outcome::NoContest => dispute::view(host, d, id).ok().map(|v| v.agree_size),
+                        _ => None,
+                    };
+                    if no_contest_at == Some(0) {
+                        eprintln!(
+                            "otr: dispute {id} (receipt {}): the node's PROMPT leaf is not this \
+                             request's tokens: it answered another prompt (not decidable on \
+                             chain: no contest)",
+                            g.receipt
+                        );
+                    }
                     events.push(ChallengeEvent {
                         dispute: id,
                         receipt: g.receipt.clone(),
@@ -369,6 +386,7 @@ impl Challenger {
                             outcome,
                             rounds: g.rounds,
                             slashed_wei: slashed.to_string(),
+                            no_contest_at,
                         },
                     });
                     self.finished

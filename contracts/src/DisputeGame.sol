@@ -346,15 +346,9 @@ contract DisputeGame is Owned {
         _noMatVec(id);
         if (d.disagreeSize != d.agreeSize + 1) revert NotOneStep(d.agreeSize, d.disagreeSize);
         Codec.TraceKey memory k = _oneStep(d, outLeaf, outPath);
-        address v = registry.stepVerifier(d.modelId, k.stage, k.op);
-        if (v != address(0) && _provable(v, d.modelId, outLeaf)) revert HasStepVerifier(k.stage, k.op, v);
-        d.phase = Phase.NoContest;
-        openDisputeOf[d.receiptHash] = 0;
-        staking.unlockDispute(d.node);
-        settlement.onDisputeResolved(d.batchIndex, true, 0);
-        uint256 toNode = uint256(d.bond) * winnerBps / 10_000;
-        staking.creditTo{value: toNode}(d.node);
-        staking.toTreasury{value: d.bond - toNode}();
+        (bool has, address v) = _hasStepProof(d.modelId, k, outLeaf);
+        if (has) revert HasStepVerifier(k.stage, k.op, v);
+        _settleForNode(d, Phase.NoContest);
         emit NoContest(id, d.agreeSize, k.stage, k.op);
     }
 
@@ -451,10 +445,18 @@ contract DisputeGame is Owned {
     /// @notice Whether the registry names a step verifier for the step of trace leaf `outLeaf`
     ///         of a `modelId` receipt that can prove it within a transaction (`IStepLimit`): the
     ///         steps a dispute cannot end at with `declareUnprovable`.
-    function hasStepProof(bytes32 modelId, bytes calldata outLeaf) external view returns (bool) {
-        Codec.TraceKey memory k = Codec.traceKey(outLeaf);
-        address v = registry.stepVerifier(modelId, k.stage, k.op);
-        return v != address(0) && _provable(v, modelId, outLeaf);
+    function hasStepProof(bytes32 modelId, bytes calldata outLeaf) external view returns (bool has) {
+        (has,) = _hasStepProof(modelId, Codec.traceKey(outLeaf), outLeaf);
+    }
+
+    /// @dev The step verifier the registry names for step `k` and whether it can prove it.
+    function _hasStepProof(bytes32 modelId, Codec.TraceKey memory k, bytes calldata outLeaf)
+        private
+        view
+        returns (bool, address v)
+    {
+        v = registry.stepVerifier(modelId, k.stage, k.op);
+        return (v != address(0) && _provable(v, modelId, outLeaf), v);
     }
 
     /// @dev A verifier without `IStepLimit.provable` proves every step.
@@ -488,14 +490,20 @@ contract DisputeGame is Owned {
     }
 
     function _nodeWins(uint256 id, Dispute storage d) private {
-        d.phase = Phase.NodeWon;
+        _settleForNode(d, Phase.NodeWon);
+        emit Resolved(id, true, 0);
+    }
+
+    /// @dev Ends dispute `d` in `phase` without a slash: the batch goes on, `winnerBps` of the
+    ///      bond to the node, the rest to the treasury (a node win, or no contest).
+    function _settleForNode(Dispute storage d, Phase phase) private {
+        d.phase = phase;
         openDisputeOf[d.receiptHash] = 0;
         staking.unlockDispute(d.node);
         settlement.onDisputeResolved(d.batchIndex, true, 0);
         uint256 toNode = uint256(d.bond) * winnerBps / 10_000;
         staking.creditTo{value: toNode}(d.node);
         staking.toTreasury{value: d.bond - toNode}();
-        emit Resolved(id, true, 0);
     }
 
     function _challengerWins(uint256 id, Dispute storage d) private {

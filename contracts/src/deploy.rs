@@ -460,7 +460,8 @@ impl Deployment {
         witness: Vec<u8>,
     ) -> Result<TxOutcome, CallError> {
         let d = self.dispute(host, id)?;
-        let (a, b) = (d.agreeSize, d.disagreeSize);
+        let a = d.agreeSize;
+        let (out_leaf, out_path) = disputed_leaf(&d, trace);
         let inputs = input_indices
             .iter()
             .map(|&i| crate::bindings::dispute_game::StepOpening::Leaf {
@@ -471,8 +472,8 @@ impl Deployment {
             .collect();
         let call = DisputeGame::proveStepCall {
             id: U256::from(id),
-            outLeaf: Bytes::from(trace.leaf(a).to_vec()),
-            outPath: proofs::words(&trace.path(a, b)),
+            outLeaf: out_leaf,
+            outPath: out_path,
             inputs,
             witness: witness.into(),
         };
@@ -488,12 +489,11 @@ impl Deployment {
         id: u64,
         trace: &proofs::Trace,
     ) -> Result<TxOutcome, CallError> {
-        let d = self.dispute(host, id)?;
-        let (a, b) = (d.agreeSize, d.disagreeSize);
+        let (out_leaf, out_path) = disputed_leaf(&self.dispute(host, id)?, trace);
         let call = DisputeGame::declareUnprovableCall {
             id: U256::from(id),
-            outLeaf: Bytes::from(trace.leaf(a).to_vec()),
-            outPath: proofs::words(&trace.path(a, b)),
+            outLeaf: out_leaf,
+            outPath: out_path,
         };
         host::send(host, node, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
     }
@@ -655,7 +655,7 @@ impl Deployment {
 
     /// Deploys the token-embedding step verifier (`verifiers/EmbedStepVerifier.sol`) for the
     /// weights `weights_root` with their embedding-row root, vocabulary and embedding scale
-    /// (engine `Model::embed_rows_root`, `Model::embed_scale_q32`) and names it, from the owner,
+    /// (engine `Model::embed_rows_root`, `Config::embed_scale_q32`) and names it, from the owner,
     /// for `model_id`'s `EMBED` (stage 0, op 1).
     pub fn set_embed_verifier<H: Host + ?Sized>(
         &self,
@@ -824,11 +824,12 @@ impl Deployment {
         y: &[u8],
     ) -> Result<TxOutcome, CallError> {
         let d = self.dispute(host, id)?;
-        let (a, b) = (d.agreeSize, d.disagreeSize);
+        let a = d.agreeSize;
+        let (out_leaf, out_path) = disputed_leaf(&d, trace);
         let call = DisputeGame::openMatVecCall {
             id: U256::from(id),
-            outLeaf: Bytes::from(trace.leaf(a).to_vec()),
-            outPath: proofs::words(&trace.path(a, b)),
+            outLeaf: out_leaf,
+            outPath: out_path,
             inputs: vec![crate::bindings::dispute_game::StepOpening::Leaf {
                 index: input_index,
                 leaf: Bytes::from(trace.leaf(input_index).to_vec()),
@@ -1183,6 +1184,16 @@ pub fn rope_step_witness(
         U256::from(rs),
         rp.iter().map(|h| crate::B256::from(*h)).collect::<Vec<_>>(),
     ))
+}
+
+/// The one disputed leaf (leaf `agreeSize` of `trace`) and its audit path in the disputed
+/// prefix: what `proveStep`, `openMatVec` and `declareUnprovable` open.
+fn disputed_leaf(d: &DisputeGame::Dispute, trace: &proofs::Trace) -> (Bytes, Vec<crate::B256>) {
+    let (a, b) = (d.agreeSize, d.disagreeSize);
+    (
+        Bytes::from(trace.leaf(a).to_vec()),
+        proofs::words(&trace.path(a, b)),
+    )
 }
 
 /// What the attention step verifier is deployed with (`AttnStepVerifier.provable`): the most

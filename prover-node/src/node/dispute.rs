@@ -572,16 +572,14 @@ pub fn node_move<H: Host + ?Sized>(
                     reason: "malformed trace leaf".into(),
                 });
             };
-            let verifier = d.step_verifier(host, v.model_id, key.stage, key.op)?;
-            let provable = verifier != Address::ZERO
-                && host::view(
-                    host,
-                    d.dispute_game,
-                    &DisputeGame::hasStepProofCall {
-                        modelId: v.model_id.into(),
-                        outLeaf: trace.leaf(index).to_vec().into(),
-                    },
-                )?;
+            let provable = host::view(
+                host,
+                d.dispute_game,
+                &DisputeGame::hasStepProofCall {
+                    modelId: v.model_id.into(),
+                    outLeaf: trace.leaf(index).to_vec().into(),
+                },
+            )?;
             if !provable {
                 // No one can show on chain who is right at this step (no verifier, or one whose
                 // proof would not fit a transaction): it ends without a winner.

@@ -29,7 +29,7 @@ import {NormStepVerifier} from "./NormStepVerifier.sol";
 ///         them from the weights with the engine): `weightsRoot_` (the model's weights these
 ///         rows are of: the verifier refuses any other), `rowsRoot`, `vocab` (the tree's size)
 ///         and `scaleQ32` (the embedding scale, `sqrt(d_model)` for Gemma, 1 for Llama, 32
-///         fractional bits; engine `Model::embed_scale_q32`).
+///         fractional bits; engine `Config::embed_scale_q32`).
 contract EmbedStepVerifier is NormStepVerifier {
     uint8 internal constant PROMPT = 0; // EMBED (= 1) is inherited
     uint8 internal constant SAMPLE = 2;

@@ -41,7 +41,7 @@ fn set_embed(w: &mut World, m: &Model, weights_root: [u8; 32]) -> Address {
         weights_root,
         m.embed_rows_root(),
         m.config().vocab as u64,
-        m.embed_scale_q32(),
+        m.config().embed_scale_q32(),
     )
     .unwrap()
 }
@@ -262,10 +262,9 @@ fn a_step_without_a_verifier_ends_the_dispute_with_no_winner() {
     let m = gemma();
     let p = PROMPT.len() as u32;
     let (mut w, id, trace) = dispute_to_last_leaf(m, p);
-    let last = trace.leaf(trace.len() - 1);
-    let stage = u16::from_be_bytes([last[22], last[23]]);
+    let last = leaf_key(trace.leaf(trace.len() - 1));
     assert_eq!(
-        (stage, last[24]),
+        (last.stage, last.op),
         (m.config().n_layers as u16 + 1, head_op::SAMPLE)
     );
     // Only the node moves.

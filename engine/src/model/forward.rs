@@ -3,14 +3,15 @@
 use super::ops::{self, RopeStyle};
 use super::sampling::{sample, Sampling};
 use super::trace::{
-    act_digests, acts_bytes, digests_by, embed_op, head_op, layer_op, wide_digests, wide_le_bytes,
-    StepKey, StepTensor, Trace,
+    act_digests, acts_bytes, digests_by, embed_op, head_op, layer_op, tokens_bytes, wide_digests,
+    wide_le_bytes, StepKey, StepTensor, Trace,
 };
 use super::{Arch, Model};
 use crate::error::EngineError;
 use crate::fixed::Act16;
 use crate::tables::{self, rope_cos_sin, rope_inv_freq};
 use crate::tokenizer::StreamDecoder;
+use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
 /// Why generation stopped.
@@ -658,9 +659,16 @@ impl Model {
             )));
         }
         let stops = self.stop_tokens();
-        let prompt_step = StepTensor::Tokens(prompt.to_vec());
-        ctx.rec(key(0, 0, embed_op::PROMPT), &prompt_step, Vec::new);
-        ctx.prompt = Some(prompt.to_vec());
+        ctx.rec_d(
+            key(0, 0, embed_op::PROMPT),
+            Sha256::digest(tokens_bytes(prompt)).into(),
+            || StepTensor::Tokens(prompt.to_vec()),
+            Vec::new,
+        );
+        if ctx.capture.is_some() {
+            // The input of a captured prompt position's `EMBED`.
+            ctx.prompt = Some(prompt.to_vec());
+        }
         let mut cache = KvCache::default();
         let mut dec = StreamDecoder::default();
         let mut logits = match ctx.prefill {

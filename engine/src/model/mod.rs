@@ -466,12 +466,6 @@ impl Model {
         })
     }
 
-    /// The embedding scale with 32 fractional bits (`sqrt(d_model)` for Gemma, 1 for Llama):
-    /// the on-chain `EMBED` verifier's other deployment parameter.
-    pub fn embed_scale_q32(&self) -> i64 {
-        self.cfg.embed_scale_q32()
-    }
-
     /// RFC 6962 roots of the RoPE tables `[global layers, local layers]` (see
     /// [`Model::rope_leaves`]): what the on-chain QK-norm + RoPE verifier opens rows against.
     /// Without local layers (`global_every = 0`) both are the global table's root.

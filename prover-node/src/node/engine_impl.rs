@@ -115,7 +115,7 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
             Some(super::inference::EmbedRows {
                 root: e.model.embed_rows_root(),
                 vocab: e.model.config().vocab as u64,
-                scale_q32: e.model.embed_scale_q32(),
+                scale_q32: e.model.config().embed_scale_q32(),
             })
         });
         EngineModel { model: m, info }

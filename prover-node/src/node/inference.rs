@@ -73,7 +73,7 @@ impl<T: Copy + Send + Sync + 'static> Clone for Lazy<T> {
 pub type LazyRoots = Lazy<[[u8; 32]; 2]>;
 
 /// The token embedding's row tree, on first use: its root, its size (the vocabulary) and the
-/// embedding scale (engine `Model::embed_rows_root`, `Model::embed_scale_q32`): the parameters
+/// embedding scale (engine `Model::embed_rows_root`, `Config::embed_scale_q32`): the parameters
 /// of the on-chain `EMBED` step verifier.
 pub type LazyEmbed = Lazy<EmbedRows>;
 

@@ -249,12 +249,13 @@ pub fn last_leaf_changed(trace: &Trace) -> Trace {
     Trace::new(leaves)
 }
 
-/// The key of a 57-byte trace leaf.
+/// The key of a 57-byte trace leaf (the core's parser).
 pub fn leaf_key(leaf: &[u8]) -> StepKey {
+    let (k, _) = otr_core::zk::statement::trace_leaf(leaf).expect("a trace leaf");
     StepKey {
-        pos: u32::from_be_bytes(leaf[18..22].try_into().unwrap()),
-        stage: u16::from_be_bytes(leaf[22..24].try_into().unwrap()),
-        op: leaf[24],
+        pos: k.pos,
+        stage: k.stage,
+        op: k.op,
     }
 }
 

@@ -216,24 +216,19 @@ fn owner_signer(
     Ok(d)
 }
 
-fn load_model(model: &str) -> Result<ModelInfo, CliError> {
-    eprintln!("loading {model} ...");
-    let engine =
-        crate::node::engine_impl::load(model, &std::env::temp_dir()).map_err(fail("MODEL_LOAD"))?;
-    Ok(engine.info())
-}
-
-/// [`load_model`] with the step verifiers' parameters computed while the engine is loaded (the
-/// RoPE table roots and the embedding-row tree are computed on first use from the model, which
-/// is gone once this returns).
-fn load_model_for_registration(model: &str) -> Result<ModelInfo, CliError> {
+/// The model's registry facts. With `for_registration`, the step verifiers' parameters are
+/// computed while the engine is loaded (the RoPE table roots and the embedding-row tree are
+/// computed on first use from the model, which is gone once the engine is dropped).
+fn load_model(model: &str, for_registration: bool) -> Result<ModelInfo, CliError> {
     eprintln!("loading {model} ...");
     let engine =
         crate::node::engine_impl::load(model, &std::env::temp_dir()).map_err(fail("MODEL_LOAD"))?;
     let info = engine.info();
-    eprintln!("computing the RoPE table roots and the embedding-row tree ...");
-    info.rope_roots.get();
-    info.embed_rows.get();
+    if for_registration {
+        eprintln!("computing the RoPE table roots and the embedding-row tree ...");
+        info.rope_roots.get();
+        info.embed_rows.get();
+    }
     Ok(info)
 }
 
@@ -256,7 +251,7 @@ fn entry(
 fn register_model(a: RegisterModelArgs) -> Result<Value, CliError> {
     let (mut host, saved) = open(&a.chain)?;
     let d = owner_signer(&mut host, &saved, &a.owner)?;
-    let info = load_model_for_registration(&a.chain.model)?;
+    let info = load_model(&a.chain.model, true)?;
     // The Poseidon root is part of the entry: computed (or read from its cache) now, as the
     // node computes it at registration for a small model.
     eprintln!("committing the model's matrices (Poseidon root) ...");
@@ -293,7 +288,7 @@ fn register_model(a: RegisterModelArgs) -> Result<Value, CliError> {
 fn register_matvec(a: RegisterMatvecArgs) -> Result<Value, CliError> {
     let (mut host, saved) = open(&a.chain)?;
     let d = owner_signer(&mut host, &saved, &a.owner)?;
-    let info = load_model(&a.chain.model)?;
+    let info = load_model(&a.chain.model, false)?;
     let m = entry(&mut host, &saved, &info)?;
     if !(m.active && m.weightsRoot == info.weights_root) {
         return Err(CliError::usage(
@@ -385,7 +380,7 @@ fn op_name(class: u8, o: u8) -> String {
 
 fn status(a: StatusArgs) -> Result<Value, CliError> {
     let (mut host, saved) = open(&a.chain)?;
-    let info = load_model(&a.chain.model)?;
+    let info = load_model(&a.chain.model, false)?;
     let m = entry(&mut host, &saved, &info)?;
     let rpc = |e: otr_contracts::CallError| CliError::usage("CHAIN_RPC", e.to_string());
     let owner: Address =

@@ -7,6 +7,7 @@ import {Settlement} from "./Settlement.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {IStepVerifier} from "./IStepVerifier.sol";
 import {IStepLimit} from "./IStepLimit.sol";
+import {IRefutableStep} from "./IRefutableStep.sol";
 import {BatchProof} from "./lib/BatchProof.sol";
 import {Codec} from "./lib/Codec.sol";
 import {Rfc6962} from "./lib/Rfc6962.sol";
@@ -64,6 +65,7 @@ contract DisputeGame is Owned {
         bytes32 receiptHash; // slot +6
         bytes32 modelId; // slot +7
         bytes32 weightsRoot; // slot +8
+        uint32 temperatureMilli; // slot +9: the receipt's sampling temperature (0: greedy)
     }
 
     Settlement public immutable settlement;
@@ -103,6 +105,16 @@ contract DisputeGame is Owned {
     /// Dispute id => its matrix-vector step, once the node opened one.
     mapping(uint256 => MatVec) public matVecs;
 
+    /// A node's claim at a step settled by refutation (`claimStep`).
+    struct Claim {
+        IRefutableStep verifier;
+        /// keccak256(abi.encode(outLeaf, inLeaves, claim)).
+        bytes32 hash;
+    }
+
+    /// Dispute id => the node's claim, once it made one.
+    mapping(uint256 => Claim) public claims;
+
     error BondTooSmall(uint256 got, uint256 min);
     error AlreadyDisputed(bytes32 receiptHash, uint256 id);
     error AlreadyProven(bytes32 receiptHash);
@@ -122,6 +134,10 @@ contract DisputeGame is Owned {
     error NotInLayout(uint32 pos, uint16 stage, uint8 op, uint64 index);
     error HasStepVerifier(uint16 stage, uint8 op, address verifier);
     error LayoutMatches(uint64 traceSteps);
+    error ClaimUnderway(uint256 id);
+    error NoClaim(uint256 id);
+    error ClaimDiffers(uint256 id);
+    error NotRefuted();
 
     event DisputeOpened(uint256 indexed id, uint256 indexed batchIndex, bytes32 receiptHash, address challenger);
     event Bisected(uint256 indexed id, uint64 midSize, bytes32 midRoot);
@@ -137,6 +153,8 @@ contract DisputeGame is Owned {
     /// The disputed step has no step verifier for its operator: the dispute ends with no slash;
     /// the bond goes as in a node win (the challenger showed no wrong step).
     event NoContest(uint256 indexed id, uint64 index, uint16 stage, uint8 op);
+    /// The node's claim at a step settled by refutation: what `refuteStep` must repeat.
+    event StepClaimed(uint256 indexed id, bytes outLeaf, bytes[] inLeaves, bytes claim);
 
     constructor(
         address owner_,
@@ -176,6 +194,7 @@ contract DisputeGame is Owned {
         d.receiptHash = inc.receiptHash;
         d.modelId = inc.receipt.modelId;
         d.weightsRoot = inc.receipt.weightsRoot;
+        d.temperatureMilli = inc.receipt.temperatureMilli;
         openDisputeOf[inc.receiptHash] = id + 1;
         settlement.onDisputeOpened(r.batchIndex);
         staking.lockDispute(d.node);
@@ -222,6 +241,7 @@ contract DisputeGame is Owned {
     function respond(uint256 id, bool agree) external {
         Dispute storage d = _move(id, Phase.ChallengerToMove, false);
         _noMatVec(id);
+        if (address(claims[id].verifier) != address(0)) revert ClaimUnderway(id);
         uint64 mid = midpoint(id);
         if (agree) {
             d.agreeSize = mid;
@@ -331,6 +351,50 @@ contract DisputeGame is Owned {
         _nodeWins(id, d);
     }
 
+    /// @notice Node's move at a step settled by refutation (`IRefutableStep`: a greedy `SAMPLE`),
+    ///         instead of `proveStep`: `outLeaf` is leaf `agreeSize` of the disputed prefix (at
+    ///         its layout index), `inputs` its input leaves in the agreed prefix, `claim` the
+    ///         step's output (a token), checked by the registry's verifier for the operator. The
+    ///         challenger then has one move, `refuteStep`; when its deadline passes the node wins
+    ///         (`timeout`).
+    function claimStep(
+        uint256 id,
+        bytes calldata outLeaf,
+        bytes32[] calldata outPath,
+        StepOpening.Leaf[] calldata inputs,
+        bytes calldata claim
+    ) external {
+        Dispute storage d = _move(id, Phase.NodeToMove, true);
+        _noMatVec(id);
+        if (d.disagreeSize != d.agreeSize + 1) revert NotOneStep(d.agreeSize, d.disagreeSize);
+        Codec.TraceKey memory k = _oneStep(d, outLeaf, outPath);
+        bytes[] memory ins = StepOpening.openInputs(inputs, d.agreeSize, d.agreeRoot, d.agreeSize);
+        address v = registry.stepVerifier(d.modelId, k.stage, k.op);
+        if (v == address(0)) revert NoStepVerifier(k.stage, k.op);
+        IRefutableStep(v).checkClaim(d.modelId, d.temperatureMilli, outLeaf, ins, claim);
+        claims[id] = Claim(IRefutableStep(v), keccak256(abi.encode(outLeaf, ins, claim)));
+        d.phase = Phase.ChallengerToMove;
+        emit StepClaimed(id, outLeaf, ins, claim);
+    }
+
+    /// @notice Challenger's move after `claimStep`: the claim repeated (as in `StepClaimed`) and
+    ///         a counterexample `witness` the verifier accepts; the node is slashed. Reverts
+    ///         `NotRefuted` otherwise (and can be retried until the deadline).
+    function refuteStep(
+        uint256 id,
+        bytes calldata outLeaf,
+        bytes[] calldata inLeaves,
+        bytes calldata claim,
+        bytes calldata witness
+    ) external {
+        Dispute storage d = _move(id, Phase.ChallengerToMove, false);
+        Claim storage c = claims[id];
+        if (address(c.verifier) == address(0)) revert NoClaim(id);
+        if (keccak256(abi.encode(outLeaf, inLeaves, claim)) != c.hash) revert ClaimDiffers(id);
+        if (!c.verifier.refutes(d.modelId, outLeaf, inLeaves, claim, witness)) revert NotRefuted();
+        _challengerWins(id, d);
+    }
+
     /// @notice Node's last move at a step whose operator has no step verifier in the registry
     ///         (`SAMPLE`, a large vocabulary's `LOGITS`, the `PROMPT` leaf), or one whose verifier
     ///         says it cannot prove it within a transaction (`IStepLimit`: attention over a long
@@ -346,7 +410,7 @@ contract DisputeGame is Owned {
         _noMatVec(id);
         if (d.disagreeSize != d.agreeSize + 1) revert NotOneStep(d.agreeSize, d.disagreeSize);
         Codec.TraceKey memory k = _oneStep(d, outLeaf, outPath);
-        (bool has, address v) = _hasStepProof(d.modelId, k, outLeaf);
+        (bool has, address v) = _hasStepProof(d.modelId, k, outLeaf, d.temperatureMilli);
         if (has) revert HasStepVerifier(k.stage, k.op, v);
         _settleForNode(d, Phase.NoContest);
         emit NoContest(id, d.agreeSize, k.stage, k.op);
@@ -443,26 +507,35 @@ contract DisputeGame is Owned {
     }
 
     /// @notice Whether the registry names a step verifier for the step of trace leaf `outLeaf`
-    ///         of a `modelId` receipt that can prove it within a transaction (`IStepLimit`): the
-    ///         steps a dispute cannot end at with `declareUnprovable`.
-    function hasStepProof(bytes32 modelId, bytes calldata outLeaf) external view returns (bool has) {
-        (has,) = _hasStepProof(modelId, Codec.traceKey(outLeaf), outLeaf);
+    ///         of a `modelId` receipt with sampling temperature `temperatureMilli` that can decide
+    ///         it within a transaction (`IStepLimit`): the steps a dispute cannot end at with
+    ///         `declareUnprovable`.
+    function hasStepProof(bytes32 modelId, bytes calldata outLeaf, uint32 temperatureMilli)
+        external
+        view
+        returns (bool has)
+    {
+        (has,) = _hasStepProof(modelId, Codec.traceKey(outLeaf), outLeaf, temperatureMilli);
     }
 
     /// @dev The step verifier the registry names for step `k` and whether it can prove it.
-    function _hasStepProof(bytes32 modelId, Codec.TraceKey memory k, bytes calldata outLeaf)
+    function _hasStepProof(bytes32 modelId, Codec.TraceKey memory k, bytes calldata outLeaf, uint32 temperatureMilli)
         private
         view
         returns (bool, address v)
     {
         v = registry.stepVerifier(modelId, k.stage, k.op);
-        return (v != address(0) && _provable(v, modelId, outLeaf), v);
+        return (v != address(0) && _provable(v, modelId, outLeaf, temperatureMilli), v);
     }
 
     /// @dev A verifier without `IStepLimit.provable` proves every step.
-    function _provable(address v, bytes32 modelId, bytes calldata outLeaf) private view returns (bool) {
+    function _provable(address v, bytes32 modelId, bytes calldata outLeaf, uint32 temperatureMilli)
+        private
+        view
+        returns (bool)
+    {
         if (v.code.length == 0) return true;
-        try IStepLimit(v).provable(modelId, outLeaf) returns (bool ok) {
+        try IStepLimit(v).provable(modelId, outLeaf, temperatureMilli) returns (bool ok) {
             return ok;
         } catch {
             return true;

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-/// @title What a step verifier can prove within a transaction's gas.
-/// @notice Optional for an `IStepVerifier`: `provable(modelId, outLeaf)` is false for a step
-///         whose proof would not fit a transaction (attention over more visible positions than
-///         the verifier was deployed for). `DisputeGame.declareUnprovable` treats such a step
-///         like one without a verifier; a verifier without this function proves every step.
+/// @title What a step verifier can decide within a transaction's gas.
+/// @notice Optional for a step verifier: `provable(modelId, outLeaf, temperatureMilli)` is false
+///         for a step it cannot decide: attention over more visible positions than the verifier
+///         was deployed for (`AttnStepVerifier`), or a sampled (temperature > 0) token
+///         (`SampleStepVerifier` decides greedy picks only). `temperatureMilli` is the disputed
+///         receipt's sampling temperature. `DisputeGame.declareUnprovable` treats such a step
+///         like one without a verifier; a verifier without this function decides every step.
 interface IStepLimit {
-    function provable(bytes32 modelId, bytes calldata outLeaf) external view returns (bool);
+    function provable(bytes32 modelId, bytes calldata outLeaf, uint32 temperatureMilli) external view returns (bool);
 }

@@ -76,6 +76,13 @@ pub mod embed_step {
         "artifacts/EmbedStepVerifier.json"
     );
 }
+pub mod sample_step {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        SampleStepVerifier,
+        "artifacts/SampleStepVerifier.json"
+    );
+}
 pub mod vcache_step {
     alloy_sol_types::sol!(
         #[sol(all_derives)]
@@ -150,7 +157,8 @@ pub fn decode_revert(data: &[u8]) -> Option<String> {
         node_staking::NodeStaking::NodeStakingErrors,
         model_registry::ModelRegistry::ModelRegistryErrors,
         matvec_step::MatVecStepVerifier::MatVecStepVerifierErrors,
-        matvec_groth16::MatVecGroth16Verifier::MatVecGroth16VerifierErrors
+        matvec_groth16::MatVecGroth16Verifier::MatVecGroth16VerifierErrors,
+        sample_step::SampleStepVerifier::SampleStepVerifierErrors
     );
     if let Ok(e) = alloy_sol_types::GenericContractError::abi_decode(data) {
         return Some(format!("{e:?}"));

@@ -480,6 +480,87 @@ impl Deployment {
         host::send(host, node, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
     }
 
+    /// The node's claim at a step settled by refutation (`DisputeGame.claimStep`; a greedy
+    /// `SAMPLE`): leaf `agreeSize`, its inputs at `input_indices` (opened in the agreed prefix)
+    /// and `claim`, the step's output bytes.
+    pub fn claim_step<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        node: Address,
+        id: u64,
+        trace: &proofs::Trace,
+        input_indices: &[u64],
+        claim: Vec<u8>,
+    ) -> Result<TxOutcome, CallError> {
+        let d = self.dispute(host, id)?;
+        let a = d.agreeSize;
+        let (out_leaf, out_path) = disputed_leaf(&d, trace);
+        let inputs = input_indices
+            .iter()
+            .map(|&i| crate::bindings::dispute_game::StepOpening::Leaf {
+                index: i,
+                leaf: Bytes::from(trace.leaf(i).to_vec()),
+                path: proofs::words(&trace.path(i, a)),
+            })
+            .collect();
+        let call = DisputeGame::claimStepCall {
+            id: U256::from(id),
+            outLeaf: out_leaf,
+            outPath: out_path,
+            inputs,
+            claim: claim.into(),
+        };
+        host::send(host, node, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
+    }
+
+    /// The node's claim in dispute `id` (its `StepClaimed` event), `None` before it made one.
+    pub fn step_claimed<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        id: u64,
+    ) -> Result<Option<StepClaim>, CallError> {
+        use alloy_sol_types::SolEvent;
+        let logs = host.logs(
+            self.dispute_game,
+            DisputeGame::StepClaimed::SIGNATURE_HASH,
+            0,
+        )?;
+        Ok(logs
+            .iter()
+            .filter_map(|l| DisputeGame::StepClaimed::decode_log_data(&l.data).ok())
+            .filter(|e| e.id == U256::from(id))
+            .map(|e| StepClaim {
+                out_leaf: e.outLeaf.to_vec(),
+                in_leaves: e.inLeaves.iter().map(|b| b.to_vec()).collect(),
+                claim: e.claim.to_vec(),
+            })
+            .next_back())
+    }
+
+    /// The challenger's refutation of the node's claim `c` (`DisputeGame.refuteStep`) with the
+    /// verifier's counterexample `witness` (for `SAMPLE`: [`sample_refutation_witness`]).
+    pub fn refute_step<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        challenger: Address,
+        id: u64,
+        c: &StepClaim,
+        witness: Vec<u8>,
+    ) -> Result<TxOutcome, CallError> {
+        let call = DisputeGame::refuteStepCall {
+            id: U256::from(id),
+            outLeaf: Bytes::copy_from_slice(&c.out_leaf),
+            inLeaves: c
+                .in_leaves
+                .iter()
+                .map(|l| Bytes::copy_from_slice(l))
+                .collect(),
+            claim: Bytes::copy_from_slice(&c.claim),
+            witness: witness.into(),
+        };
+        host::send(host, challenger, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
+    }
+
     /// Node's last move at a step whose operator has no step verifier: the dispute ends with
     /// no winner (`DisputeGame.declareUnprovable`).
     pub fn declare_unprovable<H: Host + ?Sized>(
@@ -680,6 +761,29 @@ impl Deployment {
             }
             .abi_encode(),
             &[(0, 1)],
+        )
+    }
+
+    /// Deploys the greedy sampling step verifier (`verifiers/SampleStepVerifier.sol`, settled by
+    /// refutation) for a vocabulary of `vocab` tokens and names it, from the owner, for
+    /// `model_id`'s `SAMPLE` (head op 2).
+    pub fn set_sample_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        vocab: u64,
+    ) -> Result<Address, CallError> {
+        use crate::bindings::sample_step::SampleStepVerifier;
+        self.deploy_step_verifier(
+            host,
+            model_id,
+            &SampleStepVerifier::BYTECODE,
+            SampleStepVerifier::constructorCall {
+                registry_: self.registry,
+                vocab_: U256::from(vocab),
+            }
+            .abi_encode(),
+            &[(2, 2)],
         )
     }
 
@@ -1227,6 +1331,44 @@ impl AttnLimits {
             global_every,
         }
     }
+}
+
+/// A node's claim at a step settled by refutation, as its `StepClaimed` event gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepClaim {
+    pub out_leaf: Vec<u8>,
+    pub in_leaves: Vec<Vec<u8>>,
+    pub claim: Vec<u8>,
+}
+
+/// The counterexample of `SampleStepVerifier.refutes` against a claimed token `t`: `abi.encode(
+/// uint256 j, bytes chunkT, bytes32[] pathT, bytes chunkJ, bytes32[] pathJ)`, the chunks of the
+/// step's logits (`logits`, i64le) holding `t` and `j` with their paths
+/// (`otr_core::rollup::tensor`). `None` when either token is outside the logits.
+pub fn sample_refutation_witness(logits: &[u8], t: u64, j: u64) -> Option<Vec<u8>> {
+    use otr_core::rollup::tensor::open_wide_chunk;
+    let ct = open_wide_chunk(logits, t).ok()?;
+    let cj = open_wide_chunk(logits, j).ok()?;
+    Some(alloy_sol_types::SolValue::abi_encode_params(&(
+        U256::from(j),
+        Bytes::from(ct.bytes),
+        proofs::words(&ct.path),
+        Bytes::from(cj.bytes),
+        proofs::words(&cj.path),
+    )))
+}
+
+/// The greedy pick of `logits` (i64le; engine `sampling::sample` at temperature 0): the largest
+/// value, the smallest index on ties. `None` for no logits.
+pub fn greedy_pick(logits: &[u8]) -> Option<u64> {
+    let mut best: Option<(u64, i64)> = None;
+    for (i, c) in logits.chunks_exact(8).enumerate() {
+        let v = i64::from_le_bytes(c.try_into().expect("8 bytes"));
+        if best.is_none_or(|(_, b)| v > b) {
+            best = Some((i as u64, v));
+        }
+    }
+    best.map(|(i, _)| i)
 }
 
 /// The witness of `EmbedStepVerifier.verifyStep`: `abi.encode(bytes tokens, bytes row,

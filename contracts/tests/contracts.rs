@@ -22,5 +22,7 @@ mod matvec;
 mod norm;
 #[path = "suite/rewards.rs"]
 mod rewards;
+#[path = "suite/sample.rs"]
+mod sample;
 #[path = "suite/spot_checks.rs"]
 mod spot_checks;

@@ -6,7 +6,6 @@ use otr_engine::fixed::{wide_bytes, Act16};
 use otr_engine::model::trace::{head_op, layer_op};
 use otr_engine::weights::QMatrix;
 use otr_engine::StepKey;
-use sha2::{Digest, Sha256};
 
 use crate::commit::MatrixTree;
 use crate::error::ZkError;
@@ -102,7 +101,7 @@ pub fn prove_step_unit<R: RngCore + CryptoRng>(
     let x = act16_from_bytes(input_bytes, w.cols)?;
     let full = reference_rows(w, &x, 0, w.rows);
     let output = wide_bytes(&full);
-    let digest: [u8; 32] = Sha256::digest(&output).into();
+    let digest = otr_core::rollup::tensor::wide_digest_bytes(&output);
     if let Some(d) = output_digest {
         if d != digest {
             return Err(ZkError::Unsatisfied);

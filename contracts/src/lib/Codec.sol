@@ -45,6 +45,7 @@ library Codec {
         bytes32 traceRoot;
         uint64 traceSteps;
         uint64 createdAt;
+        uint32 temperatureMilli; // the sampling parameters' first field
     }
 
     struct TraceKey {
@@ -97,6 +98,7 @@ library Codec {
             mstore(add(r, 0x80), calldataload(add(p, 161)))
             mstore(add(r, 0xa0), shr(192, calldataload(add(p, 193))))
             mstore(add(r, 0xc0), shr(192, calldataload(add(p, 201))))
+            mstore(add(r, 0xe0), shr(224, calldataload(add(p, 137))))
         }
         if (version != VERSION) revert UnsupportedVersion(version);
     }

@@ -124,6 +124,34 @@ library Rfc6962 {
         }
     }
 
+    /// @notice `rootFromPath` for an audit path in memory; false (no revert) on a malformed path.
+    function rootFromPathMemory(bytes32 leaf, uint256 m, uint256 n, bytes32[] memory path)
+        internal
+        view
+        returns (bool, bytes32 r)
+    {
+        if (path.length > MAX_PATH || m >= n) return (false, r);
+        if (path.length != expectedPathLength(m, n)) return (false, r);
+        uint256 fn = m;
+        uint256 sn = n - 1;
+        r = leaf;
+        for (uint256 i = 0; i < path.length; ++i) {
+            bytes32 p = path[i];
+            if (fn & 1 == 1 || fn == sn) {
+                r = nodeHash(p, r);
+                while (fn & 1 == 0 && fn != 0) {
+                    fn >>= 1;
+                    sn >>= 1;
+                }
+            } else {
+                r = nodeHash(r, p);
+            }
+            fn >>= 1;
+            sn >>= 1;
+        }
+        return (true, r);
+    }
+
     /// @notice Reverts unless `leaf` (a leaf hash) is leaf m of the tree of n leaves with `root`.
     function verifyInclusion(bytes32 leaf, uint256 m, uint256 n, bytes32[] calldata path, bytes32 root)
         internal

@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {ModelRegistry} from "../ModelRegistry.sol";
 import {Codec} from "../lib/Codec.sol";
+import {WideDigest} from "../lib/WideDigest.sol";
 import {NormStepVerifier} from "./NormStepVerifier.sol";
 
 /// @title On-chain recomputation of the gated activation (engine `ops::gated`, then
@@ -54,7 +55,7 @@ contract ActStepVerifier is NormStepVerifier {
         if (u.pos != out.pos || u.stage != out.stage || u.op != UP) return false;
         (bytes memory gate, bytes memory up, bytes memory table) = abi.decode(witness, (bytes, bytes, bytes));
         if (gate.length == 0 || gate.length % 8 != 0 || up.length != gate.length) return false;
-        if (sha256(gate) != g.digest || sha256(up) != u.digest) return false;
+        if (WideDigest.digestMemory(gate) != g.digest || WideDigest.digestMemory(up) != u.digest) return false;
         if (sha256(abi.encodePacked("OTR/interp-table/v1\x00", table)) != tableDigest) return false;
         (bool ok, int256[] memory y) = gated(gate, up, table);
         if (!ok) return false;

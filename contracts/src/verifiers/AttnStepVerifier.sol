@@ -42,7 +42,7 @@ import {IStepLimit} from "../IStepLimit.sol";
 ///         grow with the visible context: docs/BENCHMARKS.md has the gas per context length
 ///         (a long context exceeds a transaction's gas and needs another route).
 ///
-///         `provable(modelId, outLeaf)` (`IStepLimit`) is false for a step with more than
+///         `provable(modelId, outLeaf, _)` (`IStepLimit`) is false for a step with more than
 ///         `maxVisible` visible positions (with the deployment's `window` and `globalEvery`, the
 ///         config's `sliding_window` and `global_every`): the largest context whose proof the
 ///         deployer measured or estimated to fit a transaction. A dispute at such a step ends
@@ -103,7 +103,7 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit {
     }
 
     /// @notice Whether an `ATTN` step's visible positions are at most `maxVisible`.
-    function provable(bytes32 modelId, bytes calldata outLeaf) external view returns (bool) {
+    function provable(bytes32 modelId, bytes calldata outLeaf, uint32) external view returns (bool) {
         Codec.TraceKey memory out = Codec.traceKey(outLeaf);
         if (out.stage == 0 || out.stage > registry.model(modelId).numLayers) return true;
         Shape memory sh;

@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {ModelRegistry} from "../ModelRegistry.sol";
 import {Codec} from "../lib/Codec.sol";
+import {WideDigest} from "../lib/WideDigest.sol";
 import {NormStepVerifier} from "./NormStepVerifier.sol";
 
 /// @title On-chain recomputation of the token embedding (engine `ops::embed_row`): the step
@@ -77,7 +78,7 @@ contract EmbedStepVerifier is NormStepVerifier {
         bytes32 leaf = sha256(abi.encodePacked(bytes1(0x00), "OTR/embed-row/v1\x00", uint32(token), row));
         (bool ok, bytes32 root) = rootFromPath(leaf, token, vocab, path);
         if (!ok || root != rowsRoot) return false;
-        return sha256(embedRow(row, scaleQ32)) == out.digest;
+        return WideDigest.digestMemory(embedRow(row, scaleQ32)) == out.digest;
     }
 
     /// @notice Engine `ops::embed_row` of one committed row (`u32le(rm) || i32le(re) || block

@@ -5,6 +5,7 @@ import {IStepVerifier} from "../IStepVerifier.sol";
 import {IGroth16Verifier} from "../IGroth16Verifier.sol";
 import {ModelRegistry} from "../ModelRegistry.sol";
 import {Codec} from "../lib/Codec.sol";
+import {WideDigest} from "../lib/WideDigest.sol";
 import {Poseidon} from "../lib/Poseidon.sol";
 import {Rfc6962} from "../lib/Rfc6962.sol";
 
@@ -16,7 +17,7 @@ import {Rfc6962} from "../lib/Rfc6962.sol";
 ///           this verifier holds, its one input leaf is the step's input key (`Q K V` of
 ///           `(pos, stage, ATTN_NORM)`, `O` of `ATTN`, `GATE UP` of `FFN_NORM`, `DOWN` of `ACT`,
 ///           `LOGITS` of `(pos, stage, FINAL_NORM)`), and `y` is the whole output: `8 rows`
-///           bytes whose SHA-256 is the output leaf's digest;
+///           bytes whose wide digest (`WideDigest`) is the output leaf's digest;
 ///         - `verifyUnit` (the node's `proveUnit`, after the challenger named `rowStart`):
 ///           `x` and `y` against the two digests, `C_W` of the step's matrix opened against the
 ///           registry's `poseidonRoot` (leaf `"OTR/zk-matrix/v1\0" || u16be(len(name)) || name ||
@@ -167,7 +168,7 @@ contract MatVecStepVerifier is IStepVerifier {
             revert WrongInputStep(a.pos, a.stage, a.op);
         }
         if (y.length != 8 * uint256(s.rows)) revert OutputLength(y.length, 8 * uint256(s.rows));
-        bytes32 h = sha256(y);
+        bytes32 h = WideDigest.digest(y);
         if (h != out.digest) revert OutputMismatch(h, out.digest);
         return (s.rows, s.unitRows, a.digest);
     }
@@ -195,7 +196,7 @@ contract MatVecStepVerifier is IStepVerifier {
         if (y.length != 8 * uint256(s.rows)) revert OutputLength(y.length, 8 * uint256(s.rows));
         bytes32 h = sha256(x);
         if (h != inDigest) revert InputMismatch(h, inDigest);
-        h = sha256(y);
+        h = WideDigest.digest(y);
         if (h != outDigest) revert OutputMismatch(h, outDigest);
         bytes32 root = registry.model(modelId).poseidonRoot;
         if (root == bytes32(0)) revert NoMatrixRoot(modelId);

@@ -4,6 +4,7 @@ pragma solidity 0.8.37;
 import {IStepVerifier} from "../IStepVerifier.sol";
 import {ModelRegistry} from "../ModelRegistry.sol";
 import {Codec} from "../lib/Codec.sol";
+import {WideDigest} from "../lib/WideDigest.sol";
 import {Rfc6962} from "../lib/Rfc6962.sol";
 
 /// @title On-chain recomputation of the engine's RMSNorm steps, bit for bit (engine
@@ -95,7 +96,7 @@ contract NormStepVerifier is IStepVerifier {
         Witness memory w = decodeWitness(witness);
         if (w.inputs.length != inLeaves.length) return false;
         for (uint256 i = 0; i < inLeaves.length; ++i) {
-            if (sha256(w.inputs[i]) != Codec.traceKey(inLeaves[i]).digest) return false;
+            if (WideDigest.digestMemory(w.inputs[i]) != Codec.traceKey(inLeaves[i]).digest) return false;
         }
         bytes memory x = w.inputs[w.inputs.length - 1];
         uint256 n = x.length / 8;
@@ -107,7 +108,7 @@ contract NormStepVerifier is IStepVerifier {
         if (!weightsOpen(p.name, w.weights, n, w.leafIndex, w.treeSize, w.path, weightsRoot)) return false;
         int256[] memory y = rmsNorm(x, w.weights, eps);
         bytes memory result = p.resid ? addWide(w.inputs[0], y) : act16Bytes(y);
-        return sha256(result) == out.digest;
+        return (p.resid ? WideDigest.digestMemory(result) : sha256(result)) == out.digest;
     }
 
     /// @notice The weight vector and input shape a step key needs, checking the input leaf keys.
@@ -175,33 +176,14 @@ contract NormStepVerifier is IStepVerifier {
         return ok && got == root;
     }
 
-    /// @notice RFC 9162 §2.1.3.2 root from a leaf hash, its index `m` in a tree of `n` leaves and
-    ///         its audit path (memory copy of `Rfc6962.rootFromPath`); false on a malformed path.
+    /// @notice `Rfc6962.rootFromPathMemory`: the root from a leaf hash, its index `m` in a tree of
+    ///         `n` leaves and its audit path in memory; false on a malformed path.
     function rootFromPath(bytes32 leaf, uint256 m, uint256 n, bytes32[] memory path)
         internal
         view
-        returns (bool, bytes32 r)
+        returns (bool, bytes32)
     {
-        if (path.length > Rfc6962.MAX_PATH || m >= n) return (false, r);
-        if (path.length != Rfc6962.expectedPathLength(m, n)) return (false, r);
-        uint256 fn = m;
-        uint256 sn = n - 1;
-        r = leaf;
-        for (uint256 i = 0; i < path.length; ++i) {
-            bytes32 p = path[i];
-            if (fn & 1 == 1 || fn == sn) {
-                r = Rfc6962.nodeHash(p, r);
-                while (fn & 1 == 0 && fn != 0) {
-                    fn >>= 1;
-                    sn >>= 1;
-                }
-            } else {
-                r = Rfc6962.nodeHash(r, p);
-            }
-            fn >>= 1;
-            sn >>= 1;
-        }
-        return (true, r);
+        return Rfc6962.rootFromPathMemory(leaf, m, n, path);
     }
 
     /// @notice Engine `ops::rms_norm` of the wide vector `x` (i64le) with the weights of the

@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {ModelRegistry} from "../ModelRegistry.sol";
 import {Codec} from "../lib/Codec.sol";
+import {WideDigest} from "../lib/WideDigest.sol";
 import {ConfigText} from "../lib/ConfigText.sol";
 import {NormStepVerifier} from "./NormStepVerifier.sol";
 
@@ -85,7 +86,7 @@ contract RopeStepVerifier is NormStepVerifier {
         Codec.TraceKey memory a = Codec.traceKey(inLeaves[0]);
         if (a.pos != out.pos || a.stage != out.stage || a.op != (out.op == Q_ROPE ? Q : K)) return false;
         RopeWitness memory w = decodeRopeWitness(witness);
-        if (sha256(w.input) != a.digest) return false;
+        if (WideDigest.digestMemory(w.input) != a.digest) return false;
         if (sha256(abi.encodePacked("OTR/model-config/v1\x00", w.config)) != m.configHash) return false;
         (bool ok, Shape memory sh) = shape(w.config, out.op == Q_ROPE);
         if (!ok || w.input.length != 8 * sh.heads * sh.headDim) return false;

@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {ModelRegistry} from "../ModelRegistry.sol";
 import {Codec} from "../lib/Codec.sol";
+import {WideDigest} from "../lib/WideDigest.sol";
 import {ConfigText} from "../lib/ConfigText.sol";
 import {NormStepVerifier} from "./NormStepVerifier.sol";
 
@@ -37,7 +38,7 @@ contract VCacheStepVerifier is NormStepVerifier {
         Codec.TraceKey memory a = Codec.traceKey(inLeaves[0]);
         if (a.pos != out.pos || a.stage != out.stage || a.op != V) return false;
         (bytes memory config, bytes memory input) = abi.decode(witness, (bytes, bytes));
-        if (sha256(input) != a.digest) return false;
+        if (WideDigest.digestMemory(input) != a.digest) return false;
         if (sha256(abi.encodePacked("OTR/model-config/v1\x00", config)) != m.configHash) return false;
         (bool ok, uint256 heads) = ConfigText.uintField(config, ";n_kv_heads=");
         if (!ok || heads == 0) return false;

@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {IStepVerifier} from "../IStepVerifier.sol";
 import {Codec} from "../lib/Codec.sol";
+import {WideDigest} from "../lib/WideDigest.sol";
 
 /// @title On-chain recomputation of the residual adds of the Llama-style models (no post norms):
 ///        `h1 = h + o` (engine `layer_op::RESID_ATTN`) and `h2 = h1 + d` (`RESID_FFN`).
@@ -21,7 +22,7 @@ contract WideAddStepVerifier is IStepVerifier {
 
     function verifyStep(bytes32, bytes32, bytes calldata outLeaf, bytes[] calldata inLeaves, bytes calldata witness)
         external
-        pure
+        view
         returns (bool)
     {
         if (inLeaves.length != 2) return false;
@@ -41,8 +42,8 @@ contract WideAddStepVerifier is IStepVerifier {
         }
         (bytes memory a, bytes memory b) = abi.decode(witness, (bytes, bytes));
         if (a.length != b.length || a.length % 8 != 0) return false;
-        if (sha256(a) != h.digest || sha256(b) != o.digest) return false;
-        return sha256(addWide(a, b)) == out.digest;
+        if (WideDigest.digestMemory(a) != h.digest || WideDigest.digestMemory(b) != o.digest) return false;
+        return WideDigest.digestMemory(addWide(a, b)) == out.digest;
     }
 
     /// @notice Element-wise saturating sum of two i64 little-endian vectors.

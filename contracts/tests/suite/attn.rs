@@ -533,6 +533,7 @@ fn attention_past_the_verifiers_limit_ends_with_no_contest() {
             &otr_contracts::bindings::dispute_game::DisputeGame::hasStepProofCall {
                 modelId: MODEL_ID.into(),
                 outLeaf: trace.leaf(trace.len() - 1).to_vec().into(),
+                temperatureMilli: 0,
             },
         )
         .unwrap();

@@ -8,6 +8,7 @@
 //! - [`bundle`]: the [`AnswerBundle`] a client receives, binary (`OTRB`) and JSON forms.
 //! - [`verify`]: [`verify_bundle_structure`], which proves receipt -> header -> batch.
 //! - [`finality`]: the pure finality state machine.
+//! - [`tensor`]: the digest of a wide tensor in a trace leaf (flat, or chunked past 4096 values).
 
 pub mod bundle;
 mod bundle_error;
@@ -17,6 +18,7 @@ pub mod header;
 pub mod merkle;
 pub mod receipt;
 pub(crate) mod serde_forms;
+pub mod tensor;
 pub mod verify;
 
 pub use bundle::{

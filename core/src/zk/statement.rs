@@ -240,7 +240,7 @@ pub fn check_statement(
     if sha(&st.x) != in_digest {
         return Err(StatementError::Digest { which: "input x" });
     }
-    if sha(&st.y) != out_digest {
+    if crate::rollup::tensor::wide_digest_bytes(&st.y) != out_digest {
         return Err(StatementError::Digest { which: "output y" });
     }
     let [c_w, row_start, c_x, c_y] = public_inputs else {

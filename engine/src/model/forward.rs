@@ -4,7 +4,7 @@ use super::ops::{self, RopeStyle};
 use super::sampling::{sample, Sampling};
 use super::trace::{
     act_digests, acts_bytes, digests_by, embed_op, head_op, layer_op, tokens_bytes, wide_digests,
-    wide_le_bytes, StepKey, StepTensor, Trace,
+    StepKey, StepTensor, Trace,
 };
 use super::{Arch, Model};
 use crate::error::EngineError;
@@ -76,6 +76,10 @@ pub enum DevFault {
     /// token's: the trace commits the prompt's tokens (its `PROMPT` leaf) but that position's
     /// `EMBED` step does not follow from them.
     EmbedNextToken { pos: u32 },
+    /// The `index`-th completion token is the runner-up logit's (the second largest, the
+    /// smallest id on ties) instead of the sampler's pick: a wrong output token, fed on as if
+    /// it were right, so the trace differs from the honest run first at that `SAMPLE` step.
+    SampleRunnerUp { index: u64 },
 }
 
 /// Per-run state: the trace and an optional step to capture.
@@ -553,7 +557,7 @@ impl Model {
         let mats: Vec<&crate::weights::QMatrix> = ws.iter().map(|(w, _)| *w).collect();
         let ys = self.exec.matmul_many(&mats, xs);
         let all: Vec<&Vec<i64>> = ys.iter().flatten().collect();
-        let ds = digests_by(&self.exec, &all, |v| wide_le_bytes(v));
+        let ds = wide_digests(&self.exec, &all);
         let n = xs.len();
         for (m, (_, op)) in ws.iter().enumerate() {
             for t in 0..n {
@@ -681,7 +685,12 @@ impl Model {
         let finish = loop {
             let i = tokens.len() as u64;
             let p = (prompt.len() + tokens.len() - 1) as u32;
-            let tok = sample(&logits, s, i);
+            let tok = match ctx.dev_fault {
+                Some(DevFault::SampleRunnerUp { index }) if index == i => {
+                    runner_up(&logits, sample(&logits, s, i))
+                }
+                _ => sample(&logits, s, i),
+            };
             let out = StepTensor::Token(tok);
             let k = key(p, hst, head_op::SAMPLE);
             ctx.rec(k, &out, || vec![StepTensor::Wide(logits.clone())]);
@@ -712,6 +721,17 @@ impl Model {
             trace_steps: ctx.trace.len(),
         })
     }
+}
+
+/// The largest logit other than `pick`'s (the smallest id on ties); `pick` when it is alone.
+fn runner_up(logits: &[i64], pick: u32) -> u32 {
+    let mut best: Option<usize> = None;
+    for (i, &l) in logits.iter().enumerate() {
+        if i as u32 != pick && best.is_none_or(|b| l > logits[b]) {
+            best = Some(i);
+        }
+    }
+    best.map_or(pick, |b| b as u32)
 }
 
 fn key(pos: u32, stage: u16, op: u8) -> StepKey {

@@ -4,12 +4,15 @@
 //! 0 for the embedding, `1 + l` for layer `l`, `n_layers + 1` for the head (final norm, logits,
 //! sampling). Steps are ordered by that key (position, then stage, then op), which is the order
 //! of a token-by-token execution. The leaf is
-//! `"OTR/trace-step/v1\0" || u32be(pos) || u16be(stage) || u8(op) || SHA-256(output bytes)`
+//! `"OTR/trace-step/v1\0" || u32be(pos) || u16be(stage) || u8(op) || digest(output)`, the digest
+//! SHA-256 of the output's bytes (a wide tensor past [`WIDE_CHUNK`] values: [`wide_digest`])
 //! and the trace root is the RFC 6962 Merkle root (otr-core) over the leaves in that order.
 
 use crate::fixed::{wide_bytes, Act16};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
+
+pub use otr_core::rollup::tensor::WIDE_CHUNK;
 
 /// Domain tag of a trace leaf.
 pub const TRACE_LEAF_TAG: &[u8] = b"OTR/trace-step/v1\0";
@@ -152,8 +155,11 @@ pub fn digests_by<T: Sync>(
 }
 
 /// [`wide_digest`] of each of `vs`.
-pub fn wide_digests(ex: &crate::kernels::Exec, vs: &[Vec<i64>]) -> Vec<[u8; 32]> {
-    digests_by(ex, vs, |v| wide_le_bytes(v))
+pub fn wide_digests<V: AsRef<[i64]> + Sync>(ex: &crate::kernels::Exec, vs: &[V]) -> Vec<[u8; 32]> {
+    if vs.iter().any(|v| v.as_ref().len() > WIDE_CHUNK) {
+        return ex.map(vs.len(), |i| wide_digest(vs[i].as_ref()));
+    }
+    digests_by(ex, vs, |v| wide_le_bytes(v.as_ref()))
 }
 
 /// [`act_digest`] of each of `xs`.
@@ -190,8 +196,13 @@ fn le_bytes(v: &[i64]) -> &[u8] {
     unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, 8 * v.len()) }
 }
 
-/// [`StepTensor::digest`] of `Wide(v)`, without building the tensor.
+/// [`StepTensor::digest`] of `Wide(v)`, without building the tensor: SHA-256 of its bytes up to
+/// [`WIDE_CHUNK`] values, past that the RFC 6962 root over its chunks
+/// (`otr_core::rollup::tensor`, so a dispute can open one logit without all of them).
 pub fn wide_digest(v: &[i64]) -> [u8; 32] {
+    if v.len() > WIDE_CHUNK {
+        return otr_core::rollup::tensor::wide_digest_bytes(&wide_le_bytes(v));
+    }
     // The bytes of `wide_bytes(v)`, fed through a stack buffer.
     let mut h = Sha256::new();
     let mut buf = [0u8; 8 * 128];

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+/// @title A step settled by refutation (claim, then counterexample) instead of a proof.
+/// @notice Some steps are cheap to refute and expensive to prove: greedy sampling picks the
+///         largest of a vocabulary's logits, and one larger logit shows a wrong pick, where
+///         showing a right one takes every logit. At such a step the node's move is a claim
+///         (`DisputeGame.claimStep`): `checkClaim` checks its form (reverts, typed, when it is
+///         malformed). The challenger then has one move (`DisputeGame.refuteStep`) to show a
+///         counterexample: `refutes` true and the node is slashed; no counterexample before the
+///         deadline and the node wins.
+interface IRefutableStep {
+    /// @notice Checks the node's claim `claim` for step `outLeaf` with inputs `inLeaves` (opened
+    ///         by the caller in the agreed prefix) of a receipt with sampling temperature
+    ///         `temperatureMilli`. Reverts when it is not a well-formed claim of this verifier.
+    function checkClaim(
+        bytes32 modelId,
+        uint32 temperatureMilli,
+        bytes calldata outLeaf,
+        bytes[] calldata inLeaves,
+        bytes calldata claim
+    ) external view;
+
+    /// @notice Whether `witness` shows the claim (already checked by `checkClaim`) is wrong.
+    function refutes(
+        bytes32 modelId,
+        bytes calldata outLeaf,
+        bytes[] calldata inLeaves,
+        bytes calldata claim,
+        bytes calldata witness
+    ) external view returns (bool);
+}

@@ -513,6 +513,20 @@ impl Deployment {
         host::send(host, node, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
     }
 
+    /// The verifier of the node's claim in dispute `id` (zero before `claimStep`).
+    pub fn claim_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        id: u64,
+    ) -> Result<Address, CallError> {
+        host::view(
+            host,
+            self.dispute_game,
+            &DisputeGame::claimsCall(U256::from(id)),
+        )
+        .map(|c| c.verifier)
+    }
+
     /// The node's claim in dispute `id` (its `StepClaimed` event), `None` before it made one.
     pub fn step_claimed<H: Host + ?Sized>(
         &self,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 const WEIGHTS_ROOT: &str = "fb7928f7ccd36bfd14bc68743a0fecf93dc9a73f0df6dd2ad3fac372fe1dc116";
 /// Greedy continuation of the prompt, 8 tokens: " Paris, France. It is the tallest".
 const EXPECTED: [u32; 8] = [9079, 236764, 7001, 236761, 1030, 563, 506, 92900];
-const TRACE_ROOT: &str = "86735926be06a8cad3bfad8e6ca98e0bdde18cd8d6b780631ade02b8fae5a735";
+const TRACE_ROOT: &str = "24fe9dd35754d57c61e5235a60de5f1589a70c6a846883577ef0ddea7326fbdc";
 const TRACE_STEPS: u64 = 4938;
 
 fn model_path() -> PathBuf {

@@ -108,6 +108,9 @@ impl World {
         d.set_wide_add_verifier(&mut chain, info.model_id)
             .expect("verifier");
         set_embed(&mut chain, &d, &info);
+        let vocab = info.embed_rows.get().expect("embedding rows").vocab;
+        d.set_sample_verifier(&mut chain, info.model_id, vocab)
+            .expect("sample verifier");
         d.stake(&mut chain, node, eth(2)).expect("stake");
         World {
             chain,
@@ -218,6 +221,10 @@ impl dispute::StepMaterial for Material {
 
     fn exp_table(&mut self) -> Result<Vec<u8>, String> {
         self.engine.exp_table()
+    }
+
+    fn output(&mut self, i: u64) -> Result<Vec<u8>, String> {
+        self.engine.step_output(PROMPT, &sampling(), self.kind, i)
     }
 }
 
@@ -418,6 +425,87 @@ fn a_cheating_node_is_found_by_bisection_and_slashed_when_it_cannot_prove() {
     // An honest re-execution cannot rescue the cheater: its trace is not the committed one.
     let v = dispute::view(&mut w.chain, &w.d, id).unwrap();
     assert_eq!(v.phase, dispute::Phase::Resolved(Outcome::ChallengerWon));
+}
+
+/// A node that answers a wrong token (the runner-up logit's instead of the greedy pick) is found
+/// by bisection at that `SAMPLE` step: it can only claim the token it committed, the challenger
+/// refutes it with the larger logit of the agreed `LOGITS` step, and it is slashed. An honest
+/// node disputed at a `SAMPLE` step claims its token and wins at the challenger's deadline.
+#[test]
+fn a_wrong_token_is_refuted_at_its_sample_step_and_a_right_one_stands() {
+    let honest = run(RunKind::Honest);
+    let cheat = run(RunKind::CheatToken);
+    assert_ne!(honest.generation.trace_root, cheat.generation.trace_root);
+    assert_eq!(honest.generation.trace_steps, cheat.generation.trace_steps);
+    let nl = num_layers(&honest);
+    let first = honest
+        .leaves
+        .iter()
+        .zip(&cheat.leaves)
+        .position(|(a, b)| a != b)
+        .unwrap() as u64;
+    let key = leaf_key(&cheat.leaves[first as usize]).unwrap();
+    assert_eq!((key.stage, key.op), (nl + 1, op::SAMPLE), "the wrong token");
+    let mut w = World::new(nl);
+    let refs = w.post(vec![w.receipt(&cheat, 1)]);
+    let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
+    let id = w.open(&refs[0]);
+    let node_trace = Trace::new(cheat.leaves.clone());
+    let own = Trace::new(honest.leaves.clone());
+    let mut node_wit = witness(RunKind::CheatToken);
+    let mut ch_wit = witness(RunKind::Honest);
+    let (outcome, moves) = dispute::play_both_with(
+        &mut w.chain,
+        &w.d,
+        id,
+        (w.node, &node_trace, &mut node_wit),
+        (w.challenger, &own, Some(&mut ch_wit)),
+        w.params.move_timeout,
+    )
+    .unwrap();
+    assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
+    assert!(
+        moves.contains(&Move::ClaimedStep { index: first, key }),
+        "{moves:?}"
+    );
+    assert!(
+        moves.iter().any(
+            |m| matches!(m, Move::Refuted { index, token, better, slashed_wei }
+                if *index == first && token != better
+                    && *slashed_wei == w.params.slash_amount.to_string())
+        ),
+        "{moves:?}"
+    );
+    assert_eq!(
+        w.d.stake_of(&mut w.chain, w.node).unwrap(),
+        stake0 - w.params.slash_amount
+    );
+
+    // The honest node at its last `SAMPLE`, against a frivolous challenger.
+    let at = honest.leaves.len() as u64 - 1;
+    let key = leaf_key(&honest.leaves[at as usize]).unwrap();
+    assert_eq!((key.stage, key.op), (nl + 1, op::SAMPLE));
+    let mut w = World::new(nl);
+    let refs = w.post(vec![w.receipt(&honest, 2)]);
+    let id = w.open(&refs[0]);
+    let node_trace = Trace::new(honest.leaves.clone());
+    let mut node_wit = witness(RunKind::Honest);
+    let mut ch_wit = witness(RunKind::Honest);
+    let (outcome, moves) = dispute::play_both_with(
+        &mut w.chain,
+        &w.d,
+        id,
+        (w.node, &node_trace, &mut node_wit),
+        (w.challenger, &tampered(&honest, at), Some(&mut ch_wit)),
+        w.params.move_timeout,
+    )
+    .unwrap();
+    assert_eq!(outcome, Outcome::NodeWon, "{moves:?}");
+    assert!(
+        moves.contains(&Move::ClaimedStep { index: at, key }),
+        "{moves:?}"
+    );
+    assert!(!moves.iter().any(|m| matches!(m, Move::Refuted { .. })));
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! End to end on anvil (issue 5): two `otr serve` nodes settling on one anvil chain (tiny
 //! fixture model, dev attestation, `--publish-requests`), one of them cheating on every second
-//! answer (`--dev-cheat-every 2`), and `otr watch` re-executing every posted receipt. The cheater
-//! is slashed by the dispute game played to the end by the watcher and the node's own defence;
+//! answer (`--dev-cheat-every 2 --dev-cheat-kind token`: its first answer token is the runner-up
+//! logit's), and `otr watch` re-executing every posted receipt. The cheater is slashed by the
+//! dispute game played to the end by the watcher (refuting the node's claimed token at its
+//! `SAMPLE` step with the larger logit) and the node's own defence;
 //! the honest node's batches finalize, it is paid its reward epoch, and the bundles report each
 //! finality. Starts anvil itself (`scripts/anvil.sh`) and stops everything it started.
 
@@ -135,7 +137,9 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     // the honest node joins that deployment.
     let (port_a, port_b) = (free_port(), free_port());
     let mut args_a = common_args.to_vec();
-    args_a.extend(["--dev-cheat-every", "2"]);
+    // The realistic cheat: a wrong answer token (the runner-up logit's), refuted at its
+    // `SAMPLE` step with the larger logit.
+    args_a.extend(["--dev-cheat-every", "2", "--dev-cheat-kind", "token"]);
     let _node_a = Reap(start(&dir_a, port_a, &args_a));
     let deployment = dir_a.join("rpc-deployment.json");
     let mut args_b = common_args.to_vec();
@@ -189,8 +193,9 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     assert_eq!(sum_b["disputes"].as_array().unwrap().len(), 0, "{text_b}");
 
     // The cheater's watcher opens two disputes and plays them; the node bisects each down to
-    // one step it cannot prove. Time on anvil is moved past the move deadline once both games
-    // are at one step with the node to move.
+    // the wrong token's `SAMPLE` step and claims it, and the watcher refutes the claim. (Were
+    // a game at one step with the node unable to move, time on anvil is moved past the move
+    // deadline.)
     let t = Instant::now();
     loop {
         assert!(
@@ -201,10 +206,13 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
         let at_one_step = |x: &dispute::DisputeView| {
             x.phase == Phase::NodeToMove && x.disagree_size == x.agree_size + 1
         };
-        if v.len() == 2 && v.iter().all(at_one_step) {
-            std::thread::sleep(Duration::from_secs(1));
-            let secs = saved_move_timeout(&mut host, &d);
-            host.advance(secs, 1).unwrap();
+        let over = |x: &dispute::DisputeView| matches!(x.phase, Phase::Resolved(_));
+        if v.len() == 2 && v.iter().all(|x| over(x) || at_one_step(x)) {
+            if !v.iter().all(over) {
+                std::thread::sleep(Duration::from_secs(1));
+                let secs = saved_move_timeout(&mut host, &d);
+                host.advance(secs, 1).unwrap();
+            }
             break;
         }
         std::thread::sleep(Duration::from_millis(300));
@@ -216,6 +224,8 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     assert_eq!(sum_a["disagreed"], 2, "{out_a}");
     let disputes = sum_a["disputes"].as_array().unwrap();
     assert_eq!(disputes.len(), 2, "{out_a}");
+    // Settled by refuting the claimed token, not by a timeout.
+    assert_eq!(out_a.matches("\"move\":\"refuted\"").count(), 2, "{out_a}");
     for x in disputes {
         assert_eq!(x["outcome"], "challenger_won", "{out_a}");
         assert!(x["rounds"].as_u64().unwrap() >= 1, "{out_a}");

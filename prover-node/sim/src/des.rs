@@ -50,6 +50,8 @@ struct Receipt {
     arrival: f64,
     mb_close: f64,
     bad: bool,
+    /// Decoded greedily (a tampered token is then refuted in a dispute).
+    greedy: bool,
 }
 
 struct Node {
@@ -258,6 +260,8 @@ pub fn simulate(c: &CostModel, p: &Params, s: &Scenario) -> SimReport {
                     arrival: t,
                     mb_close,
                     bad: cheats,
+                    // Drawn only where some answers are sampled (the default draws nothing).
+                    greedy: s.greedy_share >= 1.0 || rng.bernoulli(s.greedy_share),
                 });
             }
             Ev::Post(i) => {
@@ -337,8 +341,9 @@ pub fn simulate(c: &CostModel, p: &Params, s: &Scenario) -> SimReport {
                             found |= r.bad;
                         }
                     }
-                    if found && q.engine_s < p.challenge_window_s && !strategy.dispute_slashes() {
-                        // The game ends at the cheat's `SAMPLE` step with no contest: the
+                    let slashes = strategy != Strategy::TamperOutput || r.greedy;
+                    if found && q.engine_s < p.challenge_window_s && !slashes {
+                        // The game ends at the cheat's sampled `SAMPLE` step with no contest: the
                         // challenger pays the game's gas (and its bond, not modelled), nobody is slashed.
                         chal.gas += d_gas;
                     } else if found && q.engine_s < p.challenge_window_s {
@@ -485,16 +490,18 @@ pub fn detection_trials(
                     hit = true;
                 }
             }
+            // A tampered token is slashed by a dispute only where it was a greedy pick.
+            let slashes = st != Strategy::TamperOutput
+                || s.greedy_share >= 1.0
+                || rng.bernoulli(s.greedy_share);
             if st != Strategy::WithholdProofs {
                 for ch in 0..s.challengers {
                     if st.colludes() && ch < n_bribed {
                         continue;
                     }
-                    // A challenger finds it; a dispute slashes only where the first wrong step
-                    // has a verifier (not a replaced `SAMPLE` token).
-                    if rng.bernoulli(s.challenger_presence * s.audit_fraction)
-                        && st.dispute_slashes()
-                    {
+                    // A challenger finds it; a dispute slashes where the first wrong step can be
+                    // decided (not a replaced sampled token).
+                    if rng.bernoulli(s.challenger_presence * s.audit_fraction) && slashes {
                         hit = true;
                     }
                 }

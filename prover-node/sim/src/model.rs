@@ -143,13 +143,18 @@ impl Strategy {
         self == Strategy::Collude
     }
 
-    /// Whether a dispute over a cheated receipt slashes the node. One replaced token's first
-    /// wrong step is its `SAMPLE`, which has no on-chain verifier: the dispute ends with no
-    /// contest (`DisputeGame.declareUnprovable`, docs/PROTOCOL.md §10), so a challenger who finds
-    /// it cannot have it slashed. Every other cheat's first wrong step is a layer or embedding
-    /// step with a verifier.
-    pub fn dispute_slashes(self) -> bool {
-        self != Strategy::TamperOutput
+    /// The share of a strategy's cheated receipts that a dispute slashes. One replaced token's
+    /// first wrong step is its `SAMPLE`: a greedy pick is refuted with a larger logit
+    /// (`SampleStepVerifier`), a sampled one (temperature > 0) ends the dispute with no contest
+    /// (`DisputeGame.declareUnprovable`, docs/PROTOCOL.md §10), so only the greedy share
+    /// (`Scenario::greedy_share`) is slashed. Every other cheat's first wrong step is a layer
+    /// or embedding step with a verifier.
+    pub fn dispute_slash_share(self, s: &Scenario) -> f64 {
+        if self == Strategy::TamperOutput {
+            s.greedy_share
+        } else {
+            1.0
+        }
     }
 }
 
@@ -186,6 +191,10 @@ pub struct Scenario {
     pub value_at_risk_usd: f64,
     /// Work of the cheaper model relative to the registered one.
     pub cheap_model_ratio: f64,
+    /// Share of answers decoded greedily (temperature 0, as the web demo asks). A dispute over
+    /// a tampered greedy token slashes (the larger logit refutes it); over a sampled one it
+    /// ends with no contest.
+    pub greedy_share: f64,
 }
 
 impl Default for Scenario {
@@ -209,6 +218,7 @@ impl Default for Scenario {
             fee_usd: 0.01,
             value_at_risk_usd: 0.0,
             cheap_model_ratio: 0.25,
+            greedy_share: 1.0,
         }
     }
 }
@@ -373,11 +383,8 @@ pub fn p_detect(st: Strategy, p: &Params, s: &Scenario) -> f64 {
     } else {
         s.challengers as f64
     };
-    let chal = if st.dispute_slashes() {
-        1.0 - (1.0 - s.challenger_presence * s.audit_fraction).powf(honest_challengers)
-    } else {
-        0.0
-    };
+    let chal = st.dispute_slash_share(s)
+        * (1.0 - (1.0 - s.challenger_presence * s.audit_fraction).powf(honest_challengers));
     1.0 - (1.0 - spot) * (1.0 - chal)
 }
 
@@ -401,8 +408,9 @@ pub fn deterrence(st: Strategy, c: &CostModel, p: &Params, s: &Scenario) -> Dete
         + p.block_time_s
         + q.engine_s
         + 2.0 * dispute_rounds(q.trace_steps) * p.move_timeout_s;
-    let challengers_matter =
-        s.challenger_presence > 0.0 && st != Strategy::WithholdProofs && st.dispute_slashes();
+    let challengers_matter = s.challenger_presence > 0.0
+        && st != Strategy::WithholdProofs
+        && st.dispute_slash_share(s) > 0.0;
     let lag_s = if challengers_matter {
         spot_lag.max(dispute_lag)
     } else {

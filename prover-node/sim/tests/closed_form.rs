@@ -67,16 +67,30 @@ fn detection_with_challengers() {
     assert!((p_detect(Strategy::Collude, &p, &sb) - 0.01).abs() < 1e-12);
     assert!((p_detect(Strategy::WithholdProofs, &p, &s) - 0.01).abs() < 1e-12);
     // A one-token tamper leaves every layer matrix step right: spot checks (which prove only
-    // layer matrix steps) never catch it; challengers who re-execute find it, but the dispute
-    // ends at its `SAMPLE` step with no contest, so nothing slashes it either.
+    // layer matrix steps) never catch it; challengers who re-execute find it and refute a greedy
+    // token at its `SAMPLE` step, while a sampled one's dispute ends with no contest.
     let s0 = Scenario::default();
     assert_eq!(p_detect(Strategy::TamperOutput, &p, &s0), 0.0);
-    assert_eq!(p_detect(Strategy::TamperOutput, &p, &s), 0.0);
-    assert!(p_detect(Strategy::SkipWork, &p, &s) > p_detect(Strategy::SkipWork, &p, &s0));
+    let chal = 1.0 - (1.0f64 - 0.05).powi(3);
+    assert!((p_detect(Strategy::TamperOutput, &p, &s) - chal).abs() < 1e-12);
+    let half = Scenario {
+        greedy_share: 0.5,
+        ..s.clone()
+    };
+    assert!((p_detect(Strategy::TamperOutput, &p, &half) - 0.5 * chal).abs() < 1e-12);
+    let mc = detection_trials(Strategy::TamperOutput, &p, &half, 10, 20_000, 9);
+    let closed = detect_within(0.5 * chal, 10.0);
+    assert!((mc - closed).abs() < 0.015, "{mc} vs {closed}");
+    let sampled = Scenario {
+        greedy_share: 0.0,
+        ..s.clone()
+    };
+    assert_eq!(p_detect(Strategy::TamperOutput, &p, &sampled), 0.0);
     assert_eq!(
-        detection_trials(Strategy::TamperOutput, &p, &s0, 1_000, 200, 5),
+        detection_trials(Strategy::TamperOutput, &p, &sampled, 1_000, 200, 5),
         0.0
     );
+    assert!(p_detect(Strategy::SkipWork, &p, &s) > p_detect(Strategy::SkipWork, &p, &s0));
 }
 
 /// At the least deterring stake the expected profit is zero (margin 0); just above it every

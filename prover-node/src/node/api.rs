@@ -224,7 +224,7 @@ fn answer(
         eprintln!(
             "otr: DEV CHEAT: answering receipt {id} wrongly on purpose (--dev-cheat-every {every})"
         );
-        RunKind::Cheat
+        node.config.dev_cheat_kind
     } else {
         RunKind::Honest
     };

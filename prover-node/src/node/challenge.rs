@@ -306,30 +306,33 @@ impl Challenger {
         };
         for id in ids {
             let g = self.games.get_mut(&id).expect("game");
-            let mut material = match (engine, &setup, &g.replay) {
-                (Some(engine), Some(setup), Some((prompt, sampling))) => {
-                    Some(dispute::MatVecReplay {
-                        replay: dispute::Replay {
-                            engine,
-                            prompt,
-                            sampling,
-                            run: RunKind::Honest,
-                        },
-                        setup,
-                    })
+            // The replay of the receipt's request: with the model's matrices its own product of a
+            // matrix-vector step; without, its own tensors of the other steps (a `SAMPLE`'s
+            // logits, to refute a wrong token).
+            let mut with_matrices;
+            let mut plain;
+            let material: Option<&mut dyn dispute::StepMaterial> = match (engine, &g.replay) {
+                (Some(engine), Some((prompt, sampling))) => {
+                    let replay = dispute::Replay {
+                        engine,
+                        prompt,
+                        sampling,
+                        run: RunKind::Honest,
+                    };
+                    match &setup {
+                        Some(setup) => {
+                            with_matrices = dispute::MatVecReplay { replay, setup };
+                            Some(&mut with_matrices)
+                        }
+                        None => {
+                            plain = replay;
+                            Some(&mut plain)
+                        }
+                    }
                 }
                 _ => None,
             };
-            let m = match dispute::challenger_move_with(
-                host,
-                d,
-                self.me,
-                id,
-                &g.own,
-                material
-                    .as_mut()
-                    .map(|m| m as &mut dyn dispute::StepMaterial),
-            ) {
+            let m = match dispute::challenger_move_with(host, d, self.me, id, &g.own, material) {
                 Ok(m) => m,
                 Err(e) => {
                     events.push(ChallengeEvent {
@@ -397,7 +400,7 @@ impl Challenger {
                     if matches!(m, Move::Responded { .. }) {
                         g.rounds += 1;
                     }
-                    if let Move::TimedOut { slashed_wei } = &m {
+                    if let Move::TimedOut { slashed_wei } | Move::Refuted { slashed_wei, .. } = &m {
                         g.slashed = slashed_wei.parse().ok();
                     }
                     events.push(ChallengeEvent {

@@ -83,6 +83,12 @@ pub struct ServeArgs {
     /// are not those of the request). Refused with `--attestation nvidia`. [default: off]
     #[arg(long, env = "OTR_DEV_CHEAT_EVERY", value_name = "N")]
     pub dev_cheat_every: Option<u64>,
+    /// DEV ONLY: how `--dev-cheat-every` answers wrongly. `embed`: the last prompt token's
+    /// embedding is another token's (caught at that `EMBED` step); `token`: the first answer
+    /// token is the runner-up logit's instead of the greedy pick (caught at that `SAMPLE` step,
+    /// refuted with the larger logit). [default: embed]
+    #[arg(long, env = "OTR_DEV_CHEAT_KIND", value_name = "KIND", value_parser = ["embed", "token"])]
+    pub dev_cheat_kind: Option<String>,
     /// ZK spot-checks: a finalized setup directory (`otr zk ceremony finalize --out-dir DIR`),
     /// one per matrix shape to prove; repeat the flag (environment: comma-separated). Also the
     /// unit proving keys of matrix-vector steps in disputes and on-chain spot checks. Without it
@@ -126,6 +132,7 @@ struct FileConfig {
     post_interval_ms: Option<u64>,
     publish_requests: Option<bool>,
     dev_cheat_every: Option<u64>,
+    dev_cheat_kind: Option<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     zk_params: Vec<PathBuf>,
     spot_check_rate: Option<f64>,
@@ -158,6 +165,8 @@ pub struct NodeConfig {
     pub publish_requests: bool,
     /// Dev only: every Nth answer is wrong on purpose (0: never).
     pub dev_cheat_every: u64,
+    /// Dev only: how a cheat answers (`RunKind::Cheat` or `RunKind::CheatToken`).
+    pub dev_cheat_kind: super::inference::RunKind,
     /// `--zk-params`: the setup directories (one per matrix shape); spot-checks on when any.
     pub zk_params: Vec<PathBuf>,
     pub spot_check_rate: f64,
@@ -267,6 +276,15 @@ impl NodeConfig {
                     .into(),
             );
         }
+        let dev_cheat_kind = match a.dev_cheat_kind.clone().or(file.dev_cheat_kind).as_deref() {
+            None | Some("embed") => super::inference::RunKind::Cheat,
+            Some("token") => super::inference::RunKind::CheatToken,
+            Some(other) => {
+                return Err(format!(
+                    "--dev-cheat-kind is `embed` or `token`, not `{other}`"
+                ))
+            }
+        };
         let web_demo = a.web_demo.clone().or(file.web_demo).or_else(|| {
             let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web-demo");
             p.join("index.html").exists().then_some(p)
@@ -313,6 +331,7 @@ impl NodeConfig {
                 .max(1),
             publish_requests: a.publish_requests || file.publish_requests.unwrap_or(false),
             dev_cheat_every,
+            dev_cheat_kind,
             zk_params: if a.zk_params.is_empty() {
                 file.zk_params
             } else {

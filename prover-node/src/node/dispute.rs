@@ -280,6 +280,17 @@ pub enum Move {
         key: LeafKey,
         row_start: u64,
     },
+    /// The node claimed the output of the disputed step, one settled by refutation (a greedy
+    /// `SAMPLE`'s token): the challenger may refute it until its deadline, then the node wins.
+    ClaimedStep { index: u64, key: LeafKey },
+    /// The challenger refuted the node's claimed token `token` at step `index` with `better`, a
+    /// token whose logit beats it (and so won); `slashed_wei` as in the `Resolved` event.
+    Refuted {
+        index: u64,
+        token: u64,
+        better: u64,
+        slashed_wei: String,
+    },
     /// The node declared the disputed step unprovable (no step verifier for its operator): the
     /// dispute ended with no winner.
     NoContest { index: u64, key: LeafKey },
@@ -357,6 +368,14 @@ pub fn challenger_move_with<'m, H: Host + ?Sized>(
     match v.phase {
         Phase::Resolved(outcome) => Ok(Move::Resolved { outcome }),
         Phase::ChallengerToMove if now < v.deadline => {
+            if d.claim_verifier(host, id)? != Address::ZERO {
+                let index = v.agree_size;
+                return Ok(refute_claim(host, d, me, id, index, material)?.unwrap_or(
+                    Move::Waiting {
+                        deadline: v.deadline,
+                    },
+                ));
+            }
             let mv = d.mat_vec(host, id)?;
             if mv.stage == MAT_VEC_OPENED {
                 let theirs = opened_output(host, d, id)?;
@@ -469,6 +488,10 @@ pub trait StepMaterial {
     fn embed_row(&mut self, _token: u32) -> Result<super::inference::EmbedRow, String> {
         Err("no embedding rows".into())
     }
+    /// The output (canonical bytes) of trace step `index`: a `SAMPLE` step's claimed token.
+    fn output(&mut self, _index: u64) -> Result<Vec<u8>, String> {
+        Err("no replay of the step's output".into())
+    }
     /// The whole output (i64le) of matrix-vector step `index` (key `key`): the model's matrix
     /// times the replayed input.
     fn mat_vec_output(&mut self, _index: u64, _key: LeafKey) -> Result<Vec<u8>, String> {
@@ -522,6 +545,11 @@ impl StepMaterial for Replay<'_> {
 
     fn embed_row(&mut self, token: u32) -> Result<super::inference::EmbedRow, String> {
         self.engine.embed_row(token)
+    }
+
+    fn output(&mut self, index: u64) -> Result<Vec<u8>, String> {
+        self.engine
+            .step_output(self.prompt, self.sampling, self.run, index)
     }
 }
 
@@ -578,6 +606,7 @@ pub fn node_move<H: Host + ?Sized>(
                 &DisputeGame::hasStepProofCall {
                     modelId: v.model_id.into(),
                     outLeaf: trace.leaf(index).to_vec().into(),
+                    temperatureMilli: x.temperatureMilli,
                 },
             )?;
             if !provable {
@@ -606,6 +635,9 @@ pub fn node_move<H: Host + ?Sized>(
             .numLayers;
             if is_mat_vec(key, num_layers) {
                 return mat_vec_move(host, d, me, id, trace, index, key, material);
+            }
+            if is_claimed(key, num_layers) {
+                return claim_move(host, d, me, id, trace, index, key, material);
             }
             let proof = match step_proof(trace, index, key, num_layers, material) {
                 Ok(p) => p,
@@ -685,6 +717,94 @@ fn mat_vec_move<H: Host + ?Sized>(
         return cannot(format!("openMatVec failed: {e}"));
     }
     Ok(Move::OpenedMatVec { index, key })
+}
+
+/// Whether step `key` is settled by a claim and its refutation (`claimStep`, `refuteStep`):
+/// the head's `SAMPLE` (greedy; a sampled one has no step proof and ends with no contest).
+pub fn is_claimed(key: LeafKey, num_layers: u16) -> bool {
+    key.stage == num_layers + 1 && key.op == op::SAMPLE
+}
+
+/// The node's move at a step settled by refutation: `claimStep` with the step's output (its
+/// token) and its `LOGITS` input. A move it cannot make is [`Move::CannotProve`].
+#[allow(clippy::too_many_arguments)]
+fn claim_move<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    me: Address,
+    id: u64,
+    trace: &Trace,
+    index: u64,
+    key: LeafKey,
+    material: &mut dyn StepMaterial,
+) -> Result<Move, DisputeError> {
+    let cannot = |reason: String| {
+        Ok(Move::CannotProve {
+            index,
+            key: Some(key),
+            reason,
+        })
+    };
+    let input = match find_input(
+        trace,
+        index,
+        LeafKey {
+            op: op::LOGITS,
+            ..key
+        },
+    ) {
+        Ok(i) => i,
+        Err(e) => return cannot(e),
+    };
+    let claim = match material.output(index) {
+        Ok(c) => c,
+        Err(e) => return cannot(e),
+    };
+    if let Err(e) = d.claim_step(host, me, id, trace, &[input], claim) {
+        return cannot(format!("claimStep failed: {e}"));
+    }
+    Ok(Move::ClaimedStep { index, key })
+}
+
+/// The challenger's answer to the node's claim in dispute `id` (a `SAMPLE` token): its own
+/// logits of the step (agreed with the node's: the step's input leaf is in the agreed prefix)
+/// give the greedy pick; a claim other than it is refuted with it. `None`: no counterexample
+/// (the claim is right, or no replay to find one): the node wins at the deadline.
+fn refute_claim<'m, H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    me: Address,
+    id: u64,
+    index: u64,
+    material: Option<&mut (dyn StepMaterial + 'm)>,
+) -> Result<Option<Move>, DisputeError> {
+    let c = d
+        .step_claimed(host, id)?
+        .ok_or_else(|| DisputeError::Chain(format!("dispute {id}: no StepClaimed event")))?;
+    let Ok(t) = <[u8; 4]>::try_from(&c.claim[..]) else {
+        return Ok(None);
+    };
+    let token = u64::from(u32::from_le_bytes(t));
+    let Some(logits) = material
+        .and_then(|m| m.inputs(index).ok())
+        .and_then(|v| v.into_iter().next())
+    else {
+        return Ok(None);
+    };
+    let Some(better) = otr_contracts::deploy::greedy_pick(&logits).filter(|&j| j != token) else {
+        return Ok(None);
+    };
+    let Some(witness) = otr_contracts::deploy::sample_refutation_witness(&logits, token, better)
+    else {
+        return Ok(None);
+    };
+    let out = d.refute_step(host, me, id, &c, witness)?;
+    Ok(Some(Move::Refuted {
+        index,
+        token,
+        better,
+        slashed_wei: resolved_slash(&out, d, id).to_string(),
+    }))
 }
 
 /// The model's matrices, for a dispute at a matrix-vector step and for the node's spot checks
@@ -999,6 +1119,10 @@ impl StepMaterial for MatVecReplay<'_> {
 
     fn embed_row(&mut self, token: u32) -> Result<super::inference::EmbedRow, String> {
         self.replay.embed_row(token)
+    }
+
+    fn output(&mut self, index: u64) -> Result<Vec<u8>, String> {
+        self.replay.output(index)
     }
 
     fn mat_vec_output(&mut self, index: u64, key: LeafKey) -> Result<Vec<u8>, String> {

@@ -222,6 +222,21 @@ impl Inference for EngineModel {
         Ok(rec.inputs.iter().map(|t| t.bytes()).collect())
     }
 
+    fn step_output(
+        &self,
+        prompt: &str,
+        s: &SamplingParams,
+        run: RunKind,
+        index: u64,
+    ) -> Result<Vec<u8>, String> {
+        let (tokens, fault) = self.tokens(prompt, run);
+        let rec = self
+            .model
+            .step_input_with_fault(&tokens, &sampling(s), fault, index)
+            .map_err(|e| e.to_string())?;
+        Ok(rec.output.bytes())
+    }
+
     fn rope_row(&self, layer: u16, pos: u32) -> Result<super::inference::RopeRow, String> {
         let o = self
             .model
@@ -275,15 +290,18 @@ impl Inference for EngineModel {
 }
 
 impl EngineModel {
-    /// The prompt's tokens, and for the dev cheat the fault it injects: the last prompt
-    /// position embeds the next vocabulary id's row (the trace still commits the prompt).
+    /// The prompt's tokens, and for a dev cheat the fault it injects: the last prompt
+    /// position embeds the next vocabulary id's row (the trace still commits the prompt), or
+    /// the first completion token is the runner-up logit's.
     fn tokens(&self, prompt: &str, run: RunKind) -> (Vec<u32>, Option<otr_engine::DevFault>) {
         let tokens = self.model.tokenizer().encode(prompt, true, true);
-        let fault = (run == RunKind::Cheat && !tokens.is_empty()).then(|| {
-            otr_engine::DevFault::EmbedNextToken {
+        let fault = match run {
+            RunKind::Cheat if !tokens.is_empty() => Some(otr_engine::DevFault::EmbedNextToken {
                 pos: tokens.len() as u32 - 1,
-            }
-        });
+            }),
+            RunKind::CheatToken => Some(otr_engine::DevFault::SampleRunnerUp { index: 0 }),
+            _ => None,
+        };
         (tokens, fault)
     }
 }

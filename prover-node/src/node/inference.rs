@@ -163,6 +163,18 @@ pub trait Inference: Send + Sync {
         Err("this engine cannot replay a step".into())
     }
 
+    /// The output (canonical bytes) of trace step `index` of the run: a `SAMPLE` step's token,
+    /// the node's claim when a dispute ends there (`DisputeGame.claimStep`).
+    fn step_output(
+        &self,
+        _prompt: &str,
+        _sampling: &SamplingParams,
+        _run: RunKind,
+        _index: u64,
+    ) -> Result<Vec<u8>, String> {
+        Err("this engine cannot replay a step".into())
+    }
+
     /// The model's weights material for the one-step proof of an RMSNorm step
     /// (`NormStepVerifier.sol`): the canonical config text and the norm vector `name` (GGUF
     /// tensor name) opened against the weights root. An error when the model has no such norm.
@@ -211,7 +223,7 @@ pub trait Inference: Send + Sync {
     ) -> Result<Generation, String> {
         match run {
             RunKind::Honest => self.generate(prompt, sampling, on_text),
-            RunKind::Cheat => Err("this engine has no cheat mode".into()),
+            RunKind::Cheat | RunKind::CheatToken => Err("this engine has no cheat mode".into()),
         }
     }
 }
@@ -264,6 +276,11 @@ pub enum RunKind {
     /// `trace_root` differ from what the request commits to, from that position's `EMBED` step
     /// on, which does not follow from the committed token.
     Cheat,
+    /// Dev only (`--dev-cheat-kind token`): the model on the request, but the first completion
+    /// token is the runner-up logit's instead of the greedy pick (engine
+    /// `DevFault::SampleRunnerUp`), fed on as if right: a wrong answer whose trace first
+    /// differs at that `SAMPLE` step, which a challenger refutes with the larger logit.
+    CheatToken,
 }
 
 /// A re-execution with its trace.

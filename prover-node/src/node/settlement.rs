@@ -116,6 +116,9 @@ pub fn register_model<H: Host + ?Sized>(
             e.scale_q32,
         )
         .map_err(|e| format!("naming the embedding step verifier: {e}"))?;
+        // Greedy sampling, settled by refutation over the vocabulary's logits.
+        d.set_sample_verifier(host, model.model_id, e.vocab)
+            .map_err(|e| format!("naming the sampling step verifier: {e}"))?;
     }
     // The value entered into the KV cache (per-head Act16), for every model.
     d.set_vcache_verifier(host, model.model_id)

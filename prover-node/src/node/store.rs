@@ -212,6 +212,7 @@ impl Store {
         let run = match req.run {
             RunKind::Honest => "honest",
             RunKind::Cheat => "cheat",
+            RunKind::CheatToken => "cheat_token",
         };
         tx.execute(
             "INSERT INTO requests (id, chat, nonce, body, run) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -249,6 +250,7 @@ impl Store {
             run: match run.as_str() {
                 "honest" => RunKind::Honest,
                 "cheat" => RunKind::Cheat,
+                "cheat_token" => RunKind::CheatToken,
                 other => return Err(err(format!("unknown run kind {other}"))),
             },
         }))

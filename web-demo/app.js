@@ -73,6 +73,9 @@ function optionsFor(devRootPem, extra = {}) {
   if (extra.vk) o.verifyingKeys = [extra.vk];
   if (extra.vks?.length) o.verifyingKeys = extra.vks;
   if (extra.time) o.time = extra.time;
+  // The temperature the demo asked for (greedy): the receipt must record it, since a greedy
+  // answer's tokens are the ones a challenger can refute on chain.
+  if (extra.temperatureMilli !== undefined) o.expectedTemperatureMilli = extra.temperatureMilli;
   return o;
 }
 
@@ -121,7 +124,7 @@ $("ask").addEventListener("submit", async (ev) => {
     // bundles' proofs are checked.
     const zk = info?.zk_spot_checks;
     const vks = (zk?.keys ?? (zk?.verification_key ? [zk] : [])).map((k) => JSON.stringify(k.verification_key));
-    current = { bundle, options: optionsFor(info?.dev_root_pem, { vks }) };
+    current = { bundle, options: optionsFor(info?.dev_root_pem, { vks, temperatureMilli: 0 }) };
     $("receipt-line").textContent = `receipt ${otr.receipt_id} · hash ${otr.receipt_hash.slice(0, 16)}… · bundle fetched`;
     await verifyCurrent();
   } catch (e) {

@@ -46,6 +46,11 @@ pub struct VerifyOptions<'a> {
     pub expected_request_hash: Option<Hash>,
     /// The model the client paid for (weights root); checked when given.
     pub expected_weights_root: Option<Hash>,
+    /// The sampling temperature the client asked for (thousandths; 0 = greedy), checked against
+    /// the receipt's when given. The receipt's temperature decides how a dispute over a token
+    /// is settled (a greedy one is refuted with a larger logit, a sampled one has no contest),
+    /// so a node that answered greedily must not record another.
+    pub expected_temperature_milli: Option<u32>,
 }
 
 impl fmt::Debug for VerifyOptions<'_> {
@@ -82,6 +87,8 @@ pub struct VerifiedBundle {
     pub request_verified: bool,
     /// True when the weights root was compared with the client's.
     pub model_verified: bool,
+    /// True when the sampling temperature was compared with the client's.
+    pub sampling_verified: bool,
     /// What became of the light-client section.
     pub chain: ChainCheck,
 }
@@ -143,6 +150,14 @@ pub fn verify_bundle(
             }));
         }
     }
+    if let Some(expected) = o.expected_temperature_milli {
+        if bundle.receipt.sampling.temperature_milli != expected {
+            return Err(VerifyError::SamplingMismatch(GotExpected {
+                got: alloc::format!("{}", bundle.receipt.sampling.temperature_milli),
+                expected: alloc::format!("{expected}"),
+            }));
+        }
+    }
     if let Some(expected) = o.expected_weights_root {
         if bundle.receipt.weights_root != expected {
             return Err(VerifyError::ModelMismatch(GotExpected {
@@ -192,6 +207,7 @@ pub fn verify_bundle(
         finality,
         request_verified: o.expected_request_hash.is_some(),
         model_verified: o.expected_weights_root.is_some(),
+        sampling_verified: o.expected_temperature_milli.is_some(),
         chain: match bundle.chain_proof {
             None => ChainCheck::Absent,
             Some(_) => ChainCheck::Unverified,
@@ -276,6 +292,8 @@ pub enum VerifyError {
     Gpu(GpuError),
     RequestMismatch(GotExpected<String>),
     ModelMismatch(GotExpected<String>),
+    /// The receipt's sampling temperature is not the one the client asked for.
+    SamplingMismatch(GotExpected<String>),
     UnknownCircuit {
         index: usize,
         circuit_id: String,
@@ -325,6 +343,7 @@ impl ErrorCode for VerifyError {
             VerifyError::Gpu(e) => e.code(),
             VerifyError::RequestMismatch(_) => "RECEIPT_REQUEST_MISMATCH",
             VerifyError::ModelMismatch(_) => "RECEIPT_MODEL_MISMATCH",
+            VerifyError::SamplingMismatch(_) => "RECEIPT_SAMPLING_MISMATCH",
             VerifyError::UnknownCircuit { .. } => "PROOF_UNKNOWN_CIRCUIT",
             VerifyError::Proof { error, .. } => error.code(),
             VerifyError::Statement { error, .. } => error.code(),
@@ -337,7 +356,9 @@ impl ErrorCode for VerifyError {
         match self {
             VerifyError::Bundle(e) => e.stage(),
             VerifyError::Gpu(e) => e.stage(),
-            VerifyError::RequestMismatch(_) | VerifyError::ModelMismatch(_) => Stage::Receipt,
+            VerifyError::RequestMismatch(_)
+            | VerifyError::ModelMismatch(_)
+            | VerifyError::SamplingMismatch(_) => Stage::Receipt,
             VerifyError::UnknownCircuit { .. } => Stage::Proof,
             VerifyError::Proof { error, .. } => error.stage(),
             VerifyError::Statement { error, .. } => error.stage(),
@@ -359,6 +380,10 @@ impl fmt::Display for VerifyError {
             VerifyError::ModelMismatch(ge) => {
                 write!(f, "the receipt names another model (weights root): {ge}")
             }
+            VerifyError::SamplingMismatch(ge) => write!(
+                f,
+                "the receipt records another sampling temperature (thousandths) than the request's: {ge}"
+            ),
             VerifyError::UnknownCircuit { index, circuit_id } => {
                 write!(f, "proof {index} is for circuit {circuit_id}, for which no verifying key was given")
             }

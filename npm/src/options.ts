@@ -84,6 +84,13 @@ export interface BundleOptions extends EvidenceOptions {
   /** The weights root of the model paid for (32 bytes); the receipt must carry it. */
   expectedWeightsRoot?: string | Uint8Array;
   /**
+   * The sampling temperature the request asked for, in thousandths (0 = greedy, as
+   * `temperature: 0`); the receipt must record it (`RECEIPT_SAMPLING_MISMATCH`). A greedy answer's
+   * tokens are refuted on chain with a larger logit, a sampled one's are not, so a node must not
+   * record a temperature the request did not ask for.
+   */
+  expectedTemperatureMilli?: number;
+  /**
    * The model's matrix root (the registry's `poseidonRoot`, 32 bytes): every spot-check proof
    * must carry its statement (`ZK_STATEMENT_MISSING`) and its matrix commitment must open to this
    * root (`ZK_STATEMENT_MATRIX_ROOT`), binding the proof to the registered model.

@@ -194,6 +194,8 @@ export interface VerifiedBundle {
   request_verified: boolean;
   /** True when the weights root was compared with `expectedWeightsRoot`. */
   model_verified: boolean;
+  /** True when the sampling temperature was compared with `expectedTemperatureMilli`. */
+  sampling_verified: boolean;
   /** The stapled light-client section: absent, unverified (no `trustedCheckpoint`), or verified. */
   chain: ChainCheck;
 }

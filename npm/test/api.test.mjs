@@ -156,6 +156,12 @@ test("request and model checks", async () => {
   });
   assert.equal(c.request_verified, true);
   assert.equal(c.model_verified, true);
+  assert.equal(c.sampling_verified, false);
+  const t = b.receipt.sampling.temperature_milli;
+  const s = await V.verifyBundle(b, { ...opts, expectedTemperatureMilli: t });
+  assert.equal(s.sampling_verified, true);
+  await rejectsWith(assert, OtrError, V.verifyBundle(b, { ...opts, expectedTemperatureMilli: t + 1 }), "RECEIPT_SAMPLING_MISMATCH", "receipt");
+  await rejectsWith(assert, OtrError, V.verifyBundle(b, { ...opts, expectedTemperatureMilli: -1 }), "INPUT_TYPE", "input");
   const zero = "00".repeat(32);
   await rejectsWith(assert, OtrError, V.verifyBundle(b, { ...opts, expectedRequestHash: zero }), "RECEIPT_REQUEST_MISMATCH", "receipt");
   await rejectsWith(assert, OtrError, V.verifyBundle(b, { ...opts, expectedWeightsRoot: zero }), "RECEIPT_MODEL_MISMATCH");

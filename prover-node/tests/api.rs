@@ -64,9 +64,20 @@ fn openai_compatible_api_with_verifiable_receipts() {
         verifying_keys: &[],
         expected_request_hash: Some(expected_request),
         expected_weights_root: Some(wr),
+        // The request asked for `"temperature":0`: the receipt records greedy decoding.
+        expected_temperature_milli: Some(0),
     };
     let verified = verify_bundle(&bundle, &opts).unwrap();
-    assert!(verified.request_verified && verified.model_verified);
+    assert!(verified.request_verified && verified.model_verified && verified.sampling_verified);
+    let e = verify_bundle(
+        &bundle,
+        &VerifyOptions {
+            expected_temperature_milli: Some(700),
+            ..opts
+        },
+    )
+    .unwrap_err();
+    assert_eq!(otr_core::ErrorCode::code(&e), "RECEIPT_SAMPLING_MISMATCH");
     // The output hash is over exactly the text returned.
     assert_eq!(
         bundle.receipt.output_hash,

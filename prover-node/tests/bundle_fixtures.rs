@@ -54,6 +54,7 @@ fn bundle_fixtures_library() {
             verifying_keys: &[],
             expected_request_hash: None,
             expected_weights_root: None,
+            expected_temperature_milli: None,
         };
         let got = match decoded {
             Err(e) => e.code().to_string(),

@@ -84,6 +84,7 @@ fn sigkill_under_load_loses_no_answered_receipt() {
             verifying_keys: &[],
             expected_request_hash: None,
             expected_weights_root: None,
+            expected_temperature_milli: None,
         };
         verify_bundle(&b, &opts).unwrap_or_else(|e| panic!("{id}: bundle does not verify: {e}"));
     }

@@ -31,6 +31,7 @@ fn verify(port: u16, b: &AnswerBundle) -> otr_core::verify::VerifiedBundle {
         verifying_keys: &[],
         expected_request_hash: None,
         expected_weights_root: None,
+        expected_temperature_milli: None,
     };
     otr_core::verify::verify_bundle(b, &opts).expect("bundle verifies")
 }

@@ -257,6 +257,7 @@ fn node_attaches_verified_spot_check_proofs() {
         verifying_keys: &keys_list,
         expected_request_hash: None,
         expected_weights_root: None,
+        expected_temperature_milli: None,
     };
     let verified = verify_bundle(&bundle, &opts).unwrap();
     assert_eq!(verified.proofs.len(), 1);

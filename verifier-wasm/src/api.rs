@@ -24,6 +24,8 @@ pub struct Settings {
     pub verifying_keys: Vec<PreparedVk>,
     pub expected_request_hash: Option<Hash>,
     pub expected_weights_root: Option<Hash>,
+    /// The sampling temperature the client asked for (thousandths; 0 = greedy).
+    pub expected_temperature_milli: Option<u32>,
     /// The model's matrix root (registry `poseidonRoot`): every proof must be bound to it.
     pub expected_matrix_root: Option<Hash>,
     /// The checkpoint (and contract facts) the stapled light-client section is checked against.
@@ -40,6 +42,7 @@ impl Settings {
             verifying_keys: Vec::new(),
             expected_request_hash: None,
             expected_weights_root: None,
+            expected_temperature_milli: None,
             expected_matrix_root: None,
             chain_trust: None,
         }
@@ -205,6 +208,7 @@ pub fn verify_bundle(
         verifying_keys: &keyed,
         expected_request_hash: s.expected_request_hash,
         expected_weights_root: s.expected_weights_root,
+        expected_temperature_milli: s.expected_temperature_milli,
     };
     let v = otr_core::verify::verify_bundle_with_chain(bundle, &opts, s.chain_trust.as_ref())?;
     if let Some(root) = &s.expected_matrix_root {

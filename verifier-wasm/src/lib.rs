@@ -27,6 +27,7 @@ pub const BUNDLE_OPTIONS: &[&str] = &[
     "verifyingKeys",
     "expectedRequestHash",
     "expectedWeightsRoot",
+    "expectedTemperatureMilli",
     "expectedMatrixRoot",
     "trustedCheckpoint",
 ];
@@ -252,6 +253,14 @@ mod exports {
         }
         if let Some(h) = field(&options, "expectedWeightsRoot") {
             s.expected_weights_root = Some(js::hash(&h, "options.expectedWeightsRoot")?);
+        }
+        if let Some(t) = field(&options, "expectedTemperatureMilli") {
+            let what = "options.expectedTemperatureMilli";
+            let t = u32::try_from(js::uint(&t, what)?).map_err(|_| InputError::Type {
+                what,
+                expected: "a temperature in thousandths (0 = greedy) below 2^32",
+            })?;
+            s.expected_temperature_milli = Some(t);
         }
         if let Some(h) = field(&options, "expectedMatrixRoot") {
             s.expected_matrix_root = Some(js::hash(&h, "options.expectedMatrixRoot")?);

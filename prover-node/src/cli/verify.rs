@@ -38,6 +38,11 @@ pub struct BundleArgs {
     /// The weights root of the model paid for (64 hex digits); the receipt must carry it.
     #[arg(long, value_name = "HEX")]
     pub weights_root: Option<String>,
+    /// The sampling temperature the request asked for, in thousandths (0 = greedy, as
+    /// `"temperature": 0`); the receipt must record it (a greedy answer's tokens are the ones a
+    /// challenger can refute on chain).
+    #[arg(long, value_name = "MILLI")]
+    pub temperature_milli: Option<u32>,
     /// A spot-check circuit's verifying key (snarkjs JSON). Repeat for several circuits.
     #[arg(long = "vk", value_name = "FILE")]
     pub vks: Vec<PathBuf>,
@@ -232,6 +237,7 @@ fn bundle(a: BundleArgs) -> Result<(), CliError> {
             .as_deref()
             .map(|h| hash32(h, "--weights-root"))
             .transpose()?,
+        expected_temperature_milli: a.temperature_milli,
     };
     let chain_trust = match &a.trusted_checkpoint {
         None => None,

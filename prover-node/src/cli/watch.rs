@@ -355,6 +355,7 @@ impl Watcher {
             verifying_keys: &keyed,
             expected_request_hash: None,
             expected_weights_root: None,
+            expected_temperature_milli: None,
         };
         let code =
             |e: otr_core::verify::VerifyError| format!("{}: {e}", otr_core::ErrorCode::code(&e));

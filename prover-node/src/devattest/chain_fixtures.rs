@@ -651,6 +651,7 @@ mod tests {
             verifying_keys: &[],
             expected_request_hash: None,
             expected_weights_root: None,
+            expected_temperature_milli: None,
         };
         let dir = out.join("light-client").join("dev-chain");
         let mut seen = 0;

@@ -618,6 +618,7 @@ pub fn self_check(node: &Node, b: &AnswerBundle) -> Result<(), (String, String)>
         verifying_keys: &super::spotcheck::verifying_keys(node),
         expected_request_hash: None,
         expected_weights_root: Some(node.engine.info().weights_root),
+        expected_temperature_milli: None,
     };
     let verified = otr_core::verify::verify_bundle(b, &opts)
         .map_err(|e| (otr_core::ErrorCode::code(&e).to_string(), e.to_string()))?;

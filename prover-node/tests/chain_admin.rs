@@ -354,6 +354,11 @@ fn owner_registers_model_and_matvec_verifier_on_an_rpc_chain() {
         st["stepVerifiers"]["embedding"]["ops"]["PROMPT"].is_null(),
         "{st}"
     );
+    // Greedy sampling is settled by refutation (`SampleStepVerifier`).
+    assert!(
+        st["stepVerifiers"]["head"]["ops"]["SAMPLE"].is_string(),
+        "{st}"
+    );
     let head_logits = &st["stepVerifiers"]["head"]["ops"]["LOGITS"];
     if shapes.contains(&(2, 1)) {
         assert_eq!(*head_logits, Value::String(addr.clone()));

@@ -114,6 +114,9 @@ pub struct ChallengerStats {
     pub disputes_won: u64,
     pub rewards_eth: f64,
     pub gas: f64,
+    /// Disputes that ended with no contest (a tampered sampled token): the bond is lost.
+    pub no_contests: u64,
+    pub bonds_lost_eth: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -344,8 +347,11 @@ pub fn simulate(c: &CostModel, p: &Params, s: &Scenario) -> SimReport {
                     let slashes = strategy != Strategy::TamperOutput || r.greedy;
                     if found && q.engine_s < p.challenge_window_s && !slashes {
                         // The game ends at the cheat's sampled `SAMPLE` step with no contest: the
-                        // challenger pays the game's gas (and its bond, not modelled), nobody is slashed.
+                        // challenger pays the game's gas and loses its bond (split as in a node
+                        // win), nobody is slashed.
                         chal.gas += d_gas;
+                        chal.no_contests += 1;
+                        chal.bonds_lost_eth += p.bond_eth;
                     } else if found && q.engine_s < p.challenge_window_s {
                         detected = true;
                         push(

@@ -504,3 +504,45 @@ fn svg_is_well_formed() {
     assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
     assert!(s.contains("t &lt;&amp;&gt;"));
 }
+
+/// Nodes that tamper with one token, challengers present: greedy answers are refuted and the
+/// tamperers slashed; sampled answers end their disputes with no contest, nobody is slashed and
+/// each challenger who disputed loses its bond.
+#[test]
+fn tampered_tokens_are_slashed_when_greedy_and_cost_the_challenger_its_bond_when_sampled() {
+    let c = costs();
+    let p = Params::default();
+    let base = Scenario {
+        duration_s: 2.0 * 3600.0,
+        byzantine: vec![Strategy::TamperOutput],
+        byzantine_fraction: 1.0 / 3.0,
+        challenger_presence: 1.0,
+        audit_fraction: 0.2,
+        ..Scenario::default()
+    };
+    let greedy = simulate(&c, &p, &base);
+    let tamperers = |r: &otr_sim::des::SimReport| -> f64 {
+        r.nodes
+            .iter()
+            .filter(|n| n.strategy == Strategy::TamperOutput.name())
+            .map(|n| n.slashed_eth)
+            .sum()
+    };
+    assert!(tamperers(&greedy) > 0.0);
+    assert_eq!(greedy.challengers.no_contests, 0);
+    let sampled = simulate(
+        &c,
+        &p,
+        &Scenario {
+            greedy_share: 0.0,
+            ..base.clone()
+        },
+    );
+    assert_eq!(tamperers(&sampled), 0.0);
+    assert!(sampled.challengers.no_contests > 0);
+    assert!(
+        (sampled.challengers.bonds_lost_eth - sampled.challengers.no_contests as f64 * p.bond_eth)
+            .abs()
+            < 1e-9
+    );
+}

@@ -505,6 +505,12 @@ fn a_wrong_token_is_refuted_at_its_sample_step_and_a_right_one_stands() {
         moves.contains(&Move::ClaimedStep { index: at, key }),
         "{moves:?}"
     );
+    assert!(
+        moves
+            .iter()
+            .any(|m| matches!(m, Move::ClaimStands { index, .. } if *index == at)),
+        "{moves:?}"
+    );
     assert!(!moves.iter().any(|m| matches!(m, Move::Refuted { .. })));
 }
 
@@ -741,6 +747,14 @@ fn node_defender_and_challenger_play_their_disputes_to_the_end_by_themselves() {
     other.body = body(9);
     let e = challenge::reexecute(engine().as_ref(), &receipts[0], &other).unwrap_err();
     assert_eq!(e.code(), "REEXEC_REQUEST_HASH");
+    // A receipt recording other sampling parameters than its request's (here a sampled
+    // temperature for a greedy request: its tokens could no longer be refuted) disagrees, and is
+    // re-executed with the receipt's parameters, the ones its trace must follow.
+    let mut lying = receipts[0].clone();
+    lying.sampling.temperature_milli = 700;
+    let re = challenge::reexecute(engine().as_ref(), &lying, &published(&store, "r0")).unwrap();
+    assert!(!re.sampling_matches && !re.agrees());
+    assert_eq!(re.sampling, lying.sampling);
     // And a frivolous dispute over honest r2, from a trace wrong at a residual add.
     let r2 = run_body(&body(2), [3; 32]);
     let at = index_of(

@@ -82,6 +82,11 @@ pub struct Reexecution {
     pub run: TracedRun,
     pub output_matches: bool,
     pub trace_matches: bool,
+    /// Whether the receipt records the request's sampling parameters. When not, the receipt
+    /// answers another request than the client's (another temperature, seed...): it is
+    /// re-executed with the receipt's parameters, the ones its trace must follow, so that a
+    /// wrong step is still disputed; the mismatch itself is not decidable on chain.
+    pub sampling_matches: bool,
     /// What was run: the prompt and sampling (a replay of one step recomputes them).
     pub prompt: String,
     pub sampling: otr_core::rollup::SamplingParams,
@@ -89,7 +94,7 @@ pub struct Reexecution {
 
 impl Reexecution {
     pub fn agrees(&self) -> bool {
-        self.output_matches && self.trace_matches
+        self.output_matches && self.trace_matches && self.sampling_matches
     }
 }
 
@@ -117,13 +122,9 @@ pub fn reexecute(
     };
     let body: serde_json::Value = serde_json::from_str(&req.body)
         .map_err(|e| ReexecError::BadRequest(format!("body: {e}")))?;
-    let (prompt, sampling) = super::api::prompt_and_sampling(engine, &body, chat, &nonce)
+    let (prompt, requested) = super::api::prompt_and_sampling(engine, &body, chat, &nonce)
         .map_err(ReexecError::BadRequest)?;
-    if sampling != receipt.sampling {
-        return Err(ReexecError::BadRequest(
-            "the request's sampling parameters are not the receipt's".into(),
-        ));
-    }
+    let sampling = receipt.sampling;
     let run = engine
         .trace(&prompt, &sampling, RunKind::Honest)
         .map_err(ReexecError::Engine)?;
@@ -131,6 +132,7 @@ pub fn reexecute(
         output_matches: run.output_hash == receipt.output_hash,
         trace_matches: run.generation.trace_root == receipt.trace_root
             && run.generation.trace_steps == receipt.trace_steps,
+        sampling_matches: requested == sampling,
         run,
         prompt,
         sampling,
@@ -182,6 +184,9 @@ struct Game {
     rounds: u32,
     /// The prompt and sampling of the re-execution, when known (matrix-vector steps).
     replay: Option<(String, otr_core::rollup::SamplingParams)>,
+    /// The node's claim was checked against our replay and stands: later rounds wait for the
+    /// deadline without replaying the run again.
+    claim_checked: bool,
 }
 
 /// The challenger's state across rounds.
@@ -256,6 +261,7 @@ impl Challenger {
                 own,
                 rounds: 0,
                 replay: None,
+                claim_checked: false,
             },
         );
         Ok(ChallengeEvent {
@@ -312,7 +318,7 @@ impl Challenger {
             let mut with_matrices;
             let mut plain;
             let material: Option<&mut dyn dispute::StepMaterial> = match (engine, &g.replay) {
-                (Some(engine), Some((prompt, sampling))) => {
+                (Some(engine), Some((prompt, sampling))) if !g.claim_checked => {
                     let replay = dispute::Replay {
                         engine,
                         prompt,
@@ -396,7 +402,11 @@ impl Challenger {
                         .insert(id, (g.receipt, outcome, g.rounds, slashed));
                 }
                 Move::Waiting { .. } => {}
+                Move::ClaimStands { .. } if g.claim_checked => {}
                 m => {
+                    if matches!(m, Move::ClaimStands { .. }) {
+                        g.claim_checked = true;
+                    }
                     if matches!(m, Move::Responded { .. }) {
                         g.rounds += 1;
                     }
@@ -536,7 +546,7 @@ impl Watch {
                 Ok(re) => {
                     c.status = "disagrees".into();
                     c.detail = Some(format!(
-                        "output_hash {}, trace_root {}",
+                        "output_hash {}, trace_root {}{}",
                         if re.output_matches {
                             "matches"
                         } else {
@@ -547,7 +557,20 @@ impl Watch {
                         } else {
                             "differs"
                         },
+                        if re.sampling_matches {
+                            ""
+                        } else {
+                            "; the receipt's sampling parameters are not the request's (it \
+                             answers another request; not decidable on chain: re-executed with \
+                             the receipt's)"
+                        },
                     ));
+                    // A trace that follows the receipt's own parameters has no wrong step to
+                    // dispute.
+                    if re.trace_matches {
+                        self.checks.insert(id.into(), c.clone());
+                        return (c, event);
+                    }
                     if let Some(ch) = self.challenger.as_mut() {
                         match ch.open(host, d, r, Trace::new(re.run.leaves), id) {
                             Ok(ev) => {

@@ -283,6 +283,10 @@ pub enum Move {
     /// The node claimed the output of the disputed step, one settled by refutation (a greedy
     /// `SAMPLE`'s token): the challenger may refute it until its deadline, then the node wins.
     ClaimedStep { index: u64, key: LeafKey },
+    /// The challenger found no counterexample to the node's claimed token `token` at step
+    /// `index` (its own greedy pick is the same, or it has no replay to look with): the node
+    /// wins when the challenger's deadline passes.
+    ClaimStands { index: u64, token: u64 },
     /// The challenger refuted the node's claimed token `token` at step `index` with `better`, a
     /// token whose logit beats it (and so won); `slashed_wei` as in the `Resolved` event.
     Refuted {
@@ -768,8 +772,9 @@ fn claim_move<H: Host + ?Sized>(
 
 /// The challenger's answer to the node's claim in dispute `id` (a `SAMPLE` token): its own
 /// logits of the step (agreed with the node's: the step's input leaf is in the agreed prefix)
-/// give the greedy pick; a claim other than it is refuted with it. `None`: no counterexample
-/// (the claim is right, or no replay to find one): the node wins at the deadline.
+/// give the greedy pick; a claim other than it is refuted with it ([`Move::Refuted`]), else
+/// [`Move::ClaimStands`] (the claim is right, or no replay to find a counterexample): the node
+/// wins at the deadline. `None` for a claim that is not a token.
 fn refute_claim<'m, H: Host + ?Sized>(
     host: &mut H,
     d: &Deployment,
@@ -785,18 +790,19 @@ fn refute_claim<'m, H: Host + ?Sized>(
         return Ok(None);
     };
     let token = u64::from(u32::from_le_bytes(t));
+    let stands = Ok(Some(Move::ClaimStands { index, token }));
     let Some(logits) = material
         .and_then(|m| m.inputs(index).ok())
         .and_then(|v| v.into_iter().next())
     else {
-        return Ok(None);
+        return stands;
     };
     let Some(better) = otr_contracts::deploy::greedy_pick(&logits).filter(|&j| j != token) else {
-        return Ok(None);
+        return stands;
     };
     let Some(witness) = otr_contracts::deploy::sample_refutation_witness(&logits, token, better)
     else {
-        return Ok(None);
+        return stands;
     };
     let out = d.refute_step(host, me, id, &c, witness)?;
     Ok(Some(Move::Refuted {
@@ -1576,7 +1582,7 @@ pub fn play_both_with<H: Host + ?Sized>(
         let a = node_move(host, d, node_addr, id, node_trace, material)?;
         let b = challenger_move_with(host, d, ch_addr, id, ch_trace, ch_material.as_deref_mut())?;
         let idle = matches!(a, Move::Waiting { .. } | Move::CannotProve { .. })
-            && matches!(b, Move::Waiting { .. });
+            && matches!(b, Move::Waiting { .. } | Move::ClaimStands { .. });
         for m in [a, b] {
             if let Move::Resolved { outcome } = m {
                 return Ok((outcome, moves));

@@ -369,12 +369,19 @@ pub fn build(c: &CostModel) -> Output {
     ];
     let mut byz_rows = Vec::new();
     for (frac_name, frac) in [("0", 0.0), ("1/3", 1.0 / 3.0), ("1/2", 0.5)] {
-        for (mix_name, mix, x) in [
-            ("rational mix", byz_mix.clone(), 0.0),
+        for (mix_name, mix, x, greedy) in [
+            ("rational mix", byz_mix.clone(), 0.0, 1.0),
             (
-                "tamper-output, $100 bribe",
+                "tamper-output, $100 bribe (greedy answers)",
                 vec![Strategy::TamperOutput],
                 100.0,
+                1.0,
+            ),
+            (
+                "tamper-output, $100 bribe (sampled answers)",
+                vec![Strategy::TamperOutput],
+                100.0,
+                0.0,
             ),
         ] {
             if frac == 0.0 && x > 0.0 {
@@ -387,6 +394,7 @@ pub fn build(c: &CostModel) -> Output {
                     challenger_presence: presence,
                     bribed_challengers: 1.0 / 3.0,
                     value_at_risk_usd: x,
+                    greedy_share: greedy,
                     ..s0.clone()
                 };
                 let p = Params {

@@ -107,9 +107,20 @@ contract DisputeGame is Owned {
 
     /// A node's claim at a step settled by refutation (`claimStep`).
     struct Claim {
-        IRefutableStep verifier;
+        IRefutableStep verifier; // slot +0
+        uint32 part; // slot +0: the part the challenger named (`namePart`)
+        ClaimStage stage; // slot +0
         /// keccak256(abi.encode(outLeaf, inLeaves, claim)).
-        bytes32 hash;
+        bytes32 hash; // slot +1
+        /// keccak256 of the revealed part (`revealPart`).
+        bytes32 partHash; // slot +2
+    }
+
+    enum ClaimStage {
+        None,
+        Claimed, // claimStep done: the challenger refutes, or names a part
+        PartNamed, // namePart done: the node reveals it
+        PartRevealed // revealPart done: the challenger refutes
     }
 
     /// Dispute id => the node's claim, once it made one.
@@ -138,6 +149,8 @@ contract DisputeGame is Owned {
     error NoClaim(uint256 id);
     error ClaimDiffers(uint256 id);
     error NotRefuted();
+    error ClaimStageIs(uint256 id, ClaimStage stage);
+    error NoSuchPart(uint256 part, uint256 parts);
 
     event DisputeOpened(uint256 indexed id, uint256 indexed batchIndex, bytes32 receiptHash, address challenger);
     event Bisected(uint256 indexed id, uint64 midSize, bytes32 midRoot);
@@ -155,6 +168,10 @@ contract DisputeGame is Owned {
     event NoContest(uint256 indexed id, uint64 index, uint16 stage, uint8 op);
     /// The node's claim at a step settled by refutation: what `refuteStep` must repeat.
     event StepClaimed(uint256 indexed id, bytes outLeaf, bytes[] inLeaves, bytes claim);
+    /// The challenger asks the node to reveal part `part` of its claim.
+    event PartNamed(uint256 indexed id, uint256 part);
+    /// The node's revealed part: what `refuteStep` must repeat.
+    event PartRevealed(uint256 indexed id, uint256 part, bytes data);
 
     constructor(
         address owner_,
@@ -241,7 +258,7 @@ contract DisputeGame is Owned {
     function respond(uint256 id, bool agree) external {
         Dispute storage d = _move(id, Phase.ChallengerToMove, false);
         _noMatVec(id);
-        if (address(claims[id].verifier) != address(0)) revert ClaimUnderway(id);
+        _noClaim(id);
         uint64 mid = midpoint(id);
         if (agree) {
             d.agreeSize = mid;
@@ -269,6 +286,7 @@ contract DisputeGame is Owned {
     ) external {
         Dispute storage d = _move(id, Phase.NodeToMove, true);
         _noMatVec(id);
+        _noClaim(id);
         if (d.disagreeSize != d.agreeSize + 1) revert NotOneStep(d.agreeSize, d.disagreeSize);
         Codec.TraceKey memory k = _oneStep(d, outLeaf, outPath);
         bytes[] memory ins = StepOpening.openInputs(inputs, d.agreeSize, d.agreeRoot, d.agreeSize);
@@ -292,6 +310,7 @@ contract DisputeGame is Owned {
     ) external {
         Dispute storage d = _move(id, Phase.NodeToMove, true);
         _noMatVec(id);
+        _noClaim(id);
         if (d.disagreeSize != d.agreeSize + 1) revert NotOneStep(d.agreeSize, d.disagreeSize);
         Codec.TraceKey memory k = _oneStep(d, outLeaf, outPath);
         bytes[] memory ins = StepOpening.openInputs(inputs, d.agreeSize, d.agreeRoot, d.agreeSize);
@@ -366,33 +385,101 @@ contract DisputeGame is Owned {
     ) external {
         Dispute storage d = _move(id, Phase.NodeToMove, true);
         _noMatVec(id);
+        _noClaim(id);
         if (d.disagreeSize != d.agreeSize + 1) revert NotOneStep(d.agreeSize, d.disagreeSize);
         Codec.TraceKey memory k = _oneStep(d, outLeaf, outPath);
         bytes[] memory ins = StepOpening.openInputs(inputs, d.agreeSize, d.agreeRoot, d.agreeSize);
         address v = registry.stepVerifier(d.modelId, k.stage, k.op);
         if (v == address(0)) revert NoStepVerifier(k.stage, k.op);
         IRefutableStep(v).checkClaim(d.modelId, d.temperatureMilli, outLeaf, ins, claim);
-        claims[id] = Claim(IRefutableStep(v), keccak256(abi.encode(outLeaf, ins, claim)));
+        claims[id] =
+            Claim(IRefutableStep(v), 0, ClaimStage.Claimed, keccak256(abi.encode(outLeaf, ins, claim)), bytes32(0));
         d.phase = Phase.ChallengerToMove;
         emit StepClaimed(id, outLeaf, ins, claim);
     }
 
-    /// @notice Challenger's move after `claimStep`: the claim repeated (as in `StepClaimed`) and
-    ///         a counterexample `witness` the verifier accepts; the node is slashed. Reverts
-    ///         `NotRefuted` otherwise (and can be retried until the deadline).
+    /// @notice Challenger's move after `claimStep`, when the claim has parts (a `LOGITS` claim:
+    ///         its chunks' hashes): the part it asks the node to reveal (one whose hash is not its
+    ///         own). The claim is repeated as in `StepClaimed`.
+    function namePart(
+        uint256 id,
+        bytes calldata outLeaf,
+        bytes[] calldata inLeaves,
+        bytes calldata claim,
+        uint256 part
+    ) external {
+        Dispute storage d = _move(id, Phase.ChallengerToMove, false);
+        Claim storage c = _claimed(id, outLeaf, inLeaves, claim, ClaimStage.Claimed);
+        uint256 n = c.verifier.parts(d.modelId, claim);
+        if (part >= n) revert NoSuchPart(part, n);
+        c.part = uint32(part);
+        c.stage = ClaimStage.PartNamed;
+        d.phase = Phase.NodeToMove;
+        emit PartNamed(id, part);
+    }
+
+    /// @notice Node's move after `namePart`: the named part of its claim (checked by the
+    ///         verifier against the claim), published in `PartRevealed`. Reverts (and can be
+    ///         retried until the deadline) when the verifier refuses it.
+    function revealPart(
+        uint256 id,
+        bytes calldata outLeaf,
+        bytes[] calldata inLeaves,
+        bytes calldata claim,
+        bytes calldata data
+    ) external {
+        Dispute storage d = _move(id, Phase.NodeToMove, true);
+        Claim storage c = _claimed(id, outLeaf, inLeaves, claim, ClaimStage.PartNamed);
+        c.verifier.checkPart(d.modelId, outLeaf, inLeaves, claim, c.part, data);
+        c.partHash = keccak256(data);
+        c.stage = ClaimStage.PartRevealed;
+        d.phase = Phase.ChallengerToMove;
+        emit PartRevealed(id, c.part, data);
+    }
+
+    /// @notice Challenger's move after `claimStep` (a claim without parts) or `revealPart`: the
+    ///         claim repeated (as in `StepClaimed`), the revealed part (as in `PartRevealed`;
+    ///         empty without parts) and a counterexample `witness` the verifier accepts; the
+    ///         node is slashed. Reverts `NotRefuted` otherwise (and can be retried until the
+    ///         deadline).
     function refuteStep(
         uint256 id,
         bytes calldata outLeaf,
         bytes[] calldata inLeaves,
         bytes calldata claim,
+        bytes calldata part,
         bytes calldata witness
     ) external {
         Dispute storage d = _move(id, Phase.ChallengerToMove, false);
         Claim storage c = claims[id];
-        if (address(c.verifier) == address(0)) revert NoClaim(id);
-        if (keccak256(abi.encode(outLeaf, inLeaves, claim)) != c.hash) revert ClaimDiffers(id);
-        if (!c.verifier.refutes(d.modelId, outLeaf, inLeaves, claim, witness)) revert NotRefuted();
+        if (c.stage == ClaimStage.PartRevealed) {
+            _claimed(id, outLeaf, inLeaves, claim, ClaimStage.PartRevealed);
+            if (keccak256(part) != c.partHash) revert ClaimDiffers(id);
+        } else {
+            _claimed(id, outLeaf, inLeaves, claim, ClaimStage.Claimed);
+            if (c.verifier.parts(d.modelId, claim) != 0) revert ClaimStageIs(id, c.stage);
+        }
+        if (!c.verifier.refutes(d.modelId, outLeaf, inLeaves, claim, c.part, part, witness)) revert NotRefuted();
         _challengerWins(id, d);
+    }
+
+    /// @dev Dispute `id`'s claim, at `stage`, with the node's `outLeaf`, `inLeaves`, `claim`.
+    function _claimed(
+        uint256 id,
+        bytes calldata outLeaf,
+        bytes[] calldata inLeaves,
+        bytes calldata claim,
+        ClaimStage stage
+    ) private view returns (Claim storage c) {
+        c = claims[id];
+        if (c.stage == ClaimStage.None) revert NoClaim(id);
+        if (c.stage != stage) revert ClaimStageIs(id, c.stage);
+        if (keccak256(abi.encode(outLeaf, inLeaves, claim)) != c.hash) revert ClaimDiffers(id);
+    }
+
+    /// @dev Reverts once the node made a claim in dispute `id`.
+    function _noClaim(uint256 id) private view {
+        if (claims[id].stage != ClaimStage.None) revert ClaimUnderway(id);
     }
 
     /// @notice Node's last move at a step whose operator has no step verifier in the registry
@@ -408,6 +495,7 @@ contract DisputeGame is Owned {
     function declareUnprovable(uint256 id, bytes calldata outLeaf, bytes32[] calldata outPath) external {
         Dispute storage d = _move(id, Phase.NodeToMove, true);
         _noMatVec(id);
+        _noClaim(id);
         if (d.disagreeSize != d.agreeSize + 1) revert NotOneStep(d.agreeSize, d.disagreeSize);
         Codec.TraceKey memory k = _oneStep(d, outLeaf, outPath);
         (bool has, address v) = _hasStepProof(d.modelId, k, outLeaf, d.temperatureMilli);

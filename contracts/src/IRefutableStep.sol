@@ -21,12 +21,31 @@ interface IRefutableStep {
         bytes calldata claim
     ) external view;
 
-    /// @notice Whether `witness` shows the claim (already checked by `checkClaim`) is wrong.
+    /// @notice How many parts the claim has that the challenger may ask the node to reveal
+    ///         before refuting (`DisputeGame.namePart`, `revealPart`): 0 when a refutation needs
+    ///         none (a `SAMPLE` claim), the logits' chunks for a `LOGITS` claim.
+    function parts(bytes32 modelId, bytes calldata claim) external view returns (uint256);
+
+    /// @notice Checks the node's revealed part `index` of its claim (reverts, typed, when it is
+    ///         not that part).
+    function checkPart(
+        bytes32 modelId,
+        bytes calldata outLeaf,
+        bytes[] calldata inLeaves,
+        bytes calldata claim,
+        uint256 index,
+        bytes calldata part
+    ) external view;
+
+    /// @notice Whether `witness` shows the claim (already checked by `checkClaim`) is wrong,
+    ///         given its revealed part `index` (`part` empty when the claim has no parts).
     function refutes(
         bytes32 modelId,
         bytes calldata outLeaf,
         bytes[] calldata inLeaves,
         bytes calldata claim,
+        uint256 index,
+        bytes calldata part,
         bytes calldata witness
     ) external view returns (bool);
 }

@@ -83,6 +83,20 @@ pub mod sample_step {
         "artifacts/SampleStepVerifier.json"
     );
 }
+pub mod logits_step {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        LogitsStepVerifier,
+        "artifacts/LogitsStepVerifier.json"
+    );
+}
+pub mod refutable_step {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        IRefutableStep,
+        "artifacts/IRefutableStep.json"
+    );
+}
 pub mod vcache_step {
     alloy_sol_types::sol!(
         #[sol(all_derives)]
@@ -158,7 +172,8 @@ pub fn decode_revert(data: &[u8]) -> Option<String> {
         model_registry::ModelRegistry::ModelRegistryErrors,
         matvec_step::MatVecStepVerifier::MatVecStepVerifierErrors,
         matvec_groth16::MatVecGroth16Verifier::MatVecGroth16VerifierErrors,
-        sample_step::SampleStepVerifier::SampleStepVerifierErrors
+        sample_step::SampleStepVerifier::SampleStepVerifierErrors,
+        logits_step::LogitsStepVerifier::LogitsStepVerifierErrors
     );
     if let Ok(e) = alloy_sol_types::GenericContractError::abi_decode(data) {
         return Some(format!("{e:?}"));

@@ -519,12 +519,107 @@ impl Deployment {
         host: &mut H,
         id: u64,
     ) -> Result<Address, CallError> {
+        self.claim(host, id).map(|c| c.verifier)
+    }
+
+    /// The node's claim in dispute `id`: verifier, named part, stage (0 none, 1 claimed, 2 part
+    /// named, 3 part revealed).
+    pub fn claim<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        id: u64,
+    ) -> Result<DisputeGame::claimsReturn, CallError> {
         host::view(
             host,
             self.dispute_game,
             &DisputeGame::claimsCall(U256::from(id)),
         )
-        .map(|c| c.verifier)
+    }
+
+    /// Whether the registry's verifier for `(stage, op)` of `model_id` settles the step by
+    /// claim and refutation (`IRefutableStep`: it answers `parts`).
+    pub fn refutable<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        stage: u16,
+        op: u8,
+    ) -> Result<bool, CallError> {
+        let v = self.step_verifier(host, model_id, stage, op)?;
+        if v == Address::ZERO {
+            return Ok(false);
+        }
+        let call = crate::bindings::refutable_step::IRefutableStep::partsCall {
+            modelId: FixedBytes(model_id),
+            claim: Bytes::new(),
+        };
+        Ok(host::view(host, v, &call).is_ok())
+    }
+
+    /// The challenger's move after a claim with parts: the part it asks the node to reveal.
+    pub fn name_part<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        challenger: Address,
+        id: u64,
+        c: &StepClaim,
+        part: u64,
+    ) -> Result<TxOutcome, CallError> {
+        let call = DisputeGame::namePartCall {
+            id: U256::from(id),
+            outLeaf: Bytes::copy_from_slice(&c.out_leaf),
+            inLeaves: c
+                .in_leaves
+                .iter()
+                .map(|l| Bytes::copy_from_slice(l))
+                .collect(),
+            claim: Bytes::copy_from_slice(&c.claim),
+            part: U256::from(part),
+        };
+        host::send(host, challenger, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
+    }
+
+    /// The node's move after `namePart`: the named part's bytes.
+    pub fn reveal_part<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        node: Address,
+        id: u64,
+        c: &StepClaim,
+        data: &[u8],
+    ) -> Result<TxOutcome, CallError> {
+        let call = DisputeGame::revealPartCall {
+            id: U256::from(id),
+            outLeaf: Bytes::copy_from_slice(&c.out_leaf),
+            inLeaves: c
+                .in_leaves
+                .iter()
+                .map(|l| Bytes::copy_from_slice(l))
+                .collect(),
+            claim: Bytes::copy_from_slice(&c.claim),
+            data: Bytes::copy_from_slice(data),
+        };
+        host::send(host, node, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
+    }
+
+    /// The part the node revealed in dispute `id` (its `PartRevealed` event): index and bytes.
+    pub fn part_revealed<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        id: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, CallError> {
+        use alloy_sol_types::SolEvent;
+        let logs = host.logs(
+            self.dispute_game,
+            DisputeGame::PartRevealed::SIGNATURE_HASH,
+            0,
+        )?;
+        Ok(logs
+            .iter()
+            .filter_map(|l| DisputeGame::PartRevealed::decode_log_data(&l.data).ok())
+            .filter(|e| e.id == U256::from(id))
+            .map(|e| (e.part.to::<u64>(), e.data.to_vec()))
+            .next_back())
     }
 
     /// The node's claim in dispute `id` (its `StepClaimed` event), `None` before it made one.
@@ -552,13 +647,16 @@ impl Deployment {
     }
 
     /// The challenger's refutation of the node's claim `c` (`DisputeGame.refuteStep`) with the
-    /// verifier's counterexample `witness` (for `SAMPLE`: [`sample_refutation_witness`]).
+    /// revealed part (empty for a claim without parts) and the verifier's counterexample
+    /// `witness` (`SAMPLE`: [`sample_refutation_witness`]; `LOGITS`:
+    /// [`logits_refutation_witness`]).
     pub fn refute_step<H: Host + ?Sized>(
         &self,
         host: &mut H,
         challenger: Address,
         id: u64,
         c: &StepClaim,
+        part: &[u8],
         witness: Vec<u8>,
     ) -> Result<TxOutcome, CallError> {
         let call = DisputeGame::refuteStepCall {
@@ -570,6 +668,7 @@ impl Deployment {
                 .map(|l| Bytes::copy_from_slice(l))
                 .collect(),
             claim: Bytes::copy_from_slice(&c.claim),
+            part: Bytes::copy_from_slice(part),
             witness: witness.into(),
         };
         host::send(host, challenger, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
@@ -798,6 +897,34 @@ impl Deployment {
             }
             .abi_encode(),
             &[(2, 2)],
+        )
+    }
+
+    /// Deploys the `LOGITS` step verifier of a model whose head multiplies by its token
+    /// embedding (`verifiers/LogitsStepVerifier.sol`, settled by refutation) for the weights
+    /// `weights_root` with their embedding-row root and vocabulary, and names it, from the
+    /// owner, for `model_id`'s `LOGITS` (head op 1).
+    pub fn set_logits_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        weights_root: Hash,
+        rows_root: Hash,
+        vocab: u64,
+    ) -> Result<Address, CallError> {
+        use crate::bindings::logits_step::LogitsStepVerifier;
+        self.deploy_step_verifier(
+            host,
+            model_id,
+            &LogitsStepVerifier::BYTECODE,
+            LogitsStepVerifier::constructorCall {
+                registry_: self.registry,
+                weightsRoot_: FixedBytes(weights_root),
+                rowsRoot_: FixedBytes(rows_root),
+                vocab_: U256::from(vocab),
+            }
+            .abi_encode(),
+            &[(2, 1)],
         )
     }
 
@@ -1370,6 +1497,36 @@ pub fn sample_refutation_witness(logits: &[u8], t: u64, j: u64) -> Option<Vec<u8
         Bytes::from(cj.bytes),
         proofs::words(&cj.path),
     )))
+}
+
+/// A `LOGITS` claim (`LogitsStepVerifier.checkClaim`): the hashes of the logits' chunks
+/// (`otr_core::rollup::tensor`), concatenated; for a one-chunk tensor its SHA-256.
+pub fn logits_claim(logits: &[u8]) -> Vec<u8> {
+    use otr_core::rollup::tensor::{wide_chunk_hashes, WIDE_CHUNK_BYTES};
+    if logits.len() <= WIDE_CHUNK_BYTES {
+        return otr_core::crypto::sha256(logits).to_vec();
+    }
+    wide_chunk_hashes(logits).concat()
+}
+
+/// Chunk `part` (bytes) of a wide tensor (`otr_core::rollup::tensor` chunks); `None` past its
+/// end.
+pub fn wide_chunk(bytes: &[u8], part: u64) -> Option<&[u8]> {
+    use otr_core::rollup::tensor::WIDE_CHUNK_BYTES;
+    let start = usize::try_from(part).ok()?.checked_mul(WIDE_CHUNK_BYTES)?;
+    (start < bytes.len()).then(|| &bytes[start..(start + WIDE_CHUNK_BYTES).min(bytes.len())])
+}
+
+/// The counterexample of `LogitsStepVerifier.refutes`: `abi.encode(uint256 j, bytes x, bytes
+/// row, bytes32[] rowPath)`, logit `j`'s embedding row opened in the embedding-row tree and
+/// the step's input `x` (Act16 bytes).
+pub fn logits_refutation_witness(j: u64, x: &[u8], row: &[u8], path: &[Hash]) -> Vec<u8> {
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        U256::from(j),
+        Bytes::copy_from_slice(x),
+        Bytes::copy_from_slice(row),
+        proofs::words(path),
+    ))
 }
 
 /// The greedy pick of `logits` (i64le; engine `sampling::sample` at temperature 0): the largest

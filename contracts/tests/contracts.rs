@@ -16,6 +16,8 @@ mod gas;
 mod groth16;
 #[path = "suite/lifecycle.rs"]
 mod lifecycle;
+#[path = "suite/logits.rs"]
+mod logits;
 #[path = "suite/matvec.rs"]
 mod matvec;
 #[path = "suite/norm.rs"]

@@ -55,7 +55,7 @@ contract EmbedStepVerifier is NormStepVerifier {
         bytes calldata outLeaf,
         bytes[] calldata inLeaves,
         bytes calldata witness
-    ) external view override returns (bool) {
+    ) external view virtual override returns (bool) {
         ModelRegistry.Model memory m = registry.model(modelId);
         if (m.weightsRoot != weightsRoot || weightsRoot != weightsRootOf) return false;
         Codec.TraceKey memory out = Codec.traceKey(outLeaf);

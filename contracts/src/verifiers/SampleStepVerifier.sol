@@ -33,6 +33,7 @@ contract SampleStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
     error WrongInputStep(uint32 pos, uint16 stage, uint8 op);
     error ClaimMismatch();
     error TokenOutOfRange(uint256 token, uint256 vocab);
+    error NoParts();
 
     constructor(ModelRegistry registry_, uint256 vocab_) {
         registry = registry_;
@@ -73,6 +74,18 @@ contract SampleStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
         if (t >= vocab) revert TokenOutOfRange(t, vocab);
     }
 
+    /// @notice A token claim has no parts to reveal.
+    function parts(bytes32, bytes calldata) external pure returns (uint256) {
+        return 0;
+    }
+
+    function checkPart(bytes32, bytes calldata, bytes[] calldata, bytes calldata, uint256, bytes calldata)
+        external
+        pure
+    {
+        revert NoParts();
+    }
+
     /// @notice `witness = abi.encode(uint256 j, bytes chunkT, bytes32[] pathT, bytes chunkJ,
     ///         bytes32[] pathJ)`: true when both chunks open in the logits' digest and
     ///         `logit[j]` beats `logit[t]` (larger, or equal with a smaller id).
@@ -81,6 +94,8 @@ contract SampleStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
         bytes calldata,
         bytes[] calldata inLeaves,
         bytes calldata claim,
+        uint256,
+        bytes calldata,
         bytes calldata witness
     ) external view returns (bool) {
         bytes32 digest = Codec.traceKey(inLeaves[0]).digest;

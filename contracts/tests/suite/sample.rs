@@ -134,7 +134,7 @@ fn an_honest_greedy_pick_stands_no_logit_beats_it() {
     for j in [t as u64, (t as u64 + 1) % vocab, vocab - 1, 0] {
         let wit = sample_refutation_witness(&logits, t as u64, j).unwrap();
         let e =
-            w.d.refute_step(&mut w.chain, w.challenger, id, &c, wit)
+            w.d.refute_step(&mut w.chain, w.challenger, id, &c, &[], wit)
                 .unwrap_err();
         assert!(e.to_string().contains("NotRefuted"), "{j}: {e}");
     }
@@ -143,11 +143,14 @@ fn an_honest_greedy_pick_stands_no_logit_beats_it() {
     wit[24..32].copy_from_slice(&vocab.to_be_bytes());
     assert!(w
         .d
-        .refute_step(&mut w.chain, w.challenger, id, &c, wit)
+        .refute_step(&mut w.chain, w.challenger, id, &c, &[], wit)
         .is_err());
     // Only the challenger refutes; the node's deadline is the challenger's.
     let wit = sample_refutation_witness(&logits, t as u64, 0).unwrap();
-    assert!(w.d.refute_step(&mut w.chain, w.node, id, &c, wit).is_err());
+    assert!(w
+        .d
+        .refute_step(&mut w.chain, w.node, id, &c, &[], wit)
+        .is_err());
     w.chain.advance(w.params.move_timeout, 1);
     let stake = w.stake_of(w.node);
     w.d.timeout(&mut w.chain, w.node, id).unwrap();
@@ -186,7 +189,7 @@ fn a_wrong_greedy_token_is_refuted_and_the_node_slashed() {
     raised[b..b + 8].copy_from_slice(&i64::MAX.to_le_bytes());
     let forged = sample_refutation_witness(&raised, t as u64, best).unwrap();
     let e =
-        w.d.refute_step(&mut w.chain, w.challenger, id, &c, forged)
+        w.d.refute_step(&mut w.chain, w.challenger, id, &c, &[], forged)
             .unwrap_err();
     assert!(e.to_string().contains("NotRefuted"), "{e}");
     let other = StepClaim {
@@ -194,13 +197,13 @@ fn a_wrong_greedy_token_is_refuted_and_the_node_slashed() {
         ..c.clone()
     };
     let e =
-        w.d.refute_step(&mut w.chain, w.challenger, id, &other, good.clone())
+        w.d.refute_step(&mut w.chain, w.challenger, id, &other, &[], good.clone())
             .unwrap_err();
     assert!(e.to_string().contains("ClaimDiffers"), "{e}");
     let stake = w.stake_of(w.node);
     let credit = w.credit(w.challenger);
     let out =
-        w.d.refute_step(&mut w.chain, w.challenger, id, &c, good)
+        w.d.refute_step(&mut w.chain, w.challenger, id, &c, &[], good)
             .unwrap();
     println!("refuteStep gas (fixture vocabulary): {}", out.gas_used);
     assert_eq!(phase(&mut w, id), 4, "the challenger won");
@@ -306,7 +309,7 @@ fn sample_gas() {
     let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
     let wit = sample_refutation_witness(&bytes, t, j).unwrap();
     let refute =
-        w.d.refute_step(&mut w.chain, w.challenger, id, &c, wit)
+        w.d.refute_step(&mut w.chain, w.challenger, id, &c, &[], wit)
             .unwrap();
     assert_eq!(phase(&mut w, id), 4);
     println!(

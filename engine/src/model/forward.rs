@@ -80,6 +80,11 @@ pub enum DevFault {
     /// smallest id on ties) instead of the sampler's pick: a wrong output token, fed on as if
     /// it were right, so the trace differs from the honest run first at that `SAMPLE` step.
     SampleRunnerUp { index: u64 },
+    /// The logits of position `pos` have their runner-up raised to the largest plus one, so
+    /// that the greedy pick there is the runner-up's token: a tamper through the logits, whose
+    /// `SAMPLE` step then follows from its (wrong) input; the trace differs from the honest run
+    /// first at that `LOGITS` step.
+    LogitsBias { pos: u32 },
 }
 
 /// Per-run state: the trace and an optional step to capture.
@@ -436,7 +441,12 @@ impl Model {
             vec![StepTensor::Wide(hs[t].clone())]
         });
         let w = self.output.as_ref().unwrap_or(&self.embd);
-        let logits = self.exec.matmul(w, std::slice::from_ref(&x)).remove(0);
+        let mut logits = self.exec.matmul(w, std::slice::from_ref(&x)).remove(0);
+        if ctx.dev_fault == Some(DevFault::LogitsBias { pos: pos(t) }) {
+            let best = sample(&logits, &Sampling::greedy(1), 0);
+            let up = runner_up(&logits, best) as usize;
+            logits[up] = logits[best as usize].saturating_add(1);
+        }
         let out = StepTensor::Wide(logits);
         ctx.rec(key(pos(t), hst, head_op::LOGITS), &out, || {
             vec![StepTensor::Act(x.clone())]

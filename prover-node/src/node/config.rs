@@ -86,8 +86,10 @@ pub struct ServeArgs {
     /// DEV ONLY: how `--dev-cheat-every` answers wrongly. `embed`: the last prompt token's
     /// embedding is another token's (caught at that `EMBED` step); `token`: the first answer
     /// token is the runner-up logit's instead of the greedy pick (caught at that `SAMPLE` step,
-    /// refuted with the larger logit). [default: embed]
-    #[arg(long, env = "OTR_DEV_CHEAT_KIND", value_name = "KIND", value_parser = ["embed", "token"])]
+    /// refuted with the larger logit); `logits`: the first answer token's logits favour the
+    /// runner-up (caught at that `LOGITS` step, refuted with one logit recomputed from its
+    /// embedding row). [default: embed]
+    #[arg(long, env = "OTR_DEV_CHEAT_KIND", value_name = "KIND", value_parser = ["embed", "token", "logits"])]
     pub dev_cheat_kind: Option<String>,
     /// ZK spot-checks: a finalized setup directory (`otr zk ceremony finalize --out-dir DIR`),
     /// one per matrix shape to prove; repeat the flag (environment: comma-separated). Also the
@@ -279,9 +281,10 @@ impl NodeConfig {
         let dev_cheat_kind = match a.dev_cheat_kind.clone().or(file.dev_cheat_kind).as_deref() {
             None | Some("embed") => super::inference::RunKind::Cheat,
             Some("token") => super::inference::RunKind::CheatToken,
+            Some("logits") => super::inference::RunKind::CheatLogits,
             Some(other) => {
                 return Err(format!(
-                    "--dev-cheat-kind is `embed` or `token`, not `{other}`"
+                    "--dev-cheat-kind is `embed`, `token` or `logits`, not `{other}`"
                 ))
             }
         };

@@ -287,6 +287,18 @@ pub enum Move {
     /// `index` (its own greedy pick is the same, or it has no replay to look with): the node
     /// wins when the challenger's deadline passes.
     ClaimStands { index: u64, token: u64 },
+    /// The challenger asked the node to reveal chunk `part` of its claimed `LOGITS` at step
+    /// `index` (the first whose hash is not the challenger's).
+    NamedPart { index: u64, part: u64 },
+    /// The node revealed chunk `part` of its claimed `LOGITS` at step `index`.
+    RevealedPart { index: u64, part: u64 },
+    /// The challenger refuted the node's `LOGITS` at step `index` with logit `row`, recomputed
+    /// on chain from its embedding row (and so won); `slashed_wei` as in the `Resolved` event.
+    RefutedLogit {
+        index: u64,
+        row: u64,
+        slashed_wei: String,
+    },
     /// The challenger refuted the node's claimed token `token` at step `index` with `better`, a
     /// token whose logit beats it (and so won); `slashed_wei` as in the `Resolved` event.
     Refuted {
@@ -637,11 +649,16 @@ pub fn node_move<H: Host + ?Sized>(
                 },
             )?
             .numLayers;
+            // A `LOGITS` step whose registered verifier settles it by refutation (a tied
+            // embedding's head, too large for `openMatVec`) is claimed, not opened.
+            let refutable_logits = key.stage == num_layers + 1
+                && key.op == op::LOGITS
+                && d.refutable(host, v.model_id, key.stage, key.op)?;
+            if is_claimed(key, num_layers) || refutable_logits {
+                return claim_move(host, d, me, id, trace, index, key, material);
+            }
             if is_mat_vec(key, num_layers) {
                 return mat_vec_move(host, d, me, id, trace, index, key, material);
-            }
-            if is_claimed(key, num_layers) {
-                return claim_move(host, d, me, id, trace, index, key, material);
             }
             let proof = match step_proof(trace, index, key, num_layers, material) {
                 Ok(p) => p,
@@ -729,8 +746,10 @@ pub fn is_claimed(key: LeafKey, num_layers: u16) -> bool {
     key.stage == num_layers + 1 && key.op == op::SAMPLE
 }
 
-/// The node's move at a step settled by refutation: `claimStep` with the step's output (its
-/// token) and its `LOGITS` input. A move it cannot make is [`Move::CannotProve`].
+/// The node's move at a step settled by refutation: `claimStep` with its claim and the step's
+/// input (a `SAMPLE`: its token, input `LOGITS`; a `LOGITS`: its chunks' hashes, input
+/// `FINAL_NORM`), or, once the challenger named a part of the claim, `revealPart` with that
+/// chunk of its logits. A move it cannot make is [`Move::CannotProve`].
 #[allow(clippy::too_many_arguments)]
 fn claim_move<H: Host + ?Sized>(
     host: &mut H,
@@ -749,19 +768,38 @@ fn claim_move<H: Host + ?Sized>(
             reason,
         })
     };
+    let output = match material.output(index) {
+        Ok(c) => c,
+        Err(e) => return cannot(e),
+    };
+    let c = d.claim(host, id)?;
+    if c.stage == CLAIM_PART_NAMED {
+        let part = u64::from(c.part);
+        let Some(claim) = d.step_claimed(host, id)? else {
+            return cannot("no StepClaimed event for our claim".into());
+        };
+        let Some(data) = otr_contracts::deploy::wide_chunk(&output, part) else {
+            return cannot(format!("our output has no chunk {part}"));
+        };
+        if let Err(e) = d.reveal_part(host, me, id, &claim, data) {
+            return cannot(format!("revealPart failed: {e}"));
+        }
+        return Ok(Move::RevealedPart { index, part });
+    }
+    let (input_op, claim) = if key.op == op::LOGITS {
+        (op::FINAL_NORM, otr_contracts::deploy::logits_claim(&output))
+    } else {
+        (op::LOGITS, output)
+    };
     let input = match find_input(
         trace,
         index,
         LeafKey {
-            op: op::LOGITS,
+            op: input_op,
             ..key
         },
     ) {
         Ok(i) => i,
-        Err(e) => return cannot(e),
-    };
-    let claim = match material.output(index) {
-        Ok(c) => c,
         Err(e) => return cannot(e),
     };
     if let Err(e) = d.claim_step(host, me, id, trace, &[input], claim) {
@@ -770,11 +808,21 @@ fn claim_move<H: Host + ?Sized>(
     Ok(Move::ClaimedStep { index, key })
 }
 
-/// The challenger's answer to the node's claim in dispute `id` (a `SAMPLE` token): its own
-/// logits of the step (agreed with the node's: the step's input leaf is in the agreed prefix)
-/// give the greedy pick; a claim other than it is refuted with it ([`Move::Refuted`]), else
-/// [`Move::ClaimStands`] (the claim is right, or no replay to find a counterexample): the node
-/// wins at the deadline. `None` for a claim that is not a token.
+/// `DisputeGame.ClaimStage`: the challenger named a part, the node reveals it.
+const CLAIM_PART_NAMED: u8 = 2;
+/// `DisputeGame.ClaimStage`: the node revealed the named part, the challenger refutes.
+const CLAIM_PART_REVEALED: u8 = 3;
+
+/// The challenger's answer to the node's claim in dispute `id`, from its own replay of the
+/// step (whose input leaf is in the agreed prefix, so the same as the node's):
+/// - a `SAMPLE` token: the greedy pick of its own logits; a claim other than it is refuted with
+///   it ([`Move::Refuted`]);
+/// - a `LOGITS` claim (the chunks' hashes): it names the first chunk whose hash is not its own
+///   ([`Move::NamedPart`]); once the node revealed it, it refutes the first logit that is not its
+///   own with that logit's embedding row ([`Move::RefutedLogit`]).
+///
+/// Else [`Move::ClaimStands`] (the claim is right, or no replay to find a counterexample): the
+/// node wins at the deadline. `None` for a claim of another form.
 fn refute_claim<'m, H: Host + ?Sized>(
     host: &mut H,
     d: &Deployment,
@@ -786,6 +834,12 @@ fn refute_claim<'m, H: Host + ?Sized>(
     let c = d
         .step_claimed(host, id)?
         .ok_or_else(|| DisputeError::Chain(format!("dispute {id}: no StepClaimed event")))?;
+    let Some(key) = leaf_key(&c.out_leaf) else {
+        return Ok(None);
+    };
+    if key.op == op::LOGITS {
+        return refute_logits(host, d, me, id, index, &c, material);
+    }
     let Ok(t) = <[u8; 4]>::try_from(&c.claim[..]) else {
         return Ok(None);
     };
@@ -804,12 +858,74 @@ fn refute_claim<'m, H: Host + ?Sized>(
     else {
         return stands;
     };
-    let out = d.refute_step(host, me, id, &c, witness)?;
+    let out = d.refute_step(host, me, id, &c, &[], witness)?;
     Ok(Some(Move::Refuted {
         index,
         token,
         better,
         slashed_wei: resolved_slash(&out, d, id).to_string(),
+    }))
+}
+
+/// [`refute_claim`] of a `LOGITS` claim.
+fn refute_logits<'m, H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    me: Address,
+    id: u64,
+    index: u64,
+    c: &otr_contracts::deploy::StepClaim,
+    material: Option<&mut (dyn StepMaterial + 'm)>,
+) -> Result<Option<Move>, DisputeError> {
+    let stands = Ok(Some(Move::ClaimStands { index, token: 0 }));
+    let Some(m) = material else {
+        return stands;
+    };
+    let Ok(mine) = m.output(index) else {
+        return stands;
+    };
+    let stage = d.claim(host, id)?.stage;
+    if stage == CLAIM_PART_REVEALED {
+        let Some((part, theirs)) = d.part_revealed(host, id)? else {
+            return stands;
+        };
+        let Some(own) = otr_contracts::deploy::wide_chunk(&mine, part) else {
+            return stands;
+        };
+        let Some(r) = first_wrong_row(&theirs, own) else {
+            return stands;
+        };
+        let row = part * otr_core::rollup::tensor::WIDE_CHUNK as u64 + r;
+        let (Ok(x), Ok(opening)) = (
+            m.inputs(index)
+                .map(|v| v.into_iter().next().unwrap_or_default()),
+            m.embed_row(row as u32),
+        ) else {
+            return stands;
+        };
+        let witness =
+            otr_contracts::deploy::logits_refutation_witness(row, &x, &opening.row, &opening.path);
+        let out = d.refute_step(host, me, id, c, &theirs, witness)?;
+        return Ok(Some(Move::RefutedLogit {
+            index,
+            row,
+            slashed_wei: resolved_slash(&out, d, id).to_string(),
+        }));
+    }
+    // The first chunk whose hash is not ours.
+    let own = otr_contracts::deploy::logits_claim(&mine);
+    let Some(part) = c
+        .claim
+        .chunks(32)
+        .zip(own.chunks(32))
+        .position(|(a, b)| a != b)
+    else {
+        return stands;
+    };
+    d.name_part(host, me, id, c, part as u64)?;
+    Ok(Some(Move::NamedPart {
+        index,
+        part: part as u64,
     }))
 }
 

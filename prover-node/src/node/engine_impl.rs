@@ -116,6 +116,7 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
                 root: e.model.embed_rows_root(),
                 vocab: e.model.config().vocab as u64,
                 scale_q32: e.model.config().embed_scale_q32(),
+                tied_output: !e.model.config().separate_output,
             })
         });
         EngineModel { model: m, info }
@@ -300,6 +301,10 @@ impl EngineModel {
                 pos: tokens.len() as u32 - 1,
             }),
             RunKind::CheatToken => Some(otr_engine::DevFault::SampleRunnerUp { index: 0 }),
+            // The position whose logits pick the first completion token: the prompt's last.
+            RunKind::CheatLogits if !tokens.is_empty() => Some(otr_engine::DevFault::LogitsBias {
+                pos: tokens.len() as u32 - 1,
+            }),
             _ => None,
         };
         (tokens, fault)

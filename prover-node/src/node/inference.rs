@@ -83,6 +83,8 @@ pub struct EmbedRows {
     pub root: [u8; 32],
     pub vocab: u64,
     pub scale_q32: i64,
+    /// The head's `LOGITS` multiply by these rows (no separate `output.weight`).
+    pub tied_output: bool,
 }
 
 impl<T: Copy + Send + Sync + 'static> Lazy<T> {
@@ -223,7 +225,9 @@ pub trait Inference: Send + Sync {
     ) -> Result<Generation, String> {
         match run {
             RunKind::Honest => self.generate(prompt, sampling, on_text),
-            RunKind::Cheat | RunKind::CheatToken => Err("this engine has no cheat mode".into()),
+            RunKind::Cheat | RunKind::CheatToken | RunKind::CheatLogits => {
+                Err("this engine has no cheat mode".into())
+            }
         }
     }
 }
@@ -281,6 +285,11 @@ pub enum RunKind {
     /// `DevFault::SampleRunnerUp`), fed on as if right: a wrong answer whose trace first
     /// differs at that `SAMPLE` step, which a challenger refutes with the larger logit.
     CheatToken,
+    /// Dev only (`--dev-cheat-kind logits`): the first completion token's logits have the
+    /// runner-up raised above the largest (engine `DevFault::LogitsBias`), so the greedy pick
+    /// follows from wrong logits: the trace first differs at that `LOGITS` step, which a
+    /// challenger refutes with one logit recomputed from its embedding row (tied heads).
+    CheatLogits,
 }
 
 /// A re-execution with its trace.

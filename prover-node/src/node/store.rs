@@ -213,6 +213,7 @@ impl Store {
             RunKind::Honest => "honest",
             RunKind::Cheat => "cheat",
             RunKind::CheatToken => "cheat_token",
+            RunKind::CheatLogits => "cheat_logits",
         };
         tx.execute(
             "INSERT INTO requests (id, chat, nonce, body, run) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -251,6 +252,7 @@ impl Store {
                 "honest" => RunKind::Honest,
                 "cheat" => RunKind::Cheat,
                 "cheat_token" => RunKind::CheatToken,
+                "cheat_logits" => RunKind::CheatLogits,
                 other => return Err(err(format!("unknown run kind {other}"))),
             },
         }))

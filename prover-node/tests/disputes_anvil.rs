@@ -1,9 +1,10 @@
 //! End to end on anvil (issue 5): two `otr serve` nodes settling on one anvil chain (tiny
 //! fixture model, dev attestation, `--publish-requests`), one of them cheating on every second
-//! answer (`--dev-cheat-every 2 --dev-cheat-kind token`: its first answer token is the runner-up
-//! logit's), and `otr watch` re-executing every posted receipt. The cheater is slashed by the
-//! dispute game played to the end by the watcher (refuting the node's claimed token at its
-//! `SAMPLE` step with the larger logit) and the node's own defence;
+//! answer (`--dev-cheat-every 2 --dev-cheat-kind logits`: its first answer token's logits favour
+//! the runner-up), and `otr watch` re-executing every posted receipt. The cheater is slashed by
+//! the dispute game played to the end by the watcher (naming the chunk of the node's claimed
+//! logits that differs, then refuting one logit of it, recomputed on chain from its embedding
+//! row) and the node's own defence (claiming its logits, revealing the chunk);
 //! the honest node's batches finalize, it is paid its reward epoch, and the bundles report each
 //! finality. Starts anvil itself (`scripts/anvil.sh`) and stops everything it started.
 
@@ -137,9 +138,11 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     // the honest node joins that deployment.
     let (port_a, port_b) = (free_port(), free_port());
     let mut args_a = common_args.to_vec();
-    // The realistic cheat: a wrong answer token (the runner-up logit's), refuted at its
-    // `SAMPLE` step with the larger logit.
-    args_a.extend(["--dev-cheat-every", "2", "--dev-cheat-kind", "token"]);
+    // The cheat a node paid for a chosen answer would make: the first answer token's logits
+    // biased towards the runner-up, so the pick follows from them. Refuted at that `LOGITS`
+    // step: the watcher names the chunk that differs, the node reveals it, and one logit is
+    // recomputed on chain from its embedding row.
+    args_a.extend(["--dev-cheat-every", "2", "--dev-cheat-kind", "logits"]);
     let _node_a = Reap(start(&dir_a, port_a, &args_a));
     let deployment = dir_a.join("rpc-deployment.json");
     let mut args_b = common_args.to_vec();
@@ -224,8 +227,9 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     assert_eq!(sum_a["disagreed"], 2, "{out_a}");
     let disputes = sum_a["disputes"].as_array().unwrap();
     assert_eq!(disputes.len(), 2, "{out_a}");
-    // Settled by refuting the claimed token, not by a timeout.
-    assert_eq!(out_a.matches("\"move\":\"refuted\"").count(), 2, "{out_a}");
+    // Settled by refuting the claimed logits, not by a timeout.
+    assert_eq!(out_a.matches("\"move\":\"named_part\"").count(), 2, "{out_a}");
+    assert_eq!(out_a.matches("\"move\":\"refuted_logit\"").count(), 2, "{out_a}");
     for x in disputes {
         assert_eq!(x["outcome"], "challenger_won", "{out_a}");
         assert!(x["rounds"].as_u64().unwrap() >= 1, "{out_a}");

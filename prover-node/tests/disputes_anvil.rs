@@ -228,8 +228,16 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     let disputes = sum_a["disputes"].as_array().unwrap();
     assert_eq!(disputes.len(), 2, "{out_a}");
     // Settled by refuting the claimed logits, not by a timeout.
-    assert_eq!(out_a.matches("\"move\":\"named_part\"").count(), 2, "{out_a}");
-    assert_eq!(out_a.matches("\"move\":\"refuted_logit\"").count(), 2, "{out_a}");
+    assert_eq!(
+        out_a.matches("\"move\":\"named_part\"").count(),
+        2,
+        "{out_a}"
+    );
+    assert_eq!(
+        out_a.matches("\"move\":\"refuted_logit\"").count(),
+        2,
+        "{out_a}"
+    );
     for x in disputes {
         assert_eq!(x["outcome"], "challenger_won", "{out_a}");
         assert!(x["rounds"].as_u64().unwrap() >= 1, "{out_a}");

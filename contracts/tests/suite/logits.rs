@@ -230,11 +230,11 @@ fn logits_gas() {
     let mut x = xexp.to_le_bytes().to_vec();
     x.extend(xq.iter().flat_map(|v| v.to_le_bytes()));
     let mut acc = 0i64;
-    for b in 0..cols / 32 {
+    for (b, &scale) in bs.iter().enumerate() {
         let s: i64 = (32 * b..32 * b + 32)
             .map(|i| q[i] as i64 * xq[i] as i64)
             .sum();
-        acc += bs[b] as i64 * s;
+        acc += scale as i64 * s;
     }
     let right = shift_sat(acc as i128 * rm as i128, re + xexp + 32);
     let logits: Vec<i64> = (0..vocab as i64)

@@ -195,8 +195,11 @@ fn node_attaches_verified_spot_check_proofs() {
                         named.push((1u8, op));
                     }
                 }
+                // The head's logits: a matrix verifier counts, not the refutation verifier
+                // a tied head gets when no key proves its shape.
                 if d.step_verifier(&mut c, model_id, n_layers + 1, 1).unwrap()
                     != otr_contracts::Address::ZERO
+                    && !d.refutable(&mut c, model_id, n_layers + 1, 1).unwrap()
                 {
                     named.push((2, 1));
                 }

@@ -37,8 +37,17 @@
 //!     `PROMPT` leaf's token (prompt positions) or the previous `SAMPLE` (generated ones), with
 //!     the token's row opened in the embedding-row tree;
 //!
-//!   a step whose operator has no step verifier in the registry (`PROMPT`, `SAMPLE`, `LOGITS` of
-//!   a vocabulary too large for `openMatVec`) ends without a winner: the node calls
+//!   steps settled by refutation: the node claims ([`Move::ClaimedStep`], `claimStep`) and the
+//!   challenger refutes a wrong claim or loses at its deadline:
+//!   - a greedy `SAMPLE` (`SampleStepVerifier`): the claim is the token, refuted with a larger
+//!     logit of the agreed `LOGITS` step ([`Move::Refuted`]);
+//!   - the `LOGITS` of a tied head (`LogitsStepVerifier`): the claim is the logits' chunk
+//!     hashes; the challenger names a chunk that is not its own ([`Move::NamedPart`]), the node
+//!     reveals it ([`Move::RevealedPart`]), and one logit of it is refuted with its embedding
+//!     row ([`Move::RefutedLogit`]);
+//!
+//!   a step whose operator has no step verifier in the registry (`PROMPT`, a sampled `SAMPLE`,
+//!   the `LOGITS` of a large separate output head) ends without a winner: the node calls
 //!   `declareUnprovable` ([`Move::NoContest`]; no slash, the bond split as in a node win);
 //! - a side whose opponent missed the move deadline calls `timeout` and wins.
 //!

@@ -462,14 +462,7 @@ impl Deployment {
         let d = self.dispute(host, id)?;
         let a = d.agreeSize;
         let (out_leaf, out_path) = disputed_leaf(&d, trace);
-        let inputs = input_indices
-            .iter()
-            .map(|&i| crate::bindings::dispute_game::StepOpening::Leaf {
-                index: i,
-                leaf: Bytes::from(trace.leaf(i).to_vec()),
-                path: proofs::words(&trace.path(i, a)),
-            })
-            .collect();
+        let inputs = agreed_openings(trace, input_indices, a);
         let call = DisputeGame::proveStepCall {
             id: U256::from(id),
             outLeaf: out_leaf,
@@ -495,14 +488,7 @@ impl Deployment {
         let d = self.dispute(host, id)?;
         let a = d.agreeSize;
         let (out_leaf, out_path) = disputed_leaf(&d, trace);
-        let inputs = input_indices
-            .iter()
-            .map(|&i| crate::bindings::dispute_game::StepOpening::Leaf {
-                index: i,
-                leaf: Bytes::from(trace.leaf(i).to_vec()),
-                path: proofs::words(&trace.path(i, a)),
-            })
-            .collect();
+        let inputs = agreed_openings(trace, input_indices, a);
         let call = DisputeGame::claimStepCall {
             id: U256::from(id),
             outLeaf: out_leaf,
@@ -1075,11 +1061,7 @@ impl Deployment {
             id: U256::from(id),
             outLeaf: out_leaf,
             outPath: out_path,
-            inputs: vec![crate::bindings::dispute_game::StepOpening::Leaf {
-                index: input_index,
-                leaf: Bytes::from(trace.leaf(input_index).to_vec()),
-                path: proofs::words(&trace.path(input_index, a)),
-            }],
+            inputs: agreed_openings(trace, &[input_index], a),
             y: Bytes::copy_from_slice(y),
         };
         host::send(host, node, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
@@ -1472,6 +1454,23 @@ impl AttnLimits {
             global_every,
         }
     }
+}
+
+/// The leaves at `indices` of `trace`, each with its audit path in the agreed prefix of
+/// `agreed` leaves (the inputs of a one-step move).
+fn agreed_openings(
+    trace: &proofs::Trace,
+    indices: &[u64],
+    agreed: u64,
+) -> Vec<crate::bindings::dispute_game::StepOpening::Leaf> {
+    indices
+        .iter()
+        .map(|&i| crate::bindings::dispute_game::StepOpening::Leaf {
+            index: i,
+            leaf: Bytes::from(trace.leaf(i).to_vec()),
+            path: proofs::words(&trace.path(i, agreed)),
+        })
+        .collect()
 }
 
 /// A node's claim at a step settled by refutation, as its `StepClaimed` event gives it.

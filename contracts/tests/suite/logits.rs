@@ -7,6 +7,7 @@
 
 use crate::act::{gemma, gemma_270m_config, model_entry};
 use crate::common::*;
+use crate::sample::{phase, trace_of, PROMPT};
 use otr_contracts::bindings::model_registry::ModelRegistry;
 use otr_contracts::deploy::{logits_claim, logits_refutation_witness, wide_chunk};
 use otr_contracts::proofs::Trace;
@@ -15,8 +16,6 @@ use otr_engine::model::trace::{head_op, leaf, StepKey};
 use otr_engine::model::EMBED_ROW_TAG;
 use otr_engine::{Config, DevFault, Model, Sampling};
 use sha2::{Digest, Sha256};
-
-const PROMPT: &[u32] = &[2, 40, 77, 91, 120];
 
 fn register(w: &mut World, cfg: &Config, weights_root: [u8; 32], rows_root: [u8; 32]) {
     let reg = w.d.registry;
@@ -36,17 +35,6 @@ fn register(w: &mut World, cfg: &Config, weights_root: [u8; 32], rows_root: [u8;
         cfg.vocab as u64,
     )
     .unwrap();
-}
-
-fn trace_of(m: &Model, fault: Option<DevFault>) -> Trace {
-    let (_, steps) = m
-        .trace_steps_with_fault(PROMPT, &Sampling::greedy(3), fault, &mut |_, _| true)
-        .unwrap();
-    Trace::new(steps.iter().map(|(k, d)| leaf(*k, d)).collect())
-}
-
-fn phase(w: &mut World, id: u64) -> u8 {
-    w.d.dispute(&mut w.chain, id).unwrap().phase
 }
 
 /// The node's logits at step `index` of its run, the step's input `x` and the index of its

@@ -18,7 +18,7 @@ use otr_engine::model::trace::{head_op, leaf, StepKey};
 use otr_engine::{Config, DevFault, Model, Sampling, StepTensor};
 use sha2::{Digest, Sha256};
 
-const PROMPT: &[u32] = &[2, 40, 77, 91, 120];
+pub(crate) const PROMPT: &[u32] = &[2, 40, 77, 91, 120];
 
 fn register(w: &mut World, cfg: &Config, weights_root: [u8; 32]) {
     let reg = w.d.registry;
@@ -34,7 +34,8 @@ fn register(w: &mut World, cfg: &Config, weights_root: [u8; 32]) {
         .unwrap();
 }
 
-fn trace_of(m: &Model, fault: Option<DevFault>) -> Trace {
+/// The trace of a greedy 3-token run of [`PROMPT`] with `fault` injected.
+pub(crate) fn trace_of(m: &Model, fault: Option<DevFault>) -> Trace {
     let (_, steps) = m
         .trace_steps_with_fault(PROMPT, &Sampling::greedy(3), fault, &mut |_, _| true)
         .unwrap();
@@ -68,7 +69,7 @@ fn sample_step(m: &Model, fault: Option<DevFault>, index: u64) -> (u32, u64, Vec
     (t, index - 1, rec.inputs[0].bytes())
 }
 
-fn phase(w: &mut World, id: u64) -> u8 {
+pub(crate) fn phase(w: &mut World, id: u64) -> u8 {
     w.d.dispute(&mut w.chain, id).unwrap().phase
 }
 

@@ -551,15 +551,12 @@ impl Deployment {
         c: &StepClaim,
         part: u64,
     ) -> Result<TxOutcome, CallError> {
+        let (out_leaf, in_leaves, claim) = c.call_args();
         let call = DisputeGame::namePartCall {
             id: U256::from(id),
-            outLeaf: Bytes::copy_from_slice(&c.out_leaf),
-            inLeaves: c
-                .in_leaves
-                .iter()
-                .map(|l| Bytes::copy_from_slice(l))
-                .collect(),
-            claim: Bytes::copy_from_slice(&c.claim),
+            outLeaf: out_leaf,
+            inLeaves: in_leaves,
+            claim,
             part: U256::from(part),
         };
         host::send(host, challenger, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
@@ -574,15 +571,12 @@ impl Deployment {
         c: &StepClaim,
         data: &[u8],
     ) -> Result<TxOutcome, CallError> {
+        let (out_leaf, in_leaves, claim) = c.call_args();
         let call = DisputeGame::revealPartCall {
             id: U256::from(id),
-            outLeaf: Bytes::copy_from_slice(&c.out_leaf),
-            inLeaves: c
-                .in_leaves
-                .iter()
-                .map(|l| Bytes::copy_from_slice(l))
-                .collect(),
-            claim: Bytes::copy_from_slice(&c.claim),
+            outLeaf: out_leaf,
+            inLeaves: in_leaves,
+            claim,
             data: Bytes::copy_from_slice(data),
         };
         host::send(host, node, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
@@ -645,15 +639,12 @@ impl Deployment {
         part: &[u8],
         witness: Vec<u8>,
     ) -> Result<TxOutcome, CallError> {
+        let (out_leaf, in_leaves, claim) = c.call_args();
         let call = DisputeGame::refuteStepCall {
             id: U256::from(id),
-            outLeaf: Bytes::copy_from_slice(&c.out_leaf),
-            inLeaves: c
-                .in_leaves
-                .iter()
-                .map(|l| Bytes::copy_from_slice(l))
-                .collect(),
-            claim: Bytes::copy_from_slice(&c.claim),
+            outLeaf: out_leaf,
+            inLeaves: in_leaves,
+            claim,
             part: Bytes::copy_from_slice(part),
             witness: witness.into(),
         };
@@ -1479,6 +1470,20 @@ pub struct StepClaim {
     pub out_leaf: Vec<u8>,
     pub in_leaves: Vec<Vec<u8>>,
     pub claim: Vec<u8>,
+}
+
+impl StepClaim {
+    /// `(outLeaf, inLeaves, claim)` as `namePart`, `revealPart` and `refuteStep` repeat them.
+    fn call_args(&self) -> (Bytes, Vec<Bytes>, Bytes) {
+        (
+            Bytes::copy_from_slice(&self.out_leaf),
+            self.in_leaves
+                .iter()
+                .map(|l| Bytes::copy_from_slice(l))
+                .collect(),
+            Bytes::copy_from_slice(&self.claim),
+        )
+    }
 }
 
 /// The counterexample of `SampleStepVerifier.refutes` against a claimed token `t`: `abi.encode(

@@ -9,11 +9,13 @@ import {Rfc6962} from "../lib/Rfc6962.sol";
 import {WideDigest} from "../lib/WideDigest.sol";
 import {EmbedStepVerifier} from "./EmbedStepVerifier.sol";
 
-/// @title The `LOGITS` step of a model whose head multiplies by its token embedding (tied
-///        output, Gemma 3), settled by refutation (`IRefutableStep`; docs/PROTOCOL.md §10).
+/// @title The `LOGITS` step of a model's head, settled by refutation (`IRefutableStep`;
+///        docs/PROTOCOL.md §10).
 /// @notice The logits of a large vocabulary (262,144 x 8 bytes at Gemma 3 270M) do not fit a
-///         transaction, but one of them is one embedding row times the final norm's output, and
-///         the embedding-row tree commits every row. So:
+///         transaction, but one of them is one row of the head's matrix (the token embedding for
+///         a tied head such as Gemma 3's, else `output.weight`) times the final norm's output,
+///         and the head rows' tree (engine `Model::head_rows_root`, leaves as the embedding
+///         rows') commits every row. So:
 ///         - the node claims the hashes of its logits' chunks (`WideDigest`: one 32-byte hash
 ///           per 4,096 logits; for one chunk, its SHA-256) whose tree is the `LOGITS` leaf's
 ///           digest, with the step's input `(pos, head, FINAL_NORM)`;
@@ -22,11 +24,11 @@ import {EmbedStepVerifier} from "./EmbedStepVerifier.sol";
 ///         - the challenger refutes it with a logit `j` of the chunk that is not
 ///           `row_output(dot(row_j, x))` (engine `kernels::row_output` over `scalar::dot`):
 ///           `witness = abi.encode(uint256 j, bytes x, bytes row, bytes32[] rowPath)`, `x` the
-///           final norm's Act16 output (SHA-256 = the input leaf's digest), `row` the
-///           embedding row opened in `rowsRoot` as for `EMBED`.
+///           final norm's Act16 output (SHA-256 = the input leaf's digest), `row` the head
+///           matrix's row opened in `rowsRoot` (the `EMBED` leaf format).
 ///         A right chunk has no such logit, so the honest node wins at the challenger's deadline.
-///         Deployed per weights root with the embedding-row root and the vocabulary (the
-///         `EmbedStepVerifier` parameters); refuses other weights.
+///         Deployed per weights root with the head rows' root and the vocabulary; refuses other
+///         weights.
 contract LogitsStepVerifier is EmbedStepVerifier, IStepLimit, IRefutableStep {
     uint8 internal constant LOGITS = 1;
 
@@ -104,7 +106,7 @@ contract LogitsStepVerifier is EmbedStepVerifier, IStepLimit, IRefutableStep {
         if (h != bytes32(claim[32 * index:32 * index + 32])) revert PartMismatch(index);
     }
 
-    /// @notice True when logit `j` of the revealed chunk `index` is not the embedding row `j`
+    /// @notice True when logit `j` of the revealed chunk `index` is not the head matrix's row `j`
     ///         times `x`, both opened as described above.
     function refutes(
         bytes32,

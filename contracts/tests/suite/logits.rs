@@ -1,11 +1,12 @@
 //! `LogitsStepVerifier` and the claim's part round (`DisputeGame.namePart`, `revealPart`) on
-//! real runs of the Gemma fixture (tied head): logits biased towards the runner-up (engine
+//! real runs of the Gemma fixture (head tied to the embedding) and the Llama fixture (a separate
+//! `output.weight`): logits biased towards the runner-up (engine
 //! `DevFault::LogitsBias`) are refuted with one logit recomputed from its embedding row and the
 //! node slashed; honest logits stand; wrong parts, rows and stages are refused; the gas at
 //! Gemma 3 270M's size (262,144 logits, a 32 KiB chunk revealed):
 //! `cargo test -p otr-contracts --test contracts logits_gas -- --nocapture`.
 
-use crate::act::{gemma, gemma_270m_config, model_entry};
+use crate::act::{gemma, gemma_270m_config, llama, model_entry};
 use crate::common::*;
 use crate::sample::{phase, trace_of, PROMPT};
 use otr_contracts::bindings::model_registry::ModelRegistry;
@@ -53,7 +54,7 @@ fn disputed(m: &Model, node: &Trace, theirs: &Trace) -> (World, u64) {
         &mut w,
         m.config(),
         m.info().weights_root,
-        m.embed_rows_root(),
+        m.head_rows_root(),
     );
     let mut r = receipt(node, 1, 3, m.info().weights_root, T0);
     r.prompt_tokens = PROMPT.len() as u32;
@@ -63,9 +64,15 @@ fn disputed(m: &Model, node: &Trace, theirs: &Trace) -> (World, u64) {
     (w, id)
 }
 
+/// Both heads: Gemma's tied to the embedding, Llama's a separate `output.weight`.
 #[test]
 fn biased_logits_are_refuted_with_one_recomputed_logit() {
-    let m = gemma();
+    for m in [gemma(), llama()] {
+        biased_logits_refuted(m);
+    }
+}
+
+fn biased_logits_refuted(m: &Model) {
     let fault = Some(DevFault::LogitsBias {
         pos: PROMPT.len() as u32 - 1,
     });
@@ -92,7 +99,7 @@ fn biased_logits_are_refuted_with_one_recomputed_logit() {
     let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
     // A claim with parts is refuted only after a part is revealed.
     let row = first_wrong(&y, &mine);
-    let o = m.embed_row_opening(row as u32).unwrap();
+    let o = m.head_row_opening(row as u32).unwrap();
     let wit = logits_refutation_witness(row, &x, &o.row, &o.path);
     let e =
         w.d.refute_step(&mut w.chain, w.challenger, id, &c, &[], wit.clone())
@@ -119,7 +126,7 @@ fn biased_logits_are_refuted_with_one_recomputed_logit() {
     let right = (0..y.len() as u64 / 8)
         .find(|&j| j != row && y[8 * j as usize..][..8] == mine[8 * j as usize..][..8])
         .unwrap();
-    let ro = m.embed_row_opening(right as u32).unwrap();
+    let ro = m.head_row_opening(right as u32).unwrap();
     for bad in [
         logits_refutation_witness(right, &x, &ro.row, &ro.path),
         logits_refutation_witness(row, &x, &ro.row, &ro.path),
@@ -173,7 +180,7 @@ fn honest_logits_stand_and_a_node_that_does_not_reveal_loses() {
         let part = wide_chunk(&y, 0).unwrap();
         w.d.reveal_part(&mut w.chain, w.node, id, &c, part).unwrap();
         for j in [0u64, 7, y.len() as u64 / 8 - 1] {
-            let o = m.embed_row_opening(j as u32).unwrap();
+            let o = m.head_row_opening(j as u32).unwrap();
             let wit = logits_refutation_witness(j, &x, &o.row, &o.path);
             let e =
                 w.d.refute_step(&mut w.chain, w.challenger, id, &c, part, wit)

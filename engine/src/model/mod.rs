@@ -70,6 +70,8 @@ pub struct Model {
     weight_digests: NamedDigests,
     /// Leaf hashes of the embedding-row tree, on first use ([`Model::embed_rows_root`]).
     embed_hashes: std::sync::OnceLock<Vec<[u8; 32]>>,
+    /// Leaf hashes of a separate `output.weight`'s rows ([`Model::head_rows_root`]).
+    output_hashes: std::sync::OnceLock<Vec<[u8; 32]>>,
 }
 
 /// Tensor names with the SHA-256 of their canonical bytes.
@@ -331,6 +333,7 @@ impl Model {
             info,
             weight_digests,
             embed_hashes: Default::default(),
+            output_hashes: Default::default(),
         })
     }
 
@@ -413,37 +416,62 @@ impl Model {
     /// The embedding row `r` as committed: `u32le(rm) || i32le(re) || cols/BLOCK block scales
     /// (u8) || cols quants (i8)` (engine `ops::embed_row` reads exactly these).
     fn embed_row_body(&self, r: usize) -> Vec<u8> {
-        let m = &self.embd;
-        let nb = m.cols / crate::weights::BLOCK;
-        let mut l = Vec::with_capacity(8 + nb + m.cols);
-        l.extend_from_slice(&m.rm[r].to_le_bytes());
-        l.extend_from_slice(&m.re[r].to_le_bytes());
-        l.extend_from_slice(&m.bscale[r * nb..(r + 1) * nb]);
-        l.extend(m.q[r * m.cols..(r + 1) * m.cols].iter().map(|&q| q as u8));
-        l
+        row_body(&self.embd, r)
     }
 
+    /// RFC 6962 root over the rows of the matrix the head's `LOGITS` multiply by: the token
+    /// embedding's ([`Model::embed_rows_root`]) for a tied head, else `output.weight`'s, leaves
+    /// in the same form. What the on-chain `LOGITS` refutation opens one row against.
+    pub fn head_rows_root(&self) -> [u8; 32] {
+        otr_core::rollup::merkle::root_of_leaf_hashes(self.head_row_hashes())
+    }
+
+    /// Row `r` of the head's matrix opened against [`Model::head_rows_root`].
+    pub fn head_row_opening(&self, r: u32) -> Option<EmbedRowOpening> {
+        let Some(w) = self.output.as_ref() else {
+            return self.embed_row_opening(r);
+        };
+        let p =
+            otr_core::rollup::merkle::prove_leaf_hashes(self.head_row_hashes(), r as u64).ok()?;
+        Some(EmbedRowOpening {
+            row: row_body(w, r as usize),
+            index: p.leaf_index,
+            size: p.tree_size,
+            path: p.path,
+        })
+    }
+
+    fn head_row_hashes(&self) -> &[[u8; 32]] {
+        match self.output.as_ref() {
+            None => self.embed_row_hashes(),
+            Some(w) => self.output_hashes.get_or_init(|| self.row_hashes(w)),
+        }
+    }
+
+    /// Leaf hashes of `m`'s rows, leaf `r` = `"OTR/embed-row/v1\0" || u32be(r) || row_body(r)`.
+    fn row_hashes(&self, m: &crate::weights::QMatrix) -> Vec<[u8; 32]> {
+        let n = m.rows;
+        let block = 1024;
+        self.exec
+            .map(n.div_ceil(block), |b| {
+                (b * block..((b + 1) * block).min(n))
+                    .map(|r| {
+                        let mut l = EMBED_ROW_TAG.to_vec();
+                        l.extend_from_slice(&(r as u32).to_be_bytes());
+                        l.extend_from_slice(&row_body(m, r));
+                        otr_core::rollup::merkle::leaf_hash(&l)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .into_iter()
+            .flatten()
+            .collect()
+    }
     /// RFC 6962 leaf hashes of the embedding rows, leaf `r` =
     /// `"OTR/embed-row/v1\0" || u32be(r) || embed_row_body(r)`; computed once.
     fn embed_row_hashes(&self) -> &[[u8; 32]] {
-        self.embed_hashes.get_or_init(|| {
-            let n = self.embd.rows;
-            let block = 1024;
-            self.exec
-                .map(n.div_ceil(block), |b| {
-                    (b * block..((b + 1) * block).min(n))
-                        .map(|r| {
-                            let mut l = EMBED_ROW_TAG.to_vec();
-                            l.extend_from_slice(&(r as u32).to_be_bytes());
-                            l.extend_from_slice(&self.embed_row_body(r));
-                            otr_core::rollup::merkle::leaf_hash(&l)
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .into_iter()
-                .flatten()
-                .collect()
-        })
+        self.embed_hashes
+            .get_or_init(|| self.row_hashes(&self.embd))
     }
 
     /// RFC 6962 root over the token embedding's rows (one leaf per vocabulary id): what the
@@ -552,4 +580,16 @@ impl Model {
         }
         v
     }
+}
+
+/// Row `r` of `m` as committed: `u32le(rm) || i32le(re) || cols/BLOCK block scales (u8) || cols
+/// quants (i8)`.
+fn row_body(m: &crate::weights::QMatrix, r: usize) -> Vec<u8> {
+    let nb = m.cols / crate::weights::BLOCK;
+    let mut l = Vec::with_capacity(8 + nb + m.cols);
+    l.extend_from_slice(&m.rm[r].to_le_bytes());
+    l.extend_from_slice(&m.re[r].to_le_bytes());
+    l.extend_from_slice(&m.bscale[r * nb..(r + 1) * nb]);
+    l.extend(m.q[r * m.cols..(r + 1) * m.cols].iter().map(|&q| q as u8));
+    l
 }

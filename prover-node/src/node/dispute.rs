@@ -41,13 +41,13 @@
 //!   challenger refutes a wrong claim or loses at its deadline:
 //!   - a greedy `SAMPLE` (`SampleStepVerifier`): the claim is the token, refuted with a larger
 //!     logit of the agreed `LOGITS` step ([`Move::Refuted`]);
-//!   - the `LOGITS` of a tied head (`LogitsStepVerifier`): the claim is the logits' chunk
+//!   - the `LOGITS` (`LogitsStepVerifier`): the claim is the logits' chunk
 //!     hashes; the challenger names a chunk that is not its own ([`Move::NamedPart`]), the node
 //!     reveals it ([`Move::RevealedPart`]), and one logit of it is refuted with its embedding
-//!     row ([`Move::RefutedLogit`]);
+//!     row of the head's matrix ([`Move::RefutedLogit`]);
 //!
 //!   a step whose operator has no step verifier in the registry (`PROMPT`, a sampled `SAMPLE`,
-//!   the `LOGITS` of a large separate output head) ends without a winner: the node calls
+//!   a matrix shape without a verifier) ends without a winner: the node calls
 //!   `declareUnprovable` ([`Move::NoContest`]; no slash, the bond split as in a node win);
 //! - a side whose opponent missed the move deadline calls `timeout` and wins.
 //!
@@ -513,6 +513,10 @@ pub trait StepMaterial {
     fn embed_row(&mut self, _token: u32) -> Result<super::inference::EmbedRow, String> {
         Err("no embedding rows".into())
     }
+    /// Row `r` of the head's matrix opened in its row tree (`LOGITS` refutations).
+    fn head_row(&mut self, _r: u32) -> Result<super::inference::EmbedRow, String> {
+        Err("no head rows".into())
+    }
     /// The output (canonical bytes) of trace step `index`: a `SAMPLE` step's claimed token.
     fn output(&mut self, _index: u64) -> Result<Vec<u8>, String> {
         Err("no replay of the step's output".into())
@@ -570,6 +574,10 @@ impl StepMaterial for Replay<'_> {
 
     fn embed_row(&mut self, token: u32) -> Result<super::inference::EmbedRow, String> {
         self.engine.embed_row(token)
+    }
+
+    fn head_row(&mut self, r: u32) -> Result<super::inference::EmbedRow, String> {
+        self.engine.head_row(r)
     }
 
     fn output(&mut self, index: u64) -> Result<Vec<u8>, String> {
@@ -908,7 +916,7 @@ fn refute_logits<'m, H: Host + ?Sized>(
         let (Ok(x), Ok(opening)) = (
             m.inputs(index)
                 .map(|v| v.into_iter().next().unwrap_or_default()),
-            m.embed_row(row as u32),
+            m.head_row(row as u32),
         ) else {
             return stands;
         };
@@ -1250,6 +1258,10 @@ impl StepMaterial for MatVecReplay<'_> {
 
     fn embed_row(&mut self, token: u32) -> Result<super::inference::EmbedRow, String> {
         self.replay.embed_row(token)
+    }
+
+    fn head_row(&mut self, r: u32) -> Result<super::inference::EmbedRow, String> {
+        self.replay.head_row(r)
     }
 
     fn output(&mut self, index: u64) -> Result<Vec<u8>, String> {

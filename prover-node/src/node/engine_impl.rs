@@ -116,7 +116,7 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
                 root: e.model.embed_rows_root(),
                 vocab: e.model.config().vocab as u64,
                 scale_q32: e.model.config().embed_scale_q32(),
-                tied_output: !e.model.config().separate_output,
+                head_root: e.model.head_rows_root(),
             })
         });
         EngineModel { model: m, info }
@@ -262,6 +262,17 @@ impl Inference for EngineModel {
 
     fn exp_table(&self) -> Result<Vec<u8>, String> {
         Ok(otr_engine::tables::exp2_table_bytes())
+    }
+
+    fn head_row(&self, r: u32) -> Result<super::inference::EmbedRow, String> {
+        let o = self
+            .model
+            .head_row_opening(r)
+            .ok_or_else(|| format!("row {r} is not in the head's matrix"))?;
+        Ok(super::inference::EmbedRow {
+            row: o.row,
+            path: o.path,
+        })
     }
 
     fn embed_row(&self, token: u32) -> Result<super::inference::EmbedRow, String> {

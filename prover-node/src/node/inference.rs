@@ -83,8 +83,9 @@ pub struct EmbedRows {
     pub root: [u8; 32],
     pub vocab: u64,
     pub scale_q32: i64,
-    /// The head's `LOGITS` multiply by these rows (no separate `output.weight`).
-    pub tied_output: bool,
+    /// Root of the rows the head's `LOGITS` multiply by (engine `Model::head_rows_root`: these
+    /// embedding rows for a tied head, else `output.weight`'s).
+    pub head_root: [u8; 32],
 }
 
 impl<T: Copy + Send + Sync + 'static> Lazy<T> {
@@ -196,6 +197,12 @@ pub trait Inference: Send + Sync {
         Err("this engine cannot open its embedding rows".into())
     }
 
+    /// Row `r` of the head's matrix opened against its row tree: the witness part of a
+    /// `LOGITS` refutation (`LogitsStepVerifier.sol`).
+    fn head_row(&self, _r: u32) -> Result<EmbedRow, String> {
+        Err("this engine cannot open its head rows".into())
+    }
+
     /// The canonical config text (`otr_engine::model::Config::canonical`): what the `V_CACHE`
     /// and attention step verifiers read the model's shape from.
     fn config_text(&self) -> Result<String, String> {
@@ -288,7 +295,7 @@ pub enum RunKind {
     /// Dev only (`--dev-cheat-kind logits`): the first completion token's logits have the
     /// runner-up raised above the largest (engine `DevFault::LogitsBias`), so the greedy pick
     /// follows from wrong logits: the trace first differs at that `LOGITS` step, which a
-    /// challenger refutes with one logit recomputed from its embedding row (tied heads).
+    /// challenger refutes with one logit recomputed from its row of the head's matrix.
     CheatLogits,
 }
 

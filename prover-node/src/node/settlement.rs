@@ -119,12 +119,16 @@ pub fn register_model<H: Host + ?Sized>(
         // Greedy sampling, settled by refutation over the vocabulary's logits.
         d.set_sample_verifier(host, model.model_id, e.vocab)
             .map_err(|e| format!("naming the sampling step verifier: {e}"))?;
-        // The logits of a tied head, settled by refutation with the embedding rows (a matrix
-        // verifier registered later for the head's shape takes its place).
-        if e.tied_output {
-            d.set_logits_verifier(host, model.model_id, model.weights_root, e.root, e.vocab)
-                .map_err(|e| format!("naming the logits step verifier: {e}"))?;
-        }
+        // The logits, settled by refutation with the head matrix's rows (a matrix verifier
+        // registered later for the head's shape takes its place).
+        d.set_logits_verifier(
+            host,
+            model.model_id,
+            model.weights_root,
+            e.head_root,
+            e.vocab,
+        )
+        .map_err(|e| format!("naming the logits step verifier: {e}"))?;
     }
     // The value entered into the KV cache (per-head Act16), for every model.
     d.set_vcache_verifier(host, model.model_id)
@@ -174,7 +178,7 @@ pub fn matvec_verifier_named<H: Host + ?Sized>(
     .numLayers;
     for (class, op, ..) in setup.op_shapes() {
         let stage = matvec_stage(class, n_layers);
-        // A refutation verifier (a tied head's `LOGITS`) is not a matrix verifier: the keys'
+        // A refutation verifier (`LOGITS`) is not a matrix verifier: the keys'
         // verifier replaces it.
         if d.step_verifier(host, model_id, stage, op).map_err(e)? != Address::ZERO
             && !d.refutable(host, model_id, stage, op).map_err(e)?

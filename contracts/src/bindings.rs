@@ -90,6 +90,13 @@ pub mod logits_step {
         "artifacts/LogitsStepVerifier.json"
     );
 }
+pub mod matrow_step {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        MatRowStepVerifier,
+        "artifacts/MatRowStepVerifier.json"
+    );
+}
 pub mod refutable_step {
     alloy_sol_types::sol!(
         #[sol(all_derives)]
@@ -173,7 +180,8 @@ pub fn decode_revert(data: &[u8]) -> Option<String> {
         matvec_step::MatVecStepVerifier::MatVecStepVerifierErrors,
         matvec_groth16::MatVecGroth16Verifier::MatVecGroth16VerifierErrors,
         sample_step::SampleStepVerifier::SampleStepVerifierErrors,
-        logits_step::LogitsStepVerifier::LogitsStepVerifierErrors
+        logits_step::LogitsStepVerifier::LogitsStepVerifierErrors,
+        matrow_step::MatRowStepVerifier::MatRowStepVerifierErrors
     );
     if let Ok(e) = alloy_sol_types::GenericContractError::abi_decode(data) {
         return Some(format!("{e:?}"));

@@ -905,6 +905,33 @@ impl Deployment {
         )
     }
 
+    /// Deploys the layer matrix steps' refutation verifier (`verifiers/MatRowStepVerifier.sol`)
+    /// for the weights `weights_root` and their matrix-rows root (engine
+    /// `Model::matrix_rows_root`), and names it, from the owner, for `model_id`'s `Q K V O GATE
+    /// UP DOWN` (layer ops 1, 2, 3, 8, 11, 12, 14). A `MatVecStepVerifier` named later for an
+    /// operator (`set_matvec_verifier`) replaces it there.
+    pub fn set_matrow_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        weights_root: Hash,
+        matrices_root: Hash,
+    ) -> Result<Address, CallError> {
+        use crate::bindings::matrow_step::MatRowStepVerifier;
+        self.deploy_step_verifier(
+            host,
+            model_id,
+            &MatRowStepVerifier::BYTECODE,
+            MatRowStepVerifier::constructorCall {
+                registry_: self.registry,
+                weightsRoot_: FixedBytes(weights_root),
+                matricesRoot_: FixedBytes(matrices_root),
+            }
+            .abi_encode(),
+            &LAYER_MATRIX_OPS.map(|op| (1, op)),
+        )
+    }
+
     /// Deploys the V_CACHE step verifier (`verifiers/VCacheStepVerifier.sol`, bound to this
     /// deployment's registry) and names it, from the owner, for `model_id`'s `V_CACHE` (layer
     /// op 6).
@@ -1530,6 +1557,41 @@ pub fn logits_refutation_witness(j: u64, x: &[u8], row: &[u8], path: &[Hash]) ->
         Bytes::copy_from_slice(x),
         Bytes::copy_from_slice(row),
         proofs::words(path),
+    ))
+}
+
+/// The layer operators that multiply by a matrix: `Q K V O GATE UP DOWN`.
+pub const LAYER_MATRIX_OPS: [u8; 7] = [1, 2, 3, 8, 11, 12, 14];
+
+/// One row of a layer matrix opened in two levels (engine `Model::matrix_row_opening`): the row
+/// (`u32le(rm) || i32le(re) || block scales || quants`) with its path in the matrix's row tree,
+/// and that tree's root with the matrix's rows, leaf index, tree size and path in the
+/// matrix-rows tree.
+#[derive(Clone, Debug, Default)]
+pub struct MatrixRow {
+    pub row: Vec<u8>,
+    pub row_path: Vec<Hash>,
+    pub rows: u64,
+    pub rows_root: Hash,
+    pub index: u64,
+    pub size: u64,
+    pub path: Vec<Hash>,
+}
+
+/// The counterexample of `MatRowStepVerifier.refutes`: `abi.encode(uint256 j, bytes x, bytes
+/// row, bytes32[] rowPath, uint256 rows, bytes32 rowsRoot, uint256 index, uint256 size,
+/// bytes32[] path)`: row `j` of the step's matrix, opened, and the step's input `x`.
+pub fn matrow_refutation_witness(j: u64, x: &[u8], m: &MatrixRow) -> Vec<u8> {
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        U256::from(j),
+        Bytes::copy_from_slice(x),
+        Bytes::copy_from_slice(&m.row),
+        proofs::words(&m.row_path),
+        U256::from(m.rows),
+        FixedBytes(m.rows_root),
+        U256::from(m.index),
+        U256::from(m.size),
+        proofs::words(&m.path),
     ))
 }
 

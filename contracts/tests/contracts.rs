@@ -18,6 +18,8 @@ mod groth16;
 mod lifecycle;
 #[path = "suite/logits.rs"]
 mod logits;
+#[path = "suite/matrow.rs"]
+mod matrow;
 #[path = "suite/matvec.rs"]
 mod matvec;
 #[path = "suite/norm.rs"]

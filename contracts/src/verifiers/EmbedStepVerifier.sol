@@ -105,23 +105,4 @@ contract EmbedStepVerifier is NormStepVerifier {
         }
         return addWide(new bytes(8 * cols), h);
     }
-
-    /// @notice Engine `fixed::shift_sat` for `|v| < 2^200`: `v * 2^s`, rounding half to even
-    ///         when shifting right, saturating to i64.
-    function shiftSat(int256 v, int256 s) internal pure returns (int256 r) {
-        if (s >= 0) {
-            if (v == 0) return 0;
-            if (s >= 100) return v > 0 ? I64_MAX : I64_MIN;
-            r = v << uint256(s);
-        } else {
-            r = uint256(-s) >= 127 ? int256(0) : rshiftRne(v, uint256(-s));
-        }
-        if (r > I64_MAX) return I64_MAX;
-        if (r < I64_MIN) return I64_MIN;
-    }
-
-    function readU32(bytes memory b, uint256 off) internal pure returns (uint256) {
-        return uint256(uint8(b[off])) | uint256(uint8(b[off + 1])) << 8 | uint256(uint8(b[off + 2])) << 16
-            | uint256(uint8(b[off + 3])) << 24;
-    }
 }

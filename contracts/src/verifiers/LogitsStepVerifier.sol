@@ -132,39 +132,6 @@ contract LogitsStepVerifier is EmbedStepVerifier, IStepLimit, IRefutableStep {
         for (uint256 i = 0; i < 8; ++i) {
             le |= uint64(uint8(part[off + i])) << uint64(8 * i);
         }
-        return int256(int64(le)) != logit(row, x, cols);
-    }
-
-    /// @notice Engine `kernels::row_output(scalar::dot(q, bs, x.q), rm, re, x.exp)` of one
-    ///         committed row (`u32le(rm) || i32le(re) || block scales || quants`) and an Act16
-    ///         vector (`i32le(exp) || i16le[cols]`).
-    function logit(bytes memory row, bytes memory x, uint256 cols) public pure returns (int256) {
-        int256 acc = 0;
-        // No overflow: per block |sum q x| <= 32 x 127 x 32768, times bs <= 255, summed over
-        // cols / 32 blocks; times rm < 2^32: far below 2^200 (`shiftSat`'s domain).
-        unchecked {
-            uint256 qOff = 8 + cols / 32;
-            for (uint256 b = 0; b < cols / 32; ++b) {
-                int256 s = 0;
-                for (uint256 i = 32 * b; i < 32 * b + 32; ++i) {
-                    int256 q;
-                    int256 xi;
-                    assembly ("memory-safe") {
-                        q := signextend(0, byte(0, mload(add(add(row, 0x20), add(qOff, i)))))
-                        let p := add(add(x, 0x20), add(4, mul(2, i)))
-                        // i16 little-endian.
-                        xi := signextend(1, or(byte(0, mload(p)), shl(8, byte(0, mload(add(p, 1))))))
-                    }
-                    s += q * xi;
-                }
-                int256 bs;
-                assembly ("memory-safe") {
-                    bs := byte(0, mload(add(add(row, 0x20), add(8, b))))
-                }
-                acc += bs * s;
-            }
-        }
-        int256 rm = int256(readU32(row, 0));
-        return shiftSat(acc * rm, readI32(row, 4) + readI32(x, 0) + 32);
+        return int256(int64(le)) != rowDot(row, x, cols);
     }
 }

@@ -410,6 +410,58 @@ contract NormStepVerifier is IStepVerifier {
         return r;
     }
 
+    /// @notice Engine `fixed::shift_sat` for `|v| < 2^200`: `v * 2^s`, rounding half to even
+    ///         when shifting right, saturating to i64.
+    function shiftSat(int256 v, int256 s) internal pure returns (int256 r) {
+        if (s >= 0) {
+            if (v == 0) return 0;
+            if (s >= 100) return v > 0 ? I64_MAX : I64_MIN;
+            r = v << uint256(s);
+        } else {
+            r = uint256(-s) >= 127 ? int256(0) : rshiftRne(v, uint256(-s));
+        }
+        if (r > I64_MAX) return I64_MAX;
+        if (r < I64_MIN) return I64_MIN;
+    }
+
+    function readU32(bytes memory b, uint256 off) internal pure returns (uint256) {
+        return uint256(uint8(b[off])) | uint256(uint8(b[off + 1])) << 8 | uint256(uint8(b[off + 2])) << 16
+            | uint256(uint8(b[off + 3])) << 24;
+    }
+
+    /// @notice Engine `kernels::row_output(scalar::dot(q, bs, x.q), rm, re, x.exp)` of one
+    ///         committed row (`u32le(rm) || i32le(re) || block scales || quants`) and an Act16
+    ///         vector (`i32le(exp) || i16le[cols]`).
+    function rowDot(bytes memory row, bytes memory x, uint256 cols) internal pure returns (int256) {
+        int256 acc = 0;
+        // No overflow: per block |sum q x| <= 32 x 127 x 32768, times bs <= 255, summed over
+        // cols / 32 blocks; times rm < 2^32: far below 2^200 (`shiftSat`'s domain).
+        unchecked {
+            uint256 qOff = 8 + cols / 32;
+            for (uint256 b = 0; b < cols / 32; ++b) {
+                int256 s = 0;
+                for (uint256 i = 32 * b; i < 32 * b + 32; ++i) {
+                    int256 q;
+                    int256 xi;
+                    assembly ("memory-safe") {
+                        q := signextend(0, byte(0, mload(add(add(row, 0x20), add(qOff, i)))))
+                        let p := add(add(x, 0x20), add(4, mul(2, i)))
+                        // i16 little-endian.
+                        xi := signextend(1, or(byte(0, mload(p)), shl(8, byte(0, mload(add(p, 1))))))
+                    }
+                    s += q * xi;
+                }
+                int256 bs;
+                assembly ("memory-safe") {
+                    bs := byte(0, mload(add(add(row, 0x20), add(8, b))))
+                }
+                acc += bs * s;
+            }
+        }
+        int256 rm = int256(readU32(row, 0));
+        return shiftSat(acc * rm, readI32(row, 4) + readI32(x, 0) + 32);
+    }
+
     function readI64(bytes memory b, uint256 off) internal pure returns (int256 v) {
         assembly ("memory-safe") {
             let w := shr(192, mload(add(add(b, 0x20), off)))

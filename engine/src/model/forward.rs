@@ -85,6 +85,10 @@ pub enum DevFault {
     /// `SAMPLE` step then follows from its (wrong) input; the trace differs from the honest run
     /// first at that `LOGITS` step.
     LogitsBias { pos: u32 },
+    /// Row 1 of the output of the matrix step `(pos, stage, op)` (a layer's `Q K V O GATE UP
+    /// DOWN`) is one more than the product: a tamper inside a layer, fed on as if right, so the
+    /// trace differs from the honest run first at that step.
+    MatVecBias { pos: u32, stage: u16, op: u8 },
 }
 
 /// Per-run state: the trace and an optional step to capture.
@@ -565,7 +569,15 @@ impl Model {
         stage: u16,
     ) -> Vec<Vec<Vec<i64>>> {
         let mats: Vec<&crate::weights::QMatrix> = ws.iter().map(|(w, _)| *w).collect();
-        let ys = self.exec.matmul_many(&mats, xs);
+        let mut ys = self.exec.matmul_many(&mats, xs);
+        if let Some(DevFault::MatVecBias { pos, stage: s, op }) = ctx.dev_fault {
+            let t = (pos as usize).wrapping_sub(start);
+            if let Some(m) = ws.iter().position(|(_, o)| *o == op).filter(|_| s == stage) {
+                if let Some(v) = ys[m].get_mut(t).and_then(|y| y.get_mut(1)) {
+                    *v = v.saturating_add(1);
+                }
+            }
+        }
         let all: Vec<&Vec<i64>> = ys.iter().flatten().collect();
         let ds = wide_digests(&self.exec, &all);
         let n = xs.len();

@@ -72,6 +72,9 @@ pub struct Model {
     embed_hashes: std::sync::OnceLock<Vec<[u8; 32]>>,
     /// Leaf hashes of a separate `output.weight`'s rows ([`Model::head_rows_root`]).
     output_hashes: std::sync::OnceLock<Vec<[u8; 32]>>,
+    /// Every matrix's name, rows and row-tree root, in byte-wise name order
+    /// ([`Model::matrix_rows_root`]), on first use.
+    matrix_roots: std::sync::OnceLock<Vec<(String, u32, [u8; 32])>>,
 }
 
 /// Tensor names with the SHA-256 of their canonical bytes.
@@ -94,6 +97,25 @@ pub const ROPE_ROW_TAG: &[u8] = b"OTR/rope-row/v1\0";
 
 /// Domain tag of an embedding-row leaf (see [`Model::embed_rows_root`]).
 pub const EMBED_ROW_TAG: &[u8] = b"OTR/embed-row/v1\0";
+
+/// Domain tag of a matrix's leaf in the matrix-rows tree (see [`Model::matrix_rows_root`]).
+pub const MATRIX_ROWS_TAG: &[u8] = b"OTR/matrix-rows/v1\0";
+
+/// One row of a named matrix opened in two levels: the row in its matrix's row tree, and that
+/// tree's root (with the matrix's name and rows) in the matrix-rows tree
+/// ([`Model::matrix_rows_root`]). The witness of a matrix step's refutation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatrixRowOpening {
+    /// The row, its index (leaf index) in the matrix's row tree (size = the matrix's rows) and
+    /// its audit path.
+    pub row: EmbedRowOpening,
+    /// The matrix's row-tree root.
+    pub rows_root: [u8; 32],
+    /// The matrix's leaf index in the matrix-rows tree, the tree's size and the audit path.
+    pub index: u64,
+    pub size: u64,
+    pub path: Vec<[u8; 32]>,
+}
 
 /// One row of the token embedding opened against the embedding-row root (the witness of an
 /// `EMBED` step).
@@ -334,6 +356,7 @@ impl Model {
             weight_digests,
             embed_hashes: Default::default(),
             output_hashes: Default::default(),
+            matrix_roots: Default::default(),
         })
     }
 
@@ -494,6 +517,100 @@ impl Model {
         })
     }
 
+    /// Every matrix of the model by converted-weights name (`blk.{l}.attn_q.weight` ...,
+    /// `token_embd.weight`, `output.weight` when separate), in byte-wise name order.
+    fn named_matrices(&self) -> Vec<(String, &crate::weights::QMatrix)> {
+        let mut v: Vec<(String, &crate::weights::QMatrix)> =
+            vec![("token_embd.weight".into(), &self.embd)];
+        if let Some(w) = self.output.as_ref() {
+            v.push(("output.weight".into(), w));
+        }
+        for (l, ly) in self.layers.iter().enumerate() {
+            for (t, m) in [
+                ("attn_q", &ly.wq),
+                ("attn_k", &ly.wk),
+                ("attn_v", &ly.wv),
+                ("attn_output", &ly.wo),
+                ("ffn_gate", &ly.gate),
+                ("ffn_up", &ly.up),
+                ("ffn_down", &ly.down),
+            ] {
+                v.push((format!("blk.{l}.{t}.weight"), m));
+            }
+        }
+        v.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        v
+    }
+
+    /// The leaf hashes of the named matrix's rows (the embedding's and `output.weight`'s
+    /// cached, a layer's computed).
+    fn matrix_row_hashes(&self, name: &str, m: &crate::weights::QMatrix) -> Vec<[u8; 32]> {
+        match name {
+            "token_embd.weight" => self.embed_row_hashes().to_vec(),
+            "output.weight" => self.head_row_hashes().to_vec(),
+            _ => self.row_hashes(m),
+        }
+    }
+
+    fn matrix_roots(&self) -> &[(String, u32, [u8; 32])] {
+        self.matrix_roots.get_or_init(|| {
+            self.named_matrices()
+                .into_iter()
+                .map(|(n, m)| {
+                    let h = match n.as_str() {
+                        "token_embd.weight" => {
+                            otr_core::rollup::merkle::root_of_leaf_hashes(self.embed_row_hashes())
+                        }
+                        "output.weight" => self.head_rows_root(),
+                        _ => otr_core::rollup::merkle::root_of_leaf_hashes(&self.row_hashes(m)),
+                    };
+                    (n, m.rows as u32, h)
+                })
+                .collect()
+        })
+    }
+
+    fn matrix_leaves(&self) -> Vec<Vec<u8>> {
+        self.matrix_roots()
+            .iter()
+            .map(|(n, rows, root)| matrix_rows_leaf(n, *rows, root))
+            .collect()
+    }
+
+    /// RFC 6962 root over every matrix of the model (byte-wise name order), leaf
+    /// `"OTR/matrix-rows/v1\0" || u16be(len(name)) || name || u32be(rows) || rows_root`, where
+    /// `rows_root` is the RFC 6962 root over the matrix's rows in the embedding rows' leaf form
+    /// (`"OTR/embed-row/v1\0" || u32be(r) || u32le(rm) || i32le(re) || block scales || quants`).
+    /// What the on-chain refutation of a layer's matrix step opens one row against; anyone can
+    /// recompute it from the weights (the weights root commits the same quants whole).
+    pub fn matrix_rows_root(&self) -> [u8; 32] {
+        otr_core::rollup::merkle::root(&self.matrix_leaves())
+    }
+
+    /// Row `r` of matrix `name` opened against [`Model::matrix_rows_root`]; `None` for no such
+    /// matrix or row.
+    pub fn matrix_row_opening(&self, name: &str, r: u32) -> Option<MatrixRowOpening> {
+        let all = self.named_matrices();
+        let index = all.iter().position(|(n, _)| n == name)?;
+        let m = all[index].1;
+        let hashes = self.matrix_row_hashes(name, m);
+        let p = otr_core::rollup::merkle::prove_leaf_hashes(&hashes, r as u64).ok()?;
+        let rows_root = otr_core::rollup::merkle::root_of_leaf_hashes(&hashes);
+        let q = otr_core::rollup::merkle::prove(&self.matrix_leaves(), index as u64).ok()?;
+        Some(MatrixRowOpening {
+            row: EmbedRowOpening {
+                row: row_body(m, r as usize),
+                index: p.leaf_index,
+                size: p.tree_size,
+                path: p.path,
+            },
+            rows_root,
+            index: q.leaf_index,
+            size: q.tree_size,
+            path: q.path,
+        })
+    }
+
     /// RFC 6962 roots of the RoPE tables `[global layers, local layers]` (see
     /// [`Model::rope_leaves`]): what the on-chain QK-norm + RoPE verifier opens rows against.
     /// Without local layers (`global_every = 0`) both are the global table's root.
@@ -584,6 +701,16 @@ impl Model {
 
 /// Row `r` of `m` as committed: `u32le(rm) || i32le(re) || cols/BLOCK block scales (u8) || cols
 /// quants (i8)`.
+/// A matrix's leaf in the matrix-rows tree ([`Model::matrix_rows_root`]).
+pub fn matrix_rows_leaf(name: &str, rows: u32, rows_root: &[u8; 32]) -> Vec<u8> {
+    let mut l = MATRIX_ROWS_TAG.to_vec();
+    l.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    l.extend_from_slice(name.as_bytes());
+    l.extend_from_slice(&rows.to_be_bytes());
+    l.extend_from_slice(rows_root);
+    l
+}
+
 fn row_body(m: &crate::weights::QMatrix, r: usize) -> Vec<u8> {
     let nb = m.cols / crate::weights::BLOCK;
     let mut l = Vec::with_capacity(8 + nb + m.cols);

@@ -226,6 +226,14 @@ impl dispute::StepMaterial for Material {
     fn output(&mut self, i: u64) -> Result<Vec<u8>, String> {
         self.engine.step_output(PROMPT, &sampling(), self.kind, i)
     }
+
+    fn matrix_row(
+        &mut self,
+        key: LeafKey,
+        r: u32,
+    ) -> Result<otr_contracts::deploy::MatrixRow, String> {
+        self.engine.matrix_row(key.stage, key.op, r)
+    }
 }
 
 fn witness(kind: RunKind) -> Material {
@@ -512,6 +520,109 @@ fn a_wrong_token_is_refuted_at_its_sample_step_and_a_right_one_stands() {
         "{moves:?}"
     );
     assert!(!moves.iter().any(|m| matches!(m, Move::Refuted { .. })));
+}
+
+/// A node whose first layer's `DOWN` output is off in one row (`--dev-cheat-kind matrix`) is
+/// found by bisection at that step: it claims its output (`MatRowStepVerifier`, registered as
+/// the node registers its model), the challenger refutes it with that row of the matrix, and it
+/// is slashed. An honest node disputed at a layer's `UP` step claims its output and wins at the
+/// challenger's deadline: no row refutes it.
+#[test]
+fn a_wrong_matrix_row_is_refuted_and_a_right_output_stands() {
+    let honest = run(RunKind::Honest);
+    let cheat = run(RunKind::CheatMatrix);
+    assert_ne!(honest.generation.trace_root, cheat.generation.trace_root);
+    let nl = num_layers(&honest);
+    let first = honest
+        .leaves
+        .iter()
+        .zip(&cheat.leaves)
+        .position(|(a, b)| a != b)
+        .unwrap() as u64;
+    let key = leaf_key(&cheat.leaves[first as usize]).unwrap();
+    assert_eq!((key.stage, key.op), (1, op::DOWN), "the wrong row");
+    let with_rows = |w: &mut World| {
+        let info = engine().info();
+        let e = info.embed_rows.get().expect("row trees");
+        w.d.set_matrow_verifier(
+            &mut w.chain,
+            info.model_id,
+            info.weights_root,
+            e.matrices_root,
+        )
+        .expect("matrix-row verifier");
+    };
+    let mut w = World::new(nl);
+    with_rows(&mut w);
+    let refs = w.post(vec![w.receipt(&cheat, 1)]);
+    let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
+    let id = w.open(&refs[0]);
+    let node_trace = Trace::new(cheat.leaves.clone());
+    let own = Trace::new(honest.leaves.clone());
+    let mut node_wit = witness(RunKind::CheatMatrix);
+    let mut ch_wit = witness(RunKind::Honest);
+    let (outcome, moves) = dispute::play_both_with(
+        &mut w.chain,
+        &w.d,
+        id,
+        (w.node, &node_trace, &mut node_wit),
+        (w.challenger, &own, Some(&mut ch_wit)),
+        w.params.move_timeout,
+    )
+    .unwrap();
+    assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
+    assert!(
+        moves.contains(&Move::ClaimedStep { index: first, key }),
+        "{moves:?}"
+    );
+    assert!(
+        moves
+            .iter()
+            .any(|m| matches!(m, Move::RefutedRow { index, row, slashed_wei }
+                if *index == first && *row == 1
+                    && *slashed_wei == w.params.slash_amount.to_string())),
+        "{moves:?}"
+    );
+    assert_eq!(
+        w.d.stake_of(&mut w.chain, w.node).unwrap(),
+        stake0 - w.params.slash_amount
+    );
+
+    // The honest node at the last layer's `UP`, against a frivolous challenger.
+    let key = LeafKey {
+        pos: 1,
+        stage: nl,
+        op: op::UP,
+    };
+    let at = index_of(&honest, key);
+    let mut w = World::new(nl);
+    with_rows(&mut w);
+    let refs = w.post(vec![w.receipt(&honest, 2)]);
+    let id = w.open(&refs[0]);
+    let node_trace = Trace::new(honest.leaves.clone());
+    let mut node_wit = witness(RunKind::Honest);
+    let mut ch_wit = witness(RunKind::Honest);
+    let (outcome, moves) = dispute::play_both_with(
+        &mut w.chain,
+        &w.d,
+        id,
+        (w.node, &node_trace, &mut node_wit),
+        (w.challenger, &tampered(&honest, at), Some(&mut ch_wit)),
+        w.params.move_timeout,
+    )
+    .unwrap();
+    assert_eq!(outcome, Outcome::NodeWon, "{moves:?}");
+    assert!(
+        moves.contains(&Move::ClaimedStep { index: at, key }),
+        "{moves:?}"
+    );
+    assert!(
+        moves
+            .iter()
+            .any(|m| matches!(m, Move::ClaimStands { index, .. } if *index == at)),
+        "{moves:?}"
+    );
+    assert!(!moves.iter().any(|m| matches!(m, Move::RefutedRow { .. })));
 }
 
 #[test]

@@ -88,8 +88,10 @@ pub struct ServeArgs {
     /// token is the runner-up logit's instead of the greedy pick (caught at that `SAMPLE` step,
     /// refuted with the larger logit); `logits`: the first answer token's logits favour the
     /// runner-up (caught at that `LOGITS` step, refuted with one logit recomputed from its
-    /// embedding row). [default: embed]
-    #[arg(long, env = "OTR_DEV_CHEAT_KIND", value_name = "KIND", value_parser = ["embed", "token", "logits"])]
+    /// embedding row); `matrix`: row 1 of the first layer's `DOWN` output at the last prompt
+    /// position is off by one (caught at that step, refuted with that row of the matrix).
+    /// [default: embed]
+    #[arg(long, env = "OTR_DEV_CHEAT_KIND", value_name = "KIND", value_parser = ["embed", "token", "logits", "matrix"])]
     pub dev_cheat_kind: Option<String>,
     /// ZK spot-checks: a finalized setup directory (`otr zk ceremony finalize --out-dir DIR`),
     /// one per matrix shape to prove; repeat the flag (environment: comma-separated). Also the
@@ -282,9 +284,10 @@ impl NodeConfig {
             None | Some("embed") => super::inference::RunKind::Cheat,
             Some("token") => super::inference::RunKind::CheatToken,
             Some("logits") => super::inference::RunKind::CheatLogits,
+            Some("matrix") => super::inference::RunKind::CheatMatrix,
             Some(other) => {
                 return Err(format!(
-                    "--dev-cheat-kind is `embed`, `token` or `logits`, not `{other}`"
+                    "--dev-cheat-kind is `embed`, `token`, `logits` or `matrix`, not `{other}`"
                 ))
             }
         };

@@ -308,6 +308,14 @@ pub enum Move {
         row: u64,
         slashed_wei: String,
     },
+    /// The challenger refuted the node's output of a layer's matrix step at step `index` with
+    /// row `row` of the matrix, recomputed on chain (and so won); `slashed_wei` as in the
+    /// `Resolved` event.
+    RefutedRow {
+        index: u64,
+        row: u64,
+        slashed_wei: String,
+    },
     /// The challenger refuted the node's claimed token `token` at step `index` with `better`, a
     /// token whose logit beats it (and so won); `slashed_wei` as in the `Resolved` event.
     Refuted {
@@ -395,11 +403,21 @@ pub fn challenger_move_with<'m, H: Host + ?Sized>(
         Phase::ChallengerToMove if now < v.deadline => {
             if d.claim_verifier(host, id)? != Address::ZERO {
                 let index = v.agree_size;
-                return Ok(refute_claim(host, d, me, id, index, material)?.unwrap_or(
-                    Move::Waiting {
-                        deadline: v.deadline,
+                let num_layers = host::view(
+                    host,
+                    d.registry,
+                    &ModelRegistry::modelCall {
+                        modelId: v.model_id.into(),
                     },
-                ));
+                )?
+                .numLayers;
+                return Ok(
+                    refute_claim(host, d, me, id, index, num_layers, material)?.unwrap_or(
+                        Move::Waiting {
+                            deadline: v.deadline,
+                        },
+                    ),
+                );
             }
             let mv = d.mat_vec(host, id)?;
             if mv.stage == MAT_VEC_OPENED {
@@ -517,6 +535,15 @@ pub trait StepMaterial {
     fn head_row(&mut self, _r: u32) -> Result<super::inference::EmbedRow, String> {
         Err("no head rows".into())
     }
+    /// Row `r` of the matrix of layer step `key`, opened in the matrix-rows tree (refutations
+    /// of a layer's matrix step).
+    fn matrix_row(
+        &mut self,
+        _key: LeafKey,
+        _r: u32,
+    ) -> Result<otr_contracts::deploy::MatrixRow, String> {
+        Err("no matrix rows".into())
+    }
     /// The output (canonical bytes) of trace step `index`: a `SAMPLE` step's claimed token.
     fn output(&mut self, _index: u64) -> Result<Vec<u8>, String> {
         Err("no replay of the step's output".into())
@@ -578,6 +605,14 @@ impl StepMaterial for Replay<'_> {
 
     fn head_row(&mut self, r: u32) -> Result<super::inference::EmbedRow, String> {
         self.engine.head_row(r)
+    }
+
+    fn matrix_row(
+        &mut self,
+        key: LeafKey,
+        r: u32,
+    ) -> Result<otr_contracts::deploy::MatrixRow, String> {
+        self.engine.matrix_row(key.stage, key.op, r)
     }
 
     fn output(&mut self, index: u64) -> Result<Vec<u8>, String> {
@@ -666,13 +701,13 @@ pub fn node_move<H: Host + ?Sized>(
                 },
             )?
             .numLayers;
-            // A `LOGITS` step whose registered verifier settles it by refutation (a tied
-            // embedding's head, too large for `openMatVec`) is claimed, not opened.
-            let refutable_logits = key.stage == num_layers + 1
-                && key.op == op::LOGITS
-                && d.refutable(host, v.model_id, key.stage, key.op)?;
-            if is_claimed(key, num_layers) || refutable_logits {
-                return claim_move(host, d, me, id, trace, index, key, material);
+            // A matrix step whose registered verifier settles it by refutation (of one row: the
+            // default, needing no unit keys; the head's too large for `openMatVec`) is
+            // claimed, not opened.
+            let refutable =
+                is_mat_vec(key, num_layers) && d.refutable(host, v.model_id, key.stage, key.op)?;
+            if is_claimed(key, num_layers) || refutable {
+                return claim_move(host, d, me, id, trace, index, key, num_layers, material);
             }
             if is_mat_vec(key, num_layers) {
                 return mat_vec_move(host, d, me, id, trace, index, key, material);
@@ -765,8 +800,9 @@ pub fn is_claimed(key: LeafKey, num_layers: u16) -> bool {
 
 /// The node's move at a step settled by refutation: `claimStep` with its claim and the step's
 /// input (a `SAMPLE`: its token, input `LOGITS`; a `LOGITS`: its chunks' hashes, input
-/// `FINAL_NORM`), or, once the challenger named a part of the claim, `revealPart` with that
-/// chunk of its logits. A move it cannot make is [`Move::CannotProve`].
+/// `FINAL_NORM`; a layer's matrix step: its whole output, input as [`mat_vec_input`]), or, once
+/// the challenger named a part of the claim, `revealPart` with that chunk of its logits. A move
+/// it cannot make is [`Move::CannotProve`].
 #[allow(clippy::too_many_arguments)]
 fn claim_move<H: Host + ?Sized>(
     host: &mut H,
@@ -776,6 +812,7 @@ fn claim_move<H: Host + ?Sized>(
     trace: &Trace,
     index: u64,
     key: LeafKey,
+    num_layers: u16,
     material: &mut dyn StepMaterial,
 ) -> Result<Move, DisputeError> {
     let cannot = |reason: String| {
@@ -803,19 +840,26 @@ fn claim_move<H: Host + ?Sized>(
         }
         return Ok(Move::RevealedPart { index, part });
     }
-    let (input_op, claim) = if key.op == op::LOGITS {
-        (op::FINAL_NORM, otr_contracts::deploy::logits_claim(&output))
+    // A `SAMPLE` claims its token with the `LOGITS` input; a matrix step its output (the
+    // head's `LOGITS` as its chunks' hashes) with its one input.
+    let head = key.stage == num_layers + 1;
+    let (input, claim) = if head && key.op == op::SAMPLE {
+        (
+            LeafKey {
+                op: op::LOGITS,
+                ..key
+            },
+            output,
+        )
+    } else if head {
+        (
+            mat_vec_input(key),
+            otr_contracts::deploy::logits_claim(&output),
+        )
     } else {
-        (op::LOGITS, output)
+        (mat_vec_input(key), output)
     };
-    let input = match find_input(
-        trace,
-        index,
-        LeafKey {
-            op: input_op,
-            ..key
-        },
-    ) {
+    let input = match find_input(trace, index, input) {
         Ok(i) => i,
         Err(e) => return cannot(e),
     };
@@ -836,7 +880,9 @@ const CLAIM_PART_REVEALED: u8 = 3;
 ///   it ([`Move::Refuted`]);
 /// - a `LOGITS` claim (the chunks' hashes): it names the first chunk whose hash is not its own
 ///   ([`Move::NamedPart`]); once the node revealed it, it refutes the first logit that is not its
-///   own with that logit's embedding row ([`Move::RefutedLogit`]).
+///   own with that logit's embedding row ([`Move::RefutedLogit`]);
+/// - a layer matrix step's output: it refutes the first value that is not its own with that row
+///   of the matrix ([`Move::RefutedRow`]).
 ///
 /// Else [`Move::ClaimStands`] (the claim is right, or no replay to find a counterexample): the
 /// node wins at the deadline. `None` for a claim of another form.
@@ -846,6 +892,7 @@ fn refute_claim<'m, H: Host + ?Sized>(
     me: Address,
     id: u64,
     index: u64,
+    num_layers: u16,
     material: Option<&mut (dyn StepMaterial + 'm)>,
 ) -> Result<Option<Move>, DisputeError> {
     let c = d
@@ -854,8 +901,12 @@ fn refute_claim<'m, H: Host + ?Sized>(
     let Some(key) = leaf_key(&c.out_leaf) else {
         return Ok(None);
     };
-    if key.op == op::LOGITS {
+    let head = key.stage == num_layers + 1;
+    if head && key.op == op::LOGITS {
         return refute_logits(host, d, me, id, index, &c, material);
+    }
+    if !head {
+        return refute_row(host, d, me, id, index, key, &c, material);
     }
     let Ok(t) = <[u8; 4]>::try_from(&c.claim[..]) else {
         return Ok(None);
@@ -880,6 +931,49 @@ fn refute_claim<'m, H: Host + ?Sized>(
         index,
         token,
         better,
+        slashed_wei: resolved_slash(&out, d, id).to_string(),
+    }))
+}
+
+/// [`refute_claim`] of a layer matrix step's output: the first value that is not the
+/// challenger's own is refuted with that row of the matrix (an output longer than its own, with
+/// row 0: the matrix's opened rows show the length is wrong).
+#[allow(clippy::too_many_arguments)]
+fn refute_row<'m, H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    me: Address,
+    id: u64,
+    index: u64,
+    key: LeafKey,
+    c: &otr_contracts::deploy::StepClaim,
+    material: Option<&mut (dyn StepMaterial + 'm)>,
+) -> Result<Option<Move>, DisputeError> {
+    let stands = Ok(Some(Move::ClaimStands { index, token: 0 }));
+    let Some(m) = material else {
+        return stands;
+    };
+    let Ok(mine) = m.output(index) else {
+        return stands;
+    };
+    let Some(mut row) = first_wrong_row(&c.claim, &mine) else {
+        return stands;
+    };
+    if row >= mine.len() as u64 / 8 {
+        row = 0;
+    }
+    let (Ok(x), Ok(opening)) = (
+        m.inputs(index)
+            .map(|v| v.into_iter().next().unwrap_or_default()),
+        m.matrix_row(key, row as u32),
+    ) else {
+        return stands;
+    };
+    let witness = otr_contracts::deploy::matrow_refutation_witness(row, &x, &opening);
+    let out = d.refute_step(host, me, id, c, &[], witness)?;
+    Ok(Some(Move::RefutedRow {
+        index,
+        row,
         slashed_wei: resolved_slash(&out, d, id).to_string(),
     }))
 }

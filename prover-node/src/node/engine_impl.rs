@@ -117,6 +117,7 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
                 vocab: e.model.config().vocab as u64,
                 scale_q32: e.model.config().embed_scale_q32(),
                 head_root: e.model.head_rows_root(),
+                matrices_root: e.model.matrix_rows_root(),
             })
         });
         EngineModel { model: m, info }
@@ -275,6 +276,31 @@ impl Inference for EngineModel {
         })
     }
 
+    fn matrix_row(
+        &self,
+        stage: u16,
+        op: u8,
+        r: u32,
+    ) -> Result<otr_contracts::deploy::MatrixRow, String> {
+        let cfg = self.model.config();
+        let key = otr_engine::StepKey { pos: 0, stage, op };
+        let name = otr_zk::step::matrix_name(key, cfg.n_layers as u16, cfg.separate_output)
+            .ok_or_else(|| format!("step (stage {stage}, op {op}) multiplies by no matrix"))?;
+        let o = self
+            .model
+            .matrix_row_opening(&name, r)
+            .ok_or_else(|| format!("row {r} is not in {name}"))?;
+        Ok(otr_contracts::deploy::MatrixRow {
+            row: o.row.row,
+            row_path: o.row.path,
+            rows: o.row.size,
+            rows_root: o.rows_root,
+            index: o.index,
+            size: o.size,
+            path: o.path,
+        })
+    }
+
     fn embed_row(&self, token: u32) -> Result<super::inference::EmbedRow, String> {
         let o = self
             .model
@@ -315,6 +341,11 @@ impl EngineModel {
             // The position whose logits pick the first completion token: the prompt's last.
             RunKind::CheatLogits if !tokens.is_empty() => Some(otr_engine::DevFault::LogitsBias {
                 pos: tokens.len() as u32 - 1,
+            }),
+            RunKind::CheatMatrix if !tokens.is_empty() => Some(otr_engine::DevFault::MatVecBias {
+                pos: tokens.len() as u32 - 1,
+                stage: 1,
+                op: otr_engine::model::trace::layer_op::DOWN,
             }),
             _ => None,
         };

@@ -86,6 +86,9 @@ pub struct EmbedRows {
     /// Root of the rows the head's `LOGITS` multiply by (engine `Model::head_rows_root`: these
     /// embedding rows for a tied head, else `output.weight`'s).
     pub head_root: [u8; 32],
+    /// Root of every matrix's row tree (engine `Model::matrix_rows_root`): what a layer matrix
+    /// step's refutation opens one row against (`MatRowStepVerifier.sol`).
+    pub matrices_root: [u8; 32],
 }
 
 impl<T: Copy + Send + Sync + 'static> Lazy<T> {
@@ -203,6 +206,17 @@ pub trait Inference: Send + Sync {
         Err("this engine cannot open its head rows".into())
     }
 
+    /// Row `r` of the matrix of layer step `(stage, op)` opened in the matrix-rows tree: the
+    /// witness part of a layer matrix step's refutation (`MatRowStepVerifier.sol`).
+    fn matrix_row(
+        &self,
+        _stage: u16,
+        _op: u8,
+        _r: u32,
+    ) -> Result<otr_contracts::deploy::MatrixRow, String> {
+        Err("this engine cannot open its matrix rows".into())
+    }
+
     /// The canonical config text (`otr_engine::model::Config::canonical`): what the `V_CACHE`
     /// and attention step verifiers read the model's shape from.
     fn config_text(&self) -> Result<String, String> {
@@ -232,7 +246,7 @@ pub trait Inference: Send + Sync {
     ) -> Result<Generation, String> {
         match run {
             RunKind::Honest => self.generate(prompt, sampling, on_text),
-            RunKind::Cheat | RunKind::CheatToken | RunKind::CheatLogits => {
+            RunKind::Cheat | RunKind::CheatToken | RunKind::CheatLogits | RunKind::CheatMatrix => {
                 Err("this engine has no cheat mode".into())
             }
         }
@@ -297,6 +311,11 @@ pub enum RunKind {
     /// follows from wrong logits: the trace first differs at that `LOGITS` step, which a
     /// challenger refutes with one logit recomputed from its row of the head's matrix.
     CheatLogits,
+    /// Dev only (`--dev-cheat-kind matrix`): row 1 of the first layer's `DOWN` output at the
+    /// last prompt position is one more than the product (engine `DevFault::MatVecBias`), fed
+    /// on as if right: the trace first differs at that step, which a challenger refutes with
+    /// that row of the matrix (`MatRowStepVerifier`).
+    CheatMatrix,
 }
 
 /// A re-execution with its trace.

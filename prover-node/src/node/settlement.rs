@@ -129,6 +129,10 @@ pub fn register_model<H: Host + ?Sized>(
             e.vocab,
         )
         .map_err(|e| format!("naming the logits step verifier: {e}"))?;
+        // The layers' matrix steps, settled by refutation of one row of their matrix (a
+        // matrix verifier with unit keys, registered later for an operator, takes its place).
+        d.set_matrow_verifier(host, model.model_id, model.weights_root, e.matrices_root)
+            .map_err(|e| format!("naming the matrix-row step verifier: {e}"))?;
     }
     // The value entered into the KV cache (per-head Act16), for every model.
     d.set_vcache_verifier(host, model.model_id)

@@ -214,6 +214,7 @@ impl Store {
             RunKind::Cheat => "cheat",
             RunKind::CheatToken => "cheat_token",
             RunKind::CheatLogits => "cheat_logits",
+            RunKind::CheatMatrix => "cheat_matrix",
         };
         tx.execute(
             "INSERT INTO requests (id, chat, nonce, body, run) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -253,6 +254,7 @@ impl Store {
                 "cheat" => RunKind::Cheat,
                 "cheat_token" => RunKind::CheatToken,
                 "cheat_logits" => RunKind::CheatLogits,
+                "cheat_matrix" => RunKind::CheatMatrix,
                 other => return Err(err(format!("unknown run kind {other}"))),
             },
         }))

@@ -403,6 +403,73 @@ fn embedding_rows_open_against_their_root() {
     assert!(m.embed_row_opening(vocab).is_none());
 }
 
+/// The matrix-rows tree opens a row of every kind of matrix to the root in two levels (the row
+/// in its matrix's tree, the matrix's leaf among all of them); the embedding's row tree is the
+/// one `EMBED` opens against; the matrix-bias fault changes exactly one value of its step.
+#[test]
+fn matrix_rows_open_against_their_root() {
+    use otr_core::rollup::merkle::{leaf_hash, root_from_path};
+    let m = load("tiny-gemma3", "matrix-rows", Kernel::best(), 1);
+    let root = m.matrix_rows_root();
+    for (name, r) in [
+        ("blk.0.attn_q.weight", 0u32),
+        ("blk.1.ffn_down.weight", 5),
+        ("blk.0.ffn_gate.weight", 63),
+        ("token_embd.weight", 7),
+    ] {
+        let o = m.matrix_row_opening(name, r).unwrap();
+        let mut leaf = otr_engine::model::EMBED_ROW_TAG.to_vec();
+        leaf.extend_from_slice(&r.to_be_bytes());
+        leaf.extend_from_slice(&o.row.row);
+        let rows_root =
+            root_from_path(&leaf_hash(&leaf), o.row.index, o.row.size, &o.row.path).unwrap();
+        assert_eq!(rows_root, o.rows_root, "{name} row {r}");
+        let mleaf = otr_engine::model::matrix_rows_leaf(name, o.row.size as u32, &rows_root);
+        let got = root_from_path(&leaf_hash(&mleaf), o.index, o.size, &o.path).unwrap();
+        assert_eq!(got, root, "{name} row {r}");
+    }
+    let e = m.matrix_row_opening("token_embd.weight", 3).unwrap();
+    assert_eq!(e.rows_root, m.embed_rows_root());
+    assert!(m.matrix_row_opening("blk.0.attn_norm.weight", 0).is_none());
+    assert!(m
+        .matrix_row_opening("blk.0.attn_q.weight", 1 << 20)
+        .is_none());
+
+    let ids = tokens(&manifest("tiny-gemma3")["prompt_tokens"]);
+    let s = Sampling::greedy(2);
+    let fault = Some(DevFault::MatVecBias {
+        pos: 1,
+        stage: 2,
+        op: layer_op::UP,
+    });
+    let (_, honest) = m.trace_steps(&ids, &s, &mut |_, _| true).unwrap();
+    let (_, faulty) = m
+        .trace_steps_with_fault(&ids, &s, fault, &mut |_, _| true)
+        .unwrap();
+    let first = honest
+        .iter()
+        .zip(&faulty)
+        .position(|(a, b)| a != b)
+        .unwrap();
+    let key = StepKey {
+        pos: 1,
+        stage: 2,
+        op: layer_op::UP,
+    };
+    assert_eq!(faulty[first].0, key);
+    let h = m.step_input(&ids, &s, first as u64).unwrap();
+    let f = m
+        .step_input_with_fault(&ids, &s, fault, first as u64)
+        .unwrap();
+    assert_eq!(h.inputs, f.inputs, "the same input");
+    let (StepTensor::Wide(a), StepTensor::Wide(b)) = (&h.output, &f.output) else {
+        panic!("a wide output")
+    };
+    let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+    assert_eq!(diff, [1]);
+    assert_eq!(b[1], a[1] + 1);
+}
+
 #[test]
 fn invalid_requests_and_cancellation() {
     let m = load("tiny-gemma3", "invalid", Kernel::best(), 1);

@@ -231,13 +231,12 @@ fn owner_registers_model_and_matvec_verifier_on_an_rpc_chain() {
     let shapes: Vec<(u8, u8)> = setup.op_shapes().iter().map(|s| (s.0, s.1)).collect();
     assert!(!shapes.is_empty(), "the fixture has 64x64 matrices");
     let stage = |class: u8| if class == 1 { 1 } else { info.num_layers + 1 };
+    // Registration names the refutation verifiers (no keys needed): every layer matrix step is
+    // settled by refuting one row (`MatRowStepVerifier`), the head's logits by one logit.
     for &(class, op) in &shapes {
-        assert_eq!(
-            d.step_verifier(&mut rpc, model_id, stage(class), op)
-                .unwrap(),
-            Address::ZERO
-        );
+        assert!(d.refutable(&mut rpc, model_id, stage(class), op).unwrap());
     }
+    let refuting = d.step_verifier(&mut rpc, model_id, 1, 1).unwrap();
 
     // A node settling on this deployment does not hold the owner's key: it names nothing.
     let node_dir = tempdir("chain-admin-node");
@@ -259,11 +258,7 @@ fn owner_registers_model_and_matvec_verifier_on_an_rpc_chain() {
         0
     );
     let (class0, op0) = shapes[0];
-    assert_eq!(
-        d.step_verifier(&mut rpc, model_id, stage(class0), op0)
-            .unwrap(),
-        Address::ZERO
-    );
+    assert!(d.refutable(&mut rpc, model_id, stage(class0), op0).unwrap());
     drop(s);
 
     // register-matvec from the owner.
@@ -285,7 +280,8 @@ fn owner_registers_model_and_matvec_verifier_on_an_rpc_chain() {
         .unwrap();
     assert_ne!(verifier, Address::ZERO);
     assert!(!rpc.code(verifier).unwrap().is_empty());
-    // One MatVecStepVerifier for every operator of the keys' shape; none for the others.
+    // One MatVecStepVerifier for every operator of the keys' shape; the refutation verifier
+    // for the others.
     for &(class, op) in &shapes {
         assert_eq!(
             d.step_verifier(&mut rpc, model_id, stage(class), op)
@@ -301,8 +297,8 @@ fn owner_registers_model_and_matvec_verifier_on_an_rpc_chain() {
     for &op in &unkeyed {
         assert_eq!(
             d.step_verifier(&mut rpc, model_id, 1, op).unwrap(),
-            Address::ZERO,
-            "op {op} has no key of its shape"
+            refuting,
+            "op {op} has no key of its shape: still settled by refutation"
         );
     }
     let addr = format!("0x{}", hex::encode(verifier));
@@ -336,7 +332,8 @@ fn owner_registers_model_and_matvec_verifier_on_an_rpc_chain() {
         if shapes.contains(&(1, op)) {
             assert_eq!(*v, Value::String(addr.clone()), "{name}: {st}");
         } else {
-            assert_eq!(*v, Value::Null, "{name}: {st}");
+            let refuting = format!("0x{}", hex::encode(refuting));
+            assert_eq!(*v, Value::String(refuting), "{name}: {st}");
         }
     }
     // The verifiers whose parameters the model computes on first use (RoPE table roots, the

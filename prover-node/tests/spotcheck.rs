@@ -190,8 +190,12 @@ fn node_attaches_verified_spot_check_proofs() {
                 let layer_ops = [1u8, 2, 3, 8, 11, 12, 14];
                 let mut named = Vec::new();
                 for op in layer_ops {
+                    // A unit verifier, not the refutation verifier every layer matrix step
+                    // gets at registration.
                     let v = d.step_verifier(&mut c, model_id, 1, op).unwrap();
-                    if v != otr_contracts::Address::ZERO {
+                    if v != otr_contracts::Address::ZERO
+                        && !d.refutable(&mut c, model_id, 1, op).unwrap()
+                    {
                         named.push((1u8, op));
                     }
                 }

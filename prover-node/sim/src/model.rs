@@ -148,7 +148,8 @@ impl Strategy {
     /// (`SampleStepVerifier`), a sampled one (temperature > 0) ends the dispute with no contest
     /// (`DisputeGame.declareUnprovable`, docs/PROTOCOL.md §10), so only the greedy share
     /// (`Scenario::greedy_share`) is slashed. Every other cheat's first wrong step is a layer
-    /// or embedding step with a verifier.
+    /// or embedding step with a verifier (a layer matrix step's is `MatRowStepVerifier`, which
+    /// needs no unit keys, so this holds at Gemma 3 270M).
     pub fn dispute_slash_share(self, s: &Scenario) -> f64 {
         if self == Strategy::TamperOutput {
             s.greedy_share

@@ -320,7 +320,8 @@ pub fn load_mat_vec(node: std::sync::Arc<super::Node>) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!(
-                    "otr: matrix-vector steps cannot be proved (no unit proving material: {e})"
+                    "otr: matrix-vector unit proofs cannot be made (no unit proving material: \
+                     {e}); disputes at layer matrix steps are settled by refutation of one row"
                 );
                 return;
             }

@@ -182,7 +182,7 @@ pub fn matvec_verifier_named<H: Host + ?Sized>(
     .numLayers;
     for (class, op, ..) in setup.op_shapes() {
         let stage = matvec_stage(class, n_layers);
-        // A refutation verifier (`LOGITS`) is not a matrix verifier: the keys'
+        // A refutation verifier (`LOGITS`, a layer's matrix rows) is not a unit verifier: the keys'
         // verifier replaces it.
         if d.step_verifier(host, model_id, stage, op).map_err(e)? != Address::ZERO
             && !d.refutable(host, model_id, stage, op).map_err(e)?
@@ -856,8 +856,9 @@ impl Settlement {
                 eprintln!(
                     "otr: note: the registry at 0x{} names no matrix-vector step verifier for this \
                      model and the node does not hold its owner's key: until its owner runs \
-                     `otr chain register-matvec` with these keys, matrix steps cannot be proved \
-                     on-chain",
+                     `otr chain register-matvec` with these keys, spot checks at matrix steps \
+                     cannot be proved on-chain (disputes there are settled by refutation of one \
+                     row)",
                     hex::encode(d.registry)
                 );
                 return Ok(0);

@@ -313,16 +313,23 @@ fn prove_receipt(node: &Node, id: &str, seed: &Hash) -> Outcome {
         return Outcome::Unprovable(step, "malformed trace leaf".into());
     };
     let d = s.deployment.clone();
+    // A unit verifier: named, and not the refutation verifier that settles disputes at the
+    // shapes without keys (a spot check needs a proof).
     let verifier = s.with_host(move |h: &mut dyn Host| {
-        d.step_verifier(h, model_id, key.stage, key.op)
-            .map_err(|e| e.to_string())
+        let v = d
+            .step_verifier(h, model_id, key.stage, key.op)
+            .map_err(|e| e.to_string())?;
+        let refutable = v != Address::ZERO
+            && d.refutable(h, model_id, key.stage, key.op)
+                .map_err(|e| e.to_string())?;
+        Ok::<_, String>(if refutable { Address::ZERO } else { v })
     });
     match verifier {
         Ok(Ok(v)) if v == Address::ZERO => {
             return Outcome::Unprovable(
                 step,
                 format!(
-                    "no step verifier is registered for operator {} at stage {} (the registry's owner names the MatVecStepVerifier: `otr chain register-matvec`)",
+                    "no step verifier proves units of operator {} at stage {} (the registry's owner names the MatVecStepVerifier: `otr chain register-matvec`; disputes there are settled by refutation)",
                     key.op, key.stage
                 ),
             )

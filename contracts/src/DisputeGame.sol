@@ -66,6 +66,9 @@ contract DisputeGame is Owned {
         bytes32 modelId; // slot +7
         bytes32 weightsRoot; // slot +8
         uint32 temperatureMilli; // slot +9: the receipt's sampling temperature (0: greedy)
+        uint32 topK; // slot +9: the receipt's other sampling parameters
+        uint32 topPMilli; // slot +9
+        uint64 seed; // slot +9
     }
 
     Settlement public immutable settlement;
@@ -212,6 +215,9 @@ contract DisputeGame is Owned {
         d.modelId = inc.receipt.modelId;
         d.weightsRoot = inc.receipt.weightsRoot;
         d.temperatureMilli = inc.receipt.temperatureMilli;
+        d.topK = inc.receipt.topK;
+        d.topPMilli = inc.receipt.topPMilli;
+        d.seed = inc.receipt.seed;
         openDisputeOf[inc.receiptHash] = id + 1;
         settlement.onDisputeOpened(r.batchIndex);
         staking.lockDispute(d.node);
@@ -391,7 +397,7 @@ contract DisputeGame is Owned {
         bytes[] memory ins = StepOpening.openInputs(inputs, d.agreeSize, d.agreeRoot, d.agreeSize);
         address v = registry.stepVerifier(d.modelId, k.stage, k.op);
         if (v == address(0)) revert NoStepVerifier(k.stage, k.op);
-        IRefutableStep(v).checkClaim(d.modelId, d.temperatureMilli, outLeaf, ins, claim);
+        IRefutableStep(v).checkClaim(d.modelId, _sampling(d), outLeaf, ins, claim);
         claims[id] =
             Claim(IRefutableStep(v), 0, ClaimStage.Claimed, keccak256(abi.encode(outLeaf, ins, claim)), bytes32(0));
         d.phase = Phase.ChallengerToMove;
@@ -475,6 +481,12 @@ contract DisputeGame is Owned {
         if (c.stage == ClaimStage.None) revert NoClaim(id);
         if (c.stage != stage) revert ClaimStageIs(id, c.stage);
         if (keccak256(abi.encode(outLeaf, inLeaves, claim)) != c.hash) revert ClaimDiffers(id);
+    }
+
+    /// @dev The dispute's sampling parameters packed for `IRefutableStep.checkClaim`.
+    function _sampling(Dispute storage d) private view returns (uint256) {
+        return uint256(d.temperatureMilli) | uint256(d.topK) << 32 | uint256(d.topPMilli) << 64
+            | uint256(d.seed) << 96 | uint256(d.promptTokens) << 160;
     }
 
     /// @dev Reverts once the node made a claim in dispute `id`.

@@ -11,11 +11,13 @@ pragma solidity 0.8.37;
 ///         deadline and the node wins.
 interface IRefutableStep {
     /// @notice Checks the node's claim `claim` for step `outLeaf` with inputs `inLeaves` (opened
-    ///         by the caller in the agreed prefix) of a receipt with sampling temperature
-    ///         `temperatureMilli`. Reverts when it is not a well-formed claim of this verifier.
+    ///         by the caller in the agreed prefix) of a receipt whose sampling parameters are
+    ///         `sampling`, packed: `temperatureMilli | topK << 32 | topPMilli << 64 | seed << 96 |
+    ///         promptTokens << 160`. Reverts when it is not a well-formed claim of this verifier.
+    ///         (A verifier that needs them in `refutes` binds them into the claim.)
     function checkClaim(
         bytes32 modelId,
-        uint32 temperatureMilli,
+        uint256 sampling,
         bytes calldata outLeaf,
         bytes[] calldata inLeaves,
         bytes calldata claim

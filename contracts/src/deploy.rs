@@ -854,14 +854,16 @@ impl Deployment {
         )
     }
 
-    /// Deploys the greedy sampling step verifier (`verifiers/SampleStepVerifier.sol`, settled by
-    /// refutation) for a vocabulary of `vocab` tokens and names it, from the owner, for
-    /// `model_id`'s `SAMPLE` (head op 2).
+    /// Deploys the sampling step verifier (`verifiers/SampleStepVerifier.sol`, settled by
+    /// refutation: greedy and sampled picks) for a vocabulary of `vocab` tokens and the engine's
+    /// 2^-x table (`exp_digest`: engine `tables::exp2_table_digest`), and names it, from the
+    /// owner, for `model_id`'s `SAMPLE` (head op 2).
     pub fn set_sample_verifier<H: Host + ?Sized>(
         &self,
         host: &mut H,
         model_id: Hash,
         vocab: u64,
+        exp_digest: Hash,
     ) -> Result<Address, CallError> {
         use crate::bindings::sample_step::SampleStepVerifier;
         self.deploy_step_verifier(
@@ -871,6 +873,7 @@ impl Deployment {
             SampleStepVerifier::constructorCall {
                 registry_: self.registry,
                 vocab_: U256::from(vocab),
+                expTableDigest_: FixedBytes(exp_digest),
             }
             .abi_encode(),
             &[(2, 2)],
@@ -1527,6 +1530,85 @@ pub fn sample_refutation_witness(logits: &[u8], t: u64, j: u64) -> Option<Vec<u8
         proofs::words(&ct.path),
         Bytes::from(cj.bytes),
         proofs::words(&cj.path),
+    )))
+}
+
+alloy_sol_types::sol! {
+    /// `SampleStepVerifier.Chunk`.
+    #[derive(Debug, PartialEq, Eq)]
+    struct SampledChunk {
+        int64 max;
+        uint32 n;
+        uint128 w;
+        uint128 k;
+        uint128 c;
+    }
+    /// `SampleStepVerifier.Sampled`: a sampled pick's claim.
+    #[derive(Debug, PartialEq, Eq)]
+    struct SampledClaim {
+        uint256 sampling;
+        uint32 token;
+        int64 lt;
+        uint64 wt;
+        int64 lmax;
+        bool hasKb;
+        int64 lkb;
+        uint32 kb;
+        bool hasPb;
+        int64 lpb;
+        uint32 pb;
+        uint64 wpb;
+        uint128 wTotal;
+        uint128 wKept;
+        uint128 cT;
+        SampledChunk[] chunks;
+    }
+}
+
+/// The dispute's sampling parameters packed as `DisputeGame` gives them to
+/// `IRefutableStep.checkClaim`: `temperatureMilli | topK << 32 | topPMilli << 64 | seed << 96 |
+/// promptTokens << 160`.
+pub fn sampling_word(
+    temperature_milli: u32,
+    top_k: u32,
+    top_p_milli: u32,
+    seed: u64,
+    prompt_tokens: u32,
+) -> U256 {
+    U256::from(temperature_milli)
+        | U256::from(top_k) << 32
+        | U256::from(top_p_milli) << 64
+        | U256::from(seed) << 96
+        | U256::from(prompt_tokens) << 160
+}
+
+impl SampledClaim {
+    /// The claim bytes (`abi.encode(Sampled)`).
+    pub fn encode(&self) -> Vec<u8> {
+        alloy_sol_types::SolValue::abi_encode(self)
+    }
+
+    /// Decodes claim bytes; `None` when they are not a sampled claim.
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        <Self as alloy_sol_types::SolValue>::abi_decode(b).ok()
+    }
+}
+
+/// The counterexample of `SampleStepVerifier.refutes` against a sampled claim: chunk `j` of
+/// the step's logits (`logits`, i64le) with its path and the engine's 2^-x table (`table`:
+/// engine `tables::exp2_table_bytes`): `abi.encode(uint256 j, bytes chunk, bytes32[] path,
+/// bytes table)`. `None` when the logits have no chunk `j`.
+pub fn sampled_refutation_witness(logits: &[u8], j: u64, table: &[u8]) -> Option<Vec<u8>> {
+    let c = otr_core::rollup::tensor::open_wide_chunk(
+        logits,
+        j * otr_core::rollup::tensor::WIDE_CHUNK as u64,
+    )
+    .ok()?;
+    Some(alloy_sol_types::SolValue::abi_encode_params(&(
+        U256::from(j),
+        Bytes::from(c.bytes),
+        proofs::words(&c.path),
+        Bytes::copy_from_slice(table),
     )))
 }
 

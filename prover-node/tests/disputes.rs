@@ -109,8 +109,13 @@ impl World {
             .expect("verifier");
         set_embed(&mut chain, &d, &info);
         let vocab = info.embed_rows.get().expect("embedding rows").vocab;
-        d.set_sample_verifier(&mut chain, info.model_id, vocab)
-            .expect("sample verifier");
+        d.set_sample_verifier(
+            &mut chain,
+            info.model_id,
+            vocab,
+            otr_engine::tables::exp2_table_digest(),
+        )
+        .expect("sample verifier");
         d.stake(&mut chain, node, eth(2)).expect("stake");
         World {
             chain,

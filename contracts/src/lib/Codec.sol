@@ -46,6 +46,9 @@ library Codec {
         uint64 traceSteps;
         uint64 createdAt;
         uint32 temperatureMilli; // the sampling parameters' first field
+        uint32 topK;
+        uint32 topPMilli;
+        uint64 seed;
     }
 
     struct TraceKey {
@@ -99,6 +102,9 @@ library Codec {
             mstore(add(r, 0xa0), shr(192, calldataload(add(p, 193))))
             mstore(add(r, 0xc0), shr(192, calldataload(add(p, 201))))
             mstore(add(r, 0xe0), shr(224, calldataload(add(p, 137))))
+            mstore(add(r, 0x100), shr(224, calldataload(add(p, 141))))
+            mstore(add(r, 0x120), shr(224, calldataload(add(p, 145))))
+            mstore(add(r, 0x140), shr(192, calldataload(add(p, 153))))
         }
         if (version != VERSION) revert UnsupportedVersion(version);
     }

@@ -59,7 +59,7 @@ contract LogitsStepVerifier is EmbedStepVerifier, IStepLimit, IRefutableStep {
         revert UseClaimMoves();
     }
 
-    function checkClaim(bytes32 modelId, uint32, bytes calldata outLeaf, bytes[] calldata inLeaves, bytes calldata claim)
+    function checkClaim(bytes32 modelId, uint256, bytes calldata outLeaf, bytes[] calldata inLeaves, bytes calldata claim)
         external
         view
     {

@@ -95,7 +95,7 @@ contract MatRowStepVerifier is NormStepVerifier, IStepLimit, IRefutableStep {
         return abi.encodePacked("blk.", decimal(uint256(stage) - 1), ".", t, ".weight");
     }
 
-    function checkClaim(bytes32 modelId, uint32, bytes calldata outLeaf, bytes[] calldata inLeaves, bytes calldata claim)
+    function checkClaim(bytes32 modelId, uint256, bytes calldata outLeaf, bytes[] calldata inLeaves, bytes calldata claim)
         external
         view
     {

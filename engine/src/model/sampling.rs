@@ -173,7 +173,12 @@ pub fn weight(l: i64, lmax: i64, temperature_milli: u32) -> i64 {
 }
 
 /// The summary of the chunk `values` whose first id is `base`, against `cuts`.
-pub fn chunk_summary(values: &[i64], base: u32, cuts: &Cuts, temperature_milli: u32) -> ChunkSummary {
+pub fn chunk_summary(
+    values: &[i64],
+    base: u32,
+    cuts: &Cuts,
+    temperature_milli: u32,
+) -> ChunkSummary {
     let mut s = ChunkSummary {
         max: i64::MIN,
         ..Default::default()
@@ -289,7 +294,8 @@ pub fn claim_consistent(c: &SampledClaim, s: &Sampling, index: u64) -> bool {
             if wp == 0
                 || !in_k(pb)
                 || c.w_kept * 1000 < p * c.w_total
-                || (c.w_kept != wp && (c.w_kept - wp.min(c.w_kept)) * 1000 >= p * c.w_total)
+                || c.w_kept < wp
+                || (c.w_kept != wp && (c.w_kept - wp) * 1000 >= p * c.w_total)
             {
                 return false;
             }
@@ -323,9 +329,20 @@ mod claim_tests {
     fn a_sampled_claim_is_the_samplers_pick_and_no_other_token_fits() {
         let mut rng = SplitMix(11);
         // Logits in units of 2^-32: a spread of 2^35 is about 8 nats.
-        for (n, spread) in [(50usize, 1i64 << 35), (9000, 1 << 35), (9000, 1 << 30), (300, 1 << 40)] {
+        for (n, spread) in [
+            (50usize, 1i64 << 35),
+            (9000, 1 << 35),
+            (9000, 1 << 30),
+            (300, 1 << 40),
+        ] {
             let l = logits(n, spread, &mut rng);
-            for (temp, k, p) in [(1000, 0, 1000), (700, 40, 1000), (1300, 0, 900), (1000, 5, 500), (500, 3, 0)] {
+            for (temp, k, p) in [
+                (1000, 0, 1000),
+                (700, 40, 1000),
+                (1300, 0, 900),
+                (1000, 5, 500),
+                (500, 3, 0),
+            ] {
                 let s = Sampling {
                     temperature_milli: temp,
                     top_k: k,
@@ -337,10 +354,15 @@ mod claim_tests {
                     let c = sampled_claim(&l, &s, index).unwrap();
                     assert_eq!(c.cuts.t.1, sample(&l, &s, index), "{n} {temp} {k} {p}");
                     assert_eq!(c.chunks.len(), n.div_ceil(4096));
-                    assert!(claim_consistent(&c, &s, index), "{n} {temp} {k} {p} {index}");
+                    assert!(
+                        claim_consistent(&c, &s, index),
+                        "{n} {temp} {k} {p} {index}"
+                    );
                     // Another token, with honestly recomputed summaries, does not fit the draw.
                     let others: Vec<u32> = (0..n as u32)
-                        .filter(|&i| i != c.cuts.t.1 && weight(l[i as usize], c.cuts.lmax, temp) > 0)
+                        .filter(|&i| {
+                            i != c.cuts.t.1 && weight(l[i as usize], c.cuts.lmax, temp) > 0
+                        })
                         .take(6)
                         .collect();
                     for o in others {

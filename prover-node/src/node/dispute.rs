@@ -316,6 +316,15 @@ pub enum Move {
         row: u64,
         slashed_wei: String,
     },
+    /// The challenger refuted the node's sampled token `token` at step `index` with chunk
+    /// `chunk` of the agreed logits, whose summary (recomputed on chain) is not the node's
+    /// claim's (and so won); `slashed_wei` as in the `Resolved` event.
+    RefutedDraw {
+        index: u64,
+        token: u64,
+        chunk: u64,
+        slashed_wei: String,
+    },
     /// The challenger refuted the node's claimed token `token` at step `index` with `better`, a
     /// token whose logit beats it (and so won); `slashed_wei` as in the `Resolved` event.
     Refuted {
@@ -840,16 +849,30 @@ fn claim_move<H: Host + ?Sized>(
         }
         return Ok(Move::RevealedPart { index, part });
     }
-    // A `SAMPLE` claims its token with the `LOGITS` input; a matrix step its output (the
-    // head's `LOGITS` as its chunks' hashes) with its one input.
+    // A `SAMPLE` claims its token with the `LOGITS` input (a sampled one with its draw's
+    // summary of the logits); a matrix step its output (the head's `LOGITS` as its chunks'
+    // hashes) with its one input.
     let head = key.stage == num_layers + 1;
     let (input, claim) = if head && key.op == op::SAMPLE {
+        let x = d.dispute(host, id)?;
+        let claim = if x.temperatureMilli == 0 {
+            output
+        } else {
+            let logits = match material.inputs(index) {
+                Ok(v) => v.into_iter().next().unwrap_or_default(),
+                Err(e) => return cannot(e),
+            };
+            match sampled_claim(&x, key, &logits) {
+                Some(c) => c.encode(),
+                None => return cannot("no sampled claim for these logits".into()),
+            }
+        };
         (
             LeafKey {
                 op: op::LOGITS,
                 ..key
             },
-            output,
+            claim,
         )
     } else if head {
         (
@@ -867,6 +890,115 @@ fn claim_move<H: Host + ?Sized>(
         return cannot(format!("claimStep failed: {e}"));
     }
     Ok(Move::ClaimedStep { index, key })
+}
+
+/// The engine's sampling parameters of dispute `x` (its receipt's).
+fn dispute_sampling(
+    x: &otr_contracts::bindings::dispute_game::DisputeGame::Dispute,
+) -> otr_engine::Sampling {
+    otr_engine::Sampling {
+        temperature_milli: x.temperatureMilli,
+        top_k: x.topK,
+        top_p_milli: x.topPMilli,
+        max_tokens: 0,
+        seed: x.seed,
+    }
+}
+
+/// The completion index of the token sampled at `key` (the token after position `pos`).
+fn completion_index(
+    x: &otr_contracts::bindings::dispute_game::DisputeGame::Dispute,
+    key: LeafKey,
+) -> Option<u64> {
+    (u64::from(key.pos) + 1).checked_sub(u64::from(x.promptTokens))
+}
+
+fn i64s(b: &[u8]) -> Vec<i64> {
+    b.chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect()
+}
+
+/// The sampled claim (`SampleStepVerifier.Sampled`) of the token sampled from `logits`
+/// (i64le) at `key` in dispute `x`: engine `sampling::sampled_claim` with the receipt's
+/// parameters.
+fn sampled_claim(
+    x: &otr_contracts::bindings::dispute_game::DisputeGame::Dispute,
+    key: LeafKey,
+    logits: &[u8],
+) -> Option<otr_contracts::deploy::SampledClaim> {
+    use otr_engine::model::sampling;
+    let s = dispute_sampling(x);
+    let c = sampling::sampled_claim(&i64s(logits), &s, completion_index(x, key)?)?;
+    let w = |l: i64| sampling::weight(l, c.cuts.lmax, s.temperature_milli) as u64;
+    let (kb, pb) = (c.cuts.kb.unwrap_or_default(), c.cuts.pb.unwrap_or_default());
+    Some(otr_contracts::deploy::SampledClaim {
+        sampling: otr_contracts::deploy::sampling_word(
+            x.temperatureMilli,
+            x.topK,
+            x.topPMilli,
+            x.seed,
+            x.promptTokens,
+        ),
+        token: c.cuts.t.1,
+        lt: c.cuts.t.0,
+        wt: w(c.cuts.t.0),
+        lmax: c.cuts.lmax,
+        hasKb: c.cuts.kb.is_some(),
+        lkb: kb.0,
+        kb: kb.1,
+        hasPb: c.cuts.pb.is_some(),
+        lpb: pb.0,
+        pb: pb.1,
+        wpb: if c.cuts.pb.is_some() { w(pb.0) } else { 0 },
+        wTotal: c.w_total,
+        wKept: c.w_kept,
+        cT: c.c_t,
+        chunks: c
+            .chunks
+            .iter()
+            .map(|s| otr_contracts::deploy::SampledChunk {
+                max: s.max,
+                n: s.n,
+                w: s.w,
+                k: s.k,
+                c: s.c,
+            })
+            .collect(),
+    })
+}
+
+/// The first chunk of the challenger's own `logits` whose summary, against the node's sampled
+/// claim `c` (its cuts), is not the claimed one, or that holds the token or the top-p cut with
+/// another logit or weight than claimed.
+pub fn wrong_sampled_chunk(c: &otr_contracts::deploy::SampledClaim, logits: &[u8]) -> Option<u64> {
+    use otr_engine::model::sampling::{self, chunk_summary, Cuts};
+    let temp = c.sampling.as_limbs()[0] as u32;
+    let cuts = Cuts {
+        lmax: c.lmax,
+        kb: c.hasKb.then_some((c.lkb, c.kb)),
+        pb: c.hasPb.then_some((c.lpb, c.pb)),
+        t: (c.lt, c.token),
+    };
+    let own = i64s(logits);
+    let n = otr_core::rollup::tensor::WIDE_CHUNK;
+    let wrong_at = |id: u32, l: i64, w: u64| {
+        own.get(id as usize)
+            .is_some_and(|&mine| mine != l || sampling::weight(mine, c.lmax, temp) as u64 != w)
+    };
+    if wrong_at(c.token, c.lt, c.wt) {
+        return Some(u64::from(c.token) / n as u64);
+    }
+    if c.hasPb && wrong_at(c.pb, c.lpb, c.wpb) {
+        return Some(u64::from(c.pb) / n as u64);
+    }
+    own.chunks(n).enumerate().find_map(|(j, v)| {
+        let s = chunk_summary(v, (j * n) as u32, &cuts, temp);
+        let claimed = c.chunks.get(j)?;
+        let same = (s.max, s.n, s.w, s.k, s.c)
+            == (claimed.max, claimed.n, claimed.w, claimed.k, claimed.c);
+        (!same).then_some(j as u64)
+    })
 }
 
 /// `DisputeGame.ClaimStage`: the challenger named a part, the node reveals it.
@@ -909,7 +1041,7 @@ fn refute_claim<'m, H: Host + ?Sized>(
         return refute_row(host, d, me, id, index, key, &c, material);
     }
     let Ok(t) = <[u8; 4]>::try_from(&c.claim[..]) else {
-        return Ok(None);
+        return refute_sampled(host, d, me, id, index, &c, material);
     };
     let token = u64::from(u32::from_le_bytes(t));
     let stands = Ok(Some(Move::ClaimStands { index, token }));
@@ -974,6 +1106,46 @@ fn refute_row<'m, H: Host + ?Sized>(
     Ok(Some(Move::RefutedRow {
         index,
         row,
+        slashed_wei: resolved_slash(&out, d, id).to_string(),
+    }))
+}
+
+/// [`refute_claim`] of a sampled pick's claim: the first chunk of its own logits whose summary
+/// is not the claimed one is opened and recomputed on chain ([`Move::RefutedDraw`]); else the
+/// claim stands.
+fn refute_sampled<'m, H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    me: Address,
+    id: u64,
+    index: u64,
+    c: &otr_contracts::deploy::StepClaim,
+    material: Option<&mut (dyn StepMaterial + 'm)>,
+) -> Result<Option<Move>, DisputeError> {
+    let Some(claim) = otr_contracts::deploy::SampledClaim::decode(&c.claim) else {
+        return Ok(None);
+    };
+    let token = u64::from(claim.token);
+    let stands = Ok(Some(Move::ClaimStands { index, token }));
+    let Some(logits) = material
+        .and_then(|m| m.inputs(index).ok())
+        .and_then(|v| v.into_iter().next())
+    else {
+        return stands;
+    };
+    let Some(j) = wrong_sampled_chunk(&claim, &logits) else {
+        return stands;
+    };
+    let table = otr_engine::tables::exp2_table_bytes();
+    let Some(witness) = otr_contracts::deploy::sampled_refutation_witness(&logits, j, &table)
+    else {
+        return stands;
+    };
+    let out = d.refute_step(host, me, id, c, &[], witness)?;
+    Ok(Some(Move::RefutedDraw {
+        index,
+        token,
+        chunk: j,
         slashed_wei: resolved_slash(&out, d, id).to_string(),
     }))
 }

@@ -117,8 +117,13 @@ pub fn register_model<H: Host + ?Sized>(
         )
         .map_err(|e| format!("naming the embedding step verifier: {e}"))?;
         // Greedy sampling, settled by refutation over the vocabulary's logits.
-        d.set_sample_verifier(host, model.model_id, e.vocab)
-            .map_err(|e| format!("naming the sampling step verifier: {e}"))?;
+        d.set_sample_verifier(
+            host,
+            model.model_id,
+            e.vocab,
+            otr_engine::tables::exp2_table_digest(),
+        )
+        .map_err(|e| format!("naming the sampling step verifier: {e}"))?;
         // The logits, settled by refutation with the head matrix's rows (a matrix verifier
         // registered later for the head's shape takes its place).
         d.set_logits_verifier(

@@ -73,8 +73,8 @@ function optionsFor(devRootPem, extra = {}) {
   if (extra.vk) o.verifyingKeys = [extra.vk];
   if (extra.vks?.length) o.verifyingKeys = extra.vks;
   if (extra.time) o.time = extra.time;
-  // The temperature the demo asked for (greedy): the receipt must record it, since a greedy
-  // answer's tokens are the ones a challenger can refute on chain.
+  // The temperature the demo asked for (greedy): the receipt must record it, since a challenger
+  // refutes on chain the tokens the receipt's sampling gives.
   if (extra.temperatureMilli !== undefined) o.expectedTemperatureMilli = extra.temperatureMilli;
   return o;
 }

@@ -495,7 +495,7 @@ contract DisputeGame is Owned {
     }
 
     /// @notice Node's last move at a step whose operator has no step verifier in the registry
-    ///         (a sampled `SAMPLE`, the `PROMPT` leaf), or one whose verifier
+    ///         (the `PROMPT` leaf), or one whose verifier
     ///         says it cannot prove it within a transaction (`IStepLimit`: attention over a long
     ///         context) (docs/PROTOCOL.md §10): `outLeaf` is leaf `agreeSize` of the
     ///         disputed prefix, at the index the trace layout gives its key. Neither side can show

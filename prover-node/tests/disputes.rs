@@ -630,6 +630,104 @@ fn a_wrong_matrix_row_is_refuted_and_a_right_output_stands() {
     assert!(!moves.iter().any(|m| matches!(m, Move::RefutedRow { .. })));
 }
 
+/// A sampled answer (temperature 0.8, top-k 40, top-p 0.9): an honest node disputed at its last
+/// `SAMPLE` claims its draw's summary of the logits (`SampleStepVerifier`'s sampled claim) and
+/// wins at the challenger's deadline, the challenger finding no chunk to refute; a node that
+/// answered the runner-up token instead cannot claim it (the draw lands on the sampler's pick)
+/// and loses at its deadline.
+#[test]
+fn a_sampled_token_is_claimed_with_its_draw_and_a_wrong_one_loses() {
+    let s = SamplingParams {
+        temperature_milli: 800,
+        top_k: 40,
+        top_p_milli: 900,
+        max_tokens: 4,
+        seed: 99,
+    };
+    let e = engine();
+    let honest = e.trace(PROMPT, &s, RunKind::Honest).expect("trace");
+    let cheat = e.trace(PROMPT, &s, RunKind::CheatToken).expect("trace");
+    let nl = num_layers(&honest);
+    let receipt = |w: &World, run: &TracedRun, nonce: u8| Receipt {
+        sampling: s,
+        ..w.receipt(run, nonce)
+    };
+    let replay = |run: RunKind| dispute::Replay {
+        engine: &*e,
+        prompt: PROMPT,
+        sampling: &s,
+        run,
+    };
+
+    // Honest, against a frivolous challenger at the last SAMPLE.
+    let at = honest.leaves.len() as u64 - 1;
+    let key = leaf_key(&honest.leaves[at as usize]).unwrap();
+    assert_eq!((key.stage, key.op), (nl + 1, op::SAMPLE));
+    let mut w = World::new(nl);
+    let refs = w.post(vec![receipt(&w, &honest, 1)]);
+    let id = w.open(&refs[0]);
+    let node_trace = Trace::new(honest.leaves.clone());
+    let (mut node_wit, mut ch_wit) = (replay(RunKind::Honest), replay(RunKind::Honest));
+    let (outcome, moves) = dispute::play_both_with(
+        &mut w.chain,
+        &w.d,
+        id,
+        (w.node, &node_trace, &mut node_wit),
+        (w.challenger, &tampered(&honest, at), Some(&mut ch_wit)),
+        w.params.move_timeout,
+    )
+    .unwrap();
+    assert_eq!(outcome, Outcome::NodeWon, "{moves:?}");
+    assert!(
+        moves.contains(&Move::ClaimedStep { index: at, key }),
+        "{moves:?}"
+    );
+    assert!(
+        moves
+            .iter()
+            .any(|m| matches!(m, Move::ClaimStands { index, .. } if *index == at)),
+        "{moves:?}"
+    );
+
+    // The runner-up answered: the trace first differs at that SAMPLE.
+    let first = honest
+        .leaves
+        .iter()
+        .zip(&cheat.leaves)
+        .position(|(a, b)| a != b)
+        .unwrap() as u64;
+    let key = leaf_key(&cheat.leaves[first as usize]).unwrap();
+    assert_eq!((key.stage, key.op), (nl + 1, op::SAMPLE));
+    let mut w = World::new(nl);
+    let refs = w.post(vec![receipt(&w, &cheat, 2)]);
+    let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
+    let id = w.open(&refs[0]);
+    let node_trace = Trace::new(cheat.leaves.clone());
+    let own = Trace::new(honest.leaves.clone());
+    let (mut node_wit, mut ch_wit) = (replay(RunKind::CheatToken), replay(RunKind::Honest));
+    let (outcome, moves) = dispute::play_both_with(
+        &mut w.chain,
+        &w.d,
+        id,
+        (w.node, &node_trace, &mut node_wit),
+        (w.challenger, &own, Some(&mut ch_wit)),
+        w.params.move_timeout,
+    )
+    .unwrap();
+    assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
+    assert!(
+        moves
+            .iter()
+            .any(|m| matches!(m, Move::CannotProve { index, reason, .. }
+            if *index == first && reason.contains("claimStep failed"))),
+        "{moves:?}"
+    );
+    assert_eq!(
+        w.d.stake_of(&mut w.chain, w.node).unwrap(),
+        stake0 - w.params.slash_amount
+    );
+}
+
 #[test]
 fn the_node_cannot_bisect_with_a_trace_other_than_the_committed_one() {
     let honest = run(RunKind::Honest);

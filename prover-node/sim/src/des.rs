@@ -50,8 +50,6 @@ struct Receipt {
     arrival: f64,
     mb_close: f64,
     bad: bool,
-    /// Decoded greedily (a tampered token is then refuted in a dispute).
-    greedy: bool,
 }
 
 struct Node {
@@ -114,9 +112,6 @@ pub struct ChallengerStats {
     pub disputes_won: u64,
     pub rewards_eth: f64,
     pub gas: f64,
-    /// Disputes that ended with no contest (a tampered sampled token): the bond is lost.
-    pub no_contests: u64,
-    pub bonds_lost_eth: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -263,8 +258,6 @@ pub fn simulate(c: &CostModel, p: &Params, s: &Scenario) -> SimReport {
                     arrival: t,
                     mb_close,
                     bad: cheats,
-                    // Drawn only where some answers are sampled (the default draws nothing).
-                    greedy: s.greedy_share >= 1.0 || rng.bernoulli(s.greedy_share),
                 });
             }
             Ev::Post(i) => {
@@ -344,15 +337,9 @@ pub fn simulate(c: &CostModel, p: &Params, s: &Scenario) -> SimReport {
                             found |= r.bad;
                         }
                     }
-                    let slashes = strategy != Strategy::TamperOutput || r.greedy;
-                    if found && q.engine_s < p.challenge_window_s && !slashes {
-                        // The game ends at the cheat's sampled `SAMPLE` step with no contest: the
-                        // challenger pays the game's gas and loses its bond (split as in a node
-                        // win), nobody is slashed.
-                        chal.gas += d_gas;
-                        chal.no_contests += 1;
-                        chal.bonds_lost_eth += p.bond_eth;
-                    } else if found && q.engine_s < p.challenge_window_s {
+                    // Every modelled cheat's first wrong step is settled in the game (a
+                    // replaced token, greedy or sampled, at its `SAMPLE` step).
+                    if found && q.engine_s < p.challenge_window_s {
                         detected = true;
                         push(
                             &mut heap,
@@ -496,18 +483,13 @@ pub fn detection_trials(
                     hit = true;
                 }
             }
-            // A tampered token is slashed by a dispute only where it was a greedy pick.
-            let slashes = st != Strategy::TamperOutput
-                || s.greedy_share >= 1.0
-                || rng.bernoulli(s.greedy_share);
             if st != Strategy::WithholdProofs {
                 for ch in 0..s.challengers {
                     if st.colludes() && ch < n_bribed {
                         continue;
                     }
-                    // A challenger finds it; a dispute slashes where the first wrong step can be
-                    // decided (not a replaced sampled token).
-                    if rng.bernoulli(s.challenger_presence * s.audit_fraction) && slashes {
+                    // A challenger finds it; the dispute slashes.
+                    if rng.bernoulli(s.challenger_presence * s.audit_fraction) {
                         hit = true;
                     }
                 }

@@ -28,8 +28,6 @@ OPTIONS (all commands):
   --scenario FILE     scenario as JSON (fields of otr_sim::Scenario)
   --seed N --hours H --nodes N --rate QPS --rho R --stake ETH --gas-price GWEI --presence P
   --audit A --challengers N --byzantine s1,s2 --fraction F --value-at-risk USD --bribed F
-  --greedy G (share of answers decoded greedily, default 1: a tampered greedy token is refuted
-             in a dispute, a sampled one ends with no contest)
   --window S --proof-window S --batch-interval S
   --whole-step (not built: prove every row of the spot-checked matrix step instead of the one
                unit the seed draws; --row-block, the contracts as built, is the default)
@@ -122,12 +120,6 @@ fn setup(a: &Args) -> Result<(CostModel, Params, Scenario), String> {
     }
     if let Some(v) = a.f("audit")? {
         s.audit_fraction = v;
-    }
-    if let Some(v) = a.f("greedy")? {
-        if !(0.0..=1.0).contains(&v) {
-            return Err(format!("--greedy is a share in 0..=1, not {v}"));
-        }
-        s.greedy_share = v;
     }
     if let Some(v) = a.f("challengers")? {
         s.challengers = v as usize;

@@ -142,21 +142,6 @@ impl Strategy {
     pub fn colludes(self) -> bool {
         self == Strategy::Collude
     }
-
-    /// The share of a strategy's cheated receipts that a dispute slashes. One replaced token's
-    /// first wrong step is its `SAMPLE`: a greedy pick is refuted with a larger logit
-    /// (`SampleStepVerifier`), a sampled one (temperature > 0) ends the dispute with no contest
-    /// (`DisputeGame.declareUnprovable`, docs/PROTOCOL.md §10), so only the greedy share
-    /// (`Scenario::greedy_share`) is slashed. Every other cheat's first wrong step is a layer
-    /// or embedding step with a verifier (a layer matrix step's is `MatRowStepVerifier`, which
-    /// needs no unit keys, so this holds at Gemma 3 270M).
-    pub fn dispute_slash_share(self, s: &Scenario) -> f64 {
-        if self == Strategy::TamperOutput {
-            s.greedy_share
-        } else {
-            1.0
-        }
-    }
 }
 
 /// Workload, population and market of one simulated scenario.
@@ -192,10 +177,6 @@ pub struct Scenario {
     pub value_at_risk_usd: f64,
     /// Work of the cheaper model relative to the registered one.
     pub cheap_model_ratio: f64,
-    /// Share of answers decoded greedily (temperature 0, as the web demo asks). A dispute over
-    /// a tampered greedy token slashes (the larger logit refutes it); over a sampled one it
-    /// ends with no contest.
-    pub greedy_share: f64,
 }
 
 impl Default for Scenario {
@@ -219,7 +200,6 @@ impl Default for Scenario {
             fee_usd: 0.01,
             value_at_risk_usd: 0.0,
             cheap_model_ratio: 0.25,
-            greedy_share: 1.0,
         }
     }
 }
@@ -384,8 +364,10 @@ pub fn p_detect(st: Strategy, p: &Params, s: &Scenario) -> f64 {
     } else {
         s.challengers as f64
     };
-    let chal = st.dispute_slash_share(s)
-        * (1.0 - (1.0 - s.challenger_presence * s.audit_fraction).powf(honest_challengers));
+    // Every modelled cheat's first wrong step has a verifier that settles it: a replaced token
+    // its `SAMPLE` (greedy or sampled, `SampleStepVerifier`), the others a layer or embedding
+    // step (a layer matrix step's `MatRowStepVerifier` needs no unit keys), so a dispute slashes.
+    let chal = 1.0 - (1.0 - s.challenger_presence * s.audit_fraction).powf(honest_challengers);
     1.0 - (1.0 - spot) * (1.0 - chal)
 }
 
@@ -409,9 +391,7 @@ pub fn deterrence(st: Strategy, c: &CostModel, p: &Params, s: &Scenario) -> Dete
         + p.block_time_s
         + q.engine_s
         + 2.0 * dispute_rounds(q.trace_steps) * p.move_timeout_s;
-    let challengers_matter = s.challenger_presence > 0.0
-        && st != Strategy::WithholdProofs
-        && st.dispute_slash_share(s) > 0.0;
+    let challengers_matter = s.challenger_presence > 0.0 && st != Strategy::WithholdProofs;
     let lag_s = if challengers_matter {
         spot_lag.max(dispute_lag)
     } else {

@@ -39,8 +39,8 @@ pub struct BundleArgs {
     #[arg(long, value_name = "HEX")]
     pub weights_root: Option<String>,
     /// The sampling temperature the request asked for, in thousandths (0 = greedy, as
-    /// `"temperature": 0`); the receipt must record it (a greedy answer's tokens are the ones a
-    /// challenger can refute on chain).
+    /// `"temperature": 0`); the receipt must record it (a challenger refutes on chain the
+    /// tokens the receipt's sampling gives).
     #[arg(long, value_name = "MILLI")]
     pub temperature_milli: Option<u32>,
     /// A spot-check circuit's verifying key (snarkjs JSON). Repeat for several circuits.

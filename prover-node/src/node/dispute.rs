@@ -26,8 +26,8 @@
 //!     the visible context, and past the verifier's `maxVisible` (what fits a transaction) the
 //!     step counts as one without a verifier (no contest);
 //!
-//!   the matrix-vector products (`Q K V O GATE UP DOWN`, `LOGITS`; `MatVecStepVerifier`) are
-//!   settled in three moves instead (docs/PROTOCOL.md §7.9): the node's `openMatVec` publishes
+//!   the matrix-vector products (`Q K V O GATE UP DOWN`, `LOGITS`) where the registry names a
+//!   `MatVecStepVerifier` (unit keys) are settled in three moves instead (docs/PROTOCOL.md §7.9): the node's `openMatVec` publishes
 //!   the whole output `y` ([`StepMaterial::mat_vec_output`]), the challenger names a unit
 //!   containing a row where `y` differs from its own product (the first unit when it has no
 //!   product of its own or every row agrees: it should not have disputed), and the node proves
@@ -41,13 +41,17 @@
 //!   challenger refutes a wrong claim or loses at its deadline:
 //!   - a greedy `SAMPLE` (`SampleStepVerifier`): the claim is the token, refuted with a larger
 //!     logit of the agreed `LOGITS` step ([`Move::Refuted`]);
+//!   - a sampled `SAMPLE`: the claim is the draw's summary of the logits, refuted with a chunk
+//!     whose summary is wrong ([`Move::RefutedDraw`]);
+//!   - a layer's matrix step (`MatRowStepVerifier`, the default without unit keys): the claim
+//!     is the whole output, refuted with one row of the matrix ([`Move::RefutedRow`]);
 //!   - the `LOGITS` (`LogitsStepVerifier`): the claim is the logits' chunk
 //!     hashes; the challenger names a chunk that is not its own ([`Move::NamedPart`]), the node
 //!     reveals it ([`Move::RevealedPart`]), and one logit of it is refuted with its embedding
 //!     row of the head's matrix ([`Move::RefutedLogit`]);
 //!
-//!   a step whose operator has no step verifier in the registry (`PROMPT`, a sampled `SAMPLE`,
-//!   a matrix shape without a verifier) ends without a winner: the node calls
+//!   a step whose operator has no step verifier in the registry (`PROMPT`, long attention)
+//!   ends without a winner: the node calls
 //!   `declareUnprovable` ([`Move::NoContest`]; no slash, the bond split as in a node win);
 //! - a side whose opponent missed the move deadline calls `timeout` and wins.
 //!

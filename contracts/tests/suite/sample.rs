@@ -572,7 +572,7 @@ fn sample_gas() {
 fn sampled_gas() {
     let cfg = gemma_270m_config();
     let root = [0x42; 32];
-    let vocab = cfg.vocab as usize;
+    let vocab = cfg.vocab;
     let mut rng = otr_engine::rng::SplitMix(3);
     let logits: Vec<i64> = (0..vocab)
         .map(|_| (rng.next() % (1u64 << 36)) as i64 - (1 << 35))

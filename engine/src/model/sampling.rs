@@ -165,8 +165,12 @@ fn before(a: (i64, u32), b: (i64, u32)) -> bool {
     a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
 }
 
-/// The sampler's weight of logit `l` (zero: not a candidate).
+/// The sampler's weight of logit `l` (zero: not a candidate). Temperature 0 (greedy: no
+/// weights; never asked by the sampler) gives 0.
 pub fn weight(l: i64, lmax: i64, temperature_milli: u32) -> i64 {
+    if temperature_milli == 0 {
+        return 0;
+    }
     let d = div_rne((l as i128 - lmax as i128) * 1000, temperature_milli as i128)
         .max(i64::MIN as i128) as i64;
     exp_neg_wide(d)
@@ -387,5 +391,24 @@ mod claim_tests {
             }
         }
         assert!(sampled_claim(&[1, 2], &Sampling::greedy(1), 0).is_none());
+    }
+
+    /// Hostile cuts and extreme logits (a claim read from the chain) summarize without panics.
+    #[test]
+    fn summaries_of_hostile_cuts_do_not_panic() {
+        let l = [i64::MIN, i64::MAX, 0, -1, 1, i64::MIN + 1, i64::MAX - 1];
+        for lmax in [i64::MIN, i64::MAX, 0] {
+            for temp in [0, 1, 1000, u32::MAX] {
+                let cuts = Cuts {
+                    lmax,
+                    kb: Some((i64::MIN, u32::MAX)),
+                    pb: Some((i64::MAX, 0)),
+                    t: (i64::MIN, u32::MAX),
+                };
+                let s = chunk_summary(&l, u32::MAX - 8, &cuts, temp);
+                assert!(s.n as usize <= l.len());
+                let _ = weight(i64::MIN, i64::MAX, temp);
+            }
+        }
     }
 }

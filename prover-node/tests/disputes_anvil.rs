@@ -1,10 +1,12 @@
 //! End to end on anvil (issue 5): two `otr serve` nodes settling on one anvil chain (tiny
 //! fixture model, dev attestation, `--publish-requests`), one of them cheating on every second
-//! answer (`--dev-cheat-every 2 --dev-cheat-kind logits`: its first answer token's logits favour
-//! the runner-up), and `otr watch` re-executing every posted receipt. The cheater is slashed by
-//! the dispute game played to the end by the watcher (naming the chunk of the node's claimed
-//! logits that differs, then refuting one logit of it, recomputed on chain from its embedding
-//! row) and the node's own defence (claiming its logits, revealing the chunk);
+//! answer (`--dev-cheat-every 2 --dev-cheat-kind logits,matrix`: the first cheat's first answer
+//! token's logits favour the runner-up, the second's first-layer `DOWN` output is off in one
+//! row), and `otr watch` re-executing every posted receipt. The cheater is slashed twice by the
+//! dispute game played to the end by the watcher (naming the chunk of the node's claimed logits
+//! that differs, then refuting one logit of it, recomputed on chain from its embedding row; and
+//! refuting the claimed `DOWN` output with the wrong row of the matrix) and the node's own
+//! defence (claiming its logits, revealing the chunk; claiming its output);
 //! the honest node's batches finalize, it is paid its reward epoch, and the bundles report each
 //! finality. Starts anvil itself (`scripts/anvil.sh`) and stops everything it started.
 
@@ -141,8 +143,14 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     // The cheat a node paid for a chosen answer would make: the first answer token's logits
     // biased towards the runner-up, so the pick follows from them. Refuted at that `LOGITS`
     // step: the watcher names the chunk that differs, the node reveals it, and one logit is
-    // recomputed on chain from its embedding row.
-    args_a.extend(["--dev-cheat-every", "2", "--dev-cheat-kind", "logits"]);
+    // recomputed on chain from its embedding row. Then a tamper inside a layer: one row of a
+    // `DOWN` output off by one, refuted with that row of `blk.0.ffn_down.weight`.
+    args_a.extend([
+        "--dev-cheat-every",
+        "2",
+        "--dev-cheat-kind",
+        "logits,matrix",
+    ]);
     let _node_a = Reap(start(&dir_a, port_a, &args_a));
     let deployment = dir_a.join("rpc-deployment.json");
     let mut args_b = common_args.to_vec();
@@ -227,15 +235,20 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     assert_eq!(sum_a["disagreed"], 2, "{out_a}");
     let disputes = sum_a["disputes"].as_array().unwrap();
     assert_eq!(disputes.len(), 2, "{out_a}");
-    // Settled by refuting the claimed logits, not by a timeout.
+    // Settled by refuting the claimed logits and the claimed `DOWN` output, not by a timeout.
     assert_eq!(
         out_a.matches("\"move\":\"named_part\"").count(),
-        2,
+        1,
         "{out_a}"
     );
     assert_eq!(
         out_a.matches("\"move\":\"refuted_logit\"").count(),
-        2,
+        1,
+        "{out_a}"
+    );
+    assert_eq!(
+        out_a.matches("\"move\":\"refuted_row\"").count(),
+        1,
         "{out_a}"
     );
     for x in disputes {

@@ -220,11 +220,20 @@ fn answer(
     let info = node.engine.info();
     let mut out = OutputHasher::new();
     let every = node.config.dev_cheat_every;
-    let run = if every > 0 && node.store.next_answer().is_multiple_of(every) {
+    let n = if every > 0 {
+        node.store.next_answer()
+    } else {
+        0
+    };
+    let run = if every > 0 && n.is_multiple_of(every) {
+        // The kinds take turns: the first cheat is the first kind.
+        let kinds = &node.config.dev_cheat_kinds;
+        let kind = kinds[((n / every - 1) % kinds.len() as u64) as usize];
         eprintln!(
-            "otr: DEV CHEAT: answering receipt {id} wrongly on purpose (--dev-cheat-every {every})"
+            "otr: DEV CHEAT: answering receipt {id} wrongly on purpose (--dev-cheat-every \
+             {every}, {kind:?})"
         );
-        node.config.dev_cheat_kind
+        kind
     } else {
         RunKind::Honest
     };

@@ -89,9 +89,10 @@ pub struct ServeArgs {
     /// refuted with the larger logit); `logits`: the first answer token's logits favour the
     /// runner-up (caught at that `LOGITS` step, refuted with one logit recomputed from its
     /// embedding row); `matrix`: row 1 of the first layer's `DOWN` output at the last prompt
-    /// position is off by one (caught at that step, refuted with that row of the matrix).
-    /// [default: embed]
-    #[arg(long, env = "OTR_DEV_CHEAT_KIND", value_name = "KIND", value_parser = ["embed", "token", "logits", "matrix"])]
+    /// position is off by one (caught at that step, refuted with that row of the matrix). A
+    /// comma-separated list takes turns (`logits,matrix`: the first cheat biases the logits, the
+    /// second the matrix row, and so on). [default: embed]
+    #[arg(long, env = "OTR_DEV_CHEAT_KIND", value_name = "KIND[,KIND...]")]
     pub dev_cheat_kind: Option<String>,
     /// ZK spot-checks: a finalized setup directory (`otr zk ceremony finalize --out-dir DIR`),
     /// one per matrix shape to prove; repeat the flag (environment: comma-separated). Also the
@@ -169,8 +170,8 @@ pub struct NodeConfig {
     pub publish_requests: bool,
     /// Dev only: every Nth answer is wrong on purpose (0: never).
     pub dev_cheat_every: u64,
-    /// Dev only: how a cheat answers (`RunKind::Cheat` or `RunKind::CheatToken`).
-    pub dev_cheat_kind: super::inference::RunKind,
+    /// Dev only: how the cheats answer, in turn (`RunKind::Cheat`, `CheatToken`, ...).
+    pub dev_cheat_kinds: Vec<super::inference::RunKind>,
     /// `--zk-params`: the setup directories (one per matrix shape); spot-checks on when any.
     pub zk_params: Vec<PathBuf>,
     pub spot_check_rate: f64,
@@ -280,17 +281,26 @@ impl NodeConfig {
                     .into(),
             );
         }
-        let dev_cheat_kind = match a.dev_cheat_kind.clone().or(file.dev_cheat_kind).as_deref() {
-            None | Some("embed") => super::inference::RunKind::Cheat,
-            Some("token") => super::inference::RunKind::CheatToken,
-            Some("logits") => super::inference::RunKind::CheatLogits,
-            Some("matrix") => super::inference::RunKind::CheatMatrix,
-            Some(other) => {
-                return Err(format!(
-                    "--dev-cheat-kind is `embed`, `token`, `logits` or `matrix`, not `{other}`"
-                ))
-            }
-        };
+        let kinds = a
+            .dev_cheat_kind
+            .clone()
+            .or(file.dev_cheat_kind)
+            .unwrap_or_else(|| "embed".into());
+        let mut dev_cheat_kinds = Vec::new();
+        for k in kinds.split(',').map(str::trim) {
+            dev_cheat_kinds.push(match k {
+                "embed" => super::inference::RunKind::Cheat,
+                "token" => super::inference::RunKind::CheatToken,
+                "logits" => super::inference::RunKind::CheatLogits,
+                "matrix" => super::inference::RunKind::CheatMatrix,
+                other => {
+                    return Err(format!(
+                        "--dev-cheat-kind takes `embed`, `token`, `logits` or `matrix` (or a \
+                         comma-separated list of them), not `{other}`"
+                    ))
+                }
+            });
+        }
         let web_demo = a.web_demo.clone().or(file.web_demo).or_else(|| {
             let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web-demo");
             p.join("index.html").exists().then_some(p)
@@ -337,7 +347,7 @@ impl NodeConfig {
                 .max(1),
             publish_requests: a.publish_requests || file.publish_requests.unwrap_or(false),
             dev_cheat_every,
-            dev_cheat_kind,
+            dev_cheat_kinds,
             zk_params: if a.zk_params.is_empty() {
                 file.zk_params
             } else {

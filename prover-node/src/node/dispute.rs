@@ -1098,12 +1098,18 @@ fn refute_row<'m, H: Host + ?Sized>(
     if row >= mine.len() as u64 / 8 {
         row = 0;
     }
-    let (Ok(x), Ok(opening)) = (
-        m.inputs(index)
-            .map(|v| v.into_iter().next().unwrap_or_default()),
-        m.matrix_row(key, row as u32),
-    ) else {
-        return stands;
+    let x = m
+        .inputs(index)
+        .map(|v| v.into_iter().next().unwrap_or_default());
+    let (x, opening) = match (x, m.matrix_row(key, row as u32)) {
+        (Ok(x), Ok(o)) => (x, o),
+        (Err(e), _) | (_, Err(e)) => {
+            // A wrong row it cannot show: the claim stands at the deadline; say why.
+            eprintln!(
+                "otr: dispute {id}: row {row} of step {index} is wrong but cannot be refuted: {e}"
+            );
+            return stands;
+        }
     };
     let witness = otr_contracts::deploy::matrow_refutation_witness(row, &x, &opening);
     let out = d.refute_step(host, me, id, c, &[], witness)?;
@@ -1532,6 +1538,14 @@ impl StepMaterial for MatVecReplay<'_> {
 
     fn head_row(&mut self, r: u32) -> Result<super::inference::EmbedRow, String> {
         self.replay.head_row(r)
+    }
+
+    fn matrix_row(
+        &mut self,
+        key: LeafKey,
+        r: u32,
+    ) -> Result<otr_contracts::deploy::MatrixRow, String> {
+        self.replay.matrix_row(key, r)
     }
 
     fn output(&mut self, index: u64) -> Result<Vec<u8>, String> {

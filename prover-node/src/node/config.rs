@@ -399,4 +399,43 @@ mod tests {
         assert!(none.zk_params.is_empty());
         assert!(toml::from_str::<FileConfig>("zk_params = 3").is_err());
     }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn resolve(args: &[&str]) -> Result<NodeConfig, String> {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(std::iter::once("otr").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        NodeConfig::resolve(&cli.serve)
+    }
+
+    #[test]
+    fn dev_cheat_kinds_take_a_list_and_refuse_unknown_ones() {
+        use super::super::inference::RunKind;
+        let c = resolve(&["--dev-cheat-every", "2"]).unwrap();
+        assert_eq!(c.dev_cheat_kinds, [RunKind::Cheat]);
+        let c = resolve(&[
+            "--dev-cheat-every",
+            "2",
+            "--dev-cheat-kind",
+            "logits, matrix,token",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.dev_cheat_kinds,
+            [
+                RunKind::CheatLogits,
+                RunKind::CheatMatrix,
+                RunKind::CheatToken
+            ]
+        );
+        for bad in ["", "logits,", "sample"] {
+            let e = resolve(&["--dev-cheat-every", "2", "--dev-cheat-kind", bad]).unwrap_err();
+            assert!(e.contains("--dev-cheat-kind takes"), "{bad}: {e}");
+        }
+    }
 }

@@ -93,6 +93,8 @@ contract DisputeGame is Owned {
         uint32 rows; // slot +0
         uint32 unitRows; // slot +0
         uint32 rowStart; // slot +0
+        /// The block of `openMatVec` (its `MatVecOpened` event: where a reader's log query starts).
+        uint48 openedBlock; // slot +0
         MatVecStepVerifier verifier; // slot +1
         bytes32 inDigest; // slot +2
         bytes32 outDigest; // slot +3
@@ -113,6 +115,9 @@ contract DisputeGame is Owned {
         IRefutableStep verifier; // slot +0
         uint32 part; // slot +0: the part the challenger named (`namePart`)
         ClaimStage stage; // slot +0
+        /// The block of `claimStep` (its `StepClaimed` event, and any `PartRevealed` after it:
+        /// where a reader's log query starts).
+        uint48 claimedBlock; // slot +0
         /// keccak256(abi.encode(outLeaf, inLeaves, claim)).
         bytes32 hash; // slot +1
         /// keccak256 of the revealed part (`revealPart`).
@@ -330,6 +335,7 @@ contract DisputeGame is Owned {
         m.op = k.op;
         m.rows = uint32(rows);
         m.unitRows = uint32(unitRows);
+        m.openedBlock = uint48(block.number);
         m.verifier = MatVecStepVerifier(v);
         m.inDigest = inDigest;
         m.outDigest = k.digest;
@@ -398,8 +404,14 @@ contract DisputeGame is Owned {
         address v = registry.stepVerifier(d.modelId, k.stage, k.op);
         if (v == address(0)) revert NoStepVerifier(k.stage, k.op);
         IRefutableStep(v).checkClaim(d.modelId, _sampling(d), outLeaf, ins, claim);
-        claims[id] =
-            Claim(IRefutableStep(v), 0, ClaimStage.Claimed, keccak256(abi.encode(outLeaf, ins, claim)), bytes32(0));
+        claims[id] = Claim(
+            IRefutableStep(v),
+            0,
+            ClaimStage.Claimed,
+            uint48(block.number),
+            keccak256(abi.encode(outLeaf, ins, claim)),
+            bytes32(0)
+        );
         d.phase = Phase.ChallengerToMove;
         emit StepClaimed(id, outLeaf, ins, claim);
     }

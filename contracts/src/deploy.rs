@@ -589,10 +589,16 @@ impl Deployment {
         id: u64,
     ) -> Result<Option<(u64, Vec<u8>)>, CallError> {
         use alloy_sol_types::SolEvent;
+        // Revealed after the claim: the query starts at the claim's block (RPC providers cap
+        // the block range of `eth_getLogs`).
+        let c = self.claim(host, id)?;
+        if c.stage == 0 {
+            return Ok(None);
+        }
         let logs = host.logs(
             self.dispute_game,
             DisputeGame::PartRevealed::SIGNATURE_HASH,
-            0,
+            c.claimedBlock.to::<u64>(),
         )?;
         Ok(logs
             .iter()
@@ -609,10 +615,16 @@ impl Deployment {
         id: u64,
     ) -> Result<Option<StepClaim>, CallError> {
         use alloy_sol_types::SolEvent;
+        // The claim's block, recorded by the game (RPC providers cap the block range of
+        // `eth_getLogs`).
+        let c = self.claim(host, id)?;
+        if c.stage == 0 {
+            return Ok(None);
+        }
         let logs = host.logs(
             self.dispute_game,
             DisputeGame::StepClaimed::SIGNATURE_HASH,
-            0,
+            c.claimedBlock.to::<u64>(),
         )?;
         Ok(logs
             .iter()
@@ -1147,10 +1159,16 @@ impl Deployment {
         id: u64,
     ) -> Result<Option<Vec<u8>>, CallError> {
         use alloy_sol_types::SolEvent;
+        // The opening's block, recorded by the game (RPC providers cap the block range of
+        // `eth_getLogs`).
+        let m = self.mat_vec(host, id)?;
+        if m.stage == 0 {
+            return Ok(None);
+        }
         let logs = host.logs(
             self.dispute_game,
             DisputeGame::MatVecOpened::SIGNATURE_HASH,
-            0,
+            m.openedBlock.to::<u64>(),
         )?;
         Ok(logs
             .iter()

@@ -143,6 +143,25 @@ fn wrong_row_refuted(m: &Model, stage: u16, op: u8) {
     println!("claimStep ({op}) gas (fixture): {}", out.gas_used);
     let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
     assert_eq!(c.claim, y);
+    // The game records the claim's block, where the event query starts (RPC providers cap the
+    // range of `eth_getLogs`): the event is in that block and no later one.
+    let at_block =
+        w.d.claim(&mut w.chain, id)
+            .unwrap()
+            .claimedBlock
+            .to::<u64>();
+    assert!(at_block > 0 && at_block <= w.chain.block_number());
+    use alloy_sol_types::SolEvent;
+    let topic = otr_contracts::bindings::dispute_game::DisputeGame::StepClaimed::SIGNATURE_HASH;
+    let dg = w.d.dispute_game;
+    use otr_contracts::Host;
+    assert_eq!(
+        Host::logs(&mut w.chain, dg, topic, at_block).unwrap().len(),
+        1
+    );
+    assert!(Host::logs(&mut w.chain, dg, topic, at_block + 1)
+        .unwrap()
+        .is_empty());
     let row = first_wrong(&y, &mine);
     assert_eq!(row, 1, "the fault biases row 1");
     let o = opened_row(m, key, row);

@@ -24,6 +24,8 @@ mod matrow;
 mod matvec;
 #[path = "suite/norm.rs"]
 mod norm;
+#[path = "suite/real_gemma.rs"]
+mod real_gemma;
 #[path = "suite/rewards.rs"]
 mod rewards;
 #[path = "suite/sample.rs"]

@@ -267,7 +267,7 @@ fn sampled_trace(m: &Model, fault: Option<DevFault>, s: &Sampling) -> Trace {
 /// The claim (`SampleStepVerifier.Sampled`) of token `t` from `logits` under `s` at completion
 /// `index`: the engine's cuts and summaries with the token replaced by `t` (the sampler's own
 /// when `t` is `None`).
-fn claim_of(
+pub(crate) fn claim_of(
     logits: &[i64],
     s: &Sampling,
     index: u64,
@@ -324,7 +324,7 @@ fn claim_of(
     }
 }
 
-fn i64s(b: &[u8]) -> Vec<i64> {
+pub(crate) fn i64s(b: &[u8]) -> Vec<i64> {
     b.chunks_exact(8)
         .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
         .collect()

@@ -236,4 +236,38 @@ fn real_gemma_wrong_matrix_row_and_swapped_sampled_token_are_refuted() {
         "| Gemma 3 270M, sampled `SAMPLE` (262,144 real logits, {candidates} candidates at temperature 1): claimStep {} / refuteStep {} |",
         claim.gas_used, refute.gas_used
     );
+
+    // The honest node's claim at that step stands against every chunk: the weights, counts
+    // and sums recomputed on chain are the engine's, bit for bit, over the real logits.
+    let mut theirs: Vec<Vec<u8>> = (0..honest.len()).map(|i| honest.leaf(i).to_vec()).collect();
+    let last = theirs[at as usize].len() - 1;
+    theirs[at as usize][last] ^= 1;
+    let (mut w, id) = disputed(&m, &honest, &Trace::new(theirs), n, &s);
+    w.d.set_sample_verifier(
+        &mut w.chain,
+        MODEL_ID,
+        m.config().vocab as u64,
+        otr_engine::tables::exp2_table_digest(),
+    )
+    .unwrap();
+    assert_eq!(w.d.dispute(&mut w.chain, id).unwrap().agreeSize, at);
+    w.d.claim_step(&mut w.chain, w.node, id, &honest, &[at - 1], right.encode())
+        .unwrap();
+    let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
+    for j in 0..right.chunks.len() as u64 {
+        let e =
+            w.d.refute_step(
+                &mut w.chain,
+                w.challenger,
+                id,
+                &c,
+                &[],
+                sampled_refutation_witness(&logits, j, &table).unwrap(),
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("NotRefuted"), "chunk {j}: {e}");
+    }
+    w.chain.advance(w.params.move_timeout, 1);
+    w.d.timeout(&mut w.chain, w.node, id).unwrap();
+    assert_eq!(phase(&mut w, id), 3, "the node won");
 }

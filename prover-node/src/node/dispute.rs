@@ -27,11 +27,12 @@
 //!     step counts as one without a verifier (no contest);
 //!
 //!   the matrix-vector products (`Q K V O GATE UP DOWN`, `LOGITS`) where the registry names a
-//!   `MatVecStepVerifier` (unit keys) are settled in three moves instead (docs/PROTOCOL.md §7.9): the node's `openMatVec` publishes
-//!   the whole output `y` ([`StepMaterial::mat_vec_output`]), the challenger names a unit
-//!   containing a row where `y` differs from its own product (the first unit when it has no
-//!   product of its own or every row agrees: it should not have disputed), and the node proves
-//!   that unit with a spot-check unit proof ([`StepMaterial::mat_vec_unit`], [`MatVecSetup`]);
+//!   `MatVecStepVerifier` (unit keys) are settled in three moves instead (docs/PROTOCOL.md
+//!   §7.9): the node's `openMatVec` publishes the whole output `y`
+//!   ([`StepMaterial::mat_vec_output`]), the challenger names a unit containing a row where `y`
+//!   differs from its own product (the first unit when it has no product of its own or every
+//!   row agrees: it should not have disputed), and the node proves that unit with a spot-check
+//!   unit proof ([`StepMaterial::mat_vec_unit`], [`MatVecSetup`]);
 //!
 //!   - the token embedding, `EMBED` (`EmbedStepVerifier`, [`embed_step_proof`]), from the
 //!     `PROMPT` leaf's token (prompt positions) or the previous `SAMPLE` (generated ones), with

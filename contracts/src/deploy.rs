@@ -582,30 +582,46 @@ impl Deployment {
         host::send(host, node, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
     }
 
-    /// The part the node revealed in dispute `id` (its `PartRevealed` event): index and bytes.
+    /// The last event `E` of dispute `id` (`id_of` reads its id) the game emitted in block
+    /// `from` or later: readers start at a block the game recorded, since RPC providers cap the
+    /// block range of `eth_getLogs`.
+    fn last_event<E: alloy_sol_types::SolEvent, H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        from: u64,
+        id: u64,
+        id_of: impl Fn(&E) -> U256,
+    ) -> Result<Option<E>, CallError> {
+        Ok(host
+            .logs(self.dispute_game, E::SIGNATURE_HASH, from)?
+            .iter()
+            .filter_map(|l| E::decode_log_data(&l.data).ok())
+            .filter(|e| id_of(e) == U256::from(id))
+            .next_back())
+    }
+
+    /// The block of the node's claim in dispute `id`, `None` before it made one.
+    fn claimed_block<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        id: u64,
+    ) -> Result<Option<u64>, CallError> {
+        let c = self.claim(host, id)?;
+        Ok((c.stage != 0).then(|| c.claimedBlock.to::<u64>()))
+    }
+
+    /// The part the node revealed in dispute `id` (its `PartRevealed` event, after the claim):
+    /// index and bytes.
     pub fn part_revealed<H: Host + ?Sized>(
         &self,
         host: &mut H,
         id: u64,
     ) -> Result<Option<(u64, Vec<u8>)>, CallError> {
-        use alloy_sol_types::SolEvent;
-        // Revealed after the claim: the query starts at the claim's block (RPC providers cap
-        // the block range of `eth_getLogs`).
-        let c = self.claim(host, id)?;
-        if c.stage == 0 {
+        let Some(from) = self.claimed_block(host, id)? else {
             return Ok(None);
-        }
-        let logs = host.logs(
-            self.dispute_game,
-            DisputeGame::PartRevealed::SIGNATURE_HASH,
-            c.claimedBlock.to::<u64>(),
-        )?;
-        Ok(logs
-            .iter()
-            .filter_map(|l| DisputeGame::PartRevealed::decode_log_data(&l.data).ok())
-            .filter(|e| e.id == U256::from(id))
-            .map(|e| (e.part.to::<u64>(), e.data.to_vec()))
-            .next_back())
+        };
+        let e = self.last_event(host, from, id, |e: &DisputeGame::PartRevealed| e.id)?;
+        Ok(e.map(|e| (e.part.to::<u64>(), e.data.to_vec())))
     }
 
     /// The node's claim in dispute `id` (its `StepClaimed` event), `None` before it made one.
@@ -614,28 +630,15 @@ impl Deployment {
         host: &mut H,
         id: u64,
     ) -> Result<Option<StepClaim>, CallError> {
-        use alloy_sol_types::SolEvent;
-        // The claim's block, recorded by the game (RPC providers cap the block range of
-        // `eth_getLogs`).
-        let c = self.claim(host, id)?;
-        if c.stage == 0 {
+        let Some(from) = self.claimed_block(host, id)? else {
             return Ok(None);
-        }
-        let logs = host.logs(
-            self.dispute_game,
-            DisputeGame::StepClaimed::SIGNATURE_HASH,
-            c.claimedBlock.to::<u64>(),
-        )?;
-        Ok(logs
-            .iter()
-            .filter_map(|l| DisputeGame::StepClaimed::decode_log_data(&l.data).ok())
-            .filter(|e| e.id == U256::from(id))
-            .map(|e| StepClaim {
-                out_leaf: e.outLeaf.to_vec(),
-                in_leaves: e.inLeaves.iter().map(|b| b.to_vec()).collect(),
-                claim: e.claim.to_vec(),
-            })
-            .next_back())
+        };
+        let e = self.last_event(host, from, id, |e: &DisputeGame::StepClaimed| e.id)?;
+        Ok(e.map(|e| StepClaim {
+            out_leaf: e.outLeaf.to_vec(),
+            in_leaves: e.inLeaves.iter().map(|b| b.to_vec()).collect(),
+            claim: e.claim.to_vec(),
+        }))
     }
 
     /// The challenger's refutation of the node's claim `c` (`DisputeGame.refuteStep`) with the
@@ -1158,24 +1161,18 @@ impl Deployment {
         host: &mut H,
         id: u64,
     ) -> Result<Option<Vec<u8>>, CallError> {
-        use alloy_sol_types::SolEvent;
-        // The opening's block, recorded by the game (RPC providers cap the block range of
-        // `eth_getLogs`).
+        // From the opening's block, recorded by the game.
         let m = self.mat_vec(host, id)?;
         if m.stage == 0 {
             return Ok(None);
         }
-        let logs = host.logs(
-            self.dispute_game,
-            DisputeGame::MatVecOpened::SIGNATURE_HASH,
+        let e = self.last_event(
+            host,
             m.openedBlock.to::<u64>(),
+            id,
+            |e: &DisputeGame::MatVecOpened| e.id,
         )?;
-        Ok(logs
-            .iter()
-            .filter_map(|l| DisputeGame::MatVecOpened::decode_log_data(&l.data).ok())
-            .filter(|e| e.id == U256::from(id))
-            .map(|e| e.y.to_vec())
-            .next_back())
+        Ok(e.map(|e| e.y.to_vec()))
     }
 
     /// Deploys a step verifier (`bytecode` with constructor arguments `args`) from the owner and

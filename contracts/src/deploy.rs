@@ -596,8 +596,7 @@ impl Deployment {
             .logs(self.dispute_game, E::SIGNATURE_HASH, from)?
             .iter()
             .filter_map(|l| E::decode_log_data(&l.data).ok())
-            .filter(|e| id_of(e) == U256::from(id))
-            .next_back())
+            .rfind(|e| id_of(e) == U256::from(id)))
     }
 
     /// The block of the node's claim in dispute `id`, `None` before it made one.

@@ -544,11 +544,15 @@ impl Model {
 
     /// The leaf hashes of the named matrix's rows (the embedding's and `output.weight`'s
     /// cached, a layer's computed).
-    fn matrix_row_hashes(&self, name: &str, m: &crate::weights::QMatrix) -> Vec<[u8; 32]> {
+    fn matrix_row_hashes(
+        &self,
+        name: &str,
+        m: &crate::weights::QMatrix,
+    ) -> std::borrow::Cow<'_, [[u8; 32]]> {
         match name {
-            "token_embd.weight" => self.embed_row_hashes().to_vec(),
-            "output.weight" => self.head_row_hashes().to_vec(),
-            _ => self.row_hashes(m),
+            "token_embd.weight" => self.embed_row_hashes().into(),
+            "output.weight" => self.head_row_hashes().into(),
+            _ => self.row_hashes(m).into(),
         }
     }
 
@@ -557,13 +561,9 @@ impl Model {
             self.named_matrices()
                 .into_iter()
                 .map(|(n, m)| {
-                    let h = match n.as_str() {
-                        "token_embd.weight" => {
-                            otr_core::rollup::merkle::root_of_leaf_hashes(self.embed_row_hashes())
-                        }
-                        "output.weight" => self.head_rows_root(),
-                        _ => otr_core::rollup::merkle::root_of_leaf_hashes(&self.row_hashes(m)),
-                    };
+                    let h = otr_core::rollup::merkle::root_of_leaf_hashes(
+                        &self.matrix_row_hashes(&n, m),
+                    );
                     (n, m.rows as u32, h)
                 })
                 .collect()

@@ -836,12 +836,19 @@ fn claim_move<H: Host + ?Sized>(
             reason,
         })
     };
-    let output = match material.output(index) {
-        Ok(c) => c,
-        Err(e) => return cannot(e),
-    };
+    // The step's output is replayed only where the move needs it (a sampled `SAMPLE` claims
+    // from its input, the logits, alone: one replay of a long request, not two).
+    macro_rules! replayed_output {
+        () => {
+            match material.output(index) {
+                Ok(c) => c,
+                Err(e) => return cannot(e),
+            }
+        };
+    }
     let c = d.claim(host, id)?;
     if c.stage == CLAIM_PART_NAMED {
+        let output = replayed_output!();
         let part = u64::from(c.part);
         let Some(claim) = d.step_claimed(host, id)? else {
             return cannot("no StepClaimed event for our claim".into());
@@ -861,7 +868,7 @@ fn claim_move<H: Host + ?Sized>(
     let (input, claim) = if head && key.op == op::SAMPLE {
         let x = d.dispute(host, id)?;
         let claim = if x.temperatureMilli == 0 {
-            output
+            replayed_output!()
         } else {
             let logits = match material.inputs(index) {
                 Ok(v) => v.into_iter().next().unwrap_or_default(),
@@ -882,10 +889,10 @@ fn claim_move<H: Host + ?Sized>(
     } else if head {
         (
             mat_vec_input(key),
-            otr_contracts::deploy::logits_claim(&output),
+            otr_contracts::deploy::logits_claim(&replayed_output!()),
         )
     } else {
-        (mat_vec_input(key), output)
+        (mat_vec_input(key), replayed_output!())
     };
     let input = match find_input(trace, index, input) {
         Ok(i) => i,

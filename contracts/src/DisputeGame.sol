@@ -457,15 +457,17 @@ contract DisputeGame is Owned {
 
     /// @notice Challenger's move after `claimStep` (a claim without parts) or `revealPart`: the
     ///         claim repeated (as in `StepClaimed`), the revealed part (as in `PartRevealed`;
-    ///         empty without parts) and a counterexample `witness` the verifier accepts; the
-    ///         node is slashed. Reverts `NotRefuted` otherwise (and can be retried until the
-    ///         deadline).
+    ///         empty without parts), the leaves of the agreed prefix the counterexample needs
+    ///         (`openings`: an `ATTN` part's keys and values; else none) and a counterexample
+    ///         `witness` the verifier accepts; the node is slashed. Reverts `NotRefuted`
+    ///         otherwise (and can be retried until the deadline).
     function refuteStep(
         uint256 id,
         bytes calldata outLeaf,
         bytes[] calldata inLeaves,
         bytes calldata claim,
         bytes calldata part,
+        StepOpening.Leaf[] calldata openings,
         bytes calldata witness
     ) external {
         Dispute storage d = _move(id, Phase.ChallengerToMove, false);
@@ -477,7 +479,10 @@ contract DisputeGame is Owned {
             _claimed(id, outLeaf, inLeaves, claim, ClaimStage.Claimed);
             if (c.verifier.parts(d.modelId, claim) != 0) revert ClaimStageIs(id, c.stage);
         }
-        if (!c.verifier.refutes(d.modelId, outLeaf, inLeaves, claim, c.part, part, witness)) revert NotRefuted();
+        bytes[] memory opened = StepOpening.openInputs(openings, d.agreeSize, d.agreeRoot, d.agreeSize);
+        if (!c.verifier.refutes(d.modelId, outLeaf, inLeaves, claim, c.part, part, opened, witness)) {
+            revert NotRefuted();
+        }
         _challengerWins(id, d);
     }
 

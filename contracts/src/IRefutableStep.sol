@@ -41,6 +41,8 @@ interface IRefutableStep {
 
     /// @notice Whether `witness` shows the claim (already checked by `checkClaim`) is wrong,
     ///         given its revealed part `index` (`part` empty when the claim has no parts).
+    ///         `opened`: more leaves of the agreed prefix, opened by the caller for the
+    ///         challenger (an `ATTN` part's keys and values; empty for the other verifiers).
     function refutes(
         bytes32 modelId,
         bytes calldata outLeaf,
@@ -48,6 +50,7 @@ interface IRefutableStep {
         bytes calldata claim,
         uint256 index,
         bytes calldata part,
+        bytes[] calldata opened,
         bytes calldata witness
     ) external view returns (bool);
 }

@@ -181,7 +181,8 @@ pub fn decode_revert(data: &[u8]) -> Option<String> {
         matvec_groth16::MatVecGroth16Verifier::MatVecGroth16VerifierErrors,
         sample_step::SampleStepVerifier::SampleStepVerifierErrors,
         logits_step::LogitsStepVerifier::LogitsStepVerifierErrors,
-        matrow_step::MatRowStepVerifier::MatRowStepVerifierErrors
+        matrow_step::MatRowStepVerifier::MatRowStepVerifierErrors,
+        attn_step::AttnStepVerifier::AttnStepVerifierErrors
     );
     if let Ok(e) = alloy_sol_types::GenericContractError::abi_decode(data) {
         return Some(format!("{e:?}"));

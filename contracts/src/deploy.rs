@@ -653,6 +653,40 @@ impl Deployment {
         part: &[u8],
         witness: Vec<u8>,
     ) -> Result<TxOutcome, CallError> {
+        self.send_refutation(host, challenger, id, c, part, Vec::new(), witness)
+    }
+
+    /// [`Deployment::refute_step`] with the leaves at `indices` of the challenger's `trace`
+    /// opened in the agreed prefix (an `ATTN` part's keys and values:
+    /// [`attn_refutation_witness`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn refute_step_opened<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        challenger: Address,
+        id: u64,
+        c: &StepClaim,
+        part: &[u8],
+        trace: &proofs::Trace,
+        indices: &[u64],
+        witness: Vec<u8>,
+    ) -> Result<TxOutcome, CallError> {
+        let a = self.dispute(host, id)?.agreeSize;
+        let openings = agreed_openings(trace, indices, a);
+        self.send_refutation(host, challenger, id, c, part, openings, witness)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_refutation<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        challenger: Address,
+        id: u64,
+        c: &StepClaim,
+        part: &[u8],
+        openings: Vec<crate::bindings::dispute_game::StepOpening::Leaf>,
+        witness: Vec<u8>,
+    ) -> Result<TxOutcome, CallError> {
         let (out_leaf, in_leaves, claim) = c.call_args();
         let call = DisputeGame::refuteStepCall {
             id: U256::from(id),
@@ -660,6 +694,7 @@ impl Deployment {
             inLeaves: in_leaves,
             claim,
             part: Bytes::copy_from_slice(part),
+            openings,
             witness: witness.into(),
         };
         host::send(host, challenger, self.dispute_game, &call, U256::ZERO).map(|r| r.1)
@@ -1014,6 +1049,7 @@ impl Deployment {
                 maxVisible_: U256::from(limits.max_visible),
                 window_: U256::from(limits.window),
                 globalEvery_: U256::from(limits.global_every),
+                chunk_: U256::from(limits.chunk),
             }
             .abi_encode(),
             &[(1, 7)],
@@ -1458,13 +1494,15 @@ fn disputed_leaf(d: &DisputeGame::Dispute, trace: &proofs::Trace) -> (Bytes, Vec
     )
 }
 
-/// What the attention step verifier is deployed with (`AttnStepVerifier.provable`): the most
-/// visible positions it proves, and the model's `sliding_window` and `global_every`.
+/// What the attention step verifier is deployed with (`AttnStepVerifier.byProof`): the most
+/// visible positions it proves, the model's `sliding_window` and `global_every`, and the
+/// positions per part of a claim (a longer step is settled by refutation of one part).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AttnLimits {
     pub max_visible: u64,
     pub window: u64,
     pub global_every: u64,
+    pub chunk: u64,
 }
 
 impl AttnLimits {
@@ -1473,7 +1511,8 @@ impl AttnLimits {
     /// from the measured Gemma 3 270M-sized steps (4 heads x 256: 2.82M at 8 visible, 15.22M at
     /// 96, docs/BENCHMARKS.md; about 141k per visible position and 1.69M fixed, both taken to
     /// grow with `n_heads x head_dim`): 90 positions at Gemma 3 270M's size, where 96 were
-    /// measured to fit. At most `context_len`.
+    /// measured to fit. At most `context_len`. A claim's part is half of that (at least 1): its
+    /// refutation recomputes the part and carries the claim and two states besides.
     pub fn estimate(
         n_heads: u64,
         head_dim: u64,
@@ -1487,6 +1526,7 @@ impl AttnLimits {
             max_visible: fit.min(context_len),
             window,
             global_every,
+            chunk: (fit / 2).max(1),
         }
     }
 }
@@ -1744,6 +1784,68 @@ pub fn act_step_witness(gate: &[u8], up: &[u8], table: &[u8]) -> Vec<u8> {
 pub fn attn_step_witness(config: &[u8], q: &[u8], ks: &[u8], vs: &[u8], table: &[u8]) -> Vec<u8> {
     alloy_sol_types::SolValue::abi_encode_params(&(
         crate::Bytes::copy_from_slice(config),
+        crate::Bytes::copy_from_slice(q),
+        crate::Bytes::copy_from_slice(ks),
+        crate::Bytes::copy_from_slice(vs),
+        crate::Bytes::copy_from_slice(table),
+    ))
+}
+
+/// An `ATTN` claim (`AttnStepVerifier.checkClaim`): `abi.encode(bytes config, bytes last,
+/// bytes32[] digests)` from the states after each part (engine `attn_parts::encode_state`).
+pub fn attn_claim(config: &[u8], states: &[Vec<u8>]) -> Vec<u8> {
+    let digests: Vec<FixedBytes<32>> = states
+        .iter()
+        .map(|s| FixedBytes(otr_core::crypto::sha256(s)))
+        .collect();
+    let last = states.last().cloned().unwrap_or_default();
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        crate::Bytes::copy_from_slice(config),
+        crate::Bytes::from(last),
+        digests,
+    ))
+}
+
+/// An `ATTN` claim read back: `(config, last, digests)`; `None` when it is not one.
+pub fn attn_claim_decode(claim: &[u8]) -> Option<(Vec<u8>, Vec<u8>, Vec<Hash>)> {
+    let (config, last, digests) =
+        <(crate::Bytes, crate::Bytes, Vec<FixedBytes<32>>) as alloy_sol_types::SolValue>::abi_decode_params(claim)
+            .ok()?;
+    Some((
+        config.to_vec(),
+        last.to_vec(),
+        digests.into_iter().map(|d| d.0).collect(),
+    ))
+}
+
+/// Part `part` of an `ATTN` claim as the node reveals it (`AttnStepVerifier.checkPart`):
+/// `abi.encode(bytes prev, bytes cur)`, the states before and after it (`prev` empty for part
+/// 0). `None` past the last part.
+pub fn attn_part(states: &[Vec<u8>], part: u64) -> Option<Vec<u8>> {
+    let i = usize::try_from(part).ok()?;
+    let cur = states.get(i)?.clone();
+    let prev = match i {
+        0 => Vec::new(),
+        _ => states[i - 1].clone(),
+    };
+    Some(alloy_sol_types::SolValue::abi_encode_params(&(
+        crate::Bytes::from(prev),
+        crate::Bytes::from(cur),
+    )))
+}
+
+/// An `ATTN` part read back: `(prev, cur)`.
+pub fn attn_part_decode(part: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (prev, cur) =
+        <(crate::Bytes, crate::Bytes) as alloy_sol_types::SolValue>::abi_decode_params(part)
+            .ok()?;
+    Some((prev.to_vec(), cur.to_vec()))
+}
+
+/// The counterexample of `AttnStepVerifier.refutes`: `abi.encode(bytes q, bytes ks, bytes vs,
+/// bytes table)`, the query heads and the part's keys and values (position after position).
+pub fn attn_refutation_witness(q: &[u8], ks: &[u8], vs: &[u8], table: &[u8]) -> Vec<u8> {
+    alloy_sol_types::SolValue::abi_encode_params(&(
         crate::Bytes::copy_from_slice(q),
         crate::Bytes::copy_from_slice(ks),
         crate::Bytes::copy_from_slice(vs),

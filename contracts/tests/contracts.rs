@@ -4,6 +4,8 @@
 mod act;
 #[path = "suite/attn.rs"]
 mod attn;
+#[path = "suite/attn_claim.rs"]
+mod attn_claim;
 #[path = "suite/common.rs"]
 mod common;
 #[path = "suite/disputes.rs"]

@@ -6,6 +6,7 @@ import {Codec} from "../lib/Codec.sol";
 import {ConfigText} from "../lib/ConfigText.sol";
 import {NormStepVerifier} from "./NormStepVerifier.sol";
 import {IStepLimit} from "../IStepLimit.sol";
+import {IRefutableStep} from "../IRefutableStep.sol";
 
 /// @title On-chain recomputation of attention (engine `Model::attention`, `ops::attend`, then
 ///        `Act16::from_wide`): the step `ATTN` (layer op 7), bit for bit.
@@ -42,13 +43,33 @@ import {IStepLimit} from "../IStepLimit.sol";
 ///         grow with the visible context: docs/BENCHMARKS.md has the gas per context length
 ///         (a long context exceeds a transaction's gas and needs another route).
 ///
-///         `provable(modelId, outLeaf, _)` (`IStepLimit`) is false for a step with more than
-///         `maxVisible` visible positions (with the deployment's `window` and `globalEvery`, the
-///         config's `sliding_window` and `global_every`): the largest context whose proof the
-///         deployer measured or estimated to fit a transaction. A dispute at such a step ends
-///         with no contest (`DisputeGame.declareUnprovable`) instead of the honest node's
-///         timeout.
-contract AttnStepVerifier is NormStepVerifier, IStepLimit {
+///         `byProof(modelId, outLeaf)` is false for a step with more than `maxVisible` visible
+///         positions (with the deployment's `window` and `globalEvery`, the config's
+///         `sliding_window` and `global_every`): the largest context whose proof the deployer
+///         measured or estimated to fit a transaction. Such a step is settled by refutation
+///         instead (`IRefutableStep`, docs/PROTOCOL.md §7.10; engine `attn_parts`), at any
+///         context length:
+///         - the node claims (`DisputeGame.claimStep`, input leaf `(pos, stage, Q_ROPE)`)
+///           `abi.encode(bytes config, bytes last, bytes32[] digests)`: the visible positions cut
+///           into parts of `chunk` (the last may be shorter), `digests[c]` the SHA-256 of the
+///           state after part `c`, `last` the state after the last part. A state is per query
+///           head `i64le max || i32le emax || i64le total || head_dim x i64le acc`, head after
+///           head: the running maxima of the scores and of the value exponents, and the running
+///           sums `total = sum p_j`, `acc = sum round(p_j / 2^(E - e_vj)) v_j` with `p_j =
+///           exp_neg(sat64(s_j - m))`, where `m` and `E` are `last`'s maxima (a score above `m`
+///           weighs 0; a value exponent above `E` adds nothing). `checkClaim` computes the output
+///           from `last` as above: its SHA-256 must be the leaf's digest;
+///         - the challenger names a part `c` (`namePart`; the first whose digest is not its own,
+///           recomputed with the claim's `m` and `E`); the node reveals `abi.encode(bytes prev,
+///           bytes cur)`, the states before and after it (`prev` empty for part 0: all sums 0,
+///           maxima below any);
+///         - the challenger refutes it (`refuteStep`) with the part's keys and values opened in
+///           the agreed prefix (`(j, stage, K_ROPE)` then `(j, stage, V_CACHE)` for its
+///           positions `j`) and `witness = abi.encode(bytes q, bytes ks, bytes vs, bytes
+///           table)`: true when `prev` plus the part, recomputed, is not `cur`.
+///         If every part's state follows from the one before, `last`'s maxima are the true ones
+///         and its sums the engine's: the output is right. A wrong output has a first wrong state.
+contract AttnStepVerifier is NormStepVerifier, IStepLimit, IRefutableStep {
     uint8 internal constant Q_ROPE = 4;
     uint8 internal constant K_ROPE = 5;
     uint8 internal constant V_CACHE = 6;
@@ -59,6 +80,19 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit {
     uint256 public immutable maxVisible;
     uint256 public immutable window;
     uint256 public immutable globalEvery;
+    /// Positions per part of a claim (the last part may be shorter).
+    uint256 public immutable chunk;
+
+    error NotAnAttnStep(uint32 pos, uint16 stage, uint8 op);
+    error WrongInputStep(uint32 pos, uint16 stage, uint8 op);
+    error ConfigMismatch();
+    error BadShape();
+    error WrongParts(uint256 got, uint256 want);
+    error StateLength(uint256 got, uint256 want);
+    error StateMismatch(uint256 part);
+    error BadExponent(uint256 head);
+    error ClaimMismatch();
+    error NoSuchPart(uint256 part, uint256 parts);
 
     struct AttnWitness {
         bytes config;
@@ -94,16 +128,24 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit {
         bytes32 expTableDigest_,
         uint256 maxVisible_,
         uint256 window_,
-        uint256 globalEvery_
+        uint256 globalEvery_,
+        uint256 chunk_
     ) NormStepVerifier(registry_) {
         expTableDigest = expTableDigest_;
         maxVisible = maxVisible_;
         window = window_;
         globalEvery = globalEvery_;
+        chunk = chunk_ == 0 ? 1 : chunk_;
     }
 
-    /// @notice Whether an `ATTN` step's visible positions are at most `maxVisible`.
-    function provable(bytes32 modelId, bytes calldata outLeaf, uint32) external view returns (bool) {
+    /// @notice Every `ATTN` step is settled: by proof (`byProof`) or by refutation.
+    function provable(bytes32, bytes calldata, uint32) external pure returns (bool) {
+        return true;
+    }
+
+    /// @notice Whether an `ATTN` step's visible positions are at most `maxVisible` (its proof,
+    ///         `verifyStep`, fits a transaction); else it is settled by refutation.
+    function byProof(bytes32 modelId, bytes calldata outLeaf) external view returns (bool) {
         Codec.TraceKey memory out = Codec.traceKey(outLeaf);
         if (out.stage == 0 || out.stage > registry.model(modelId).numLayers) return true;
         Shape memory sh;
@@ -152,6 +194,211 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit {
         (bool done, int256[] memory y) = attend(w.q, w.ks, w.vs, w.table, sh.heads, sh.kvHeads, sh.headDim);
         if (!done) return false;
         return sha256(act16Bytes(y)) == out.digest;
+    }
+
+    /// The parsed claim of a step: its shape, visible positions and last state.
+    struct Claimed {
+        Shape sh;
+        uint256 lo;
+        uint256 cnt;
+        bytes last;
+        bytes32[] digests;
+    }
+
+    /// @dev The claim parsed and checked against the registry's config (reverts, typed).
+    function claimed(bytes32 modelId, Codec.TraceKey memory out, bytes calldata claim)
+        internal
+        view
+        returns (Claimed memory c)
+    {
+        ModelRegistry.Model memory m = registry.model(modelId);
+        if (out.op != ATTN || out.stage == 0 || out.stage > m.numLayers) {
+            revert NotAnAttnStep(out.pos, out.stage, out.op);
+        }
+        bytes memory config;
+        (config, c.last, c.digests) = abi.decode(claim, (bytes, bytes, bytes32[]));
+        if (sha256(abi.encodePacked("OTR/model-config/v1\x00", config)) != m.configHash) revert ConfigMismatch();
+        bool ok;
+        (ok, c.sh) = shape(config);
+        if (!ok) revert BadShape();
+        c.lo = visibleFrom(c.sh, out.stage - 1, out.pos);
+        c.cnt = uint256(out.pos) + 1 - c.lo;
+        uint256 n = (c.cnt + chunk - 1) / chunk;
+        if (c.digests.length != n) revert WrongParts(c.digests.length, n);
+        uint256 want = stateBytes(c.sh);
+        if (c.last.length != want) revert StateLength(c.last.length, want);
+    }
+
+    function stateBytes(Shape memory sh) internal pure returns (uint256) {
+        return sh.heads * (20 + 8 * sh.headDim);
+    }
+
+    /// @notice Checks a claim (above): its form, its last state's digest, and the output its
+    ///         last state gives against the step leaf's digest.
+    function checkClaim(bytes32 modelId, uint256, bytes calldata outLeaf, bytes[] calldata inLeaves, bytes calldata claim)
+        external
+        view
+    {
+        Codec.TraceKey memory out = Codec.traceKey(outLeaf);
+        Claimed memory c = claimed(modelId, out, claim);
+        if (inLeaves.length != 1) revert WrongInputStep(0, 0, 0);
+        Codec.TraceKey memory a = Codec.traceKey(inLeaves[0]);
+        if (a.pos != out.pos || a.stage != out.stage || a.op != Q_ROPE) revert WrongInputStep(a.pos, a.stage, a.op);
+        if (sha256(c.last) != c.digests[c.digests.length - 1]) revert StateMismatch(c.digests.length - 1);
+        uint256 hd = c.sh.headDim;
+        int256[] memory y = new int256[](c.sh.heads * hd);
+        for (uint256 h = 0; h < c.sh.heads; ++h) {
+            (int256 mx, int256 e, int256 total, int256[] memory acc) = readHead(c.last, h, hd);
+            mx;
+            if (e < -32 || e > 32) revert BadExponent(h);
+            finishHead(acc, total, e, y, h * hd);
+        }
+        if (sha256(act16Bytes(y)) != out.digest) revert ClaimMismatch();
+    }
+
+    /// @notice The claim's parts: its states.
+    function parts(bytes32, bytes calldata claim) external pure returns (uint256) {
+        (,, bytes32[] memory digests) = abi.decode(claim, (bytes, bytes, bytes32[]));
+        return digests.length;
+    }
+
+    /// @notice Checks a revealed part `abi.encode(bytes prev, bytes cur)` against the claim's
+    ///         digests (`prev` empty for part 0).
+    function checkPart(
+        bytes32 modelId,
+        bytes calldata outLeaf,
+        bytes[] calldata,
+        bytes calldata claim,
+        uint256 index,
+        bytes calldata part
+    ) external view {
+        Claimed memory c = claimed(modelId, Codec.traceKey(outLeaf), claim);
+        if (index >= c.digests.length) revert NoSuchPart(index, c.digests.length);
+        (bytes memory prev, bytes memory cur) = abi.decode(part, (bytes, bytes));
+        uint256 want = stateBytes(c.sh);
+        if (cur.length != want) revert StateLength(cur.length, want);
+        if (index == 0) {
+            if (prev.length != 0) revert StateLength(prev.length, 0);
+        } else {
+            if (prev.length != want) revert StateLength(prev.length, want);
+            if (sha256(prev) != c.digests[index - 1]) revert StateMismatch(index - 1);
+        }
+        if (sha256(cur) != c.digests[index]) revert StateMismatch(index);
+    }
+
+    /// @notice True when the revealed part's state after (`cur`) is not the state before
+    ///         (`prev`) plus its positions, recomputed from the opened keys and values
+    ///         (`opened`: `(j, stage, K_ROPE)` then `(j, stage, V_CACHE)` for the part's
+    ///         positions) and `witness = abi.encode(bytes q, bytes ks, bytes vs, bytes table)`.
+    function refutes(
+        bytes32 modelId,
+        bytes calldata outLeaf,
+        bytes[] calldata inLeaves,
+        bytes calldata claim,
+        uint256 index,
+        bytes calldata part,
+        bytes[] calldata opened,
+        bytes calldata witness
+    ) external view returns (bool) {
+        Codec.TraceKey memory out = Codec.traceKey(outLeaf);
+        Claimed memory c = claimed(modelId, out, claim);
+        AttnWitness memory w;
+        (w.q, w.ks, w.vs, w.table) = abi.decode(witness, (bytes, bytes, bytes, bytes));
+        uint256 from = c.lo + index * chunk;
+        uint256 to = from + chunk;
+        if (to > uint256(out.pos) + 1) to = uint256(out.pos) + 1;
+        if (from >= to || opened.length != 2 * (to - from)) return false;
+        uint256 rowKv = c.sh.kvHeads * (4 + 2 * c.sh.headDim);
+        if (w.ks.length != (to - from) * rowKv || w.vs.length != w.ks.length) return false;
+        if (w.table.length != 8 * EXP_ENTRIES) return false;
+        if (sha256(abi.encodePacked("OTR/exp2-table/v1\x00", w.table)) != expTableDigest) return false;
+        if (sha256(w.q) != Codec.traceKey(inLeaves[0]).digest) return false;
+        for (uint256 j = 0; j < to - from; ++j) {
+            Codec.TraceKey memory k = Codec.traceKey(opened[j]);
+            if (k.pos != from + j || k.stage != out.stage || k.op != K_ROPE) return false;
+            if (sliceHash(w.ks, j * rowKv, rowKv) != k.digest) return false;
+            Codec.TraceKey memory v = Codec.traceKey(opened[to - from + j]);
+            if (v.pos != from + j || v.stage != out.stage || v.op != V_CACHE) return false;
+            if (sliceHash(w.vs, j * rowKv, rowKv) != v.digest) return false;
+        }
+        (bytes memory prev, bytes memory cur) = abi.decode(part, (bytes, bytes));
+        return partDiffers(c, w, prev, cur);
+    }
+
+    /// @dev Whether `prev` plus the positions of `w` is not `cur` (false when an exponent is
+    ///      out of range: nothing is shown).
+    function partDiffers(Claimed memory c, AttnWitness memory w, bytes memory prev, bytes memory cur)
+        internal
+        pure
+        returns (bool)
+    {
+        Shape memory sh = c.sh;
+        uint256 hd = sh.headDim;
+        if (w.q.length != sh.heads * (4 + 2 * hd)) return false;
+        Ctx memory x;
+        x.hd = hd;
+        x.group = sh.heads / sh.kvHeads;
+        x.rowKv = sh.kvHeads * (4 + 2 * hd);
+        x.cnt = w.ks.length / x.rowKv;
+        x.scale = isqrt((uint256(1) << 64) / hd);
+        bytes memory q = w.q;
+        bytes memory ks = w.ks;
+        bytes memory vs = w.vs;
+        bytes memory table = w.table;
+        assembly ("memory-safe") {
+            mstore(x, add(q, 0x20))
+            mstore(add(x, 0x20), add(ks, 0x20))
+            mstore(add(x, 0x40), add(vs, 0x20))
+            mstore(add(x, 0x60), add(table, 0x20))
+        }
+        Sums memory s;
+        s.given = true;
+        for (uint256 h = 0; h < sh.heads; ++h) {
+            (s.m, s.e,,) = readHead(c.last, h, hd);
+            if (!headSums(x, h, s)) return false;
+            int256 mx = type(int64).min;
+            int256 ex = type(int32).min;
+            int256 total = 0;
+            int256[] memory acc = new int256[](hd);
+            if (prev.length != 0) (mx, ex, total, acc) = readHead(prev, h, hd);
+            (int256 cm, int256 ce, int256 ct, int256[] memory ca) = readHead(cur, h, hd);
+            if (cm != (s.sMax > mx ? s.sMax : mx) || ce != (s.eMax > ex ? s.eMax : ex)) return true;
+            if (ct != total + s.total) return true;
+            for (uint256 i = 0; i < hd; ++i) {
+                if (ca[i] != acc[i] + s.acc[i]) return true;
+            }
+        }
+        return false;
+    }
+
+    /// @notice Head `h` of a state: `max`, `emax`, `total`, `acc` (the caller checked the
+    ///         state's length).
+    function readHead(bytes memory st, uint256 h, uint256 hd)
+        internal
+        pure
+        returns (int256 mx, int256 e, int256 total, int256[] memory acc)
+    {
+        acc = new int256[](hd);
+        assembly ("memory-safe") {
+            function i64le(p) -> v {
+                let w := shr(192, mload(p))
+                w := or(shr(8, and(w, 0xFF00FF00FF00FF00)), shl(8, and(w, 0x00FF00FF00FF00FF)))
+                w := or(shr(16, and(w, 0xFFFF0000FFFF0000)), shl(16, and(w, 0x0000FFFF0000FFFF)))
+                w := or(shr(32, w), and(shl(32, w), 0xFFFFFFFF00000000))
+                v := signextend(7, w)
+            }
+            let p := add(add(st, 0x20), mul(h, add(20, mul(8, hd))))
+            mx := i64le(p)
+            let w := shr(224, mload(add(p, 8)))
+            w := or(shr(8, and(w, 0xFF00FF00)), shl(8, and(w, 0x00FF00FF)))
+            w := or(shr(16, w), and(shl(16, w), 0xFFFF0000))
+            e := signextend(3, w)
+            total := i64le(add(p, 12))
+            let pa := add(acc, 0x20)
+            for { let i := 0 } lt(i, hd) { i := add(i, 1) } {
+                mstore(add(pa, mul(i, 0x20)), i64le(add(add(p, 20), mul(i, 8))))
+            }
+        }
     }
 
     /// @notice The model shape from the canonical config text.
@@ -216,20 +463,45 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit {
             mstore(add(c, 0x60), add(table, 0x20))
         }
         y = new int256[](heads * hd);
+        Sums memory s;
         for (uint256 h = 0; h < heads; ++h) {
-            if (!attendHead(c, h, y)) return (false, y);
+            if (!headSums(c, h, s)) return (false, y);
+            finishHead(s.acc, s.total, s.eMax, y, h * hd);
         }
         return (true, y);
     }
 
-    /// @notice One query head (engine `ops::attend`), its `hd` outputs written into `y` at
-    ///         `h * hd`.
-    function attendHead(Ctx memory c, uint256 h, int256[] memory y) internal pure returns (bool ok) {
+    /// One query head's sums over some positions (engine `attn_parts::HeadSums`): with the
+    /// claimed maxima `m`, `e` when `given`, else with the positions' own.
+    struct Sums {
+        bool given;
+        int256 m;
+        int256 e;
+        int256 sMax;
+        int256 eMax;
+        int256 total;
+        int256[] acc;
+    }
+
+    /// @notice One query head's sums (engine `ops::attend` before the division) over the
+    ///         positions of `c`: `s.sMax`, `s.eMax` their largest score and value exponent,
+    ///         `s.total = sum p_j`, `s.acc = sum round(p_j / 2^(E - e_vj)) v_j` with
+    ///         `p_j = exp_neg(sat64(s_j - m))`, `m`, `E` the claimed `s.m`, `s.e` when
+    ///         `s.given` (a score above `m` weighs 0, a value exponent above `E` adds nothing),
+    ///         else the positions' own maxima. False on an exponent outside `[-32, 32]`.
+    function headSums(Ctx memory c, uint256 h, Sums memory sums) internal pure returns (bool ok) {
         uint256 cnt = c.cnt;
         uint256 hd = c.hd;
         int256[] memory scores = new int256[](cnt);
         int256[] memory acc = new int256[](hd / 16 * 4 + hd % 16);
         int256[] memory qpk = new int256[](hd / 16 * 4);
+        int256[] memory out = new int256[](hd);
+        bool given = sums.given;
+        int256 mIn = sums.m;
+        int256 eIn = sums.e;
+        int256 sMax;
+        int256 eMax;
+        int256 sumP;
         ok = true;
         assembly ("memory-safe") {
             function laneSwap(w) -> r {
@@ -380,18 +652,25 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit {
                 mstore(add(ps, mul(j, 0x20)), sc)
                 if or(iszero(j), sgt(sc, m)) { m := sc }
             }
+            sMax := m
+            if given { m := mIn }
             // Weights, their sum, the largest value exponent.
             let total := 0
             let emax := 0
             for { let j := 0 } lt(j, cnt) { j := add(j, 1) } {
                 let pp := add(ps, mul(j, 0x20))
-                let p := expNeg(sat64(sub(mload(pp), m)), tab)
+                let dd := sat64(sub(mload(pp), m))
+                let p := 0
+                if iszero(sgt(dd, 0)) { p := expNeg(dd, tab) }
                 mstore(pp, p)
                 total := add(total, p)
                 let ve := expAt(add(pvs, mul(j, rowKv)))
                 if badExp(ve) { ok := 0 }
                 if or(iszero(j), sgt(ve, emax)) { emax := ve }
             }
+            eMax := emax
+            sumP := total
+            if given { emax := eIn }
             // acc = sum_j round(p_j / 2^(E - e_vj)) v_j. Whole words of 16 values: each value
             // biased by 2^15 (so non-negative, < 2^16) and spread into four words of four 64-bit
             // lanes (word k, lane s: value 4 s + 3 - k of the 16); one multiplication by the
@@ -400,7 +679,9 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit {
             let wsum := 0
             for { let j := 0 } lt(j, cnt) { j := add(j, 1) } {
                 let pv := add(pvs, mul(j, rowKv))
-                let pp := rne(mload(add(ps, mul(j, 0x20))), sub(emax, expAt(pv)))
+                let ve := expAt(pv)
+                let pp := 0
+                if iszero(sgt(ve, emax)) { pp := rne(mload(add(ps, mul(j, 0x20))), sub(emax, ve)) }
                 if pp {
                     wsum := add(wsum, pp)
                     let i := 0
@@ -421,10 +702,8 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit {
                     }
                 }
             }
-            // out = round(acc 2^(E + 32) / max(total, 1)).
-            if slt(total, 1) { total := 1 }
-            let sh := add(emax, 32)
-            let py := add(add(y, 0x20), mul(mul(h, hd), 0x20))
+            // The sums unbiased, one value per element.
+            let po := add(out, 0x20)
             let unbias := shl(15, wsum)
             for { let i := 0 } lt(i, hd) { i := add(i, 1) } {
                 let a := 0
@@ -435,6 +714,45 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit {
                     a := sub(and(shr(mul(64, sub(3, shr(2, li))), word), 0xffffffffffffffff), unbias)
                 }
                 default { a := mload(add(pacc, mul(add(div(full, 4), sub(i, full)), 0x20))) }
+                mstore(add(po, mul(i, 0x20)), a)
+            }
+        }
+        sums.sMax = sMax;
+        sums.eMax = eMax;
+        sums.total = sumP;
+        sums.acc = out;
+    }
+
+    /// @notice A head's output from its sums over every visible position, written into `y`
+    ///         from `off`: `round(acc 2^(E + 32) / max(total, 1))` (0 or saturated when
+    ///         `E + 32 > 60`), saturated to i64.
+    function finishHead(int256[] memory acc, int256 total, int256 emax, int256[] memory y, uint256 off)
+        internal
+        pure
+    {
+        assembly ("memory-safe") {
+            function sat64(v) -> r {
+                r := v
+                if sgt(v, 0x7fffffffffffffff) { r := 0x7fffffffffffffff }
+                if slt(v, not(0x7fffffffffffffff)) { r := not(0x7fffffffffffffff) }
+            }
+            // round(n / d) half to even, d > 0.
+            function divRne(n, d) -> q {
+                let a := n
+                let neg := slt(n, 0)
+                if neg { a := sub(0, n) }
+                q := div(a, d)
+                let r2 := mul(2, mod(a, d))
+                if or(gt(r2, d), and(eq(r2, d), and(q, 1))) { q := add(q, 1) }
+                if neg { q := sub(0, q) }
+            }
+            if slt(total, 1) { total := 1 }
+            let sh := add(emax, 32)
+            let hd := mload(acc)
+            let pa := add(acc, 0x20)
+            let py := add(add(y, 0x20), mul(off, 0x20))
+            for { let i := 0 } lt(i, hd) { i := add(i, 1) } {
+                let a := mload(add(pa, mul(i, 0x20)))
                 let r := 0
                 switch sgt(sh, 60)
                 case 1 {

@@ -115,6 +115,7 @@ contract LogitsStepVerifier is EmbedStepVerifier, IStepLimit, IRefutableStep {
         bytes calldata,
         uint256 index,
         bytes calldata part,
+        bytes[] calldata,
         bytes calldata witness
     ) external view returns (bool) {
         (uint256 j, bytes memory x, bytes memory row, bytes32[] memory path) =

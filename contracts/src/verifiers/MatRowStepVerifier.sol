@@ -133,6 +133,7 @@ contract MatRowStepVerifier is NormStepVerifier, IStepLimit, IRefutableStep {
         bytes calldata claim,
         uint256,
         bytes calldata,
+        bytes[] calldata,
         bytes calldata witness
     ) external view returns (bool) {
         (

@@ -204,6 +204,7 @@ contract SampleStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
         bytes calldata claim,
         uint256,
         bytes calldata,
+        bytes[] calldata,
         bytes calldata witness
     ) external view returns (bool) {
         bytes32 digest = Codec.traceKey(inLeaves[0]).digest;

@@ -490,19 +490,19 @@ fn attn_gas() {
     }
 }
 
-/// The attention verifier's limit (`AttnLimits::estimate`, 90 visible positions at Gemma 3 270M
-/// size, where 96 were measured to fit): a dispute at an `ATTN` step seeing more positions ends
-/// with no contest (`declareUnprovable`) instead of the honest node's timeout; at a shorter one
-/// the node must prove (`HasStepVerifier`).
+/// The attention verifier's proof limit (`AttnLimits::estimate`, 90 visible positions at Gemma 3
+/// 270M size, where 96 were measured to fit): `byProof` says which steps a proof settles; a
+/// step seeing more positions is settled by a claim (tests in `attn_claim.rs`), so at no length
+/// can the node end the dispute with no contest (`HasStepVerifier`).
 #[test]
-fn attention_past_the_verifiers_limit_ends_with_no_contest() {
+fn attention_past_the_proof_limit_is_claimed_not_unprovable() {
     let cfg = crate::act::gemma_270m_config();
     let l = limits(&cfg);
     assert_eq!(l.max_visible, 90);
     let stage = (1..=cfg.n_layers as u16)
         .find(|&s| cfg.is_global(s as usize - 1))
         .unwrap();
-    for (pos, provable) in [(7u32, true), (89, true), (90, false), (127, false)] {
+    for (pos, by_proof) in [(7u32, true), (89, true), (90, false), (127, false)] {
         let key = StepKey {
             pos,
             stage,
@@ -520,13 +520,24 @@ fn attention_past_the_verifiers_limit_ends_with_no_contest() {
                 vks: vec![],
             },
         );
-        w.d.set_attn_verifier(&mut w.chain, MODEL_ID, tables::exp2_table_digest(), l)
-            .unwrap();
+        let v =
+            w.d.set_attn_verifier(&mut w.chain, MODEL_ID, tables::exp2_table_digest(), l)
+                .unwrap();
         let mut r = receipt(&trace, 1, 10, [0x77; 32], T0);
         r.prompt_tokens = pos + 1;
         let p = w.post_receipts(vec![r]);
         let id = w.dispute_first(&p);
         w.bisect_to_one_step(id, &trace, &theirs);
+        let proof: bool = host::view(
+            &mut w.chain,
+            v,
+            &AttnStepVerifier::byProofCall {
+                modelId: MODEL_ID.into(),
+                outLeaf: trace.leaf(trace.len() - 1).to_vec().into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(proof, by_proof, "pos {pos}");
         let has: bool = host::view(
             &mut w.chain,
             w.d.dispute_game,
@@ -537,14 +548,10 @@ fn attention_past_the_verifiers_limit_ends_with_no_contest() {
             },
         )
         .unwrap();
-        assert_eq!(has, provable, "pos {pos}");
-        let out = w.d.declare_unprovable(&mut w.chain, w.node, id, &trace);
-        if provable {
-            let e = out.fails();
-            assert!(e.is("HasStepVerifier"), "pos {pos}: {e}");
-        } else {
-            out.unwrap();
-            assert_eq!(w.d.dispute(&mut w.chain, id).unwrap().phase, 5, "pos {pos}");
-        }
+        assert!(has, "pos {pos}");
+        let e =
+            w.d.declare_unprovable(&mut w.chain, w.node, id, &trace)
+                .fails();
+        assert!(e.is("HasStepVerifier"), "pos {pos}: {e}");
     }
 }

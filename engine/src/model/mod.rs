@@ -1,5 +1,6 @@
 //! The model: loading (GGUF -> int8 cache -> weights root), generation and step replay.
 
+pub mod attn_parts;
 pub mod config;
 pub mod forward;
 pub mod ops;

@@ -262,7 +262,7 @@ fn attend_body(q: &Act16, ks: &[&Act16], vs: &[&Act16], scale_q32: i64) -> Vec<i
 /// [`scaled_div`] of every element of `acc`. `a << shift` over `den`, or `a` over
 /// `den << -shift`, is one divisor for the whole head: a reciprocal ([`RecipDiv`]) when the
 /// shifted values and the divisor fit i64 (`den`, a sum of weights of at most 2^30, does).
-fn scaled_div_all(acc: &[i64], shift: i32, den: i128) -> Vec<i64> {
+pub(crate) fn scaled_div_all(acc: &[i64], shift: i32, den: i128) -> Vec<i64> {
     let bits = |v: u128| 128 - v.leading_zeros() as i32;
     let max_a = acc.iter().map(|a| a.unsigned_abs()).max().unwrap_or(0) as u128;
     if (0..=60).contains(&shift) && den >= 1 {

@@ -630,6 +630,125 @@ fn a_wrong_matrix_row_is_refuted_and_a_right_output_stands() {
     assert!(!moves.iter().any(|m| matches!(m, Move::RefutedRow { .. })));
 }
 
+/// Attention past the verifier's proof limit (deployed here with 1 visible position and parts
+/// of 2, so that the last prompt position's attention is claimed): a node whose attention read
+/// its values negated (`--dev-cheat-kind attention`) claims its sums part by part, the
+/// challenger names the first part whose state is not its own and refutes it with that part's
+/// keys and values, and the node is slashed; an honest node's claim stands against a frivolous
+/// challenger.
+#[test]
+fn long_attention_is_claimed_and_a_wrong_one_is_refuted_by_one_part() {
+    let e = engine();
+    let info = e.info();
+    let honest = run(RunKind::Honest);
+    let cheat = run(RunKind::CheatAttn);
+    let nl = num_layers(&honest);
+    let first = honest
+        .leaves
+        .iter()
+        .zip(&cheat.leaves)
+        .position(|(a, b)| a != b)
+        .unwrap() as u64;
+    let key = leaf_key(&cheat.leaves[first as usize]).unwrap();
+    let last_prompt = honest.generation.prompt_tokens - 1;
+    assert_eq!(
+        key,
+        LeafKey {
+            pos: last_prompt,
+            stage: 1,
+            op: op::ATTN
+        },
+        "the wrong attention"
+    );
+    assert!(last_prompt >= 2, "more than one part");
+    let limits = otr_contracts::deploy::AttnLimits {
+        max_visible: 1,
+        chunk: 2,
+        ..info.attn_limits.expect("attention limits")
+    };
+    let world = || {
+        let mut w = World::new(nl);
+        w.register(&info);
+        w.d.set_attn_verifier(
+            &mut w.chain,
+            info.model_id,
+            info.exp_table_digest.expect("2^-x table digest"),
+            limits,
+        )
+        .unwrap();
+        w
+    };
+    let mut w = world();
+    let refs = w.post(vec![w.receipt(&cheat, 1)]);
+    let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
+    let id = w.open(&refs[0]);
+    let node_trace = Trace::new(cheat.leaves.clone());
+    let own = Trace::new(honest.leaves.clone());
+    let mut node_wit = witness(RunKind::CheatAttn);
+    let mut ch_wit = witness(RunKind::Honest);
+    let (outcome, moves) = dispute::play_both_with(
+        &mut w.chain,
+        &w.d,
+        id,
+        (w.node, &node_trace, &mut node_wit),
+        (w.challenger, &own, Some(&mut ch_wit)),
+        w.params.move_timeout,
+    )
+    .unwrap();
+    assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
+    assert!(
+        moves.contains(&Move::ClaimedStep { index: first, key }),
+        "{moves:?}"
+    );
+    // The node's sums are those of the values it read: its first part's state is not the
+    // challenger's, which refutes it with the agreed values of that part.
+    assert!(
+        moves.contains(&Move::NamedPart {
+            index: first,
+            part: 0
+        }),
+        "{moves:?}"
+    );
+    let refuted = moves.iter().any(|m| {
+        matches!(m, Move::RefutedAttn { index, slashed_wei, .. }
+            if *index == first && *slashed_wei == w.params.slash_amount.to_string())
+    });
+    assert!(refuted, "{moves:?}");
+    assert_eq!(
+        w.d.stake_of(&mut w.chain, w.node).unwrap(),
+        stake0 - w.params.slash_amount
+    );
+
+    // The honest node at the same step, against a frivolous challenger.
+    let at = index_of(&honest, key);
+    let mut w = world();
+    let refs = w.post(vec![w.receipt(&honest, 2)]);
+    let id = w.open(&refs[0]);
+    let node_trace = Trace::new(honest.leaves.clone());
+    let mut node_wit = witness(RunKind::Honest);
+    let mut ch_wit = witness(RunKind::Honest);
+    let (outcome, moves) = dispute::play_both_with(
+        &mut w.chain,
+        &w.d,
+        id,
+        (w.node, &node_trace, &mut node_wit),
+        (w.challenger, &tampered(&honest, at), Some(&mut ch_wit)),
+        w.params.move_timeout,
+    )
+    .unwrap();
+    assert_eq!(outcome, Outcome::NodeWon, "{moves:?}");
+    assert!(
+        moves.contains(&Move::ClaimedStep { index: at, key }),
+        "{moves:?}"
+    );
+    assert!(
+        moves
+            .iter()
+            .any(|m| matches!(m, Move::ClaimStands { index, .. } if *index == at)),
+        "{moves:?}"
+    );
+}
+
 /// A sampled answer (temperature 0.8, top-k 40, top-p 0.9): an honest node disputed at its last
 /// `SAMPLE` claims its draw's summary of the logits (`SampleStepVerifier`'s sampled claim) and
 /// wins at the challenger's deadline, the challenger finding no chunk to refute; a node that

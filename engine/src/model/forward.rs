@@ -89,6 +89,11 @@ pub enum DevFault {
     /// DOWN`) is one more than the product: a tamper inside a layer, fed on as if right, so the
     /// trace differs from the honest run first at that step.
     MatVecBias { pos: u32, stage: u16, op: u8 },
+    /// The attention step `(pos, stage, ATTN)` reads its visible values negated (a corrupted
+    /// cache read; the `V_CACHE` steps stay right) and records what it read as its inputs: its
+    /// output is wrong, fed on as if right, so the trace differs from the honest run first at
+    /// that step, and its replay gives the values it read.
+    AttnBias { pos: u32, stage: u16 },
 }
 
 /// Per-run state: the trace and an optional step to capture.
@@ -358,10 +363,23 @@ impl Model {
                 lo..(p + 1) * cfg.n_kv_heads
             };
             let (kc, vc) = (&cache.k[l], &cache.v[l]);
-            let attn = ex.map(n, |t| {
+            let mut attn = ex.map(n, |t| {
                 let r = visible(t);
                 self.attention(&qs[t], &kc[r.clone()], &vc[r])
             });
+            let mut misread: Option<(usize, Vec<Act16>)> = None;
+            if let Some(DevFault::AttnBias { pos: p, stage: s }) = ctx.dev_fault {
+                let t = (p as usize).wrapping_sub(start);
+                if s == st && t < n {
+                    let r = visible(t);
+                    let mut vs = vc[r.clone()].to_vec();
+                    for v in &mut vs {
+                        v.q.iter_mut().for_each(|x| *x = x.saturating_neg());
+                    }
+                    attn[t] = self.attention(&qs[t], &kc[r], &vs);
+                    misread = Some((t, vs));
+                }
+            }
             let ds = act_digests(ex, &attn);
             let mut attn_in = Vec::with_capacity(n);
             for (t, (a, d)) in attn.into_iter().zip(ds).enumerate() {
@@ -371,10 +389,14 @@ impl Model {
                     d,
                     || StepTensor::Act(a.clone()),
                     || {
+                        let vs = match &misread {
+                            Some((at, vs)) if *at == t => vs.clone(),
+                            _ => vc[r.clone()].to_vec(),
+                        };
                         vec![
                             StepTensor::Acts(qs[t].clone()),
-                            StepTensor::Acts(kc[r.clone()].to_vec()),
-                            StepTensor::Acts(vc[r].to_vec()),
+                            StepTensor::Acts(kc[r].to_vec()),
+                            StepTensor::Acts(vs),
                         ]
                     },
                 );

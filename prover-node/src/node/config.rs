@@ -89,7 +89,10 @@ pub struct ServeArgs {
     /// refuted with the larger logit); `logits`: the first answer token's logits favour the
     /// runner-up (caught at that `LOGITS` step, refuted with one logit recomputed from its
     /// embedding row); `matrix`: row 1 of the first layer's `DOWN` output at the last prompt
-    /// position is off by one (caught at that step, refuted with that row of the matrix). A
+    /// position is off by one (caught at that step, refuted with that row of the matrix);
+    /// `attention`: the first layer's attention at the last prompt position reads its values
+    /// negated (caught at that `ATTN` step; past the verifier's proof limit its claim is
+    /// refuted with one part's keys and values). A
     /// comma-separated list takes turns (`logits,matrix`: the first cheat biases the logits, the
     /// second the matrix row, and so on). [default: embed]
     #[arg(long, env = "OTR_DEV_CHEAT_KIND", value_name = "KIND[,KIND...]")]
@@ -293,10 +296,11 @@ impl NodeConfig {
                 "token" => super::inference::RunKind::CheatToken,
                 "logits" => super::inference::RunKind::CheatLogits,
                 "matrix" => super::inference::RunKind::CheatMatrix,
+                "attention" => super::inference::RunKind::CheatAttn,
                 other => {
                     return Err(format!(
-                        "--dev-cheat-kind takes `embed`, `token`, `logits` or `matrix` (or a \
-                         comma-separated list of them), not `{other}`"
+                        "--dev-cheat-kind takes `embed`, `token`, `logits`, `matrix` or \
+                         `attention` (or a comma-separated list of them), not `{other}`"
                     ))
                 }
             });

@@ -23,8 +23,8 @@
 //!     activation table supplied whole against its committed digest;
 //!   - attention, `ATTN` (`AttnStepVerifier`, [`attn_step_proof`]), over every visible
 //!     position's key and value leaves, with the 2^-x table supplied whole; its gas grows with
-//!     the visible context, and past the verifier's `maxVisible` (what fits a transaction) the
-//!     step counts as one without a verifier (no contest);
+//!     the visible context, and past the verifier's `maxVisible` (what fits a transaction,
+//!     `byProof`) the step is settled by refutation instead (below);
 //!
 //!   the matrix-vector products (`Q K V O GATE UP DOWN`, `LOGITS`) where the registry names a
 //!   `MatVecStepVerifier` (unit keys) are settled in three moves instead (docs/PROTOCOL.md
@@ -50,8 +50,13 @@
 //!     hashes; the challenger names a chunk that is not its own ([`Move::NamedPart`]), the node
 //!     reveals it ([`Move::RevealedPart`]), and one logit of it is refuted with its embedding
 //!     row of the head's matrix ([`Move::RefutedLogit`]);
+//!   - attention past the proof limit (`AttnStepVerifier`'s claim, docs/PROTOCOL.md §7.10):
+//!     the claim is the step's sums after each part of the visible positions (engine
+//!     `attn_parts`); the challenger names the first part whose state is not its own
+//!     ([`Move::NamedPart`]), the node reveals the states before and after it, and the
+//!     challenger refutes it with the part's keys and values ([`Move::RefutedAttn`]);
 //!
-//!   a step whose operator has no step verifier in the registry (`PROMPT`, long attention)
+//!   a step whose operator has no step verifier in the registry (`PROMPT`)
 //!   ends without a winner: the node calls
 //!   `declareUnprovable` ([`Move::NoContest`]; no slash, the bond split as in a node win);
 //! - a side whose opponent missed the move deadline calls `timeout` and wins.
@@ -330,6 +335,14 @@ pub enum Move {
         chunk: u64,
         slashed_wei: String,
     },
+    /// The challenger refuted the node's attention claim at step `index` with part `part` (its
+    /// keys and values opened, its sums recomputed on chain), and so won; `slashed_wei` as in
+    /// the `Resolved` event.
+    RefutedAttn {
+        index: u64,
+        part: u64,
+        slashed_wei: String,
+    },
     /// The challenger refuted the node's claimed token `token` at step `index` with `better`, a
     /// token whose logit beats it (and so won); `slashed_wei` as in the `Resolved` event.
     Refuted {
@@ -426,7 +439,7 @@ pub fn challenger_move_with<'m, H: Host + ?Sized>(
                 )?
                 .numLayers;
                 return Ok(
-                    refute_claim(host, d, me, id, index, num_layers, material)?.unwrap_or(
+                    refute_claim(host, d, me, id, index, num_layers, own, material)?.unwrap_or(
                         Move::Waiting {
                             deadline: v.deadline,
                         },
@@ -720,7 +733,12 @@ pub fn node_move<H: Host + ?Sized>(
             // claimed, not opened.
             let refutable =
                 is_mat_vec(key, num_layers) && d.refutable(host, v.model_id, key.stage, key.op)?;
-            if is_claimed(key, num_layers) || refutable {
+            // Attention past what a proof fits in a transaction is claimed too.
+            let long_attn = key.op == op::ATTN
+                && key.stage >= 1
+                && key.stage <= num_layers
+                && !attn_by_proof(host, d, v.model_id, key, trace.leaf(index))?;
+            if is_claimed(key, num_layers) || refutable || long_attn {
                 return claim_move(host, d, me, id, trace, index, key, num_layers, material);
             }
             if is_mat_vec(key, num_layers) {
@@ -847,6 +865,42 @@ fn claim_move<H: Host + ?Sized>(
         };
     }
     let c = d.claim(host, id)?;
+    let attn = key.op == op::ATTN && key.stage >= 1 && key.stage <= num_layers;
+    if attn {
+        let states = match attn_states(host, d, id, key, index, material) {
+            Ok(s) => s,
+            Err(e) => return cannot(e),
+        };
+        if c.stage == CLAIM_PART_NAMED {
+            let part = u64::from(c.part);
+            let Some(claim) = d.step_claimed(host, id)? else {
+                return cannot("no StepClaimed event for our claim".into());
+            };
+            let Some(data) = otr_contracts::deploy::attn_part(&states.1, part) else {
+                return cannot(format!("our attention claim has no part {part}"));
+            };
+            if let Err(e) = d.reveal_part(host, me, id, &claim, &data) {
+                return cannot(format!("revealPart failed: {e}"));
+            }
+            return Ok(Move::RevealedPart { index, part });
+        }
+        let input = match find_input(
+            trace,
+            index,
+            LeafKey {
+                op: op::Q_ROPE,
+                ..key
+            },
+        ) {
+            Ok(i) => i,
+            Err(e) => return cannot(e),
+        };
+        let claim = otr_contracts::deploy::attn_claim(states.0.as_bytes(), &states.1);
+        if let Err(e) = d.claim_step(host, me, id, trace, &[input], claim) {
+            return cannot(format!("claimStep failed: {e}"));
+        }
+        return Ok(Move::ClaimedStep { index, key });
+    }
     if c.stage == CLAIM_PART_NAMED {
         let output = replayed_output!();
         let part = u64::from(c.part);
@@ -902,6 +956,91 @@ fn claim_move<H: Host + ?Sized>(
         return cannot(format!("claimStep failed: {e}"));
     }
     Ok(Move::ClaimedStep { index, key })
+}
+
+/// Whether the registry's `ATTN` verifier settles step `key` (leaf `leaf`) by proof
+/// (`AttnStepVerifier.byProof`: its visible positions fit a transaction); else by a claim.
+fn attn_by_proof<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    model_id: [u8; 32],
+    key: LeafKey,
+    leaf: &[u8],
+) -> Result<bool, DisputeError> {
+    use otr_contracts::bindings::attn_step::AttnStepVerifier;
+    let v = d.step_verifier(host, model_id, key.stage, key.op)?;
+    if v == Address::ZERO {
+        return Ok(true);
+    }
+    let call = AttnStepVerifier::byProofCall {
+        modelId: model_id.into(),
+        outLeaf: leaf.to_vec().into(),
+    };
+    // A verifier without `byProof` (another deployment's) proves every step it is named for.
+    Ok(host::view(host, v, &call).unwrap_or(true))
+}
+
+/// The parts' length of the `ATTN` verifier of dispute `id`'s claim or step `key`.
+fn attn_chunk<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    id: u64,
+    key: LeafKey,
+) -> Result<usize, String> {
+    use otr_contracts::bindings::attn_step::AttnStepVerifier;
+    let model_id = d.dispute(host, id).map_err(|e| e.to_string())?.modelId.0;
+    let v = d
+        .step_verifier(host, model_id, key.stage, key.op)
+        .map_err(|e| e.to_string())?;
+    let n: U256 =
+        host::view(host, v, &AttnStepVerifier::chunkCall {}).map_err(|e| e.to_string())?;
+    Ok(n.saturating_to::<usize>().max(1))
+}
+
+/// The attention shape of a canonical config text.
+pub fn attn_shape(config: &str) -> Result<otr_engine::model::attn_parts::AttnShape, String> {
+    let f = |name| config_field(config, name).map(|v| v as usize);
+    Ok(otr_engine::model::attn_parts::AttnShape {
+        heads: f("n_heads")?,
+        kv_heads: f("n_kv_heads")?,
+        head_dim: f("head_dim")?,
+    })
+}
+
+/// The attention step `key`'s inputs from the replay.
+fn attn_inputs(
+    material: &mut dyn StepMaterial,
+    index: u64,
+) -> Result<(String, otr_engine::model::attn_parts::AttnInputs), String> {
+    let config = material.config()?;
+    let shape = attn_shape(&config)?;
+    let inputs = material.inputs(index)?;
+    let [q, ks, vs] = inputs.as_slice() else {
+        return Err(format!("expected 3 inputs, got {}", inputs.len()));
+    };
+    let x = otr_engine::model::attn_parts::AttnInputs::from_bytes(shape, q, ks, vs)
+        .ok_or("the attention inputs do not fit the model's shape")?;
+    Ok((config, x))
+}
+
+/// The node's claim material at attention step `key`: the config text and its states after
+/// each part (engine `attn_parts`, encoded).
+fn attn_states<H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    id: u64,
+    key: LeafKey,
+    index: u64,
+    material: &mut dyn StepMaterial,
+) -> Result<(String, Vec<Vec<u8>>), String> {
+    let chunk = attn_chunk(host, d, id, key)?;
+    let (config, x) = attn_inputs(material, index)?;
+    let states = x
+        .states(chunk)
+        .iter()
+        .map(|s| otr_engine::model::attn_parts::encode_state(s))
+        .collect();
+    Ok((config, states))
 }
 
 /// The engine's sampling parameters of dispute `x` (its receipt's).
@@ -1030,6 +1169,7 @@ const CLAIM_PART_REVEALED: u8 = 3;
 ///
 /// Else [`Move::ClaimStands`] (the claim is right, or no replay to find a counterexample): the
 /// node wins at the deadline. `None` for a claim of another form.
+#[allow(clippy::too_many_arguments)]
 fn refute_claim<'m, H: Host + ?Sized>(
     host: &mut H,
     d: &Deployment,
@@ -1037,6 +1177,7 @@ fn refute_claim<'m, H: Host + ?Sized>(
     id: u64,
     index: u64,
     num_layers: u16,
+    own: &Trace,
     material: Option<&mut (dyn StepMaterial + 'm)>,
 ) -> Result<Option<Move>, DisputeError> {
     let c = d
@@ -1048,6 +1189,9 @@ fn refute_claim<'m, H: Host + ?Sized>(
     let head = key.stage == num_layers + 1;
     if head && key.op == op::LOGITS {
         return refute_logits(host, d, me, id, index, &c, material);
+    }
+    if !head && key.op == op::ATTN {
+        return refute_attn(host, d, me, id, index, key, &c, own, material);
     }
     if !head {
         return refute_row(host, d, me, id, index, key, &c, material);
@@ -1165,6 +1309,101 @@ fn refute_sampled<'m, H: Host + ?Sized>(
         token,
         chunk: j,
         slashed_wei: resolved_slash(&out, d, id).to_string(),
+    }))
+}
+
+/// [`refute_claim`] of an attention claim: the first part whose claimed state is not its own
+/// (its own states recomputed with the claim's maxima) is named ([`Move::NamedPart`]); once the
+/// node revealed it, it is refuted with the part's keys and values opened in the agreed prefix
+/// ([`Move::RefutedAttn`]). Else the claim stands.
+#[allow(clippy::too_many_arguments)]
+fn refute_attn<'m, H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    me: Address,
+    id: u64,
+    index: u64,
+    key: LeafKey,
+    c: &otr_contracts::deploy::StepClaim,
+    own: &Trace,
+    material: Option<&mut (dyn StepMaterial + 'm)>,
+) -> Result<Option<Move>, DisputeError> {
+    use otr_engine::model::attn_parts::{claimed_maxima, decode_state, encode_state};
+    let stands = Ok(Some(Move::ClaimStands { index, token: 0 }));
+    let Some(m) = material else {
+        return stands;
+    };
+    let Some((_, last, digests)) = otr_contracts::deploy::attn_claim_decode(&c.claim) else {
+        return Ok(None);
+    };
+    let (Ok(chunk), Ok((config, x))) = (attn_chunk(host, d, id, key), attn_inputs(m, index)) else {
+        return stands;
+    };
+    let Some(last) = decode_state(&last, x.shape) else {
+        return stands;
+    };
+    let mine = x.states_with(chunk, &claimed_maxima(&last));
+    if d.claim(host, id)?.stage == CLAIM_PART_REVEALED {
+        let Some((part, revealed)) = d.part_revealed(host, id)? else {
+            return stands;
+        };
+        let Some((_, cur)) = otr_contracts::deploy::attn_part_decode(&revealed) else {
+            return stands;
+        };
+        let p = part as usize;
+        if mine.get(p).map(|s| encode_state(s)) == Some(cur) {
+            return stands;
+        }
+        let lo = match visible_from(&config, key.stage - 1, key.pos) {
+            Ok(lo) => lo as usize,
+            Err(_) => return stands,
+        };
+        let (from, to) = (p * chunk, ((p + 1) * chunk).min(x.positions()));
+        let at = |j: usize, op| LeafKey {
+            pos: (lo + j) as u32,
+            op,
+            ..key
+        };
+        let mut idx = Vec::with_capacity(2 * (to - from));
+        for o in [op::K_ROPE, op::V_CACHE] {
+            for j in from..to {
+                match find_input(own, index, at(j, o)) {
+                    Ok(i) => idx.push(i),
+                    Err(e) => {
+                        eprintln!("otr: dispute {id}: part {part} cannot be refuted: {e}");
+                        return stands;
+                    }
+                }
+            }
+        }
+        let bytes = |v: &[otr_engine::fixed::Act16]| -> Vec<u8> {
+            v.iter().flat_map(|a| a.bytes()).collect()
+        };
+        let kv = x.shape.kv_heads;
+        let witness = otr_contracts::deploy::attn_refutation_witness(
+            &bytes(&x.q),
+            &bytes(&x.ks[from * kv..to * kv]),
+            &bytes(&x.vs[from * kv..to * kv]),
+            &otr_engine::tables::exp2_table_bytes(),
+        );
+        let out = d.refute_step_opened(host, me, id, c, &revealed, own, &idx, witness)?;
+        return Ok(Some(Move::RefutedAttn {
+            index,
+            part,
+            slashed_wei: resolved_slash(&out, d, id).to_string(),
+        }));
+    }
+    let Some(part) = digests
+        .iter()
+        .zip(&mine)
+        .position(|(d, s)| *d != otr_core::crypto::sha256(&encode_state(s)))
+    else {
+        return stands;
+    };
+    d.name_part(host, me, id, c, part as u64)?;
+    Ok(Some(Move::NamedPart {
+        index,
+        part: part as u64,
     }))
 }
 

@@ -347,6 +347,10 @@ impl EngineModel {
                 stage: 1,
                 op: otr_engine::model::trace::layer_op::DOWN,
             }),
+            RunKind::CheatAttn if !tokens.is_empty() => Some(otr_engine::DevFault::AttnBias {
+                pos: tokens.len() as u32 - 1,
+                stage: 1,
+            }),
             _ => None,
         };
         (tokens, fault)

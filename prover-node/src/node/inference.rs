@@ -246,9 +246,11 @@ pub trait Inference: Send + Sync {
     ) -> Result<Generation, String> {
         match run {
             RunKind::Honest => self.generate(prompt, sampling, on_text),
-            RunKind::Cheat | RunKind::CheatToken | RunKind::CheatLogits | RunKind::CheatMatrix => {
-                Err("this engine has no cheat mode".into())
-            }
+            RunKind::Cheat
+            | RunKind::CheatToken
+            | RunKind::CheatLogits
+            | RunKind::CheatMatrix
+            | RunKind::CheatAttn => Err("this engine has no cheat mode".into()),
         }
     }
 }
@@ -316,6 +318,12 @@ pub enum RunKind {
     /// on as if right: the trace first differs at that step, which a challenger refutes with
     /// that row of the matrix (`MatRowStepVerifier`).
     CheatMatrix,
+    /// Dev only (`--dev-cheat-kind attention`): the first layer's attention at the last prompt
+    /// position reads its values negated (engine `DevFault::AttnBias`; the `V_CACHE` steps stay
+    /// right), fed on as if right: the trace first differs at that `ATTN` step, whose proof the
+    /// node cannot give (its values are not the agreed ones) or, past the verifier's proof
+    /// limit, whose claim a challenger refutes with one part's keys and values.
+    CheatAttn,
 }
 
 /// A re-execution with its trace.

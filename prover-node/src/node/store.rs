@@ -215,6 +215,7 @@ impl Store {
             RunKind::CheatToken => "cheat_token",
             RunKind::CheatLogits => "cheat_logits",
             RunKind::CheatMatrix => "cheat_matrix",
+            RunKind::CheatAttn => "cheat_attn",
         };
         tx.execute(
             "INSERT INTO requests (id, chat, nonce, body, run) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -255,6 +256,7 @@ impl Store {
                 "cheat_token" => RunKind::CheatToken,
                 "cheat_logits" => RunKind::CheatLogits,
                 "cheat_matrix" => RunKind::CheatMatrix,
+                "cheat_attn" => RunKind::CheatAttn,
                 other => return Err(err(format!("unknown run kind {other}"))),
             },
         }))

@@ -47,8 +47,8 @@ import {IRefutableStep} from "../IRefutableStep.sol";
 ///         positions (with the deployment's `window` and `globalEvery`, the config's
 ///         `sliding_window` and `global_every`): the largest context whose proof the deployer
 ///         measured or estimated to fit a transaction. Such a step is settled by refutation
-///         instead (`IRefutableStep`, docs/PROTOCOL.md §7.10; engine `attn_parts`), at any
-///         context length:
+///         instead (`IRefutableStep`, docs/PROTOCOL.md §10, "Attention by refutation"; engine
+///         `attn_parts`), at any context length:
 ///         - the node claims (`DisputeGame.claimStep`, input leaf `(pos, stage, Q_ROPE)`)
 ///           `abi.encode(bytes config, bytes last, bytes32[] digests)`: the visible positions cut
 ///           into parts of `chunk` (the last may be shorter), `digests[c]` the SHA-256 of the

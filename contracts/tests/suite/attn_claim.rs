@@ -1,5 +1,5 @@
-//! `AttnStepVerifier`'s claim (docs/PROTOCOL.md §7.10): an `ATTN` step past the verifier's
-//! proof limit, settled by a claim of its sums part by part and the refutation of one part,
+//! `AttnStepVerifier`'s claim (docs/PROTOCOL.md §10, "Attention by refutation"): an `ATTN`
+//! step past the verifier's proof limit, settled by a claim of its sums part by part and the refutation of one part,
 //! at Gemma 3 270M size (4 heads and 1 kv head of 256, a global layer) and 256 to 512 visible
 //! positions. Gas rows: `cargo test -p otr-contracts --test contracts attn_claim_gas --
 //! --nocapture`.
@@ -353,28 +353,32 @@ fn malformed_attention_claims_and_parts_are_refused() {
     assert!(e.is("NotRefuted"), "{e}");
 }
 
-/// Gas of the claim moves at Gemma 3 270M size, a global layer, 256 and 512 visible positions
-/// (parts of 45: 6 and 12), the node cheating in the last part. Prints table rows for
-/// docs/BENCHMARKS.md.
+/// Gas of the claim moves at Gemma 3 270M size, a global layer, 256 and 1,024 visible positions
+/// (parts of 45: 6 and 23), the node cheating at one position of a whole part (the refutation
+/// opens 45 positions' keys and values), and at the last part's (a shorter one). Prints table
+/// rows for docs/BENCHMARKS.md.
 #[test]
 fn attn_claim_gas() {
     let cfg = gemma_270m_config();
     let l = limits(&cfg);
     let chunk = l.chunk as usize;
-    for ctx in [256usize, 512] {
+    for (ctx, at) in [(256usize, 100usize), (256, 254), (1024, 500)] {
         let x = inputs(&cfg, ctx, 47);
         let mut y = x.clone();
-        y.vs[ctx - 2].q[3] = y.vs[ctx - 2].q[3].wrapping_add(700);
+        for v in &mut y.vs[at].q {
+            *v = v.saturating_neg();
+        }
         let cheat = encoded(&y.states(chunk));
         let wrong = output(&decode_state(cheat.last().unwrap(), x.shape).unwrap()).bytes();
         let mut g = game(&cfg, &x, &wrong, l);
         let ([c, n, r, f], refuted) = play(&mut g, &cfg, &x, &cheat, chunk, 0);
         assert!(refuted);
         let parts = ctx.div_ceil(chunk);
+        let len = chunk.min(ctx - at / chunk * chunk);
         println!(
-            "| `ATTN` by refutation, Gemma 3 270M size, {ctx} visible positions ({parts} parts of {chunk}): claimStep / namePart / revealPart / refuteStep (the last part: {} positions, {} leaves opened) | {c} / {n} / {r} / {f} |",
-            ctx - (parts - 1) * chunk,
-            2 * (ctx - (parts - 1) * chunk)
+            "| `ATTN` by refutation, Gemma 3 270M size, {ctx} visible positions ({parts} parts of {chunk}), part {} refuted ({len} positions, {} leaves opened): `claimStep` / `namePart` / `revealPart` / `refuteStep` | {c} / {n} / {r} / {f} |",
+            at / chunk,
+            2 * len
         );
     }
 }

@@ -1,5 +1,6 @@
-//! An attention step settled by refutation (docs/PROTOCOL.md §7.10, contract
-//! `AttnStepVerifier`'s claim): the step's sums over its visible positions, part by part.
+//! An attention step settled by refutation (docs/PROTOCOL.md §10, "Attention by refutation";
+//! contract `AttnStepVerifier`'s claim): the step's sums over its visible positions, part by
+//! part.
 //!
 //! Per query head, [`ops::attend`] is sums over the visible positions once the largest score
 //! `m` and the largest value exponent `E` are known: `total = sum_j p_j` and

@@ -50,9 +50,9 @@
 //!     hashes; the challenger names a chunk that is not its own ([`Move::NamedPart`]), the node
 //!     reveals it ([`Move::RevealedPart`]), and one logit of it is refuted with its embedding
 //!     row of the head's matrix ([`Move::RefutedLogit`]);
-//!   - attention past the proof limit (`AttnStepVerifier`'s claim, docs/PROTOCOL.md §7.10):
-//!     the claim is the step's sums after each part of the visible positions (engine
-//!     `attn_parts`); the challenger names the first part whose state is not its own
+//!   - attention past the proof limit (`AttnStepVerifier`'s claim, docs/PROTOCOL.md §10,
+//!     "Attention by refutation"): the claim is the step's sums after each part of the visible
+//!     positions (engine `attn_parts`); the challenger names the first part whose state is not its own
 //!     ([`Move::NamedPart`]), the node reveals the states before and after it, and the
 //!     challenger refutes it with the part's keys and values ([`Move::RefutedAttn`]);
 //!

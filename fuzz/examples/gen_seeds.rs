@@ -608,6 +608,42 @@ fn engine(out: &Out) {
     }
 }
 
+/// Attention claim states and step inputs (`attn_parts`): the engine's states of a small
+/// random step for two shapes, laid out as the target reads them (shape bytes, the last state,
+/// the query heads, then the keys and the values).
+fn attn_parts(out: &Out) {
+    use otr_engine::fixed::Act16;
+    use otr_engine::model::attn_parts::{encode_state, AttnInputs, AttnShape};
+    let mut r = otr_engine::rng::SplitMix(5);
+    for (name, head) in [("one-head", [0u8, 0, 7, 1]), ("grouped", [1u8, 1, 3, 2])] {
+        let kv = 1 + (head[0] % 2) as usize;
+        let shape = AttnShape {
+            heads: kv * (1 + (head[1] % 2) as usize),
+            kv_heads: kv,
+            head_dim: 1 + (head[2] % 8) as usize,
+        };
+        let chunk = 1 + (head[3] % 4) as usize;
+        let mut act = || Act16 {
+            q: (0..shape.head_dim).map(|_| (r.next() >> 52) as i16).collect(),
+            exp: -14,
+        };
+        let positions = 5;
+        let x = AttnInputs {
+            shape,
+            q: (0..shape.heads).map(|_| act()).collect(),
+            ks: (0..positions * kv).map(|_| act()).collect(),
+            vs: (0..positions * kv).map(|_| act()).collect(),
+        };
+        let states = x.states(chunk);
+        let mut b = head.to_vec();
+        b.extend(encode_state(states.last().unwrap()));
+        for a in x.q.iter().chain(&x.ks).chain(&x.vs) {
+            b.extend(a.bytes());
+        }
+        out.put("attn_parts", &format!("{name}.bin"), &b);
+    }
+}
+
 fn main() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -630,5 +666,6 @@ fn main() {
     light_client(&out);
     phase1(&out);
     engine(&out);
+    attn_parts(&out);
     println!("seeds written under {}", out.root.display());
 }

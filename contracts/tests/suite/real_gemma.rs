@@ -271,3 +271,131 @@ fn real_gemma_wrong_matrix_row_and_swapped_sampled_token_are_refuted() {
     w.d.timeout(&mut w.chain, w.node, id).unwrap();
     assert_eq!(phase(&mut w, id), 3, "the node won");
 }
+
+/// Gemma 3 270M's attention settled by a claim of its sums (`AttnStepVerifier` deployed with a
+/// proof limit of 1 visible position and parts of 4, so that a real prompt's last position is
+/// claimed in several parts): at layer 6 (global), a node that read its cached values wrong
+/// (`DevFault::AttnBias`) claims sums that give its output and is refuted at the first part;
+/// the honest node's claim (its output recomputed on chain from its last state: the engine's,
+/// bit for bit, at real scale) stands against every part.
+#[test]
+fn real_gemma_attention_claim_is_refuted_when_wrong_and_stands_when_right() {
+    use otr_contracts::deploy::{attn_claim, attn_part, attn_refutation_witness, AttnLimits};
+    use otr_engine::model::attn_parts::{encode_state, AttnInputs, AttnShape};
+    let Some(m) = real_model() else {
+        return;
+    };
+    let cfg = m.config().clone();
+    let ids = m
+        .tokenizer()
+        .encode("The Eiffel Tower is located in the city of", true, false);
+    let n = ids.len() as u32;
+    let stage = 6u16;
+    assert!(cfg.is_global(stage as usize - 1));
+    let s = Sampling::greedy(2);
+    let chunk = 4usize;
+    let limits = AttnLimits {
+        max_visible: 1,
+        window: cfg.sliding_window as u64,
+        global_every: cfg.global_every as u64,
+        chunk: chunk as u64,
+    };
+    let shape = AttnShape {
+        heads: cfg.n_heads,
+        kv_heads: cfg.n_kv_heads,
+        head_dim: cfg.head_dim,
+    };
+    let fault = Some(DevFault::AttnBias { pos: n - 1, stage });
+    let honest = trace(&m, &ids, &s, None);
+    let node = trace(&m, &ids, &s, fault);
+    let find = |t: &Trace, pos: u32, op: u8| {
+        (0..t.len())
+            .find(|&i| {
+                let k = leaf_key(t.leaf(i));
+                (k.pos, k.stage, k.op) == (pos, stage, op)
+            })
+            .unwrap()
+    };
+    let at = find(&honest, n - 1, layer_op::ATTN);
+    let q_at = find(&honest, n - 1, layer_op::Q_ROPE);
+    let inputs = |f: Option<DevFault>| {
+        let rec = m.step_input_with_fault(&ids, &s, f, at).unwrap();
+        assert_eq!(
+            (rec.key.pos, rec.key.stage, rec.key.op),
+            (n - 1, stage, layer_op::ATTN)
+        );
+        let b: Vec<Vec<u8>> = rec.inputs.iter().map(|t| t.bytes()).collect();
+        AttnInputs::from_bytes(shape, &b[0], &b[1], &b[2]).unwrap()
+    };
+    let mine = inputs(None);
+    let states = |x: &AttnInputs| -> Vec<Vec<u8>> {
+        x.states(chunk).iter().map(|s| encode_state(s)).collect()
+    };
+    let bytes =
+        |v: &[otr_engine::fixed::Act16]| -> Vec<u8> { v.iter().flat_map(|a| a.bytes()).collect() };
+    // Plays claim, namePart(part), revealPart and refuteStep (with the honest values); the
+    // refutation's result.
+    let play = |node: &Trace, theirs: &Trace, claimed: &[Vec<u8>], part: u64| {
+        let (mut w, id) = disputed(&m, node, theirs, n, &s);
+        w.d.set_attn_verifier(
+            &mut w.chain,
+            MODEL_ID,
+            otr_engine::tables::exp2_table_digest(),
+            limits,
+        )
+        .unwrap();
+        assert_eq!(w.d.dispute(&mut w.chain, id).unwrap().agreeSize, at);
+        let claim = attn_claim(cfg.canonical().as_bytes(), claimed);
+        let g =
+            w.d.claim_step(&mut w.chain, w.node, id, node, &[q_at], claim)
+                .unwrap()
+                .gas_used;
+        let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
+        w.d.name_part(&mut w.chain, w.challenger, id, &c, part)
+            .unwrap();
+        let p = attn_part(claimed, part).unwrap();
+        w.d.reveal_part(&mut w.chain, w.node, id, &c, &p).unwrap();
+        let kv = shape.kv_heads;
+        let (from, to) = (
+            part as usize * chunk,
+            ((part as usize + 1) * chunk).min(n as usize),
+        );
+        let mut idx: Vec<u64> = (from..to)
+            .map(|j| find(&honest, j as u32, layer_op::K_ROPE))
+            .collect();
+        idx.extend((from..to).map(|j| find(&honest, j as u32, layer_op::V_CACHE)));
+        let wit = attn_refutation_witness(
+            &bytes(&mine.q),
+            &bytes(&mine.ks[from * kv..to * kv]),
+            &bytes(&mine.vs[from * kv..to * kv]),
+            &otr_engine::tables::exp2_table_bytes(),
+        );
+        let r =
+            w.d.refute_step_opened(&mut w.chain, w.challenger, id, &c, &p, &honest, &idx, wit);
+        (r, g, phase(&mut w, id))
+    };
+
+    // The node that misread its values: its sums give its (wrong) output; part 0 refutes them.
+    let (r, claim_gas, ph) = play(&node, &honest, &states(&inputs(fault)), 0);
+    let r = r.unwrap();
+    assert_eq!(ph, 4, "the challenger won");
+    println!(
+        "| Gemma 3 270M, layer 6 `ATTN` by refutation, real weights, {n} visible positions in parts of {chunk}: claimStep {claim_gas} / refuteStep of part 0 {} |",
+        r.gas_used
+    );
+
+    // The honest node against a challenger whose own ATTN leaf is off: its claim stands at
+    // every part.
+    let mut theirs: Vec<Vec<u8>> = (0..honest.len()).map(|i| honest.leaf(i).to_vec()).collect();
+    let last = theirs[at as usize].len() - 1;
+    theirs[at as usize][last] ^= 1;
+    let theirs = Trace::new(theirs);
+    let right = states(&mine);
+    assert!(right.len() >= 3, "several parts");
+    for part in 0..right.len() as u64 {
+        let (r, _, ph) = play(&honest, &theirs, &right, part);
+        let e = r.unwrap_err();
+        assert!(e.to_string().contains("NotRefuted"), "part {part}: {e}");
+        assert_eq!(ph, 2, "the challenger is to move");
+    }
+}

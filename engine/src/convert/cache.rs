@@ -26,7 +26,11 @@ pub fn write(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
     }
-    let tmp = path.with_extension(format!("otrm.tmp{}", std::process::id()));
+    // One temporary file per writer, threads of one process included (two loads of a model
+    // not yet converted write at once; each renames its own complete file into place).
+    static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("otrm.tmp{}-{n}", std::process::id()));
     let f = std::fs::File::create(&tmp).map_err(|e| EngineError::io(&tmp, e))?;
     let mut w = std::io::BufWriter::new(f);
     let mut h = Sha256::new();

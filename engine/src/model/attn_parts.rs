@@ -73,7 +73,9 @@ impl HeadSums {
     /// exponents). A score above `m` weighs 0 and a value exponent above `e` adds nothing (an
     /// honest claim has neither; the running maxima then show the claim wrong).
     pub fn add(&mut self, q: &Act16, k: &Act16, v: &Act16, scale_q32: i64, m: i64, e: i32) {
-        let s = shift_sat(dot16(&q.q, &k.q) as i128 * scale_q32 as i128, q.exp + k.exp);
+        // Exponents of real steps lie in [-32, 32]; any others still shift without overflow.
+        let sh = q.exp.saturating_add(k.exp).clamp(-200, 200);
+        let s = shift_sat(dot16(&q.q, &k.q) as i128 * scale_q32 as i128, sh);
         self.max = self.max.max(s);
         self.emax = self.emax.max(v.exp);
         let d = s.saturating_sub(m);
@@ -82,7 +84,7 @@ impl HeadSums {
         if v.exp > e {
             return;
         }
-        let pp = rshift_rne(p as i128, (e - v.exp).min(127) as u32) as i64;
+        let pp = rshift_rne(p as i128, (e as i64 - v.exp as i64).min(127) as u32) as i64;
         if pp == 0 {
             return;
         }
@@ -93,11 +95,8 @@ impl HeadSums {
 
     /// The head's output from its sums over every visible position (engine [`ops::attend`]).
     pub fn output(&self) -> Vec<i64> {
-        scaled_div_all(
-            &self.acc,
-            self.emax + W_FRAC as i32,
-            self.total.max(1) as i128,
-        )
+        let shift = (self.emax as i64 + W_FRAC as i64).clamp(-120, 120) as i32;
+        scaled_div_all(&self.acc, shift, self.total.max(1) as i128)
     }
 
     fn append(&self, b: &mut Vec<u8>) {
@@ -210,9 +209,12 @@ impl AttnInputs {
         let sh = self.shape;
         let group = sh.heads / sh.kv_heads;
         let scale = sh.scale_q32();
-        let from = part * chunk.max(1);
-        let to = (from + chunk.max(1)).min(self.positions());
+        let from = part.saturating_mul(chunk.max(1)).min(self.positions());
+        let to = from.saturating_add(chunk.max(1)).min(self.positions());
         let mut next = prev.to_vec();
+        if prev.len() != sh.heads || me.len() != sh.heads {
+            return next;
+        }
         for (h, s) in next.iter_mut().enumerate() {
             let kvh = h / group;
             let (m, e) = me[h];
@@ -237,11 +239,11 @@ impl AttnInputs {
 
     /// Every head's true maxima (largest score, largest value exponent).
     pub fn maxima(&self) -> Vec<(i64, i32)> {
-        let n = self.parts(usize::MAX);
         let any = vec![(0, 0); self.shape.heads];
-        let last = self.states_with(usize::MAX, &any);
-        debug_assert_eq!(last.len(), n);
-        last[0].iter().map(|h| (h.max, h.emax)).collect()
+        match self.states_with(usize::MAX, &any).pop() {
+            Some(last) => claimed_maxima(&last),
+            None => vec![(i64::MIN, i32::MIN); self.shape.heads],
+        }
     }
 
     /// The honest states after each part (with the true maxima): the last one gives the step's

@@ -495,7 +495,9 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit, IRefutableStep {
         int256[] memory scores = new int256[](cnt);
         int256[] memory acc = new int256[](hd / 16 * 4 + hd % 16);
         int256[] memory qpk = new int256[](hd / 16 * 4);
-        int256[] memory out = new int256[](hd);
+        // The caller's array when it has the size (one for all heads: memory is not freed).
+        int256[] memory out = sums.acc;
+        if (out.length != hd) out = new int256[](hd);
         bool given = sums.given;
         int256 mIn = sums.m;
         int256 eIn = sums.e;

@@ -68,13 +68,14 @@ struct Game {
 }
 
 fn game(cfg: &Config, x: &AttnInputs, out: &[u8], l: AttnLimits) -> Game {
+    game_at(cfg, x, out, l, STAGE, 0)
+}
+
+/// [`game`] at layer `stage`, the visible positions starting at `lo` (a local layer's window).
+fn game_at(cfg: &Config, x: &AttnInputs, out: &[u8], l: AttnLimits, stage: u16, lo: usize) -> Game {
     let ctx = x.positions();
-    let pos = ctx as u32 - 1;
-    let k = |pos, op| StepKey {
-        pos,
-        stage: STAGE,
-        op,
-    };
+    let pos = (lo + ctx) as u32 - 1;
+    let k = |pos, op| StepKey { pos, stage, op };
     let kv = x.shape.kv_heads;
     let mut given = vec![leaf(
         k(pos, layer_op::Q_ROPE),
@@ -82,18 +83,18 @@ fn game(cfg: &Config, x: &AttnInputs, out: &[u8], l: AttnLimits) -> Game {
     )];
     for j in 0..ctx {
         given.push(leaf(
-            k(j as u32, layer_op::K_ROPE),
+            k((lo + j) as u32, layer_op::K_ROPE),
             &Sha256::digest(bytes(&x.ks[j * kv..(j + 1) * kv])).into(),
         ));
     }
     for j in 0..ctx {
         given.push(leaf(
-            k(j as u32, layer_op::V_CACHE),
+            k((lo + j) as u32, layer_op::V_CACHE),
             &Sha256::digest(bytes(&x.vs[j * kv..(j + 1) * kv])).into(),
         ));
     }
     given.push(leaf(k(pos, layer_op::ATTN), &Sha256::digest(out).into()));
-    let (trace, at) = in_layout(&given, ctx as u32, cfg.n_layers as u16);
+    let (trace, at) = in_layout(&given, pos + 1, cfg.n_layers as u16);
     assert_eq!(at.last(), Some(&(trace.len() - 1)), "the ATTN leaf is last");
     let theirs = last_leaf_changed(&trace);
     let mut w = World::new();
@@ -109,7 +110,7 @@ fn game(cfg: &Config, x: &AttnInputs, out: &[u8], l: AttnLimits) -> Game {
     w.d.set_attn_verifier(&mut w.chain, MODEL_ID, tables::exp2_table_digest(), l)
         .unwrap();
     let mut r = receipt(&trace, 1, 10, [0x77; 32], T0);
-    r.prompt_tokens = ctx as u32;
+    r.prompt_tokens = pos + 1;
     let p = w.post_receipts(vec![r]);
     let id = w.dispute_first(&p);
     w.bisect_to_one_step(id, &trace, &theirs);
@@ -285,6 +286,42 @@ fn an_honest_long_attention_claim_stands_and_a_wrong_one_is_refuted() {
     let claim = attn_claim(cfg.canonical().as_bytes(), &encoded(&lie));
     assert_eq!(first_wrong_part(&claim, &x, chunk), Some(0));
     let (_, refuted) = play(&mut g, &cfg, &x, &encoded(&lie), chunk, 0);
+    assert!(refuted);
+    assert_eq!(g.phase(), 4);
+}
+
+/// A local layer (sliding window): the visible positions start past 0, and the parts count from
+/// the window's first position.
+#[test]
+fn a_local_layers_claim_counts_parts_from_its_window() {
+    let mut cfg = gemma_270m_config();
+    cfg.sliding_window = 64;
+    let stage = 1u16;
+    assert!(!cfg.is_global(stage as usize - 1));
+    let l = limits(&cfg);
+    let chunk = l.chunk as usize;
+    // Position 99 sees 36..=99: 64 positions, parts of 45 and 19.
+    let (lo, cnt) = (36usize, 64usize);
+    let x = inputs(&cfg, cnt, 53);
+    let honest = x.states(chunk);
+    assert_eq!(honest.len(), 2);
+    let out = output(honest.last().unwrap()).bytes();
+    for part in [0u64, 1] {
+        let mut g = game_at(&cfg, &x, &out, l, stage, lo);
+        let (_, refuted) = play(&mut g, &cfg, &x, &encoded(&honest), chunk, part);
+        assert!(!refuted, "part {part}");
+    }
+    // Values misread at window position 50 (absolute 86): part 1 refuted.
+    let mut y = x.clone();
+    for v in &mut y.vs[50].q {
+        *v = v.saturating_neg();
+    }
+    let cheat = y.states(chunk);
+    let wrong = output(cheat.last().unwrap()).bytes();
+    let mut g = game_at(&cfg, &x, &wrong, l, stage, lo);
+    let claim = attn_claim(cfg.canonical().as_bytes(), &encoded(&cheat));
+    assert_eq!(first_wrong_part(&claim, &x, chunk), Some(1));
+    let (_, refuted) = play(&mut g, &cfg, &x, &encoded(&cheat), chunk, 0);
     assert!(refuted);
     assert_eq!(g.phase(), 4);
 }

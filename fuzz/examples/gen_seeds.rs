@@ -624,7 +624,9 @@ fn attn_parts(out: &Out) {
         };
         let chunk = 1 + (head[3] % 4) as usize;
         let mut act = || Act16 {
-            q: (0..shape.head_dim).map(|_| (r.next() >> 52) as i16).collect(),
+            q: (0..shape.head_dim)
+                .map(|_| (r.next() >> 52) as i16)
+                .collect(),
             exp: -14,
         };
         let positions = 5;

@@ -41,7 +41,7 @@ impl AttnShape {
     }
 
     fn valid(&self) -> bool {
-        self.heads > 0 && self.kv_heads > 0 && self.head_dim > 0 && self.heads % self.kv_heads == 0
+        self.heads > 0 && self.kv_heads > 0 && self.head_dim > 0 && self.heads.is_multiple_of(self.kv_heads)
     }
 }
 
@@ -145,7 +145,7 @@ pub fn decode_state(b: &[u8], shape: AttnShape) -> Option<Vec<HeadSums>> {
 /// `None` when `b` is not exactly that.
 pub fn read_acts(b: &[u8], d: usize) -> Option<Vec<Act16>> {
     let each = 4 + 2 * d;
-    if d == 0 || b.len() % each != 0 {
+    if d == 0 || !b.len().is_multiple_of(each) {
         return None;
     }
     Some(
@@ -183,7 +183,7 @@ impl AttnInputs {
         let ok = q.len() == shape.heads
             && ks.len() == vs.len()
             && !ks.is_empty()
-            && ks.len() % shape.kv_heads == 0;
+            && ks.len().is_multiple_of(shape.kv_heads);
         ok.then_some(AttnInputs { shape, q, ks, vs })
     }
 

@@ -41,7 +41,10 @@ impl AttnShape {
     }
 
     fn valid(&self) -> bool {
-        self.heads > 0 && self.kv_heads > 0 && self.head_dim > 0 && self.heads.is_multiple_of(self.kv_heads)
+        self.heads > 0
+            && self.kv_heads > 0
+            && self.head_dim > 0
+            && self.heads.is_multiple_of(self.kv_heads)
     }
 }
 

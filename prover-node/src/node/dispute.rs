@@ -52,8 +52,8 @@
 //!     row of the head's matrix ([`Move::RefutedLogit`]);
 //!   - attention past the proof limit (`AttnStepVerifier`'s claim, docs/PROTOCOL.md §10,
 //!     "Attention by refutation"): the claim is the step's sums after each part of the visible
-//!     positions (engine `attn_parts`); the challenger names the first part whose state is not its own
-//!     ([`Move::NamedPart`]), the node reveals the states before and after it, and the
+//!     positions (engine `attn_parts`); the challenger names the first part whose state is not
+//!     its own ([`Move::NamedPart`]), the node reveals the states before and after it, and the
 //!     challenger refutes it with the part's keys and values ([`Move::RefutedAttn`]);
 //!
 //!   a step whose operator has no step verifier in the registry (`PROMPT`)
@@ -980,7 +980,8 @@ fn attn_by_proof<H: Host + ?Sized>(
     Ok(host::view(host, v, &call).unwrap_or(true))
 }
 
-/// The parts' length of the `ATTN` verifier of dispute `id`'s claim or step `key`.
+/// The parts' length of the `ATTN` verifier of dispute `id`: the one its claim was checked by,
+/// once made, else the one the registry names for step `key`.
 fn attn_chunk<H: Host + ?Sized>(
     host: &mut H,
     d: &Deployment,
@@ -988,10 +989,13 @@ fn attn_chunk<H: Host + ?Sized>(
     key: LeafKey,
 ) -> Result<usize, String> {
     use otr_contracts::bindings::attn_step::AttnStepVerifier;
-    let model_id = d.dispute(host, id).map_err(|e| e.to_string())?.modelId.0;
-    let v = d
-        .step_verifier(host, model_id, key.stage, key.op)
-        .map_err(|e| e.to_string())?;
+    let mut v = d.claim_verifier(host, id).map_err(|e| e.to_string())?;
+    if v == Address::ZERO {
+        let model_id = d.dispute(host, id).map_err(|e| e.to_string())?.modelId.0;
+        v = d
+            .step_verifier(host, model_id, key.stage, key.op)
+            .map_err(|e| e.to_string())?;
+    }
     let n: U256 =
         host::view(host, v, &AttnStepVerifier::chunkCall {}).map_err(|e| e.to_string())?;
     Ok(n.saturating_to::<usize>().max(1))

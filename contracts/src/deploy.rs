@@ -1510,8 +1510,8 @@ impl AttnLimits {
     /// whose `ATTN` proof fits 14.5M gas (below the 16M transaction cap) by a linear estimate
     /// from Gemma 3 270M-sized steps (4 heads x 256: about 141k per visible position and 1.69M
     /// fixed, both taken to grow with `n_heads x head_dim`): 90 positions at Gemma 3 270M's
-    /// size. Measured since (docs/BENCHMARKS.md): 2.94M at 8 visible, 15.32M at 96, so about
-    /// 14.5M at 90, inside the target. At most `context_len`. A claim's part is half of that (at least 1): its
+    /// size. Measured since (docs/BENCHMARKS.md): 2.91M at 8 visible, 15.25M at 96, so about
+    /// 14.4M at 90, inside the target. At most `context_len`. A claim's part is half of that (at least 1): its
     /// refutation recomputes the part and carries the claim and two states besides.
     pub fn estimate(
         n_heads: u64,

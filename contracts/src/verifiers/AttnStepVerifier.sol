@@ -464,9 +464,10 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit, IRefutableStep {
         }
         y = new int256[](heads * hd);
         Sums memory s;
+        s.y = y;
         for (uint256 h = 0; h < heads; ++h) {
+            s.yOff = h * hd;
             if (!headSums(c, h, s)) return (false, y);
-            finishHead(s.acc, s.total, s.eMax, y, h * hd);
         }
         return (true, y);
     }
@@ -481,6 +482,10 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit, IRefutableStep {
         int256 eMax;
         int256 total;
         int256[] acc;
+        /// When not empty: the head's output (`finishHead`) is written into `y` from `yOff`
+        /// instead of its sums into `acc` (a proof: one pass over the sums).
+        int256[] y;
+        uint256 yOff;
     }
 
     /// @notice One query head's sums (engine `ops::attend` before the division) over the
@@ -496,8 +501,19 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit, IRefutableStep {
         int256[] memory acc = new int256[](hd / 16 * 4 + hd % 16);
         int256[] memory qpk = new int256[](hd / 16 * 4);
         // The caller's array when it has the size (one for all heads: memory is not freed).
-        int256[] memory out = sums.acc;
-        if (out.length != hd) out = new int256[](hd);
+        int256[] memory out = sums.y;
+        if (out.length != 0) {
+            // A proof: the output goes into `y` from `yOff` (`out` then points `yOff` words in;
+            // only its data is written, below).
+            uint256 yOff = sums.yOff;
+            assembly ("memory-safe") {
+                out := add(out, mul(yOff, 0x20))
+            }
+        } else {
+            out = sums.acc;
+            if (out.length != hd) out = new int256[](hd);
+        }
+        bool fin = sums.y.length != 0;
         bool given = sums.given;
         int256 mIn = sums.m;
         int256 eIn = sums.e;
@@ -704,9 +720,12 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit, IRefutableStep {
                     }
                 }
             }
-            // The sums unbiased, one value per element.
+            // The sums unbiased, one value per element; for a proof, divided at once:
+            // round(acc 2^(E + 32) / max(total, 1)) (0 or saturated when E + 32 > 60).
             let po := add(out, 0x20)
             let unbias := shl(15, wsum)
+            if slt(total, 1) { total := 1 }
+            let sh := add(emax, 32)
             for { let i := 0 } lt(i, hd) { i := add(i, 1) } {
                 let a := 0
                 switch lt(i, full)
@@ -716,13 +735,23 @@ contract AttnStepVerifier is NormStepVerifier, IStepLimit, IRefutableStep {
                     a := sub(and(shr(mul(64, sub(3, shr(2, li))), word), 0xffffffffffffffff), unbias)
                 }
                 default { a := mload(add(pacc, mul(add(div(full, 4), sub(i, full)), 0x20))) }
+                if fin {
+                    let r := 0
+                    switch sgt(sh, 60)
+                    case 1 {
+                        if sgt(a, 0) { r := 0x7fffffffffffffff }
+                        if slt(a, 0) { r := not(0x7fffffffffffffff) }
+                    }
+                    default { r := sat64(divRne(shl(sh, a), total)) }
+                    a := r
+                }
                 mstore(add(po, mul(i, 0x20)), a)
             }
         }
         sums.sMax = sMax;
         sums.eMax = eMax;
         sums.total = sumP;
-        sums.acc = out;
+        if (!fin) sums.acc = out;
     }
 
     /// @notice A head's output from its sums over every visible position, written into `y`

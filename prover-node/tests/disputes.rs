@@ -171,6 +171,32 @@ impl World {
             .collect()
     }
 
+    /// Posts `run`'s receipt (request hash from `nonce`), opens a dispute over it and plays it
+    /// to the end: the node with `run`'s trace and a replay of `node_kind`, the challenger with
+    /// its own trace `own` and an honest replay.
+    fn play(
+        &mut self,
+        run: &TracedRun,
+        nonce: u8,
+        node_kind: RunKind,
+        own: &Trace,
+    ) -> (Outcome, Vec<Move>) {
+        let refs = self.post(vec![self.receipt(run, nonce)]);
+        let id = self.open(&refs[0]);
+        let node_trace = Trace::new(run.leaves.clone());
+        let mut node_wit = witness(node_kind);
+        let mut ch_wit = witness(RunKind::Honest);
+        dispute::play_both_with(
+            &mut self.chain,
+            &self.d,
+            id,
+            (self.node, &node_trace, &mut node_wit),
+            (self.challenger, own, Some(&mut ch_wit)),
+            self.params.move_timeout,
+        )
+        .unwrap()
+    }
+
     fn open(&mut self, r: &ReceiptRef) -> u64 {
         dispute::open(
             &mut self.chain,
@@ -460,22 +486,9 @@ fn a_wrong_token_is_refuted_at_its_sample_step_and_a_right_one_stands() {
     let key = leaf_key(&cheat.leaves[first as usize]).unwrap();
     assert_eq!((key.stage, key.op), (nl + 1, op::SAMPLE), "the wrong token");
     let mut w = World::new(nl);
-    let refs = w.post(vec![w.receipt(&cheat, 1)]);
     let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
-    let id = w.open(&refs[0]);
-    let node_trace = Trace::new(cheat.leaves.clone());
     let own = Trace::new(honest.leaves.clone());
-    let mut node_wit = witness(RunKind::CheatToken);
-    let mut ch_wit = witness(RunKind::Honest);
-    let (outcome, moves) = dispute::play_both_with(
-        &mut w.chain,
-        &w.d,
-        id,
-        (w.node, &node_trace, &mut node_wit),
-        (w.challenger, &own, Some(&mut ch_wit)),
-        w.params.move_timeout,
-    )
-    .unwrap();
+    let (outcome, moves) = w.play(&cheat, 1, RunKind::CheatToken, &own);
     assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
     assert!(
         moves.contains(&Move::ClaimedStep { index: first, key }),
@@ -499,20 +512,7 @@ fn a_wrong_token_is_refuted_at_its_sample_step_and_a_right_one_stands() {
     let key = leaf_key(&honest.leaves[at as usize]).unwrap();
     assert_eq!((key.stage, key.op), (nl + 1, op::SAMPLE));
     let mut w = World::new(nl);
-    let refs = w.post(vec![w.receipt(&honest, 2)]);
-    let id = w.open(&refs[0]);
-    let node_trace = Trace::new(honest.leaves.clone());
-    let mut node_wit = witness(RunKind::Honest);
-    let mut ch_wit = witness(RunKind::Honest);
-    let (outcome, moves) = dispute::play_both_with(
-        &mut w.chain,
-        &w.d,
-        id,
-        (w.node, &node_trace, &mut node_wit),
-        (w.challenger, &tampered(&honest, at), Some(&mut ch_wit)),
-        w.params.move_timeout,
-    )
-    .unwrap();
+    let (outcome, moves) = w.play(&honest, 2, RunKind::Honest, &tampered(&honest, at));
     assert_eq!(outcome, Outcome::NodeWon, "{moves:?}");
     assert!(
         moves.contains(&Move::ClaimedStep { index: at, key }),
@@ -559,22 +559,9 @@ fn a_wrong_matrix_row_is_refuted_and_a_right_output_stands() {
     };
     let mut w = World::new(nl);
     with_rows(&mut w);
-    let refs = w.post(vec![w.receipt(&cheat, 1)]);
     let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
-    let id = w.open(&refs[0]);
-    let node_trace = Trace::new(cheat.leaves.clone());
     let own = Trace::new(honest.leaves.clone());
-    let mut node_wit = witness(RunKind::CheatMatrix);
-    let mut ch_wit = witness(RunKind::Honest);
-    let (outcome, moves) = dispute::play_both_with(
-        &mut w.chain,
-        &w.d,
-        id,
-        (w.node, &node_trace, &mut node_wit),
-        (w.challenger, &own, Some(&mut ch_wit)),
-        w.params.move_timeout,
-    )
-    .unwrap();
+    let (outcome, moves) = w.play(&cheat, 1, RunKind::CheatMatrix, &own);
     assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
     assert!(
         moves.contains(&Move::ClaimedStep { index: first, key }),
@@ -602,20 +589,7 @@ fn a_wrong_matrix_row_is_refuted_and_a_right_output_stands() {
     let at = index_of(&honest, key);
     let mut w = World::new(nl);
     with_rows(&mut w);
-    let refs = w.post(vec![w.receipt(&honest, 2)]);
-    let id = w.open(&refs[0]);
-    let node_trace = Trace::new(honest.leaves.clone());
-    let mut node_wit = witness(RunKind::Honest);
-    let mut ch_wit = witness(RunKind::Honest);
-    let (outcome, moves) = dispute::play_both_with(
-        &mut w.chain,
-        &w.d,
-        id,
-        (w.node, &node_trace, &mut node_wit),
-        (w.challenger, &tampered(&honest, at), Some(&mut ch_wit)),
-        w.params.move_timeout,
-    )
-    .unwrap();
+    let (outcome, moves) = w.play(&honest, 2, RunKind::Honest, &tampered(&honest, at));
     assert_eq!(outcome, Outcome::NodeWon, "{moves:?}");
     assert!(
         moves.contains(&Move::ClaimedStep { index: at, key }),
@@ -679,22 +653,9 @@ fn long_attention_is_claimed_and_a_wrong_one_is_refuted_by_one_part() {
         w
     };
     let mut w = world();
-    let refs = w.post(vec![w.receipt(&cheat, 1)]);
     let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
-    let id = w.open(&refs[0]);
-    let node_trace = Trace::new(cheat.leaves.clone());
     let own = Trace::new(honest.leaves.clone());
-    let mut node_wit = witness(RunKind::CheatAttn);
-    let mut ch_wit = witness(RunKind::Honest);
-    let (outcome, moves) = dispute::play_both_with(
-        &mut w.chain,
-        &w.d,
-        id,
-        (w.node, &node_trace, &mut node_wit),
-        (w.challenger, &own, Some(&mut ch_wit)),
-        w.params.move_timeout,
-    )
-    .unwrap();
+    let (outcome, moves) = w.play(&cheat, 1, RunKind::CheatAttn, &own);
     assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
     assert!(
         moves.contains(&Move::ClaimedStep { index: first, key }),
@@ -722,20 +683,7 @@ fn long_attention_is_claimed_and_a_wrong_one_is_refuted_by_one_part() {
     // The honest node at the same step, against a frivolous challenger.
     let at = index_of(&honest, key);
     let mut w = world();
-    let refs = w.post(vec![w.receipt(&honest, 2)]);
-    let id = w.open(&refs[0]);
-    let node_trace = Trace::new(honest.leaves.clone());
-    let mut node_wit = witness(RunKind::Honest);
-    let mut ch_wit = witness(RunKind::Honest);
-    let (outcome, moves) = dispute::play_both_with(
-        &mut w.chain,
-        &w.d,
-        id,
-        (w.node, &node_trace, &mut node_wit),
-        (w.challenger, &tampered(&honest, at), Some(&mut ch_wit)),
-        w.params.move_timeout,
-    )
-    .unwrap();
+    let (outcome, moves) = w.play(&honest, 2, RunKind::Honest, &tampered(&honest, at));
     assert_eq!(outcome, Outcome::NodeWon, "{moves:?}");
     assert!(
         moves.contains(&Move::ClaimedStep { index: at, key }),

@@ -155,17 +155,11 @@ impl Game {
         part: u64,
         revealed: &[u8],
     ) -> Result<u64, otr_contracts::CallError> {
-        let kv = x.shape.kv_heads;
-        let from = part as usize * chunk;
-        let to = (from + chunk).min(self.ctx);
-        let mut idx: Vec<u64> = (from..to).map(|j| self.at[1 + j]).collect();
-        idx.extend((from..to).map(|j| self.at[1 + self.ctx + j]));
-        let wit = attn_refutation_witness(
-            &bytes(&x.q),
-            &bytes(&x.ks[from * kv..to * kv]),
-            &bytes(&x.vs[from * kv..to * kv]),
-            &tables::exp2_table_bytes(),
-        );
+        let r = x.part_range(part as usize, chunk);
+        let mut idx: Vec<u64> = r.clone().map(|j| self.at[1 + j]).collect();
+        idx.extend(r.map(|j| self.at[1 + self.ctx + j]));
+        let (q, ks, vs) = x.part_bytes(part as usize, chunk);
+        let wit = attn_refutation_witness(&q, &ks, &vs, &tables::exp2_table_bytes());
         let c = self.claimed();
         self.w
             .d

@@ -331,8 +331,6 @@ fn real_gemma_attention_claim_is_refuted_when_wrong_and_stands_when_right() {
     let states = |x: &AttnInputs| -> Vec<Vec<u8>> {
         x.states(chunk).iter().map(|s| encode_state(s)).collect()
     };
-    let bytes =
-        |v: &[otr_engine::fixed::Act16]| -> Vec<u8> { v.iter().flat_map(|a| a.bytes()).collect() };
     // Plays claim, namePart(part), revealPart and refuteStep (with the honest values); the
     // refutation's result.
     let play = |node: &Trace, theirs: &Trace, claimed: &[Vec<u8>], part: u64| {
@@ -355,21 +353,14 @@ fn real_gemma_attention_claim_is_refuted_when_wrong_and_stands_when_right() {
             .unwrap();
         let p = attn_part(claimed, part).unwrap();
         w.d.reveal_part(&mut w.chain, w.node, id, &c, &p).unwrap();
-        let kv = shape.kv_heads;
-        let (from, to) = (
-            part as usize * chunk,
-            ((part as usize + 1) * chunk).min(n as usize),
-        );
-        let mut idx: Vec<u64> = (from..to)
+        let r = mine.part_range(part as usize, chunk);
+        let mut idx: Vec<u64> = r
+            .clone()
             .map(|j| find(&honest, j as u32, layer_op::K_ROPE))
             .collect();
-        idx.extend((from..to).map(|j| find(&honest, j as u32, layer_op::V_CACHE)));
-        let wit = attn_refutation_witness(
-            &bytes(&mine.q),
-            &bytes(&mine.ks[from * kv..to * kv]),
-            &bytes(&mine.vs[from * kv..to * kv]),
-            &otr_engine::tables::exp2_table_bytes(),
-        );
+        idx.extend(r.map(|j| find(&honest, j as u32, layer_op::V_CACHE)));
+        let (q, ks, vs) = mine.part_bytes(part as usize, chunk);
+        let wit = attn_refutation_witness(&q, &ks, &vs, &otr_engine::tables::exp2_table_bytes());
         let r =
             w.d.refute_step_opened(&mut w.chain, w.challenger, id, &c, &p, &honest, &idx, wit);
         (r, g, phase(&mut w, id))

@@ -48,6 +48,13 @@ impl AttnShape {
     }
 }
 
+/// The score of key `k` for query `q` (engine [`ops::attend`]).
+fn score(q: &Act16, k: &Act16, scale_q32: i64) -> i64 {
+    // Exponents of real steps lie in [-32, 32]; any others still shift without overflow.
+    let sh = q.exp.saturating_add(k.exp).clamp(-200, 200);
+    shift_sat(dot16(&q.q, &k.q) as i128 * scale_q32 as i128, sh)
+}
+
 /// One query head's running sums over a prefix of its visible positions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeadSums {
@@ -76,9 +83,7 @@ impl HeadSums {
     /// exponents). A score above `m` weighs 0 and a value exponent above `e` adds nothing (an
     /// honest claim has neither; the running maxima then show the claim wrong).
     pub fn add(&mut self, q: &Act16, k: &Act16, v: &Act16, scale_q32: i64, m: i64, e: i32) {
-        // Exponents of real steps lie in [-32, 32]; any others still shift without overflow.
-        let sh = q.exp.saturating_add(k.exp).clamp(-200, 200);
-        let s = shift_sat(dot16(&q.q, &k.q) as i128 * scale_q32 as i128, sh);
+        let s = score(q, k, scale_q32);
         self.max = self.max.max(s);
         self.emax = self.emax.max(v.exp);
         let d = s.saturating_sub(m);
@@ -200,6 +205,25 @@ impl AttnInputs {
         self.positions().div_ceil(chunk.max(1))
     }
 
+    /// The visible positions (0 = the first visible) of part `part`.
+    pub fn part_range(&self, part: usize, chunk: usize) -> std::ops::Range<usize> {
+        let from = part.saturating_mul(chunk.max(1)).min(self.positions());
+        from..from.saturating_add(chunk.max(1)).min(self.positions())
+    }
+
+    /// The bytes a refutation of part `part` carries: the query heads, and the part's keys and
+    /// values position after position (each the trace tensor's bytes).
+    pub fn part_bytes(&self, part: usize, chunk: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let r = self.part_range(part, chunk);
+        let kv = self.shape.kv_heads;
+        let bytes = |v: &[Act16]| -> Vec<u8> { v.iter().flat_map(Act16::bytes).collect() };
+        (
+            bytes(&self.q),
+            bytes(&self.ks[r.start * kv..r.end * kv]),
+            bytes(&self.vs[r.start * kv..r.end * kv]),
+        )
+    }
+
     /// The state after part `part` from the state `prev` before it, with the claimed maxima
     /// `me` (per head: score, value exponent).
     pub fn step(
@@ -212,8 +236,7 @@ impl AttnInputs {
         let sh = self.shape;
         let group = sh.heads / sh.kv_heads;
         let scale = sh.scale_q32();
-        let from = part.saturating_mul(chunk.max(1)).min(self.positions());
-        let to = from.saturating_add(chunk.max(1)).min(self.positions());
+        let r = self.part_range(part, chunk);
         let mut next = prev.to_vec();
         if prev.len() != sh.heads || me.len() != sh.heads {
             return next;
@@ -221,7 +244,7 @@ impl AttnInputs {
         for (h, s) in next.iter_mut().enumerate() {
             let kvh = h / group;
             let (m, e) = me[h];
-            for j in from..to {
+            for j in r.clone() {
                 let at = j * sh.kv_heads + kvh;
                 s.add(&self.q[h], &self.ks[at], &self.vs[at], scale, m, e);
             }
@@ -242,11 +265,20 @@ impl AttnInputs {
 
     /// Every head's true maxima (largest score, largest value exponent).
     pub fn maxima(&self) -> Vec<(i64, i32)> {
-        let any = vec![(0, 0); self.shape.heads];
-        match self.states_with(usize::MAX, &any).pop() {
-            Some(last) => claimed_maxima(&last),
-            None => vec![(i64::MIN, i32::MIN); self.shape.heads],
-        }
+        let sh = self.shape;
+        let (group, scale) = (sh.heads / sh.kv_heads, sh.scale_q32());
+        (0..sh.heads)
+            .map(|h| {
+                let kvh = h / group;
+                let at = (0..self.positions()).map(|j| j * sh.kv_heads + kvh);
+                let m = at
+                    .clone()
+                    .map(|a| score(&self.q[h], &self.ks[a], scale))
+                    .max();
+                let e = at.map(|a| self.vs[a].exp).max();
+                (m.unwrap_or(i64::MIN), e.unwrap_or(i32::MIN))
+            })
+            .collect()
     }
 
     /// The honest states after each part (with the true maxima): the last one gives the step's

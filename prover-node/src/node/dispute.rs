@@ -866,24 +866,34 @@ fn claim_move<H: Host + ?Sized>(
     }
     let c = d.claim(host, id)?;
     let attn = key.op == op::ATTN && key.stage >= 1 && key.stage <= num_layers;
-    if attn {
-        let states = match attn_states(host, d, id, key, index, material) {
-            Ok(s) => s,
+    // An attention claim's parts are its states; a `LOGITS` claim's, chunks of its output.
+    let attn_states = match attn {
+        true => match attn_states(host, d, id, key, index, material) {
+            Ok(s) => Some(s),
             Err(e) => return cannot(e),
+        },
+        false => None,
+    };
+    if c.stage == CLAIM_PART_NAMED {
+        let part = u64::from(c.part);
+        let Some(claim) = d.step_claimed(host, id)? else {
+            return cannot("no StepClaimed event for our claim".into());
         };
-        if c.stage == CLAIM_PART_NAMED {
-            let part = u64::from(c.part);
-            let Some(claim) = d.step_claimed(host, id)? else {
-                return cannot("no StepClaimed event for our claim".into());
-            };
-            let Some(data) = otr_contracts::deploy::attn_part(&states.1, part) else {
-                return cannot(format!("our attention claim has no part {part}"));
-            };
-            if let Err(e) = d.reveal_part(host, me, id, &claim, &data) {
-                return cannot(format!("revealPart failed: {e}"));
+        let data = match &attn_states {
+            Some((_, states)) => otr_contracts::deploy::attn_part(states, part),
+            None => {
+                otr_contracts::deploy::wide_chunk(&replayed_output!(), part).map(<[u8]>::to_vec)
             }
-            return Ok(Move::RevealedPart { index, part });
+        };
+        let Some(data) = data else {
+            return cannot(format!("our claim has no part {part}"));
+        };
+        if let Err(e) = d.reveal_part(host, me, id, &claim, &data) {
+            return cannot(format!("revealPart failed: {e}"));
         }
+        return Ok(Move::RevealedPart { index, part });
+    }
+    if let Some((config, states)) = attn_states {
         let input = match find_input(
             trace,
             index,
@@ -895,25 +905,11 @@ fn claim_move<H: Host + ?Sized>(
             Ok(i) => i,
             Err(e) => return cannot(e),
         };
-        let claim = otr_contracts::deploy::attn_claim(states.0.as_bytes(), &states.1);
+        let claim = otr_contracts::deploy::attn_claim(config.as_bytes(), &states);
         if let Err(e) = d.claim_step(host, me, id, trace, &[input], claim) {
             return cannot(format!("claimStep failed: {e}"));
         }
         return Ok(Move::ClaimedStep { index, key });
-    }
-    if c.stage == CLAIM_PART_NAMED {
-        let output = replayed_output!();
-        let part = u64::from(c.part);
-        let Some(claim) = d.step_claimed(host, id)? else {
-            return cannot("no StepClaimed event for our claim".into());
-        };
-        let Some(data) = otr_contracts::deploy::wide_chunk(&output, part) else {
-            return cannot(format!("our output has no chunk {part}"));
-        };
-        if let Err(e) = d.reveal_part(host, me, id, &claim, data) {
-            return cannot(format!("revealPart failed: {e}"));
-        }
-        return Ok(Move::RevealedPart { index, part });
     }
     // A `SAMPLE` claims its token with the `LOGITS` input (a sampled one with its draw's
     // summary of the logits); a matrix step its output (the head's `LOGITS` as its chunks'
@@ -1002,7 +998,7 @@ fn attn_chunk<H: Host + ?Sized>(
 }
 
 /// The attention shape of a canonical config text.
-pub fn attn_shape(config: &str) -> Result<otr_engine::model::attn_parts::AttnShape, String> {
+fn attn_shape(config: &str) -> Result<otr_engine::model::attn_parts::AttnShape, String> {
     let f = |name| config_field(config, name).map(|v| v as usize);
     Ok(otr_engine::model::attn_parts::AttnShape {
         heads: f("n_heads")?,
@@ -1362,15 +1358,14 @@ fn refute_attn<'m, H: Host + ?Sized>(
             Ok(lo) => lo as usize,
             Err(_) => return stands,
         };
-        let (from, to) = (p * chunk, ((p + 1) * chunk).min(x.positions()));
         let at = |j: usize, op| LeafKey {
             pos: (lo + j) as u32,
             op,
             ..key
         };
-        let mut idx = Vec::with_capacity(2 * (to - from));
+        let mut idx = Vec::new();
         for o in [op::K_ROPE, op::V_CACHE] {
-            for j in from..to {
+            for j in x.part_range(p, chunk) {
                 match find_input(own, index, at(j, o)) {
                     Ok(i) => idx.push(i),
                     Err(e) => {
@@ -1380,14 +1375,11 @@ fn refute_attn<'m, H: Host + ?Sized>(
                 }
             }
         }
-        let bytes = |v: &[otr_engine::fixed::Act16]| -> Vec<u8> {
-            v.iter().flat_map(|a| a.bytes()).collect()
-        };
-        let kv = x.shape.kv_heads;
+        let (q, ks, vs) = x.part_bytes(p, chunk);
         let witness = otr_contracts::deploy::attn_refutation_witness(
-            &bytes(&x.q),
-            &bytes(&x.ks[from * kv..to * kv]),
-            &bytes(&x.vs[from * kv..to * kv]),
+            &q,
+            &ks,
+            &vs,
             &otr_engine::tables::exp2_table_bytes(),
         );
         let out = d.refute_step_opened(host, me, id, c, &revealed, own, &idx, witness)?;

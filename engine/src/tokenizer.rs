@@ -25,6 +25,8 @@ pub const TYPE_UNUSED: i32 = 5;
 pub const TYPE_BYTE: i32 = 6;
 /// Domain tag of [`Tokenizer::hash`].
 pub const TOKENIZER_TAG: &[u8] = b"OTR/tokenizer/v1\0";
+/// Domain tag of a vocabulary-piece leaf ([`Tokenizer::piece_leaf`]).
+pub const PIECE_TAG: &[u8] = b"OTR/vocab-piece/v1\0";
 
 const SPACE: &str = "\u{2581}";
 
@@ -345,6 +347,62 @@ impl Tokenizer {
             b.extend(self.token_bytes(i));
         }
         String::from_utf8_lossy(&b).into_owned()
+    }
+
+    /// What token `id` stands for in a prompt's text: a byte token its byte, a normal token its
+    /// text with `U+2581` as a space, any other (control, user-defined, unknown, unused) its text
+    /// as it is: `encode` with `parse_special` matches those literally. Empty for no such id.
+    pub fn piece_surface(&self, id: u32) -> Vec<u8> {
+        let i = id as usize;
+        let Some(t) = self.tokens.get(i) else {
+            return Vec::new();
+        };
+        match self.types[i] {
+            TYPE_BYTE => parse_byte_token(t).map(|b| vec![b]).unwrap_or_default(),
+            TYPE_NORMAL => t.replace(SPACE, " ").into_bytes(),
+            _ => t.as_bytes().to_vec(),
+        }
+    }
+
+    /// The text a prompt's token ids say (the `PROMPT` trace step's text): the pieces'
+    /// surfaces ([`Tokenizer::piece_surface`]) concatenated, after a leading BOS when the
+    /// vocabulary adds one. For `ids = encode(text, true, true)` on a vocabulary without a space
+    /// prefix this is `text` (but for spaces written as `U+2581`).
+    pub fn prompt_text(&self, ids: &[u32]) -> Vec<u8> {
+        let skip =
+            usize::from(self.add_bos && self.bos.is_some() && ids.first() == self.bos.as_ref());
+        let mut out = Vec::new();
+        for &id in &ids[skip..] {
+            out.extend(self.piece_surface(id));
+        }
+        out
+    }
+
+    /// Leaf data of token `id` in [`Tokenizer::pieces_root`]:
+    /// `"OTR/vocab-piece/v1\0" || u32be(id) || surface`.
+    pub fn piece_leaf(&self, id: u32) -> Vec<u8> {
+        let mut b = PIECE_TAG.to_vec();
+        b.extend_from_slice(&id.to_be_bytes());
+        b.extend(self.piece_surface(id));
+        b
+    }
+
+    /// RFC 6962 root over every token's [`Tokenizer::piece_leaf`], in id order: what the
+    /// on-chain `PROMPT` verifier opens a token's surface against.
+    pub fn pieces_root(&self) -> [u8; 32] {
+        let leaves: Vec<Vec<u8>> = (0..self.tokens.len() as u32)
+            .map(|i| self.piece_leaf(i))
+            .collect();
+        otr_core::rollup::merkle::root(&leaves)
+    }
+
+    /// Token `id`'s surface with its audit path in [`Tokenizer::pieces_root`].
+    pub fn piece_opening(&self, id: u32) -> Option<(Vec<u8>, Vec<[u8; 32]>)> {
+        let leaves: Vec<Vec<u8>> = (0..self.tokens.len() as u32)
+            .map(|i| self.piece_leaf(i))
+            .collect();
+        let p = otr_core::rollup::merkle::prove(&leaves, id as u64).ok()?;
+        Some((self.piece_surface(id), p.path))
     }
 
     /// `SHA-256("OTR/tokenizer/v1\0" || u32le(n) || per token: u32le(len) text f32le(score)

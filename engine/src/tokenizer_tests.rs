@@ -74,3 +74,56 @@ fn stream_decoder_holds_partial_utf8() {
     assert_eq!(d.push(&[0xC3]), "");
     assert_eq!(d.push(&[0xA9, b'a']), "éa");
 }
+
+#[test]
+fn prompt_text_is_the_encoded_text() {
+    let t = vocab();
+    for text in [
+        "hello",
+        " hello é\n",
+        "<start_of_turn>user\nhello hello<start_of_turn>\n",
+        "",
+        "hé\u{1F600} lo",
+    ] {
+        let ids = t.encode(text, true, true);
+        assert_eq!(ids[0], 2);
+        assert_eq!(t.prompt_text(&ids), text.as_bytes(), "{text:?}");
+    }
+    // Without the BOS the vocabulary adds, the BOS is a literal piece.
+    assert_eq!(t.prompt_text(&[2, 2]), b"<bos>");
+    // An id outside the vocabulary stands for nothing.
+    assert_eq!(t.piece_surface(100_000), b"");
+}
+
+#[test]
+fn pieces_open_against_their_root() {
+    let t = vocab();
+    let root = t.pieces_root();
+    for id in [
+        0u32,
+        2,
+        4 + 0xC3,
+        t.token_id("▁hello").unwrap(),
+        t.token_id("\n").unwrap(),
+    ] {
+        let (surface, path) = t.piece_opening(id).unwrap();
+        assert_eq!(surface, t.piece_surface(id));
+        let leaf = t.piece_leaf(id);
+        assert_eq!(
+            &leaf[PIECE_TAG.len()..PIECE_TAG.len() + 4],
+            &id.to_be_bytes()
+        );
+        assert_eq!(&leaf[PIECE_TAG.len() + 4..], &surface[..]);
+        let n = t.vocab_size() as u64;
+        assert!(
+            otr_core::rollup::merkle::verify_inclusion(&leaf, id as u64, n, &path, &root).is_ok()
+        );
+        let other = t.piece_leaf(id + 1);
+        assert!(
+            otr_core::rollup::merkle::verify_inclusion(&other, id as u64, n, &path, &root).is_err()
+        );
+    }
+    assert_eq!(t.piece_surface(t.token_id("▁hello").unwrap()), b" hello");
+    assert_eq!(t.piece_surface(4 + 0xA9), [0xA9]);
+    assert!(t.piece_opening(t.vocab_size() as u32).is_none());
+}

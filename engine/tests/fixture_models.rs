@@ -229,7 +229,13 @@ fn steps_replay_from_their_inputs() {
                         op: embed_op::PROMPT
                     }
                 );
-                assert_eq!(rec.output, StepTensor::Tokens(ids.clone()));
+                assert_eq!(
+                    rec.output,
+                    StepTensor::Prompt {
+                        text: m.tokenizer().prompt_text(&ids),
+                        ids: ids.clone()
+                    }
+                );
                 assert!(matches!(
                     m.replay_step(&rec),
                     Err(EngineError::InvalidRequest(_))
@@ -246,7 +252,7 @@ fn steps_replay_from_their_inputs() {
                 Some(StepTensor::Act(a)) => a.q[0] = a.q[0].wrapping_add(1000),
                 Some(StepTensor::Acts(a)) => a[0].q[0] = a[0].q[0].wrapping_add(1000),
                 Some(StepTensor::Token(t)) => *t = (*t + 1) % 100,
-                Some(StepTensor::Tokens(p)) => {
+                Some(StepTensor::Prompt { ids: p, .. }) => {
                     let t = &mut p[rec.key.pos as usize];
                     *t = (*t + 1) % 100
                 }
@@ -370,7 +376,13 @@ fn the_embedding_fault_makes_one_embed_step_wrong() {
     let rec = m
         .step_input_with_fault(&ids, &s, fault, first as u64)
         .unwrap();
-    assert_eq!(rec.inputs, vec![StepTensor::Tokens(ids.clone())]);
+    assert_eq!(
+        rec.inputs,
+        vec![StepTensor::Prompt {
+            text: m.tokenizer().prompt_text(&ids),
+            ids: ids.clone()
+        }]
+    );
     assert!(matches!(
         m.replay_step(&rec),
         Err(EngineError::ReplayMismatch { .. })

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 const WEIGHTS_ROOT: &str = "fb7928f7ccd36bfd14bc68743a0fecf93dc9a73f0df6dd2ad3fac372fe1dc116";
 /// Greedy continuation of the prompt, 8 tokens: " Paris, France. It is the tallest".
 const EXPECTED: [u32; 8] = [9079, 236764, 7001, 236761, 1030, 563, 506, 92900];
-const TRACE_ROOT: &str = "24fe9dd35754d57c61e5235a60de5f1589a70c6a846883577ef0ddea7326fbdc";
+const TRACE_ROOT: &str = "aacc2cc2bdd2223ae52532e03c3678a5b233e4189eee8de90276ca573e7d7c6f";
 const TRACE_STEPS: u64 = 4938;
 
 fn model_path() -> PathBuf {
@@ -76,4 +76,14 @@ fn gemma3_270m_says_paris_deterministically() {
     let d = m.generate(&ids, &short, &mut |_, _| true).unwrap();
     assert_eq!(c, d);
     assert_eq!(c.tokens, EXPECTED[..2]);
+
+    // The `PROMPT` leaf's text is the templated prompt exactly, for Gemma's vocabulary.
+    for text in [
+        otr_engine::tokenizer::gemma_chat_prompt("Where is the Eiffel Tower? Answer in one word."),
+        "Ünïcödé, emoji \u{1F5FC}, tabs\t and  double  spaces\n\nend".to_string(),
+    ] {
+        let tok = m.tokenizer();
+        let ids = tok.encode(&text, true, true);
+        assert_eq!(tok.prompt_text(&ids), text.as_bytes(), "{text:?}");
+    }
 }

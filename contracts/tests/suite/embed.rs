@@ -77,7 +77,7 @@ fn embed_case(m: &Model, pos: u32, fault: Option<DevFault>) -> (Vec<u8>, Vec<u8>
         .step_input_with_fault(PROMPT, &s, fault, index as u64)
         .unwrap();
     let (in_key, token) = match &rec.inputs[0] {
-        StepTensor::Tokens(p) => (
+        StepTensor::Prompt { ids: p, .. } => (
             StepKey {
                 pos: 0,
                 stage: 0,

@@ -3,7 +3,7 @@
 use super::ops::{self, RopeStyle};
 use super::sampling::{sample, Sampling};
 use super::trace::{
-    act_digests, acts_bytes, digests_by, embed_op, head_op, layer_op, tokens_bytes, wide_digests,
+    act_digests, acts_bytes, digests_by, embed_op, head_op, layer_op, prompt_bytes, wide_digests,
     StepKey, StepTensor, Trace,
 };
 use super::{Arch, Model};
@@ -94,6 +94,10 @@ pub enum DevFault {
     /// output is wrong, fed on as if right, so the trace differs from the honest run first at
     /// that step, and its replay gives the values it read.
     AttnBias { pos: u32, stage: u16 },
+    /// The `PROMPT` step's text has its last byte's case flipped (ASCII bit 5): the trace says
+    /// one prompt in words and runs on the tokens of another, which a client comparing the text
+    /// with its request would accept; the trace differs from the honest run first at leaf 0.
+    PromptText,
 }
 
 /// Per-run state: the trace and an optional step to capture.
@@ -103,8 +107,8 @@ pub(crate) struct Ctx {
     pub trace: Trace,
     pub capture: Option<StepKey>,
     pub captured: Option<StepRecord>,
-    /// The prompt's tokens, once recorded (the input of prompt positions' `EMBED`).
-    pub prompt: Option<Vec<u32>>,
+    /// The `PROMPT` step's output, once recorded (the input of prompt positions' `EMBED`).
+    pub prompt: Option<StepTensor>,
     pub dev_fault: Option<DevFault>,
 }
 
@@ -279,8 +283,10 @@ impl Model {
             // The input is only built for the captured step (a prompt copy per position
             // otherwise).
             let input = match &ctx.prompt {
-                Some(p) if ctx.capture == Some(k) && (pos(t) as usize) < p.len() => {
-                    StepTensor::Tokens(p.clone())
+                Some(p @ StepTensor::Prompt { ids, .. })
+                    if ctx.capture == Some(k) && (pos(t) as usize) < ids.len() =>
+                {
+                    p.clone()
                 }
                 _ => StepTensor::Token(tokens[t]),
             };
@@ -707,15 +713,30 @@ impl Model {
             )));
         }
         let stops = self.stop_tokens();
+        let mut text = self.tokenizer().prompt_text(prompt);
+        if ctx.dev_fault == Some(DevFault::PromptText) {
+            // The text says another prompt than the tokens are.
+            match text.last_mut() {
+                Some(b) => *b ^= 0x20,
+                None => text.push(b'?'),
+            }
+        }
+        let bytes = prompt_bytes(&text, prompt);
         ctx.rec_d(
             key(0, 0, embed_op::PROMPT),
-            Sha256::digest(tokens_bytes(prompt)).into(),
-            || StepTensor::Tokens(prompt.to_vec()),
+            Sha256::digest(&bytes).into(),
+            || StepTensor::Prompt {
+                text: text.clone(),
+                ids: prompt.to_vec(),
+            },
             Vec::new,
         );
         if ctx.capture.is_some() {
             // The input of a captured prompt position's `EMBED`.
-            ctx.prompt = Some(prompt.to_vec());
+            ctx.prompt = Some(StepTensor::Prompt {
+                text,
+                ids: prompt.to_vec(),
+            });
         }
         let mut cache = KvCache::default();
         let mut dec = StreamDecoder::default();

@@ -2,7 +2,7 @@
 //!
 //! Inputs per operator (all [`StepTensor`]s, in this order):
 //! - `PROMPT`: none (the prompt's tokens are the run's input; not replayable);
-//! - `EMBED`: `[Tokens(prompt)]` at a prompt position (the `PROMPT` step's output), else
+//! - `EMBED`: `[Prompt { text, ids }]` at a prompt position (the `PROMPT` step's output), else
 //!   `[Token(id)]` (the `SAMPLE` of the position before);
 //! - `ATTN_NORM`, `FFN_NORM`, `FINAL_NORM`: `[Wide(h)]`;
 //! - `Q`, `K`, `V`, `O`, `GATE`, `UP`, `DOWN`, `LOGITS`: `[Act(x)]` (weights from the model);
@@ -159,7 +159,7 @@ impl Model {
         if key.stage == 0 {
             let token = match (key.op, inputs.first()) {
                 (embed_op::EMBED, Some(StepTensor::Token(t))) => *t,
-                (embed_op::EMBED, Some(StepTensor::Tokens(p))) => *p
+                (embed_op::EMBED, Some(StepTensor::Prompt { ids: p, .. })) => *p
                     .get(key.pos as usize)
                     .ok_or_else(|| bad(key, "the prompt has no token at this position"))?,
                 (embed_op::PROMPT, _) => {

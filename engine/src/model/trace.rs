@@ -19,7 +19,7 @@ pub const TRACE_LEAF_TAG: &[u8] = b"OTR/trace-step/v1\0";
 
 /// Operators of the embedding stage.
 pub mod embed_op {
-    /// The prompt's token ids (output: `Tokens`), position 0 only: the trace's first leaf. It
+    /// The prompt's text and token ids (output: `Prompt`), position 0 only: the trace's first leaf. It
     /// commits the tokens the node says the prompt is, which every prompt position's `EMBED`
     /// is checked against in a dispute.
     pub const PROMPT: u8 = 0;
@@ -91,20 +91,25 @@ pub enum StepTensor {
     Act(Act16),
     Acts(Vec<Act16>),
     Token(u32),
-    /// A list of token ids (the `PROMPT` step).
-    Tokens(Vec<u32>),
+    /// The prompt (the `PROMPT` step): its text as its tokens detokenize
+    /// ([`crate::tokenizer::Tokenizer::prompt_text`]) and its token ids.
+    Prompt {
+        text: Vec<u8>,
+        ids: Vec<u32>,
+    },
 }
 
 impl StepTensor {
     /// Canonical bytes: wide as i64 LE; Act16 as `exp` i32 LE then i16 LE values; a list of
-    /// Act16 as their concatenation; a token as u32 LE; a token list as its u32 LE ids.
+    /// Act16 as their concatenation; a token as u32 LE; the prompt as `u32le(len(text)) || text
+    /// || ids` (u32 LE each).
     pub fn bytes(&self) -> Vec<u8> {
         match self {
             StepTensor::Wide(v) => wide_bytes(v),
             StepTensor::Act(a) => a.bytes(),
             StepTensor::Acts(v) => acts_bytes(v),
             StepTensor::Token(t) => t.to_le_bytes().to_vec(),
-            StepTensor::Tokens(v) => tokens_bytes(v),
+            StepTensor::Prompt { text, ids } => prompt_bytes(text, ids),
         }
     }
 
@@ -114,7 +119,7 @@ impl StepTensor {
             StepTensor::Act(a) => act_digest(a),
             StepTensor::Acts(v) => acts_digest(v),
             StepTensor::Token(t) => Sha256::digest(t.to_le_bytes()).into(),
-            StepTensor::Tokens(v) => Sha256::digest(tokens_bytes(v)).into(),
+            StepTensor::Prompt { text, ids } => Sha256::digest(prompt_bytes(text, ids)).into(),
         }
     }
 }
@@ -122,6 +127,30 @@ impl StepTensor {
 /// Token ids as u32 LE, concatenated.
 pub fn tokens_bytes(v: &[u32]) -> Vec<u8> {
     v.iter().flat_map(|t| t.to_le_bytes()).collect()
+}
+
+/// The `PROMPT` step's output bytes: `u32le(len(text)) || text || ids` (u32 LE each).
+pub fn prompt_bytes(text: &[u8], ids: &[u32]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(4 + text.len() + 4 * ids.len());
+    b.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    b.extend_from_slice(text);
+    b.extend(tokens_bytes(ids));
+    b
+}
+
+/// Splits `PROMPT` output bytes into `(text, ids)`; `None` when they are not of that form.
+pub fn parse_prompt_bytes(b: &[u8]) -> Option<(&[u8], Vec<u32>)> {
+    let n = u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as usize;
+    let text = b.get(4..4usize.checked_add(n)?)?;
+    let rest = &b[4 + n..];
+    if rest.len() % 4 != 0 {
+        return None;
+    }
+    let ids = rest
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Some((text, ids))
 }
 
 /// SHA-256 of `bytes(item)` for each item, in one pass over the pool: sixteen messages of one

@@ -90,6 +90,13 @@ pub mod logits_step {
         "artifacts/LogitsStepVerifier.json"
     );
 }
+pub mod prompt_step {
+    alloy_sol_types::sol!(
+        #[sol(all_derives)]
+        PromptStepVerifier,
+        "artifacts/PromptStepVerifier.json"
+    );
+}
 pub mod matrow_step {
     alloy_sol_types::sol!(
         #[sol(all_derives)]
@@ -182,7 +189,8 @@ pub fn decode_revert(data: &[u8]) -> Option<String> {
         sample_step::SampleStepVerifier::SampleStepVerifierErrors,
         logits_step::LogitsStepVerifier::LogitsStepVerifierErrors,
         matrow_step::MatRowStepVerifier::MatRowStepVerifierErrors,
-        attn_step::AttnStepVerifier::AttnStepVerifierErrors
+        attn_step::AttnStepVerifier::AttnStepVerifierErrors,
+        prompt_step::PromptStepVerifier::PromptStepVerifierErrors
     );
     if let Ok(e) = alloy_sol_types::GenericContractError::abi_decode(data) {
         return Some(format!("{e:?}"));

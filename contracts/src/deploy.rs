@@ -903,6 +903,34 @@ impl Deployment {
         )
     }
 
+    /// Deploys the prompt step verifier (`verifiers/PromptStepVerifier.sol`, settled by
+    /// refutation) for a tokenizer's vocabulary-piece tree (engine `Tokenizer::pieces_root`,
+    /// `pieces` leaves; `bos`: the BOS a leading token is skipped as, engine
+    /// `Tokenizer::prompt_bos`) and names it, from the owner, for `model_id`'s `PROMPT` (stage 0,
+    /// op 0).
+    pub fn set_prompt_verifier<H: Host + ?Sized>(
+        &self,
+        host: &mut H,
+        model_id: Hash,
+        pieces_root: Hash,
+        pieces: u64,
+        bos: Option<u32>,
+    ) -> Result<Address, CallError> {
+        use crate::bindings::prompt_step::PromptStepVerifier;
+        self.deploy_step_verifier(
+            host,
+            model_id,
+            &PromptStepVerifier::BYTECODE,
+            PromptStepVerifier::constructorCall {
+                piecesRoot_: FixedBytes(pieces_root),
+                vocab_: U256::from(pieces),
+                bos_: bos.map(U256::from).unwrap_or(U256::MAX),
+            }
+            .abi_encode(),
+            &[(0, 0)],
+        )
+    }
+
     /// Deploys the sampling step verifier (`verifiers/SampleStepVerifier.sol`, settled by
     /// refutation: greedy and sampled picks) for a vocabulary of `vocab` tokens and the engine's
     /// 2^-x table (`exp_digest`: engine `tables::exp2_table_digest`), and names it, from the
@@ -1692,6 +1720,90 @@ pub fn logits_refutation_witness(j: u64, x: &[u8], row: &[u8], path: &[Hash]) ->
         U256::from(j),
         Bytes::copy_from_slice(x),
         Bytes::copy_from_slice(row),
+        proofs::words(path),
+    ))
+}
+
+/// The node's claim at the `PROMPT` step (`PromptStepVerifier.checkClaim`): `abi.encode(bytes
+/// prompt, bytes ends)`, the leaf's output (`u32le(len(text)) || text || ids`) and the u32le end
+/// of each token's piece in the text (after a leading `bos`), from the pieces' lengths
+/// (`surface_len`: engine `Tokenizer::piece_surface`). `None` when `prompt` is not of that form.
+pub fn prompt_claim(
+    prompt: &[u8],
+    bos: Option<u32>,
+    surface_len: impl Fn(u32) -> usize,
+) -> Option<Vec<u8>> {
+    let (_, ids) = prompt_parts(prompt)?;
+    let skip = usize::from(bos.is_some() && ids.first() == bos.as_ref());
+    let mut ends = Vec::with_capacity(4 * ids.len());
+    let mut end = 0usize;
+    for &t in &ids[skip..] {
+        end += surface_len(t);
+        ends.extend_from_slice(&u32::try_from(end).ok()?.to_le_bytes());
+    }
+    Some(alloy_sol_types::SolValue::abi_encode_params(&(
+        Bytes::copy_from_slice(prompt),
+        Bytes::from(ends),
+    )))
+}
+
+/// A `PROMPT` claim's `(prompt, ends)` ([`prompt_claim`]); `None` when it is not of that form.
+pub fn prompt_claim_decode(claim: &[u8]) -> Option<(Vec<u8>, Vec<u32>)> {
+    let (p, e) = <(Bytes, Bytes) as alloy_sol_types::SolValue>::abi_decode_params(claim).ok()?;
+    if e.len() % 4 != 0 {
+        return None;
+    }
+    let ends = e
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Some((p.to_vec(), ends))
+}
+
+/// A `PROMPT` output's `(text, ids)`: `u32le(len(text)) || text || ids` (u32le each).
+pub fn prompt_parts(prompt: &[u8]) -> Option<(&[u8], Vec<u32>)> {
+    let n = u32::from_le_bytes(prompt.get(..4)?.try_into().ok()?) as usize;
+    let text = prompt.get(4..4usize.checked_add(n)?)?;
+    let rest = &prompt[4 + n..];
+    if rest.len() % 4 != 0 {
+        return None;
+    }
+    Some((
+        text,
+        rest.chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    ))
+}
+
+/// The first token of a `PROMPT` claim (counted after a leading `bos`) whose piece is not the
+/// claimed text between its ends, given each id's piece (`surface`: engine
+/// `Tokenizer::piece_surface`); `None` when every piece is its text (an honest claim).
+pub fn prompt_wrong_token(
+    claim: &[u8],
+    bos: Option<u32>,
+    surface: impl Fn(u32) -> Vec<u8>,
+) -> Option<u64> {
+    let (prompt, ends) = prompt_claim_decode(claim)?;
+    let (text, ids) = prompt_parts(&prompt)?;
+    let skip = usize::from(bos.is_some() && ids.first() == bos.as_ref());
+    let mut start = 0usize;
+    for (k, (&t, &end)) in ids.get(skip..)?.iter().zip(&ends).enumerate() {
+        let end = end as usize;
+        if text.get(start..end) != Some(&surface(t)[..]) {
+            return Some(k as u64);
+        }
+        start = end;
+    }
+    None
+}
+
+/// The counterexample of `PromptStepVerifier.refutes`: `abi.encode(uint256 k, bytes surface,
+/// bytes32[] path)`, token `k`'s piece opened in the vocabulary-piece tree.
+pub fn prompt_refutation_witness(k: u64, surface: &[u8], path: &[Hash]) -> Vec<u8> {
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        U256::from(k),
+        Bytes::copy_from_slice(surface),
         proofs::words(path),
     ))
 }

@@ -26,6 +26,8 @@ mod matrow;
 mod matvec;
 #[path = "suite/norm.rs"]
 mod norm;
+#[path = "suite/prompt.rs"]
+mod prompt;
 #[path = "suite/real_gemma.rs"]
 mod real_gemma;
 #[path = "suite/rewards.rs"]

@@ -369,13 +369,17 @@ impl Tokenizer {
     /// vocabulary adds one. For `ids = encode(text, true, true)` on a vocabulary without a space
     /// prefix this is `text` (but for spaces written as `U+2581`).
     pub fn prompt_text(&self, ids: &[u32]) -> Vec<u8> {
-        let skip =
-            usize::from(self.add_bos && self.bos.is_some() && ids.first() == self.bos.as_ref());
+        let skip = usize::from(self.prompt_bos().is_some() && ids.first() == self.bos.as_ref());
         let mut out = Vec::new();
         for &id in &ids[skip..] {
             out.extend(self.piece_surface(id));
         }
         out
+    }
+
+    /// The BOS a prompt's first token stands for no text as: the vocabulary's, when it adds one.
+    pub fn prompt_bos(&self) -> Option<u32> {
+        self.bos.filter(|_| self.add_bos)
     }
 
     /// Leaf data of token `id` in [`Tokenizer::pieces_root`]:

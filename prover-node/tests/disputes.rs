@@ -265,6 +265,10 @@ impl dispute::StepMaterial for Material {
     ) -> Result<otr_contracts::deploy::MatrixRow, String> {
         self.engine.matrix_row(key.stage, key.op, r)
     }
+
+    fn tokenizer(&mut self) -> Option<&otr_engine::Tokenizer> {
+        self.engine.tokenizer()
+    }
 }
 
 fn witness(kind: RunKind) -> Material {
@@ -525,6 +529,76 @@ fn a_wrong_token_is_refuted_at_its_sample_step_and_a_right_one_stands() {
         "{moves:?}"
     );
     assert!(!moves.iter().any(|m| matches!(m, Move::Refuted { .. })));
+}
+
+/// A node whose `PROMPT` leaf's text is not its tokens' (`--dev-cheat-kind prompt`: the text
+/// a client compares with its request says one prompt, the tokens computed on are another's)
+/// is found by bisection at leaf 0: it claims the leaf with its pieces' ends
+/// (`PromptStepVerifier`, registered as the node registers its model), the challenger refutes
+/// the token whose vocabulary piece is not its text, and it is slashed. An honest node disputed
+/// at leaf 0 claims its prompt and wins at the challenger's deadline: no piece refutes it.
+#[test]
+fn a_prompt_text_that_is_not_its_tokens_is_refuted_and_a_right_one_stands() {
+    let honest = run(RunKind::Honest);
+    let cheat = run(RunKind::CheatPrompt);
+    assert_ne!(honest.leaves[0], cheat.leaves[0]);
+    assert_eq!(
+        honest.leaves[1..],
+        cheat.leaves[1..],
+        "the same tokens computed"
+    );
+    let nl = num_layers(&honest);
+    let key = LeafKey {
+        pos: 0,
+        stage: 0,
+        op: op::PROMPT,
+    };
+    let with_prompt = |w: &mut World| {
+        let info = engine().info();
+        let e = info.embed_rows.get().expect("piece tree");
+        w.d.set_prompt_verifier(&mut w.chain, info.model_id, e.pieces_root, e.pieces, e.bos)
+            .expect("prompt verifier");
+    };
+    let mut w = World::new(nl);
+    with_prompt(&mut w);
+    let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
+    let own = Trace::new(honest.leaves.clone());
+    let (outcome, moves) = w.play(&cheat, 1, RunKind::CheatPrompt, &own);
+    assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
+    assert!(
+        moves.contains(&Move::ClaimedStep { index: 0, key }),
+        "{moves:?}"
+    );
+    assert!(
+        moves.iter().any(
+            |m| matches!(m, Move::RefutedPrompt { index: 0, slashed_wei, .. }
+            if *slashed_wei == w.params.slash_amount.to_string())
+        ),
+        "{moves:?}"
+    );
+    assert_eq!(
+        w.d.stake_of(&mut w.chain, w.node).unwrap(),
+        stake0 - w.params.slash_amount
+    );
+
+    // The honest node at leaf 0, against a frivolous challenger.
+    let mut w = World::new(nl);
+    with_prompt(&mut w);
+    let (outcome, moves) = w.play(&honest, 2, RunKind::Honest, &tampered(&honest, 0));
+    assert_eq!(outcome, Outcome::NodeWon, "{moves:?}");
+    assert!(
+        moves.contains(&Move::ClaimedStep { index: 0, key }),
+        "{moves:?}"
+    );
+    assert!(
+        moves
+            .iter()
+            .any(|m| matches!(m, Move::ClaimStands { index: 0, .. })),
+        "{moves:?}"
+    );
+    assert!(!moves
+        .iter()
+        .any(|m| matches!(m, Move::RefutedPrompt { .. })));
 }
 
 /// A node whose first layer's `DOWN` output is off in one row (`--dev-cheat-kind matrix`) is

@@ -10,8 +10,9 @@ import {NormStepVerifier} from "./NormStepVerifier.sol";
 ///        `EMBED` (stage 0, op 1), bit for bit, from a committed token.
 /// @notice Step `(pos, 0, EMBED)`. Its token comes from leaf 0, which must be either
 ///         - the trace's `PROMPT` leaf `(0, 0, PROMPT)` (a prompt position): the witness `tokens`
-///           are the prompt's token ids (u32le each; SHA-256 = the leaf's digest) and the token
-///           is entry `pos` (a position past the prompt is refused); or
+///           is its output, `u32le(len(text)) || text || ids` (u32le each; SHA-256 = the leaf's
+///           digest), and the token is entry `pos` of the ids (a position past the prompt is
+///           refused); or
 ///         - `(pos - 1, numLayers + 1, SAMPLE)` (a generated position): `tokens` is the sampled
 ///           token (u32le; SHA-256 = the leaf's digest).
 ///         In a dispute the input leaf is opened in the prefix both parties agreed on, so it is
@@ -66,8 +67,12 @@ contract EmbedStepVerifier is NormStepVerifier {
         if (sha256(tokens) != a.digest) return false;
         uint256 token;
         if (a.pos == 0 && a.stage == 0 && a.op == PROMPT) {
-            if (tokens.length % 4 != 0 || uint256(out.pos) >= tokens.length / 4) return false;
-            token = readU32(tokens, 4 * uint256(out.pos));
+            // `u32le(len(text)) || text || ids`: the ids start after the text.
+            if (tokens.length < 4) return false;
+            uint256 ids = 4 + readU32(tokens, 0);
+            if (ids > tokens.length || (tokens.length - ids) % 4 != 0) return false;
+            if (uint256(out.pos) >= (tokens.length - ids) / 4) return false;
+            token = readU32(tokens, ids + 4 * uint256(out.pos));
         } else if (uint256(a.pos) + 1 == out.pos && a.stage == uint256(m.numLayers) + 1 && a.op == SAMPLE) {
             if (tokens.length != 4) return false;
             token = readU32(tokens, 0);

@@ -138,21 +138,6 @@ pub fn prompt_bytes(text: &[u8], ids: &[u32]) -> Vec<u8> {
     b
 }
 
-/// Splits `PROMPT` output bytes into `(text, ids)`; `None` when they are not of that form.
-pub fn parse_prompt_bytes(b: &[u8]) -> Option<(&[u8], Vec<u32>)> {
-    let n = u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as usize;
-    let text = b.get(4..4usize.checked_add(n)?)?;
-    let rest = &b[4 + n..];
-    if rest.len() % 4 != 0 {
-        return None;
-    }
-    let ids = rest
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    Some((text, ids))
-}
-
 /// SHA-256 of `bytes(item)` for each item, in one pass over the pool: sixteen messages of one
 /// length at a time through [`super::sha256x16`] where the CPU has AVX-512 (the same digests),
 /// the rest one by one. One work item per group of sixteen, so a layer's digests cost one

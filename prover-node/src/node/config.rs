@@ -92,8 +92,9 @@ pub struct ServeArgs {
     /// position is off by one (caught at that step, refuted with that row of the matrix);
     /// `attention`: the first layer's attention at the last prompt position reads its values
     /// negated (caught at that `ATTN` step; past the verifier's proof limit its claim is
-    /// refuted with one part's keys and values). A
-    /// comma-separated list takes turns (`logits,matrix`: the first cheat biases the logits, the
+    /// refuted with one part's keys and values); `prompt`: the `PROMPT` leaf's text has its
+    /// last byte's case flipped while its tokens are the request's (caught at leaf 0, refuted
+    /// with one vocabulary piece). A comma-separated list takes turns (`logits,matrix`: the first cheat biases the logits, the
     /// second the matrix row, and so on). [default: embed]
     #[arg(long, env = "OTR_DEV_CHEAT_KIND", value_name = "KIND[,KIND...]")]
     pub dev_cheat_kind: Option<String>,
@@ -297,10 +298,12 @@ impl NodeConfig {
                 "logits" => super::inference::RunKind::CheatLogits,
                 "matrix" => super::inference::RunKind::CheatMatrix,
                 "attention" => super::inference::RunKind::CheatAttn,
+                "prompt" => super::inference::RunKind::CheatPrompt,
                 other => {
                     return Err(format!(
-                        "--dev-cheat-kind takes `embed`, `token`, `logits`, `matrix` or \
-                         `attention` (or a comma-separated list of them), not `{other}`"
+                        "--dev-cheat-kind takes `embed`, `token`, `logits`, `matrix`, \
+                         `attention` or `prompt` (or a comma-separated list of them), not \
+                         `{other}`"
                     ))
                 }
             });

@@ -335,6 +335,14 @@ pub enum Move {
         chunk: u64,
         slashed_wei: String,
     },
+    /// The challenger refuted the node's `PROMPT` claim (leaf `index`, 0) at its token `token`
+    /// (counted after a leading BOS), whose vocabulary piece, opened on chain, is not the text
+    /// the claim gives it (and so won); `slashed_wei` as in the `Resolved` event.
+    RefutedPrompt {
+        index: u64,
+        token: u64,
+        slashed_wei: String,
+    },
     /// The challenger refuted the node's attention claim at step `index` with part `part` (its
     /// keys and values opened, its sums recomputed on chain), and so won; `slashed_wei` as in
     /// the `Resolved` event.
@@ -575,6 +583,10 @@ pub trait StepMaterial {
     fn output(&mut self, _index: u64) -> Result<Vec<u8>, String> {
         Err("no replay of the step's output".into())
     }
+    /// The model's tokenizer (a `PROMPT` claim's piece ends, a refutation's piece opening).
+    fn tokenizer(&mut self) -> Option<&otr_engine::Tokenizer> {
+        None
+    }
     /// The whole output (i64le) of matrix-vector step `index` (key `key`): the model's matrix
     /// times the replayed input.
     fn mat_vec_output(&mut self, _index: u64, _key: LeafKey) -> Result<Vec<u8>, String> {
@@ -645,6 +657,10 @@ impl StepMaterial for Replay<'_> {
     fn output(&mut self, index: u64) -> Result<Vec<u8>, String> {
         self.engine
             .step_output(self.prompt, self.sampling, self.run, index)
+    }
+
+    fn tokenizer(&mut self) -> Option<&otr_engine::Tokenizer> {
+        self.engine.tokenizer()
     }
 }
 
@@ -738,7 +754,7 @@ pub fn node_move<H: Host + ?Sized>(
                 && key.stage >= 1
                 && key.stage <= num_layers
                 && !attn_by_proof(host, d, v.model_id, key, trace.leaf(index))?;
-            if is_claimed(key, num_layers) || refutable || long_attn {
+            if is_claimed(key, num_layers) || refutable || long_attn || is_prompt(key) {
                 return claim_move(host, d, me, id, trace, index, key, num_layers, material);
             }
             if is_mat_vec(key, num_layers) {
@@ -824,6 +840,12 @@ fn mat_vec_move<H: Host + ?Sized>(
     Ok(Move::OpenedMatVec { index, key })
 }
 
+/// Whether step `key` is the trace's `PROMPT` leaf (settled by a claim when the registry names
+/// a verifier for it: `PromptStepVerifier.sol`).
+pub fn is_prompt(key: LeafKey) -> bool {
+    key.pos == 0 && key.stage == 0 && key.op == op::PROMPT
+}
+
 /// Whether step `key` is settled by a claim and its refutation (`claimStep`, `refuteStep`):
 /// the head's `SAMPLE` (greedy; a sampled one has no step proof and ends with no contest).
 pub fn is_claimed(key: LeafKey, num_layers: u16) -> bool {
@@ -863,6 +885,23 @@ fn claim_move<H: Host + ?Sized>(
                 Err(e) => return cannot(e),
             }
         };
+    }
+    if is_prompt(key) {
+        // The prompt's text and tokens, with each token's piece end in the text.
+        let prompt = replayed_output!();
+        let Some(tok) = material.tokenizer() else {
+            return cannot("no tokenizer to claim the prompt with".into());
+        };
+        let claim = otr_contracts::deploy::prompt_claim(&prompt, tok.prompt_bos(), |t| {
+            tok.piece_surface(t).len()
+        });
+        let Some(claim) = claim else {
+            return cannot("the PROMPT output is malformed".into());
+        };
+        if let Err(e) = d.claim_step(host, me, id, trace, &[], claim) {
+            return cannot(format!("claimStep failed: {e}"));
+        }
+        return Ok(Move::ClaimedStep { index, key });
     }
     let c = d.claim(host, id)?;
     let attn = key.op == op::ATTN && key.stage >= 1 && key.stage <= num_layers;
@@ -1187,6 +1226,9 @@ fn refute_claim<'m, H: Host + ?Sized>(
         return Ok(None);
     };
     let head = key.stage == num_layers + 1;
+    if is_prompt(key) {
+        return refute_prompt(host, d, me, id, index, &c, material);
+    }
     if head && key.op == op::LOGITS {
         return refute_logits(host, d, me, id, index, &c, material);
     }
@@ -1400,6 +1442,69 @@ fn refute_attn<'m, H: Host + ?Sized>(
     Ok(Some(Move::NamedPart {
         index,
         part: part as u64,
+    }))
+}
+
+/// [`refute_claim`] of a `PROMPT` claim: the first token whose piece is not the claimed text
+/// between its ends is refuted with its piece opened in the vocabulary-piece tree
+/// ([`Move::RefutedPrompt`]). A claim whose every piece is its text stands, even when the
+/// text is not the request's (the node answered another prompt, and says so in its text: what
+/// a client comparing the text with its request sees, not the chain).
+fn refute_prompt<'m, H: Host + ?Sized>(
+    host: &mut H,
+    d: &Deployment,
+    me: Address,
+    id: u64,
+    index: u64,
+    c: &otr_contracts::deploy::StepClaim,
+    material: Option<&mut (dyn StepMaterial + 'm)>,
+) -> Result<Option<Move>, DisputeError> {
+    use otr_contracts::deploy::{prompt_claim_decode, prompt_parts, prompt_wrong_token};
+    let stands = Ok(Some(Move::ClaimStands { index, token: 0 }));
+    let Some(m) = material else {
+        return stands;
+    };
+    let own = m.output(index).ok();
+    let Some(tok) = m.tokenizer() else {
+        return stands;
+    };
+    let bos = tok.prompt_bos();
+    let Some(k) = prompt_wrong_token(&c.claim, bos, |t| tok.piece_surface(t)) else {
+        let theirs = prompt_claim_decode(&c.claim).map(|(p, _)| p);
+        if let (Some(own), Some(theirs)) = (own, theirs) {
+            let text = |p: &[u8]| {
+                prompt_parts(p)
+                    .map(|(t, _)| String::from_utf8_lossy(t).into_owned())
+                    .unwrap_or_default()
+            };
+            if text(&own) != text(&theirs) {
+                eprintln!(
+                    "otr: dispute {id}: the node's PROMPT leaf is another prompt's, its tokens                      and text agreeing ({:?}, the request's is {:?}): a client comparing the                      text with its request refuses the answer; the chain cannot",
+                    text(&theirs),
+                    text(&own)
+                );
+            }
+        }
+        return stands;
+    };
+    let Some(ids) =
+        prompt_claim_decode(&c.claim).and_then(|(p, _)| prompt_parts(&p).map(|(_, ids)| ids))
+    else {
+        return stands;
+    };
+    let skip = usize::from(bos.is_some() && ids.first() == bos.as_ref());
+    let Some((surface, path)) = ids
+        .get(skip + k as usize)
+        .and_then(|&t| tok.piece_opening(t))
+    else {
+        return stands;
+    };
+    let witness = otr_contracts::deploy::prompt_refutation_witness(k, &surface, &path);
+    let out = d.refute_step(host, me, id, c, &[], witness)?;
+    Ok(Some(Move::RefutedPrompt {
+        index,
+        token: k,
+        slashed_wei: resolved_slash(&out, d, id).to_string(),
     }))
 }
 
@@ -1795,6 +1900,10 @@ impl StepMaterial for MatVecReplay<'_> {
         self.replay.output(index)
     }
 
+    fn tokenizer(&mut self) -> Option<&otr_engine::Tokenizer> {
+        self.replay.tokenizer()
+    }
+
     fn mat_vec_output(&mut self, index: u64, key: LeafKey) -> Result<Vec<u8>, String> {
         let x = self.input(index)?;
         self.setup.output(key, &x)
@@ -1876,6 +1985,11 @@ pub fn embed_step_proof(
             .ok()
         })
         .flatten();
+    let inputs = material.inputs(index)?;
+    let tokens = inputs
+        .first()
+        .ok_or("the embedding step has no input")?
+        .clone();
     let (in_index, at) = match sample {
         Some(i) => (i, 0),
         None => {
@@ -1887,14 +2001,14 @@ pub fn embed_step_proof(
             if leaf_key(trace.leaf(0)) != Some(prompt) {
                 return Err("the trace has no PROMPT leaf".into());
             }
-            (0, 4 * key.pos as usize)
+            // `u32le(len(text)) || text || ids`: the ids start after the text.
+            let text = tokens
+                .get(..4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
+                .ok_or("the PROMPT output is malformed")?;
+            (0, 4 + text + 4 * key.pos as usize)
         }
     };
-    let inputs = material.inputs(index)?;
-    let tokens = inputs
-        .first()
-        .ok_or("the embedding step has no input")?
-        .clone();
     let token = tokens
         .get(at..at + 4)
         .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))

@@ -118,6 +118,9 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
                 scale_q32: e.model.config().embed_scale_q32(),
                 head_root: e.model.head_rows_root(),
                 matrices_root: e.model.matrix_rows_root(),
+                pieces_root: e.model.tokenizer().pieces_root(),
+                pieces: e.model.tokenizer().vocab_size() as u64,
+                bos: e.model.tokenizer().prompt_bos(),
             })
         });
         EngineModel { model: m, info }
@@ -301,6 +304,10 @@ impl Inference for EngineModel {
         })
     }
 
+    fn tokenizer(&self) -> Option<&otr_engine::Tokenizer> {
+        Some(self.model.tokenizer())
+    }
+
     fn embed_row(&self, token: u32) -> Result<super::inference::EmbedRow, String> {
         let o = self
             .model
@@ -347,6 +354,7 @@ impl EngineModel {
                 stage: 1,
                 op: otr_engine::model::trace::layer_op::DOWN,
             }),
+            RunKind::CheatPrompt => Some(otr_engine::DevFault::PromptText),
             RunKind::CheatAttn if !tokens.is_empty() => Some(otr_engine::DevFault::AttnBias {
                 pos: tokens.len() as u32 - 1,
                 stage: 1,

@@ -89,6 +89,12 @@ pub struct EmbedRows {
     /// Root of every matrix's row tree (engine `Model::matrix_rows_root`): what a layer matrix
     /// step's refutation opens one row against (`MatRowStepVerifier.sol`).
     pub matrices_root: [u8; 32],
+    /// The tokenizer's vocabulary-piece tree (engine `Tokenizer::pieces_root`), its size and
+    /// the BOS a prompt's first token is skipped as (when the vocabulary adds one): the
+    /// on-chain `PROMPT` verifier's parameters (`PromptStepVerifier.sol`).
+    pub pieces_root: [u8; 32],
+    pub pieces: u64,
+    pub bos: Option<u32>,
 }
 
 impl<T: Copy + Send + Sync + 'static> Lazy<T> {
@@ -194,6 +200,12 @@ pub trait Inference: Send + Sync {
         Err("this engine cannot open its RoPE tables".into())
     }
 
+    /// The model's tokenizer: what a `PROMPT` claim and its refutation read the vocabulary's
+    /// pieces from (`PromptStepVerifier.sol`).
+    fn tokenizer(&self) -> Option<&otr_engine::Tokenizer> {
+        None
+    }
+
     /// The embedding row of `token` opened against the embedding-row tree: the witness part of
     /// an `EMBED` step (`EmbedStepVerifier.sol`).
     fn embed_row(&self, _token: u32) -> Result<EmbedRow, String> {
@@ -250,7 +262,8 @@ pub trait Inference: Send + Sync {
             | RunKind::CheatToken
             | RunKind::CheatLogits
             | RunKind::CheatMatrix
-            | RunKind::CheatAttn => Err("this engine has no cheat mode".into()),
+            | RunKind::CheatAttn
+            | RunKind::CheatPrompt => Err("this engine has no cheat mode".into()),
         }
     }
 }
@@ -324,6 +337,10 @@ pub enum RunKind {
     /// node cannot give (its values are not the agreed ones) or, past the verifier's proof
     /// limit, whose claim a challenger refutes with one part's keys and values.
     CheatAttn,
+    /// Dev only (`--dev-cheat-kind prompt`): the `PROMPT` leaf's text has its last byte's case
+    /// flipped (engine `DevFault::PromptText`) while the tokens are the request's: a leaf
+    /// whose text is not its tokens', which a challenger refutes with one vocabulary piece.
+    CheatPrompt,
 }
 
 /// A re-execution with its trace.

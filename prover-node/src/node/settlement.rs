@@ -116,6 +116,10 @@ pub fn register_model<H: Host + ?Sized>(
             e.scale_q32,
         )
         .map_err(|e| format!("naming the embedding step verifier: {e}"))?;
+        // The prompt's tokens against its text, settled by refutation with one piece of the
+        // tokenizer's vocabulary.
+        d.set_prompt_verifier(host, model.model_id, e.pieces_root, e.pieces, e.bos)
+            .map_err(|e| format!("naming the prompt step verifier: {e}"))?;
         // Greedy sampling, settled by refutation over the vocabulary's logits.
         d.set_sample_verifier(
             host,

@@ -216,6 +216,7 @@ impl Store {
             RunKind::CheatLogits => "cheat_logits",
             RunKind::CheatMatrix => "cheat_matrix",
             RunKind::CheatAttn => "cheat_attn",
+            RunKind::CheatPrompt => "cheat_prompt",
         };
         tx.execute(
             "INSERT INTO requests (id, chat, nonce, body, run) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -257,6 +258,7 @@ impl Store {
                 "cheat_logits" => RunKind::CheatLogits,
                 "cheat_matrix" => RunKind::CheatMatrix,
                 "cheat_attn" => RunKind::CheatAttn,
+                "cheat_prompt" => RunKind::CheatPrompt,
                 other => return Err(err(format!("unknown run kind {other}"))),
             },
         }))

@@ -1,0 +1,314 @@
+//! `PromptStepVerifier`: the trace's `PROMPT` leaf (the prompt's text and its token ids)
+//! settled by a claim and its refutation with one vocabulary piece, on real runs of the Gemma
+//! fixture: an honest claim stands (no token's piece differs from its text; the node wins at the
+//! challenger's deadline), a leaf whose text is not its tokens' (engine `DevFault::PromptText`)
+//! is refuted at that token and the node slashed, malformed claims and bad counterexamples are
+//! refused. The gas at Gemma 3 270M's vocabulary size (262,144 pieces, an 18-level path):
+//! `cargo test -p otr-contracts --test contracts prompt_gas -- --nocapture`.
+
+use crate::act::{gemma, model_entry};
+use crate::common::*;
+use crate::sample::phase;
+use otr_contracts::bindings::model_registry::ModelRegistry;
+use otr_contracts::deploy::{
+    prompt_claim, prompt_claim_decode, prompt_parts, prompt_refutation_witness, prompt_wrong_token,
+    StepClaim,
+};
+use otr_contracts::proofs::Trace;
+use otr_engine::model::trace::{embed_op, leaf, prompt_bytes, StepKey, StepTensor};
+use otr_engine::{DevFault, Model, Sampling, Tokenizer};
+use sha2::{Digest, Sha256};
+
+const TEXT: &str =
+    "<start_of_turn>user\nthe eiffel tower is in<end_of_turn>\n<start_of_turn>model\n";
+
+fn register(w: &mut World, m: &Model, tok: &Tokenizer) {
+    let reg = w.d.registry;
+    w.owner_send(
+        reg,
+        &ModelRegistry::registerModelCall {
+            modelId: MODEL_ID.into(),
+            m: model_entry(m.config(), m.info().weights_root),
+            vks: vec![],
+        },
+    );
+    w.d.set_prompt_verifier(
+        &mut w.chain,
+        MODEL_ID,
+        tok.pieces_root(),
+        tok.vocab_size() as u64,
+        tok.prompt_bos(),
+    )
+    .unwrap();
+}
+
+fn ids(m: &Model) -> Vec<u32> {
+    m.tokenizer().encode(TEXT, true, true)
+}
+
+/// The trace of a greedy 2-token run of [`TEXT`] with `fault` injected.
+fn trace_of(m: &Model, fault: Option<DevFault>) -> Trace {
+    let (_, steps) = m
+        .trace_steps_with_fault(&ids(m), &Sampling::greedy(2), fault, &mut |_, _| true)
+        .unwrap();
+    Trace::new(steps.iter().map(|(k, d)| leaf(*k, d)).collect())
+}
+
+/// `trace` with its first leaf's last byte flipped: a challenger whose leaf 0 differs.
+fn first_leaf_changed(trace: &Trace) -> Trace {
+    let mut leaves: Vec<Vec<u8>> = (0..trace.len()).map(|i| trace.leaf(i).to_vec()).collect();
+    leaves[0][56] ^= 1;
+    Trace::new(leaves)
+}
+
+/// A dispute over `node` bisected by the challenger's `theirs` down to leaf 0.
+fn disputed(m: &Model, tok: &Tokenizer, node: &Trace, theirs: &Trace, prompt: u32) -> (World, u64) {
+    let mut w = World::new();
+    register(&mut w, m, tok);
+    let mut r = receipt(node, 1, 2, m.info().weights_root, T0);
+    r.prompt_tokens = prompt;
+    let p = w.post_receipts(vec![r]);
+    let id = w.dispute_first(&p);
+    w.bisect_to_one_step(id, node, theirs);
+    assert_eq!(w.d.dispute(&mut w.chain, id).unwrap().agreeSize, 0);
+    (w, id)
+}
+
+/// The `PROMPT` output of a run (`fault` injected).
+fn prompt_output(m: &Model, fault: Option<DevFault>) -> Vec<u8> {
+    let rec = m
+        .step_input_with_fault(&ids(m), &Sampling::greedy(2), fault, 0)
+        .unwrap();
+    let StepTensor::Prompt { .. } = &rec.output else {
+        panic!("leaf 0 is the prompt")
+    };
+    rec.output.bytes()
+}
+
+fn claim(tok: &Tokenizer, prompt: &[u8]) -> Vec<u8> {
+    prompt_claim(prompt, tok.prompt_bos(), |t| tok.piece_surface(t).len()).unwrap()
+}
+
+fn witness(tok: &Tokenizer, prompt: &[u8], k: u64) -> Vec<u8> {
+    let (_, ids) = prompt_parts(prompt).unwrap();
+    let (surface, path) = tok.piece_opening(ids[1 + k as usize]).unwrap();
+    prompt_refutation_witness(k, &surface, &path)
+}
+
+#[test]
+fn an_honest_prompt_claim_stands_every_piece_is_its_text() {
+    let m = gemma();
+    let tok = m.tokenizer();
+    let node = trace_of(m, None);
+    let n = ids(m).len() as u32;
+    let (mut w, id) = disputed(m, tok, &node, &first_leaf_changed(&node), n);
+    let prompt = prompt_output(m, None);
+    let (text, _) = prompt_parts(&prompt).unwrap();
+    assert_eq!(text, TEXT.as_bytes(), "the leaf says the templated prompt");
+    let good = claim(tok, &prompt);
+    // A verifier exists: no "no contest", and no one-move proof.
+    let e =
+        w.d.declare_unprovable(&mut w.chain, w.node, id, &node)
+            .unwrap_err();
+    assert!(e.to_string().contains("HasStepVerifier"), "{e}");
+    // Malformed claims are refused, typed.
+    let (p, ends) = prompt_claim_decode(&good).unwrap();
+    let with_ends = |e: &[u32]| {
+        alloy_sol_types::SolValue::abi_encode_params(&(
+            otr_contracts::Bytes::from(p.clone()),
+            otr_contracts::Bytes::from(e.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>()),
+        ))
+    };
+    let mut short = ends.clone();
+    short.pop();
+    let mut decreasing = ends.clone();
+    decreasing.swap(1, 2);
+    let mut long_text = ends.clone();
+    *long_text.last_mut().unwrap() += 1;
+    let mut other = prompt.clone();
+    *other.last_mut().unwrap() ^= 1;
+    for (ins, c, want) in [
+        (vec![], claim(tok, &other), "ClaimMismatch"),
+        (vec![], with_ends(&short), "EndsMalformed"),
+        (vec![], with_ends(&decreasing), "EndsMalformed"),
+        (vec![], with_ends(&long_text), "EndsMalformed"),
+        (vec![1], good.clone(), "InputNotBefore"), // leaf 0 has no agreed leaf before it
+    ] {
+        let e =
+            w.d.claim_step(&mut w.chain, w.node, id, &node, &ins, c)
+                .unwrap_err();
+        assert!(e.to_string().contains(want), "{want}: {e}");
+    }
+    let out =
+        w.d.claim_step(&mut w.chain, w.node, id, &node, &[], good)
+            .unwrap();
+    println!(
+        "PROMPT claimStep gas (fixture, {n} tokens): {}",
+        out.gas_used
+    );
+    let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
+    assert_eq!(
+        prompt_wrong_token(&c.claim, tok.prompt_bos(), |t| tok.piece_surface(t)),
+        None
+    );
+    // No counterexample: every token's own piece, another token's piece, a bad path.
+    for k in 0..n as u64 - 1 {
+        let e =
+            w.d.refute_step(
+                &mut w.chain,
+                w.challenger,
+                id,
+                &c,
+                &[],
+                witness(tok, &prompt, k),
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("NotRefuted"), "{k}: {e}");
+    }
+    let (_, all) = prompt_parts(&prompt).unwrap();
+    let (surface, path) = tok.piece_opening(all[2]).unwrap();
+    for wit in [
+        prompt_refutation_witness(0, &surface, &path), // token 1's piece as token 0's
+        prompt_refutation_witness(1, b"xx", &path),
+        prompt_refutation_witness(n as u64, &surface, &path),
+    ] {
+        let e =
+            w.d.refute_step(&mut w.chain, w.challenger, id, &c, &[], wit)
+                .unwrap_err();
+        assert!(e.to_string().contains("NotRefuted"), "{e}");
+    }
+    w.chain.advance(w.params.move_timeout, 1);
+    let stake = w.stake_of(w.node);
+    w.d.timeout(&mut w.chain, w.node, id).unwrap();
+    assert_eq!(phase(&mut w, id), 3, "the node won");
+    assert_eq!(w.stake_of(w.node), stake);
+}
+
+#[test]
+fn a_prompt_whose_text_is_not_its_tokens_is_refuted_and_the_node_slashed() {
+    let m = gemma();
+    let tok = m.tokenizer();
+    let fault = Some(DevFault::PromptText);
+    let node = trace_of(m, fault);
+    let honest = trace_of(m, None);
+    assert_ne!(node.leaf(0), honest.leaf(0));
+    assert_eq!(node.leaf(1), honest.leaf(1), "the same tokens computed");
+    let n = ids(m).len() as u32;
+    let (mut w, id) = disputed(m, tok, &node, &honest, n);
+    let prompt = prompt_output(m, fault);
+    let (text, _) = prompt_parts(&prompt).unwrap();
+    assert_ne!(text, TEXT.as_bytes());
+    w.d.claim_step(&mut w.chain, w.node, id, &node, &[], claim(tok, &prompt))
+        .unwrap();
+    let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
+    let k = prompt_wrong_token(&c.claim, tok.prompt_bos(), |t| tok.piece_surface(t)).unwrap();
+    assert_eq!(k, n as u64 - 2, "the last token's piece");
+    // Another claim than the node's is refused.
+    let other = StepClaim {
+        claim: claim(tok, &prompt_output(m, None)),
+        ..c.clone()
+    };
+    let e =
+        w.d.refute_step(
+            &mut w.chain,
+            w.challenger,
+            id,
+            &other,
+            &[],
+            witness(tok, &prompt, k),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("ClaimDiffers"), "{e}");
+    let stake = w.stake_of(w.node);
+    let out =
+        w.d.refute_step(
+            &mut w.chain,
+            w.challenger,
+            id,
+            &c,
+            &[],
+            witness(tok, &prompt, k),
+        )
+        .unwrap();
+    println!(
+        "PROMPT refuteStep gas (fixture vocabulary): {}",
+        out.gas_used
+    );
+    assert_eq!(phase(&mut w, id), 4, "the challenger won");
+    assert!(w.stake_of(w.node) < stake, "slashed");
+}
+
+/// A vocabulary of Gemma 3 270M's size (262,144 pieces: 256 bytes, then words), and a prompt of
+/// `words` words in Gemma's chat template.
+fn big_vocab_prompt(words: usize) -> (Tokenizer, Vec<u8>) {
+    let mut tokens: Vec<String> = vec!["<pad>".into(), "<eos>".into(), "<bos>".into()];
+    let mut types = vec![3; 3];
+    for b in 0..256 {
+        tokens.push(format!("<0x{b:02X}>"));
+        types.push(6);
+    }
+    tokens.push("<start_of_turn>".into());
+    tokens.push("<end_of_turn>".into());
+    types.extend([3, 3]);
+    while tokens.len() < 262_144 {
+        tokens.push(format!("\u{2581}w{}", tokens.len()));
+        types.push(1);
+    }
+    let n = tokens.len();
+    let tok = Tokenizer::new(tokens, vec![0.0; n], types, Some(2), Some(1), true, false);
+    let body: String = (0..words).map(|i| format!(" w{}", 1000 + i * 37)).collect();
+    let text = format!("<start_of_turn>user\n{body}<end_of_turn>\n<start_of_turn>model\n");
+    let ids = tok.encode(&text, true, true);
+    let prompt = prompt_bytes(&tok.prompt_text(&ids), &ids);
+    (tok, prompt)
+}
+
+#[test]
+fn prompt_gas() {
+    let m = gemma();
+    for words in [16usize, 1000] {
+        let (tok, prompt) = big_vocab_prompt(words);
+        let (_, ids) = prompt_parts(&prompt).unwrap();
+        // The last word's last byte flipped: a text that is not its tokens'.
+        let mut bad = prompt.clone();
+        let tail = "<end_of_turn>\n<start_of_turn>model\n".len();
+        let at = 4 + prompt_parts(&prompt).unwrap().0.len() - tail - 1;
+        bad[at] ^= 1;
+        let claimed = claim(&tok, &bad);
+        // A trace whose leaf 0 is that prompt (the rest is the fixture's: the game opens only
+        // leaf 0 here).
+        let base = trace_of(m, None);
+        let key = StepKey {
+            pos: 0,
+            stage: 0,
+            op: embed_op::PROMPT,
+        };
+        let mut leaves: Vec<Vec<u8>> = (0..base.len()).map(|i| base.leaf(i).to_vec()).collect();
+        leaves[0] = leaf(key, &Sha256::digest(&bad).into());
+        let node = Trace::new(leaves);
+        let (mut w, id) = disputed(m, &tok, &node, &first_leaf_changed(&node), ids.len() as u32);
+        let out =
+            w.d.claim_step(&mut w.chain, w.node, id, &node, &[], claimed)
+                .unwrap();
+        let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
+        let k = prompt_wrong_token(&c.claim, tok.prompt_bos(), |t| tok.piece_surface(t)).unwrap();
+        let r =
+            w.d.refute_step(
+                &mut w.chain,
+                w.challenger,
+                id,
+                &c,
+                &[],
+                witness(&tok, &bad, k),
+            )
+            .unwrap();
+        println!(
+            "PROMPT at 262,144 pieces, {} tokens ({} text bytes): claimStep {} gas, refuteStep {} gas",
+            ids.len(),
+            prompt_parts(&prompt).unwrap().0.len(),
+            out.gas_used,
+            r.gas_used
+        );
+        assert_eq!(phase(&mut w, id), 4, "refuted");
+    }
+}

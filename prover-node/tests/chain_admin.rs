@@ -342,13 +342,13 @@ fn owner_registers_model_and_matvec_verifier_on_an_rpc_chain() {
         st["stepVerifiers"]["layer"]["ops"]["Q_ROPE"].is_string(),
         "{st}"
     );
-    // The embedding is recomputed on chain; the prompt's tokenization is not.
+    // The embedding is recomputed on chain; the prompt's tokens are refuted against its text.
     assert!(
         st["stepVerifiers"]["embedding"]["ops"]["EMBED"].is_string(),
         "{st}"
     );
     assert!(
-        st["stepVerifiers"]["embedding"]["ops"]["PROMPT"].is_null(),
+        st["stepVerifiers"]["embedding"]["ops"]["PROMPT"].is_string(),
         "{st}"
     );
     // Greedy sampling is settled by refutation (`SampleStepVerifier`).

@@ -360,8 +360,12 @@ fn embed_gas() {
     let prompt: Vec<u8> = (0..16u32)
         .flat_map(|t| (t * 1000 + token).to_le_bytes())
         .collect();
-    let mut tokens = prompt.clone();
-    tokens[0..4].copy_from_slice(&token.to_le_bytes());
+    let mut ids = prompt.clone();
+    ids[0..4].copy_from_slice(&token.to_le_bytes());
+    // The `PROMPT` output: `u32le(len(text)) || text || ids` (a 60-byte text here).
+    let mut tokens = 60u32.to_le_bytes().to_vec();
+    tokens.extend([b'w'; 60]);
+    tokens.extend(ids);
     let trace = Trace::new(vec![
         leaf(
             StepKey {
@@ -387,7 +391,7 @@ fn embed_gas() {
             .unwrap();
     })
     .unwrap();
-    println!("| `EMBED` (640 values, 16-token prompt, 18-hash row path) | proveStep | {gas} |");
+    println!("| `EMBED` (640 values, 16-token prompt of 60 text bytes, 18-hash row path) | proveStep | {gas} |");
     assert!(gas > 50_000);
 }
 

@@ -51,6 +51,10 @@ pub struct VerifyOptions<'a> {
     /// is settled (a greedy one is refuted with a larger logit, a sampled one has no contest),
     /// so a node that answered greedily must not record another.
     pub expected_temperature_milli: Option<u32>,
+    /// The prompt the client sent, as the node runs it (chat template applied): compared with
+    /// the text of the trace's `PROMPT` leaf the bundle opens. The chain makes the leaf's tokens
+    /// answer for that text (`PromptStepVerifier`); only the client knows its prompt.
+    pub expected_prompt: Option<&'a [u8]>,
 }
 
 impl fmt::Debug for VerifyOptions<'_> {
@@ -89,8 +93,64 @@ pub struct VerifiedBundle {
     pub model_verified: bool,
     /// True when the sampling temperature was compared with the client's.
     pub sampling_verified: bool,
+    /// The text of the trace's `PROMPT` leaf, when the bundle opens it (UTF-8, invalid bytes
+    /// replaced), and its token count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PromptClaim>,
+    /// True when that text was compared with the client's prompt.
+    pub prompt_verified: bool,
     /// What became of the light-client section.
     pub chain: ChainCheck,
+}
+
+/// The trace's `PROMPT` leaf, opened by the bundle and checked against the receipt's trace.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PromptClaim {
+    pub text: String,
+    pub tokens: u32,
+}
+
+/// Checks the bundle's opening of the trace's `PROMPT` leaf: leaf 0 of the receipt's trace,
+/// its output `u32le(len(text)) || text || ids` with `prompt_tokens` ids.
+/// Returns the claim and the text's bytes.
+pub fn check_prompt_opening<'o>(
+    receipt: &Receipt,
+    o: &'o crate::rollup::PromptOpening,
+) -> Result<(PromptClaim, &'o [u8]), VerifyError> {
+    use sha2::{Digest, Sha256};
+    let bad = |m: String| VerifyError::PromptOpening(m);
+    let n = o
+        .prompt
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or_else(|| bad("shorter than its text length".into()))?;
+    let text = 4usize
+        .checked_add(n)
+        .and_then(|end| o.prompt.get(4..end))
+        .ok_or_else(|| bad(alloc::format!("a text of {n} bytes does not fit")))?;
+    let ids = o.prompt.len() - 4 - n;
+    if ids % 4 != 0 || (ids / 4) as u64 != u64::from(receipt.prompt_tokens) {
+        return Err(bad(alloc::format!(
+            "{ids} bytes of token ids for {} prompt tokens",
+            receipt.prompt_tokens
+        )));
+    }
+    let mut leaf = crate::zk::statement::TRACE_LEAF_TAG.to_vec();
+    leaf.extend_from_slice(&[0u8; 7]); // (pos 0, stage 0, op PROMPT 0)
+    leaf.extend_from_slice(&Sha256::digest(&o.prompt));
+    crate::rollup::merkle::verify_inclusion(
+        &leaf,
+        0,
+        receipt.trace_steps,
+        &o.path,
+        &receipt.trace_root,
+    )
+    .map_err(|e| bad(alloc::format!("not leaf 0 of the receipt's trace: {e}")))?;
+    let claim = PromptClaim {
+        text: String::from_utf8_lossy(text).into_owned(),
+        tokens: receipt.prompt_tokens,
+    };
+    Ok((claim, text))
 }
 
 /// The outcome of the stapled light-client section.
@@ -158,6 +218,19 @@ pub fn verify_bundle(
             }));
         }
     }
+    let prompt = match &bundle.prompt {
+        Some(p) => Some(check_prompt_opening(&bundle.receipt, p)?),
+        None => None,
+    };
+    if let Some(expected) = o.expected_prompt {
+        let (claim, text) = prompt.as_ref().ok_or(VerifyError::NoPromptOpening)?;
+        if *text != expected {
+            return Err(VerifyError::PromptMismatch(GotExpected {
+                got: claim.text.clone(),
+                expected: String::from_utf8_lossy(expected).into_owned(),
+            }));
+        }
+    }
     if let Some(expected) = o.expected_weights_root {
         if bundle.receipt.weights_root != expected {
             return Err(VerifyError::ModelMismatch(GotExpected {
@@ -208,6 +281,8 @@ pub fn verify_bundle(
         request_verified: o.expected_request_hash.is_some(),
         model_verified: o.expected_weights_root.is_some(),
         sampling_verified: o.expected_temperature_milli.is_some(),
+        prompt: prompt.map(|(c, _)| c),
+        prompt_verified: o.expected_prompt.is_some(),
         chain: match bundle.chain_proof {
             None => ChainCheck::Absent,
             Some(_) => ChainCheck::Unverified,
@@ -312,6 +387,12 @@ pub enum VerifyError {
     Light(LightError),
     /// A checkpoint was trusted but the bundle carries no light-client section.
     NoChainProof,
+    /// The bundle's opening of the `PROMPT` leaf is malformed or not in the receipt's trace.
+    PromptOpening(String),
+    /// The `PROMPT` leaf's text is not the client's prompt: the node answered another one.
+    PromptMismatch(GotExpected<String>),
+    /// The client gave its prompt, and the bundle does not open the `PROMPT` leaf.
+    NoPromptOpening,
 }
 
 impl From<LightError> for VerifyError {
@@ -350,6 +431,9 @@ impl ErrorCode for VerifyError {
             VerifyError::Finality(e) => e.code(),
             VerifyError::Light(e) => e.code(),
             VerifyError::NoChainProof => "LIGHT_NO_CHAIN_PROOF",
+            VerifyError::PromptOpening(_) => "PROMPT_OPENING_INVALID",
+            VerifyError::PromptMismatch(_) => "RECEIPT_PROMPT_MISMATCH",
+            VerifyError::NoPromptOpening => "PROMPT_NOT_OPENED",
         }
     }
     fn stage(&self) -> Stage {
@@ -358,7 +442,10 @@ impl ErrorCode for VerifyError {
             VerifyError::Gpu(e) => e.stage(),
             VerifyError::RequestMismatch(_)
             | VerifyError::ModelMismatch(_)
-            | VerifyError::SamplingMismatch(_) => Stage::Receipt,
+            | VerifyError::SamplingMismatch(_)
+            | VerifyError::PromptOpening(_)
+            | VerifyError::PromptMismatch(_)
+            | VerifyError::NoPromptOpening => Stage::Receipt,
             VerifyError::UnknownCircuit { .. } => Stage::Proof,
             VerifyError::Proof { error, .. } => error.stage(),
             VerifyError::Statement { error, .. } => error.stage(),
@@ -393,6 +480,14 @@ impl fmt::Display for VerifyError {
             VerifyError::Light(e) => write!(f, "chain proof: {e}"),
             VerifyError::NoChainProof => f.write_str(
                 "a checkpoint is trusted, but the bundle carries no chain proof (light-client section)",
+            ),
+            VerifyError::PromptOpening(m) => write!(f, "the bundle's PROMPT leaf: {m}"),
+            VerifyError::PromptMismatch(ge) => write!(
+                f,
+                "the receipt's trace ran another prompt than the client's: {ge}"
+            ),
+            VerifyError::NoPromptOpening => f.write_str(
+                "a prompt was given to compare, but the bundle does not open the trace's PROMPT leaf",
             ),
         }
     }

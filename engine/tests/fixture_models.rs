@@ -110,6 +110,27 @@ fn generations_match_the_manifests() {
             );
             assert_eq!(g.trace_steps, man[which]["trace_steps"].as_u64().unwrap());
             assert_eq!(g.prompt_tokens as usize, ids.len());
+            // The `PROMPT` leaf opens at index 0 of the trace, and says the prompt's text.
+            let key = otr_engine::StepKey {
+                pos: 0,
+                stage: 0,
+                op: otr_engine::model::trace::embed_op::PROMPT,
+            };
+            let digest: [u8; 32] = sha2::Sha256::digest(&g.prompt_leaf).into();
+            let leaf = otr_engine::model::trace::leaf(key, &digest);
+            otr_core::rollup::merkle::verify_inclusion(
+                &leaf,
+                0,
+                g.trace_steps,
+                &g.prompt_path,
+                &g.trace_root,
+            )
+            .unwrap();
+            let text = m.tokenizer().prompt_text(&ids);
+            assert_eq!(
+                g.prompt_leaf,
+                otr_engine::model::trace::prompt_bytes(&text, &ids)
+            );
             assert_eq!(g.completion_tokens as usize, g.tokens.len());
         }
     }

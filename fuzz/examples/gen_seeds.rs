@@ -401,6 +401,10 @@ fn bundle(out: &Out, fixtures: &Path) {
             statement: Some(statement),
         }],
         chain_proof: None,
+        prompt: Some(otr_core::rollup::PromptOpening {
+            prompt: [&5u32.to_le_bytes()[..], b"hello", &[2, 0, 0, 0, 7, 0, 0, 0]].concat(),
+            path: vec![[0x11; 32], [0x22; 32]],
+        }),
     };
     otr_core::rollup::verify_bundle_structure(&full).expect("seed bundle is consistent");
     let p = &full.zk_proofs[0];
@@ -416,6 +420,7 @@ fn bundle(out: &Out, fixtures: &Path) {
         chain_status: None,
         zk_proofs: Vec::new(),
         chain_proof: None,
+        prompt: None,
         evidence: GpuEvidence {
             report: vec![0x11, 0xe0],
             cert_chain_pem: String::new(),

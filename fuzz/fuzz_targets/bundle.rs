@@ -1,5 +1,6 @@
 //! Answer bundles (binary and JSON), receipts and micro-batch headers; the ZK statements a
-//! bundle's proofs carry, checked against its receipt (`otr_core::zk::statement`).
+//! bundle's proofs carry, checked against its receipt (`otr_core::zk::statement`), and its
+//! opened `PROMPT` leaf (`otr_core::verify::check_prompt_opening`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,6 +18,9 @@ fuzz_target!(|data: &[u8]| {
                 let _ =
                     otr_core::zk::statement::check_statement(st, &p.public_inputs, &b.receipt, h);
             }
+        }
+        if let Some(o) = &b.prompt {
+            let _ = otr_core::verify::check_prompt_opening(&b.receipt, o);
         }
     }
     let _ = Receipt::decode(data);

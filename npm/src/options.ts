@@ -91,6 +91,14 @@ export interface BundleOptions extends EvidenceOptions {
    */
   expectedTemperatureMilli?: number;
   /**
+   * The prompt the client sent, as the node runs it (for a chat request, with the model's chat
+   * template applied; for a completion, the prompt itself), as a string or its UTF-8 bytes:
+   * compared with the text of the trace's `PROMPT` leaf the bundle opens
+   * (`RECEIPT_PROMPT_MISMATCH`: the node answered another prompt; `PROMPT_NOT_OPENED`: the bundle
+   * opens no such leaf). The chain makes the leaf's tokens answer for that text.
+   */
+  expectedPrompt?: string | Uint8Array;
+  /**
    * The model's matrix root (the registry's `poseidonRoot`, 32 bytes): every spot-check proof
    * must carry its statement (`ZK_STATEMENT_MISSING`) and its matrix commitment must open to this
    * root (`ZK_STATEMENT_MATRIX_ROOT`), binding the proof to the registered model.

@@ -196,6 +196,14 @@ export interface VerifiedBundle {
   model_verified: boolean;
   /** True when the sampling temperature was compared with `expectedTemperatureMilli`. */
   sampling_verified: boolean;
+  /**
+   * The trace's `PROMPT` leaf, when the bundle opens it (checked to be leaf 0 of the receipt's
+   * trace): the text the prompt's tokens say (a dispute refutes a leaf whose tokens are not its
+   * text) and the token count.
+   */
+  prompt?: { text: string; tokens: number };
+  /** True when that text was compared with `expectedPrompt`. */
+  prompt_verified: boolean;
   /** The stapled light-client section: absent, unverified (no `trustedCheckpoint`), or verified. */
   chain: ChainCheck;
 }

@@ -23,6 +23,12 @@ for (const c of cases("bundles")) {
         assert.equal(claims.gpu.device.dev_root, true);
         assert.equal(claims.gpu.device.nonce_verified, true);
         assert.equal("0x" + claims.gpu.device.nonce, claims.structure.header_hash);
+        if (c.spec.expected_prompt !== undefined) {
+          assert.equal(claims.prompt_verified, true);
+          assert.equal(claims.prompt.text, c.spec.expected_prompt);
+        } else {
+          assert.equal(claims.prompt_verified, false);
+        }
       } else {
         await rejectsWith(assert, OtrError, run, c.spec.expected);
       }

@@ -33,6 +33,9 @@ export function caseOptions(c) {
     // One PEM text (it may hold several certificates).
     options.trustAnchors = { devRoots: roots.map((r) => readFileSync(join(c.path, r), "utf8")).join("") };
   }
+  if (c.spec.expected_prompt !== undefined) {
+    options.expectedPrompt = c.spec.expected_prompt;
+  }
   if (c.spec.verifying_keys) {
     options.verifyingKeys = c.spec.verifying_keys.map((k) => readFileSync(join(c.path, k), "utf8"));
   }

@@ -318,6 +318,7 @@ fn main() {
                             expected_request_hash: None,
                             expected_weights_root: None,
                             expected_temperature_milli: None,
+                            expected_prompt: None,
                         };
                         verify_bundle(&bundle, &opts).expect("bundle verifies");
                         fin.lock().unwrap().push(done.elapsed().as_secs_f64() * 1e3);

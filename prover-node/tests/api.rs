@@ -66,13 +66,48 @@ fn openai_compatible_api_with_verifiable_receipts() {
         expected_weights_root: Some(wr),
         // The request asked for `"temperature":0`: the receipt records greedy decoding.
         expected_temperature_milli: Some(0),
+        // The completions API runs the prompt as it is (no chat template).
+        expected_prompt: Some(b"The sky is"),
     };
     let verified = verify_bundle(&bundle, &opts).unwrap();
     assert!(verified.request_verified && verified.model_verified && verified.sampling_verified);
+    assert!(verified.prompt_verified);
+    let p = verified
+        .prompt
+        .as_ref()
+        .expect("the bundle opens the PROMPT leaf");
+    assert_eq!(p.text, "The sky is");
+    assert_eq!(p.tokens, bundle.receipt.prompt_tokens);
+    // Another prompt than the client's is refused, and so is a bundle without the opening when
+    // the client asks for the check, or with an opening that is not the trace's leaf 0.
+    let e = verify_bundle(
+        &bundle,
+        &VerifyOptions {
+            expected_prompt: Some(b"The sea is"),
+            ..opts
+        },
+    )
+    .unwrap_err();
+    assert_eq!(otr_core::ErrorCode::code(&e), "RECEIPT_PROMPT_MISMATCH");
+    let mut bare = bundle.clone();
+    bare.prompt = None;
+    let e = verify_bundle(&bare, &opts).unwrap_err();
+    assert_eq!(otr_core::ErrorCode::code(&e), "PROMPT_NOT_OPENED");
+    let mut forged = bundle.clone();
+    let o = forged.prompt.as_mut().unwrap();
+    let last = o.prompt.len() - 5; // a byte of the text's last token id
+    o.prompt[last] ^= 1;
+    let e = verify_bundle(&forged, &opts).unwrap_err();
+    assert_eq!(otr_core::ErrorCode::code(&e), "PROMPT_OPENING_INVALID");
+    let mut forged = bundle.clone();
+    forged.prompt.as_mut().unwrap().prompt[4] ^= 0x20; // the text, its tokens unchanged
+    let e = verify_bundle(&forged, &opts).unwrap_err();
+    assert_eq!(otr_core::ErrorCode::code(&e), "PROMPT_OPENING_INVALID");
     let e = verify_bundle(
         &bundle,
         &VerifyOptions {
             expected_temperature_milli: Some(700),
+            expected_prompt: None,
             ..opts
         },
     )

@@ -55,6 +55,7 @@ fn bundle_fixtures_library() {
             expected_request_hash: None,
             expected_weights_root: None,
             expected_temperature_milli: None,
+            expected_prompt: m["expected_prompt"].as_str().map(str::as_bytes),
         };
         let got = match decoded {
             Err(e) => e.code().to_string(),
@@ -108,15 +109,17 @@ fn bundle_fixtures_cli() {
         } else {
             case.join("bundle.otrb")
         };
-        let out = Command::new(otr)
-            .args(["verify", "bundle"])
+        let mut cmd = Command::new(otr);
+        cmd.args(["verify", "bundle"])
             .arg(&file)
             .args(["--time", m["time"].as_str().unwrap(), "--policy"])
             .arg(&policy_file)
             .arg("--dev-root")
-            .arg(case.join(m["dev_root"].as_str().unwrap()))
-            .output()
-            .unwrap();
+            .arg(case.join(m["dev_root"].as_str().unwrap()));
+        if let Some(p) = m["expected_prompt"].as_str() {
+            cmd.args(["--prompt", p]);
+        }
+        let out = cmd.output().unwrap();
         let expected = m["expected"].as_str().unwrap();
         if expected == "ok" {
             assert!(
@@ -127,6 +130,12 @@ fn bundle_fixtures_cli() {
             );
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(v["finality"]["state"], m["finality"]);
+            assert_eq!(
+                v["prompt_verified"],
+                m["expected_prompt"].is_string(),
+                "{}",
+                case.display()
+            );
         } else {
             assert_eq!(out.status.code(), Some(1), "{}", case.display());
             let err = String::from_utf8_lossy(&out.stderr);

@@ -117,6 +117,7 @@ fn node_on_anvil_staples_light_client_proofs_that_verify_offline() {
         expected_request_hash: None,
         expected_weights_root: None,
         expected_temperature_milli: None,
+        expected_prompt: None,
     };
     // No trusted checkpoint: the section is reported as unverified, not accepted.
     let plain = verify_bundle(&b, &opts).unwrap();
@@ -422,6 +423,7 @@ fn committed_stapled_fixture_verifies_offline_against_its_checkpoint() {
         expected_request_hash: None,
         expected_weights_root: None,
         expected_temperature_milli: None,
+        expected_prompt: None,
     };
     let c = &case["chain"];
     let h = |k: &str| hex::decode(c[k].as_str().unwrap()).unwrap();
@@ -533,6 +535,7 @@ fn a_batch_dropped_by_a_reorganization_is_posted_again() {
         expected_request_hash: None,
         expected_weights_root: None,
         expected_temperature_milli: None,
+        expected_prompt: None,
     };
     let b = AnswerBundle::from_json(&bundle_text(port, &id)).unwrap();
     let cp = b.chain_proof.as_ref().unwrap();

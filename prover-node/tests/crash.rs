@@ -85,6 +85,7 @@ fn sigkill_under_load_loses_no_answered_receipt() {
             expected_request_hash: None,
             expected_weights_root: None,
             expected_temperature_milli: None,
+            expected_prompt: None,
         };
         verify_bundle(&b, &opts).unwrap_or_else(|e| panic!("{id}: bundle does not verify: {e}"));
     }

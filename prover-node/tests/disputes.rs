@@ -1029,6 +1029,7 @@ fn answer(
                 body: body.as_bytes().to_vec(),
                 run,
             },
+            None,
         )
         .unwrap();
     r

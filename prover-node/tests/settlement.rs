@@ -32,6 +32,7 @@ fn verify(port: u16, b: &AnswerBundle) -> otr_core::verify::VerifiedBundle {
         expected_request_hash: None,
         expected_weights_root: None,
         expected_temperature_milli: None,
+        expected_prompt: None,
     };
     otr_core::verify::verify_bundle(b, &opts).expect("bundle verifies")
 }

@@ -265,6 +265,7 @@ fn node_attaches_verified_spot_check_proofs() {
         expected_request_hash: None,
         expected_weights_root: None,
         expected_temperature_milli: None,
+        expected_prompt: None,
     };
     let verified = verify_bundle(&bundle, &opts).unwrap();
     assert_eq!(verified.proofs.len(), 1);

@@ -26,6 +26,9 @@ pub struct Settings {
     pub expected_weights_root: Option<Hash>,
     /// The sampling temperature the client asked for (thousandths; 0 = greedy).
     pub expected_temperature_milli: Option<u32>,
+    /// The prompt the client sent, as the node runs it (chat template applied): compared with
+    /// the text of the trace's `PROMPT` leaf the bundle opens.
+    pub expected_prompt: Option<Vec<u8>>,
     /// The model's matrix root (registry `poseidonRoot`): every proof must be bound to it.
     pub expected_matrix_root: Option<Hash>,
     /// The checkpoint (and contract facts) the stapled light-client section is checked against.
@@ -43,6 +46,7 @@ impl Settings {
             expected_request_hash: None,
             expected_weights_root: None,
             expected_temperature_milli: None,
+            expected_prompt: None,
             expected_matrix_root: None,
             chain_trust: None,
         }
@@ -209,6 +213,7 @@ pub fn verify_bundle(
         expected_request_hash: s.expected_request_hash,
         expected_weights_root: s.expected_weights_root,
         expected_temperature_milli: s.expected_temperature_milli,
+        expected_prompt: s.expected_prompt.as_deref(),
     };
     let v = otr_core::verify::verify_bundle_with_chain(bundle, &opts, s.chain_trust.as_ref())?;
     if let Some(root) = &s.expected_matrix_root {

@@ -28,6 +28,7 @@ pub const BUNDLE_OPTIONS: &[&str] = &[
     "expectedRequestHash",
     "expectedWeightsRoot",
     "expectedTemperatureMilli",
+    "expectedPrompt",
     "expectedMatrixRoot",
     "trustedCheckpoint",
 ];
@@ -261,6 +262,9 @@ mod exports {
                 expected: "a temperature in thousandths (0 = greedy) below 2^32",
             })?;
             s.expected_temperature_milli = Some(t);
+        }
+        if let Some(p) = field(&options, "expectedPrompt") {
+            s.expected_prompt = Some(js::bytes(&p, "options.expectedPrompt")?);
         }
         if let Some(h) = field(&options, "expectedMatrixRoot") {
             s.expected_matrix_root = Some(js::hash(&h, "options.expectedMatrixRoot")?);

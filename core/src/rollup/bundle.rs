@@ -15,6 +15,9 @@
 //! later still: binary, tag `0x02` after the light-client section (or after the ZK proofs when
 //! that is absent) and, for each ZK proof in order, an option tag and its statement; written only
 //! when some proof has one. JSON: a `statement` key in the proof, left out when absent.
+//!
+//! The opened `PROMPT` leaf ([`PromptOpening`]) came last: binary, tag `0x03` after all of the
+//! above, written only when present; JSON: a `prompt` key, left out when absent.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -53,6 +56,8 @@ pub struct BundleLimits {
     pub max_public_inputs: usize,
     /// The most bytes of one tensor in a ZK statement (a step's input or whole output).
     pub max_zk_tensor: usize,
+    /// The most bytes of the opened `PROMPT` leaf's output (its text and token ids).
+    pub max_prompt: usize,
 }
 
 impl BundleLimits {
@@ -69,6 +74,7 @@ impl BundleLimits {
         max_zk_proof: 4096,
         max_public_inputs: crate::zk::MAX_PUBLIC_INPUTS,
         max_zk_tensor: 256 * 1024,
+        max_prompt: 1024 * 1024,
     };
 }
 
@@ -179,6 +185,8 @@ pub struct ZkStatement {
 
 /// Tag of the ZK statements section in the binary form.
 const STATEMENTS_TAG: u8 = 2;
+/// Tag of the opened `PROMPT` leaf, after the statements (or whatever came before them).
+const PROMPT_TAG: u8 = 3;
 /// The longest matrix name accepted.
 pub const MAX_MATRIX_NAME: usize = 128;
 
@@ -248,6 +256,20 @@ pub struct AnswerBundle {
     /// present only with `rollup`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain_proof: Option<ChainProof>,
+    /// The trace's `PROMPT` leaf opened: what a client compares with the prompt it sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PromptOpening>,
+}
+
+/// Leaf 0 of the receipt's trace opened: the `PROMPT` step's output (`u32le(len(text)) || text
+/// || ids`, ids u32le) and the leaf's RFC 6962 audit path in the trace (`trace_steps` leaves).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptOpening {
+    #[serde(with = "base64_bytes")]
+    pub prompt: Vec<u8>,
+    #[serde(with = "hex_hash_vec")]
+    pub path: Vec<Hash>,
 }
 
 fn write_path(w: &mut Writer, path: &[Hash]) {
@@ -321,6 +343,10 @@ impl AnswerBundle {
                     st.write(&mut w);
                 }
             }
+        }
+        if let Some(p) = &self.prompt {
+            w.u8(PROMPT_TAG).bytes(&p.prompt);
+            write_path(&mut w, &p.path);
         }
         w.into_bytes()
     }
@@ -443,6 +469,15 @@ impl AnswerBundle {
                 }
             }
         }
+        let prompt = if bytes.get(r.offset()) == Some(&PROMPT_TAG) {
+            r.u8("PROMPT leaf tag")?;
+            Some(PromptOpening {
+                prompt: r.bytes(limits.max_prompt, "PROMPT leaf output")?.to_vec(),
+                path: read_path(&mut r, "PROMPT leaf path")?,
+            })
+        } else {
+            None
+        };
         r.finish()?;
         Ok(AnswerBundle {
             version,
@@ -461,6 +496,7 @@ impl AnswerBundle {
             chain_status,
             zk_proofs,
             chain_proof,
+            prompt,
         })
     }
 

@@ -91,6 +91,7 @@ fn sample() -> (AnswerBundle, SigningKey) {
             statement: None,
         }],
         chain_proof: None,
+        prompt: None,
     };
     (bundle, key)
 }
@@ -550,4 +551,84 @@ fn zk_statements_round_trip_and_older_bundles_decode_unchanged() {
     big.zk_proofs[0].statement.as_mut().unwrap().y =
         vec![0; BundleLimits::PROTOCOL.max_zk_tensor + 1];
     assert!(big.encode_checked().is_err());
+}
+
+#[test]
+fn prompt_opening_round_trips_and_older_bundles_decode_unchanged() {
+    let (mut b, _) = sample();
+    let before = b.encode();
+    let mut prompt = 5u32.to_le_bytes().to_vec();
+    prompt.extend_from_slice(b"hello");
+    prompt.extend_from_slice(&[2, 0, 0, 0, 7, 0, 0, 0]);
+    b.prompt = Some(crate::rollup::PromptOpening {
+        prompt,
+        path: vec![[9; 32], [8; 32]],
+    });
+    let bytes = b.encode_checked().unwrap();
+    assert_eq!(AnswerBundle::decode(&bytes).unwrap(), b);
+    assert_eq!(AnswerBundle::from_json(&b.to_json()).unwrap(), b);
+    assert!(b.to_json().contains("\"prompt\":{"));
+    // After a chain proof and statements too.
+    let mut c = b.clone();
+    c.chain_proof = Some(stapled());
+    c.zk_proofs[0].statement = Some(statement());
+    assert_eq!(AnswerBundle::decode(&c.encode()).unwrap(), c);
+    // Without it the encoding is exactly the older one.
+    let mut plain = b.clone();
+    plain.prompt = None;
+    assert_eq!(plain.encode(), before);
+    // Truncated, trailing, oversized.
+    assert!(AnswerBundle::decode(&bytes[..bytes.len() - 1]).is_err());
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(
+        AnswerBundle::decode(&longer).unwrap_err().code(),
+        "BUNDLE_TRAILING_BYTES"
+    );
+    let mut big = b.clone();
+    big.prompt.as_mut().unwrap().prompt = vec![0; BundleLimits::PROTOCOL.max_prompt + 1];
+    assert!(big.encode_checked().is_err());
+}
+
+#[test]
+fn a_prompt_opening_must_be_leaf_0_of_the_receipts_trace() {
+    use crate::verify::check_prompt_opening;
+    use sha2::{Digest, Sha256};
+    let mut prompt = 2u32.to_le_bytes().to_vec();
+    prompt.extend_from_slice(b"hi");
+    prompt.extend_from_slice(&[2, 0, 0, 0, 9, 0, 0, 0]);
+    let mut leaf0 = crate::zk::statement::TRACE_LEAF_TAG.to_vec();
+    leaf0.extend_from_slice(&[0; 7]);
+    leaf0.extend_from_slice(&Sha256::digest(&prompt));
+    let leaves = vec![leaf0, b"step 1".to_vec(), b"step 2".to_vec()];
+    let mut r = receipt(1);
+    r.trace_root = merkle::root(&leaves);
+    r.trace_steps = 3;
+    r.prompt_tokens = 2;
+    let o = crate::rollup::PromptOpening {
+        prompt: prompt.clone(),
+        path: merkle::prove(&leaves, 0).unwrap().path,
+    };
+    let (claim, text) = check_prompt_opening(&r, &o).unwrap();
+    assert_eq!(
+        (claim.text.as_str(), claim.tokens, text),
+        ("hi", 2, &b"hi"[..])
+    );
+    let code = |r: &Receipt, o: &crate::rollup::PromptOpening| {
+        crate::ErrorCode::code(&check_prompt_opening(r, o).unwrap_err())
+    };
+    // Another token count than the receipt's, another leaf's path, a text past the end.
+    let mut other = r.clone();
+    other.prompt_tokens = 3;
+    assert_eq!(code(&other, &o), "PROMPT_OPENING_INVALID");
+    let moved = crate::rollup::PromptOpening {
+        path: merkle::prove(&leaves, 1).unwrap().path,
+        ..o.clone()
+    };
+    assert_eq!(code(&r, &moved), "PROMPT_OPENING_INVALID");
+    let mut long = o.clone();
+    long.prompt[0] = 200;
+    assert_eq!(code(&r, &long), "PROMPT_OPENING_INVALID");
+    long.prompt.truncate(3);
+    assert_eq!(code(&r, &long), "PROMPT_OPENING_INVALID");
 }

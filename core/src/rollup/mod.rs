@@ -22,8 +22,8 @@ pub mod tensor;
 pub mod verify;
 
 pub use bundle::{
-    AnswerBundle, BundleError, BundleLimits, GpuEvidence, ReceiptProof, RollupInclusion,
-    TraceOpening, ZkProof, ZkStatement,
+    AnswerBundle, BundleError, BundleLimits, GpuEvidence, PromptOpening, ReceiptProof,
+    RollupInclusion, TraceOpening, ZkProof, ZkStatement,
 };
 pub use finality::{
     evaluate_finality, ChainStatus, DisputeState, Finality, FinalityError, FinalityInputs,

@@ -35,6 +35,10 @@ pub struct Generation {
     pub trace_steps: u64,
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
+    /// The `PROMPT` step's output (`u32le(len(text)) || text || ids`) and its leaf's audit path
+    /// in the trace (leaf 0): what a bundle opens for the client to compare with its prompt.
+    pub prompt_leaf: Vec<u8>,
+    pub prompt_path: Vec<[u8; 32]>,
 }
 
 /// The inputs and output of one step, for replay or a ZK proof.
@@ -721,10 +725,10 @@ impl Model {
                 None => text.push(b'?'),
             }
         }
-        let bytes = prompt_bytes(&text, prompt);
+        let prompt_leaf = prompt_bytes(&text, prompt);
         ctx.rec_d(
             key(0, 0, embed_op::PROMPT),
-            Sha256::digest(&bytes).into(),
+            Sha256::digest(&prompt_leaf).into(),
             || StepTensor::Prompt {
                 text: text.clone(),
                 ids: prompt.to_vec(),
@@ -777,13 +781,16 @@ impl Model {
                 .forward(&[tok], p as usize + 1, &mut cache, true, ctx)
                 .expect("logits requested");
         };
+        let (trace_root, prompt_path) = ctx.trace.root_and_first_path();
         Ok(Generation {
             completion_tokens: tokens.len() as u32,
             prompt_tokens: prompt.len() as u32,
             tokens,
             finish_reason: finish,
-            trace_root: ctx.trace.root(),
+            trace_root,
             trace_steps: ctx.trace.len(),
+            prompt_leaf,
+            prompt_path,
         })
     }
 }

@@ -305,8 +305,22 @@ impl Trace {
 
     /// The trace root.
     pub fn root(&self) -> [u8; 32] {
-        let leaves: Vec<Vec<u8>> = self.sorted().iter().map(|(k, d)| leaf(*k, d)).collect();
-        otr_core::rollup::merkle::root(&leaves)
+        self.root_and_first_path().0
+    }
+
+    /// The trace root and the RFC 6962 audit path of its first leaf (the `PROMPT` step: what
+    /// a bundle opens for the client).
+    pub fn root_and_first_path(&self) -> ([u8; 32], Vec<[u8; 32]>) {
+        use otr_core::rollup::merkle;
+        let hashes: Vec<[u8; 32]> = self
+            .sorted()
+            .iter()
+            .map(|(k, d)| merkle::leaf_hash(&leaf(*k, d)))
+            .collect();
+        let path = merkle::prove_leaf_hashes(&hashes, 0)
+            .map(|p| p.path)
+            .unwrap_or_default();
+        (merkle::root_of_leaf_hashes(&hashes), path)
     }
 }
 

@@ -43,6 +43,15 @@ pub struct BundleArgs {
     /// tokens the receipt's sampling gives).
     #[arg(long, value_name = "MILLI")]
     pub temperature_milli: Option<u32>,
+    /// The prompt the client sent, as the node runs it (a completion's prompt itself; a chat
+    /// request's messages in the model's chat template): the text of the trace's `PROMPT` leaf
+    /// the bundle opens must be exactly it (`RECEIPT_PROMPT_MISMATCH`: the node answered another
+    /// prompt; `PROMPT_NOT_OPENED`: the bundle opens no such leaf).
+    #[arg(long, value_name = "TEXT", conflicts_with = "prompt_file")]
+    pub prompt: Option<String>,
+    /// `--prompt` read from a file (its exact bytes).
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
     /// A spot-check circuit's verifying key (snarkjs JSON). Repeat for several circuits.
     #[arg(long = "vk", value_name = "FILE")]
     pub vks: Vec<PathBuf>,
@@ -221,6 +230,11 @@ fn bundle(a: BundleArgs) -> Result<(), CliError> {
     let keyed: Vec<([u8; 32], &otr_core::zk::PreparedVk)> =
         vks.iter().map(|v| (v.key_id(), v)).collect();
     let verifier = a.trust.verifier();
+    let prompt = match (&a.prompt, &a.prompt_file) {
+        (Some(p), _) => Some(p.as_bytes().to_vec()),
+        (None, Some(f)) => Some(input::read(f)?),
+        (None, None) => None,
+    };
     let opts = otr_core::verify::VerifyOptions {
         time,
         policy: &policy,
@@ -238,6 +252,7 @@ fn bundle(a: BundleArgs) -> Result<(), CliError> {
             .map(|h| hash32(h, "--weights-root"))
             .transpose()?,
         expected_temperature_milli: a.temperature_milli,
+        expected_prompt: prompt.as_deref(),
     };
     let chain_trust = match &a.trusted_checkpoint {
         None => None,

@@ -356,6 +356,7 @@ impl Watcher {
             expected_request_hash: None,
             expected_weights_root: None,
             expected_temperature_milli: None,
+            expected_prompt: None,
         };
         let code =
             |e: otr_core::verify::VerifyError| format!("{}: {e}", otr_core::ErrorCode::code(&e));

@@ -116,5 +116,6 @@ pub fn build_bundle(s: &BundleSpec<'_>) -> AnswerBundle {
         chain_status: s.chain_status,
         zk_proofs: vec![],
         chain_proof: None,
+        prompt: None,
     }
 }

@@ -196,6 +196,86 @@ pub fn generate(out: &Path) -> std::io::Result<usize> {
             serde_json::to_string_pretty(&m)? + "\n",
         )?;
     }
+    // The trace's `PROMPT` leaf opened: receipt 3's trace is a small one whose leaf 0 is a
+    // prompt (text and ids), so the opening is leaf 0 of its trace root.
+    let text =
+        "<start_of_turn>user\nWhere is the Eiffel Tower?<end_of_turn>\n<start_of_turn>model\n";
+    let ids: Vec<u32> = (0..16).map(|i| 2 + 1000 * i).collect();
+    let prompt = otr_engine::model::trace::prompt_bytes(text.as_bytes(), &ids);
+    let key = otr_engine::StepKey {
+        pos: 0,
+        stage: 0,
+        op: otr_engine::model::trace::embed_op::PROMPT,
+    };
+    let mut leaves = vec![otr_engine::model::trace::leaf(
+        key,
+        &Sha256::digest(&prompt).into(),
+    )];
+    leaves.extend((1..7u8).map(|i| vec![i; 57]));
+    let mut with_prompt = receipts.clone();
+    with_prompt[3].prompt_tokens = ids.len() as u32;
+    with_prompt[3].trace_root = otr_core::rollup::merkle::root(&leaves);
+    with_prompt[3].trace_steps = leaves.len() as u64;
+    let mut opened = build_bundle(&BundleSpec {
+        receipts: with_prompt,
+        ..spec(batch(), posted(NOW - 500, DisputeState::None))
+    });
+    opened.prompt = Some(otr_core::rollup::PromptOpening {
+        prompt,
+        path: otr_core::rollup::merkle::prove(&leaves, 0)
+            .expect("leaf 0")
+            .path,
+    });
+    let mut forged = opened.clone();
+    // "Eiffel" -> "eiffel": a text the trace does not hold.
+    forged.prompt.as_mut().expect("opened").prompt[4 + 33] ^= 0x20;
+    let prompt_cases = [
+        (
+            "prompt_opened",
+            "the trace's PROMPT leaf opened; its text is the client's prompt",
+            &opened,
+            "ok",
+            Some(text),
+        ),
+        (
+            "prompt_mismatch",
+            "the trace's PROMPT leaf opened; its text is not the client's prompt",
+            &opened,
+            "RECEIPT_PROMPT_MISMATCH",
+            Some("<start_of_turn>user\nWhere is the Statue of Liberty?<end_of_turn>\n<start_of_turn>model\n"),
+        ),
+        (
+            "prompt_opening_forged",
+            "the opened PROMPT leaf's text changed: not leaf 0 of the receipt's trace",
+            &forged,
+            "PROMPT_OPENING_INVALID",
+            None,
+        ),
+    ];
+    for (name, description, bundle, expected, expected_prompt) in prompt_cases {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d)?;
+        std::fs::write(d.join("bundle.json"), bundle.to_json() + "\n")?;
+        std::fs::write(d.join("bundle.otrb"), bundle.encode())?;
+        let mut m = json!({
+            "description": description,
+            "expected": expected,
+            "time": FIXTURE_TIME,
+            "policy": { "require_rims": false, "require_ocsp": false, "allow_dev_roots": true },
+            "dev_root": "../../attestation/dev-root.pem",
+            "made_by": "otr dev fixtures (prover-node/src/devattest/bundle_fixtures.rs), seed \"otr-fixtures-v1\"",
+        });
+        if expected == "ok" {
+            m["finality"] = json!("in_window");
+        }
+        if let Some(p) = expected_prompt {
+            m["expected_prompt"] = json!(p);
+        }
+        std::fs::write(
+            d.join("case.json"),
+            serde_json::to_string_pretty(&m)? + "\n",
+        )?;
+    }
     // A binary bundle cut short.
     let d = dir.join("truncated");
     std::fs::create_dir_all(&d)?;
@@ -214,9 +294,9 @@ pub fn generate(out: &Path) -> std::io::Result<usize> {
     )?;
     std::fs::write(
         dir.join("README.md"),
-        "# Bundle fixtures\n\nAnswer bundles made by `otr dev fixtures` with a dev node key (secp256k1) and a dev GPU\n(NOT PRODUCTION), as `bundle.json` and `bundle.otrb` (the binary form), each with a `case.json`:\nexpected verdict or error code, expected finality, time, policy, dev root. Checked by\n`prover-node/tests/bundle_fixtures.rs` and by `otr verify bundle`.\n\n`full_a1_like/` is the one bundle with full evidence (RIMs, OCSP) and a Groth16 proof; it\nneeds two dev roots and a verifying key, so it is described by `spec.json` (see its README).\n",
+        "# Bundle fixtures\n\nAnswer bundles made by `otr dev fixtures` with a dev node key (secp256k1) and a dev GPU\n(NOT PRODUCTION), as `bundle.json` and `bundle.otrb` (the binary form), each with a `case.json`:\nexpected verdict or error code, expected finality, time, policy, dev root (and, for the\n`prompt_*` cases, `expected_prompt`: the client's prompt to compare). Checked by\n`prover-node/tests/bundle_fixtures.rs` and by `otr verify bundle`.\n\n`full_a1_like/` is the one bundle with full evidence (RIMs, OCSP) and a Groth16 proof; it\nneeds two dev roots and a verifying key, so it is described by `spec.json` (see its README).\n",
     )?;
-    Ok(cases.len() + 1)
+    Ok(cases.len() + 4)
 }
 
 /// Name of the full-evidence bundle fixture folder under `bundles/`.

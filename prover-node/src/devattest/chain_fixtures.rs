@@ -652,6 +652,7 @@ mod tests {
             expected_request_hash: None,
             expected_weights_root: None,
             expected_temperature_milli: None,
+            expected_prompt: None,
         };
         let dir = out.join("light-client").join("dev-chain");
         let mut seen = 0;

@@ -264,7 +264,7 @@ fn answer(
         run,
     };
     node.store
-        .insert_receipt_with_request(id, &receipt, &req)
+        .insert_receipt_with_request(id, &receipt, &req, g.prompt_opening.as_ref())
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, "STORE_FAILED", e))?;
     if node.config.batch_window_ms == 0 {
         node.batch_now.notify_one();
@@ -612,6 +612,7 @@ pub fn build_bundle(node: &Node, id: &str) -> Result<Option<AnswerBundle>, Strin
         chain_status,
         zk_proofs: super::spotcheck::proofs_for(node, id)?,
         chain_proof,
+        prompt: node.store.prompt_opening(id)?,
     }))
 }
 
@@ -628,6 +629,7 @@ pub fn self_check(node: &Node, b: &AnswerBundle) -> Result<(), (String, String)>
         expected_request_hash: None,
         expected_weights_root: Some(node.engine.info().weights_root),
         expected_temperature_milli: None,
+        expected_prompt: None,
     };
     let verified = otr_core::verify::verify_bundle(b, &opts)
         .map_err(|e| (otr_core::ErrorCode::code(&e).to_string(), e.to_string()))?;

@@ -387,5 +387,9 @@ fn generation(text: String, g: &otr_engine::Generation) -> Generation {
         },
         trace_root: g.trace_root,
         trace_steps: g.trace_steps,
+        prompt_opening: Some(otr_core::rollup::PromptOpening {
+            prompt: g.prompt_leaf.clone(),
+            path: g.prompt_path.clone(),
+        }),
     }
 }

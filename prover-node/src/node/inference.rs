@@ -134,6 +134,8 @@ pub struct Generation {
     pub finish_reason: &'static str,
     pub trace_root: [u8; 32],
     pub trace_steps: u64,
+    /// The trace's `PROMPT` leaf opened (its output and audit path), for the bundle.
+    pub prompt_opening: Option<otr_core::rollup::PromptOpening>,
 }
 
 /// Deterministic inference: the same prompt and sampling give the same text and trace root.

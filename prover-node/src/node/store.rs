@@ -159,6 +159,11 @@ impl Store {
                  run TEXT NOT NULL
              );
              CREATE INDEX IF NOT EXISTS receipts_by_hash ON receipts(receipt_hash);
+             CREATE TABLE IF NOT EXISTS prompt_openings (
+                 id TEXT PRIMARY KEY REFERENCES receipts(id),
+                 prompt BLOB NOT NULL,
+                 path BLOB NOT NULL
+             );
              CREATE TABLE IF NOT EXISTS collateral (
                  hash BLOB PRIMARY KEY,
                  body TEXT NOT NULL
@@ -195,12 +200,14 @@ impl Store {
         self.answers.fetch_add(1, Ordering::SeqCst) + 1
     }
 
-    /// Commits a receipt and the request it answers in one transaction.
+    /// Commits a receipt, the request it answers and its trace's opened `PROMPT` leaf (when the
+    /// engine gives one) in one transaction.
     pub fn insert_receipt_with_request(
         &self,
         id: &str,
         r: &Receipt,
         req: &StoredRequest,
+        prompt: Option<&otr_core::rollup::PromptOpening>,
     ) -> Result<(), String> {
         let mut c = self.conn();
         let tx = c.transaction().map_err(err)?;
@@ -223,7 +230,39 @@ impl Store {
             params![id, req.chat as i64, req.nonce.to_vec(), req.body, run],
         )
         .map_err(err)?;
+        if let Some(p) = prompt {
+            tx.execute(
+                "INSERT INTO prompt_openings (id, prompt, path) VALUES (?1, ?2, ?3)",
+                params![id, p.prompt, p.path.concat()],
+            )
+            .map_err(err)?;
+        }
         tx.commit().map_err(err)
+    }
+
+    /// The opened `PROMPT` leaf of receipt `id`'s trace, if the node kept it.
+    pub fn prompt_opening(
+        &self,
+        id: &str,
+    ) -> Result<Option<otr_core::rollup::PromptOpening>, String> {
+        let row: Option<(Vec<u8>, Vec<u8>)> = self
+            .conn()
+            .query_row(
+                "SELECT prompt, path FROM prompt_openings WHERE id = ?1",
+                [id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        Ok(row.and_then(|(prompt, path)| {
+            (path.len() % 32 == 0).then(|| otr_core::rollup::PromptOpening {
+                prompt,
+                path: path
+                    .chunks_exact(32)
+                    .map(|c| c.try_into().expect("32 bytes"))
+                    .collect(),
+            })
+        }))
     }
 
     /// The request behind receipt `id`, if the node kept it.

@@ -76,6 +76,9 @@ function optionsFor(devRootPem, extra = {}) {
   // The temperature the demo asked for (greedy): the receipt must record it, since a challenger
   // refutes on chain the tokens the receipt's sampling gives.
   if (extra.temperatureMilli !== undefined) o.expectedTemperatureMilli = extra.temperatureMilli;
+  // The prompt the demo sent, as the node runs it: the trace's PROMPT leaf must say exactly it
+  // (the chain makes the leaf's tokens answer for that text).
+  if (extra.prompt !== undefined) o.expectedPrompt = extra.prompt;
   return o;
 }
 
@@ -124,7 +127,10 @@ $("ask").addEventListener("submit", async (ev) => {
     // bundles' proofs are checked.
     const zk = info?.zk_spot_checks;
     const vks = (zk?.keys ?? (zk?.verification_key ? [zk] : [])).map((k) => JSON.stringify(k.verification_key));
-    current = { bundle, options: optionsFor(info?.dev_root_pem, { vks, temperatureMilli: 0 }) };
+    // A completion runs its prompt as it is; a chat message runs in Gemma's chat template (the
+    // node's only one).
+    const ran = chat ? `<start_of_turn>user\n${prompt}<end_of_turn>\n<start_of_turn>model\n` : prompt;
+    current = { bundle, options: optionsFor(info?.dev_root_pem, { vks, temperatureMilli: 0, prompt: ran }) };
     $("receipt-line").textContent = `receipt ${otr.receipt_id} · hash ${otr.receipt_hash.slice(0, 16)}… · bundle fetched`;
     await verifyCurrent();
   } catch (e) {

@@ -162,6 +162,11 @@ test("request and model checks", async () => {
   assert.equal(s.sampling_verified, true);
   await rejectsWith(assert, OtrError, V.verifyBundle(b, { ...opts, expectedTemperatureMilli: t + 1 }), "RECEIPT_SAMPLING_MISMATCH", "receipt");
   await rejectsWith(assert, OtrError, V.verifyBundle(b, { ...opts, expectedTemperatureMilli: -1 }), "INPUT_TYPE", "input");
+  // This bundle opens no PROMPT leaf: a prompt to compare with is refused, not ignored.
+  assert.equal(s.prompt_verified, false);
+  assert.equal(s.prompt, undefined);
+  await rejectsWith(assert, OtrError, V.verifyBundle(b, { ...opts, expectedPrompt: "The sky is" }), "PROMPT_NOT_OPENED", "receipt");
+  await rejectsWith(assert, OtrError, V.verifyBundle(b, { ...opts, expectedPrompt: 42 }), "INPUT_TYPE", "input");
   const zero = "00".repeat(32);
   await rejectsWith(assert, OtrError, V.verifyBundle(b, { ...opts, expectedRequestHash: zero }), "RECEIPT_REQUEST_MISMATCH", "receipt");
   await rejectsWith(assert, OtrError, V.verifyBundle(b, { ...opts, expectedWeightsRoot: zero }), "RECEIPT_MODEL_MISMATCH");

@@ -1750,7 +1750,7 @@ pub fn prompt_claim(
 /// A `PROMPT` claim's `(prompt, ends)` ([`prompt_claim`]); `None` when it is not of that form.
 pub fn prompt_claim_decode(claim: &[u8]) -> Option<(Vec<u8>, Vec<u32>)> {
     let (p, e) = <(Bytes, Bytes) as alloy_sol_types::SolValue>::abi_decode_params(claim).ok()?;
-    if e.len() % 4 != 0 {
+    if !e.len().is_multiple_of(4) {
         return None;
     }
     let ends = e
@@ -1765,7 +1765,7 @@ pub fn prompt_parts(prompt: &[u8]) -> Option<(&[u8], Vec<u32>)> {
     let n = u32::from_le_bytes(prompt.get(..4)?.try_into().ok()?) as usize;
     let text = prompt.get(4..4usize.checked_add(n)?)?;
     let rest = &prompt[4 + n..];
-    if rest.len() % 4 != 0 {
+    if !rest.len().is_multiple_of(4) {
         return None;
     }
     Some((

@@ -129,7 +129,7 @@ pub fn check_prompt_opening<'o>(
         .and_then(|end| o.prompt.get(4..end))
         .ok_or_else(|| bad(alloc::format!("a text of {n} bytes does not fit")))?;
     let ids = o.prompt.len() - 4 - n;
-    if ids % 4 != 0 || (ids / 4) as u64 != u64::from(receipt.prompt_tokens) {
+    if !ids.is_multiple_of(4) || (ids / 4) as u64 != u64::from(receipt.prompt_tokens) {
         return Err(bad(alloc::format!(
             "{ids} bytes of token ids for {} prompt tokens",
             receipt.prompt_tokens

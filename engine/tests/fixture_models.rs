@@ -116,7 +116,7 @@ fn generations_match_the_manifests() {
                 stage: 0,
                 op: otr_engine::model::trace::embed_op::PROMPT,
             };
-            let digest: [u8; 32] = sha2::Sha256::digest(&g.prompt_leaf).into();
+            let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&g.prompt_leaf).into();
             let leaf = otr_engine::model::trace::leaf(key, &digest);
             otr_core::rollup::merkle::verify_inclusion(
                 &leaf,

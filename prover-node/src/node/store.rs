@@ -255,13 +255,15 @@ impl Store {
             .optional()
             .map_err(err)?;
         Ok(row.and_then(|(prompt, path)| {
-            (path.len() % 32 == 0).then(|| otr_core::rollup::PromptOpening {
-                prompt,
-                path: path
-                    .chunks_exact(32)
-                    .map(|c| c.try_into().expect("32 bytes"))
-                    .collect(),
-            })
+            path.len()
+                .is_multiple_of(32)
+                .then(|| otr_core::rollup::PromptOpening {
+                    prompt,
+                    path: path
+                        .chunks_exact(32)
+                        .map(|c| c.try_into().expect("32 bytes"))
+                        .collect(),
+                })
         }))
     }
 

@@ -1776,14 +1776,15 @@ pub fn prompt_parts(prompt: &[u8]) -> Option<(&[u8], Vec<u32>)> {
     ))
 }
 
-/// The first token of a `PROMPT` claim (counted after a leading `bos`) whose piece is not the
-/// claimed text between its ends, given each id's piece (`surface`: engine
-/// `Tokenizer::piece_surface`); `None` when every piece is its text (an honest claim).
+/// The first token of a `PROMPT` claim whose piece is not the claimed text between its ends,
+/// given each id's piece (`surface`: engine `Tokenizer::piece_surface`): its index counted after
+/// a leading `bos` (what [`prompt_refutation_witness`] names) and its id; `None` when every piece
+/// is its text (an honest claim).
 pub fn prompt_wrong_token(
     claim: &[u8],
     bos: Option<u32>,
     surface: impl Fn(u32) -> Vec<u8>,
-) -> Option<u64> {
+) -> Option<(u64, u32)> {
     let (prompt, ends) = prompt_claim_decode(claim)?;
     let (text, ids) = prompt_parts(&prompt)?;
     let skip = usize::from(bos.is_some() && ids.first() == bos.as_ref());
@@ -1791,7 +1792,7 @@ pub fn prompt_wrong_token(
     for (k, (&t, &end)) in ids.get(skip..)?.iter().zip(&ends).enumerate() {
         let end = end as usize;
         if text.get(start..end) != Some(&surface(t)[..]) {
-            return Some(k as u64);
+            return Some((k as u64, t));
         }
         start = end;
     }

@@ -201,7 +201,7 @@ fn a_prompt_whose_text_is_not_its_tokens_is_refuted_and_the_node_slashed() {
     w.d.claim_step(&mut w.chain, w.node, id, &node, &[], claim(tok, &prompt))
         .unwrap();
     let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
-    let k = prompt_wrong_token(&c.claim, tok.prompt_bos(), |t| tok.piece_surface(t)).unwrap();
+    let (k, _) = prompt_wrong_token(&c.claim, tok.prompt_bos(), |t| tok.piece_surface(t)).unwrap();
     assert_eq!(k, n as u64 - 2, "the last token's piece");
     // Another claim than the node's is refused.
     let other = StepClaim {
@@ -291,7 +291,8 @@ fn prompt_gas() {
             w.d.claim_step(&mut w.chain, w.node, id, &node, &[], claimed)
                 .unwrap();
         let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
-        let k = prompt_wrong_token(&c.claim, tok.prompt_bos(), |t| tok.piece_surface(t)).unwrap();
+        let (k, _) =
+            prompt_wrong_token(&c.claim, tok.prompt_bos(), |t| tok.piece_surface(t)).unwrap();
         let r =
             w.d.refute_step(
                 &mut w.chain,

@@ -174,28 +174,6 @@ pub fn generate(out: &Path) -> std::io::Result<usize> {
             None,
         ));
     }
-    let dir = out.join("bundles");
-    for (name, description, bundle, expected, finality, policy) in &cases {
-        let d = dir.join(name);
-        std::fs::create_dir_all(&d)?;
-        std::fs::write(d.join("bundle.json"), bundle.to_json() + "\n")?;
-        std::fs::write(d.join("bundle.otrb"), bundle.encode())?;
-        let mut m = json!({
-            "description": description,
-            "expected": expected,
-            "time": FIXTURE_TIME,
-            "policy": policy.clone().unwrap_or(json!({ "require_rims": false, "require_ocsp": false, "allow_dev_roots": true })),
-            "dev_root": "../../attestation/dev-root.pem",
-            "made_by": "otr dev fixtures (prover-node/src/devattest/bundle_fixtures.rs), seed \"otr-fixtures-v1\"",
-        });
-        if let Some(f) = finality {
-            m["finality"] = json!(f);
-        }
-        std::fs::write(
-            d.join("case.json"),
-            serde_json::to_string_pretty(&m)? + "\n",
-        )?;
-    }
     // The trace's `PROMPT` leaf opened: receipt 3's trace is a small one whose leaf 0 is a
     // prompt (text and ids), so the opening is leaf 0 of its trace root.
     let text =
@@ -229,30 +207,36 @@ pub fn generate(out: &Path) -> std::io::Result<usize> {
     let mut forged = opened.clone();
     // "Eiffel" -> "eiffel": a text the trace does not hold.
     forged.prompt.as_mut().expect("opened").prompt[4 + 33] ^= 0x20;
-    let prompt_cases = [
-        (
-            "prompt_opened",
-            "the trace's PROMPT leaf opened; its text is the client's prompt",
-            &opened,
-            "ok",
-            Some(text),
-        ),
-        (
-            "prompt_mismatch",
-            "the trace's PROMPT leaf opened; its text is not the client's prompt",
-            &opened,
-            "RECEIPT_PROMPT_MISMATCH",
-            Some("<start_of_turn>user\nWhere is the Statue of Liberty?<end_of_turn>\n<start_of_turn>model\n"),
-        ),
-        (
-            "prompt_opening_forged",
-            "the opened PROMPT leaf's text changed: not leaf 0 of the receipt's trace",
-            &forged,
-            "PROMPT_OPENING_INVALID",
-            None,
-        ),
-    ];
-    for (name, description, bundle, expected, expected_prompt) in prompt_cases {
+    let statue =
+        "<start_of_turn>user\nWhere is the Statue of Liberty?<end_of_turn>\n<start_of_turn>model\n";
+    // (case, the client's prompt its case.json names)
+    let expected_prompts = [("prompt_opened", text), ("prompt_mismatch", statue)];
+    cases.push((
+        "prompt_opened",
+        "the trace's PROMPT leaf opened; its text is the client's prompt",
+        opened.clone(),
+        "ok",
+        Some("in_window"),
+        None,
+    ));
+    cases.push((
+        "prompt_mismatch",
+        "the trace's PROMPT leaf opened; its text is not the client's prompt",
+        opened,
+        "RECEIPT_PROMPT_MISMATCH",
+        None,
+        None,
+    ));
+    cases.push((
+        "prompt_opening_forged",
+        "the opened PROMPT leaf's text changed: not leaf 0 of the receipt's trace",
+        forged,
+        "PROMPT_OPENING_INVALID",
+        None,
+        None,
+    ));
+    let dir = out.join("bundles");
+    for (name, description, bundle, expected, finality, policy) in &cases {
         let d = dir.join(name);
         std::fs::create_dir_all(&d)?;
         std::fs::write(d.join("bundle.json"), bundle.to_json() + "\n")?;
@@ -261,14 +245,14 @@ pub fn generate(out: &Path) -> std::io::Result<usize> {
             "description": description,
             "expected": expected,
             "time": FIXTURE_TIME,
-            "policy": { "require_rims": false, "require_ocsp": false, "allow_dev_roots": true },
+            "policy": policy.clone().unwrap_or(json!({ "require_rims": false, "require_ocsp": false, "allow_dev_roots": true })),
             "dev_root": "../../attestation/dev-root.pem",
             "made_by": "otr dev fixtures (prover-node/src/devattest/bundle_fixtures.rs), seed \"otr-fixtures-v1\"",
         });
-        if expected == "ok" {
-            m["finality"] = json!("in_window");
+        if let Some(f) = finality {
+            m["finality"] = json!(f);
         }
-        if let Some(p) = expected_prompt {
+        if let Some((_, p)) = expected_prompts.iter().find(|(n, _)| n == name) {
             m["expected_prompt"] = json!(p);
         }
         std::fs::write(
@@ -296,7 +280,7 @@ pub fn generate(out: &Path) -> std::io::Result<usize> {
         dir.join("README.md"),
         "# Bundle fixtures\n\nAnswer bundles made by `otr dev fixtures` with a dev node key (secp256k1) and a dev GPU\n(NOT PRODUCTION), as `bundle.json` and `bundle.otrb` (the binary form), each with a `case.json`:\nexpected verdict or error code, expected finality, time, policy, dev root (and, for the\n`prompt_*` cases, `expected_prompt`: the client's prompt to compare). Checked by\n`prover-node/tests/bundle_fixtures.rs` and by `otr verify bundle`.\n\n`full_a1_like/` is the one bundle with full evidence (RIMs, OCSP) and a Groth16 proof; it\nneeds two dev roots and a verifying key, so it is described by `spec.json` (see its README).\n",
     )?;
-    Ok(cases.len() + 4)
+    Ok(cases.len() + 1)
 }
 
 /// Name of the full-evidence bundle fixture folder under `bundles/`.

@@ -1469,7 +1469,7 @@ fn refute_prompt<'m, H: Host + ?Sized>(
         return stands;
     };
     let bos = tok.prompt_bos();
-    let Some(k) = prompt_wrong_token(&c.claim, bos, |t| tok.piece_surface(t)) else {
+    let Some((k, token)) = prompt_wrong_token(&c.claim, bos, |t| tok.piece_surface(t)) else {
         let theirs = prompt_claim_decode(&c.claim).map(|(p, _)| p);
         if let (Some(own), Some(theirs)) = (own, theirs) {
             let text = |p: &[u8]| {
@@ -1479,7 +1479,9 @@ fn refute_prompt<'m, H: Host + ?Sized>(
             };
             if text(&own) != text(&theirs) {
                 eprintln!(
-                    "otr: dispute {id}: the node's PROMPT leaf is another prompt's, its tokens                      and text agreeing ({:?}, the request's is {:?}): a client comparing the                      text with its request refuses the answer; the chain cannot",
+                    "otr: dispute {id}: the node's PROMPT leaf is another prompt's, its tokens \
+                     and text agreeing ({:?}, the request's is {:?}): a client comparing the \
+                     text with its request refuses the answer; the chain cannot",
                     text(&theirs),
                     text(&own)
                 );
@@ -1487,16 +1489,7 @@ fn refute_prompt<'m, H: Host + ?Sized>(
         }
         return stands;
     };
-    let Some(ids) =
-        prompt_claim_decode(&c.claim).and_then(|(p, _)| prompt_parts(&p).map(|(_, ids)| ids))
-    else {
-        return stands;
-    };
-    let skip = usize::from(bos.is_some() && ids.first() == bos.as_ref());
-    let Some((surface, path)) = ids
-        .get(skip + k as usize)
-        .and_then(|&t| tok.piece_opening(t))
-    else {
+    let Some((surface, path)) = tok.piece_opening(token) else {
         return stands;
     };
     let witness = otr_contracts::deploy::prompt_refutation_witness(k, &surface, &path);

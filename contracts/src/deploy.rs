@@ -1724,6 +1724,12 @@ pub fn logits_refutation_witness(j: u64, x: &[u8], row: &[u8], path: &[Hash]) ->
     ))
 }
 
+/// The most prompt tokens a node serves: a `PROMPT` claim costs about 200,000 + 530 gas per token
+/// (`cargo test -p otr-contracts --test contracts prompt_gas -- --nocapture`: 4,759,807 at 8,772
+/// tokens), so 28,000 tokens take about 15M, under the 16,777,216 transaction cap with margin. A
+/// longer prompt's claim would not fit, and its node would lose the dispute by timeout.
+pub const PROMPT_CLAIM_MAX_TOKENS: usize = 28_000;
+
 /// The node's claim at the `PROMPT` step (`PromptStepVerifier.checkClaim`): `abi.encode(bytes
 /// prompt, bytes ends)`, the leaf's output (`u32le(len(text)) || text || ids`) and the u32le end
 /// of each token's piece in the text (after a leading `bos`), from the pieces' lengths

@@ -45,6 +45,18 @@ fn openai_compatible_api_with_verifiable_receipts() {
     assert_eq!(v["otr"]["request_hash"], hex::encode(expected_request));
     assert_eq!(v["usage"]["completion_tokens"].as_u64().unwrap(), 5);
 
+    // A prompt longer than a dispute's claim of it fits in a transaction is refused up front.
+    let long = format!(
+        r#"{{"model":"fixture-gemma3","prompt":"{}","max_tokens":1}}"#,
+        "a ".repeat(40_000)
+    );
+    let (s, _, e) = request(port, "POST", "/v1/completions", &long).unwrap();
+    assert_eq!(s, 400, "{e}");
+    assert!(
+        e.contains("INVALID_REQUEST") && e.contains("at most 28000"),
+        "{e}"
+    );
+
     // Deterministic: the same request gives the same text.
     let (_, _, body2) = request(port, "POST", "/v1/completions", &req).unwrap();
     assert_eq!(json(&body2)["choices"][0]["text"], v["choices"][0]["text"]);

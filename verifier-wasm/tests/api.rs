@@ -22,6 +22,9 @@ fn settings(case: &serde_json::Value, dir: &Path) -> Settings {
         let pem = fs::read_to_string(dir.join(root)).unwrap();
         s.anchors = api::trust_anchors(None, None, &[pem]).unwrap();
     }
+    s.expected_prompt = case["expected_prompt"]
+        .as_str()
+        .map(|p| p.as_bytes().to_vec());
     s
 }
 
@@ -46,6 +49,7 @@ fn every_bundle_fixture_gives_its_expected_outcome() {
                 let finality = serde_json::to_value(v.finality).unwrap();
                 assert_eq!(finality["state"], case["finality"], "{}", dir.display());
                 assert!(!v.gpu.production);
+                assert_eq!(v.prompt_verified, case["expected_prompt"].is_string());
             }
             Err(f) => assert_eq!(f.code, expected, "{}: {}", dir.display(), f.message),
         }

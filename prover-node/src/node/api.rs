@@ -166,6 +166,15 @@ pub fn prompt_and_sampling(
             _ => return Err(bad("`prompt` must be a string")),
         }
     };
+    // A prompt whose `PROMPT` claim would not fit a transaction could not be defended in a
+    // dispute (the node would lose it by timeout): refused before it is answered.
+    let max = otr_contracts::deploy::PROMPT_CLAIM_MAX_TOKENS;
+    if let Some(n) = engine.prompt_tokens(&prompt).filter(|&n| n > max) {
+        return Err(format!(
+            "the prompt is {n} tokens; at most {max} are served (a longer prompt's claim in a \
+             dispute would not fit a transaction)"
+        ));
+    }
     let milli = |v: &Value, default: u32, max: f64| -> Result<u32, String> {
         match v.as_f64() {
             None if v.is_null() => Ok(default),

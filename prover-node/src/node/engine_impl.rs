@@ -308,6 +308,10 @@ impl Inference for EngineModel {
         Some(self.model.tokenizer())
     }
 
+    fn prompt_tokens(&self, prompt: &str) -> Option<usize> {
+        Some(self.model.tokenizer().encode(prompt, true, true).len())
+    }
+
     fn embed_row(&self, token: u32) -> Result<super::inference::EmbedRow, String> {
         let o = self
             .model

@@ -202,6 +202,11 @@ pub trait Inference: Send + Sync {
         Err("this engine cannot open its RoPE tables".into())
     }
 
+    /// How many tokens `prompt` is (BOS included), when the engine can tell before running it.
+    fn prompt_tokens(&self, _prompt: &str) -> Option<usize> {
+        None
+    }
+
     /// The model's tokenizer: what a `PROMPT` claim and its refutation read the vocabulary's
     /// pieces from (`PromptStepVerifier.sol`).
     fn tokenizer(&self) -> Option<&otr_engine::Tokenizer> {

@@ -1,5 +1,5 @@
 // The demo page: ask a local node (streaming), then verify its answer bundle in the browser.
-import { verifyBundle } from "./vendor/otr-verifier/index.js";
+import { chatPrompt, verifyBundle } from "./vendor/otr-verifier/index.js";
 import { rows, tamper } from "./checks.js";
 
 const $ = (id) => document.getElementById(id);
@@ -127,9 +127,8 @@ $("ask").addEventListener("submit", async (ev) => {
     // bundles' proofs are checked.
     const zk = info?.zk_spot_checks;
     const vks = (zk?.keys ?? (zk?.verification_key ? [zk] : [])).map((k) => JSON.stringify(k.verification_key));
-    // A completion runs its prompt as it is; a chat message runs in Gemma's chat template (the
-    // node's only one).
-    const ran = chat ? `<start_of_turn>user\n${prompt}<end_of_turn>\n<start_of_turn>model\n` : prompt;
+    // A completion runs its prompt as it is; chat messages run in the node's chat template.
+    const ran = chat ? await chatPrompt(body.messages) : prompt;
     current = { bundle, options: optionsFor(info?.dev_root_pem, { vks, temperatureMilli: 0, prompt: ran }) };
     $("receipt-line").textContent = `receipt ${otr.receipt_id} · hash ${otr.receipt_hash.slice(0, 16)}… · bundle fetched`;
     await verifyCurrent();

@@ -4,6 +4,7 @@
 export const CHECKS = [
   { id: "header", title: "Micro-batch signature", what: "the node's secp256k1 key signed the micro-batch header" },
   { id: "inclusion", title: "Receipt inclusion", what: "the receipt is a leaf of the signed micro-batch (and of the rollup batch when posted)" },
+  { id: "prompt", title: "Prompt", what: "the trace ran the prompt you sent: its PROMPT leaf (leaf 0 of the receipt's trace) says exactly it, and a dispute refutes tokens that are not that text" },
   { id: "chain", title: "Device certificate chain", what: "the GPU's 5-certificate chain ends at the pinned root at this time" },
   { id: "report", title: "Report signature", what: "the GPU's attestation key signed the SPDM measurement report" },
   { id: "nonce", title: "Nonce binding", what: "the report's nonce is the micro-batch header hash: the GPU signed over the receipts" },
@@ -16,6 +17,7 @@ export const CHECKS = [
 /** The check an error code fails. */
 export function checkOf(code) {
   if (/^HEADER_/.test(code) || code === "BUNDLE_RECEIPT_AFTER_HEADER") return "header";
+  if (/^PROMPT_/.test(code) || code === "RECEIPT_PROMPT_MISMATCH") return "prompt";
   if (/^(INCLUSION_|BUNDLE_|RECEIPT_)/.test(code)) return "inclusion";
   if (/^CHAIN_/.test(code) || code === "POLICY_DEV_ROOT") return "chain";
   if (/^SPDM_/.test(code) || /^REPORT_(SIGNATURE|BAD_LEAF)/.test(code)) return "report";
@@ -54,6 +56,11 @@ export function rows(claims, error) {
         const b = claims.structure.batch;
         return { ...c, state: "ok", detail: `leaf ${claims.structure.receipt_index} of ${claims.structure.receipt_count}` + (b ? `; batch #${b.batch_index}` : "; not posted yet") };
       }
+      case "prompt":
+        if (claims.prompt_verified) return { ...c, state: "ok", detail: `${claims.prompt.tokens} tokens; the text is the prompt sent` };
+        return claims.prompt
+          ? { ...c, state: "skip", detail: `opened (${claims.prompt.tokens} tokens), not compared with a prompt` }
+          : { ...c, state: "skip", detail: "the bundle opens no PROMPT leaf" };
       case "chain":
         return { ...c, state: "ok", detail: `${d.hwmodel ?? "device"}, ueid ${short(d.ueid, 16)}; root ${d.dev_root ? "DEV (not production)" : "NVIDIA"}` };
       case "report":
@@ -113,6 +120,7 @@ export function tamper(bundle, which) {
   if (which.has("report")) b.evidence.report = flipBase64(b.evidence.report, 60); // inside measurement block 1's value
   if (which.has("receipt")) b.receipt.output_hash = flipHex(b.receipt.output_hash);
   if (which.has("header")) b.header.timestamp = Number(b.header.timestamp) + 1;
+  if (which.has("prompt") && b.prompt) b.prompt.prompt = flipBase64(b.prompt.prompt, 8); // a byte of the text
   if (which.has("proof") && b.zk_proofs && b.zk_proofs.length) b.zk_proofs[0].proof = flipBase64(b.zk_proofs[0].proof, 10);
   return b;
 }

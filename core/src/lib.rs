@@ -29,6 +29,7 @@ pub mod crypto;
 pub mod encoding;
 pub mod error;
 pub mod ocsp;
+pub mod prompt;
 pub mod rim;
 pub mod rollup;
 pub mod time;

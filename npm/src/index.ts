@@ -8,6 +8,7 @@ import type { ErrorCode, Stage } from "./codes.js";
 import type {
   BundleOptions,
   ChainProofInput,
+  ChatMessage,
   EvidenceOptions,
   GpuEvidence,
   InclusionInput,
@@ -248,6 +249,17 @@ export async function verifyProof(input: ProofInput): Promise<ProofClaims> {
 export async function clearCache(): Promise<void> {
   await init();
   raw.clearCache();
+}
+
+/**
+ * The prompt text a node runs for chat `messages`: Gemma's chat template, exactly as the node
+ * applies it (a `system` or `developer` message folded into the next user turn; `assistant` and
+ * `model` messages as model turns; `content` a string or an array of parts with `text`). Pass
+ * it as `expectedPrompt` to check a chat answer's `PROMPT` leaf. Rejects with `INPUT_TYPE`.
+ */
+export async function chatPrompt(messages: ChatMessage[]): Promise<string> {
+  await init();
+  return call(() => raw.chatPrompt(messages));
 }
 
 /** The version of the WebAssembly verifier. */

@@ -166,3 +166,10 @@ export interface ProofInput {
   proof: string | object;
   publicInputs: string | string[];
 }
+
+/** One chat message, as sent to a node's `/v1/chat/completions` (`chatPrompt`). */
+export interface ChatMessage {
+  role: string;
+  /** The text, or OpenAI-style content parts (their `text` fields are joined). */
+  content: string | { text?: string; type?: string }[];
+}

@@ -173,6 +173,27 @@ test("request and model checks", async () => {
   await rejectsWith(assert, OtrError, V.verifyBundle(b, { ...opts, expectedWeightsRoot: "0x12" }), "INPUT_HASH", "input");
 });
 
+test("chatPrompt gives the text a node runs for chat messages (Gemma's template)", async () => {
+  assert.equal(
+    await V.chatPrompt([{ role: "user", content: "Hi" }]),
+    "<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n",
+  );
+  assert.equal(
+    await V.chatPrompt([
+      { role: "system", content: "Be brief." },
+      { role: "user", content: [{ type: "text", text: "Capital of " }, { type: "text", text: "France?" }] },
+      { role: "assistant", content: "Paris." },
+      { role: "user", content: "And Italy?" },
+    ]),
+    "<start_of_turn>user\nBe brief.\n\nCapital of France?<end_of_turn>\n" +
+      "<start_of_turn>model\nParis.<end_of_turn>\n" +
+      "<start_of_turn>user\nAnd Italy?<end_of_turn>\n<start_of_turn>model\n",
+  );
+  await rejectsWith(assert, OtrError, V.chatPrompt("Hi"), "INPUT_TYPE", "input");
+  await rejectsWith(assert, OtrError, V.chatPrompt([{ role: "user" }]), "INPUT_TYPE", "input");
+  await rejectsWith(assert, OtrError, V.chatPrompt([{ content: "Hi" }]), "INPUT_TYPE", "input");
+});
+
 test("options errors are typed, never silent defaults", async () => {
   const bytes = finalBytes();
   const bad = (o) => V.verifyBundle(bytes, { ...opts, ...o });

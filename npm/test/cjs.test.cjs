@@ -13,7 +13,7 @@ before(async () => {
 });
 
 test("the CommonJS build exports the same API", () => {
-  for (const name of ["verifyBundle", "verifyGpuEvidence", "verifyInclusion", "verifyProof", "init", "clearCache"]) {
+  for (const name of ["verifyBundle", "verifyGpuEvidence", "verifyInclusion", "verifyProof", "init", "clearCache", "chatPrompt"]) {
     assert.equal(typeof V[name], "function", name);
   }
   assert.ok(Array.isArray(V.ERROR_CODES));

@@ -416,6 +416,41 @@ mod exports {
         KEYS.with(api::VkCache::clear);
     }
 
+    /// The prompt text a node runs for chat `messages` (`[{ role, content }]`, `content` a
+    /// string or an array of parts with `text`): Gemma's chat template, as the node applies it
+    /// (`otr_core::prompt::gemma_chat_prompt`). What `expectedPrompt` compares with the trace's
+    /// `PROMPT` leaf for a chat answer.
+    #[wasm_bindgen(js_name = chatPrompt)]
+    pub fn chat_prompt(messages: JsValue) -> Result<String, JsValue> {
+        let bad = |what: &'static str, expected: &'static str| {
+            throw(Failure::from(InputError::Type { what, expected }))
+        };
+        if !Array::is_array(&messages) {
+            return Err(bad("messages", "an array of { role, content } messages"));
+        }
+        let mut v = Vec::new();
+        for m in js::list(&messages) {
+            let role = field(&m, "role")
+                .and_then(|r| r.as_string())
+                .ok_or_else(|| bad("messages[].role", "a string"))?;
+            let content = match field(&m, "content") {
+                Some(c) if c.as_string().is_some() => c.as_string().unwrap_or_default(),
+                Some(c) if Array::is_array(&c) => js::list(&c)
+                    .iter()
+                    .filter_map(|p| field(p, "text").and_then(|t| t.as_string()))
+                    .collect(),
+                _ => {
+                    return Err(bad(
+                        "messages[].content",
+                        "a string or an array of parts with `text`",
+                    ))
+                }
+            };
+            v.push((role, content));
+        }
+        Ok(otr_core::prompt::gemma_chat_prompt(&v))
+    }
+
     /// The crate version, for diagnostics.
     #[wasm_bindgen(js_name = version)]
     pub fn version() -> String {

@@ -60,6 +60,7 @@ test("ask, verify, tamper: every check turns red with its code", async () => {
   const states = await page.$$eval("#checks li", (ls) => ls.map((l) => [l.dataset.check, l.className]));
   for (const [id, st] of states) assert.ok(["ok", "skip"].includes(st), `${id}: ${st}`);
   assert.ok(states.filter(([, st]) => st === "ok").length >= 6);
+  assert.equal(Object.fromEntries(states).prompt, "ok", "the trace ran the prompt sent");
   assert.ok((await page.textContent("#answer")).length > 0);
   mkdirSync(join(root, "target/test-artifacts"), { recursive: true });
   await page.screenshot({ path: join(root, "target/test-artifacts/web-demo-verified.png"), fullPage: true });
@@ -68,6 +69,7 @@ test("ask, verify, tamper: every check turns red with its code", async () => {
     ["report", "REPORT_SIGNATURE_INVALID", "report"],
     ["receipt", "INCLUSION_ROOT_MISMATCH", "inclusion"],
     ["header", "HEADER_SIGNER_MISMATCH", "header"],
+    ["prompt", "PROMPT_OPENING_INVALID", "prompt"],
   ]) {
     await page.check(`[data-tamper=${which}]`);
     assert.equal(await overall(page), code, which);

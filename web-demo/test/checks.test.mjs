@@ -14,6 +14,9 @@ test("every error code of the verifier maps to a check", () => {
   assert.equal(checkOf("INCLUSION_ROOT_MISMATCH"), "inclusion");
   assert.equal(checkOf("HEADER_SIGNER_MISMATCH"), "header");
   assert.equal(checkOf("PROOF_INVALID"), "proof");
+  assert.equal(checkOf("RECEIPT_PROMPT_MISMATCH"), "prompt");
+  assert.equal(checkOf("PROMPT_OPENING_INVALID"), "prompt");
+  assert.equal(checkOf("RECEIPT_SAMPLING_MISMATCH"), "inclusion");
 });
 
 test("a failure marks earlier checks passed and later ones not reached", () => {

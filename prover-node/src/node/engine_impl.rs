@@ -137,29 +137,10 @@ impl Inference for EngineModel {
         self.info.clone()
     }
 
-    /// Gemma's chat template; a system message is folded into the first user turn.
+    /// Gemma's chat template (`otr_core::prompt::gemma_chat_prompt`, the one clients apply to
+    /// compare the `PROMPT` leaf's text); a system message is folded into the first user turn.
     fn chat_prompt(&self, messages: &[(String, String)]) -> String {
-        let mut out = String::new();
-        let mut system = String::new();
-        for (role, content) in messages {
-            match role.as_str() {
-                "system" | "developer" => {
-                    system.push_str(content);
-                    system.push_str("\n\n");
-                }
-                "assistant" | "model" => {
-                    out.push_str(&format!("<start_of_turn>model\n{content}<end_of_turn>\n"))
-                }
-                _ => {
-                    out.push_str(&format!(
-                        "<start_of_turn>user\n{system}{content}<end_of_turn>\n"
-                    ));
-                    system.clear();
-                }
-            }
-        }
-        out.push_str("<start_of_turn>model\n");
-        out
+        otr_core::prompt::gemma_chat_prompt(messages)
     }
 
     fn generate(

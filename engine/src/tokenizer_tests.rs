@@ -127,3 +127,50 @@ fn pieces_open_against_their_root() {
     assert_eq!(t.piece_surface(4 + 0xA9), [0xA9]);
     assert!(t.piece_opening(t.vocab_size() as u32).is_none());
 }
+
+/// Any text without `U+2581` comes back from its tokens exactly: what lets a client compare the
+/// `PROMPT` leaf's text with the prompt it sent (random strings over pieces, specials, multi-byte
+/// and unknown characters, SplitMix64 so the cases are the same on every run).
+#[test]
+fn prompt_text_round_trips_random_texts() {
+    let t = vocab();
+    let parts = [
+        "h",
+        "e",
+        "l",
+        "o",
+        " ",
+        "  ",
+        "hello",
+        " hello",
+        "é",
+        "\u{1F600}",
+        "\n",
+        "\n\n",
+        "<start_of_turn>",
+        "<bos>",
+        "<unk>",
+        "<start_of",
+        "lo",
+        "x",
+        "\t",
+    ];
+    let mut s: u64 = 0x5eed;
+    let mut next = || {
+        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    for _ in 0..2000 {
+        let n = (next() % 12) as usize;
+        let text: String = (0..n)
+            .map(|_| parts[(next() % parts.len() as u64) as usize])
+            .collect();
+        let ids = t.encode(&text, true, true);
+        assert_eq!(t.prompt_text(&ids), text.as_bytes(), "{text:?} -> {ids:?}");
+    }
+    // U+2581 is the vocabulary's space: it comes back as a space.
+    assert_eq!(t.prompt_text(&t.encode("a\u{2581}b", true, true)), b"a b");
+}

@@ -81,6 +81,8 @@ fn gemma3_270m_says_paris_deterministically() {
     for text in [
         otr_engine::tokenizer::gemma_chat_prompt("Where is the Eiffel Tower? Answer in one word."),
         "Ünïcödé, emoji \u{1F5FC}, tabs\t and  double  spaces\n\nend".to_string(),
+        "<bos>literal specials <eos> <unk> <start_of_turn> in the text\r\n".to_string(),
+        "日本語のテキストと한국어, \u{0}\u{7f} control bytes,     runs of spaces".to_string(),
     ] {
         let tok = m.tokenizer();
         let ids = tok.encode(&text, true, true);

@@ -1767,20 +1767,7 @@ pub fn prompt_claim_decode(claim: &[u8]) -> Option<(Vec<u8>, Vec<u32>)> {
 }
 
 /// A `PROMPT` output's `(text, ids)`: `u32le(len(text)) || text || ids` (u32le each).
-pub fn prompt_parts(prompt: &[u8]) -> Option<(&[u8], Vec<u32>)> {
-    let n = u32::from_le_bytes(prompt.get(..4)?.try_into().ok()?) as usize;
-    let text = prompt.get(4..4usize.checked_add(n)?)?;
-    let rest = &prompt[4 + n..];
-    if !rest.len().is_multiple_of(4) {
-        return None;
-    }
-    Some((
-        text,
-        rest.chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-    ))
-}
+pub use otr_core::prompt::prompt_parts;
 
 /// The first token of a `PROMPT` claim whose piece is not the claimed text between its ends,
 /// given each id's piece (`surface`: engine `Tokenizer::piece_surface`): its index counted after

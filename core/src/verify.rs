@@ -117,27 +117,24 @@ pub fn check_prompt_opening<'o>(
     receipt: &Receipt,
     o: &'o crate::rollup::PromptOpening,
 ) -> Result<(PromptClaim, &'o [u8]), VerifyError> {
+    use crate::zk::statement::{leaf_bytes, LeafKey};
     use sha2::{Digest, Sha256};
     let bad = |m: String| VerifyError::PromptOpening(m);
-    let n = o
-        .prompt
-        .get(..4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        .ok_or_else(|| bad("shorter than its text length".into()))?;
-    let text = 4usize
-        .checked_add(n)
-        .and_then(|end| o.prompt.get(4..end))
-        .ok_or_else(|| bad(alloc::format!("a text of {n} bytes does not fit")))?;
-    let ids = o.prompt.len() - 4 - n;
-    if !ids.is_multiple_of(4) || (ids / 4) as u64 != u64::from(receipt.prompt_tokens) {
+    let (text, ids) = crate::prompt::prompt_parts(&o.prompt)
+        .ok_or_else(|| bad("not `u32le(len(text)) || text || ids`".into()))?;
+    if ids.len() as u64 != u64::from(receipt.prompt_tokens) {
         return Err(bad(alloc::format!(
-            "{ids} bytes of token ids for {} prompt tokens",
+            "{} token ids for {} prompt tokens",
+            ids.len(),
             receipt.prompt_tokens
         )));
     }
-    let mut leaf = crate::zk::statement::TRACE_LEAF_TAG.to_vec();
-    leaf.extend_from_slice(&[0u8; 7]); // (pos 0, stage 0, op PROMPT 0)
-    leaf.extend_from_slice(&Sha256::digest(&o.prompt));
+    let key = LeafKey {
+        pos: 0,
+        stage: 0,
+        op: 0, // PROMPT
+    };
+    let leaf = leaf_bytes(key, &Sha256::digest(&o.prompt).into());
     crate::rollup::merkle::verify_inclusion(
         &leaf,
         0,

@@ -402,7 +402,7 @@ fn bundle(out: &Out, fixtures: &Path) {
         }],
         chain_proof: None,
         prompt: Some(otr_core::rollup::PromptOpening {
-            prompt: [&5u32.to_le_bytes()[..], b"hello", &[2, 0, 0, 0, 7, 0, 0, 0]].concat(),
+            prompt: otr_core::prompt::prompt_bytes(b"hello", &[2, 7]),
             path: vec![[0x11; 32], [0x22; 32]],
         }),
     };

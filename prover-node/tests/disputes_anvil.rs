@@ -214,28 +214,38 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     assert_eq!(sum_b["agreed"], 4, "{text_b}");
     assert_eq!(sum_b["disputes"].as_array().unwrap().len(), 0, "{text_b}");
 
-    // The cheater's watcher opens two disputes and plays them; the node bisects each down to
-    // the wrong token's `SAMPLE` step and claims it, and the watcher refutes the claim. (Were
-    // a game at one step with the node unable to move, time on anvil is moved past the move
-    // deadline.)
+    // The cheater's watcher opens three disputes and plays them; the node bisects each down to
+    // its first wrong step and claims it, and the watcher refutes the claim. The games are
+    // waited for until every one is over; only a game that sits at one step with the node to
+    // move, unchanged for 15 s (a node unable to move), has anvil's clock moved past the move
+    // deadline (moving it earlier would end a game whose claim is still being made by timeout).
     let t = Instant::now();
+    // The games' states when they last changed, and since when.
+    let mut last: Vec<(Phase, u64, u64)> = Vec::new();
+    let mut since = Instant::now();
     loop {
         assert!(
-            t.elapsed() < Duration::from_secs(90),
-            "disputes did not reach one step"
+            t.elapsed() < Duration::from_secs(120),
+            "disputes did not end"
         );
         let v = dispute::disputes_from(&mut host, &d, 0, Some(addr_a)).unwrap();
+        let over = |x: &dispute::DisputeView| matches!(x.phase, Phase::Resolved(_));
+        if v.len() == 3 && v.iter().all(over) {
+            break;
+        }
         let at_one_step = |x: &dispute::DisputeView| {
             x.phase == Phase::NodeToMove && x.disagree_size == x.agree_size + 1
         };
-        let over = |x: &dispute::DisputeView| matches!(x.phase, Phase::Resolved(_));
-        if v.len() == 3 && v.iter().all(|x| over(x) || at_one_step(x)) {
-            if !v.iter().all(over) {
-                std::thread::sleep(Duration::from_secs(1));
-                let secs = saved_move_timeout(&mut host, &d);
-                host.advance(secs, 1).unwrap();
-            }
-            break;
+        let now: Vec<(Phase, u64, u64)> = v
+            .iter()
+            .map(|x| (x.phase, x.agree_size, x.disagree_size))
+            .collect();
+        if now != last {
+            (last, since) = (now, Instant::now());
+        } else if since.elapsed() > Duration::from_secs(15) && v.iter().any(at_one_step) {
+            let secs = saved_move_timeout(&mut host, &d);
+            host.advance(secs, 1).unwrap();
+            since = Instant::now();
         }
         std::thread::sleep(Duration::from_millis(300));
     }

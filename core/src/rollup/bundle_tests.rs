@@ -557,9 +557,7 @@ fn zk_statements_round_trip_and_older_bundles_decode_unchanged() {
 fn prompt_opening_round_trips_and_older_bundles_decode_unchanged() {
     let (mut b, _) = sample();
     let before = b.encode();
-    let mut prompt = 5u32.to_le_bytes().to_vec();
-    prompt.extend_from_slice(b"hello");
-    prompt.extend_from_slice(&[2, 0, 0, 0, 7, 0, 0, 0]);
+    let prompt = crate::prompt::prompt_bytes(b"hello", &[2, 7]);
     b.prompt = Some(crate::rollup::PromptOpening {
         prompt,
         path: vec![[9; 32], [8; 32]],
@@ -594,12 +592,13 @@ fn prompt_opening_round_trips_and_older_bundles_decode_unchanged() {
 fn a_prompt_opening_must_be_leaf_0_of_the_receipts_trace() {
     use crate::verify::check_prompt_opening;
     use sha2::{Digest, Sha256};
-    let mut prompt = 2u32.to_le_bytes().to_vec();
-    prompt.extend_from_slice(b"hi");
-    prompt.extend_from_slice(&[2, 0, 0, 0, 9, 0, 0, 0]);
-    let mut leaf0 = crate::zk::statement::TRACE_LEAF_TAG.to_vec();
-    leaf0.extend_from_slice(&[0; 7]);
-    leaf0.extend_from_slice(&Sha256::digest(&prompt));
+    let prompt = crate::prompt::prompt_bytes(b"hi", &[2, 9]);
+    let key = crate::zk::statement::LeafKey {
+        pos: 0,
+        stage: 0,
+        op: 0,
+    };
+    let leaf0 = crate::zk::statement::leaf_bytes(key, &Sha256::digest(&prompt).into());
     let leaves = vec![leaf0, b"step 1".to_vec(), b"step 2".to_vec()];
     let mut r = receipt(1);
     r.trace_root = merkle::root(&leaves);

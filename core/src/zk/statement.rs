@@ -49,6 +49,17 @@ pub struct LeafKey {
     pub op: u8,
 }
 
+/// The 57-byte trace leaf of step `key` with output digest `digest` (engine `trace::leaf`).
+pub fn leaf_bytes(key: LeafKey, digest: &Hash) -> Vec<u8> {
+    let mut l = Vec::with_capacity(TRACE_LEAF_TAG.len() + 39);
+    l.extend_from_slice(TRACE_LEAF_TAG);
+    l.extend_from_slice(&key.pos.to_be_bytes());
+    l.extend_from_slice(&key.stage.to_be_bytes());
+    l.push(key.op);
+    l.extend_from_slice(digest);
+    l
+}
+
 /// The key and digest of a 57-byte trace leaf (`None` for anything else).
 pub fn trace_leaf(leaf: &[u8]) -> Option<(LeafKey, Hash)> {
     let t = TRACE_LEAF_TAG.len();

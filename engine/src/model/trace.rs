@@ -15,7 +15,7 @@ use std::borrow::Cow;
 pub use otr_core::rollup::tensor::WIDE_CHUNK;
 
 /// Domain tag of a trace leaf.
-pub const TRACE_LEAF_TAG: &[u8] = b"OTR/trace-step/v1\0";
+pub use otr_core::zk::statement::TRACE_LEAF_TAG;
 
 /// Operators of the embedding stage.
 pub mod embed_op {
@@ -130,13 +130,7 @@ pub fn tokens_bytes(v: &[u32]) -> Vec<u8> {
 }
 
 /// The `PROMPT` step's output bytes: `u32le(len(text)) || text || ids` (u32 LE each).
-pub fn prompt_bytes(text: &[u8], ids: &[u32]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(4 + text.len() + 4 * ids.len());
-    b.extend_from_slice(&(text.len() as u32).to_le_bytes());
-    b.extend_from_slice(text);
-    b.extend(tokens_bytes(ids));
-    b
-}
+pub use otr_core::prompt::prompt_bytes;
 
 /// SHA-256 of `bytes(item)` for each item, in one pass over the pool: sixteen messages of one
 /// length at a time through [`super::sha256x16`] where the CPU has AVX-512 (the same digests),
@@ -257,15 +251,14 @@ pub fn acts_digest(v: &[Act16]) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Leaf data of one step.
+/// Leaf data of one step (the core's `zk::statement::leaf_bytes`, which clients parse).
 pub fn leaf(key: StepKey, digest: &[u8; 32]) -> Vec<u8> {
-    let mut l = Vec::with_capacity(TRACE_LEAF_TAG.len() + 39);
-    l.extend_from_slice(TRACE_LEAF_TAG);
-    l.extend_from_slice(&key.pos.to_be_bytes());
-    l.extend_from_slice(&key.stage.to_be_bytes());
-    l.push(key.op);
-    l.extend_from_slice(digest);
-    l
+    let key = otr_core::zk::statement::LeafKey {
+        pos: key.pos,
+        stage: key.stage,
+        op: key.op,
+    };
+    otr_core::zk::statement::leaf_bytes(key, digest)
 }
 
 /// Collected step digests.

@@ -1983,8 +1983,13 @@ pub fn embed_step_proof(
         .first()
         .ok_or("the embedding step has no input")?
         .clone();
-    let (in_index, at) = match sample {
-        Some(i) => (i, 0),
+    let (in_index, token) = match sample {
+        Some(i) => (
+            i,
+            tokens
+                .get(..4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes"))),
+        ),
         None => {
             let prompt = LeafKey {
                 pos: 0,
@@ -1994,18 +1999,12 @@ pub fn embed_step_proof(
             if leaf_key(trace.leaf(0)) != Some(prompt) {
                 return Err("the trace has no PROMPT leaf".into());
             }
-            // `u32le(len(text)) || text || ids`: the ids start after the text.
-            let text = tokens
-                .get(..4)
-                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
-                .ok_or("the PROMPT output is malformed")?;
-            (0, 4 + text + 4 * key.pos as usize)
+            let (_, ids) =
+                otr_core::prompt::prompt_parts(&tokens).ok_or("the PROMPT output is malformed")?;
+            (0, ids.get(key.pos as usize).copied())
         }
     };
-    let token = tokens
-        .get(at..at + 4)
-        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
-        .ok_or("the prompt has no token at this position")?;
+    let token = token.ok_or("the prompt has no token at this position")?;
     let row = material.embed_row(token)?;
     Ok((
         vec![in_index],

@@ -1792,13 +1792,37 @@ pub fn prompt_wrong_token(
     None
 }
 
-/// The counterexample of `PromptStepVerifier.refutes`: `abi.encode(uint256 k, bytes surface,
-/// bytes32[] path)`, token `k`'s piece opened in the vocabulary-piece tree.
-pub fn prompt_refutation_witness(k: u64, surface: &[u8], path: &[Hash]) -> Vec<u8> {
+/// A wrong piece, the first counterexample of `PromptStepVerifier.refutes`:
+/// `abi.encode(uint256 0, uint256 k, uint8 kind, bytes surface, bytes32[] path)`, token `k`'s
+/// piece (engine `Tokenizer::piece_kind`, `piece_surface`) opened in the vocabulary-piece tree.
+pub fn prompt_refutation_witness(k: u64, kind: u8, surface: &[u8], path: &[Hash]) -> Vec<u8> {
     alloy_sol_types::SolValue::abi_encode_params(&(
+        U256::ZERO,
         U256::from(k),
+        U256::from(kind), // uint8: the same word
         Bytes::copy_from_slice(surface),
         proofs::words(path),
+    ))
+}
+
+/// A mergeable pair, the second counterexample of `PromptStepVerifier.refutes`:
+/// `abi.encode(uint256 1, uint256 k, uint256 merged, bytes32[] pathA, bytes32[] pathB,
+/// bytes32[] pathM)`: tokens `k` and `k + 1` (after a skipped BOS) and the piece `merged` they
+/// make (engine `Tokenizer::mergeable_pair`), each opened in the vocabulary-piece tree.
+pub fn prompt_merge_witness(
+    k: u64,
+    merged: u32,
+    path_a: &[Hash],
+    path_b: &[Hash],
+    path_merged: &[Hash],
+) -> Vec<u8> {
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        U256::from(1),
+        U256::from(k),
+        U256::from(merged),
+        proofs::words(path_a),
+        proofs::words(path_b),
+        proofs::words(path_merged),
     ))
 }
 

@@ -26,7 +26,11 @@ pub const TYPE_BYTE: i32 = 6;
 /// Domain tag of [`Tokenizer::hash`].
 pub const TOKENIZER_TAG: &[u8] = b"OTR/tokenizer/v1\0";
 /// Domain tag of a vocabulary-piece leaf ([`Tokenizer::piece_leaf`]).
-pub const PIECE_TAG: &[u8] = b"OTR/vocab-piece/v1\0";
+pub const PIECE_TAG: &[u8] = b"OTR/vocab-piece/v2\0";
+/// [`Tokenizer::piece_kind`] of a piece the chain may count as a merge of two others.
+pub const PIECE_MERGEABLE: u8 = 1;
+/// [`Tokenizer::piece_kind`] of every other piece.
+pub const PIECE_OTHER: u8 = 0;
 
 const SPACE: &str = "\u{2581}";
 
@@ -44,6 +48,9 @@ pub struct Tokenizer {
     byte_tokens: Vec<Option<u32>>,
     /// (text, id) of the specially-matched tokens, longest first.
     specials: Vec<(String, u32, bool)>,
+    /// Every byte has its byte token: no character of a fragment can vanish or become
+    /// `<unk>` (what [`Tokenizer::piece_kind`]'s mergeable pieces rely on).
+    all_bytes: bool,
 }
 
 #[derive(PartialEq, Eq)]
@@ -170,6 +177,7 @@ impl Tokenizer {
             index.entry(t.clone()).or_insert(i as u32);
         }
         specials.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
+        let all_bytes = byte_tokens.iter().all(Option::is_some);
         Tokenizer {
             tokens,
             scores,
@@ -181,6 +189,7 @@ impl Tokenizer {
             index,
             byte_tokens,
             specials,
+            all_bytes,
         }
     }
 
@@ -382,11 +391,91 @@ impl Tokenizer {
         self.bos.filter(|_| self.add_bos)
     }
 
+    /// Whether the chain may refute a prompt's tokens with token `id` as one of two adjacent
+    /// tokens that make another ([`Tokenizer::mergeable_pair`]): [`PIECE_MERGEABLE`] for a
+    /// normal token whose text has no literal space (so its surface, `U+2581` as a space, says
+    /// its text exactly) and is the token [`Tokenizer::encode`] emits for that text (the first
+    /// id of a repeated text; not `<unk>`), in a vocabulary with every byte token; else
+    /// [`PIECE_OTHER`].
+    ///
+    /// Why that is safe: `encode` merges adjacent symbols of a fragment until no two adjacent
+    /// ones make a token, and emits each final symbol as its own token when it is one (bytes or
+    /// `<unk>` otherwise). A mergeable token in its output is therefore exactly one final
+    /// symbol, two adjacent mergeable tokens are two adjacent symbols of one fragment (between
+    /// fragments stands a control or user-defined token, and with every byte token present no
+    /// symbol vanishes), and their texts together are no token, least of all a mergeable one.
+    pub fn piece_kind(&self, id: u32) -> u8 {
+        let i = id as usize;
+        let Some(t) = self.tokens.get(i) else {
+            return PIECE_OTHER;
+        };
+        let mergeable = self.all_bytes
+            && self.types[i] == TYPE_NORMAL
+            && !t.is_empty()
+            && !t.contains(' ')
+            && t != "<unk>"
+            && self.index.get(t) == Some(&id);
+        if mergeable {
+            PIECE_MERGEABLE
+        } else {
+            PIECE_OTHER
+        }
+    }
+
+    /// The mergeable token two adjacent mergeable tokens `a`, `b` make ([`Tokenizer::piece_kind`]),
+    /// if any: the honest tokenization never has such a pair.
+    pub fn merge_of(&self, a: u32, b: u32) -> Option<u32> {
+        if self.piece_kind(a) != PIECE_MERGEABLE || self.piece_kind(b) != PIECE_MERGEABLE {
+            return None;
+        }
+        let joined = format!("{}{}", self.tokens[a as usize], self.tokens[b as usize]);
+        let m = *self.index.get(&joined)?;
+        (self.piece_kind(m) == PIECE_MERGEABLE).then_some(m)
+    }
+
+    /// The first two adjacent tokens of a prompt's `ids` (counted after a BOS the vocabulary
+    /// adds, as the `PROMPT` claim's ends are) that make one mergeable token, and that token:
+    /// a tokenization [`Tokenizer::encode`] does not give, which the chain refutes
+    /// (`PromptStepVerifier`, docs/PROTOCOL.md §10). `None` for an honest prompt.
+    pub fn mergeable_pair(&self, ids: &[u32]) -> Option<(usize, u32)> {
+        let skip = usize::from(self.prompt_bos().is_some() && ids.first() == self.bos.as_ref());
+        let ids = ids.get(skip..)?;
+        ids.windows(2)
+            .enumerate()
+            .find_map(|(k, w)| self.merge_of(w[0], w[1]).map(|m| (k, m)))
+    }
+
+    /// `ids` with its first mergeable token that two mergeable tokens make split into those
+    /// two (the split nearest the token's start): the same text in a tokenization `encode`
+    /// does not give (the dev cheat `--dev-cheat-kind split`). `None` when no token splits.
+    pub fn split_first_piece(&self, ids: &[u32]) -> Option<Vec<u32>> {
+        for (k, &id) in ids.iter().enumerate() {
+            if self.piece_kind(id) != PIECE_MERGEABLE {
+                continue;
+            }
+            let t = &self.tokens[id as usize];
+            for (at, _) in t.char_indices().skip(1) {
+                let (a, b) = (self.index.get(&t[..at]), self.index.get(&t[at..]));
+                if let (Some(&a), Some(&b)) = (a, b) {
+                    if self.merge_of(a, b) == Some(id) {
+                        let mut out = ids[..k].to_vec();
+                        out.extend([a, b]);
+                        out.extend_from_slice(&ids[k + 1..]);
+                        return Some(out);
+                    }
+                }
+            }
+        }
+        None
+    }
+
     /// Leaf data of token `id` in [`Tokenizer::pieces_root`]:
-    /// `"OTR/vocab-piece/v1\0" || u32be(id) || surface`.
+    /// `"OTR/vocab-piece/v2\0" || u32be(id) || u8 kind || surface` ([`Tokenizer::piece_kind`],
+    /// [`Tokenizer::piece_surface`]).
     pub fn piece_leaf(&self, id: u32) -> Vec<u8> {
         let mut b = PIECE_TAG.to_vec();
         b.extend_from_slice(&id.to_be_bytes());
+        b.push(self.piece_kind(id));
         b.extend(self.piece_surface(id));
         b
     }

@@ -113,7 +113,8 @@ fn pieces_open_against_their_root() {
             &leaf[PIECE_TAG.len()..PIECE_TAG.len() + 4],
             &id.to_be_bytes()
         );
-        assert_eq!(&leaf[PIECE_TAG.len() + 4..], &surface[..]);
+        assert_eq!(leaf[PIECE_TAG.len() + 4], t.piece_kind(id));
+        assert_eq!(&leaf[PIECE_TAG.len() + 5..], &surface[..]);
         let n = t.vocab_size() as u64;
         assert!(
             otr_core::rollup::merkle::verify_inclusion(&leaf, id as u64, n, &path, &root).is_ok()
@@ -170,7 +171,130 @@ fn prompt_text_round_trips_random_texts() {
             .collect();
         let ids = t.encode(&text, true, true);
         assert_eq!(t.prompt_text(&ids), text.as_bytes(), "{text:?} -> {ids:?}");
+        assert_eq!(t.mergeable_pair(&ids), None, "{text:?} -> {ids:?}");
     }
     // U+2581 is the vocabulary's space: it comes back as a space.
     assert_eq!(t.prompt_text(&t.encode("a\u{2581}b", true, true)), b"a b");
+}
+
+/// Which pieces the chain may count as merges ([`Tokenizer::piece_kind`]).
+#[test]
+fn piece_kinds() {
+    let t = vocab();
+    let id = |s: &str| t.token_id(s).unwrap();
+    for s in ["hello", "▁hello", "▁", "h", "lo"] {
+        assert_eq!(t.piece_kind(id(s)), PIECE_MERGEABLE, "{s}");
+    }
+    for k in [0, 2, 3, 4 + 0x41, id("\n"), id("<start_of_turn>"), 10_000] {
+        assert_eq!(t.piece_kind(k), PIECE_OTHER, "{k}");
+    }
+    // A repeated text: only the id `encode` emits; a literal space: never; a vocabulary
+    // without every byte token: no piece at all.
+    let (mut toks, mut scores, mut types) = (t.tokens.clone(), t.scores.clone(), t.types.clone());
+    toks.extend(["hello".into(), "a b".into()]);
+    scores.extend([0.0, 0.0]);
+    types.extend([TYPE_NORMAL, TYPE_NORMAL]);
+    let n = toks.len() as u32;
+    let u = Tokenizer::new(
+        toks.clone(),
+        scores.clone(),
+        types.clone(),
+        Some(2),
+        Some(1),
+        true,
+        false,
+    );
+    assert_eq!(u.piece_kind(id("hello")), PIECE_MERGEABLE);
+    assert_eq!(u.piece_kind(n - 2), PIECE_OTHER);
+    assert_eq!(u.piece_kind(n - 1), PIECE_OTHER);
+    types[4 + 0x41] = TYPE_NORMAL;
+    let u = Tokenizer::new(toks, scores, types, Some(2), Some(1), true, false);
+    assert_eq!(u.piece_kind(id("hello")), PIECE_OTHER);
+    assert_eq!(u.mergeable_pair(&[id("h"), id("e")]), None);
+}
+
+/// Two adjacent tokens that make a mergeable one are found, after the BOS, wherever they are;
+/// the split cheat makes exactly such a pair, of the same text. A non-canonical tokenization
+/// with no such pair (`he|l|lo` for `hello`: `hel` and `llo` are no tokens) is not found: the
+/// limit of this refutation (docs/PROTOCOL.md §10).
+#[test]
+fn mergeable_pairs_and_the_split_cheat() {
+    let t = vocab();
+    let id = |s: &str| t.token_id(s).unwrap();
+    assert_eq!(t.mergeable_pair(&[2, id("hello")]), None);
+    assert_eq!(t.mergeable_pair(&[2, id("he"), id("l"), id("lo")]), None);
+    assert_eq!(
+        t.mergeable_pair(&[2, id("h"), id("e")]),
+        Some((0, id("he")))
+    );
+    assert_eq!(
+        t.mergeable_pair(&[2, id("▁"), id("\n"), id("he"), id("ll")]),
+        Some((2, id("hell")))
+    );
+    // Not across a user-defined token, nor with a byte token.
+    assert_eq!(t.mergeable_pair(&[id("h"), id("\n"), id("e")]), None);
+    assert_eq!(t.mergeable_pair(&[id("h"), 4 + b'e' as u32]), None);
+    // Without a BOS first, the first pair counts from 0 too.
+    assert_eq!(t.mergeable_pair(&[id("h"), id("e")]), Some((0, id("he"))));
+    let text = "<start_of_turn>\nhello hello";
+    let ids = t.encode(text, true, true);
+    let split = t.split_first_piece(&ids).unwrap();
+    assert_eq!(split.len(), ids.len() + 1);
+    assert_eq!(t.prompt_text(&split), text.as_bytes(), "the same text");
+    let (k, m) = t.mergeable_pair(&split).unwrap();
+    assert_eq!(t.merge_of(split[1 + k], split[2 + k]), Some(m));
+    assert!(ids.contains(&m));
+    assert_eq!(t.split_first_piece(&[2, id("h")]), None);
+}
+
+/// The honest tokenization of random texts over the fixture models' vocabulary has no
+/// mergeable pair: an honest node's prompt is never refuted this way.
+#[test]
+fn honest_fixture_tokenizations_have_no_mergeable_pair() {
+    let (toks, scores, types) = crate::fixture::vocab();
+    let t = Tokenizer::new(toks, scores, types, Some(2), Some(1), true, false);
+    let words = [
+        "the",
+        " tower",
+        "is",
+        " in",
+        "paris",
+        "er",
+        "e",
+        "t",
+        " ",
+        "  ",
+        "\n",
+        "x",
+        "é",
+        "<start_of_turn>",
+        "<end_of_turn>",
+        "th",
+        "ha",
+        "the eiffel",
+        "\u{2581}",
+        "\u{1F600}",
+    ];
+    let mut s: u64 = 7;
+    let mut next = || {
+        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut splits = 0;
+    for _ in 0..3000 {
+        let n = (next() % 16) as usize;
+        let text: String = (0..n)
+            .map(|_| words[(next() % words.len() as u64) as usize])
+            .collect();
+        let ids = t.encode(&text, true, true);
+        assert_eq!(t.mergeable_pair(&ids), None, "{text:?} -> {ids:?}");
+        if let Some(split) = t.split_first_piece(&ids) {
+            assert!(t.mergeable_pair(&split).is_some(), "{text:?}");
+            splits += 1;
+        }
+    }
+    assert!(splits > 1000, "{splits}");
 }

@@ -87,5 +87,53 @@ fn gemma3_270m_says_paris_deterministically() {
         let tok = m.tokenizer();
         let ids = tok.encode(&text, true, true);
         assert_eq!(tok.prompt_text(&ids), text.as_bytes(), "{text:?}");
+        assert_eq!(tok.mergeable_pair(&ids), None, "{text:?}");
+        let split = tok.split_first_piece(&ids).expect("a token splits");
+        assert_eq!(tok.prompt_text(&split), text.as_bytes());
+        assert!(tok.mergeable_pair(&split).is_some(), "{text:?}");
     }
+
+    // No honest tokenization has two adjacent tokens that make a mergeable piece (what the
+    // chain refutes a prompt's tokens with, docs/PROTOCOL.md §10): random texts of Gemma's own
+    // pieces, written as text, with spaces, newlines, specials and byte-fallback characters
+    // between them (SplitMix64: the same cases on every run).
+    let tok = m.tokenizer();
+    let normal: Vec<u32> = (0..tok.vocab_size() as u32)
+        .filter(|&i| tok.piece_kind(i) == otr_engine::tokenizer::PIECE_MERGEABLE)
+        .collect();
+    assert!(normal.len() > 200_000, "{} mergeable pieces", normal.len());
+    let glue = [
+        " ",
+        "  ",
+        "\n",
+        "<start_of_turn>",
+        "",
+        "",
+        "",
+        "\u{10FFFD}",
+        "a",
+        ".",
+    ];
+    let mut s: u64 = 0x0bad_5eed;
+    let mut next = || {
+        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut tokens = 0;
+    for _ in 0..2000 {
+        let mut text = Vec::new();
+        for _ in 0..(next() % 24) {
+            let id = normal[(next() % normal.len() as u64) as usize];
+            text.extend(tok.piece_surface(id));
+            text.extend(glue[(next() % glue.len() as u64) as usize].as_bytes());
+        }
+        let text = String::from_utf8(text).unwrap();
+        let ids = tok.encode(&text, true, true);
+        tokens += ids.len();
+        assert_eq!(tok.mergeable_pair(&ids), None, "{text:?} -> {ids:?}");
+    }
+    eprintln!("no mergeable pair in 2000 random texts ({tokens} tokens)");
 }

@@ -601,6 +601,47 @@ fn a_prompt_text_that_is_not_its_tokens_is_refuted_and_a_right_one_stands() {
         .any(|m| matches!(m, Move::RefutedPrompt { .. })));
 }
 
+/// A node that fed the model the prompt's text split into other pieces (`--dev-cheat-kind
+/// split`: the same text in its `PROMPT` leaf, so a client comparing it with its request
+/// accepts it, but other tokens computed on) is found by bisection at leaf 0: every piece is its
+/// text, and the challenger refutes the two adjacent tokens that make one piece
+/// (`Move::RefutedTokenization`); it is slashed.
+#[test]
+fn a_prompt_split_into_other_pieces_is_refuted_at_the_pair() {
+    let honest = run(RunKind::Honest);
+    let cheat = run(RunKind::CheatSplit);
+    assert_eq!(
+        cheat.generation.prompt_tokens,
+        honest.generation.prompt_tokens + 1,
+        "one token split in two"
+    );
+    assert_ne!(honest.leaves[0], cheat.leaves[0]);
+    let nl = num_layers(&honest);
+    let mut w = World::new(nl);
+    let info = engine().info();
+    let e = info.embed_rows.get().expect("piece tree");
+    w.d.set_prompt_verifier(&mut w.chain, info.model_id, e.pieces_root, e.pieces, e.bos)
+        .expect("prompt verifier");
+    let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
+    let own = Trace::new(honest.leaves.clone());
+    let (outcome, moves) = w.play(&cheat, 1, RunKind::CheatSplit, &own);
+    assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
+    assert!(
+        moves.iter().any(
+            |m| matches!(m, Move::RefutedTokenization { index: 0, slashed_wei, .. }
+            if *slashed_wei == w.params.slash_amount.to_string())
+        ),
+        "{moves:?}"
+    );
+    assert!(!moves
+        .iter()
+        .any(|m| matches!(m, Move::RefutedPrompt { .. })));
+    assert_eq!(
+        w.d.stake_of(&mut w.chain, w.node).unwrap(),
+        stake0 - w.params.slash_amount
+    );
+}
+
 /// A node whose first layer's `DOWN` output is off in one row (`--dev-cheat-kind matrix`) is
 /// found by bisection at that step: it claims its output (`MatRowStepVerifier`, registered as
 /// the node registers its model), the challenger refutes it with that row of the matrix, and it

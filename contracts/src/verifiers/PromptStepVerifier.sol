@@ -16,20 +16,31 @@ import {Rfc6962} from "../lib/Rfc6962.sol";
 ///         `abi.encode(bytes prompt, bytes ends)`: the leaf's output (SHA-256 = the leaf's
 ///         digest, `promptTokens` ids, each below `vocab`) and, per token after a leading BOS
 ///         (`bos`, when the vocabulary adds one), the u32le end of its piece in the text:
-///         non-decreasing, the last one the text's length. The challenger refutes it with one
-///         token whose piece, opened against `piecesRoot` (RFC 6962 over the vocabulary, leaf
-///         `"OTR/vocab-piece/v1\0" || u32be(id) || surface`, engine `Tokenizer::pieces_root`),
-///         is not the text between its start and end. Right pieces at every token make the text
-///         their concatenation, so a right claim has no counterexample, and the honest node wins
-///         at the challenger's deadline.
+///         non-decreasing, the last one the text's length. The challenger refutes it in one of
+///         two ways, with pieces opened against `piecesRoot` (RFC 6962 over the vocabulary, leaf
+///         `"OTR/vocab-piece/v2\0" || u32be(id) || u8 kind || surface`, engine
+///         `Tokenizer::pieces_root`):
+///         - a *wrong piece*: one token whose piece is not the text between its start and end;
+///         - a *mergeable pair*: two adjacent tokens whose texts, both of mergeable pieces
+///           (`kind` 1, engine `Tokenizer::piece_kind`), together are a third mergeable piece:
+///           the tokenizer merges adjacent symbols until no two make a token, so its output
+///           never has such a pair, and a node that split the prompt's text into other pieces
+///           to run the model on other tokens than the text's is caught at that pair.
+///         Right pieces at every token make the text their concatenation, and the honest
+///         tokenization has no mergeable pair, so a right claim has no counterexample, and the
+///         honest node wins at the challenger's deadline.
 ///
-///         What it does not decide: that the ids are the *canonical* tokenization of the text
-///         (a node could split the same text into other pieces).
+///         What it does not decide: that ids with neither fault are the tokenizer's (another
+///         tokenization where no two adjacent tokens merge, `he|l|lo` for `he|llo`'s text when
+///         `hel` and `llo` are no tokens, stands), nor that special tokens' texts were matched
+///         as specials.
 ///
 ///         Deployed per tokenizer: `piecesRoot`, `vocab` (the tree's size), `bos` (the BOS id a
 ///         leading token is skipped as, or `type(uint256).max` for none).
 contract PromptStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
     uint8 internal constant PROMPT = 0;
+    /// @dev The piece kind (engine `PIECE_MERGEABLE`) a mergeable pair's three pieces have.
+    uint8 internal constant MERGEABLE = 1;
 
     bytes32 public immutable piecesRoot;
     uint256 public immutable vocab;
@@ -128,10 +139,16 @@ contract PromptStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
         revert NoParts();
     }
 
-    /// @notice `witness = abi.encode(uint256 k, bytes surface, bytes32[] path)`: true when token
-    ///         `k` (counted after a skipped BOS) has the piece `surface` (opened at its id against
-    ///         `piecesRoot`) and that is not the text between the claim's end of token `k - 1`
-    ///         (0 for the first) and its end of token `k`.
+    /// @notice `witness` is one of (tokens `k` counted after a skipped BOS; token `k` stands
+    ///         between the claim's end of token `k - 1`, 0 for the first, and its end of `k`):
+    ///         - `abi.encode(uint256 0, uint256 k, uint8 kind, bytes surface, bytes32[] path)`:
+    ///           true when token `k`'s piece is `(kind, surface)` (opened at its id) and
+    ///           `surface` is not its text;
+    ///         - `abi.encode(uint256 1, uint256 k, uint256 merged, bytes32[] pathA, bytes32[]
+    ///           pathB, bytes32[] pathM)`: true when tokens `k` and `k + 1` are mergeable pieces
+    ///           whose surfaces are their texts (`pathA`, `pathB` open them at their ids with
+    ///           those texts) and piece `merged` is a mergeable piece whose surface is the two
+    ///           texts together (`pathM`).
     function refutes(
         bytes32,
         bytes calldata,
@@ -143,14 +160,20 @@ contract PromptStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
         bytes calldata witness
     ) external view returns (bool) {
         (bytes memory prompt, bytes memory ends) = abi.decode(claim, (bytes, bytes));
-        (uint256 k, bytes memory surface, bytes32[] memory path) = abi.decode(witness, (uint256, bytes, bytes32[]));
+        if (witness.length < 32) return false;
+        uint256 form = abi.decode(witness[:32], (uint256));
+        if (form == 0) return wrongPiece(prompt, ends, witness);
+        if (form == 1) return mergeablePair(prompt, ends, witness);
+        return false;
+    }
+
+    function wrongPiece(bytes memory prompt, bytes memory ends, bytes calldata witness) internal view returns (bool) {
+        (, uint256 k, uint8 kind, bytes memory surface, bytes32[] memory path) =
+            abi.decode(witness, (uint256, uint256, uint8, bytes, bytes32[]));
         (, uint256 idsAt, uint256 n) = shape(prompt);
         uint256 skip = skipped(prompt, idsAt, n);
         if (k >= n - skip) return false;
-        uint256 id = readU32(prompt, idsAt + 4 * (skip + k));
-        bytes32 leaf = sha256(abi.encodePacked(bytes1(0x00), "OTR/vocab-piece/v1\x00", uint32(id), surface));
-        (bool ok, bytes32 root) = Rfc6962.rootFromPathMemory(leaf, id, vocab, path);
-        if (!ok || root != piecesRoot) return false;
+        if (!opens(readU32(prompt, idsAt + 4 * (skip + k)), kind, surface, path)) return false;
         uint256 start = k == 0 ? 0 : readU32(ends, 4 * (k - 1));
         uint256 end = readU32(ends, 4 * k);
         if (end - start != surface.length) return true;
@@ -161,6 +184,39 @@ contract PromptStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
             b := keccak256(add(surface, 0x20), mload(surface))
         }
         return a != b;
+    }
+
+    function mergeablePair(bytes memory prompt, bytes memory ends, bytes calldata witness) internal view returns (bool) {
+        (, uint256 k, uint256 merged, bytes32[] memory pathA, bytes32[] memory pathB, bytes32[] memory pathM) =
+            abi.decode(witness, (uint256, uint256, uint256, bytes32[], bytes32[], bytes32[]));
+        (, uint256 idsAt, uint256 n) = shape(prompt);
+        uint256 skip = skipped(prompt, idsAt, n);
+        if (n - skip < 2 || k >= n - skip - 1) return false;
+        uint256 start = k == 0 ? 0 : readU32(ends, 4 * (k - 1));
+        uint256 mid = readU32(ends, 4 * k);
+        uint256 end = readU32(ends, 4 * (k + 1));
+        uint256 idAt = idsAt + 4 * (skip + k);
+        return opens(readU32(prompt, idAt), MERGEABLE, slice(prompt, 4 + start, 4 + mid), pathA)
+            && opens(readU32(prompt, idAt + 4), MERGEABLE, slice(prompt, 4 + mid, 4 + end), pathB)
+            && opens(merged, MERGEABLE, slice(prompt, 4 + start, 4 + end), pathM);
+    }
+
+    /// @dev Whether `(kind, surface)` is piece `id` of `piecesRoot` (`path` its audit path).
+    function opens(uint256 id, uint8 kind, bytes memory surface, bytes32[] memory path) internal view returns (bool) {
+        if (id >= vocab) return false;
+        bytes32 leaf = sha256(abi.encodePacked(bytes1(0x00), "OTR/vocab-piece/v2\x00", uint32(id), kind, surface));
+        (bool ok, bytes32 root) = Rfc6962.rootFromPathMemory(leaf, id, vocab, path);
+        return ok && root == piecesRoot;
+    }
+
+    /// @dev `b[from:to]` (the claim's ends are non-decreasing and end at the text's length, so
+    ///      within the text).
+    function slice(bytes memory b, uint256 from, uint256 to) internal pure returns (bytes memory out) {
+        uint256 len = to - from;
+        out = new bytes(len);
+        assembly ("memory-safe") {
+            mcopy(add(out, 0x20), add(add(b, 0x20), from), len)
+        }
     }
 
     /// @dev The text's length, where the ids start and how many there are, of a `PROMPT`

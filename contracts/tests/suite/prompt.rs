@@ -1,9 +1,10 @@
 //! `PromptStepVerifier`: the trace's `PROMPT` leaf (the prompt's text and its token ids)
-//! settled by a claim and its refutation with one vocabulary piece, on real runs of the Gemma
-//! fixture: an honest claim stands (no token's piece differs from its text; the node wins at the
-//! challenger's deadline), a leaf whose text is not its tokens' (engine `DevFault::PromptText`)
-//! is refuted at that token and the node slashed, malformed claims and bad counterexamples are
-//! refused. The gas at Gemma 3 270M's vocabulary size (262,144 pieces, an 18-level path):
+//! settled by a claim and its refutation with vocabulary pieces, on real runs of the Gemma
+//! fixture: an honest claim stands (no token's piece differs from its text, no two adjacent
+//! tokens make a piece; the node wins at the challenger's deadline), a leaf whose text is not
+//! its tokens' (engine `DevFault::PromptText`) is refuted at that token, a prompt split into
+//! other pieces of the same text (engine `Tokenizer::split_first_piece`) at the pair, and the
+//! node slashed; malformed claims and bad counterexamples are refused. The gas at Gemma 3 270M's vocabulary size (262,144 pieces, an 18-level path):
 //! `cargo test -p otr-contracts --test contracts prompt_gas -- --nocapture`.
 
 use crate::act::{gemma, model_entry};
@@ -11,8 +12,8 @@ use crate::common::*;
 use crate::sample::phase;
 use otr_contracts::bindings::model_registry::ModelRegistry;
 use otr_contracts::deploy::{
-    prompt_claim, prompt_claim_decode, prompt_parts, prompt_refutation_witness, prompt_wrong_token,
-    StepClaim,
+    prompt_claim, prompt_claim_decode, prompt_merge_witness, prompt_parts,
+    prompt_refutation_witness, prompt_wrong_token, StepClaim,
 };
 use otr_contracts::proofs::Trace;
 use otr_engine::model::trace::{embed_op, leaf, prompt_bytes, StepKey, StepTensor};
@@ -48,8 +49,12 @@ fn ids(m: &Model) -> Vec<u32> {
 
 /// The trace of a greedy 2-token run of [`TEXT`] with `fault` injected.
 fn trace_of(m: &Model, fault: Option<DevFault>) -> Trace {
+    trace_of_ids(m, &ids(m), fault)
+}
+
+fn trace_of_ids(m: &Model, ids: &[u32], fault: Option<DevFault>) -> Trace {
     let (_, steps) = m
-        .trace_steps_with_fault(&ids(m), &Sampling::greedy(2), fault, &mut |_, _| true)
+        .trace_steps_with_fault(ids, &Sampling::greedy(2), fault, &mut |_, _| true)
         .unwrap();
     Trace::new(steps.iter().map(|(k, d)| leaf(*k, d)).collect())
 }
@@ -91,8 +96,18 @@ fn claim(tok: &Tokenizer, prompt: &[u8]) -> Vec<u8> {
 
 fn witness(tok: &Tokenizer, prompt: &[u8], k: u64) -> Vec<u8> {
     let (_, ids) = prompt_parts(prompt).unwrap();
-    let (surface, path) = tok.piece_opening(ids[1 + k as usize]).unwrap();
-    prompt_refutation_witness(k, &surface, &path)
+    let id = ids[1 + k as usize];
+    let (surface, path) = tok.piece_opening(id).unwrap();
+    prompt_refutation_witness(k, tok.piece_kind(id), &surface, &path)
+}
+
+/// A mergeable-pair counterexample at tokens `k`, `k + 1` of `prompt` (after its BOS) naming
+/// piece `merged`.
+fn merge_witness(tok: &Tokenizer, prompt: &[u8], k: u64, merged: u32) -> Vec<u8> {
+    let (_, ids) = prompt_parts(prompt).unwrap();
+    let path = |id: u32| tok.piece_opening(id).unwrap().1;
+    let (a, b) = (ids[1 + k as usize], ids[2 + k as usize]);
+    prompt_merge_witness(k, merged, &path(a), &path(b), &path(merged))
 }
 
 #[test]
@@ -167,11 +182,25 @@ fn an_honest_prompt_claim_stands_every_piece_is_its_text() {
     }
     let (_, all) = prompt_parts(&prompt).unwrap();
     let (surface, path) = tok.piece_opening(all[2]).unwrap();
-    for wit in [
-        prompt_refutation_witness(0, &surface, &path), // token 1's piece as token 0's
-        prompt_refutation_witness(1, b"xx", &path),
-        prompt_refutation_witness(n as u64, &surface, &path),
-    ] {
+    let kind = tok.piece_kind(all[2]);
+    // No mergeable pair either: the honest tokens' pairs make no piece, so any piece named as
+    // their merge is refused.
+    assert_eq!(tok.mergeable_pair(&all), None);
+    let he = tok.token_id("\u{2581}the").unwrap();
+    let mut bad = vec![
+        prompt_refutation_witness(0, kind, &surface, &path), // token 1's piece as token 0's
+        prompt_refutation_witness(1, kind, b"xx", &path),
+        prompt_refutation_witness(1, kind ^ 1, &surface, &path),
+        prompt_refutation_witness(n as u64, kind, &surface, &path),
+        prompt_merge_witness(n as u64, he, &path, &path, &path),
+        vec![0; 31],
+        alloy_sol_types::SolValue::abi_encode(&otr_contracts::U256::from(2)),
+    ];
+    for k in 0..n as u64 - 2 {
+        bad.push(merge_witness(tok, &prompt, k, he));
+        bad.push(merge_witness(tok, &prompt, k, all[1 + k as usize]));
+    }
+    for wit in bad {
         let e =
             w.d.refute_step(&mut w.chain, w.challenger, id, &c, &[], wit)
                 .unwrap_err();
@@ -238,9 +267,95 @@ fn a_prompt_whose_text_is_not_its_tokens_is_refuted_and_the_node_slashed() {
     assert!(w.stake_of(w.node) < stake, "slashed");
 }
 
+/// A node that split the prompt's text into other pieces (the same text, other tokens fed to
+/// the model: what a client comparing the text with its request accepts) is refuted at the
+/// split: its two tokens make one mergeable piece. No wrong piece refutes it, and
+/// counterexamples at another pair, with another merged piece or a piece's other kind are
+/// refused.
+#[test]
+fn a_prompt_split_into_other_pieces_is_refuted_at_the_pair_and_the_node_slashed() {
+    let m = gemma();
+    let tok = m.tokenizer();
+    let honest_ids = ids(m);
+    let split = tok.split_first_piece(&honest_ids).unwrap();
+    assert_eq!(split.len(), honest_ids.len() + 1);
+    let node = trace_of_ids(m, &split, None);
+    let honest = trace_of(m, None);
+    let (mut w, id) = disputed(m, tok, &node, &honest, split.len() as u32);
+    let rec = m
+        .step_input_with_fault(&split, &Sampling::greedy(2), None, 0)
+        .unwrap();
+    let prompt = rec.output.bytes();
+    let (text, _) = prompt_parts(&prompt).unwrap();
+    assert_eq!(text, TEXT.as_bytes(), "the same text");
+    w.d.claim_step(&mut w.chain, w.node, id, &node, &[], claim(tok, &prompt))
+        .unwrap();
+    let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
+    assert_eq!(
+        prompt_wrong_token(&c.claim, tok.prompt_bos(), |t| tok.piece_surface(t)),
+        None,
+        "every piece is its text"
+    );
+    let (k, merged) = tok.mergeable_pair(&split).unwrap();
+    assert_eq!(tok.merge_of(split[1 + k], split[2 + k]), Some(merged));
+    let k = k as u64;
+    let other = tok.token_id("\u{2581}the").unwrap();
+    let mut bad = vec![
+        merge_witness(tok, &prompt, k, other),
+        merge_witness(tok, &prompt, k + 1, merged),
+        witness(tok, &prompt, k),
+        witness(tok, &prompt, k + 1),
+    ];
+    if k > 0 {
+        bad.push(merge_witness(tok, &prompt, k - 1, merged));
+    }
+    // The right pair with a path that is not the merged piece's.
+    let path = |id: u32| tok.piece_opening(id).unwrap().1;
+    bad.push(prompt_merge_witness(
+        k,
+        merged,
+        &path(split[1 + k as usize]),
+        &path(split[2 + k as usize]),
+        &path(other),
+    ));
+    for wit in bad {
+        let e =
+            w.d.refute_step(&mut w.chain, w.challenger, id, &c, &[], wit)
+                .unwrap_err();
+        assert!(e.to_string().contains("NotRefuted"), "{e}");
+    }
+    let stake = w.stake_of(w.node);
+    let out =
+        w.d.refute_step(
+            &mut w.chain,
+            w.challenger,
+            id,
+            &c,
+            &[],
+            merge_witness(tok, &prompt, k, merged),
+        )
+        .unwrap();
+    println!(
+        "PROMPT refuteStep (mergeable pair) gas (fixture vocabulary): {}",
+        out.gas_used
+    );
+    assert_eq!(phase(&mut w, id), 4, "the challenger won");
+    assert!(w.stake_of(w.node) < stake, "slashed");
+}
+
 /// A vocabulary of Gemma 3 270M's size (262,144 pieces: 256 bytes, then words), and a prompt of
 /// `words` words in Gemma's chat template.
 fn big_vocab_prompt(words: usize) -> (Tokenizer, Vec<u8>) {
+    let tok = big_vocab(&[]);
+    let body: String = (0..words).map(|i| format!(" w{}", 1000 + i * 37)).collect();
+    let text = format!("<start_of_turn>user\n{body}<end_of_turn>\n<start_of_turn>model\n");
+    let ids = tok.encode(&text, true, true);
+    let prompt = prompt_bytes(&tok.prompt_text(&ids), &ids);
+    (tok, prompt)
+}
+
+/// The vocabulary of [`big_vocab_prompt`] with `extra` normal pieces last (262,144 in all).
+fn big_vocab(extra: &[&str]) -> Tokenizer {
     let mut tokens: Vec<String> = vec!["<pad>".into(), "<eos>".into(), "<bos>".into()];
     let mut types = vec![3; 3];
     for b in 0..256 {
@@ -250,17 +365,14 @@ fn big_vocab_prompt(words: usize) -> (Tokenizer, Vec<u8>) {
     tokens.push("<start_of_turn>".into());
     tokens.push("<end_of_turn>".into());
     types.extend([3, 3]);
-    while tokens.len() < 262_144 {
+    while tokens.len() < 262_144 - extra.len() {
         tokens.push(format!("\u{2581}w{}", tokens.len()));
         types.push(1);
     }
+    tokens.extend(extra.iter().map(|s| s.to_string()));
+    types.extend(extra.iter().map(|_| 1));
     let n = tokens.len();
-    let tok = Tokenizer::new(tokens, vec![0.0; n], types, Some(2), Some(1), true, false);
-    let body: String = (0..words).map(|i| format!(" w{}", 1000 + i * 37)).collect();
-    let text = format!("<start_of_turn>user\n{body}<end_of_turn>\n<start_of_turn>model\n");
-    let ids = tok.encode(&text, true, true);
-    let prompt = prompt_bytes(&tok.prompt_text(&ids), &ids);
-    (tok, prompt)
+    Tokenizer::new(tokens, vec![0.0; n], types, Some(2), Some(1), true, false)
 }
 
 #[test]
@@ -312,4 +424,43 @@ fn prompt_gas() {
         );
         assert_eq!(phase(&mut w, id), 4, "refuted");
     }
+    // A mergeable pair at 262,144 pieces: " w1000" as `▁w10` `00` (the three pieces' paths are
+    // 18 hashes each).
+    let tok = big_vocab(&["\u{2581}w10", "00"]);
+    let (a, b) = (
+        tok.token_id("\u{2581}w10").unwrap(),
+        tok.token_id("00").unwrap(),
+    );
+    let merged = tok.merge_of(a, b).expect("▁w1000 is a piece");
+    let ids = [2, a, b];
+    let prompt = prompt_bytes(&tok.prompt_text(&ids), &ids);
+    let base = trace_of(m, None);
+    let key = StepKey {
+        pos: 0,
+        stage: 0,
+        op: embed_op::PROMPT,
+    };
+    let mut leaves: Vec<Vec<u8>> = (0..base.len()).map(|i| base.leaf(i).to_vec()).collect();
+    leaves[0] = leaf(key, &Sha256::digest(&prompt).into());
+    let node = Trace::new(leaves);
+    let (mut w, id) = disputed(m, &tok, &node, &first_leaf_changed(&node), 3);
+    w.d.claim_step(&mut w.chain, w.node, id, &node, &[], claim(&tok, &prompt))
+        .unwrap();
+    let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
+    assert_eq!(tok.mergeable_pair(&ids), Some((0, merged)));
+    let r =
+        w.d.refute_step(
+            &mut w.chain,
+            w.challenger,
+            id,
+            &c,
+            &[],
+            merge_witness(&tok, &prompt, 0, merged),
+        )
+        .unwrap();
+    println!(
+        "PROMPT at 262,144 pieces, mergeable pair: refuteStep {} gas",
+        r.gas_used
+    );
+    assert_eq!(phase(&mut w, id), 4, "refuted");
 }

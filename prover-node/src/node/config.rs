@@ -94,8 +94,11 @@ pub struct ServeArgs {
     /// negated (caught at that `ATTN` step; past the verifier's proof limit its claim is
     /// refuted with one part's keys and values); `prompt`: the `PROMPT` leaf's text has its
     /// last byte's case flipped while its tokens are the request's (caught at leaf 0, refuted
-    /// with one vocabulary piece). A comma-separated list takes turns (`logits,matrix`: the first cheat biases the logits, the
-    /// second the matrix row, and so on). [default: embed]
+    /// with one vocabulary piece); `split`: the prompt's first token that two vocabulary pieces
+    /// make is fed as those two, the same text on other tokens (caught at leaf 0, refuted with
+    /// the two tokens and the piece they make). A comma-separated list takes turns
+    /// (`logits,matrix`: the first cheat biases the logits, the second the matrix row, and so
+    /// on). [default: embed]
     #[arg(long, env = "OTR_DEV_CHEAT_KIND", value_name = "KIND[,KIND...]")]
     pub dev_cheat_kind: Option<String>,
     /// ZK spot-checks: a finalized setup directory (`otr zk ceremony finalize --out-dir DIR`),
@@ -299,11 +302,12 @@ impl NodeConfig {
                 "matrix" => super::inference::RunKind::CheatMatrix,
                 "attention" => super::inference::RunKind::CheatAttn,
                 "prompt" => super::inference::RunKind::CheatPrompt,
+                "split" => super::inference::RunKind::CheatSplit,
                 other => {
                     return Err(format!(
                         "--dev-cheat-kind takes `embed`, `token`, `logits`, `matrix`, \
-                         `attention` or `prompt` (or a comma-separated list of them), not \
-                         `{other}`"
+                         `attention`, `prompt` or `split` (or a comma-separated list of them), \
+                         not `{other}`"
                     ))
                 }
             });
@@ -429,7 +433,7 @@ mod tests {
             "--dev-cheat-every",
             "2",
             "--dev-cheat-kind",
-            "logits, matrix,token",
+            "logits, matrix,token,split",
         ])
         .unwrap();
         assert_eq!(
@@ -437,7 +441,8 @@ mod tests {
             [
                 RunKind::CheatLogits,
                 RunKind::CheatMatrix,
-                RunKind::CheatToken
+                RunKind::CheatToken,
+                RunKind::CheatSplit
             ]
         );
         for bad in ["", "logits,", "sample"] {

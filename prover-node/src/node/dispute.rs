@@ -55,8 +55,12 @@
 //!     positions (engine `attn_parts`); the challenger names the first part whose state is not
 //!     its own ([`Move::NamedPart`]), the node reveals the states before and after it, and the
 //!     challenger refutes it with the part's keys and values ([`Move::RefutedAttn`]);
+//!   - the `PROMPT` (`PromptStepVerifier`): the claim is the prompt's text and ids with each
+//!     token's end in the text; the challenger refutes a token whose piece is not its text
+//!     ([`Move::RefutedPrompt`]) or two adjacent tokens that make one piece
+//!     ([`Move::RefutedTokenization`]);
 //!
-//!   a step whose operator has no step verifier in the registry (`PROMPT`)
+//!   a step whose operator has no step verifier in the registry
 //!   ends without a winner: the node calls
 //!   `declareUnprovable` ([`Move::NoContest`]; no slash, the bond split as in a node win);
 //! - a side whose opponent missed the move deadline calls `timeout` and wins.
@@ -341,6 +345,16 @@ pub enum Move {
     RefutedPrompt {
         index: u64,
         token: u64,
+        slashed_wei: String,
+    },
+    /// The challenger refuted the node's `PROMPT` claim (leaf `index`, 0) at its tokens `token`
+    /// and `token + 1` (counted after a leading BOS), whose texts together are the vocabulary
+    /// piece `merged`: a split of the prompt's text the tokenizer never makes (and so won);
+    /// `slashed_wei` as in the `Resolved` event.
+    RefutedTokenization {
+        index: u64,
+        token: u64,
+        merged: u64,
         slashed_wei: String,
     },
     /// The challenger refuted the node's attention claim at step `index` with part `part` (its
@@ -1447,9 +1461,12 @@ fn refute_attn<'m, H: Host + ?Sized>(
 
 /// [`refute_claim`] of a `PROMPT` claim: the first token whose piece is not the claimed text
 /// between its ends is refuted with its piece opened in the vocabulary-piece tree
-/// ([`Move::RefutedPrompt`]). A claim whose every piece is its text stands, even when the
-/// text is not the request's (the node answered another prompt, and says so in its text: what
-/// a client comparing the text with its request sees, not the chain).
+/// ([`Move::RefutedPrompt`]); when every piece is its text, the first two adjacent tokens that
+/// make one mergeable piece (engine `Tokenizer::mergeable_pair`: a tokenization the tokenizer
+/// does not give) are refuted with the three pieces opened ([`Move::RefutedTokenization`]).
+/// A claim with neither stands, even when the text is not the request's (the node answered
+/// another prompt, and says so in its text: what a client comparing the text with its request
+/// sees, not the chain).
 fn refute_prompt<'m, H: Host + ?Sized>(
     host: &mut H,
     d: &Deployment,
@@ -1459,7 +1476,9 @@ fn refute_prompt<'m, H: Host + ?Sized>(
     c: &otr_contracts::deploy::StepClaim,
     material: Option<&mut (dyn StepMaterial + 'm)>,
 ) -> Result<Option<Move>, DisputeError> {
-    use otr_contracts::deploy::{prompt_claim_decode, prompt_parts, prompt_wrong_token};
+    use otr_contracts::deploy::{
+        prompt_claim_decode, prompt_merge_witness, prompt_parts, prompt_wrong_token,
+    };
     let stands = Ok(Some(Move::ClaimStands { index, token: 0 }));
     let Some(m) = material else {
         return stands;
@@ -1471,6 +1490,27 @@ fn refute_prompt<'m, H: Host + ?Sized>(
     let bos = tok.prompt_bos();
     let Some((k, token)) = prompt_wrong_token(&c.claim, bos, |t| tok.piece_surface(t)) else {
         let theirs = prompt_claim_decode(&c.claim).map(|(p, _)| p);
+        let ids = theirs
+            .as_deref()
+            .and_then(prompt_parts)
+            .map(|(_, ids)| ids)
+            .unwrap_or_default();
+        if let Some((k, merged)) = tok.mergeable_pair(&ids) {
+            let first = usize::from(bos.is_some() && ids.first() == bos.as_ref());
+            let open = |id: u32| tok.piece_opening(id).map(|(_, p)| p);
+            if let (Some(a), Some(b), Some(m)) =
+                (open(ids[first + k]), open(ids[first + k + 1]), open(merged))
+            {
+                let witness = prompt_merge_witness(k as u64, merged, &a, &b, &m);
+                let out = d.refute_step(host, me, id, c, &[], witness)?;
+                return Ok(Some(Move::RefutedTokenization {
+                    index,
+                    token: k as u64,
+                    merged: u64::from(merged),
+                    slashed_wei: resolved_slash(&out, d, id).to_string(),
+                }));
+            }
+        }
         if let (Some(own), Some(theirs)) = (own, theirs) {
             let text = |p: &[u8]| {
                 prompt_parts(p)
@@ -1492,7 +1532,8 @@ fn refute_prompt<'m, H: Host + ?Sized>(
     let Some((surface, path)) = tok.piece_opening(token) else {
         return stands;
     };
-    let witness = otr_contracts::deploy::prompt_refutation_witness(k, &surface, &path);
+    let witness =
+        otr_contracts::deploy::prompt_refutation_witness(k, tok.piece_kind(token), &surface, &path);
     let out = d.refute_step(host, me, id, c, &[], witness)?;
     Ok(Some(Move::RefutedPrompt {
         index,

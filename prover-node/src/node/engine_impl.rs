@@ -324,7 +324,12 @@ impl EngineModel {
     /// position embeds the next vocabulary id's row (the trace still commits the prompt), or
     /// the first completion token is the runner-up logit's.
     fn tokens(&self, prompt: &str, run: RunKind) -> (Vec<u32>, Option<otr_engine::DevFault>) {
-        let tokens = self.model.tokenizer().encode(prompt, true, true);
+        let tok = self.model.tokenizer();
+        let tokens = tok.encode(prompt, true, true);
+        let tokens = match run {
+            RunKind::CheatSplit => tok.split_first_piece(&tokens).unwrap_or(tokens),
+            _ => tokens,
+        };
         let fault = match run {
             RunKind::Cheat if !tokens.is_empty() => Some(otr_engine::DevFault::EmbedNextToken {
                 pos: tokens.len() as u32 - 1,

@@ -270,7 +270,8 @@ pub trait Inference: Send + Sync {
             | RunKind::CheatLogits
             | RunKind::CheatMatrix
             | RunKind::CheatAttn
-            | RunKind::CheatPrompt => Err("this engine has no cheat mode".into()),
+            | RunKind::CheatPrompt
+            | RunKind::CheatSplit => Err("this engine has no cheat mode".into()),
         }
     }
 }
@@ -348,6 +349,11 @@ pub enum RunKind {
     /// flipped (engine `DevFault::PromptText`) while the tokens are the request's: a leaf
     /// whose text is not its tokens', which a challenger refutes with one vocabulary piece.
     CheatPrompt,
+    /// Dev only: the prompt's first token that two vocabulary pieces make is fed as those two
+    /// (engine `Tokenizer::split_first_piece`): the same text, other tokens computed on, which
+    /// a client comparing the text with its request would accept and a challenger refutes with
+    /// the pair's three pieces.
+    CheatSplit,
 }
 
 /// A re-execution with its trace.

@@ -224,6 +224,7 @@ impl Store {
             RunKind::CheatMatrix => "cheat_matrix",
             RunKind::CheatAttn => "cheat_attn",
             RunKind::CheatPrompt => "cheat_prompt",
+            RunKind::CheatSplit => "cheat_split",
         };
         tx.execute(
             "INSERT INTO requests (id, chat, nonce, body, run) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -300,6 +301,7 @@ impl Store {
                 "cheat_matrix" => RunKind::CheatMatrix,
                 "cheat_attn" => RunKind::CheatAttn,
                 "cheat_prompt" => RunKind::CheatPrompt,
+                "cheat_split" => RunKind::CheatSplit,
                 other => return Err(err(format!("unknown run kind {other}"))),
             },
         }))

@@ -1,14 +1,16 @@
 //! End to end on anvil (issue 5): two `otr serve` nodes settling on one anvil chain (tiny
 //! fixture model, dev attestation, `--publish-requests`), one of them cheating on every second
-//! answer (`--dev-cheat-every 2 --dev-cheat-kind logits,matrix,prompt`: the first cheat's first
-//! answer token's logits favour the runner-up, the second's first-layer `DOWN` output is off in
-//! one row, the third's `PROMPT` leaf shows a text that is not its tokens'), and `otr watch`
-//! re-executing every posted receipt. The cheater is slashed three times by the dispute game
-//! played to the end by the watcher (naming the chunk of the node's claimed logits that differs,
-//! then refuting one logit of it, recomputed on chain from its embedding row; refuting the
-//! claimed `DOWN` output with the wrong row of the matrix; refuting the prompt's claim with the
-//! vocabulary piece that is not its text) and the node's own defence (claiming its logits,
-//! revealing the chunk; claiming its output; claiming its prompt);
+//! answer (`--dev-cheat-every 2 --dev-cheat-kind logits,matrix,prompt,split`: the first cheat's
+//! first answer token's logits favour the runner-up, the second's first-layer `DOWN` output is
+//! off in one row, the third's `PROMPT` leaf shows a text that is not its tokens', the fourth
+//! feeds the model the request's text split into other pieces), and `otr watch` re-executing
+//! every posted receipt. The cheater is slashed four times by the dispute game played to the end
+//! by the watcher (naming the chunk of the node's claimed logits that differs, then refuting one
+//! logit of it, recomputed on chain from its embedding row; refuting the claimed `DOWN` output
+//! with the wrong row of the matrix; refuting the prompt's claim with the vocabulary piece that
+//! is not its text, and the split one with the two adjacent tokens that make one piece) and the
+//! node's own defence (claiming its logits, revealing the chunk; claiming its output; claiming
+//! its prompt);
 //! the honest node's batches finalize, it is paid its reward epoch, and the bundles report each
 //! finality. Starts anvil itself (`scripts/anvil.sh`) and stops everything it started.
 
@@ -147,12 +149,13 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     // step: the watcher names the chunk that differs, the node reveals it, and one logit is
     // recomputed on chain from its embedding row. Then a tamper inside a layer: one row of a
     // `DOWN` output off by one, refuted with that row of `blk.0.ffn_down.weight`. Then a
-    // `PROMPT` leaf whose text is not its tokens', refuted with one vocabulary piece.
+    // `PROMPT` leaf whose text is not its tokens', refuted with one vocabulary piece. Then the
+    // request's text fed as other pieces, refuted with the two tokens that make one piece.
     args_a.extend([
         "--dev-cheat-every",
         "2",
         "--dev-cheat-kind",
-        "logits,matrix,prompt",
+        "logits,matrix,prompt,split",
     ]);
     let _node_a = Reap(start(&dir_a, port_a, &args_a));
     let deployment = dir_a.join("rpc-deployment.json");
@@ -168,19 +171,25 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     let stake_a0 = d.stake_of(&mut host, addr_a).unwrap();
     let stake_b0 = d.stake_of(&mut host, addr_b).unwrap();
 
-    // Six answers from the cheater (its 2nd, 4th and 6th are wrong), four from the honest node.
-    let ids_a: Vec<String> = (0..6).map(|n| ask(port_a, n)).collect();
+    // Eight answers from the cheater (its 2nd, 4th, 6th and 8th are wrong), four from the
+    // honest node.
+    let ids_a: Vec<String> = (0..8).map(|n| ask(port_a, n)).collect();
     let ids_b: Vec<String> = (10..14).map(|n| ask(port_b, n)).collect();
     let bundles_b: Vec<AnswerBundle> = ids_b.iter().map(|id| posted_bundle(port_b, id)).collect();
     let bundles_a: Vec<AnswerBundle> = ids_a.iter().map(|id| posted_bundle(port_a, id)).collect();
     // What a client sees in the bundles' opened PROMPT leaf: the prompt it sent, but for the
     // prompt cheat's answer (whose tokens are the request's: the text is not what they say).
+    // The split cheat's text is the prompt sent, on one token more: only the chain catches it.
     for (n, b) in bundles_a.iter().enumerate() {
         let o = b.prompt.as_ref().expect("the bundle opens the PROMPT leaf");
         let (claim, _) = otr_core::verify::check_prompt_opening(&b.receipt, o).unwrap();
         let sent = format!("Settle dispute number {n}");
         assert_eq!(claim.text == sent, n != 5, "{n}: {}", claim.text);
     }
+    assert_eq!(
+        bundles_a[7].receipt.prompt_tokens,
+        bundles_a[6].receipt.prompt_tokens + 1
+    );
     // A request is published only as the receipt committed to it.
     let (s, text) = http(
         port_a,
@@ -214,7 +223,7 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     assert_eq!(sum_b["agreed"], 4, "{text_b}");
     assert_eq!(sum_b["disputes"].as_array().unwrap().len(), 0, "{text_b}");
 
-    // The cheater's watcher opens three disputes and plays them; the node bisects each down to
+    // The cheater's watcher opens four disputes and plays them; the node bisects each down to
     // its first wrong step and claims it, and the watcher refutes the claim. The games are
     // waited for until every one is over; only a game that sits at one step with the node to
     // move, unchanged for 15 s (a node unable to move), has anvil's clock moved past the move
@@ -230,7 +239,7 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
         );
         let v = dispute::disputes_from(&mut host, &d, 0, Some(addr_a)).unwrap();
         let over = |x: &dispute::DisputeView| matches!(x.phase, Phase::Resolved(_));
-        if v.len() == 3 && v.iter().all(over) {
+        if v.len() == 4 && v.iter().all(over) {
             break;
         }
         let at_one_step = |x: &dispute::DisputeView| {
@@ -252,10 +261,10 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     let out_a = wait_with_timeout(&mut watch_a, Duration::from_secs(60));
     let sum_a = summary(&out_a);
     eprintln!("cheater's watcher: {sum_a}");
-    assert_eq!(sum_a["agreed"], 3, "{out_a}");
-    assert_eq!(sum_a["disagreed"], 3, "{out_a}");
+    assert_eq!(sum_a["agreed"], 4, "{out_a}");
+    assert_eq!(sum_a["disagreed"], 4, "{out_a}");
     let disputes = sum_a["disputes"].as_array().unwrap();
-    assert_eq!(disputes.len(), 3, "{out_a}");
+    assert_eq!(disputes.len(), 4, "{out_a}");
     // Settled by refuting the claimed logits and the claimed `DOWN` output, not by a timeout.
     assert_eq!(
         out_a.matches("\"move\":\"named_part\"").count(),
@@ -272,22 +281,24 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
         1,
         "{out_a}"
     );
-    assert_eq!(
-        out_a.matches("\"move\":\"refuted_prompt\"").count(),
-        1,
-        "{out_a}"
-    );
+    for m in ["refuted_prompt", "refuted_tokenization"] {
+        assert_eq!(
+            out_a.matches(&format!("\"move\":\"{m}\"")).count(),
+            1,
+            "{m}: {out_a}"
+        );
+    }
     for x in disputes {
         assert_eq!(x["outcome"], "challenger_won", "{out_a}");
         assert!(x["rounds"].as_u64().unwrap() >= 1, "{out_a}");
         assert_eq!(x["slashed_wei"], "500000000000000000", "{out_a}");
         let rid = x["receipt_id"].as_str().unwrap();
         assert!(
-            rid == ids_a[1] || rid == ids_a[3] || rid == ids_a[5],
+            rid == ids_a[1] || rid == ids_a[3] || rid == ids_a[5] || rid == ids_a[7],
             "{rid}"
         );
     }
-    // On-chain: every dispute ChallengerWon, the cheater slashed three times, the honest node not.
+    // On-chain: every dispute ChallengerWon, the cheater slashed four times, the honest node not.
     let slash = U256::from(10u64).pow(U256::from(18u64)) / U256::from(2u64);
     for v in dispute::disputes_from(&mut host, &d, 0, None).unwrap() {
         assert_eq!(v.node, addr_a);
@@ -295,7 +306,7 @@ fn cheater_is_slashed_honest_node_is_paid_and_bundles_report_finality() {
     }
     assert_eq!(
         d.stake_of(&mut host, addr_a).unwrap(),
-        stake_a0 - slash * U256::from(3u64)
+        stake_a0 - slash * U256::from(4u64)
     );
     assert_eq!(d.stake_of(&mut host, addr_b).unwrap(), stake_b0);
 

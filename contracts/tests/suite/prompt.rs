@@ -375,6 +375,20 @@ fn big_vocab(extra: &[&str]) -> Tokenizer {
     Tokenizer::new(tokens, vec![0.0; n], types, Some(2), Some(1), true, false)
 }
 
+/// The fixture's trace with leaf 0 the `PROMPT` output `prompt` (the game opens only leaf 0
+/// here).
+fn with_prompt_leaf(m: &Model, prompt: &[u8]) -> Trace {
+    let base = trace_of(m, None);
+    let key = StepKey {
+        pos: 0,
+        stage: 0,
+        op: embed_op::PROMPT,
+    };
+    let mut leaves: Vec<Vec<u8>> = (0..base.len()).map(|i| base.leaf(i).to_vec()).collect();
+    leaves[0] = leaf(key, &Sha256::digest(prompt).into());
+    Trace::new(leaves)
+}
+
 #[test]
 fn prompt_gas() {
     let m = gemma();
@@ -387,17 +401,7 @@ fn prompt_gas() {
         let at = 4 + prompt_parts(&prompt).unwrap().0.len() - tail - 1;
         bad[at] ^= 1;
         let claimed = claim(&tok, &bad);
-        // A trace whose leaf 0 is that prompt (the rest is the fixture's: the game opens only
-        // leaf 0 here).
-        let base = trace_of(m, None);
-        let key = StepKey {
-            pos: 0,
-            stage: 0,
-            op: embed_op::PROMPT,
-        };
-        let mut leaves: Vec<Vec<u8>> = (0..base.len()).map(|i| base.leaf(i).to_vec()).collect();
-        leaves[0] = leaf(key, &Sha256::digest(&bad).into());
-        let node = Trace::new(leaves);
+        let node = with_prompt_leaf(m, &bad);
         let (mut w, id) = disputed(m, &tok, &node, &first_leaf_changed(&node), ids.len() as u32);
         let out =
             w.d.claim_step(&mut w.chain, w.node, id, &node, &[], claimed)
@@ -434,15 +438,7 @@ fn prompt_gas() {
     let merged = tok.merge_of(a, b).expect("▁w1000 is a piece");
     let ids = [2, a, b];
     let prompt = prompt_bytes(&tok.prompt_text(&ids), &ids);
-    let base = trace_of(m, None);
-    let key = StepKey {
-        pos: 0,
-        stage: 0,
-        op: embed_op::PROMPT,
-    };
-    let mut leaves: Vec<Vec<u8>> = (0..base.len()).map(|i| base.leaf(i).to_vec()).collect();
-    leaves[0] = leaf(key, &Sha256::digest(&prompt).into());
-    let node = Trace::new(leaves);
+    let node = with_prompt_leaf(m, &prompt);
     let (mut w, id) = disputed(m, &tok, &node, &first_leaf_changed(&node), 3);
     w.d.claim_step(&mut w.chain, w.node, id, &node, &[], claim(&tok, &prompt))
         .unwrap();

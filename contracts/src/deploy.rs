@@ -906,8 +906,10 @@ impl Deployment {
     /// Deploys the prompt step verifier (`verifiers/PromptStepVerifier.sol`, settled by
     /// refutation) for a tokenizer's vocabulary-piece tree (engine `Tokenizer::pieces_root`,
     /// `pieces` leaves; `bos`: the BOS a leading token is skipped as, engine
-    /// `Tokenizer::prompt_bos`) and names it, from the owner, for `model_id`'s `PROMPT` (stage 0,
+    /// `Tokenizer::prompt_bos`) and its text-sorted tree (`texts_root`, `texts` leaves: engine
+    /// `Tokenizer::text_tree`), and names it, from the owner, for `model_id`'s `PROMPT` (stage 0,
     /// op 0).
+    #[allow(clippy::too_many_arguments)]
     pub fn set_prompt_verifier<H: Host + ?Sized>(
         &self,
         host: &mut H,
@@ -915,6 +917,8 @@ impl Deployment {
         pieces_root: Hash,
         pieces: u64,
         bos: Option<u32>,
+        texts_root: Hash,
+        texts: u64,
     ) -> Result<Address, CallError> {
         use crate::bindings::prompt_step::PromptStepVerifier;
         self.deploy_step_verifier(
@@ -925,6 +929,8 @@ impl Deployment {
                 piecesRoot_: FixedBytes(pieces_root),
                 vocab_: U256::from(pieces),
                 bos_: bos.map(U256::from).unwrap_or(U256::MAX),
+                textsRoot_: FixedBytes(texts_root),
+                texts_: U256::from(texts),
             }
             .abi_encode(),
             &[(0, 0)],
@@ -1823,6 +1829,42 @@ pub fn prompt_merge_witness(
         proofs::words(path_a),
         proofs::words(path_b),
         proofs::words(path_merged),
+    ))
+}
+
+/// One leaf of the text-sorted vocabulary tree opened (engine `TextOpening`): `(index, id,
+/// score_key, text, path)`.
+pub type TextOpening = (u64, u32, u32, Vec<u8>, Vec<Hash>);
+
+/// A non-canonical pair, the third counterexample of `PromptStepVerifier.refutes`:
+/// `abi.encode(uint256 2, uint256 k, bytes32[] pathA, bytes32[] pathB, TextOpening[] os)`:
+/// tokens `k` and `k + 1` opened as mergeable pieces and the text tree's openings of every text
+/// the tokenizer's replay on their text looks up (engine `Tokenizer::non_canonical_pair`).
+pub fn prompt_replay_witness(
+    k: u64,
+    path_a: &[Hash],
+    path_b: &[Hash],
+    openings: &[TextOpening],
+) -> Vec<u8> {
+    // The struct `(index, id, scoreKey, text, path)` as its tuple.
+    let os: Vec<(U256, U256, U256, Bytes, Vec<FixedBytes<32>>)> = openings
+        .iter()
+        .map(|(index, id, key, text, path)| {
+            (
+                U256::from(*index),
+                U256::from(*id),
+                U256::from(*key),
+                Bytes::copy_from_slice(text),
+                proofs::words(path),
+            )
+        })
+        .collect();
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        U256::from(2),
+        U256::from(k),
+        proofs::words(path_a),
+        proofs::words(path_b),
+        os,
     ))
 }
 

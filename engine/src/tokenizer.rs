@@ -31,6 +31,81 @@ pub const PIECE_TAG: &[u8] = b"OTR/vocab-piece/v2\0";
 pub const PIECE_MERGEABLE: u8 = 1;
 /// [`Tokenizer::piece_kind`] of every other piece.
 pub const PIECE_OTHER: u8 = 0;
+/// Domain tag of a leaf of the text-sorted vocabulary tree ([`Tokenizer::text_leaf`]).
+pub const TEXT_TAG: &[u8] = b"OTR/vocab-text/v1\0";
+
+/// One leaf of the text-sorted vocabulary tree ([`Tokenizer::texts_root`]) opened: what the
+/// chain reads a text's membership (and score) or absence from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextOpening {
+    /// The leaf's index in text order.
+    pub index: u64,
+    pub id: u32,
+    /// The order-preserving u32 form of the token's score (larger merges first).
+    pub score_key: u32,
+    pub text: Vec<u8>,
+    pub path: Vec<[u8; 32]>,
+}
+
+/// The text-sorted vocabulary tree with every level kept, to open many leaves cheaply.
+pub struct TextTree {
+    /// `(text, id)`, sorted by the text's bytes.
+    entries: Vec<(Vec<u8>, u32)>,
+    /// Level 0: leaf hashes; each next level pairs the one below (an odd last node carried up),
+    /// which is RFC 6962's tree.
+    levels: Vec<Vec<[u8; 32]>>,
+    score_keys: Vec<u32>,
+}
+
+impl TextTree {
+    pub fn root(&self) -> [u8; 32] {
+        self.levels
+            .last()
+            .and_then(|l| l.first().copied())
+            .unwrap_or_else(otr_core::rollup::merkle::empty_root)
+    }
+
+    pub fn len(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn open(&self, i: usize) -> TextOpening {
+        let mut path = Vec::new();
+        let mut m = i;
+        for level in &self.levels[..self.levels.len() - 1] {
+            if let Some(h) = level.get(m ^ 1) {
+                path.push(*h);
+            }
+            m >>= 1;
+        }
+        let (text, id) = &self.entries[i];
+        TextOpening {
+            index: i as u64,
+            id: *id,
+            score_key: self.score_keys[i],
+            text: text.clone(),
+            path,
+        }
+    }
+
+    /// The openings that show `text` in the tree (its own leaf) or absent from it (the two
+    /// leaves around where it would sit, or the one leaf at an end).
+    pub fn lookup(&self, text: &[u8]) -> Vec<TextOpening> {
+        match self
+            .entries
+            .binary_search_by(|(t, _)| t.as_slice().cmp(text))
+        {
+            Ok(i) => vec![self.open(i)],
+            Err(0) => vec![self.open(0)],
+            Err(p) if p == self.entries.len() => vec![self.open(p - 1)],
+            Err(p) => vec![self.open(p - 1), self.open(p)],
+        }
+    }
+}
 
 const SPACE: &str = "\u{2581}";
 
@@ -464,6 +539,148 @@ impl Tokenizer {
                         return Some(out);
                     }
                 }
+            }
+        }
+        None
+    }
+
+    /// Leaf data of the text tree ([`Tokenizer::text_tree`]): `"OTR/vocab-text/v1\0" ||
+    /// u32be(id) || u32be(score_key) || text`.
+    pub fn text_leaf(text: &[u8], id: u32, score_key: u32) -> Vec<u8> {
+        let mut b = TEXT_TAG.to_vec();
+        b.extend_from_slice(&id.to_be_bytes());
+        b.extend_from_slice(&score_key.to_be_bytes());
+        b.extend_from_slice(text);
+        b
+    }
+
+    /// The RFC 6962 tree over every text the tokenizer merges symbols into (each non-empty
+    /// text of a token that is not a byte token, with the id `encode` emits for it and that
+    /// id's score as an order-preserving u32), sorted by the text's bytes: what the chain reads
+    /// a merge's candidates from when it replays the tokenizer on two adjacent tokens
+    /// (`PromptStepVerifier`, docs/PROTOCOL.md §10).
+    pub fn text_tree(&self) -> TextTree {
+        let mut entries: Vec<(Vec<u8>, u32)> = self
+            .index
+            .iter()
+            .filter(|(t, _)| !t.is_empty())
+            .map(|(t, &id)| (t.as_bytes().to_vec(), id))
+            .collect();
+        entries.sort();
+        let score_keys: Vec<u32> = entries
+            .iter()
+            .map(|(_, id)| score_key(self.scores[*id as usize]))
+            .collect();
+        let mut level: Vec<[u8; 32]> = entries
+            .iter()
+            .zip(&score_keys)
+            .map(|((t, id), k)| otr_core::rollup::merkle::leaf_hash(&Self::text_leaf(t, *id, *k)))
+            .collect();
+        let mut levels = Vec::new();
+        while level.len() > 1 {
+            let next = level
+                .chunks(2)
+                .map(|c| match c {
+                    [l, r] => otr_core::rollup::merkle::node_hash(l, r),
+                    [one] => *one,
+                    _ => unreachable!(),
+                })
+                .collect();
+            levels.push(std::mem::replace(&mut level, next));
+        }
+        levels.push(level);
+        TextTree {
+            entries,
+            levels,
+            score_keys,
+        }
+    }
+
+    /// The tokenizer's merges on one fragment `raw` (`U+2581` for spaces) in the order the chain
+    /// replays them: every adjacent pair of characters looked up left to right, then at each
+    /// step the best pair (highest score, leftmost on ties) merged and its new left and right
+    /// pairs looked up, in that order. `lookup` sees every text looked up; the result is the
+    /// final symbols' byte ends. The same symbols as `encode` makes of the fragment.
+    pub fn merge_replay(&self, raw: &str, mut lookup: impl FnMut(&str)) -> Vec<usize> {
+        let starts: Vec<usize> = raw.char_indices().map(|(i, _)| i).collect();
+        let n = starts.len();
+        let mut sym: Vec<(usize, usize)> = (0..n)
+            .map(|k| (starts[k], starts.get(k + 1).copied().unwrap_or(raw.len())))
+            .collect();
+        let mut next: Vec<Option<usize>> = (0..n).map(|k| (k + 1 < n).then_some(k + 1)).collect();
+        let mut prev: Vec<Option<usize>> = (0..n).map(|k| k.checked_sub(1)).collect();
+        let mut pair: Vec<Option<u32>> = vec![None; n];
+        let mut query =
+            |l: usize, sym: &[(usize, usize)], next: &[Option<usize>], pair: &mut [Option<u32>]| {
+                pair[l] = next[l].and_then(|r| {
+                    let t = &raw[sym[l].0..sym[r].1];
+                    lookup(t);
+                    self.index
+                        .get(t)
+                        .map(|&id| score_key(self.scores[id as usize]))
+                });
+            };
+        for l in 0..n.saturating_sub(1) {
+            query(l, &sym, &next, &mut pair);
+        }
+        loop {
+            let mut best: Option<(usize, u32)> = None;
+            let mut at = (n > 0).then_some(0);
+            while let Some(i) = at {
+                if let Some(s) = pair[i] {
+                    if best.is_none_or(|(_, b)| s > b) {
+                        best = Some((i, s));
+                    }
+                }
+                at = next[i];
+            }
+            let Some((l, _)) = best else { break };
+            let r = next[l].expect("a pair has a right symbol");
+            sym[l].1 = sym[r].1;
+            next[l] = next[r];
+            if let Some(nr) = next[r] {
+                prev[nr] = Some(l);
+            }
+            pair[r] = None;
+            if let Some(p) = prev[l] {
+                query(p, &sym, &next, &mut pair);
+            }
+            query(l, &sym, &next, &mut pair);
+        }
+        let mut ends = Vec::new();
+        let mut at = (n > 0).then_some(0);
+        while let Some(i) = at {
+            ends.push(sym[i].1);
+            at = next[i];
+        }
+        ends
+    }
+
+    /// The first two adjacent mergeable tokens of a prompt's `ids` (counted after a BOS the
+    /// vocabulary adds) that the tokenizer, replayed on their text alone
+    /// ([`Tokenizer::merge_replay`]), does not split where they meet into those two symbols:
+    /// the honest tokenization never has such a pair (each pair of its adjacent symbols comes
+    /// back from the pair's text alone), so the chain refutes a prompt with it. Returns the
+    /// pair's index and the text tree's openings of every text the replay looked up.
+    pub fn non_canonical_pair(
+        &self,
+        ids: &[u32],
+        tree: &TextTree,
+    ) -> Option<(usize, Vec<TextOpening>)> {
+        let skip = usize::from(self.prompt_bos().is_some() && ids.first() == self.bos.as_ref());
+        let ids = ids.get(skip..)?;
+        for (k, w) in ids.windows(2).enumerate() {
+            if self.piece_kind(w[0]) != PIECE_MERGEABLE || self.piece_kind(w[1]) != PIECE_MERGEABLE
+            {
+                continue;
+            }
+            let (a, b) = (&self.tokens[w[0] as usize], &self.tokens[w[1] as usize]);
+            let raw = format!("{a}{b}");
+            let ends = self.merge_replay(&raw, |_| {});
+            if ends != [a.len(), raw.len()] {
+                let mut openings = Vec::new();
+                self.merge_replay(&raw, |t| openings.extend(tree.lookup(t.as_bytes())));
+                return Some((k, openings));
             }
         }
         None

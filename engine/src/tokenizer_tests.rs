@@ -298,3 +298,149 @@ fn honest_fixture_tokenizations_have_no_mergeable_pair() {
     }
     assert!(splits > 1000, "{splits}");
 }
+
+/// The merge replay the chain runs gives the symbols `encode` gives, on random fragments.
+#[test]
+fn merge_replay_is_the_tokenizer() {
+    for t in [vocab(), {
+        let (toks, scores, types) = crate::fixture::vocab();
+        Tokenizer::new(toks, scores, types, Some(2), Some(1), true, false)
+    }] {
+        let chars = [
+            "h", "e", "l", "o", "▁", "t", "w", "r", "a", "é", "x", "he", "the", "er",
+        ];
+        let mut s: u64 = 99;
+        let mut next = || {
+            s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        for _ in 0..1500 {
+            let n = (next() % 14) as usize;
+            let raw: String = (0..n)
+                .map(|_| chars[(next() % chars.len() as u64) as usize])
+                .collect();
+            let mut looked = 0;
+            let ends = t.merge_replay(&raw, |_| looked += 1);
+            let mut ids = Vec::new();
+            let mut start = 0;
+            for e in ends {
+                match t.token_id(&raw[start..e]) {
+                    Some(id) => ids.push(id),
+                    None => ids.extend(
+                        raw[start..e]
+                            .bytes()
+                            .map(|b| t.byte_tokens[b as usize].unwrap()),
+                    ),
+                }
+                start = e;
+            }
+            let mut want = Vec::new();
+            t.encode_fragment(&raw, &mut want);
+            assert_eq!(ids, want, "{raw:?}");
+            assert!(
+                looked <= 3 * raw.chars().count(),
+                "{raw:?}: {looked} lookups"
+            );
+        }
+    }
+}
+
+/// The text tree opens members with their score and shows absent texts by their neighbours.
+#[test]
+fn text_tree_openings() {
+    let t = vocab();
+    let tree = t.text_tree();
+    let root = tree.root();
+    let n = tree.len();
+    let check = |o: &TextOpening| {
+        let leaf = Tokenizer::text_leaf(&o.text, o.id, o.score_key);
+        otr_core::rollup::merkle::verify_inclusion(&leaf, o.index, n, &o.path, &root).unwrap();
+    };
+    let hello = tree.lookup("hello".as_bytes());
+    assert_eq!(hello.len(), 1);
+    assert_eq!(hello[0].id, t.token_id("hello").unwrap());
+    assert_eq!(hello[0].score_key, score_key(-5.0));
+    check(&hello[0]);
+    for absent in ["hel", "", "\u{1}", "\u{10FFFF}", "zz", "▁hellp"] {
+        let o = tree.lookup(absent.as_bytes());
+        for x in &o {
+            check(x);
+            assert_ne!(x.text, absent.as_bytes());
+        }
+        match o.as_slice() {
+            [lo, hi] => {
+                assert!(
+                    lo.text.as_slice() < absent.as_bytes()
+                        && absent.as_bytes() < hi.text.as_slice()
+                );
+                assert_eq!(lo.index + 1, hi.index);
+            }
+            [one] => assert!(one.index == 0 || one.index == n - 1, "{absent:?}"),
+            _ => panic!(),
+        }
+    }
+    // Byte tokens are not in it (the tokenizer never merges into one).
+    assert!(tree.lookup(b"<0x41>").iter().all(|o| o.text != b"<0x41>"));
+}
+
+/// A tokenization with no mergeable pair that the tokenizer does not give (`he|l|lo` for
+/// `hello`) is found by replaying the tokenizer on the pair `l|lo` (it gives `ll|o`); honest
+/// tokenizations of random texts have no such pair.
+#[test]
+fn non_canonical_pairs() {
+    let t = vocab();
+    let tree = t.text_tree();
+    let id = |s: &str| t.token_id(s).unwrap();
+    let cheat = [2, id("he"), id("l"), id("lo")];
+    assert_eq!(t.mergeable_pair(&cheat), None);
+    let (k, openings) = t.non_canonical_pair(&cheat, &tree).unwrap();
+    assert_eq!(k, 1);
+    assert!(!openings.is_empty());
+    assert_eq!(t.non_canonical_pair(&[2, id("hello")], &tree), None);
+    assert_eq!(
+        t.non_canonical_pair(&t.encode(" hello hello", true, true), &tree),
+        None
+    );
+    let (toks, scores, types) = crate::fixture::vocab();
+    let f = Tokenizer::new(toks, scores, types, Some(2), Some(1), true, false);
+    let ftree = f.text_tree();
+    // `tower` as `to|w|er`: `tow` and `wer` are no pieces, the tokenizer gives `tower`; replayed
+    // on `wer` alone it gives `we|r`.
+    let fid = |s: &str| f.token_id(s).unwrap();
+    let cheat = [2, fid("to"), fid("w"), fid("er")];
+    assert_eq!(f.prompt_text(&cheat), b"tower");
+    assert_eq!(f.mergeable_pair(&cheat), None);
+    assert_eq!(
+        f.non_canonical_pair(&cheat, &ftree).map(|(k, _)| k),
+        Some(1)
+    );
+    let words = [
+        "the", " tower", "is", " in", "er", "e", "t", " ", "\n", "x", "é", "th", "ha",
+    ];
+    let mut s: u64 = 5;
+    let mut next = || {
+        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    for _ in 0..1500 {
+        let n = (next() % 16) as usize;
+        let text: String = (0..n)
+            .map(|_| words[(next() % words.len() as u64) as usize])
+            .collect();
+        let ids = f.encode(&text, true, true);
+        assert_eq!(
+            f.non_canonical_pair(&ids, &ftree),
+            None,
+            "{text:?} -> {ids:?}"
+        );
+        if let Some(split) = f.split_first_piece(&ids) {
+            assert!(f.non_canonical_pair(&split, &ftree).is_some(), "{text:?}");
+        }
+    }
+}

@@ -123,6 +123,7 @@ fn gemma3_270m_says_paris_deterministically() {
         z ^ (z >> 31)
     };
     let mut tokens = 0;
+    let tree = tok.text_tree();
     for _ in 0..2000 {
         let mut text = Vec::new();
         for _ in 0..(next() % 24) {
@@ -134,6 +135,12 @@ fn gemma3_270m_says_paris_deterministically() {
         let ids = tok.encode(&text, true, true);
         tokens += ids.len();
         assert_eq!(tok.mergeable_pair(&ids), None, "{text:?} -> {ids:?}");
+        // Nor one that the tokenizer, replayed on the pair's text alone, splits otherwise.
+        assert_eq!(
+            tok.non_canonical_pair(&ids, &tree).map(|(k, _)| k),
+            None,
+            "{text:?} -> {ids:?}"
+        );
     }
-    eprintln!("no mergeable pair in 2000 random texts ({tokens} tokens)");
+    eprintln!("no mergeable or non-canonical pair in 2000 random texts ({tokens} tokens)");
 }

@@ -556,8 +556,16 @@ fn a_prompt_text_that_is_not_its_tokens_is_refuted_and_a_right_one_stands() {
     let with_prompt = |w: &mut World| {
         let info = engine().info();
         let e = info.embed_rows.get().expect("piece tree");
-        w.d.set_prompt_verifier(&mut w.chain, info.model_id, e.pieces_root, e.pieces, e.bos)
-            .expect("prompt verifier");
+        w.d.set_prompt_verifier(
+            &mut w.chain,
+            info.model_id,
+            e.pieces_root,
+            e.pieces,
+            e.bos,
+            e.texts_root,
+            e.texts,
+        )
+        .expect("prompt verifier");
     };
     let mut w = World::new(nl);
     with_prompt(&mut w);
@@ -620,8 +628,16 @@ fn a_prompt_split_into_other_pieces_is_refuted_at_the_pair() {
     let mut w = World::new(nl);
     let info = engine().info();
     let e = info.embed_rows.get().expect("piece tree");
-    w.d.set_prompt_verifier(&mut w.chain, info.model_id, e.pieces_root, e.pieces, e.bos)
-        .expect("prompt verifier");
+    w.d.set_prompt_verifier(
+        &mut w.chain,
+        info.model_id,
+        e.pieces_root,
+        e.pieces,
+        e.bos,
+        e.texts_root,
+        e.texts,
+    )
+    .expect("prompt verifier");
     let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
     let own = Trace::new(honest.leaves.clone());
     let (outcome, moves) = w.play(&cheat, 1, RunKind::CheatSplit, &own);

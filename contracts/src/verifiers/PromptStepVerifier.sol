@@ -17,7 +17,7 @@ import {Rfc6962} from "../lib/Rfc6962.sol";
 ///         digest, `promptTokens` ids, each below `vocab`) and, per token after a leading BOS
 ///         (`bos`, when the vocabulary adds one), the u32le end of its piece in the text:
 ///         non-decreasing, the last one the text's length. The challenger refutes it in one of
-///         two ways, with pieces opened against `piecesRoot` (RFC 6962 over the vocabulary, leaf
+///         three ways, with pieces opened against `piecesRoot` (RFC 6962 over the vocabulary, leaf
 ///         `"OTR/vocab-piece/v2\0" || u32be(id) || u8 kind || surface`, engine
 ///         `Tokenizer::pieces_root`):
 ///         - a *wrong piece*: one token whose piece is not the text between its start and end;
@@ -25,18 +25,23 @@ import {Rfc6962} from "../lib/Rfc6962.sol";
 ///           (`kind` 1, engine `Tokenizer::piece_kind`), together are a third mergeable piece:
 ///           the tokenizer merges adjacent symbols until no two make a token, so its output
 ///           never has such a pair, and a node that split the prompt's text into other pieces
-///           to run the model on other tokens than the text's is caught at that pair.
+///           to run the model on other tokens than the text's is caught at that pair;
+///         - a *non-canonical pair*: two adjacent mergeable tokens that the tokenizer's merges,
+///           replayed here on their text alone with every lookup opened in `textsRoot`, do not
+///           end as (`he|l|lo` for `hello`: replayed on `llo` the tokenizer gives `ll|o`). Two
+///           adjacent symbols of the honest tokenization were only ever merged within each,
+///           each merge the best of all pairs then and so of the pairs within the two: replayed
+///           alone they end the same.
 ///         Right pieces at every token make the text their concatenation, and the honest
-///         tokenization has no mergeable pair, so a right claim has no counterexample, and the
-///         honest node wins at the challenger's deadline.
+///         tokenization has neither kind of pair, so a right claim has no counterexample, and
+///         the honest node wins at the challenger's deadline.
 ///
-///         What it does not decide: that ids with neither fault are the tokenizer's (another
-///         tokenization where no two adjacent tokens merge, `he|l|lo` for `he|llo`'s text when
-///         `hel` and `llo` are no tokens, stands), nor that special tokens' texts were matched
-///         as specials.
+///         What it does not decide: pairs with a byte, control or user-defined token (a control
+///         token's text spelled in pieces stands), nor a pair too long to replay in one
+///         transaction.
 ///
 ///         Deployed per tokenizer: `piecesRoot`, `vocab` (the tree's size), `bos` (the BOS id a
-///         leading token is skipped as, or `type(uint256).max` for none).
+///         leading token is skipped as, or `type(uint256).max` for none), `textsRoot`, `texts`.
 contract PromptStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
     uint8 internal constant PROMPT = 0;
     /// @dev The piece kind (engine `PIECE_MERGEABLE`) a mergeable pair's three pieces have.
@@ -45,6 +50,20 @@ contract PromptStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
     bytes32 public immutable piecesRoot;
     uint256 public immutable vocab;
     uint256 public immutable bos;
+    /// @notice RFC 6962 root over the texts the tokenizer merges into, sorted by their bytes
+    ///         (leaf `"OTR/vocab-text/v1\0" || u32be(id) || u32be(scoreKey) || text`, engine
+    ///         `Tokenizer::text_tree`), and its size.
+    bytes32 public immutable textsRoot;
+    uint256 public immutable texts;
+
+    /// @dev One leaf of the text tree opened (`index` in text order).
+    struct TextOpening {
+        uint256 index;
+        uint256 id;
+        uint256 scoreKey;
+        bytes text;
+        bytes32[] path;
+    }
 
     error UseClaimMoves();
     error NotThePromptStep(uint32 pos, uint16 stage, uint8 op);
@@ -56,10 +75,12 @@ contract PromptStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
     error EndsMalformed(uint256 index);
     error NoParts();
 
-    constructor(bytes32 piecesRoot_, uint256 vocab_, uint256 bos_) {
+    constructor(bytes32 piecesRoot_, uint256 vocab_, uint256 bos_, bytes32 textsRoot_, uint256 texts_) {
         piecesRoot = piecesRoot_;
         vocab = vocab_;
         bos = bos_;
+        textsRoot = textsRoot_;
+        texts = texts_;
     }
 
     /// @notice Every prompt can be refuted within a transaction (one token at a time).
@@ -164,6 +185,7 @@ contract PromptStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
         uint256 form = abi.decode(witness[:32], (uint256));
         if (form == 0) return wrongPiece(prompt, ends, witness);
         if (form == 1) return mergeablePair(prompt, ends, witness);
+        if (form == 2) return nonCanonicalPair(prompt, ends, witness);
         return false;
     }
 
@@ -199,6 +221,148 @@ contract PromptStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
         return opens(readU32(prompt, idAt), MERGEABLE, slice(prompt, 4 + start, 4 + mid), pathA)
             && opens(readU32(prompt, idAt + 4), MERGEABLE, slice(prompt, 4 + mid, 4 + end), pathB)
             && opens(merged, MERGEABLE, slice(prompt, 4 + start, 4 + end), pathM);
+    }
+
+    function nonCanonicalPair(bytes memory prompt, bytes memory ends, bytes calldata witness)
+        internal
+        view
+        returns (bool)
+    {
+        (, uint256 k, bytes32[] memory pathA, bytes32[] memory pathB, TextOpening[] memory os) =
+            abi.decode(witness, (uint256, uint256, bytes32[], bytes32[], TextOpening[]));
+        (, uint256 idsAt, uint256 n) = shape(prompt);
+        uint256 skip = skipped(prompt, idsAt, n);
+        if (n - skip < 2 || k >= n - skip - 1) return false;
+        uint256 mid = readU32(ends, 4 * k);
+        bytes memory a = slice(prompt, 4 + (k == 0 ? 0 : readU32(ends, 4 * (k - 1))), 4 + mid);
+        bytes memory b = slice(prompt, 4 + mid, 4 + readU32(ends, 4 * (k + 1)));
+        uint256 idAt = idsAt + 4 * (skip + k);
+        if (!opens(readU32(prompt, idAt), MERGEABLE, a, pathA)) return false;
+        if (!opens(readU32(prompt, idAt + 4), MERGEABLE, b, pathB)) return false;
+        bytes memory rawA = toRaw(a);
+        (bool ok, uint256 firstEnd, uint256 count) = replay(bytes.concat(rawA, toRaw(b)), os);
+        return ok && !(count == 2 && firstEnd == rawA.length);
+    }
+
+    /// @dev The tokenizer's merges on `raw` (engine `Tokenizer::merge_replay`): every adjacent
+    ///      pair of UTF-8 characters looked up left to right, then the best pair (highest
+    ///      score, leftmost on ties) merged and its new left and right pairs looked up, until
+    ///      no pair is a token. Each lookup reads the next openings of `os` (the text's own
+    ///      leaf, or the leaves around where it would sit). Returns whether every lookup was
+    ///      shown and `os` used up, the first symbol's end and the number of symbols.
+    function replay(bytes memory raw, TextOpening[] memory os)
+        internal
+        view
+        returns (bool ok, uint256 firstEnd, uint256 count)
+    {
+        uint256 len = raw.length;
+        uint256[] memory st = new uint256[](len);
+        uint256 n;
+        for (uint256 i = 0; i < len; i++) {
+            if (uint8(raw[i]) & 0xC0 != 0x80) st[n++] = i;
+        }
+        if (n == 0) return (os.length == 0, 0, 0);
+        uint256[] memory en = new uint256[](n);
+        uint256[] memory nx = new uint256[](n); // next + 1, 0 for none
+        uint256[] memory pv = new uint256[](n); // prev + 1, 0 for none
+        uint256[] memory pr = new uint256[](n); // the pair starting here: scoreKey + 1, 0 for none
+        for (uint256 i = 0; i < n; i++) {
+            en[i] = i + 1 < n ? st[i + 1] : len;
+            nx[i] = i + 1 < n ? i + 2 : 0;
+            pv[i] = i;
+        }
+        uint256 q;
+        for (uint256 i = 0; i + 1 < n; i++) {
+            (ok, q, pr[i]) = lookup(slice(raw, st[i], en[i + 1]), os, q);
+            if (!ok) return (false, 0, 0);
+        }
+        while (true) {
+            uint256 best;
+            uint256 l;
+            for (uint256 i = 0;;) {
+                if (pr[i] > best) (best, l) = (pr[i], i);
+                if (nx[i] == 0) break;
+                i = nx[i] - 1;
+            }
+            if (best == 0) break;
+            uint256 r = nx[l] - 1;
+            en[l] = en[r];
+            nx[l] = nx[r];
+            if (nx[r] != 0) pv[nx[r] - 1] = l + 1;
+            pr[r] = 0;
+            if (pv[l] != 0) {
+                uint256 p = pv[l] - 1;
+                (ok, q, pr[p]) = lookup(slice(raw, st[p], en[l]), os, q);
+                if (!ok) return (false, 0, 0);
+            }
+            if (nx[l] != 0) {
+                (ok, q, pr[l]) = lookup(slice(raw, st[l], en[nx[l] - 1]), os, q);
+                if (!ok) return (false, 0, 0);
+            } else {
+                pr[l] = 0;
+            }
+        }
+        for (uint256 i = 0;;) {
+            count++;
+            if (nx[i] == 0) break;
+            i = nx[i] - 1;
+        }
+        return (q == os.length, en[0], count);
+    }
+
+    /// @dev Looks `x` up in the text tree with the openings of `os` from `q`: its leaf (a
+    ///      token: its scoreKey + 1), or the two adjacent leaves around it, or the first or last
+    ///      leaf when it sorts before or after every text (no token: 0).
+    function lookup(bytes memory x, TextOpening[] memory os, uint256 q)
+        internal
+        view
+        returns (bool ok, uint256 next, uint256 value)
+    {
+        if (q >= os.length || !textOpens(os[q])) return (false, q, 0);
+        TextOpening memory o = os[q];
+        int256 c = compare(o.text, x);
+        if (c == 0) return (true, q + 1, o.scoreKey + 1);
+        if (c > 0) return (o.index == 0, q + 1, 0);
+        if (o.index + 1 == texts) return (true, q + 1, 0);
+        if (q + 1 >= os.length || !textOpens(os[q + 1])) return (false, q, 0);
+        TextOpening memory h = os[q + 1];
+        return (h.index == o.index + 1 && compare(h.text, x) > 0, q + 2, 0);
+    }
+
+    function textOpens(TextOpening memory o) internal view returns (bool) {
+        if (o.id > type(uint32).max || o.scoreKey > type(uint32).max || o.index >= texts) return false;
+        bytes32 leaf = sha256(
+            abi.encodePacked(bytes1(0x00), "OTR/vocab-text/v1\x00", uint32(o.id), uint32(o.scoreKey), o.text)
+        );
+        (bool ok, bytes32 root) = Rfc6962.rootFromPathMemory(leaf, o.index, texts, o.path);
+        return ok && root == textsRoot;
+    }
+
+    /// @dev Byte-wise order of `x` and `y`: negative, 0 or positive.
+    function compare(bytes memory x, bytes memory y) internal pure returns (int256) {
+        uint256 m = x.length < y.length ? x.length : y.length;
+        for (uint256 i = 0; i < m; i++) {
+            if (x[i] != y[i]) return uint8(x[i]) < uint8(y[i]) ? -1 : int256(1);
+        }
+        return x.length == y.length ? int256(0) : (x.length < y.length ? -1 : int256(1));
+    }
+
+    /// @dev A mergeable piece's text from its surface: each space back to `U+2581`.
+    function toRaw(bytes memory s) internal pure returns (bytes memory out) {
+        uint256 spaces;
+        for (uint256 i = 0; i < s.length; i++) {
+            if (s[i] == 0x20) spaces++;
+        }
+        out = new bytes(s.length + 2 * spaces);
+        uint256 j;
+        for (uint256 i = 0; i < s.length; i++) {
+            if (s[i] == 0x20) {
+                (out[j], out[j + 1], out[j + 2]) = (0xE2, 0x96, 0x81);
+                j += 3;
+            } else {
+                out[j++] = s[i];
+            }
+        }
     }
 
     /// @dev Whether `(kind, surface)` is piece `id` of `piecesRoot` (`path` its audit path).

@@ -13,7 +13,7 @@ use crate::sample::phase;
 use otr_contracts::bindings::model_registry::ModelRegistry;
 use otr_contracts::deploy::{
     prompt_claim, prompt_claim_decode, prompt_merge_witness, prompt_parts,
-    prompt_refutation_witness, prompt_wrong_token, StepClaim,
+    prompt_refutation_witness, prompt_replay_witness, prompt_wrong_token, StepClaim, TextOpening,
 };
 use otr_contracts::proofs::Trace;
 use otr_engine::model::trace::{embed_op, leaf, prompt_bytes, StepKey, StepTensor};
@@ -33,12 +33,15 @@ fn register(w: &mut World, m: &Model, tok: &Tokenizer) {
             vks: vec![],
         },
     );
+    let texts = tok.text_tree();
     w.d.set_prompt_verifier(
         &mut w.chain,
         MODEL_ID,
         tok.pieces_root(),
         tok.vocab_size() as u64,
         tok.prompt_bos(),
+        texts.root(),
+        texts.len(),
     )
     .unwrap();
 }
@@ -194,7 +197,7 @@ fn an_honest_prompt_claim_stands_every_piece_is_its_text() {
         prompt_refutation_witness(n as u64, kind, &surface, &path),
         prompt_merge_witness(n as u64, he, &path, &path, &path),
         vec![0; 31],
-        alloy_sol_types::SolValue::abi_encode(&otr_contracts::U256::from(2)),
+        alloy_sol_types::SolValue::abi_encode(&otr_contracts::U256::from(3)), // no such form
     ];
     for k in 0..n as u64 - 2 {
         bad.push(merge_witness(tok, &prompt, k, he));
@@ -343,6 +346,80 @@ fn a_prompt_split_into_other_pieces_is_refuted_at_the_pair_and_the_node_slashed(
     assert!(w.stake_of(w.node) < stake, "slashed");
 }
 
+/// The replay witness of `ids`' first non-canonical pair, with `edit` applied to its openings.
+fn replay_witness(
+    tok: &Tokenizer,
+    ids: &[u32],
+    edit: impl FnOnce(&mut Vec<TextOpening>),
+) -> Vec<u8> {
+    let (k, openings) = tok.non_canonical_pair(ids, &tok.text_tree()).unwrap();
+    let mut os: Vec<TextOpening> = openings
+        .into_iter()
+        .map(|o| (o.index, o.id, o.score_key, o.text, o.path))
+        .collect();
+    edit(&mut os);
+    let path = |id: u32| tok.piece_opening(id).unwrap().1;
+    prompt_replay_witness(k as u64, &path(ids[1 + k]), &path(ids[2 + k]), &os)
+}
+
+/// A tokenization with no mergeable pair that is not the tokenizer's (`tower` fed as
+/// `to|w|er`: neither `tow` nor `wer` is a piece, the tokenizer gives `tower`) is refuted by
+/// replaying the tokenizer's merges on chain on the pair `w|er`'s text (it gives `we|r`), every
+/// lookup opened in
+/// the text-sorted tree; tampered replays (a lookup's opening missing, another text's, a wrong
+/// score, one too many) are refused, and the honest `tower` has no such pair.
+#[test]
+fn a_tokenization_the_tokenizer_does_not_give_is_refuted_by_replaying_its_merges() {
+    let m = gemma();
+    let tok = m.tokenizer();
+    let id = |s: &str| tok.token_id(s).unwrap();
+    let ids = [2, id("to"), id("w"), id("er")];
+    assert_eq!(tok.mergeable_pair(&ids), None);
+    let prompt = prompt_bytes(&tok.prompt_text(&ids), &ids);
+    let node = with_prompt_leaf(m, &prompt);
+    let (mut w, id_) = disputed(m, tok, &node, &first_leaf_changed(&node), ids.len() as u32);
+    w.d.claim_step(&mut w.chain, w.node, id_, &node, &[], claim(tok, &prompt))
+        .unwrap();
+    let c = w.d.step_claimed(&mut w.chain, id_).unwrap().unwrap();
+    let honest = [2, id("tower")];
+    assert_eq!(tok.non_canonical_pair(&honest, &tok.text_tree()), None);
+    let bad = [
+        replay_witness(tok, &ids, |os| {
+            os.pop();
+        }),
+        replay_witness(tok, &ids, |os| {
+            let x = os[0].clone();
+            os.push(x);
+        }),
+        replay_witness(tok, &ids, |os| os[0].2 ^= 1),
+        replay_witness(tok, &ids, |os| os.swap(0, 1)),
+        replay_witness(tok, &ids, |os| os[0].3.push(b'x')),
+    ];
+    for wit in bad {
+        let e =
+            w.d.refute_step(&mut w.chain, w.challenger, id_, &c, &[], wit)
+                .unwrap_err();
+        assert!(e.to_string().contains("NotRefuted"), "{e}");
+    }
+    let stake = w.stake_of(w.node);
+    let out =
+        w.d.refute_step(
+            &mut w.chain,
+            w.challenger,
+            id_,
+            &c,
+            &[],
+            replay_witness(tok, &ids, |_| {}),
+        )
+        .unwrap();
+    println!(
+        "PROMPT refuteStep (replayed merges on `wer`, fixture vocabulary): {} gas",
+        out.gas_used
+    );
+    assert_eq!(phase(&mut w, id_), 4, "the challenger won");
+    assert!(w.stake_of(w.node) < stake, "slashed");
+}
+
 /// A vocabulary of Gemma 3 270M's size (262,144 pieces: 256 bytes, then words), and a prompt of
 /// `words` words in Gemma's chat template.
 fn big_vocab_prompt(words: usize) -> (Tokenizer, Vec<u8>) {
@@ -456,6 +533,32 @@ fn prompt_gas() {
         .unwrap();
     println!(
         "PROMPT at 262,144 pieces, mergeable pair: refuteStep {} gas",
+        r.gas_used
+    );
+    assert_eq!(phase(&mut w, id), 4, "refuted");
+    // Replayed merges at 262,144 pieces: `wer` fed as `w|er`, which the tokenizer merges as
+    // `we|r` (`we` and `er` tie; the leftmost goes first), every lookup an 18-hash opening.
+    let tok = big_vocab(&["w", "er", "we"]);
+    let ids = [2, tok.token_id("w").unwrap(), tok.token_id("er").unwrap()];
+    assert_eq!(tok.mergeable_pair(&ids), None);
+    let prompt = prompt_bytes(&tok.prompt_text(&ids), &ids);
+    let node = with_prompt_leaf(m, &prompt);
+    let (mut w, id) = disputed(m, &tok, &node, &first_leaf_changed(&node), 3);
+    w.d.claim_step(&mut w.chain, w.node, id, &node, &[], claim(&tok, &prompt))
+        .unwrap();
+    let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
+    let r =
+        w.d.refute_step(
+            &mut w.chain,
+            w.challenger,
+            id,
+            &c,
+            &[],
+            replay_witness(&tok, &ids, |_| {}),
+        )
+        .unwrap();
+    println!(
+        "PROMPT at 262,144 pieces, replayed merges on a 3-character pair: refuteStep {} gas",
         r.gas_used
     );
     assert_eq!(phase(&mut w, id), 4, "refuted");

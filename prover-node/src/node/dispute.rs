@@ -348,13 +348,15 @@ pub enum Move {
         slashed_wei: String,
     },
     /// The challenger refuted the node's `PROMPT` claim (leaf `index`, 0) at its tokens `token`
-    /// and `token + 1` (counted after a leading BOS), whose texts together are the vocabulary
-    /// piece `merged`: a split of the prompt's text the tokenizer never makes (and so won);
-    /// `slashed_wei` as in the `Resolved` event.
+    /// and `token + 1` (counted after a leading BOS): a split of the prompt's text the tokenizer
+    /// never makes (and so won). With `merged`, their texts together are that vocabulary piece;
+    /// without, the tokenizer replayed on their text alone splits it otherwise. `slashed_wei`
+    /// as in the `Resolved` event.
     RefutedTokenization {
         index: u64,
         token: u64,
-        merged: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        merged: Option<u64>,
         slashed_wei: String,
     },
     /// The challenger refuted the node's attention claim at step `index` with part `part` (its
@@ -1463,7 +1465,9 @@ fn refute_attn<'m, H: Host + ?Sized>(
 /// between its ends is refuted with its piece opened in the vocabulary-piece tree
 /// ([`Move::RefutedPrompt`]); when every piece is its text, the first two adjacent tokens that
 /// make one mergeable piece (engine `Tokenizer::mergeable_pair`: a tokenization the tokenizer
-/// does not give) are refuted with the three pieces opened ([`Move::RefutedTokenization`]).
+/// does not give) are refuted with the three pieces opened ([`Move::RefutedTokenization`]),
+/// else the first two that the tokenizer, replayed on their text alone, splits otherwise
+/// (engine `Tokenizer::non_canonical_pair`), with the replay's lookups opened.
 /// A claim with neither stands, even when the text is not the request's (the node answered
 /// another prompt, and says so in its text: what a client comparing the text with its request
 /// sees, not the chain).
@@ -1506,7 +1510,25 @@ fn refute_prompt<'m, H: Host + ?Sized>(
                 return Ok(Some(Move::RefutedTokenization {
                     index,
                     token: k as u64,
-                    merged: u64::from(merged),
+                    merged: Some(u64::from(merged)),
+                    slashed_wei: resolved_slash(&out, d, id).to_string(),
+                }));
+            }
+        }
+        if let Some((k, openings)) = tok.non_canonical_pair(&ids, &tok.text_tree()) {
+            let first = usize::from(bos.is_some() && ids.first() == bos.as_ref());
+            let open = |id: u32| tok.piece_opening(id).map(|(_, p)| p);
+            if let (Some(a), Some(b)) = (open(ids[first + k]), open(ids[first + k + 1])) {
+                let os: Vec<otr_contracts::deploy::TextOpening> = openings
+                    .into_iter()
+                    .map(|o| (o.index, o.id, o.score_key, o.text, o.path))
+                    .collect();
+                let witness = otr_contracts::deploy::prompt_replay_witness(k as u64, &a, &b, &os);
+                let out = d.refute_step(host, me, id, c, &[], witness)?;
+                return Ok(Some(Move::RefutedTokenization {
+                    index,
+                    token: k as u64,
+                    merged: None,
                     slashed_wei: resolved_slash(&out, d, id).to_string(),
                 }));
             }

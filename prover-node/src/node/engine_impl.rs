@@ -112,6 +112,7 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
         });
         info.embed_rows = super::inference::LazyEmbed::new(move || {
             let e = weak2.upgrade()?;
+            let texts = e.model.tokenizer().text_tree();
             Some(super::inference::EmbedRows {
                 root: e.model.embed_rows_root(),
                 vocab: e.model.config().vocab as u64,
@@ -121,6 +122,8 @@ pub fn load(model: &str, _data_dir: &Path) -> Result<Arc<dyn Inference>, String>
                 pieces_root: e.model.tokenizer().pieces_root(),
                 pieces: e.model.tokenizer().vocab_size() as u64,
                 bos: e.model.tokenizer().prompt_bos(),
+                texts_root: texts.root(),
+                texts: texts.len(),
             })
         });
         EngineModel { model: m, info }

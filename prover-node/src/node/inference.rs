@@ -95,6 +95,10 @@ pub struct EmbedRows {
     pub pieces_root: [u8; 32],
     pub pieces: u64,
     pub bos: Option<u32>,
+    /// The tokenizer's text-sorted tree (engine `Tokenizer::text_tree`) and its size: what the
+    /// `PROMPT` verifier replays the tokenizer's merges against.
+    pub texts_root: [u8; 32],
+    pub texts: u64,
 }
 
 impl<T: Copy + Send + Sync + 'static> Lazy<T> {

@@ -118,8 +118,16 @@ pub fn register_model<H: Host + ?Sized>(
         .map_err(|e| format!("naming the embedding step verifier: {e}"))?;
         // The prompt's tokens against its text, settled by refutation with one piece of the
         // tokenizer's vocabulary.
-        d.set_prompt_verifier(host, model.model_id, e.pieces_root, e.pieces, e.bos)
-            .map_err(|e| format!("naming the prompt step verifier: {e}"))?;
+        d.set_prompt_verifier(
+            host,
+            model.model_id,
+            e.pieces_root,
+            e.pieces,
+            e.bos,
+            e.texts_root,
+            e.texts,
+        )
+        .map_err(|e| format!("naming the prompt step verifier: {e}"))?;
         // Greedy sampling, settled by refutation over the vocabulary's logits.
         d.set_sample_verifier(
             host,

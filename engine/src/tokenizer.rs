@@ -34,7 +34,7 @@ pub const PIECE_OTHER: u8 = 0;
 /// Domain tag of a leaf of the text-sorted vocabulary tree ([`Tokenizer::text_leaf`]).
 pub const TEXT_TAG: &[u8] = b"OTR/vocab-text/v1\0";
 
-/// One leaf of the text-sorted vocabulary tree ([`Tokenizer::texts_root`]) opened: what the
+/// One leaf of the text-sorted vocabulary tree ([`Tokenizer::text_tree`]) opened: what the
 /// chain reads a text's membership (and score) or absence from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TextOpening {
@@ -95,6 +95,9 @@ impl TextTree {
     /// The openings that show `text` in the tree (its own leaf) or absent from it (the two
     /// leaves around where it would sit, or the one leaf at an end).
     pub fn lookup(&self, text: &[u8]) -> Vec<TextOpening> {
+        if self.entries.is_empty() {
+            return Vec::new();
+        }
         match self
             .entries
             .binary_search_by(|(t, _)| t.as_slice().cmp(text))
@@ -536,6 +539,61 @@ impl Tokenizer {
                         let mut out = ids[..k].to_vec();
                         out.extend([a, b]);
                         out.extend_from_slice(&ids[k + 1..]);
+                        return Some(out);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// `ids` with its first one or two adjacent mergeable tokens re-split into two or three
+    /// other mergeable pieces, no two adjacent of which make a piece, where the tokenizer
+    /// replayed on two adjacent ones splits them otherwise: the same text in a tokenization
+    /// with no mergeable pair that is not the tokenizer's (`to|we|r`, the tokenizer's `tower`,
+    /// as `to|w|er`; the dev cheat `--dev-cheat-kind resplit`). `None` when none re-splits so.
+    pub fn resplit_first_piece(&self, ids: &[u32], tree: &TextTree) -> Option<Vec<u32>> {
+        let piece = |t: &str| {
+            self.index
+                .get(t)
+                .copied()
+                .filter(|&id| self.piece_kind(id) == PIECE_MERGEABLE)
+        };
+        let mergeable = |id: &u32| self.piece_kind(*id) == PIECE_MERGEABLE;
+        for k in 0..ids.len() {
+            for w in 1..=2 {
+                let Some(window) = ids.get(k..k + w).filter(|x| x.iter().all(mergeable)) else {
+                    continue;
+                };
+                let t: String = window
+                    .iter()
+                    .map(|&i| self.tokens[i as usize].as_str())
+                    .collect();
+                let cuts: Vec<usize> = t.char_indices().skip(1).map(|(i, _)| i).collect();
+                let mut splits: Vec<Vec<usize>> = cuts.iter().map(|&c| vec![c]).collect();
+                for (x, &a) in cuts.iter().enumerate() {
+                    splits.extend(cuts[x + 1..].iter().map(|&b| vec![a, b]));
+                }
+                for cut in splits {
+                    let mut bounds = vec![0];
+                    bounds.extend(&cut);
+                    bounds.push(t.len());
+                    let Some(parts) = bounds
+                        .windows(2)
+                        .map(|b| piece(&t[b[0]..b[1]]))
+                        .collect::<Option<Vec<u32>>>()
+                    else {
+                        continue;
+                    };
+                    if parts == window {
+                        continue;
+                    }
+                    let mut out = ids[..k].to_vec();
+                    out.extend(parts);
+                    out.extend_from_slice(&ids[k + w..]);
+                    if self.mergeable_pair(&out).is_none()
+                        && self.non_canonical_pair(&out, tree).is_some()
+                    {
                         return Some(out);
                     }
                 }

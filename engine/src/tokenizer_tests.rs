@@ -417,6 +417,19 @@ fn non_canonical_pairs() {
         f.non_canonical_pair(&cheat, &ftree).map(|(k, _)| k),
         Some(1)
     );
+    let honest = f.encode("tower", true, true);
+    assert_eq!(
+        f.resplit_first_piece(&honest, &ftree).as_deref(),
+        Some(&cheat[..])
+    );
+    for text in ["tower", "water", "towering waters"] {
+        let honest = f.encode(text, true, true);
+        let r = f.resplit_first_piece(&honest, &ftree).expect(text);
+        assert_eq!(f.prompt_text(&r), text.as_bytes());
+        assert_eq!(f.mergeable_pair(&r), None);
+        assert!(f.non_canonical_pair(&r, &ftree).is_some());
+    }
+    assert_eq!(f.resplit_first_piece(&[2, fid("t")], &ftree), None);
     let words = [
         "the", " tower", "is", " in", "er", "e", "t", " ", "\n", "x", "é", "th", "ha",
     ];

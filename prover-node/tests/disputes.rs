@@ -181,11 +181,23 @@ impl World {
         node_kind: RunKind,
         own: &Trace,
     ) -> (Outcome, Vec<Move>) {
+        self.play_prompt(run, nonce, node_kind, own, PROMPT)
+    }
+
+    /// [`World::play`] of a run of `prompt`.
+    fn play_prompt(
+        &mut self,
+        run: &TracedRun,
+        nonce: u8,
+        node_kind: RunKind,
+        own: &Trace,
+        prompt: &'static str,
+    ) -> (Outcome, Vec<Move>) {
         let refs = self.post(vec![self.receipt(run, nonce)]);
         let id = self.open(&refs[0]);
         let node_trace = Trace::new(run.leaves.clone());
-        let mut node_wit = witness(node_kind);
-        let mut ch_wit = witness(RunKind::Honest);
+        let mut node_wit = witness_for(node_kind, prompt);
+        let mut ch_wit = witness_for(RunKind::Honest, prompt);
         dispute::play_both_with(
             &mut self.chain,
             &self.d,
@@ -227,11 +239,13 @@ fn num_layers(run: &TracedRun) -> u16 {
 struct Material {
     engine: Arc<dyn Inference>,
     kind: RunKind,
+    prompt: &'static str,
 }
 
 impl dispute::StepMaterial for Material {
     fn inputs(&mut self, i: u64) -> Result<Vec<Vec<u8>>, String> {
-        self.engine.step_inputs(PROMPT, &sampling(), self.kind, i)
+        self.engine
+            .step_inputs(self.prompt, &sampling(), self.kind, i)
     }
 
     fn norm(&mut self, name: &str) -> Result<NormOpening, String> {
@@ -255,7 +269,8 @@ impl dispute::StepMaterial for Material {
     }
 
     fn output(&mut self, i: u64) -> Result<Vec<u8>, String> {
-        self.engine.step_output(PROMPT, &sampling(), self.kind, i)
+        self.engine
+            .step_output(self.prompt, &sampling(), self.kind, i)
     }
 
     fn matrix_row(
@@ -272,9 +287,14 @@ impl dispute::StepMaterial for Material {
 }
 
 fn witness(kind: RunKind) -> Material {
+    witness_for(kind, PROMPT)
+}
+
+fn witness_for(kind: RunKind, prompt: &'static str) -> Material {
     Material {
         engine: engine(),
         kind,
+        prompt,
     }
 }
 
@@ -652,6 +672,48 @@ fn a_prompt_split_into_other_pieces_is_refuted_at_the_pair() {
     assert!(!moves
         .iter()
         .any(|m| matches!(m, Move::RefutedPrompt { .. })));
+    assert_eq!(
+        w.d.stake_of(&mut w.chain, w.node).unwrap(),
+        stake0 - w.params.slash_amount
+    );
+}
+
+/// A node that fed the model a word re-split into pieces no two adjacent of which make a piece
+/// (`--dev-cheat-kind resplit`: `tower`, which the tokenizer makes `to|we|r`, as `to|w|er`) is
+/// refuted by `otr watch` replaying the tokenizer's merges on chain on the pair `w|er`
+/// (`Move::RefutedTokenization` without a merged piece); it is slashed.
+#[test]
+fn a_prompt_re_split_into_pieces_that_do_not_merge_is_refuted_by_replaying_the_merges() {
+    let trace = |kind| engine().trace("tower", &sampling(), kind).expect("trace");
+    let honest = trace(RunKind::Honest);
+    let cheat = trace(RunKind::CheatResplit);
+    assert_ne!(honest.leaves[0], cheat.leaves[0]);
+    let nl = num_layers(&honest);
+    let mut w = World::new(nl);
+    let info = engine().info();
+    let e = info.embed_rows.get().expect("piece tree");
+    w.d.set_prompt_verifier(
+        &mut w.chain,
+        info.model_id,
+        e.pieces_root,
+        e.pieces,
+        e.bos,
+        e.texts_root,
+        e.texts,
+    )
+    .expect("prompt verifier");
+    let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
+    let own = Trace::new(honest.leaves.clone());
+    let (outcome, moves) = w.play_prompt(&cheat, 1, RunKind::CheatResplit, &own, "tower");
+    assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
+    assert!(
+        moves.iter().any(|m| matches!(
+            m,
+            Move::RefutedTokenization { index: 0, merged: None, slashed_wei, .. }
+            if *slashed_wei == w.params.slash_amount.to_string()
+        )),
+        "{moves:?}"
+    );
     assert_eq!(
         w.d.stake_of(&mut w.chain, w.node).unwrap(),
         stake0 - w.params.slash_amount

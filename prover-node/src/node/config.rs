@@ -96,7 +96,10 @@ pub struct ServeArgs {
     /// last byte's case flipped while its tokens are the request's (caught at leaf 0, refuted
     /// with one vocabulary piece); `split`: the prompt's first token that two vocabulary pieces
     /// make is fed as those two, the same text on other tokens (caught at leaf 0, refuted with
-    /// the two tokens and the piece they make). A comma-separated list takes turns
+    /// the two tokens and the piece they make); `resplit`: the prompt's first one or two tokens
+    /// whose text re-splits into pieces no two adjacent of which make a piece are fed as those
+    /// (caught at leaf 0, refuted by replaying the tokenizer's merges on one pair on chain; a
+    /// prompt without such a token is answered honestly). A comma-separated list takes turns
     /// (`logits,matrix`: the first cheat biases the logits, the second the matrix row, and so
     /// on). [default: embed]
     #[arg(long, env = "OTR_DEV_CHEAT_KIND", value_name = "KIND[,KIND...]")]
@@ -303,10 +306,12 @@ impl NodeConfig {
                 "attention" => super::inference::RunKind::CheatAttn,
                 "prompt" => super::inference::RunKind::CheatPrompt,
                 "split" => super::inference::RunKind::CheatSplit,
+                "resplit" => super::inference::RunKind::CheatResplit,
                 other => {
                     return Err(format!(
                         "--dev-cheat-kind takes `embed`, `token`, `logits`, `matrix`, \
-                         `attention`, `prompt` or `split` (or a comma-separated list of them), \
+                         `attention`, `prompt`, `split` or `resplit` (or a comma-separated list \
+                         of them), \
                          not `{other}`"
                     ))
                 }

@@ -331,6 +331,9 @@ impl EngineModel {
         let tokens = tok.encode(prompt, true, true);
         let tokens = match run {
             RunKind::CheatSplit => tok.split_first_piece(&tokens).unwrap_or(tokens),
+            RunKind::CheatResplit => tok
+                .resplit_first_piece(&tokens, &tok.text_tree())
+                .unwrap_or(tokens),
             _ => tokens,
         };
         let fault = match run {

@@ -275,7 +275,8 @@ pub trait Inference: Send + Sync {
             | RunKind::CheatMatrix
             | RunKind::CheatAttn
             | RunKind::CheatPrompt
-            | RunKind::CheatSplit => Err("this engine has no cheat mode".into()),
+            | RunKind::CheatSplit
+            | RunKind::CheatResplit => Err("this engine has no cheat mode".into()),
         }
     }
 }
@@ -358,6 +359,11 @@ pub enum RunKind {
     /// a client comparing the text with its request would accept and a challenger refutes with
     /// the pair's three pieces.
     CheatSplit,
+    /// Dev only: the prompt's first one or two tokens whose text re-splits into other pieces no
+    /// two adjacent of which make a piece are fed as those (engine
+    /// `Tokenizer::resplit_first_piece`): the same text, other tokens computed on, refuted by
+    /// replaying the tokenizer's merges on chain on one pair.
+    CheatResplit,
 }
 
 /// A re-execution with its trace.

@@ -225,6 +225,7 @@ impl Store {
             RunKind::CheatAttn => "cheat_attn",
             RunKind::CheatPrompt => "cheat_prompt",
             RunKind::CheatSplit => "cheat_split",
+            RunKind::CheatResplit => "cheat_resplit",
         };
         tx.execute(
             "INSERT INTO requests (id, chat, nonce, body, run) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -302,6 +303,7 @@ impl Store {
                 "cheat_attn" => RunKind::CheatAttn,
                 "cheat_prompt" => RunKind::CheatPrompt,
                 "cheat_split" => RunKind::CheatSplit,
+                "cheat_resplit" => RunKind::CheatResplit,
                 other => return Err(err(format!("unknown run kind {other}"))),
             },
         }))

@@ -1868,6 +1868,51 @@ pub fn prompt_replay_witness(
     ))
 }
 
+/// A misplaced byte, the fourth counterexample of `PromptStepVerifier.refutes`:
+/// `abi.encode(uint256 3, uint256 k, bytes32[] path, TextOpening c)`: byte token `k` opened
+/// in the vocabulary-piece tree and its character's leaf of the text tree (engine
+/// `Tokenizer::misplaced_byte`).
+pub fn prompt_byte_witness(k: u64, path: &[Hash], c: &TextOpening) -> Vec<u8> {
+    let (index, id, key, text, cpath) = c;
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        U256::from(3),
+        U256::from(k),
+        proofs::words(path),
+        (
+            U256::from(*index),
+            U256::from(*id),
+            U256::from(*key),
+            Bytes::copy_from_slice(text),
+            proofs::words(cpath),
+        ),
+    ))
+}
+
+/// A spelled special, the fifth counterexample of `PromptStepVerifier.refutes`:
+/// `abi.encode(uint256 4, uint256 i, uint256 p, uint256 len, uint256 sid, bytes32[] pathS,
+/// bytes32[][] paths)`: the special token `sid`'s text at byte `p` (`len` bytes) of the
+/// prompt's text, opened in the vocabulary-piece tree, and tokens `i ..` (one path each, all
+/// it overlaps) opened as mergeable pieces (engine `Tokenizer::spelled_special`).
+pub fn prompt_special_witness(
+    i: u64,
+    p: u64,
+    len: u64,
+    sid: u32,
+    path_special: &[Hash],
+    paths: &[Vec<Hash>],
+) -> Vec<u8> {
+    let paths: Vec<Vec<FixedBytes<32>>> = paths.iter().map(|p| proofs::words(p)).collect();
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        U256::from(4),
+        U256::from(i),
+        U256::from(p),
+        U256::from(len),
+        U256::from(sid),
+        proofs::words(path_special),
+        paths,
+    ))
+}
+
 /// The layer operators that multiply by a matrix: `Q K V O GATE UP DOWN`.
 pub const LAYER_MATRIX_OPS: [u8; 7] = [1, 2, 3, 8, 11, 12, 14];
 

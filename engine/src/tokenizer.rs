@@ -31,6 +31,11 @@ pub const PIECE_TAG: &[u8] = b"OTR/vocab-piece/v2\0";
 pub const PIECE_MERGEABLE: u8 = 1;
 /// [`Tokenizer::piece_kind`] of every other piece.
 pub const PIECE_OTHER: u8 = 0;
+/// [`Tokenizer::piece_kind`] of the byte token `encode` emits for its byte.
+pub const PIECE_BYTE: u8 = 2;
+/// [`Tokenizer::piece_kind`] of a control or user-defined token whose text `encode` always
+/// matches as that token (non-empty, no space).
+pub const PIECE_SPECIAL: u8 = 3;
 /// Domain tag of a leaf of the text-sorted vocabulary tree ([`Tokenizer::text_leaf`]).
 pub const TEXT_TAG: &[u8] = b"OTR/vocab-text/v1\0";
 
@@ -482,22 +487,130 @@ impl Tokenizer {
     /// symbol, two adjacent mergeable tokens are two adjacent symbols of one fragment (between
     /// fragments stands a control or user-defined token, and with every byte token present no
     /// symbol vanishes), and their texts together are no token, least of all a mergeable one.
+    ///
+    /// [`PIECE_BYTE`] for the byte token `encode` emits for its byte, which it does only for a
+    /// character that is no token ([`Tokenizer::misplaced_byte`]); [`PIECE_SPECIAL`] for a
+    /// control or user-defined token with a non-empty text without a space, which `encode`
+    /// (with `parse_special`, as the node tokenizes) splits out wherever it occurs
+    /// ([`Tokenizer::spelled_special`]).
     pub fn piece_kind(&self, id: u32) -> u8 {
         let i = id as usize;
         let Some(t) = self.tokens.get(i) else {
             return PIECE_OTHER;
         };
-        let mergeable = self.all_bytes
-            && self.types[i] == TYPE_NORMAL
-            && !t.is_empty()
-            && !t.contains(' ')
-            && t != "<unk>"
-            && self.index.get(t) == Some(&id);
-        if mergeable {
-            PIECE_MERGEABLE
-        } else {
-            PIECE_OTHER
+        match self.types[i] {
+            TYPE_NORMAL
+                if self.all_bytes
+                    && !t.is_empty()
+                    && !t.contains(' ')
+                    && t != "<unk>"
+                    && self.index.get(t) == Some(&id) =>
+            {
+                PIECE_MERGEABLE
+            }
+            TYPE_BYTE
+                if parse_byte_token(t).and_then(|b| self.byte_tokens[b as usize]) == Some(id) =>
+            {
+                PIECE_BYTE
+            }
+            TYPE_CONTROL | TYPE_USER_DEFINED if !t.is_empty() && !t.contains(' ') => PIECE_SPECIAL,
+            _ => PIECE_OTHER,
         }
+    }
+
+    /// Each token's `[start, end)` in a prompt's text (after a BOS the vocabulary adds), by its
+    /// surface's length.
+    fn spans(&self, ids: &[u32]) -> Vec<(usize, usize)> {
+        let mut at = 0;
+        ids.iter()
+            .map(|&id| {
+                let s = (at, at + self.piece_surface(id).len());
+                at = s.1;
+                s
+            })
+            .collect()
+    }
+
+    /// The character of `text` around byte `at` as the chain reads it: back over at most three
+    /// continuation bytes to a lead byte, then as many bytes as the lead byte says. `None`
+    /// when that does not cover `at` or runs past the text.
+    pub fn char_around(text: &[u8], at: usize) -> Option<std::ops::Range<usize>> {
+        let mut s = at;
+        while s > 0 && at - s < 3 && text.get(s)? & 0xC0 == 0x80 {
+            s -= 1;
+        }
+        let len = match *text.get(s)? {
+            b if b < 0x80 => 1,
+            b if b >= 0xF0 => 4,
+            b if b >= 0xE0 => 3,
+            b if b >= 0xC0 => 2,
+            _ => return None,
+        };
+        (s + len > at && s + len <= text.len()).then_some(s..s + len)
+    }
+
+    /// The first byte token of a prompt's `ids` (counted after a BOS the vocabulary adds) whose
+    /// character (read as [`Tokenizer::char_around`]) is a token, and that character: `encode`
+    /// emits byte tokens only for a character that is no token, so the chain refutes a prompt
+    /// with it (a prompt fed byte by byte). `None` for an honest prompt.
+    pub fn misplaced_byte(&self, ids: &[u32]) -> Option<(usize, Vec<u8>)> {
+        let skip = usize::from(self.prompt_bos().is_some() && ids.first() == self.bos.as_ref());
+        let ids = ids.get(skip..)?;
+        let text: Vec<u8> = ids.iter().flat_map(|&id| self.piece_surface(id)).collect();
+        let spans = self.spans(ids);
+        ids.iter()
+            .zip(&spans)
+            .enumerate()
+            .find_map(|(k, (&id, &(s, _)))| {
+                if self.piece_kind(id) != PIECE_BYTE {
+                    return None;
+                }
+                let c = &text[Self::char_around(&text, s)?];
+                let c = std::str::from_utf8(c).ok()?;
+                self.index
+                    .contains_key(c)
+                    .then(|| (k, c.as_bytes().to_vec()))
+            })
+    }
+
+    /// A special token's text (kind [`PIECE_SPECIAL`]) occurring in a prompt's text where every
+    /// token it overlaps is a mergeable piece: `encode` splits every occurrence out as the
+    /// special token (or one it overlaps as another special), so the chain refutes a prompt
+    /// with it (a control token's text spelled in pieces). Returns the first and last
+    /// overlapped tokens (counted after a BOS the vocabulary adds), the occurrence's byte
+    /// offset and the special's id. `None` for an honest prompt.
+    pub fn spelled_special(&self, ids: &[u32]) -> Option<(usize, usize, usize, u32)> {
+        let skip = usize::from(self.prompt_bos().is_some() && ids.first() == self.bos.as_ref());
+        let ids = ids.get(skip..)?;
+        let text: Vec<u8> = ids.iter().flat_map(|&id| self.piece_surface(id)).collect();
+        let spans = self.spans(ids);
+        for (st, id, _) in &self.specials {
+            if self.piece_kind(*id) != PIECE_SPECIAL {
+                continue;
+            }
+            let st = st.as_bytes();
+            let mut from = 0;
+            while let Some(p) = text
+                .get(from..)
+                .and_then(|t| t.windows(st.len()).position(|w| w == st))
+            {
+                let p = from + p;
+                from = p + 1;
+                let i = spans.iter().position(|&(s, e)| s <= p && p < e);
+                let j = spans
+                    .iter()
+                    .position(|&(s, e)| s < p + st.len() && p + st.len() <= e);
+                if let (Some(i), Some(j)) = (i, j) {
+                    if ids[i..=j]
+                        .iter()
+                        .all(|&t| self.piece_kind(t) == PIECE_MERGEABLE)
+                    {
+                        return Some((i, j, p, *id));
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// The mergeable token two adjacent mergeable tokens `a`, `b` make ([`Tokenizer::piece_kind`]),
@@ -597,6 +710,56 @@ impl Tokenizer {
                         return Some(out);
                     }
                 }
+            }
+        }
+        None
+    }
+
+    /// `ids` with its first mergeable token whose first character is a token fed as the byte
+    /// tokens of its text (the dev cheat `--dev-cheat-kind bytes`): the same text, refuted as
+    /// a misplaced byte. `None` when no token is such.
+    pub fn bytes_first_piece(&self, ids: &[u32]) -> Option<Vec<u32>> {
+        let k = ids.iter().position(|&id| {
+            self.piece_kind(id) == PIECE_MERGEABLE && {
+                let s = self.piece_surface(id);
+                Self::char_around(&s, 0)
+                    .and_then(|r| std::str::from_utf8(&s[r]).ok().map(str::to_string))
+                    .is_some_and(|c| self.index.contains_key(&c))
+            }
+        })?;
+        let bytes = self
+            .piece_surface(ids[k])
+            .iter()
+            .map(|&b| self.byte_tokens[b as usize])
+            .collect::<Option<Vec<u32>>>()?;
+        let mut out = ids[..k].to_vec();
+        out.extend(bytes);
+        out.extend_from_slice(&ids[k + 1..]);
+        Some(out)
+    }
+
+    /// `ids` with its first special token (after a BOS the vocabulary adds) spelled in the
+    /// mergeable pieces `encode` makes of its text as plain text (the dev cheat
+    /// `--dev-cheat-kind spell`): the same text, refuted as a spelled special. `None` when no
+    /// special token spells so.
+    pub fn spell_first_special(&self, ids: &[u32]) -> Option<Vec<u32>> {
+        let skip = usize::from(self.prompt_bos().is_some() && ids.first() == self.bos.as_ref());
+        for k in skip..ids.len() {
+            if self.piece_kind(ids[k]) != PIECE_SPECIAL {
+                continue;
+            }
+            let text = &self.tokens[ids[k] as usize];
+            let mut pieces = Vec::new();
+            self.encode_fragment(&text.replace(' ', SPACE), &mut pieces);
+            if pieces.len() > 1
+                && pieces
+                    .iter()
+                    .all(|&p| self.piece_kind(p) == PIECE_MERGEABLE)
+            {
+                let mut out = ids[..k].to_vec();
+                out.extend(pieces);
+                out.extend_from_slice(&ids[k + 1..]);
+                return Some(out);
             }
         }
         None

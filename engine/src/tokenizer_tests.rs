@@ -172,6 +172,8 @@ fn prompt_text_round_trips_random_texts() {
         let ids = t.encode(&text, true, true);
         assert_eq!(t.prompt_text(&ids), text.as_bytes(), "{text:?} -> {ids:?}");
         assert_eq!(t.mergeable_pair(&ids), None, "{text:?} -> {ids:?}");
+        assert_eq!(t.misplaced_byte(&ids), None, "{text:?} -> {ids:?}");
+        assert_eq!(t.spelled_special(&ids), None, "{text:?} -> {ids:?}");
     }
     // U+2581 is the vocabulary's space: it comes back as a space.
     assert_eq!(t.prompt_text(&t.encode("a\u{2581}b", true, true)), b"a b");
@@ -185,9 +187,11 @@ fn piece_kinds() {
     for s in ["hello", "▁hello", "▁", "h", "lo"] {
         assert_eq!(t.piece_kind(id(s)), PIECE_MERGEABLE, "{s}");
     }
-    for k in [0, 2, 3, 4 + 0x41, id("\n"), id("<start_of_turn>"), 10_000] {
-        assert_eq!(t.piece_kind(k), PIECE_OTHER, "{k}");
+    for k in [0, 2, 3, id("\n"), id("<start_of_turn>")] {
+        assert_eq!(t.piece_kind(k), PIECE_SPECIAL, "{k}");
     }
+    assert_eq!(t.piece_kind(4 + 0x41), PIECE_BYTE);
+    assert_eq!(t.piece_kind(10_000), PIECE_OTHER);
     // A repeated text: only the id `encode` emits; a literal space: never; a vocabulary
     // without every byte token: no piece at all.
     let (mut toks, mut scores, mut types) = (t.tokens.clone(), t.scores.clone(), t.types.clone());
@@ -452,8 +456,51 @@ fn non_canonical_pairs() {
             None,
             "{text:?} -> {ids:?}"
         );
+        assert_eq!(f.misplaced_byte(&ids), None, "{text:?} -> {ids:?}");
+        assert_eq!(f.spelled_special(&ids), None, "{text:?} -> {ids:?}");
         if let Some(split) = f.split_first_piece(&ids) {
             assert!(f.non_canonical_pair(&split, &ftree).is_some(), "{text:?}");
         }
     }
+}
+
+/// A character that is a token fed as its byte tokens, and a special token's text spelled in
+/// pieces, are found; the honest byte tokens of a character that is no token are not.
+#[test]
+fn misplaced_bytes_and_spelled_specials() {
+    let t = vocab();
+    let id = |s: &str| t.token_id(s).unwrap();
+    // `h` is a token: fed as <0x68> it is refuted, at that token, with `h`.
+    let ids = [2, id("he"), 4 + b'h' as u32, id("e")];
+    assert_eq!(t.misplaced_byte(&ids), Some((1, b"h".to_vec())));
+    // `é` is no token: its bytes are the tokenizer's.
+    assert_eq!(t.misplaced_byte(&t.encode("hé", true, true)), None);
+    assert_eq!(Tokenizer::char_around("aé€".as_bytes(), 2), Some(1..3));
+    assert_eq!(Tokenizer::char_around("aé€".as_bytes(), 4), Some(3..6));
+    assert_eq!(Tokenizer::char_around(&[0x80; 5], 4), None);
+    // `<start_of_turn>` spelled in the fixture's ASCII pieces.
+    let (toks, scores, types) = crate::fixture::vocab();
+    let f = Tokenizer::new(toks, scores, types, Some(2), Some(1), true, false);
+    let spelled: Vec<u32> = std::iter::once(2)
+        .chain(
+            "<start_of_turn>"
+                .chars()
+                .map(|c| f.token_id(&c.to_string()).unwrap()),
+        )
+        .chain([f.token_id("user").unwrap()])
+        .collect();
+    let sot = f.token_id("<start_of_turn>").unwrap();
+    assert_eq!(f.spelled_special(&spelled), Some((0, 14, 0, sot)));
+    // The dev cheats make exactly these.
+    let honest = f.encode("<start_of_turn>user\nthe tower", true, true);
+    let spell = f.spell_first_special(&honest).unwrap();
+    assert_eq!(f.prompt_text(&spell), f.prompt_text(&honest));
+    assert_eq!(f.spelled_special(&spell).map(|x| x.3), Some(sot));
+    let bytes = f.bytes_first_piece(&honest).unwrap();
+    assert_eq!(f.prompt_text(&bytes), f.prompt_text(&honest));
+    assert!(f.misplaced_byte(&bytes).is_some());
+    assert_eq!(
+        f.spelled_special(&f.encode("<start_of_turn>user", true, true)),
+        None
+    );
 }

@@ -88,6 +88,8 @@ fn gemma3_270m_says_paris_deterministically() {
         let ids = tok.encode(&text, true, true);
         assert_eq!(tok.prompt_text(&ids), text.as_bytes(), "{text:?}");
         assert_eq!(tok.mergeable_pair(&ids), None, "{text:?}");
+        assert_eq!(tok.misplaced_byte(&ids), None, "{text:?}");
+        assert_eq!(tok.spelled_special(&ids), None, "{text:?}");
         let split = tok.split_first_piece(&ids).expect("a token splits");
         assert_eq!(tok.prompt_text(&split), text.as_bytes());
         assert!(tok.mergeable_pair(&split).is_some(), "{text:?}");
@@ -102,6 +104,10 @@ fn gemma3_270m_says_paris_deterministically() {
         .filter(|&i| tok.piece_kind(i) == otr_engine::tokenizer::PIECE_MERGEABLE)
         .collect();
     assert!(normal.len() > 200_000, "{} mergeable pieces", normal.len());
+    let specials: Vec<u32> = (0..tok.vocab_size() as u32)
+        .filter(|&i| tok.piece_kind(i) == otr_engine::tokenizer::PIECE_SPECIAL)
+        .collect();
+    eprintln!("{} special pieces", specials.len());
     let glue = [
         " ",
         "  ",
@@ -130,6 +136,9 @@ fn gemma3_270m_says_paris_deterministically() {
             let id = normal[(next() % normal.len() as u64) as usize];
             text.extend(tok.piece_surface(id));
             text.extend(glue[(next() % glue.len() as u64) as usize].as_bytes());
+            if next() % 4 == 0 {
+                text.extend(tok.piece_surface(specials[(next() % specials.len() as u64) as usize]));
+            }
         }
         let text = String::from_utf8(text).unwrap();
         let ids = tok.encode(&text, true, true);
@@ -141,6 +150,9 @@ fn gemma3_270m_says_paris_deterministically() {
             None,
             "{text:?} -> {ids:?}"
         );
+        // Nor byte tokens of a character that is a token, nor a special's text in pieces.
+        assert_eq!(tok.misplaced_byte(&ids), None, "{text:?} -> {ids:?}");
+        assert_eq!(tok.spelled_special(&ids), None, "{text:?} -> {ids:?}");
     }
-    eprintln!("no mergeable or non-canonical pair in 2000 random texts ({tokens} tokens)");
+    eprintln!("no refutable pair, byte or special in 2000 random texts ({tokens} tokens)");
 }

@@ -664,8 +664,8 @@ fn a_prompt_split_into_other_pieces_is_refuted_at_the_pair() {
     assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
     assert!(
         moves.iter().any(
-            |m| matches!(m, Move::RefutedTokenization { index: 0, slashed_wei, .. }
-            if *slashed_wei == w.params.slash_amount.to_string())
+            |m| matches!(m, Move::RefutedTokenization { index: 0, how, merged: Some(_), slashed_wei, .. }
+            if how == "mergeable_pair" && *slashed_wei == w.params.slash_amount.to_string())
         ),
         "{moves:?}"
     );
@@ -678,46 +678,61 @@ fn a_prompt_split_into_other_pieces_is_refuted_at_the_pair() {
     );
 }
 
-/// A node that fed the model a word re-split into pieces no two adjacent of which make a piece
-/// (`--dev-cheat-kind resplit`: `tower`, which the tokenizer makes `to|we|r`, as `to|w|er`) is
-/// refuted by `otr watch` replaying the tokenizer's merges on chain on the pair `w|er`
-/// (`Move::RefutedTokenization` without a merged piece); it is slashed.
+/// A node that fed the model the prompt's text in tokens the tokenizer does not give, every
+/// piece its text and no two adjacent ones making a piece, is refuted by `otr watch` with the
+/// cheapest counterexample (`Move::RefutedTokenization`) and slashed:
+/// - `--dev-cheat-kind resplit`: `tower` (the tokenizer's `to|we|r`) as `to|w|er`, refuted by
+///   replaying the tokenizer's merges on chain on `w|er`;
+/// - `--dev-cheat-kind bytes`: a word fed as its byte tokens, refuted with a byte token whose
+///   character is a token;
+/// - `--dev-cheat-kind spell`: a chat turn's `<start_of_turn>` fed as pieces of its text,
+///   refuted with the special's piece and those pieces.
 #[test]
-fn a_prompt_re_split_into_pieces_that_do_not_merge_is_refuted_by_replaying_the_merges() {
-    let trace = |kind| engine().trace("tower", &sampling(), kind).expect("trace");
-    let honest = trace(RunKind::Honest);
-    let cheat = trace(RunKind::CheatResplit);
-    assert_ne!(honest.leaves[0], cheat.leaves[0]);
-    let nl = num_layers(&honest);
-    let mut w = World::new(nl);
-    let info = engine().info();
-    let e = info.embed_rows.get().expect("piece tree");
-    w.d.set_prompt_verifier(
-        &mut w.chain,
-        info.model_id,
-        e.pieces_root,
-        e.pieces,
-        e.bos,
-        e.texts_root,
-        e.texts,
-    )
-    .expect("prompt verifier");
-    let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
-    let own = Trace::new(honest.leaves.clone());
-    let (outcome, moves) = w.play_prompt(&cheat, 1, RunKind::CheatResplit, &own, "tower");
-    assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
-    assert!(
-        moves.iter().any(|m| matches!(
-            m,
-            Move::RefutedTokenization { index: 0, merged: None, slashed_wei, .. }
-            if *slashed_wei == w.params.slash_amount.to_string()
-        )),
-        "{moves:?}"
-    );
-    assert_eq!(
-        w.d.stake_of(&mut w.chain, w.node).unwrap(),
-        stake0 - w.params.slash_amount
-    );
+fn prompts_in_tokens_the_tokenizer_does_not_give_are_refuted() {
+    for (prompt, kind, how) in [
+        ("tower", RunKind::CheatResplit, "non_canonical_pair"),
+        ("tower", RunKind::CheatBytes, "misplaced_byte"),
+        (
+            "<start_of_turn>user\nthe tower<end_of_turn>\n",
+            RunKind::CheatSpell,
+            "spelled_special",
+        ),
+    ] {
+        let trace = |kind| engine().trace(prompt, &sampling(), kind).expect("trace");
+        let honest = trace(RunKind::Honest);
+        let cheat = trace(kind);
+        assert_ne!(honest.leaves[0], cheat.leaves[0], "{how}");
+        let nl = num_layers(&honest);
+        let mut w = World::new(nl);
+        let info = engine().info();
+        let e = info.embed_rows.get().expect("piece tree");
+        w.d.set_prompt_verifier(
+            &mut w.chain,
+            info.model_id,
+            e.pieces_root,
+            e.pieces,
+            e.bos,
+            e.texts_root,
+            e.texts,
+        )
+        .expect("prompt verifier");
+        let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
+        let own = Trace::new(honest.leaves.clone());
+        let (outcome, moves) = w.play_prompt(&cheat, 1, kind, &own, prompt);
+        assert_eq!(outcome, Outcome::ChallengerWon, "{how}: {moves:?}");
+        assert!(
+            moves.iter().any(|m| matches!(
+                m,
+                Move::RefutedTokenization { index: 0, how: h, slashed_wei, .. }
+                if h == how && *slashed_wei == w.params.slash_amount.to_string()
+            )),
+            "{how}: {moves:?}"
+        );
+        assert_eq!(
+            w.d.stake_of(&mut w.chain, w.node).unwrap(),
+            stake0 - w.params.slash_amount
+        );
+    }
 }
 
 /// A node whose first layer's `DOWN` output is off in one row (`--dev-cheat-kind matrix`) is

@@ -31,14 +31,19 @@ import {Rfc6962} from "../lib/Rfc6962.sol";
 ///           end as (`he|l|lo` for `hello`: replayed on `llo` the tokenizer gives `ll|o`). Two
 ///           adjacent symbols of the honest tokenization were only ever merged within each,
 ///           each merge the best of all pairs then and so of the pairs within the two: replayed
-///           alone they end the same.
+///           alone they end the same;
+///         - a *misplaced byte*: a byte token (`kind` 2) whose character is a token (opened in
+///           `textsRoot`): the tokenizer emits byte tokens only for a character that is none;
+///         - a *spelled special*: a special token's text (`kind` 3, control or user-defined,
+///           no space) occurring where every token it overlaps is a mergeable piece: the
+///           tokenizer splits every occurrence out as a special token.
 ///         Right pieces at every token make the text their concatenation, and the honest
 ///         tokenization has neither kind of pair, so a right claim has no counterexample, and
 ///         the honest node wins at the challenger's deadline.
 ///
-///         What it does not decide: pairs with a byte, control or user-defined token (a control
-///         token's text spelled in pieces stands), nor a pair too long to replay in one
-///         transaction.
+///         What it does not decide: a pair with a byte token whose character is no token (`ab`
+///         fed as `<0x61>|b` when `a` is no token but `ab` is), a pair next to a control or
+///         user-defined token, a pair too long to replay in one transaction.
 ///
 ///         Deployed per tokenizer: `piecesRoot`, `vocab` (the tree's size), `bos` (the BOS id a
 ///         leading token is skipped as, or `type(uint256).max` for none), `textsRoot`, `texts`.
@@ -46,6 +51,10 @@ contract PromptStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
     uint8 internal constant PROMPT = 0;
     /// @dev The piece kind (engine `PIECE_MERGEABLE`) a mergeable pair's three pieces have.
     uint8 internal constant MERGEABLE = 1;
+    /// @dev The piece kinds of the byte token `encode` emits for its byte and of a special
+    ///      token it always splits out (engine `PIECE_BYTE`, `PIECE_SPECIAL`).
+    uint8 internal constant BYTE = 2;
+    uint8 internal constant SPECIAL = 3;
 
     bytes32 public immutable piecesRoot;
     uint256 public immutable vocab;
@@ -186,7 +195,63 @@ contract PromptStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
         if (form == 0) return wrongPiece(prompt, ends, witness);
         if (form == 1) return mergeablePair(prompt, ends, witness);
         if (form == 2) return nonCanonicalPair(prompt, ends, witness);
+        if (form == 3) return misplacedByte(prompt, ends, witness);
+        if (form == 4) return spelledSpecial(prompt, ends, witness);
         return false;
+    }
+
+    /// @dev Token `k`'s `[start, end)` in the text.
+    function span(bytes memory ends, uint256 k) internal pure returns (uint256 start, uint256 end) {
+        start = k == 0 ? 0 : readU32(ends, 4 * (k - 1));
+        end = readU32(ends, 4 * k);
+    }
+
+    function misplacedByte(bytes memory prompt, bytes memory ends, bytes calldata witness)
+        internal
+        view
+        returns (bool)
+    {
+        (, uint256 k, bytes32[] memory path, TextOpening memory c) =
+            abi.decode(witness, (uint256, uint256, bytes32[], TextOpening));
+        (uint256 textLen, uint256 idsAt, uint256 n) = shape(prompt);
+        uint256 skip = skipped(prompt, idsAt, n);
+        if (k >= n - skip) return false;
+        (uint256 start, uint256 end) = span(ends, k);
+        if (end != start + 1) return false;
+        if (!opens(readU32(prompt, idsAt + 4 * (skip + k)), BYTE, slice(prompt, 4 + start, 4 + end), path)) {
+            return false;
+        }
+        // The character around the byte (engine `Tokenizer::char_around`).
+        uint256 s = start;
+        while (s > 0 && start - s < 3 && uint8(prompt[4 + s]) & 0xC0 == 0x80) s--;
+        uint8 lead = uint8(prompt[4 + s]);
+        uint256 len = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0;
+        if (len == 0 || s + len <= start || s + len > textLen) return false;
+        return textOpens(c) && compare(c.text, slice(prompt, 4 + s, 4 + s + len)) == 0;
+    }
+
+    function spelledSpecial(bytes memory prompt, bytes memory ends, bytes calldata witness)
+        internal
+        view
+        returns (bool)
+    {
+        (, uint256 i, uint256 p, uint256 len, uint256 sid, bytes32[] memory pathS, bytes32[][] memory paths) =
+            abi.decode(witness, (uint256, uint256, uint256, uint256, uint256, bytes32[], bytes32[][]));
+        (uint256 textLen, uint256 idsAt, uint256 n) = shape(prompt);
+        uint256 skip = skipped(prompt, idsAt, n);
+        if (paths.length == 0 || len == 0 || i + paths.length > n - skip || p + len > textLen) return false;
+        uint256 j = i + paths.length - 1;
+        (uint256 si, uint256 ei) = span(ends, i);
+        (uint256 sj, uint256 ej) = span(ends, j);
+        if (!(si <= p && p < ei && sj < p + len && p + len <= ej)) return false;
+        if (!opens(sid, SPECIAL, slice(prompt, 4 + p, 4 + p + len), pathS)) return false;
+        for (uint256 t = i; t <= j; t++) {
+            (uint256 st, uint256 et) = span(ends, t);
+            if (!opens(readU32(prompt, idsAt + 4 * (skip + t)), MERGEABLE, slice(prompt, 4 + st, 4 + et), paths[t - i])) {
+                return false;
+            }
+        }
+        return true;
     }
 
     function wrongPiece(bytes memory prompt, bytes memory ends, bytes calldata witness) internal view returns (bool) {

@@ -12,8 +12,9 @@ use crate::common::*;
 use crate::sample::phase;
 use otr_contracts::bindings::model_registry::ModelRegistry;
 use otr_contracts::deploy::{
-    prompt_claim, prompt_claim_decode, prompt_merge_witness, prompt_parts,
-    prompt_refutation_witness, prompt_replay_witness, prompt_wrong_token, StepClaim, TextOpening,
+    prompt_byte_witness, prompt_claim, prompt_claim_decode, prompt_merge_witness, prompt_parts,
+    prompt_refutation_witness, prompt_replay_witness, prompt_special_witness, prompt_wrong_token,
+    StepClaim, TextOpening,
 };
 use otr_contracts::proofs::Trace;
 use otr_engine::model::trace::{embed_op, leaf, prompt_bytes, StepKey, StepTensor};
@@ -197,7 +198,13 @@ fn an_honest_prompt_claim_stands_every_piece_is_its_text() {
         prompt_refutation_witness(n as u64, kind, &surface, &path),
         prompt_merge_witness(n as u64, he, &path, &path, &path),
         vec![0; 31],
-        alloy_sol_types::SolValue::abi_encode(&otr_contracts::U256::from(3)), // no such form
+        alloy_sol_types::SolValue::abi_encode(&otr_contracts::U256::from(5)), // no such form
+        // The honest `<start_of_turn>` is its special token, not pieces.
+        {
+            let sot = tok.token_id("<start_of_turn>").unwrap();
+            let p = tok.piece_opening(sot).unwrap().1;
+            prompt_special_witness(0, 0, 15, sot, &p, std::slice::from_ref(&p))
+        },
     ];
     for k in 0..n as u64 - 2 {
         bad.push(merge_witness(tok, &prompt, k, he));
@@ -420,6 +427,147 @@ fn a_tokenization_the_tokenizer_does_not_give_is_refuted_by_replaying_its_merges
     assert!(w.stake_of(w.node) < stake, "slashed");
 }
 
+/// A dispute at leaf 0 over a node whose `PROMPT` output says `ids` (the fixture's trace
+/// otherwise), with the node's claim made.
+fn claimed_ids(m: &Model, tok: &Tokenizer, ids: &[u32]) -> (World, u64, StepClaim) {
+    let prompt = prompt_bytes(&tok.prompt_text(ids), ids);
+    let node = with_prompt_leaf(m, &prompt);
+    let (mut w, id) = disputed(m, tok, &node, &first_leaf_changed(&node), ids.len() as u32);
+    w.d.claim_step(&mut w.chain, w.node, id, &node, &[], claim(tok, &prompt))
+        .unwrap();
+    let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
+    (w, id, c)
+}
+
+fn opening(o: otr_engine::tokenizer::TextOpening) -> TextOpening {
+    (o.index, o.id, o.score_key, o.text, o.path)
+}
+
+/// A character that is a token fed as its byte token (`t` of `tower` as `<0x74>`) is refuted
+/// with the byte token and the character's leaf of the text tree; another character's leaf, a
+/// token that is not a byte token and a byte token of a character that is no token are not.
+#[test]
+fn a_character_fed_as_its_bytes_is_refuted() {
+    let m = gemma();
+    let tok = m.tokenizer();
+    let id = |s: &str| tok.token_id(s).unwrap();
+    let byte_t = (0..tok.vocab_size() as u32)
+        .find(|&i| tok.tokens[i as usize] == "<0x74>")
+        .unwrap();
+    let ids = [2, byte_t, id("o"), id("we"), id("r")];
+    let (k, c) = tok.misplaced_byte(&ids).unwrap();
+    assert_eq!((k, &c[..]), (0, &b"t"[..]));
+    let (mut w, dispute, cl) = claimed_ids(m, tok, &ids);
+    let tree = tok.text_tree();
+    let path = |i: u32| tok.piece_opening(i).unwrap().1;
+    let t_leaf = opening(tree.lookup(b"t").remove(0));
+    let o_leaf = opening(tree.lookup(b"o").remove(0));
+    for wit in [
+        prompt_byte_witness(0, &path(byte_t), &o_leaf),
+        prompt_byte_witness(1, &path(id("o")), &o_leaf),
+        prompt_byte_witness(0, &path(id("o")), &t_leaf),
+    ] {
+        let e =
+            w.d.refute_step(&mut w.chain, w.challenger, dispute, &cl, &[], wit)
+                .unwrap_err();
+        assert!(e.to_string().contains("NotRefuted"), "{e}");
+    }
+    let stake = w.stake_of(w.node);
+    let out =
+        w.d.refute_step(
+            &mut w.chain,
+            w.challenger,
+            dispute,
+            &cl,
+            &[],
+            prompt_byte_witness(0, &path(byte_t), &t_leaf),
+        )
+        .unwrap();
+    println!(
+        "PROMPT refuteStep (misplaced byte, fixture): {} gas",
+        out.gas_used
+    );
+    assert_eq!(phase(&mut w, dispute), 4, "the challenger won");
+    assert!(w.stake_of(w.node) < stake, "slashed");
+    // The honest byte tokens of a character that is no token: `é` (the fixture has no `é`).
+    let honest = tok.encode("é", true, true);
+    assert!(honest.len() == 3, "{honest:?}");
+    assert_eq!(tok.misplaced_byte(&honest), None);
+    let (mut w, dispute, cl) = claimed_ids(m, tok, &honest);
+    let e_leaves = tree.lookup("é".as_bytes());
+    assert!(e_leaves.iter().all(|o| o.text != "é".as_bytes()));
+    let e =
+        w.d.refute_step(
+            &mut w.chain,
+            w.challenger,
+            dispute,
+            &cl,
+            &[],
+            prompt_byte_witness(0, &path(honest[1]), &opening(e_leaves[0].clone())),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("NotRefuted"), "{e}");
+}
+
+/// A special token's text spelled in pieces (`<start_of_turn>` from the fixture's ASCII
+/// pieces) is refuted with the special's piece and every token it overlaps; a span that does
+/// not cover it, or a piece that is not the special's, is not.
+#[test]
+fn a_special_token_spelled_in_pieces_is_refuted() {
+    let m = gemma();
+    let tok = m.tokenizer();
+    let ids: Vec<u32> = std::iter::once(2)
+        .chain(
+            "<start_of_turn>"
+                .chars()
+                .map(|c| tok.token_id(&c.to_string()).unwrap()),
+        )
+        .chain([tok.token_id("user").unwrap()])
+        .collect();
+    let (i, j, p, sid) = tok.spelled_special(&ids).unwrap();
+    let (mut w, dispute, cl) = claimed_ids(m, tok, &ids);
+    let path = |t: u32| tok.piece_opening(t).unwrap().1;
+    let paths = |from: usize, to: usize| (from..=to).map(|t| path(ids[1 + t])).collect::<Vec<_>>();
+    let len = tok.piece_surface(sid).len() as u64;
+    let eot = tok.token_id("<end_of_turn>").unwrap();
+    for wit in [
+        prompt_special_witness(i as u64, p as u64, len, sid, &path(sid), &paths(i, j - 1)),
+        prompt_special_witness(
+            i as u64 + 1,
+            p as u64 + 1,
+            len - 1,
+            sid,
+            &path(sid),
+            &paths(i + 1, j),
+        ),
+        prompt_special_witness(i as u64, p as u64, len, eot, &path(eot), &paths(i, j)),
+        prompt_special_witness(i as u64, p as u64, len, sid, &path(sid), &[]),
+    ] {
+        let e =
+            w.d.refute_step(&mut w.chain, w.challenger, dispute, &cl, &[], wit)
+                .unwrap_err();
+        assert!(e.to_string().contains("NotRefuted"), "{e}");
+    }
+    let stake = w.stake_of(w.node);
+    let out =
+        w.d.refute_step(
+            &mut w.chain,
+            w.challenger,
+            dispute,
+            &cl,
+            &[],
+            prompt_special_witness(i as u64, p as u64, len, sid, &path(sid), &paths(i, j)),
+        )
+        .unwrap();
+    println!(
+        "PROMPT refuteStep (special spelled in {} pieces, fixture): {} gas",
+        j - i + 1,
+        out.gas_used
+    );
+    assert_eq!(phase(&mut w, dispute), 4, "the challenger won");
+    assert!(w.stake_of(w.node) < stake, "slashed");
+}
+
 /// A vocabulary of Gemma 3 270M's size (262,144 pieces: 256 bytes, then words), and a prompt of
 /// `words` words in Gemma's chat template.
 fn big_vocab_prompt(words: usize) -> (Tokenizer, Vec<u8>) {
@@ -559,6 +707,46 @@ fn prompt_gas() {
         .unwrap();
     println!(
         "PROMPT at 262,144 pieces, replayed merges on a 3-character pair: refuteStep {} gas",
+        r.gas_used
+    );
+    assert_eq!(phase(&mut w, id), 4, "refuted");
+    // A misplaced byte and `<start_of_turn>` spelled in 15 one-character pieces, at 262,144
+    // pieces.
+    let chars = ["<", "s", "t", "a", "r", "_", "o", "f", "u", "n", ">"];
+    let tok = big_vocab(&chars);
+    let spelled: Vec<u32> = std::iter::once(2)
+        .chain(
+            "<start_of_turn>"
+                .chars()
+                .map(|c| tok.token_id(&c.to_string()).unwrap()),
+        )
+        .collect();
+    let byte_t = 3 + u32::from(b't');
+    assert_eq!(tok.tokens[byte_t as usize], "<0x74>");
+    let ids = [2, byte_t, tok.token_id("o").unwrap()];
+    let path = |i: u32| tok.piece_opening(i).unwrap().1;
+    let tree = tok.text_tree();
+    let (k, c) = tok.misplaced_byte(&ids).unwrap();
+    let (mut w, id, cl) = claimed_ids(m, &tok, &ids);
+    let wit = prompt_byte_witness(k as u64, &path(byte_t), &opening(tree.lookup(&c).remove(0)));
+    let r =
+        w.d.refute_step(&mut w.chain, w.challenger, id, &cl, &[], wit)
+            .unwrap();
+    println!(
+        "PROMPT at 262,144 pieces, misplaced byte: refuteStep {} gas",
+        r.gas_used
+    );
+    let (i, j, p, sid) = tok.spelled_special(&spelled).unwrap();
+    let (mut w, id, cl) = claimed_ids(m, &tok, &spelled);
+    let paths: Vec<_> = (i..=j).map(|t| path(spelled[1 + t])).collect();
+    let len = tok.piece_surface(sid).len() as u64;
+    let wit = prompt_special_witness(i as u64, p as u64, len, sid, &path(sid), &paths);
+    let r =
+        w.d.refute_step(&mut w.chain, w.challenger, id, &cl, &[], wit)
+            .unwrap();
+    println!(
+        "PROMPT at 262,144 pieces, a special spelled in {} pieces: refuteStep {} gas",
+        j - i + 1,
         r.gas_used
     );
     assert_eq!(phase(&mut w, id), 4, "refuted");

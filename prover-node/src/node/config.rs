@@ -99,7 +99,11 @@ pub struct ServeArgs {
     /// the two tokens and the piece they make); `resplit`: the prompt's first one or two tokens
     /// whose text re-splits into pieces no two adjacent of which make a piece are fed as those
     /// (caught at leaf 0, refuted by replaying the tokenizer's merges on one pair on chain; a
-    /// prompt without such a token is answered honestly). A comma-separated list takes turns
+    /// prompt without such a token is answered honestly); `bytes`: the prompt's first normal
+    /// token is fed as its byte tokens (refuted as a byte token of a character that is a
+    /// token); `spell`: the prompt's first special token (`<start_of_turn>` of a chat) is fed as
+    /// pieces of its text (refuted with the special's piece and those pieces). A
+    /// comma-separated list takes turns
     /// (`logits,matrix`: the first cheat biases the logits, the second the matrix row, and so
     /// on). [default: embed]
     #[arg(long, env = "OTR_DEV_CHEAT_KIND", value_name = "KIND[,KIND...]")]
@@ -307,11 +311,13 @@ impl NodeConfig {
                 "prompt" => super::inference::RunKind::CheatPrompt,
                 "split" => super::inference::RunKind::CheatSplit,
                 "resplit" => super::inference::RunKind::CheatResplit,
+                "bytes" => super::inference::RunKind::CheatBytes,
+                "spell" => super::inference::RunKind::CheatSpell,
                 other => {
                     return Err(format!(
                         "--dev-cheat-kind takes `embed`, `token`, `logits`, `matrix`, \
-                         `attention`, `prompt`, `split` or `resplit` (or a comma-separated list \
-                         of them), \
+                         `attention`, `prompt`, `split`, `resplit`, `bytes` or `spell` (or a \
+                         comma-separated list of them), \
                          not `{other}`"
                     ))
                 }

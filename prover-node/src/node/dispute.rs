@@ -347,14 +347,18 @@ pub enum Move {
         token: u64,
         slashed_wei: String,
     },
-    /// The challenger refuted the node's `PROMPT` claim (leaf `index`, 0) at its tokens `token`
-    /// and `token + 1` (counted after a leading BOS): a split of the prompt's text the tokenizer
-    /// never makes (and so won). With `merged`, their texts together are that vocabulary piece;
-    /// without, the tokenizer replayed on their text alone splits it otherwise. `slashed_wei`
-    /// as in the `Resolved` event.
+    /// The challenger refuted the node's `PROMPT` claim (leaf `index`, 0) at its token `token`
+    /// (counted after a leading BOS): a tokenization of the prompt's text the tokenizer never
+    /// makes (and so won), shown `how`: a byte token of a character that is a token; two
+    /// adjacent tokens whose texts together are the piece `merged`; a special token's text
+    /// spelled in pieces from `token` on; two adjacent tokens the tokenizer, replayed on their
+    /// text alone, splits otherwise. `slashed_wei` as in the `Resolved` event.
     RefutedTokenization {
         index: u64,
         token: u64,
+        /// `misplaced_byte`, `mergeable_pair`, `spelled_special` or `non_canonical_pair`
+        /// (`PromptStepVerifier`'s counterexamples).
+        how: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         merged: Option<u64>,
         slashed_wei: String,
@@ -1463,11 +1467,8 @@ fn refute_attn<'m, H: Host + ?Sized>(
 
 /// [`refute_claim`] of a `PROMPT` claim: the first token whose piece is not the claimed text
 /// between its ends is refuted with its piece opened in the vocabulary-piece tree
-/// ([`Move::RefutedPrompt`]); when every piece is its text, the first two adjacent tokens that
-/// make one mergeable piece (engine `Tokenizer::mergeable_pair`: a tokenization the tokenizer
-/// does not give) are refuted with the three pieces opened ([`Move::RefutedTokenization`]),
-/// else the first two that the tokenizer, replayed on their text alone, splits otherwise
-/// (engine `Tokenizer::non_canonical_pair`), with the replay's lookups opened.
+/// ([`Move::RefutedPrompt`]); when every piece is its text, a tokenization the tokenizer does
+/// not give is refuted ([`tokenization_witness`], [`Move::RefutedTokenization`]).
 /// A claim with neither stands, even when the text is not the request's (the node answered
 /// another prompt, and says so in its text: what a client comparing the text with its request
 /// sees, not the chain).
@@ -1480,9 +1481,7 @@ fn refute_prompt<'m, H: Host + ?Sized>(
     c: &otr_contracts::deploy::StepClaim,
     material: Option<&mut (dyn StepMaterial + 'm)>,
 ) -> Result<Option<Move>, DisputeError> {
-    use otr_contracts::deploy::{
-        prompt_claim_decode, prompt_merge_witness, prompt_parts, prompt_wrong_token,
-    };
+    use otr_contracts::deploy::{prompt_claim_decode, prompt_parts, prompt_wrong_token};
     let stands = Ok(Some(Move::ClaimStands { index, token: 0 }));
     let Some(m) = material else {
         return stands;
@@ -1499,39 +1498,15 @@ fn refute_prompt<'m, H: Host + ?Sized>(
             .and_then(prompt_parts)
             .map(|(_, ids)| ids)
             .unwrap_or_default();
-        if let Some((k, merged)) = tok.mergeable_pair(&ids) {
-            let first = usize::from(bos.is_some() && ids.first() == bos.as_ref());
-            let open = |id: u32| tok.piece_opening(id).map(|(_, p)| p);
-            if let (Some(a), Some(b), Some(m)) =
-                (open(ids[first + k]), open(ids[first + k + 1]), open(merged))
-            {
-                let witness = prompt_merge_witness(k as u64, merged, &a, &b, &m);
-                let out = d.refute_step(host, me, id, c, &[], witness)?;
-                return Ok(Some(Move::RefutedTokenization {
-                    index,
-                    token: k as u64,
-                    merged: Some(u64::from(merged)),
-                    slashed_wei: resolved_slash(&out, d, id).to_string(),
-                }));
-            }
-        }
-        if let Some((k, openings)) = tok.non_canonical_pair(&ids, &tok.text_tree()) {
-            let first = usize::from(bos.is_some() && ids.first() == bos.as_ref());
-            let open = |id: u32| tok.piece_opening(id).map(|(_, p)| p);
-            if let (Some(a), Some(b)) = (open(ids[first + k]), open(ids[first + k + 1])) {
-                let os: Vec<otr_contracts::deploy::TextOpening> = openings
-                    .into_iter()
-                    .map(|o| (o.index, o.id, o.score_key, o.text, o.path))
-                    .collect();
-                let witness = otr_contracts::deploy::prompt_replay_witness(k as u64, &a, &b, &os);
-                let out = d.refute_step(host, me, id, c, &[], witness)?;
-                return Ok(Some(Move::RefutedTokenization {
-                    index,
-                    token: k as u64,
-                    merged: None,
-                    slashed_wei: resolved_slash(&out, d, id).to_string(),
-                }));
-            }
+        if let Some((k, merged, how, witness)) = tokenization_witness(tok, &ids) {
+            let out = d.refute_step(host, me, id, c, &[], witness)?;
+            return Ok(Some(Move::RefutedTokenization {
+                index,
+                token: k,
+                how: how.to_string(),
+                merged,
+                slashed_wei: resolved_slash(&out, d, id).to_string(),
+            }));
         }
         if let (Some(own), Some(theirs)) = (own, theirs) {
             let text = |p: &[u8]| {
@@ -1562,6 +1537,57 @@ fn refute_prompt<'m, H: Host + ?Sized>(
         token: k,
         slashed_wei: resolved_slash(&out, d, id).to_string(),
     }))
+}
+
+/// The cheapest counterexample to a `PROMPT` claim's tokenization of its text, when it is
+/// not the tokenizer's (every piece being its text): a misplaced byte, a mergeable pair, a
+/// spelled special, then a non-canonical pair (engine `Tokenizer::misplaced_byte`,
+/// `mergeable_pair`, `spelled_special`, `non_canonical_pair`). Returns the token it names
+/// (counted after a leading BOS), the merged piece of a mergeable pair, which one it is and the
+/// witness.
+fn tokenization_witness(
+    tok: &otr_engine::Tokenizer,
+    ids: &[u32],
+) -> Option<(u64, Option<u64>, &'static str, Vec<u8>)> {
+    use otr_contracts::deploy::{
+        prompt_byte_witness, prompt_merge_witness, prompt_replay_witness, prompt_special_witness,
+    };
+    let bos = tok.prompt_bos();
+    let first = usize::from(bos.is_some() && ids.first() == bos.as_ref());
+    let open = |id: u32| tok.piece_opening(id).map(|(_, p)| p);
+    let text_opening =
+        |o: otr_engine::tokenizer::TextOpening| (o.index, o.id, o.score_key, o.text, o.path);
+    if let Some((k, c)) = tok.misplaced_byte(ids) {
+        let o = tok.text_tree().lookup(&c).into_iter().next()?;
+        let w = prompt_byte_witness(k as u64, &open(ids[first + k])?, &text_opening(o));
+        return Some((k as u64, None, "misplaced_byte", w));
+    }
+    if let Some((k, merged)) = tok.mergeable_pair(ids) {
+        let (a, b, m) = (
+            open(ids[first + k])?,
+            open(ids[first + k + 1])?,
+            open(merged)?,
+        );
+        let w = prompt_merge_witness(k as u64, merged, &a, &b, &m);
+        return Some((k as u64, Some(u64::from(merged)), "mergeable_pair", w));
+    }
+    if let Some((i, j, p, sid)) = tok.spelled_special(ids) {
+        let paths = (i..=j)
+            .map(|t| open(ids[first + t]))
+            .collect::<Option<Vec<_>>>()?;
+        let len = tok.piece_surface(sid).len() as u64;
+        let w = prompt_special_witness(i as u64, p as u64, len, sid, &open(sid)?, &paths);
+        return Some((i as u64, None, "spelled_special", w));
+    }
+    let (k, openings) = tok.non_canonical_pair(ids, &tok.text_tree())?;
+    let os: Vec<_> = openings.into_iter().map(text_opening).collect();
+    let w = prompt_replay_witness(
+        k as u64,
+        &open(ids[first + k])?,
+        &open(ids[first + k + 1])?,
+        &os,
+    );
+    Some((k as u64, None, "non_canonical_pair", w))
 }
 
 /// [`refute_claim`] of a `LOGITS` claim.

@@ -334,6 +334,8 @@ impl EngineModel {
             RunKind::CheatResplit => tok
                 .resplit_first_piece(&tokens, &tok.text_tree())
                 .unwrap_or(tokens),
+            RunKind::CheatBytes => tok.bytes_first_piece(&tokens).unwrap_or(tokens),
+            RunKind::CheatSpell => tok.spell_first_special(&tokens).unwrap_or(tokens),
             _ => tokens,
         };
         let fault = match run {

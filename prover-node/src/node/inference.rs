@@ -276,7 +276,9 @@ pub trait Inference: Send + Sync {
             | RunKind::CheatAttn
             | RunKind::CheatPrompt
             | RunKind::CheatSplit
-            | RunKind::CheatResplit => Err("this engine has no cheat mode".into()),
+            | RunKind::CheatResplit
+            | RunKind::CheatBytes
+            | RunKind::CheatSpell => Err("this engine has no cheat mode".into()),
         }
     }
 }
@@ -364,6 +366,13 @@ pub enum RunKind {
     /// `Tokenizer::resplit_first_piece`): the same text, other tokens computed on, refuted by
     /// replaying the tokenizer's merges on chain on one pair.
     CheatResplit,
+    /// Dev only: the prompt's first normal token whose first character is a token is fed as
+    /// the byte tokens of its text (engine `Tokenizer::bytes_first_piece`), refuted as a
+    /// misplaced byte.
+    CheatBytes,
+    /// Dev only: the prompt's first special token is fed as the pieces of its text (engine
+    /// `Tokenizer::spell_first_special`), refuted as a spelled special.
+    CheatSpell,
 }
 
 /// A re-execution with its trace.

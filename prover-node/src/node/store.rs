@@ -226,6 +226,8 @@ impl Store {
             RunKind::CheatPrompt => "cheat_prompt",
             RunKind::CheatSplit => "cheat_split",
             RunKind::CheatResplit => "cheat_resplit",
+            RunKind::CheatBytes => "cheat_bytes",
+            RunKind::CheatSpell => "cheat_spell",
         };
         tx.execute(
             "INSERT INTO requests (id, chat, nonce, body, run) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -304,6 +306,8 @@ impl Store {
                 "cheat_prompt" => RunKind::CheatPrompt,
                 "cheat_split" => RunKind::CheatSplit,
                 "cheat_resplit" => RunKind::CheatResplit,
+                "cheat_bytes" => RunKind::CheatBytes,
+                "cheat_spell" => RunKind::CheatSpell,
                 other => return Err(err(format!("unknown run kind {other}"))),
             },
         }))

@@ -156,14 +156,8 @@ fn prompt_text_round_trips_random_texts() {
         "x",
         "\t",
     ];
-    let mut s: u64 = 0x5eed;
-    let mut next = || {
-        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
+    let mut rng = crate::rng::SplitMix(0x5eed);
+    let mut next = || rng.next();
     for _ in 0..2000 {
         let n = (next() % 12) as usize;
         let text: String = (0..n)
@@ -279,14 +273,8 @@ fn honest_fixture_tokenizations_have_no_mergeable_pair() {
         "\u{2581}",
         "\u{1F600}",
     ];
-    let mut s: u64 = 7;
-    let mut next = || {
-        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
+    let mut rng = crate::rng::SplitMix(7);
+    let mut next = || rng.next();
     let mut splits = 0;
     for _ in 0..3000 {
         let n = (next() % 16) as usize;
@@ -313,14 +301,8 @@ fn merge_replay_is_the_tokenizer() {
         let chars = [
             "h", "e", "l", "o", "▁", "t", "w", "r", "a", "é", "x", "he", "the", "er",
         ];
-        let mut s: u64 = 99;
-        let mut next = || {
-            s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
+        let mut rng = crate::rng::SplitMix(99);
+        let mut next = || rng.next();
         for _ in 0..1500 {
             let n = (next() % 14) as usize;
             let raw: String = (0..n)
@@ -437,14 +419,8 @@ fn non_canonical_pairs() {
     let words = [
         "the", " tower", "is", " in", "er", "e", "t", " ", "\n", "x", "é", "th", "ha",
     ];
-    let mut s: u64 = 5;
-    let mut next = || {
-        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
+    let mut rng = crate::rng::SplitMix(5);
+    let mut next = || rng.next();
     for _ in 0..1500 {
         let n = (next() % 16) as usize;
         let text: String = (0..n)

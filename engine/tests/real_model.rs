@@ -120,14 +120,8 @@ fn gemma3_270m_says_paris_deterministically() {
         "a",
         ".",
     ];
-    let mut s: u64 = 0x0bad_5eed;
-    let mut next = || {
-        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
+    let mut rng = otr_engine::rng::SplitMix(0x0bad_5eed);
+    let mut next = || rng.next();
     let mut tokens = 0;
     let tree = tok.text_tree();
     for _ in 0..2000 {

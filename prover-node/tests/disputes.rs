@@ -629,58 +629,12 @@ fn a_prompt_text_that_is_not_its_tokens_is_refuted_and_a_right_one_stands() {
         .any(|m| matches!(m, Move::RefutedPrompt { .. })));
 }
 
-/// A node that fed the model the prompt's text split into other pieces (`--dev-cheat-kind
-/// split`: the same text in its `PROMPT` leaf, so a client comparing it with its request
-/// accepts it, but other tokens computed on) is found by bisection at leaf 0: every piece is its
-/// text, and the challenger refutes the two adjacent tokens that make one piece
-/// (`Move::RefutedTokenization`); it is slashed.
-#[test]
-fn a_prompt_split_into_other_pieces_is_refuted_at_the_pair() {
-    let honest = run(RunKind::Honest);
-    let cheat = run(RunKind::CheatSplit);
-    assert_eq!(
-        cheat.generation.prompt_tokens,
-        honest.generation.prompt_tokens + 1,
-        "one token split in two"
-    );
-    assert_ne!(honest.leaves[0], cheat.leaves[0]);
-    let nl = num_layers(&honest);
-    let mut w = World::new(nl);
-    let info = engine().info();
-    let e = info.embed_rows.get().expect("piece tree");
-    w.d.set_prompt_verifier(
-        &mut w.chain,
-        info.model_id,
-        e.pieces_root,
-        e.pieces,
-        e.bos,
-        e.texts_root,
-        e.texts,
-    )
-    .expect("prompt verifier");
-    let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
-    let own = Trace::new(honest.leaves.clone());
-    let (outcome, moves) = w.play(&cheat, 1, RunKind::CheatSplit, &own);
-    assert_eq!(outcome, Outcome::ChallengerWon, "{moves:?}");
-    assert!(
-        moves.iter().any(
-            |m| matches!(m, Move::RefutedTokenization { index: 0, how, merged: Some(_), slashed_wei, .. }
-            if how == "mergeable_pair" && *slashed_wei == w.params.slash_amount.to_string())
-        ),
-        "{moves:?}"
-    );
-    assert!(!moves
-        .iter()
-        .any(|m| matches!(m, Move::RefutedPrompt { .. })));
-    assert_eq!(
-        w.d.stake_of(&mut w.chain, w.node).unwrap(),
-        stake0 - w.params.slash_amount
-    );
-}
-
 /// A node that fed the model the prompt's text in tokens the tokenizer does not give, every
 /// piece its text and no two adjacent ones making a piece, is refuted by `otr watch` with the
 /// cheapest counterexample (`Move::RefutedTokenization`) and slashed:
+/// - `--dev-cheat-kind split`: a token fed as two pieces that make it (one token more; the
+///   same text in the `PROMPT` leaf, so a client comparing it with its request accepts it),
+///   refuted with the two tokens and the piece they make;
 /// - `--dev-cheat-kind resplit`: `tower` (the tokenizer's `to|we|r`) as `to|w|er`, refuted by
 ///   replaying the tokenizer's merges on chain on `w|er`;
 /// - `--dev-cheat-kind bytes`: a word fed as its byte tokens, refuted with a byte token whose
@@ -690,6 +644,7 @@ fn a_prompt_split_into_other_pieces_is_refuted_at_the_pair() {
 #[test]
 fn prompts_in_tokens_the_tokenizer_does_not_give_are_refuted() {
     for (prompt, kind, how) in [
+        (PROMPT, RunKind::CheatSplit, "mergeable_pair"),
         ("tower", RunKind::CheatResplit, "non_canonical_pair"),
         ("tower", RunKind::CheatBytes, "misplaced_byte"),
         (
@@ -702,6 +657,13 @@ fn prompts_in_tokens_the_tokenizer_does_not_give_are_refuted() {
         let honest = trace(RunKind::Honest);
         let cheat = trace(kind);
         assert_ne!(honest.leaves[0], cheat.leaves[0], "{how}");
+        if kind == RunKind::CheatSplit {
+            assert_eq!(
+                cheat.generation.prompt_tokens,
+                honest.generation.prompt_tokens + 1,
+                "one token split in two"
+            );
+        }
         let nl = num_layers(&honest);
         let mut w = World::new(nl);
         let info = engine().info();

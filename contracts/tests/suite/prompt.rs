@@ -210,12 +210,7 @@ fn an_honest_prompt_claim_stands_every_piece_is_its_text() {
         bad.push(merge_witness(tok, &prompt, k, he));
         bad.push(merge_witness(tok, &prompt, k, all[1 + k as usize]));
     }
-    for wit in bad {
-        let e =
-            w.d.refute_step(&mut w.chain, w.challenger, id, &c, &[], wit)
-                .unwrap_err();
-        assert!(e.to_string().contains("NotRefuted"), "{e}");
-    }
+    refused(&mut w, id, &c, bad);
     w.chain.advance(w.params.move_timeout, 1);
     let stake = w.stake_of(w.node);
     w.d.timeout(&mut w.chain, w.node, id).unwrap();
@@ -258,23 +253,8 @@ fn a_prompt_whose_text_is_not_its_tokens_is_refuted_and_the_node_slashed() {
         )
         .unwrap_err();
     assert!(e.to_string().contains("ClaimDiffers"), "{e}");
-    let stake = w.stake_of(w.node);
-    let out =
-        w.d.refute_step(
-            &mut w.chain,
-            w.challenger,
-            id,
-            &c,
-            &[],
-            witness(tok, &prompt, k),
-        )
-        .unwrap();
-    println!(
-        "PROMPT refuteStep gas (fixture vocabulary): {}",
-        out.gas_used
-    );
-    assert_eq!(phase(&mut w, id), 4, "the challenger won");
-    assert!(w.stake_of(w.node) < stake, "slashed");
+    let gas = refuted(&mut w, id, &c, witness(tok, &prompt, k));
+    println!("PROMPT refuteStep gas (fixture vocabulary): {}", gas);
 }
 
 /// A node that split the prompt's text into other pieces (the same text, other tokens fed to
@@ -328,29 +308,12 @@ fn a_prompt_split_into_other_pieces_is_refuted_at_the_pair_and_the_node_slashed(
         &path(split[2 + k as usize]),
         &path(other),
     ));
-    for wit in bad {
-        let e =
-            w.d.refute_step(&mut w.chain, w.challenger, id, &c, &[], wit)
-                .unwrap_err();
-        assert!(e.to_string().contains("NotRefuted"), "{e}");
-    }
-    let stake = w.stake_of(w.node);
-    let out =
-        w.d.refute_step(
-            &mut w.chain,
-            w.challenger,
-            id,
-            &c,
-            &[],
-            merge_witness(tok, &prompt, k, merged),
-        )
-        .unwrap();
+    refused(&mut w, id, &c, bad);
+    let gas = refuted(&mut w, id, &c, merge_witness(tok, &prompt, k, merged));
     println!(
         "PROMPT refuteStep (mergeable pair) gas (fixture vocabulary): {}",
-        out.gas_used
+        gas
     );
-    assert_eq!(phase(&mut w, id), 4, "the challenger won");
-    assert!(w.stake_of(w.node) < stake, "slashed");
 }
 
 /// The replay witness of `ids`' first non-canonical pair, with `edit` applied to its openings.
@@ -402,29 +365,33 @@ fn a_tokenization_the_tokenizer_does_not_give_is_refuted_by_replaying_its_merges
         replay_witness(tok, &ids, |os| os.swap(0, 1)),
         replay_witness(tok, &ids, |os| os[0].3.push(b'x')),
     ];
-    for wit in bad {
+    refused(&mut w, id_, &c, bad);
+    let gas = refuted(&mut w, id_, &c, replay_witness(tok, &ids, |_| {}));
+    println!(
+        "PROMPT refuteStep (replayed merges on `wer`, fixture vocabulary): {} gas",
+        gas
+    );
+}
+
+/// Every counterexample of `wits` is refused (`NotRefuted`).
+fn refused(w: &mut World, id: u64, c: &StepClaim, wits: impl IntoIterator<Item = Vec<u8>>) {
+    for wit in wits {
         let e =
-            w.d.refute_step(&mut w.chain, w.challenger, id_, &c, &[], wit)
+            w.d.refute_step(&mut w.chain, w.challenger, id, c, &[], wit)
                 .unwrap_err();
         assert!(e.to_string().contains("NotRefuted"), "{e}");
     }
+}
+
+/// `wit` refutes the claim: the challenger wins and the node is slashed. Returns its gas.
+fn refuted(w: &mut World, id: u64, c: &StepClaim, wit: Vec<u8>) -> u64 {
     let stake = w.stake_of(w.node);
     let out =
-        w.d.refute_step(
-            &mut w.chain,
-            w.challenger,
-            id_,
-            &c,
-            &[],
-            replay_witness(tok, &ids, |_| {}),
-        )
-        .unwrap();
-    println!(
-        "PROMPT refuteStep (replayed merges on `wer`, fixture vocabulary): {} gas",
-        out.gas_used
-    );
-    assert_eq!(phase(&mut w, id_), 4, "the challenger won");
+        w.d.refute_step(&mut w.chain, w.challenger, id, c, &[], wit)
+            .unwrap();
+    assert_eq!(phase(w, id), 4, "the challenger won");
     assert!(w.stake_of(w.node) < stake, "slashed");
+    out.gas_used
 }
 
 /// A dispute at leaf 0 over a node whose `PROMPT` output says `ids` (the fixture's trace
@@ -462,33 +429,23 @@ fn a_character_fed_as_its_bytes_is_refuted() {
     let path = |i: u32| tok.piece_opening(i).unwrap().1;
     let t_leaf = opening(tree.lookup(b"t").remove(0));
     let o_leaf = opening(tree.lookup(b"o").remove(0));
-    for wit in [
-        prompt_byte_witness(0, &path(byte_t), &o_leaf),
-        prompt_byte_witness(1, &path(id("o")), &o_leaf),
-        prompt_byte_witness(0, &path(id("o")), &t_leaf),
-    ] {
-        let e =
-            w.d.refute_step(&mut w.chain, w.challenger, dispute, &cl, &[], wit)
-                .unwrap_err();
-        assert!(e.to_string().contains("NotRefuted"), "{e}");
-    }
-    let stake = w.stake_of(w.node);
-    let out =
-        w.d.refute_step(
-            &mut w.chain,
-            w.challenger,
-            dispute,
-            &cl,
-            &[],
-            prompt_byte_witness(0, &path(byte_t), &t_leaf),
-        )
-        .unwrap();
-    println!(
-        "PROMPT refuteStep (misplaced byte, fixture): {} gas",
-        out.gas_used
+    refused(
+        &mut w,
+        dispute,
+        &cl,
+        [
+            prompt_byte_witness(0, &path(byte_t), &o_leaf),
+            prompt_byte_witness(1, &path(id("o")), &o_leaf),
+            prompt_byte_witness(0, &path(id("o")), &t_leaf),
+        ],
     );
-    assert_eq!(phase(&mut w, dispute), 4, "the challenger won");
-    assert!(w.stake_of(w.node) < stake, "slashed");
+    let gas = refuted(
+        &mut w,
+        dispute,
+        &cl,
+        prompt_byte_witness(0, &path(byte_t), &t_leaf),
+    );
+    println!("PROMPT refuteStep (misplaced byte, fixture): {} gas", gas);
     // The honest byte tokens of a character that is no token: `é` (the fixture has no `é`).
     let honest = tok.encode("é", true, true);
     assert!(honest.len() == 3, "{honest:?}");
@@ -530,42 +487,35 @@ fn a_special_token_spelled_in_pieces_is_refuted() {
     let paths = |from: usize, to: usize| (from..=to).map(|t| path(ids[1 + t])).collect::<Vec<_>>();
     let len = tok.piece_surface(sid).len() as u64;
     let eot = tok.token_id("<end_of_turn>").unwrap();
-    for wit in [
-        prompt_special_witness(i as u64, p as u64, len, sid, &path(sid), &paths(i, j - 1)),
-        prompt_special_witness(
-            i as u64 + 1,
-            p as u64 + 1,
-            len - 1,
-            sid,
-            &path(sid),
-            &paths(i + 1, j),
-        ),
-        prompt_special_witness(i as u64, p as u64, len, eot, &path(eot), &paths(i, j)),
-        prompt_special_witness(i as u64, p as u64, len, sid, &path(sid), &[]),
-    ] {
-        let e =
-            w.d.refute_step(&mut w.chain, w.challenger, dispute, &cl, &[], wit)
-                .unwrap_err();
-        assert!(e.to_string().contains("NotRefuted"), "{e}");
-    }
-    let stake = w.stake_of(w.node);
-    let out =
-        w.d.refute_step(
-            &mut w.chain,
-            w.challenger,
-            dispute,
-            &cl,
-            &[],
-            prompt_special_witness(i as u64, p as u64, len, sid, &path(sid), &paths(i, j)),
-        )
-        .unwrap();
+    refused(
+        &mut w,
+        dispute,
+        &cl,
+        [
+            prompt_special_witness(i as u64, p as u64, len, sid, &path(sid), &paths(i, j - 1)),
+            prompt_special_witness(
+                i as u64 + 1,
+                p as u64 + 1,
+                len - 1,
+                sid,
+                &path(sid),
+                &paths(i + 1, j),
+            ),
+            prompt_special_witness(i as u64, p as u64, len, eot, &path(eot), &paths(i, j)),
+            prompt_special_witness(i as u64, p as u64, len, sid, &path(sid), &[]),
+        ],
+    );
+    let gas = refuted(
+        &mut w,
+        dispute,
+        &cl,
+        prompt_special_witness(i as u64, p as u64, len, sid, &path(sid), &paths(i, j)),
+    );
     println!(
         "PROMPT refuteStep (special spelled in {} pieces, fixture): {} gas",
         j - i + 1,
-        out.gas_used
+        gas
     );
-    assert_eq!(phase(&mut w, dispute), 4, "the challenger won");
-    assert!(w.stake_of(w.node) < stake, "slashed");
 }
 
 /// A vocabulary of Gemma 3 270M's size (262,144 pieces: 256 bytes, then words), and a prompt of

@@ -551,6 +551,22 @@ fn a_wrong_token_is_refuted_at_its_sample_step_and_a_right_one_stands() {
     assert!(!moves.iter().any(|m| matches!(m, Move::Refuted { .. })));
 }
 
+/// Names the engine's `PromptStepVerifier` for its model, as `register_model` does.
+fn with_prompt_verifier(w: &mut World) {
+    let info = engine().info();
+    let e = info.embed_rows.get().expect("piece tree");
+    w.d.set_prompt_verifier(
+        &mut w.chain,
+        info.model_id,
+        e.pieces_root,
+        e.pieces,
+        e.bos,
+        e.texts_root,
+        e.texts,
+    )
+    .expect("prompt verifier");
+}
+
 /// A node whose `PROMPT` leaf's text is not its tokens' (`--dev-cheat-kind prompt`: the text
 /// a client compares with its request says one prompt, the tokens computed on are another's)
 /// is found by bisection at leaf 0: it claims the leaf with its pieces' ends
@@ -573,20 +589,7 @@ fn a_prompt_text_that_is_not_its_tokens_is_refuted_and_a_right_one_stands() {
         stage: 0,
         op: op::PROMPT,
     };
-    let with_prompt = |w: &mut World| {
-        let info = engine().info();
-        let e = info.embed_rows.get().expect("piece tree");
-        w.d.set_prompt_verifier(
-            &mut w.chain,
-            info.model_id,
-            e.pieces_root,
-            e.pieces,
-            e.bos,
-            e.texts_root,
-            e.texts,
-        )
-        .expect("prompt verifier");
-    };
+    let with_prompt = with_prompt_verifier;
     let mut w = World::new(nl);
     with_prompt(&mut w);
     let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
@@ -666,18 +669,7 @@ fn prompts_in_tokens_the_tokenizer_does_not_give_are_refuted() {
         }
         let nl = num_layers(&honest);
         let mut w = World::new(nl);
-        let info = engine().info();
-        let e = info.embed_rows.get().expect("piece tree");
-        w.d.set_prompt_verifier(
-            &mut w.chain,
-            info.model_id,
-            e.pieces_root,
-            e.pieces,
-            e.bos,
-            e.texts_root,
-            e.texts,
-        )
-        .expect("prompt verifier");
+        with_prompt_verifier(&mut w);
         let stake0 = w.d.stake_of(&mut w.chain, w.node).unwrap();
         let own = Trace::new(honest.leaves.clone());
         let (outcome, moves) = w.play_prompt(&cheat, 1, kind, &own, prompt);

@@ -612,54 +612,29 @@ fn prompt_gas() {
     );
     let merged = tok.merge_of(a, b).expect("▁w1000 is a piece");
     let ids = [2, a, b];
-    let prompt = prompt_bytes(&tok.prompt_text(&ids), &ids);
-    let node = with_prompt_leaf(m, &prompt);
-    let (mut w, id) = disputed(m, &tok, &node, &first_leaf_changed(&node), 3);
-    w.d.claim_step(&mut w.chain, w.node, id, &node, &[], claim(&tok, &prompt))
-        .unwrap();
-    let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
+    let (mut w, id, c) = claimed_ids(m, &tok, &ids);
     assert_eq!(tok.mergeable_pair(&ids), Some((0, merged)));
-    let r =
-        w.d.refute_step(
-            &mut w.chain,
-            w.challenger,
-            id,
-            &c,
-            &[],
-            merge_witness(&tok, &prompt, 0, merged),
-        )
-        .unwrap();
+    let gas = refuted(
+        &mut w,
+        id,
+        &c,
+        merge_witness(&tok, &prompt_bytes(&tok.prompt_text(&ids), &ids), 0, merged),
+    );
     println!(
         "PROMPT at 262,144 pieces, mergeable pair: refuteStep {} gas",
-        r.gas_used
+        gas
     );
-    assert_eq!(phase(&mut w, id), 4, "refuted");
     // Replayed merges at 262,144 pieces: `wer` fed as `w|er`, which the tokenizer merges as
     // `we|r` (`we` and `er` tie; the leftmost goes first), every lookup an 18-hash opening.
     let tok = big_vocab(&["w", "er", "we"]);
     let ids = [2, tok.token_id("w").unwrap(), tok.token_id("er").unwrap()];
     assert_eq!(tok.mergeable_pair(&ids), None);
-    let prompt = prompt_bytes(&tok.prompt_text(&ids), &ids);
-    let node = with_prompt_leaf(m, &prompt);
-    let (mut w, id) = disputed(m, &tok, &node, &first_leaf_changed(&node), 3);
-    w.d.claim_step(&mut w.chain, w.node, id, &node, &[], claim(&tok, &prompt))
-        .unwrap();
-    let c = w.d.step_claimed(&mut w.chain, id).unwrap().unwrap();
-    let r =
-        w.d.refute_step(
-            &mut w.chain,
-            w.challenger,
-            id,
-            &c,
-            &[],
-            replay_witness(&tok, &ids, |_| {}),
-        )
-        .unwrap();
+    let (mut w, id, c) = claimed_ids(m, &tok, &ids);
+    let gas = refuted(&mut w, id, &c, replay_witness(&tok, &ids, |_| {}));
     println!(
         "PROMPT at 262,144 pieces, replayed merges on a 3-character pair: refuteStep {} gas",
-        r.gas_used
+        gas
     );
-    assert_eq!(phase(&mut w, id), 4, "refuted");
     // A misplaced byte and `<start_of_turn>` spelled in 15 one-character pieces, at 262,144
     // pieces.
     let chars = ["<", "s", "t", "a", "r", "_", "o", "f", "u", "n", ">"];
@@ -679,25 +654,16 @@ fn prompt_gas() {
     let (k, c) = tok.misplaced_byte(&ids).unwrap();
     let (mut w, id, cl) = claimed_ids(m, &tok, &ids);
     let wit = prompt_byte_witness(k as u64, &path(byte_t), &opening(tree.lookup(&c).remove(0)));
-    let r =
-        w.d.refute_step(&mut w.chain, w.challenger, id, &cl, &[], wit)
-            .unwrap();
-    println!(
-        "PROMPT at 262,144 pieces, misplaced byte: refuteStep {} gas",
-        r.gas_used
-    );
+    let gas = refuted(&mut w, id, &cl, wit);
+    println!("PROMPT at 262,144 pieces, misplaced byte: refuteStep {gas} gas");
     let (i, j, p, sid) = tok.spelled_special(&spelled).unwrap();
     let (mut w, id, cl) = claimed_ids(m, &tok, &spelled);
     let paths: Vec<_> = (i..=j).map(|t| path(spelled[1 + t])).collect();
     let len = tok.piece_surface(sid).len() as u64;
     let wit = prompt_special_witness(i as u64, p as u64, len, sid, &path(sid), &paths);
-    let r =
-        w.d.refute_step(&mut w.chain, w.challenger, id, &cl, &[], wit)
-            .unwrap();
+    let gas = refuted(&mut w, id, &cl, wit);
     println!(
-        "PROMPT at 262,144 pieces, a special spelled in {} pieces: refuteStep {} gas",
-        j - i + 1,
-        r.gas_used
+        "PROMPT at 262,144 pieces, a special spelled in {} pieces: refuteStep {gas} gas",
+        j - i + 1
     );
-    assert_eq!(phase(&mut w, id), 4, "refuted");
 }

@@ -480,3 +480,23 @@ fn misplaced_bytes_and_spelled_specials() {
         None
     );
 }
+
+/// The refutation finders run on a node's claimed ids, which are hostile: any ids (beyond the
+/// vocabulary too) give an answer, never a panic.
+#[test]
+fn finders_take_any_ids() {
+    let (toks, scores, types) = crate::fixture::vocab();
+    let t = Tokenizer::new(toks, scores, types, Some(2), Some(1), true, false);
+    let tree = t.text_tree();
+    let n = t.vocab_size() as u64 + 5;
+    let mut rng = crate::rng::SplitMix(11);
+    for _ in 0..3000 {
+        let len = (rng.next() % 12) as usize;
+        let ids: Vec<u32> = (0..len).map(|_| (rng.next() % n) as u32).collect();
+        let _ = t.mergeable_pair(&ids);
+        let _ = t.non_canonical_pair(&ids, &tree);
+        let _ = t.misplaced_byte(&ids);
+        let _ = t.spelled_special(&ids);
+        let _ = t.prompt_text(&ids);
+    }
+}

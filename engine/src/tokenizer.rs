@@ -52,22 +52,75 @@ pub struct TextOpening {
     pub path: Vec<[u8; 32]>,
 }
 
+/// An RFC 6962 tree with every level kept, to open many leaves cheaply: level 0 the leaf
+/// hashes, each next level the one below paired (an odd last node carried up), which is RFC
+/// 6962's tree.
+struct Levels(Vec<Vec<[u8; 32]>>);
+
+impl Levels {
+    fn build(mut level: Vec<[u8; 32]>) -> Levels {
+        let mut levels = Vec::new();
+        while level.len() > 1 {
+            let next = level
+                .chunks(2)
+                .map(|c| match c {
+                    [l, r] => otr_core::rollup::merkle::node_hash(l, r),
+                    [one] => *one,
+                    _ => unreachable!(),
+                })
+                .collect();
+            levels.push(std::mem::replace(&mut level, next));
+        }
+        levels.push(level);
+        Levels(levels)
+    }
+
+    fn root(&self) -> [u8; 32] {
+        self.0
+            .last()
+            .and_then(|l| l.first().copied())
+            .unwrap_or_else(otr_core::rollup::merkle::empty_root)
+    }
+
+    /// Leaf `i`'s audit path, nearest the leaf first.
+    fn path(&self, i: usize) -> Vec<[u8; 32]> {
+        let mut path = Vec::new();
+        let mut m = i;
+        for level in &self.0[..self.0.len() - 1] {
+            if let Some(h) = level.get(m ^ 1) {
+                path.push(*h);
+            }
+            m >>= 1;
+        }
+        path
+    }
+}
+
+/// The vocabulary-piece tree ([`Tokenizer::pieces_root`]) with every level kept.
+pub struct PieceTree(Levels);
+
+impl PieceTree {
+    pub fn root(&self) -> [u8; 32] {
+        self.0.root()
+    }
+
+    /// Token `id`'s audit path; `None` past the vocabulary.
+    pub fn path(&self, id: u32) -> Option<Vec<[u8; 32]>> {
+        ((id as usize) < self.0 .0[0].len()).then(|| self.0.path(id as usize))
+    }
+}
+
 /// The text-sorted vocabulary tree with every level kept, to open many leaves cheaply.
 pub struct TextTree {
     /// `(text, id)`, sorted by the text's bytes.
     entries: Vec<(Vec<u8>, u32)>,
-    /// Level 0: leaf hashes; each next level pairs the one below (an odd last node carried up),
-    /// which is RFC 6962's tree.
-    levels: Vec<Vec<[u8; 32]>>,
+    levels: Levels,
     score_keys: Vec<u32>,
 }
 
 impl TextTree {
     pub fn root(&self) -> [u8; 32] {
-        self.levels
-            .last()
-            .and_then(|l| l.first().copied())
-            .unwrap_or_else(otr_core::rollup::merkle::empty_root)
+        self.levels.root()
     }
 
     pub fn len(&self) -> u64 {
@@ -79,14 +132,7 @@ impl TextTree {
     }
 
     fn open(&self, i: usize) -> TextOpening {
-        let mut path = Vec::new();
-        let mut m = i;
-        for level in &self.levels[..self.levels.len() - 1] {
-            if let Some(h) = level.get(m ^ 1) {
-                path.push(*h);
-            }
-            m >>= 1;
-        }
+        let path = self.levels.path(i);
         let (text, id) = &self.entries[i];
         TextOpening {
             index: i as u64,
@@ -792,24 +838,15 @@ impl Tokenizer {
             .iter()
             .map(|(_, id)| score_key(self.scores[*id as usize]))
             .collect();
-        let mut level: Vec<[u8; 32]> = entries
-            .iter()
-            .zip(&score_keys)
-            .map(|((t, id), k)| otr_core::rollup::merkle::leaf_hash(&Self::text_leaf(t, *id, *k)))
-            .collect();
-        let mut levels = Vec::new();
-        while level.len() > 1 {
-            let next = level
-                .chunks(2)
-                .map(|c| match c {
-                    [l, r] => otr_core::rollup::merkle::node_hash(l, r),
-                    [one] => *one,
-                    _ => unreachable!(),
+        let levels = Levels::build(
+            entries
+                .iter()
+                .zip(&score_keys)
+                .map(|((t, id), k)| {
+                    otr_core::rollup::merkle::leaf_hash(&Self::text_leaf(t, *id, *k))
                 })
-                .collect();
-            levels.push(std::mem::replace(&mut level, next));
-        }
-        levels.push(level);
+                .collect(),
+        );
         TextTree {
             entries,
             levels,
@@ -925,6 +962,15 @@ impl Tokenizer {
             .map(|i| self.piece_leaf(i))
             .collect();
         otr_core::rollup::merkle::root(&leaves)
+    }
+
+    /// [`Tokenizer::pieces_root`]'s tree with every level kept, to open many pieces.
+    pub fn piece_tree(&self) -> PieceTree {
+        PieceTree(Levels::build(
+            (0..self.tokens.len() as u32)
+                .map(|i| otr_core::rollup::merkle::leaf_hash(&self.piece_leaf(i)))
+                .collect(),
+        ))
     }
 
     /// Token `id`'s surface with its audit path in [`Tokenizer::pieces_root`].

@@ -127,6 +127,13 @@ fn pieces_open_against_their_root() {
     assert_eq!(t.piece_surface(t.token_id("▁hello").unwrap()), b" hello");
     assert_eq!(t.piece_surface(4 + 0xA9), [0xA9]);
     assert!(t.piece_opening(t.vocab_size() as u32).is_none());
+    // The kept-levels tree gives the same root and paths.
+    let tree = t.piece_tree();
+    assert_eq!(tree.root(), root);
+    for id in (0..t.vocab_size() as u32).step_by(7) {
+        assert_eq!(tree.path(id), t.piece_opening(id).map(|(_, p)| p), "{id}");
+    }
+    assert_eq!(tree.path(t.vocab_size() as u32), None);
 }
 
 /// Any text without `U+2581` comes back from its tokens exactly: what lets a client compare the

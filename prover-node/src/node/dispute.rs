@@ -1554,7 +1554,9 @@ fn tokenization_witness(
     };
     let bos = tok.prompt_bos();
     let first = usize::from(bos.is_some() && ids.first() == bos.as_ref());
-    let open = |id: u32| tok.piece_opening(id).map(|(_, p)| p);
+    // The piece tree, built once and only when a counterexample needs it.
+    let pieces = std::cell::OnceCell::new();
+    let open = |id: u32| pieces.get_or_init(|| tok.piece_tree()).path(id);
     let text_opening =
         |o: otr_engine::tokenizer::TextOpening| (o.index, o.id, o.score_key, o.text, o.path);
     if let Some((k, c)) = tok.misplaced_byte(ids) {

@@ -1846,19 +1846,7 @@ pub fn prompt_replay_witness(
     path_b: &[Hash],
     openings: &[TextOpening],
 ) -> Vec<u8> {
-    // The struct `(index, id, scoreKey, text, path)` as its tuple.
-    let os: Vec<(U256, U256, U256, Bytes, Vec<FixedBytes<32>>)> = openings
-        .iter()
-        .map(|(index, id, key, text, path)| {
-            (
-                U256::from(*index),
-                U256::from(*id),
-                U256::from(*key),
-                Bytes::copy_from_slice(text),
-                proofs::words(path),
-            )
-        })
-        .collect();
+    let os = text_openings(openings);
     alloy_sol_types::SolValue::abi_encode_params(&(
         U256::from(2),
         U256::from(k),
@@ -1911,6 +1899,45 @@ pub fn prompt_special_witness(
         proofs::words(path_special),
         paths,
     ))
+}
+
+/// A non-canonical pair with a byte side, the sixth counterexample of
+/// `PromptStepVerifier.refutes`: `abi.encode(uint256 5, uint256 k, uint256 ra, uint256 rb,
+/// bytes32[][] paths, TextOpening[] os)`: tokens `k ..` as two units of `ra` and `rb` tokens (a
+/// mergeable piece, or the byte tokens of one character), one piece path per token, and the text
+/// tree's openings of the replay's lookups (engine `Tokenizer::non_canonical_bytes`).
+pub fn prompt_units_witness(
+    k: u64,
+    ra: u64,
+    rb: u64,
+    paths: &[Vec<Hash>],
+    openings: &[TextOpening],
+) -> Vec<u8> {
+    let paths: Vec<Vec<FixedBytes<32>>> = paths.iter().map(|p| proofs::words(p)).collect();
+    alloy_sol_types::SolValue::abi_encode_params(&(
+        U256::from(5),
+        U256::from(k),
+        U256::from(ra),
+        U256::from(rb),
+        paths,
+        text_openings(openings),
+    ))
+}
+
+/// The text openings as the verifier's `TextOpening` tuples.
+fn text_openings(openings: &[TextOpening]) -> Vec<(U256, U256, U256, Bytes, Vec<FixedBytes<32>>)> {
+    openings
+        .iter()
+        .map(|(index, id, key, text, path)| {
+            (
+                U256::from(*index),
+                U256::from(*id),
+                U256::from(*key),
+                Bytes::copy_from_slice(text),
+                proofs::words(path),
+            )
+        })
+        .collect()
 }
 
 /// The layer operators that multiply by a matrix: `Q K V O GATE UP DOWN`.

@@ -914,6 +914,90 @@ impl Tokenizer {
         ends
     }
 
+    /// The units of a prompt's tokens (after a BOS the vocabulary adds) that the tokenizer's
+    /// replay takes as symbols: a mergeable token, or the byte tokens of one character (as many
+    /// as its bytes, from its lead byte: engine `encode` emits a character that is no token so).
+    /// Each unit is `(first token, tokens, raw text)`; other tokens are `None`.
+    fn units(&self, ids: &[u32]) -> Vec<Option<(usize, usize, Vec<u8>)>> {
+        let text: Vec<u8> = ids.iter().flat_map(|&id| self.piece_surface(id)).collect();
+        let spans = self.spans(ids);
+        let mut out = Vec::new();
+        let mut k = 0;
+        while k < ids.len() {
+            if self.piece_kind(ids[k]) == PIECE_MERGEABLE {
+                out.push(Some((
+                    k,
+                    1,
+                    self.tokens[ids[k] as usize].as_bytes().to_vec(),
+                )));
+                k += 1;
+                continue;
+            }
+            let s = spans[k].0;
+            let len = match text.get(s) {
+                Some(&b) if b < 0x80 => 1,
+                Some(&b) if b >= 0xF0 => 4,
+                Some(&b) if b >= 0xE0 => 3,
+                Some(&b) if b >= 0xC0 => 2,
+                _ => 0,
+            };
+            let run = ids.get(k..k + len).filter(|r| {
+                len > 0
+                    && r.iter().enumerate().all(|(q, &id)| {
+                        self.piece_kind(id) == PIECE_BYTE && spans[k + q] == (s + q, s + q + 1)
+                    })
+            });
+            match run {
+                Some(_) => {
+                    out.push(Some((k, len, text[s..s + len].to_vec())));
+                    k += len;
+                }
+                None => {
+                    out.push(None);
+                    k += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// [`Tokenizer::non_canonical_pair`] where one side (or both) is the byte tokens of one
+    /// character ([`Tokenizer::units`]): `ab` fed as `<0x61>|b` when `a` is no token but `ab`
+    /// is. Returns the first unit's first token, each unit's token count and the replay's
+    /// openings.
+    pub fn non_canonical_bytes(
+        &self,
+        ids: &[u32],
+        tree: &TextTree,
+    ) -> Option<(usize, usize, usize, Vec<TextOpening>)> {
+        let skip = usize::from(self.prompt_bos().is_some() && ids.first() == self.bos.as_ref());
+        let ids = ids.get(skip..)?;
+        let units = self.units(ids);
+        for w in units.windows(2) {
+            let (Some((k, ra, a)), Some((_, rb, b))) = (&w[0], &w[1]) else {
+                continue;
+            };
+            if *ra == 1
+                && *rb == 1
+                && self.piece_kind(ids[*k]) == PIECE_MERGEABLE
+                && self.piece_kind(ids[k + 1]) == PIECE_MERGEABLE
+            {
+                continue; // two pieces: `non_canonical_pair`
+            }
+            let raw = [a.as_slice(), b.as_slice()].concat();
+            let Ok(raw) = String::from_utf8(raw) else {
+                continue;
+            };
+            let ends = self.merge_replay(&raw, |_| {});
+            if ends != [a.len(), raw.len()] {
+                let mut openings = Vec::new();
+                self.merge_replay(&raw, |t| openings.extend(tree.lookup(t.as_bytes())));
+                return Some((*k, *ra, *rb, openings));
+            }
+        }
+        None
+    }
+
     /// The first two adjacent mergeable tokens of a prompt's `ids` (counted after a BOS the
     /// vocabulary adds) that the tokenizer, replayed on their text alone
     /// ([`Tokenizer::merge_replay`]), does not split where they meet into those two symbols:

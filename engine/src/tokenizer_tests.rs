@@ -175,6 +175,12 @@ fn prompt_text_round_trips_random_texts() {
         assert_eq!(t.mergeable_pair(&ids), None, "{text:?} -> {ids:?}");
         assert_eq!(t.misplaced_byte(&ids), None, "{text:?} -> {ids:?}");
         assert_eq!(t.spelled_special(&ids), None, "{text:?} -> {ids:?}");
+        let tree = t.text_tree();
+        assert_eq!(
+            t.non_canonical_bytes(&ids, &tree),
+            None,
+            "{text:?} -> {ids:?}"
+        );
     }
     // U+2581 is the vocabulary's space: it comes back as a space.
     assert_eq!(t.prompt_text(&t.encode("a\u{2581}b", true, true)), b"a b");
@@ -441,6 +447,11 @@ fn non_canonical_pairs() {
         );
         assert_eq!(f.misplaced_byte(&ids), None, "{text:?} -> {ids:?}");
         assert_eq!(f.spelled_special(&ids), None, "{text:?} -> {ids:?}");
+        assert_eq!(
+            f.non_canonical_bytes(&ids, &ftree),
+            None,
+            "{text:?} -> {ids:?}"
+        );
         if let Some(split) = f.split_first_piece(&ids) {
             assert!(f.non_canonical_pair(&split, &ftree).is_some(), "{text:?}");
         }
@@ -504,6 +515,45 @@ fn finders_take_any_ids() {
         let _ = t.non_canonical_pair(&ids, &tree);
         let _ = t.misplaced_byte(&ids);
         let _ = t.spelled_special(&ids);
+        let _ = t.non_canonical_bytes(&ids, &tree);
         let _ = t.prompt_text(&ids);
+    }
+}
+
+/// A character that is no token fed as its bytes next to a piece it merges with (`ab` as
+/// `<0x61>|b` when `a` is no token but `ab` is) is found by replaying the tokenizer on the
+/// character and the piece; the tokenizer's own `ab` and a byte-fallback character next to a
+/// piece it does not merge with are not.
+#[test]
+fn non_canonical_bytes_next_to_a_piece() {
+    let mut tokens: Vec<String> = vec!["<pad>".into(), "<eos>".into(), "<bos>".into()];
+    let mut types = vec![TYPE_CONTROL; 3];
+    for b in 0..256 {
+        tokens.push(format!("<0x{b:02X}>"));
+        types.push(TYPE_BYTE);
+    }
+    tokens.extend(["b".into(), "ab".into(), "c".into()]);
+    types.extend([TYPE_NORMAL; 3]);
+    let n = tokens.len();
+    let t = Tokenizer::new(tokens, vec![0.0; n], types, Some(2), Some(1), true, false);
+    let tree = t.text_tree();
+    let id = |s: &str| t.token_id(s).unwrap();
+    assert_eq!(t.encode("ab", true, true), vec![2, id("ab")]);
+    let cheat = [2, 3 + u32::from(b'a'), id("b")];
+    assert_eq!(t.prompt_text(&cheat), b"ab");
+    assert_eq!(t.misplaced_byte(&cheat), None, "`a` is no token");
+    assert_eq!(t.mergeable_pair(&cheat), None);
+    assert_eq!(t.non_canonical_pair(&cheat, &tree).map(|x| x.0), None);
+    let (k, ra, rb, openings) = t.non_canonical_bytes(&cheat, &tree).unwrap();
+    assert_eq!((k, ra, rb), (0, 1, 1));
+    assert!(!openings.is_empty());
+    // `ac`: `a` stays bytes next to `c`; `éb`: two bytes next to `b`.
+    for text in ["ac", "éb", "abé", "aab"] {
+        let ids = t.encode(text, true, true);
+        assert_eq!(
+            t.non_canonical_bytes(&ids, &tree).map(|x| x.0),
+            None,
+            "{text}"
+        );
     }
 }

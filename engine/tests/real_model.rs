@@ -147,6 +147,11 @@ fn gemma3_270m_says_paris_deterministically() {
         // Nor byte tokens of a character that is a token, nor a special's text in pieces.
         assert_eq!(tok.misplaced_byte(&ids), None, "{text:?} -> {ids:?}");
         assert_eq!(tok.spelled_special(&ids), None, "{text:?} -> {ids:?}");
+        assert_eq!(
+            tok.non_canonical_bytes(&ids, &tree).map(|x| x.0),
+            None,
+            "{text:?} -> {ids:?}"
+        );
     }
     eprintln!("no refutable pair, byte or special in 2000 random texts ({tokens} tokens)");
 }

@@ -17,7 +17,7 @@ import {Rfc6962} from "../lib/Rfc6962.sol";
 ///         digest, `promptTokens` ids, each below `vocab`) and, per token after a leading BOS
 ///         (`bos`, when the vocabulary adds one), the u32le end of its piece in the text:
 ///         non-decreasing, the last one the text's length. The challenger refutes it in one of
-///         three ways, with pieces opened against `piecesRoot` (RFC 6962 over the vocabulary, leaf
+///         six ways, with pieces opened against `piecesRoot` (RFC 6962 over the vocabulary, leaf
 ///         `"OTR/vocab-piece/v2\0" || u32be(id) || u8 kind || surface`, engine
 ///         `Tokenizer::pieces_root`):
 ///         - a *wrong piece*: one token whose piece is not the text between its start and end;
@@ -36,14 +36,15 @@ import {Rfc6962} from "../lib/Rfc6962.sol";
 ///           `textsRoot`): the tokenizer emits byte tokens only for a character that is none;
 ///         - a *spelled special*: a special token's text (`kind` 3, control or user-defined,
 ///           no space) occurring where every token it overlaps is a mergeable piece: the
-///           tokenizer splits every occurrence out as a special token.
+///           tokenizer splits every occurrence out as a special token;
+///         - a *non-canonical pair* whose one side (or both) is the byte tokens of one character
+///           (`ab` fed as `<0x61>|b` when `a` is no token but `ab` is), replayed the same way.
 ///         Right pieces at every token make the text their concatenation, and the honest
-///         tokenization has neither kind of pair, so a right claim has no counterexample, and
+///         tokenization has none of the others, so a right claim has no counterexample, and
 ///         the honest node wins at the challenger's deadline.
 ///
-///         What it does not decide: a pair with a byte token whose character is no token (`ab`
-///         fed as `<0x61>|b` when `a` is no token but `ab` is), a pair next to a control or
-///         user-defined token, a pair too long to replay in one transaction.
+///         What it does not decide: a pair next to a control or user-defined token, a pair too
+///         long to replay in one transaction.
 ///
 ///         Deployed per tokenizer: `piecesRoot`, `vocab` (the tree's size), `bos` (the BOS id a
 ///         leading token is skipped as, or `type(uint256).max` for none), `textsRoot`, `texts`.
@@ -197,7 +198,55 @@ contract PromptStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
         if (form == 2) return nonCanonicalPair(prompt, ends, witness);
         if (form == 3) return misplacedByte(prompt, ends, witness);
         if (form == 4) return spelledSpecial(prompt, ends, witness);
+        if (form == 5) return nonCanonicalUnits(prompt, ends, witness);
         return false;
+    }
+
+    function nonCanonicalUnits(bytes memory prompt, bytes memory ends, bytes calldata witness)
+        internal
+        view
+        returns (bool)
+    {
+        (, uint256 k, uint256 ra, uint256 rb, bytes32[][] memory paths, TextOpening[] memory os) =
+            abi.decode(witness, (uint256, uint256, uint256, uint256, bytes32[][], TextOpening[]));
+        (, uint256 idsAt, uint256 n) = shape(prompt);
+        uint256 skip = skipped(prompt, idsAt, n);
+        if (ra == 0 || rb == 0 || paths.length != ra + rb || k + ra + rb > n - skip) return false;
+        (bool okA, bytes memory rawA) = unitRaw(prompt, ends, idsAt + 4 * skip, k, ra, paths, 0);
+        if (!okA) return false;
+        (bool okB, bytes memory rawB) = unitRaw(prompt, ends, idsAt + 4 * skip, k + ra, rb, paths, ra);
+        if (!okB) return false;
+        (bool ok, uint256 firstEnd, uint256 count) = replay(bytes.concat(rawA, rawB), os);
+        return ok && !(count == 2 && firstEnd == rawA.length);
+    }
+
+    /// @dev Tokens `t .. t + r - 1` as one symbol of the replay (engine `Tokenizer::units`): one
+    ///      mergeable piece (its text, spaces back to `U+2581`), or the byte tokens of one
+    ///      character from its lead byte (its bytes); `paths` from `p0` open them.
+    function unitRaw(
+        bytes memory prompt,
+        bytes memory ends,
+        uint256 idsAt,
+        uint256 t,
+        uint256 r,
+        bytes32[][] memory paths,
+        uint256 p0
+    ) internal view returns (bool, bytes memory) {
+        (uint256 s,) = span(ends, t);
+        (, uint256 e) = span(ends, t + r - 1);
+        if (e <= s) return (false, "");
+        bytes memory text = slice(prompt, 4 + s, 4 + e);
+        if (r == 1 && opens(readU32(prompt, idsAt + 4 * t), MERGEABLE, text, paths[p0])) return (true, toRaw(text));
+        uint8 lead = uint8(text[0]);
+        uint256 len = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0;
+        if (len != r || e - s != r) return (false, "");
+        for (uint256 q = 0; q < r; q++) {
+            (uint256 sq, uint256 eq) = span(ends, t + q);
+            if (eq != sq + 1 || !opens(readU32(prompt, idsAt + 4 * (t + q)), BYTE, slice(prompt, 4 + sq, 4 + eq), paths[p0 + q])) {
+                return (false, "");
+            }
+        }
+        return (true, text);
     }
 
     /// @dev Token `k`'s `[start, end)` in the text.

@@ -13,8 +13,8 @@ use crate::sample::phase;
 use otr_contracts::bindings::model_registry::ModelRegistry;
 use otr_contracts::deploy::{
     prompt_byte_witness, prompt_claim, prompt_claim_decode, prompt_merge_witness, prompt_parts,
-    prompt_refutation_witness, prompt_replay_witness, prompt_special_witness, prompt_wrong_token,
-    StepClaim, TextOpening,
+    prompt_refutation_witness, prompt_replay_witness, prompt_special_witness, prompt_units_witness,
+    prompt_wrong_token, StepClaim, TextOpening,
 };
 use otr_contracts::proofs::Trace;
 use otr_engine::model::trace::{embed_op, leaf, prompt_bytes, StepKey, StepTensor};
@@ -198,7 +198,7 @@ fn an_honest_prompt_claim_stands_every_piece_is_its_text() {
         prompt_refutation_witness(n as u64, kind, &surface, &path),
         prompt_merge_witness(n as u64, he, &path, &path, &path),
         vec![0; 31],
-        alloy_sol_types::SolValue::abi_encode(&otr_contracts::U256::from(5)), // no such form
+        alloy_sol_types::SolValue::abi_encode(&otr_contracts::U256::from(6)), // no such form
         // The honest `<start_of_turn>` is its special token, not pieces.
         {
             let sot = tok.token_id("<start_of_turn>").unwrap();
@@ -516,6 +516,45 @@ fn a_special_token_spelled_in_pieces_is_refuted() {
         j - i + 1,
         gas
     );
+}
+
+/// A character that is no token fed as its byte next to a piece it merges with (`ab` as
+/// `<0x61>|b` in a vocabulary with `b` and `ab` but no `a`) is refuted by replaying the
+/// tokenizer's merges on the byte's character and the piece; the units' tokens opened as
+/// another kind, units that are not the witness's, or a lookup missing are refused.
+#[test]
+fn a_character_that_is_no_token_fed_as_bytes_next_to_its_merge_is_refuted() {
+    let m = gemma();
+    let mut tokens: Vec<String> = vec!["<pad>".into(), "<eos>".into(), "<bos>".into()];
+    let mut types = vec![3; 3];
+    for b in 0..256 {
+        tokens.push(format!("<0x{b:02X}>"));
+        types.push(6);
+    }
+    tokens.extend(["b".into(), "ab".into()]);
+    types.extend([1, 1]);
+    let n = tokens.len();
+    let tok = Tokenizer::new(tokens, vec![0.0; n], types, Some(2), Some(1), true, false);
+    let b = tok.token_id("b").unwrap();
+    let ids = [2, 3 + u32::from(b'a'), b];
+    let (k, ra, rb, openings) = tok.non_canonical_bytes(&ids, &tok.text_tree()).unwrap();
+    let os: Vec<TextOpening> = openings.into_iter().map(opening).collect();
+    let (mut w, id, c) = claimed_ids(m, &tok, &ids);
+    let path = |i: u32| tok.piece_opening(i).unwrap().1;
+    let paths = [path(ids[1]), path(b)];
+    let (k, ra, rb) = (k as u64, ra as u64, rb as u64);
+    refused(
+        &mut w,
+        id,
+        &c,
+        [
+            prompt_units_witness(k, ra, rb, &[path(b), path(b)], &os),
+            prompt_units_witness(k, ra + 1, rb, &paths, &os),
+            prompt_units_witness(k, ra, rb, &paths, &os[1..]),
+        ],
+    );
+    let gas = refuted(&mut w, id, &c, prompt_units_witness(k, ra, rb, &paths, &os));
+    println!("PROMPT refuteStep (replayed merges on a byte and a piece): {gas} gas");
 }
 
 /// A vocabulary of Gemma 3 270M's size (262,144 pieces: 256 bytes, then words), and a prompt of

@@ -356,8 +356,8 @@ pub enum Move {
     RefutedTokenization {
         index: u64,
         token: u64,
-        /// `misplaced_byte`, `mergeable_pair`, `spelled_special` or `non_canonical_pair`
-        /// (`PromptStepVerifier`'s counterexamples).
+        /// `misplaced_byte`, `mergeable_pair`, `spelled_special`, `non_canonical_pair` or
+        /// `non_canonical_bytes` (`PromptStepVerifier`'s counterexamples).
         how: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         merged: Option<u64>,
@@ -1541,8 +1541,9 @@ fn refute_prompt<'m, H: Host + ?Sized>(
 
 /// The cheapest counterexample to a `PROMPT` claim's tokenization of its text, when it is
 /// not the tokenizer's (every piece being its text): a misplaced byte, a mergeable pair, a
-/// spelled special, then a non-canonical pair (engine `Tokenizer::misplaced_byte`,
-/// `mergeable_pair`, `spelled_special`, `non_canonical_pair`). Returns the token it names
+/// spelled special, then a non-canonical pair of pieces or with a byte side (engine
+/// `Tokenizer::misplaced_byte`, `mergeable_pair`, `spelled_special`, `non_canonical_pair`,
+/// `non_canonical_bytes`). Returns the token it names
 /// (counted after a leading BOS), the merged piece of a mergeable pair, which one it is and the
 /// witness.
 fn tokenization_witness(
@@ -1551,6 +1552,7 @@ fn tokenization_witness(
 ) -> Option<(u64, Option<u64>, &'static str, Vec<u8>)> {
     use otr_contracts::deploy::{
         prompt_byte_witness, prompt_merge_witness, prompt_replay_witness, prompt_special_witness,
+        prompt_units_witness,
     };
     let bos = tok.prompt_bos();
     let first = usize::from(bos.is_some() && ids.first() == bos.as_ref());
@@ -1581,15 +1583,24 @@ fn tokenization_witness(
         let w = prompt_special_witness(i as u64, p as u64, len, sid, &open(sid)?, &paths);
         return Some((i as u64, None, "spelled_special", w));
     }
-    let (k, openings) = tok.non_canonical_pair(ids, &tok.text_tree())?;
+    let tree = tok.text_tree();
+    if let Some((k, openings)) = tok.non_canonical_pair(ids, &tree) {
+        let os: Vec<_> = openings.into_iter().map(text_opening).collect();
+        let w = prompt_replay_witness(
+            k as u64,
+            &open(ids[first + k])?,
+            &open(ids[first + k + 1])?,
+            &os,
+        );
+        return Some((k as u64, None, "non_canonical_pair", w));
+    }
+    let (k, ra, rb, openings) = tok.non_canonical_bytes(ids, &tree)?;
+    let paths = (k..k + ra + rb)
+        .map(|t| open(ids[first + t]))
+        .collect::<Option<Vec<_>>>()?;
     let os: Vec<_> = openings.into_iter().map(text_opening).collect();
-    let w = prompt_replay_witness(
-        k as u64,
-        &open(ids[first + k])?,
-        &open(ids[first + k + 1])?,
-        &os,
-    );
-    Some((k as u64, None, "non_canonical_pair", w))
+    let w = prompt_units_witness(k as u64, ra as u64, rb as u64, &paths, &os);
+    Some((k as u64, None, "non_canonical_bytes", w))
 }
 
 /// [`refute_claim`] of a `LOGITS` claim.

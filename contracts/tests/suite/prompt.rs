@@ -705,4 +705,21 @@ fn prompt_gas() {
         "PROMPT at 262,144 pieces, a special spelled in {} pieces: refuteStep {gas} gas",
         j - i + 1
     );
+    // A byte side at 262,144 pieces: `ab` as `<0x61>|b` (`a` is no piece, `ab` is).
+    let tok = big_vocab(&["b", "ab"]);
+    let b = tok.token_id("b").unwrap();
+    let ids = [2, 3 + u32::from(b'a'), b];
+    let (k, ra, rb, openings) = tok.non_canonical_bytes(&ids, &tok.text_tree()).unwrap();
+    let os: Vec<TextOpening> = openings.into_iter().map(opening).collect();
+    let (mut w, id, c) = claimed_ids(m, &tok, &ids);
+    let path = |i: u32| tok.piece_opening(i).unwrap().1;
+    let wit = prompt_units_witness(
+        k as u64,
+        ra as u64,
+        rb as u64,
+        &[path(ids[1]), path(b)],
+        &os,
+    );
+    let gas = refuted(&mut w, id, &c, wit);
+    println!("PROMPT at 262,144 pieces, a byte side: refuteStep {gas} gas");
 }

@@ -43,8 +43,10 @@ import {Rfc6962} from "../lib/Rfc6962.sol";
 ///         tokenization has none of the others, so a right claim has no counterexample, and
 ///         the honest node wins at the challenger's deadline.
 ///
-///         What it does not decide: a pair next to a control or user-defined token, a pair too
-///         long to replay in one transaction.
+///         What it does not decide: which of two overlapping special texts was split out, a
+///         special whose text has a space, a pair too long to replay in one transaction; and it
+///         relies on the tokenization being the tokenizer's when each adjacent pair is (true of
+///         merge-list BPE; only the converse, argued above, makes it safe).
 ///
 ///         Deployed per tokenizer: `piecesRoot`, `vocab` (the tree's size), `bos` (the BOS id a
 ///         leading token is skipped as, or `type(uint256).max` for none), `textsRoot`, `texts`.

@@ -525,16 +525,7 @@ fn a_special_token_spelled_in_pieces_is_refuted() {
 #[test]
 fn a_character_that_is_no_token_fed_as_bytes_next_to_its_merge_is_refuted() {
     let m = gemma();
-    let mut tokens: Vec<String> = vec!["<pad>".into(), "<eos>".into(), "<bos>".into()];
-    let mut types = vec![3; 3];
-    for b in 0..256 {
-        tokens.push(format!("<0x{b:02X}>"));
-        types.push(6);
-    }
-    tokens.extend(["b".into(), "ab".into()]);
-    types.extend([1, 1]);
-    let n = tokens.len();
-    let tok = Tokenizer::new(tokens, vec![0.0; n], types, Some(2), Some(1), true, false);
+    let tok = vocab_of(0, &["b", "ab"]);
     let b = tok.token_id("b").unwrap();
     let ids = [2, 3 + u32::from(b'a'), b];
     let (k, ra, rb, openings) = tok.non_canonical_bytes(&ids, &tok.text_tree()).unwrap();
@@ -570,6 +561,12 @@ fn big_vocab_prompt(words: usize) -> (Tokenizer, Vec<u8>) {
 
 /// The vocabulary of [`big_vocab_prompt`] with `extra` normal pieces last (262,144 in all).
 fn big_vocab(extra: &[&str]) -> Tokenizer {
+    vocab_of(262_144, extra)
+}
+
+/// Controls, the 256 bytes, `<start_of_turn>` and `<end_of_turn>`, words `▁wN` up to `size`
+/// pieces in all, then `extra` normal pieces.
+fn vocab_of(size: usize, extra: &[&str]) -> Tokenizer {
     let mut tokens: Vec<String> = vec!["<pad>".into(), "<eos>".into(), "<bos>".into()];
     let mut types = vec![3; 3];
     for b in 0..256 {
@@ -579,7 +576,7 @@ fn big_vocab(extra: &[&str]) -> Tokenizer {
     tokens.push("<start_of_turn>".into());
     tokens.push("<end_of_turn>".into());
     types.extend([3, 3]);
-    while tokens.len() < 262_144 - extra.len() {
+    while tokens.len() + extra.len() < size {
         tokens.push(format!("\u{2581}w{}", tokens.len()));
         types.push(1);
     }

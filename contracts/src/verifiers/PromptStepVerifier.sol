@@ -181,7 +181,12 @@ contract PromptStepVerifier is IStepVerifier, IStepLimit, IRefutableStep {
     ///           pathB, bytes32[] pathM)`: true when tokens `k` and `k + 1` are mergeable pieces
     ///           whose surfaces are their texts (`pathA`, `pathB` open them at their ids with
     ///           those texts) and piece `merged` is a mergeable piece whose surface is the two
-    ///           texts together (`pathM`).
+    ///           texts together (`pathM`);
+    ///         - form 2, a non-canonical pair (`nonCanonicalPair`), 3, a misplaced byte
+    ///           (`misplacedByte`), 4, a spelled special (`spelledSpecial`), 5, a non-canonical
+    ///           pair with a byte side (`nonCanonicalUnits`): encodings in docs/PROTOCOL.md §10.
+    ///         Any other form refutes nothing; a witness that does not decode as its form's
+    ///         reverts.
     function refutes(
         bytes32,
         bytes calldata,

@@ -507,12 +507,10 @@ impl Tokenizer {
     /// vocabulary adds one. For `ids = encode(text, true, true)` on a vocabulary without a space
     /// prefix this is `text` (but for spaces written as `U+2581`).
     pub fn prompt_text(&self, ids: &[u32]) -> Vec<u8> {
-        let skip = usize::from(self.prompt_bos().is_some() && ids.first() == self.bos.as_ref());
-        let mut out = Vec::new();
-        for &id in &ids[skip..] {
-            out.extend(self.piece_surface(id));
-        }
-        out
+        self.after_bos(ids)
+            .iter()
+            .flat_map(|&id| self.piece_surface(id))
+            .collect()
     }
 
     /// The BOS a prompt's first token stands for no text as: the vocabulary's, when it adds one.
@@ -564,17 +562,39 @@ impl Tokenizer {
         }
     }
 
-    /// Each token's `[start, end)` in a prompt's text (after a BOS the vocabulary adds), by its
-    /// surface's length.
-    fn spans(&self, ids: &[u32]) -> Vec<(usize, usize)> {
-        let mut at = 0;
-        ids.iter()
+    /// `ids` after a leading BOS the vocabulary adds (it stands for no text): the tokens a
+    /// `PROMPT` claim's ends and the chain's counterexamples count.
+    pub fn after_bos<'a>(&self, ids: &'a [u32]) -> &'a [u32] {
+        match (self.prompt_bos(), ids.split_first()) {
+            (Some(b), Some((&first, rest))) if first == b => rest,
+            _ => ids,
+        }
+    }
+
+    /// The text `ids` say (their surfaces concatenated) and each token's `[start, end)` in it.
+    fn text_and_spans(&self, ids: &[u32]) -> (Vec<u8>, Vec<(usize, usize)>) {
+        let mut text = Vec::new();
+        let spans = ids
+            .iter()
             .map(|&id| {
-                let s = (at, at + self.piece_surface(id).len());
-                at = s.1;
-                s
+                let start = text.len();
+                text.extend(self.piece_surface(id));
+                (start, text.len())
             })
-            .collect()
+            .collect();
+        (text, spans)
+    }
+
+    /// The length of a UTF-8 character from its lead byte (what the chain reads); `None` for a
+    /// continuation byte.
+    fn utf8_len(lead: u8) -> Option<usize> {
+        match lead {
+            b if b < 0x80 => Some(1),
+            b if b >= 0xF0 => Some(4),
+            b if b >= 0xE0 => Some(3),
+            b if b >= 0xC0 => Some(2),
+            _ => None,
+        }
     }
 
     /// The character of `text` around byte `at` as the chain reads it: back over at most three
@@ -585,13 +605,7 @@ impl Tokenizer {
         while s > 0 && at - s < 3 && text.get(s)? & 0xC0 == 0x80 {
             s -= 1;
         }
-        let len = match *text.get(s)? {
-            b if b < 0x80 => 1,
-            b if b >= 0xF0 => 4,
-            b if b >= 0xE0 => 3,
-            b if b >= 0xC0 => 2,
-            _ => return None,
-        };
+        let len = Self::utf8_len(*text.get(s)?)?;
         (s + len > at && s + len <= text.len()).then_some(s..s + len)
     }
 
@@ -600,10 +614,8 @@ impl Tokenizer {
     /// emits byte tokens only for a character that is no token, so the chain refutes a prompt
     /// with it (a prompt fed byte by byte). `None` for an honest prompt.
     pub fn misplaced_byte(&self, ids: &[u32]) -> Option<(usize, Vec<u8>)> {
-        let skip = usize::from(self.prompt_bos().is_some() && ids.first() == self.bos.as_ref());
-        let ids = ids.get(skip..)?;
-        let text: Vec<u8> = ids.iter().flat_map(|&id| self.piece_surface(id)).collect();
-        let spans = self.spans(ids);
+        let ids = self.after_bos(ids);
+        let (text, spans) = self.text_and_spans(ids);
         ids.iter()
             .zip(&spans)
             .enumerate()
@@ -626,10 +638,8 @@ impl Tokenizer {
     /// overlapped tokens (counted after a BOS the vocabulary adds), the occurrence's byte
     /// offset and the special's id. `None` for an honest prompt.
     pub fn spelled_special(&self, ids: &[u32]) -> Option<(usize, usize, usize, u32)> {
-        let skip = usize::from(self.prompt_bos().is_some() && ids.first() == self.bos.as_ref());
-        let ids = ids.get(skip..)?;
-        let text: Vec<u8> = ids.iter().flat_map(|&id| self.piece_surface(id)).collect();
-        let spans = self.spans(ids);
+        let ids = self.after_bos(ids);
+        let (text, spans) = self.text_and_spans(ids);
         for (st, id, _) in &self.specials {
             if self.piece_kind(*id) != PIECE_SPECIAL {
                 continue;
@@ -675,8 +685,7 @@ impl Tokenizer {
     /// a tokenization [`Tokenizer::encode`] does not give, which the chain refutes
     /// (`PromptStepVerifier`, docs/PROTOCOL.md §10). `None` for an honest prompt.
     pub fn mergeable_pair(&self, ids: &[u32]) -> Option<(usize, u32)> {
-        let skip = usize::from(self.prompt_bos().is_some() && ids.first() == self.bos.as_ref());
-        let ids = ids.get(skip..)?;
+        let ids = self.after_bos(ids);
         ids.windows(2)
             .enumerate()
             .find_map(|(k, w)| self.merge_of(w[0], w[1]).map(|m| (k, m)))
@@ -789,7 +798,7 @@ impl Tokenizer {
     /// `--dev-cheat-kind spell`): the same text, refuted as a spelled special. `None` when no
     /// special token spells so.
     pub fn spell_first_special(&self, ids: &[u32]) -> Option<Vec<u32>> {
-        let skip = usize::from(self.prompt_bos().is_some() && ids.first() == self.bos.as_ref());
+        let skip = ids.len() - self.after_bos(ids).len();
         for k in skip..ids.len() {
             if self.piece_kind(ids[k]) != PIECE_SPECIAL {
                 continue;
@@ -919,8 +928,7 @@ impl Tokenizer {
     /// as its bytes, from its lead byte: engine `encode` emits a character that is no token so).
     /// Each unit is `(first token, tokens, raw text)`; other tokens are `None`.
     fn units(&self, ids: &[u32]) -> Vec<Option<(usize, usize, Vec<u8>)>> {
-        let text: Vec<u8> = ids.iter().flat_map(|&id| self.piece_surface(id)).collect();
-        let spans = self.spans(ids);
+        let (text, spans) = self.text_and_spans(ids);
         let mut out = Vec::new();
         let mut k = 0;
         while k < ids.len() {
@@ -934,13 +942,7 @@ impl Tokenizer {
                 continue;
             }
             let s = spans[k].0;
-            let len = match text.get(s) {
-                Some(&b) if b < 0x80 => 1,
-                Some(&b) if b >= 0xF0 => 4,
-                Some(&b) if b >= 0xE0 => 3,
-                Some(&b) if b >= 0xC0 => 2,
-                _ => 0,
-            };
+            let len = text.get(s).copied().and_then(Self::utf8_len).unwrap_or(0);
             let run = ids.get(k..k + len).filter(|r| {
                 len > 0
                     && r.iter().enumerate().all(|(q, &id)| {
@@ -970,8 +972,7 @@ impl Tokenizer {
         ids: &[u32],
         tree: &TextTree,
     ) -> Option<(usize, usize, usize, Vec<TextOpening>)> {
-        let skip = usize::from(self.prompt_bos().is_some() && ids.first() == self.bos.as_ref());
-        let ids = ids.get(skip..)?;
+        let ids = self.after_bos(ids);
         let units = self.units(ids);
         for w in units.windows(2) {
             let (Some((k, ra, a)), Some((_, rb, b))) = (&w[0], &w[1]) else {
@@ -1009,8 +1010,7 @@ impl Tokenizer {
         ids: &[u32],
         tree: &TextTree,
     ) -> Option<(usize, Vec<TextOpening>)> {
-        let skip = usize::from(self.prompt_bos().is_some() && ids.first() == self.bos.as_ref());
-        let ids = ids.get(skip..)?;
+        let ids = self.after_bos(ids);
         for (k, w) in ids.windows(2).enumerate() {
             if self.piece_kind(w[0]) != PIECE_MERGEABLE || self.piece_kind(w[1]) != PIECE_MERGEABLE
             {

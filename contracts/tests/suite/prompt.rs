@@ -526,14 +526,10 @@ fn a_special_token_spelled_in_pieces_is_refuted() {
 fn a_character_that_is_no_token_fed_as_bytes_next_to_its_merge_is_refuted() {
     let m = gemma();
     let tok = vocab_of(0, &["b", "ab"]);
-    let b = tok.token_id("b").unwrap();
-    let ids = [2, 3 + u32::from(b'a'), b];
-    let (k, ra, rb, openings) = tok.non_canonical_bytes(&ids, &tok.text_tree()).unwrap();
-    let os: Vec<TextOpening> = openings.into_iter().map(opening).collect();
+    let (ids, (k, ra, rb), paths, os) = byte_side(&tok);
     let (mut w, id, c) = claimed_ids(m, &tok, &ids);
+    let b = ids[2];
     let path = |i: u32| tok.piece_opening(i).unwrap().1;
-    let paths = [path(ids[1]), path(b)];
-    let (k, ra, rb) = (k as u64, ra as u64, rb as u64);
     refused(
         &mut w,
         id,
@@ -546,6 +542,31 @@ fn a_character_that_is_no_token_fed_as_bytes_next_to_its_merge_is_refuted() {
     );
     let gas = refuted(&mut w, id, &c, prompt_units_witness(k, ra, rb, &paths, &os));
     println!("PROMPT refuteStep (replayed merges on a byte and a piece): {gas} gas");
+}
+
+/// `ab` fed as `<0x61>|b` in a vocabulary with `b` and `ab` but no `a`: the ids, the two
+/// units' first token and sizes, their tokens' piece paths and the replay's openings.
+#[allow(clippy::type_complexity)]
+fn byte_side(
+    tok: &Tokenizer,
+) -> (
+    [u32; 3],
+    (u64, u64, u64),
+    Vec<Vec<[u8; 32]>>,
+    Vec<TextOpening>,
+) {
+    let ids = [2, 3 + u32::from(b'a'), tok.token_id("b").unwrap()];
+    let (k, ra, rb, openings) = tok.non_canonical_bytes(&ids, &tok.text_tree()).unwrap();
+    let paths = ids[1..]
+        .iter()
+        .map(|&i| tok.piece_opening(i).unwrap().1)
+        .collect();
+    (
+        ids,
+        (k as u64, ra as u64, rb as u64),
+        paths,
+        openings.into_iter().map(opening).collect(),
+    )
 }
 
 /// A vocabulary of Gemma 3 270M's size (262,144 pieces: 256 bytes, then words), and a prompt of
@@ -704,19 +725,9 @@ fn prompt_gas() {
     );
     // A byte side at 262,144 pieces: `ab` as `<0x61>|b` (`a` is no piece, `ab` is).
     let tok = big_vocab(&["b", "ab"]);
-    let b = tok.token_id("b").unwrap();
-    let ids = [2, 3 + u32::from(b'a'), b];
-    let (k, ra, rb, openings) = tok.non_canonical_bytes(&ids, &tok.text_tree()).unwrap();
-    let os: Vec<TextOpening> = openings.into_iter().map(opening).collect();
+    let (ids, (k, ra, rb), paths, os) = byte_side(&tok);
     let (mut w, id, c) = claimed_ids(m, &tok, &ids);
-    let path = |i: u32| tok.piece_opening(i).unwrap().1;
-    let wit = prompt_units_witness(
-        k as u64,
-        ra as u64,
-        rb as u64,
-        &[path(ids[1]), path(b)],
-        &os,
-    );
+    let wit = prompt_units_witness(k, ra, rb, &paths, &os);
     let gas = refuted(&mut w, id, &c, wit);
     println!("PROMPT at 262,144 pieces, a byte side: refuteStep {gas} gas");
 }

@@ -1554,8 +1554,8 @@ fn tokenization_witness(
         prompt_byte_witness, prompt_merge_witness, prompt_replay_witness, prompt_special_witness,
         prompt_units_witness,
     };
-    let bos = tok.prompt_bos();
-    let first = usize::from(bos.is_some() && ids.first() == bos.as_ref());
+    // The tokens the counterexamples count (after a BOS the vocabulary adds).
+    let body = tok.after_bos(ids);
     // The piece tree, built once and only when a counterexample needs it.
     let pieces = std::cell::OnceCell::new();
     let open = |id: u32| pieces.get_or_init(|| tok.piece_tree()).path(id);
@@ -1563,22 +1563,16 @@ fn tokenization_witness(
         |o: otr_engine::tokenizer::TextOpening| (o.index, o.id, o.score_key, o.text, o.path);
     if let Some((k, c)) = tok.misplaced_byte(ids) {
         let o = tok.text_tree().lookup(&c).into_iter().next()?;
-        let w = prompt_byte_witness(k as u64, &open(ids[first + k])?, &text_opening(o));
+        let w = prompt_byte_witness(k as u64, &open(body[k])?, &text_opening(o));
         return Some((k as u64, None, "misplaced_byte", w));
     }
     if let Some((k, merged)) = tok.mergeable_pair(ids) {
-        let (a, b, m) = (
-            open(ids[first + k])?,
-            open(ids[first + k + 1])?,
-            open(merged)?,
-        );
+        let (a, b, m) = (open(body[k])?, open(body[k + 1])?, open(merged)?);
         let w = prompt_merge_witness(k as u64, merged, &a, &b, &m);
         return Some((k as u64, Some(u64::from(merged)), "mergeable_pair", w));
     }
     if let Some((i, j, p, sid)) = tok.spelled_special(ids) {
-        let paths = (i..=j)
-            .map(|t| open(ids[first + t]))
-            .collect::<Option<Vec<_>>>()?;
+        let paths = (i..=j).map(|t| open(body[t])).collect::<Option<Vec<_>>>()?;
         let len = tok.piece_surface(sid).len() as u64;
         let w = prompt_special_witness(i as u64, p as u64, len, sid, &open(sid)?, &paths);
         return Some((i as u64, None, "spelled_special", w));
@@ -1586,17 +1580,12 @@ fn tokenization_witness(
     let tree = tok.text_tree();
     if let Some((k, openings)) = tok.non_canonical_pair(ids, &tree) {
         let os: Vec<_> = openings.into_iter().map(text_opening).collect();
-        let w = prompt_replay_witness(
-            k as u64,
-            &open(ids[first + k])?,
-            &open(ids[first + k + 1])?,
-            &os,
-        );
+        let w = prompt_replay_witness(k as u64, &open(body[k])?, &open(body[k + 1])?, &os);
         return Some((k as u64, None, "non_canonical_pair", w));
     }
     let (k, ra, rb, openings) = tok.non_canonical_bytes(ids, &tree)?;
     let paths = (k..k + ra + rb)
-        .map(|t| open(ids[first + t]))
+        .map(|t| open(body[t]))
         .collect::<Option<Vec<_>>>()?;
     let os: Vec<_> = openings.into_iter().map(text_opening).collect();
     let w = prompt_units_witness(k as u64, ra as u64, rb as u64, &paths, &os);
